@@ -1,0 +1,16 @@
+//! Pitwall's domain: types that carry the rules, and nothing that does I/O.
+//!
+//! Input becomes one of these types at the edge (API, pages, CLI); code past
+//! the edge cannot hold an invalid e-mail, slug, role or colour.
+
+pub mod access;
+pub mod ids;
+pub mod plans;
+pub mod shop;
+pub mod values;
+
+pub use access::{Permission, PlatformRole, Role};
+pub use ids::*;
+pub use plans::{Feature, PlanDefaults, Quota};
+pub use shop::{ShopLifecycle, ShopProfile, ShopProfileInput};
+pub use values::{Email, Invalid, Password, Slug};
