@@ -1,0 +1,19 @@
+//! Schema migrations. The same migrations run on SQLite and PostgreSQL, so
+//! they use only forms both support: new tables rather than ALTERs that SQLite
+//! cannot do.
+//!
+//! Every tenant-owned table carries `shop_id`, and every index that serves a
+//! tenant query leads with it.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_foundation;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_foundation::Migration)]
+    }
+}

@@ -1,0 +1,60 @@
+//! Connecting: one `DATABASE_URL` picks SQLite or PostgreSQL.
+
+use std::time::Duration;
+
+use pitwall_migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+
+pub type Db = DatabaseConnection;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of(db: &impl ConnectionTrait) -> Self {
+        match db.get_database_backend() {
+            DbBackend::Postgres => Backend::Postgres,
+            _ => Backend::Sqlite,
+        }
+    }
+}
+
+/// Opens a pool. SQLite gets WAL, a busy timeout and several connections so
+/// that readers do not queue behind every writer; every pool gives up on a
+/// dead database within seconds, so requests answer 503 instead of hanging.
+pub async fn connect(url: &str) -> Result<Db, DbErr> {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(3))
+        .acquire_timeout(Duration::from_secs(3))
+        .idle_timeout(Duration::from_secs(300))
+        .test_before_acquire(false);
+    if url.starts_with("sqlite:") {
+        opts.max_connections(8)
+            .min_connections(1)
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(5))
+                    .foreign_keys(true)
+                    .create_if_missing(true)
+            });
+    } else {
+        opts.max_connections(20).min_connections(0);
+    }
+    Database::connect(opts).await
+}
+
+/// Applies every pending migration.
+pub async fn migrate_up(db: &Db) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// Whether every migration the binary knows has been applied.
+pub async fn migrations_current(db: &Db) -> Result<bool, DbErr> {
+    Ok(Migrator::get_pending_migrations(db).await?.is_empty())
+}
