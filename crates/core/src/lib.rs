@@ -1,0 +1,24 @@
+//! Use cases: the one place each rule of Pitwall is written. The JSON API,
+//! the pages, the CLI and the jobs call these functions; none of them
+//! re-implements a rule.
+//!
+//! A tenant use case takes a [`ShopCtx`], which only [`App::shop_ctx`] makes,
+//! from an authenticated principal: there is no way to act in a shop without
+//! having been let into it.
+
+pub mod admin;
+pub mod api_keys;
+pub mod auth;
+pub mod context;
+pub mod error;
+pub mod features;
+pub mod mail;
+pub mod members;
+pub mod roles;
+pub mod shops;
+pub mod tokens;
+
+pub use context::{Actor, App, CoreConfig, ShopCtx};
+pub use error::{Error, Result};
+pub use pitwall_domain as domain;
+pub use pitwall_store as store;

@@ -1,0 +1,58 @@
+//! Background jobs on apalis, in the same database as the data.
+//!
+//! How a job is born: a use case writes an outbox row in its own transaction
+//! ([`enqueue_email`]); after commit the [`relay`] moves committed rows to the
+//! apalis queue, with the outbox id as idempotency key, so a row pushed twice
+//! (a crash between push and mark) is still one job. Workers ([`runtime`])
+//! run the jobs; every job is safe to run twice.
+
+pub mod mailer;
+pub mod relay;
+pub mod runtime;
+pub mod send_email;
+
+use std::sync::Arc;
+
+use pitwall_domain::{EmailId, ShopId};
+use pitwall_store::sea_orm::ConnectionTrait;
+use pitwall_store::{StoreError, outbox};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+/// Queue names are explicit and published (the admin console shows them).
+pub const EMAIL_QUEUE: &str = "pitwall.email";
+
+/// Send one recorded e-mail. Carries the id, never a copy of the message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SendEmail {
+    pub email_id: EmailId,
+}
+
+/// Writes the job for an e-mail into the outbox, inside the caller's
+/// transaction.
+pub async fn enqueue_email(
+    db: &impl ConnectionTrait,
+    shop: Option<ShopId>,
+    email_id: EmailId,
+) -> Result<(), StoreError> {
+    let payload = serde_json::to_value(SendEmail { email_id })
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    outbox::insert(db, shop, EMAIL_QUEUE, &payload).await?;
+    Ok(())
+}
+
+/// Lets a use case wake the relay right after its commit instead of waiting
+/// for the next poll.
+#[derive(Clone, Default)]
+pub struct JobsHandle {
+    nudge: Arc<Notify>,
+}
+
+impl JobsHandle {
+    pub fn nudge(&self) {
+        self.nudge.notify_one();
+    }
+    pub(crate) fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.nudge.notified()
+    }
+}

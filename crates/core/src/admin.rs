@@ -1,0 +1,103 @@
+//! The admin console's use cases: platform admins and support.
+
+use pitwall_domain::{Feature, ShopId, ShopLifecycle};
+use pitwall_store::sea_orm::TransactionTrait;
+use pitwall_store::{Page, PageRequest, audit, plans, shops};
+use serde_json::json;
+
+use crate::features::FeatureSet;
+use crate::{Actor, App, Error, Result};
+
+pub async fn list_shops(app: &App, actor: &Actor, q: Option<&str>, page: PageRequest) -> Result<Page<shops::Shop>> {
+    actor.require_platform()?;
+    Ok(shops::list(&app.db, q, page).await?)
+}
+
+pub struct ShopDetail {
+    pub shop: shops::Shop,
+    pub features: FeatureSet,
+    pub overrides: Vec<plans::FeatureOverride>,
+}
+
+pub async fn shop_detail(app: &App, actor: &Actor, id: ShopId) -> Result<ShopDetail> {
+    actor.require_platform()?;
+    let shop = shops::get(&app.db, id).await?.ok_or(Error::NotFound("shop"))?;
+    let features = FeatureSet::load(&app.db, &shop).await?;
+    let overrides = plans::overrides(&app.db, id).await?;
+    Ok(ShopDetail {
+        shop,
+        features,
+        overrides,
+    })
+}
+
+/// Support moves a shop to another plan (billing will do the same from
+/// Stripe events). Takes effect on the shop's next request.
+pub async fn set_plan(app: &App, actor: &Actor, id: ShopId, plan: &str) -> Result<shops::Shop> {
+    actor.require_platform()?;
+    if plans::get(&app.db, plan).await?.is_none() {
+        return Err(Error::invalid("plan", format!("is not a plan: {plan:?}")));
+    }
+    let before = shops::get(&app.db, id).await?.ok_or(Error::NotFound("shop"))?;
+    let txn = app.db.begin().await?;
+    let shop = shops::set_plan(&txn, id, plan).await?.ok_or(Error::NotFound("shop"))?;
+    audit::record(
+        &txn,
+        audit::NewAudit {
+            shop: Some(id),
+            actor: Some(actor.user_id),
+            action: "shop.set_plan",
+            target: Some(plan.to_owned()),
+            details: json!({ "from": before.plan_code, "to": plan }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(shop)
+}
+
+/// Suspends or reactivates a shop. A suspended shop is read-only.
+pub async fn set_lifecycle(
+    app: &App,
+    actor: &Actor,
+    id: ShopId,
+    lifecycle: &str,
+    reason: &str,
+) -> Result<shops::Shop> {
+    actor.require_platform()?;
+    let lifecycle = ShopLifecycle::parse(lifecycle)
+        .ok_or_else(|| Error::invalid("lifecycle", "is not one of trial, active, past_due, suspended, closed"))?;
+    let reason = pitwall_domain::values::required_text(reason, 500).map_err(Error::field("reason"))?;
+    let before = shops::get(&app.db, id).await?.ok_or(Error::NotFound("shop"))?;
+    let txn = app.db.begin().await?;
+    let shop = shops::set_lifecycle(&txn, id, lifecycle)
+        .await?
+        .ok_or(Error::NotFound("shop"))?;
+    audit::record(
+        &txn,
+        audit::NewAudit {
+            shop: Some(id),
+            actor: Some(actor.user_id),
+            action: "shop.set_lifecycle",
+            target: Some(lifecycle.as_str().to_owned()),
+            details: json!({ "from": before.lifecycle, "reason": reason }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(shop)
+}
+
+pub async fn audit_log(
+    app: &App,
+    actor: &Actor,
+    shop: Option<ShopId>,
+    page: PageRequest,
+) -> Result<Page<audit::AuditEntry>> {
+    actor.require_platform()?;
+    Ok(audit::list(&app.db, shop, page).await?)
+}
+
+pub fn parse_feature(name: &str, field: &str) -> Result<Feature> {
+    Feature::parse(name).ok_or_else(|| Error::invalid(field, format!("is not a feature: {name:?}")))
+}

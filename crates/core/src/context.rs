@@ -1,0 +1,173 @@
+//! The application's shared services and the two principals use cases take:
+//! an [`Actor`] (a signed-in user) and a [`ShopCtx`] (that user inside one
+//! shop, with role, plan and features resolved).
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use pitwall_authz::Authz;
+use pitwall_domain::{Feature, Permission, PlatformRole, Quota, Role, ShopId, ShopLifecycle, UserId};
+use pitwall_jobs::JobsHandle;
+use pitwall_store::{Db, identity, members, plans, shops};
+
+use crate::features::FeatureSet;
+use crate::{Error, Result};
+
+/// Settings the use cases need; the binary fills them from the environment.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Public URL of this deployment, without a trailing slash; links in
+    /// e-mails start with it.
+    pub base_url: String,
+    pub api_token_ttl: Duration,
+    pub web_session_ttl: Duration,
+    pub invitation_ttl: Duration,
+    pub password_reset_ttl: Duration,
+    pub trial_days: i64,
+}
+
+impl CoreConfig {
+    pub fn new(base_url: &str) -> Self {
+        Self {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            api_token_ttl: Duration::days(30),
+            web_session_ttl: Duration::days(7),
+            invitation_ttl: Duration::days(7),
+            password_reset_ttl: Duration::hours(1),
+            trial_days: 14,
+        }
+    }
+}
+
+/// Everything a use case may touch. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    pub db: Db,
+    pub authz: Authz,
+    pub jobs: JobsHandle,
+    pub config: Arc<CoreConfig>,
+}
+
+/// A signed-in user, as authentication found them.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: UserId,
+    pub name: String,
+    pub email: String,
+    pub platform_role: Option<PlatformRole>,
+    /// The session's row id and the shop it last chose.
+    pub session_id: uuid::Uuid,
+    pub session_shop: Option<ShopId>,
+}
+
+impl Actor {
+    /// Platform admins and support may use the admin console.
+    pub fn require_platform(&self) -> Result<PlatformRole> {
+        self.platform_role.ok_or(Error::PlatformDenied("support"))
+    }
+
+    /// Only platform admins may change the plan catalogue.
+    pub fn require_platform_admin(&self) -> Result<()> {
+        match self.platform_role {
+            Some(PlatformRole::PlatformAdmin) => Ok(()),
+            _ => Err(Error::PlatformDenied("platform_admin")),
+        }
+    }
+}
+
+/// A user acting inside one shop. Made only by [`App::shop_ctx`].
+#[derive(Debug, Clone)]
+pub struct ShopCtx {
+    pub user_id: UserId,
+    pub shop: shops::Shop,
+    pub role: Role,
+    pub lifecycle: ShopLifecycle,
+    pub features: FeatureSet,
+    _sealed: (),
+}
+
+impl ShopCtx {
+    pub fn shop_id(&self) -> ShopId {
+        ShopId::from_uuid(self.shop.id)
+    }
+
+    pub fn require_feature(&self, f: Feature) -> Result<()> {
+        self.features.require(f)
+    }
+
+    /// Suspended and closed shops are read-only.
+    pub fn require_writable(&self) -> Result<()> {
+        if self.lifecycle.allows_writes() {
+            Ok(())
+        } else {
+            Err(Error::ShopRestricted(self.lifecycle))
+        }
+    }
+
+    pub fn quota(&self, q: Quota) -> Option<i64> {
+        self.features.quota(q)
+    }
+}
+
+impl App {
+    /// Resolves the shop an actor acts in: the one asked for, else the one the
+    /// session last chose, else the first they belong to. A shop they do not
+    /// belong to is "not found", exactly like one that does not exist.
+    pub async fn shop_ctx(&self, actor: &Actor, requested: Option<ShopId>) -> Result<ShopCtx> {
+        let membership = match requested.or(actor.session_shop) {
+            Some(shop) => members::membership(&self.db, shop, actor.user_id).await?,
+            None => None,
+        };
+        let membership = match (membership, requested) {
+            (Some(m), _) => m,
+            (None, Some(_)) => return Err(Error::NotFound("shop")),
+            (None, None) => members::shops_of_user(&self.db, actor.user_id)
+                .await?
+                .into_iter()
+                .next()
+                .map(|(m, _)| m)
+                .ok_or(Error::NotFound("shop"))?,
+        };
+        let shop_id = ShopId::from_uuid(membership.shop_id);
+        let shop = shops::get(&self.db, shop_id).await?.ok_or(Error::NotFound("shop"))?;
+        let role = Role::parse(&membership.role)
+            .ok_or_else(|| Error::Internal(format!("membership role {:?}", membership.role)))?;
+        let lifecycle = shops::lifecycle_of(&shop)?;
+        let features = FeatureSet::load(&self.db, &shop).await?;
+        Ok(ShopCtx {
+            user_id: actor.user_id,
+            shop,
+            role,
+            lifecycle,
+            features,
+            _sealed: (),
+        })
+    }
+
+    /// Refuses unless the member may do `perm` in the shop.
+    pub async fn require(&self, ctx: &ShopCtx, perm: Permission) -> Result<()> {
+        if self.authz.allowed(ctx.user_id, ctx.shop_id(), perm).await? {
+            Ok(())
+        } else {
+            Err(Error::PermissionDenied(perm))
+        }
+    }
+
+    /// Whether the member may do `perm` (for showing or hiding navigation).
+    pub async fn may(&self, ctx: &ShopCtx, perm: Permission) -> bool {
+        self.authz
+            .allowed(ctx.user_id, ctx.shop_id(), perm)
+            .await
+            .unwrap_or(false)
+    }
+
+    pub async fn plans(&self) -> Result<Vec<plans::Plan>> {
+        Ok(plans::list(&self.db).await?)
+    }
+
+    pub(crate) async fn user(&self, id: UserId) -> Result<identity::User> {
+        identity::user_by_id(&self.db, id)
+            .await?
+            .ok_or(Error::NotFound("user"))
+    }
+}

@@ -1,0 +1,97 @@
+//! The errors a user can cause, each with a stable machine code. Adapters map
+//! these to HTTP statuses (API) or messages (pages) in one place each.
+
+use pitwall_domain::{Feature, Invalid, Permission, Quota, ShopLifecycle};
+use pitwall_store::StoreError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{field} {message}")]
+    Invalid { field: String, message: String },
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    #[error("you need the permission {0}")]
+    PermissionDenied(Permission),
+    #[error("this needs a platform {0} account")]
+    PlatformDenied(&'static str),
+    #[error("your plan does not include {feature}")]
+    FeatureNotInPlan {
+        feature: Feature,
+        cheapest_plan: Option<String>,
+    },
+    #[error("the plan's {quota} quota ({limit}) is used up")]
+    QuotaExceeded { quota: Quota, limit: i64 },
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{field} {message}")]
+    Conflict { field: String, message: String },
+    #[error("{0}")]
+    RateLimited(&'static str),
+    #[error("the shop is {0} and cannot be changed")]
+    ShopRestricted(ShopLifecycle),
+    #[error("the database is unavailable")]
+    Unavailable,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Adapts a domain parse error to the field it came from.
+    pub fn field(field: &str) -> impl FnOnce(Invalid) -> Error + '_ {
+        move |e| Error::invalid(field, e.0)
+    }
+
+    /// The stable code the API sends as `code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Invalid { .. } => "invalid_input",
+            Error::Unauthenticated(_) => "unauthenticated",
+            Error::PermissionDenied(_) | Error::PlatformDenied(_) => "permission_denied",
+            Error::FeatureNotInPlan { .. } => "feature_not_in_plan",
+            Error::QuotaExceeded { .. } => "quota_exceeded",
+            Error::NotFound(_) => "not_found",
+            Error::Conflict { .. } => "conflict",
+            Error::RateLimited(_) => "rate_limited",
+            Error::ShopRestricted(_) => "shop_restricted",
+            Error::Unavailable => "unavailable",
+            Error::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => Error::Unavailable,
+            StoreError::Conflict { field } => Error::Conflict {
+                field: field.to_owned(),
+                message: "is already taken".to_owned(),
+            },
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<pitwall_store::sea_orm::DbErr> for Error {
+    fn from(e: pitwall_store::sea_orm::DbErr) -> Self {
+        StoreError::from(e).into()
+    }
+}
+
+impl From<pitwall_authz::AuthzError> for Error {
+    fn from(e: pitwall_authz::AuthzError) -> Self {
+        match e {
+            pitwall_authz::AuthzError::Store(s) => s.into(),
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}
