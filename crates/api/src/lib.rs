@@ -1,0 +1,110 @@
+//! The JSON API (poem-openapi) and the HTTP stack every request passes:
+//! request id, access log, metrics, security headers, JSON errors.
+
+pub mod admin;
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod metrics;
+pub mod models;
+pub mod ops;
+pub mod pos;
+pub mod staff;
+
+use pitwall_core::App;
+use poem::{Endpoint, EndpointExt, IntoResponse, Response, Route};
+use poem_openapi::OpenApiService;
+
+pub type Apis = (staff::StaffApi, pos::PosApi, admin::AdminApi);
+
+pub fn openapi(base_url: &str) -> OpenApiService<Apis, ()> {
+    OpenApiService::new(
+        (staff::StaffApi, pos::PosApi, admin::AdminApi),
+        "Pitwall API",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Customer care for auto-repair shops. Conventions (envelopes, errors, pagination, \
+         ids, money, time) are in docs/API.md. Errors are always \
+         `{\"code\", \"message\", \"field\"}`.",
+    )
+    .server(base_url.to_owned())
+}
+
+/// The OpenAPI document as committed under `openapi/`. The server URL is
+/// fixed so that the document does not depend on the deployment.
+pub fn spec_json() -> String {
+    openapi("/").spec()
+}
+
+/// The API routes, ready to be nested into the app's route tree.
+pub fn routes(base_url: &str) -> Route {
+    let api = openapi(base_url);
+    let docs = api.swagger_ui();
+    let spec = api.spec_endpoint();
+    Route::new()
+        .nest("/", api)
+        .at("/openapi.json", spec)
+        .nest("/docs", docs)
+}
+
+/// Wraps the whole app: every response gets a request id, security headers,
+/// an access-log line and metrics; every error becomes JSON (API) or stays
+/// as the page layer made it.
+pub fn with_stack<E: Endpoint + 'static>(ep: E, app: App) -> impl Endpoint {
+    ep.data(app)
+        .catch_all_error(error::to_json_error)
+        .around(|ep, req| async move {
+            let started = std::time::Instant::now();
+            let request_id = req
+                .header("x-request-id")
+                .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+                .map(str::to_owned)
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            let method = req.method().clone();
+            let route = metrics::route_label(req.uri().path());
+            let is_docs = req.uri().path().starts_with("/docs");
+            let mut resp = match ep.call(req).await {
+                Ok(r) => r.into_response(),
+                Err(e) => error::to_json_error(e).await,
+            };
+            let status = resp.status();
+            let elapsed = started.elapsed();
+            metrics::observe(&route, status.as_u16(), elapsed);
+            tracing::info!(
+                request.id = %request_id,
+                http.method = %method,
+                http.route = %route,
+                http.status = status.as_u16(),
+                duration_ms = elapsed.as_secs_f64() * 1000.0,
+                "request"
+            );
+            security_headers(&mut resp, is_docs);
+            if let Ok(v) = request_id.parse() {
+                resp.headers_mut().insert("x-request-id", v);
+            }
+            Ok::<Response, poem::Error>(resp)
+        })
+}
+
+fn security_headers(resp: &mut Response, relaxed_for_docs: bool) {
+    // The interactive docs page is the one page with inline script.
+    let csp = if relaxed_for_docs {
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
+    } else {
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    };
+    let h = resp.headers_mut();
+    for (name, value) in [
+        ("content-security-policy", csp),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "same-origin"),
+        ("x-frame-options", "DENY"),
+    ] {
+        if !h.contains_key(name) {
+            if let Ok(v) = value.parse() {
+                h.insert(name, v);
+            }
+        }
+    }
+}

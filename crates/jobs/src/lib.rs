@@ -6,6 +6,7 @@
 //! (a crash between push and mark) is still one job. Workers ([`runtime`])
 //! run the jobs; every job is safe to run twice.
 
+pub mod admin;
 pub mod mailer;
 pub mod relay;
 pub mod runtime;

@@ -1,0 +1,210 @@
+//! The one place errors become HTTP responses. Every error, including
+//! poem-openapi's own parse errors, leaves as
+//! `{"code", "message", "field", ...}` with a 4xx or 5xx status.
+
+use poem::http::StatusCode;
+use poem::Response;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
+use pitwall_core::Error;
+
+/// The error envelope (docs/API.md).
+#[derive(Debug, Clone, Object, serde::Serialize)]
+pub struct ErrorBody {
+    /// Stable machine code, e.g. `invalid_input`, `feature_not_in_plan`.
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
+    /// The field or parameter at fault (a JSON pointer for bodies), if any.
+    pub field: Option<String>,
+    /// For `permission_denied`: the permission needed.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permission: Option<String>,
+    /// For `feature_not_in_plan`: the feature missing.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feature: Option<String>,
+    /// For `feature_not_in_plan`: the cheapest plan that has it.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cheapest_plan: Option<String>,
+    /// For `quota_exceeded`: the quota and its limit.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+}
+
+impl ErrorBody {
+    pub fn new(code: &str, message: impl Into<String>, field: Option<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+            field,
+            permission: None,
+            feature: None,
+            cheapest_plan: None,
+            quota: None,
+            limit: None,
+        }
+    }
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum ApiError {
+    /// The request could not be read (malformed JSON, bad parameter).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Not signed in, or the token or key is wrong.
+    #[oai(status = 401)]
+    Unauthenticated(Json<ErrorBody>),
+    /// Not allowed: `permission_denied`, `feature_not_in_plan`, `quota_exceeded`, `shop_restricted`.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// No such object in this shop (also for another shop's objects).
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// A unique value is taken, or the state does not allow it.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// A field is invalid; `field` names it.
+    #[oai(status = 422)]
+    Invalid(Json<ErrorBody>),
+    /// Too many attempts.
+    #[oai(status = 429)]
+    RateLimited(Json<ErrorBody>),
+    /// Something broke on our side.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// The database is unreachable; try again shortly.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+pub type ApiResult<T> = Result<Json<T>, ApiError>;
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        let msg = err.to_string();
+        let code = err.code();
+        match err {
+            Error::Invalid { field, message } => {
+                ApiError::Invalid(Json(ErrorBody::new(code, format!("{field} {message}"), Some(field))))
+            }
+            Error::Unauthenticated(_) => ApiError::Unauthenticated(Json(ErrorBody::new(code, msg, None))),
+            Error::PermissionDenied(p) => {
+                let mut b = ErrorBody::new(code, msg, None);
+                b.permission = Some(p.as_str().to_owned());
+                ApiError::Forbidden(Json(b))
+            }
+            Error::PlatformDenied(role) => {
+                let mut b = ErrorBody::new(code, msg, None);
+                b.permission = Some(format!("platform.{role}"));
+                ApiError::Forbidden(Json(b))
+            }
+            Error::FeatureNotInPlan { feature, cheapest_plan } => {
+                let mut b = ErrorBody::new(
+                    code,
+                    match &cheapest_plan {
+                        Some(p) => format!("your plan does not include {feature}; the {p} plan has it"),
+                        None => format!("your plan does not include {feature}"),
+                    },
+                    None,
+                );
+                b.feature = Some(feature.as_str().to_owned());
+                b.cheapest_plan = cheapest_plan;
+                ApiError::Forbidden(Json(b))
+            }
+            Error::QuotaExceeded { quota, limit } => {
+                let mut b = ErrorBody::new(code, msg, None);
+                b.quota = Some(quota.as_str().to_owned());
+                b.limit = Some(limit);
+                ApiError::Forbidden(Json(b))
+            }
+            Error::ShopRestricted(_) => ApiError::Forbidden(Json(ErrorBody::new(code, msg, None))),
+            Error::NotFound(_) => ApiError::NotFound(Json(ErrorBody::new(code, msg, None))),
+            Error::Conflict { field, message } => {
+                ApiError::Conflict(Json(ErrorBody::new(code, format!("{field} {message}"), Some(field))))
+            }
+            Error::RateLimited(_) => ApiError::RateLimited(Json(ErrorBody::new(code, msg, None))),
+            Error::Unavailable => ApiError::Unavailable(Json(ErrorBody::new(
+                code,
+                "the database is unavailable; try again shortly",
+                None,
+            ))),
+            Error::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                ApiError::Internal(Json(ErrorBody::new(code, "something went wrong on our side", None)))
+            }
+        }
+    }
+}
+
+pub fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    Error::invalid(field, message).into()
+}
+
+fn json_response(status: StatusCode, body: ErrorBody) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("application/json; charset=utf-8")
+        .body(serde_json::to_vec(&body).unwrap_or_default())
+}
+
+/// Turns whatever error poem or poem-openapi raised into the envelope.
+pub async fn to_json_error(err: poem::Error) -> Response {
+    use poem_openapi::error::{
+        AuthorizationError, ContentTypeError, ParseParamError, ParsePathError,
+        ParseRequestPayloadError,
+    };
+    if let Some(e) = err.downcast_ref::<ParsePathError>() {
+        // A path id that cannot be an id names nothing that exists.
+        return json_response(
+            StatusCode::NOT_FOUND,
+            ErrorBody::new("not_found", format!("{}: {}", e.name, e.reason), Some(e.name.to_owned())),
+        );
+    }
+    if let Some(e) = err.downcast_ref::<ParseParamError>() {
+        return json_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorBody::new("invalid_input", format!("{} {}", e.name, e.reason), Some(e.name.to_owned())),
+        );
+    }
+    if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            ErrorBody::new("malformed_request", e.reason.clone(), None),
+        );
+    }
+    if err.is::<AuthorizationError>() {
+        return json_response(
+            StatusCode::UNAUTHORIZED,
+            ErrorBody::new("unauthenticated", "sign in first: send Authorization: Bearer <token>", None),
+        );
+    }
+    if let Some(e) = err.downcast_ref::<ContentTypeError>() {
+        return json_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorBody::new("unsupported_media_type", e.to_string(), None),
+        );
+    }
+    let status = err.status();
+    let resp = err.into_response();
+    let is_json = resp
+        .content_type()
+        .is_some_and(|c| c.starts_with("application/json"));
+    if is_json {
+        return resp;
+    }
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "no such resource".to_owned()),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this method is not allowed here".to_owned()),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large".to_owned()),
+        s if s.is_server_error() => ("internal", "something went wrong on our side".to_owned()),
+        s => ("bad_request", s.canonical_reason().unwrap_or("bad request").to_owned()),
+    };
+    json_response(status, ErrorBody::new(code, message, None))
+}
