@@ -287,13 +287,21 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.create_index(
-            index("ux_memberships_shop_user", Memberships::Table, &["shop_id", "user_id"])
-                .unique()
-                .to_owned(),
+            index(
+                "ux_memberships_shop_user",
+                Memberships::Table,
+                &["shop_id", "user_id"],
+            )
+            .unique()
+            .to_owned(),
         )
         .await?;
-        m.create_index(index("ix_memberships_user", Memberships::Table, &["user_id"]))
-            .await?;
+        m.create_index(index(
+            "ix_memberships_user",
+            Memberships::Table,
+            &["user_id"],
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -385,8 +393,12 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(index("ix_api_keys_shop_id", ApiKeys::Table, &["shop_id", "id"]))
-            .await?;
+        m.create_index(index(
+            "ix_api_keys_shop_id",
+            ApiKeys::Table,
+            &["shop_id", "id"],
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -495,10 +507,18 @@ impl MigrationTrait for Migration {
         .await?;
         // Policies are loaded per shop (domain): `p` rules keep it in v1,
         // `g` rules in v2.
-        m.create_index(index("ix_casbin_rules_p_domain", CasbinRules::Table, &["v1", "ptype"]))
-            .await?;
-        m.create_index(index("ix_casbin_rules_g_domain", CasbinRules::Table, &["v2", "ptype"]))
-            .await?;
+        m.create_index(index(
+            "ix_casbin_rules_p_domain",
+            CasbinRules::Table,
+            &["v1", "ptype"],
+        ))
+        .await?;
+        m.create_index(index(
+            "ix_casbin_rules_g_domain",
+            CasbinRules::Table,
+            &["v2", "ptype"],
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -529,8 +549,12 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(index("ix_outbox_pushed", Outbox::Table, &["pushed_at", "id"]))
-            .await?;
+        m.create_index(index(
+            "ix_outbox_pushed",
+            Outbox::Table,
+            &["pushed_at", "id"],
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -551,8 +575,12 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(index("ix_emails_shop_id", Emails::Table, &["shop_id", "id"]))
-            .await?;
+        m.create_index(index(
+            "ix_emails_shop_id",
+            Emails::Table,
+            &["shop_id", "id"],
+        ))
+        .await?;
 
         m.create_table(
             Table::create()

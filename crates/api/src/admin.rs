@@ -30,7 +30,11 @@ pub enum AdminTags {
 
 pub struct AdminApi;
 
-async fn shop_out(app: &App, actor: &pitwall_core::Actor, id: ShopId) -> Result<AdminShop, ApiError> {
+async fn shop_out(
+    app: &App,
+    actor: &pitwall_core::Actor,
+    id: ShopId,
+) -> Result<AdminShop, ApiError> {
     let d = admin::shop_detail(app, actor, id).await?;
     Ok(AdminShop {
         shop: ShopOut::new(&d.shop, &d.features),
@@ -51,7 +55,12 @@ async fn shop_out(app: &App, actor: &pitwall_core::Actor, id: ShopId) -> Result<
 #[OpenApi(prefix_path = "/api/admin/v1")]
 impl AdminApi {
     /// Every shop; `q` searches name and slug.
-    #[oai(path = "/shops", method = "get", tag = "AdminTags::AdminShops", operation_id = "admin_list_shops")]
+    #[oai(
+        path = "/shops",
+        method = "get",
+        tag = "AdminTags::AdminShops",
+        operation_id = "admin_list_shops"
+    )]
     async fn list_shops(
         &self,
         app: Data<&App>,
@@ -73,8 +82,18 @@ impl AdminApi {
     }
 
     /// Create a shop; the owner is invited by e-mail.
-    #[oai(path = "/shops", method = "post", tag = "AdminTags::AdminShops", operation_id = "admin_create_shop")]
-    async fn create_shop(&self, app: Data<&App>, auth: UserToken, body: JsonBody<CreateShopRequest>) -> ApiResult<CreatedShop> {
+    #[oai(
+        path = "/shops",
+        method = "post",
+        tag = "AdminTags::AdminShops",
+        operation_id = "admin_create_shop"
+    )]
+    async fn create_shop(
+        &self,
+        app: Data<&App>,
+        auth: UserToken,
+        body: JsonBody<CreateShopRequest>,
+    ) -> ApiResult<CreatedShop> {
         let actor = actor(&app, &auth).await?;
         let b = &body.0;
         let created = create_shop(
@@ -98,15 +117,38 @@ impl AdminApi {
     }
 
     /// One shop with its effective features and overrides.
-    #[oai(path = "/shops/:shop_id", method = "get", tag = "AdminTags::AdminShops", operation_id = "admin_get_shop")]
-    async fn get_shop(&self, app: Data<&App>, auth: UserToken, shop_id: Path<uuid::Uuid>) -> ApiResult<AdminShop> {
+    #[oai(
+        path = "/shops/:shop_id",
+        method = "get",
+        tag = "AdminTags::AdminShops",
+        operation_id = "admin_get_shop"
+    )]
+    async fn get_shop(
+        &self,
+        app: Data<&App>,
+        auth: UserToken,
+        shop_id: Path<uuid::Uuid>,
+    ) -> ApiResult<AdminShop> {
         let actor = actor(&app, &auth).await?;
-        Ok(Json(shop_out(&app, &actor, ShopId::from_uuid(shop_id.0)).await?))
+        Ok(Json(
+            shop_out(&app, &actor, ShopId::from_uuid(shop_id.0)).await?,
+        ))
     }
 
     /// Move a shop to another plan; applies on its next request.
-    #[oai(path = "/shops/:shop_id/plan", method = "put", tag = "AdminTags::AdminShops", operation_id = "admin_set_shop_plan")]
-    async fn set_plan(&self, app: Data<&App>, auth: UserToken, shop_id: Path<uuid::Uuid>, body: JsonBody<SetPlanRequest>) -> ApiResult<AdminShop> {
+    #[oai(
+        path = "/shops/:shop_id/plan",
+        method = "put",
+        tag = "AdminTags::AdminShops",
+        operation_id = "admin_set_shop_plan"
+    )]
+    async fn set_plan(
+        &self,
+        app: Data<&App>,
+        auth: UserToken,
+        shop_id: Path<uuid::Uuid>,
+        body: JsonBody<SetPlanRequest>,
+    ) -> ApiResult<AdminShop> {
         let actor = actor(&app, &auth).await?;
         let id = ShopId::from_uuid(shop_id.0);
         admin::set_plan(&app, &actor, id, &body.0.plan).await?;
@@ -114,7 +156,12 @@ impl AdminApi {
     }
 
     /// Suspend, reactivate or close a shop, with a reason.
-    #[oai(path = "/shops/:shop_id/lifecycle", method = "put", tag = "AdminTags::AdminShops", operation_id = "admin_set_shop_lifecycle")]
+    #[oai(
+        path = "/shops/:shop_id/lifecycle",
+        method = "put",
+        tag = "AdminTags::AdminShops",
+        operation_id = "admin_set_shop_lifecycle"
+    )]
     async fn set_lifecycle(
         &self,
         app: Data<&App>,
@@ -129,7 +176,12 @@ impl AdminApi {
     }
 
     /// Switch a feature on or off for one shop, whatever its plan.
-    #[oai(path = "/shops/:shop_id/features/:feature", method = "put", tag = "AdminTags::AdminShops", operation_id = "admin_set_feature_override")]
+    #[oai(
+        path = "/shops/:shop_id/features/:feature",
+        method = "put",
+        tag = "AdminTags::AdminShops",
+        operation_id = "admin_set_feature_override"
+    )]
     async fn set_feature(
         &self,
         app: Data<&App>,
@@ -146,7 +198,12 @@ impl AdminApi {
     }
 
     /// Remove an override: the shop's plan decides again.
-    #[oai(path = "/shops/:shop_id/features/:feature", method = "delete", tag = "AdminTags::AdminShops", operation_id = "admin_clear_feature_override")]
+    #[oai(
+        path = "/shops/:shop_id/features/:feature",
+        method = "delete",
+        tag = "AdminTags::AdminShops",
+        operation_id = "admin_clear_feature_override"
+    )]
     async fn clear_feature(
         &self,
         app: Data<&App>,
@@ -163,7 +220,12 @@ impl AdminApi {
     }
 
     /// The plan catalogue, cheapest first.
-    #[oai(path = "/plans", method = "get", tag = "AdminTags::AdminPlans", operation_id = "admin_list_plans")]
+    #[oai(
+        path = "/plans",
+        method = "get",
+        tag = "AdminTags::AdminPlans",
+        operation_id = "admin_list_plans"
+    )]
     async fn list_plans(&self, app: Data<&App>, auth: UserToken) -> ApiResult<PlanList> {
         let actor = actor(&app, &auth).await?;
         actor.require_platform().map_err(ApiError::from)?;
@@ -174,8 +236,19 @@ impl AdminApi {
     }
 
     /// Edit a plan (platform admins only).
-    #[oai(path = "/plans/:plan_code", method = "put", tag = "AdminTags::AdminPlans", operation_id = "admin_update_plan")]
-    async fn update_plan(&self, app: Data<&App>, auth: UserToken, plan_code: Path<String>, body: JsonBody<PlanRequest>) -> ApiResult<Plan> {
+    #[oai(
+        path = "/plans/:plan_code",
+        method = "put",
+        tag = "AdminTags::AdminPlans",
+        operation_id = "admin_update_plan"
+    )]
+    async fn update_plan(
+        &self,
+        app: Data<&App>,
+        auth: UserToken,
+        plan_code: Path<String>,
+        body: JsonBody<PlanRequest>,
+    ) -> ApiResult<Plan> {
         let actor = actor(&app, &auth).await?;
         let b = &body.0;
         let p = update_plan(
@@ -196,7 +269,12 @@ impl AdminApi {
     }
 
     /// The audit log, newest first; `shop_id` narrows it to one shop.
-    #[oai(path = "/audit", method = "get", tag = "AdminTags::AdminAudit", operation_id = "admin_list_audit")]
+    #[oai(
+        path = "/audit",
+        method = "get",
+        tag = "AdminTags::AdminAudit",
+        operation_id = "admin_list_audit"
+    )]
     async fn audit(
         &self,
         app: Data<&App>,
@@ -206,7 +284,13 @@ impl AdminApi {
         limit: Query<Option<u64>>,
     ) -> ApiResult<AuditList> {
         let actor = actor(&app, &auth).await?;
-        let p = admin::audit_log(&app, &actor, shop_id.0.map(ShopId::from_uuid), page(cursor.0, limit.0)?).await?;
+        let p = admin::audit_log(
+            &app,
+            &actor,
+            shop_id.0.map(ShopId::from_uuid),
+            page(cursor.0, limit.0)?,
+        )
+        .await?;
         Ok(Json(AuditList {
             items: p.items.iter().map(AuditEntry::from).collect(),
             next_cursor: p.next_cursor,
@@ -214,13 +298,24 @@ impl AdminApi {
     }
 
     /// Jobs by state: `dead` (default), `active` or `all`.
-    #[oai(path = "/jobs", method = "get", tag = "AdminTags::AdminJobs", operation_id = "admin_list_jobs")]
-    async fn jobs(&self, app: Data<&App>, auth: UserToken, state: Query<Option<String>>) -> ApiResult<JobList> {
+    #[oai(
+        path = "/jobs",
+        method = "get",
+        tag = "AdminTags::AdminJobs",
+        operation_id = "admin_list_jobs"
+    )]
+    async fn jobs(
+        &self,
+        app: Data<&App>,
+        auth: UserToken,
+        state: Query<Option<String>>,
+    ) -> ApiResult<JobList> {
         let actor = actor(&app, &auth).await?;
         actor.require_platform().map_err(ApiError::from)?;
         let filter = match state.0.as_deref() {
             None => JobFilter::Dead,
-            Some(s) => JobFilter::parse(s).ok_or_else(|| invalid("state", "must be dead, active or all"))?,
+            Some(s) => JobFilter::parse(s)
+                .ok_or_else(|| invalid("state", "must be dead, active or all"))?,
         };
         let rows = pitwall_jobs::admin::list(&app.db, filter, 200)
             .await
@@ -247,8 +342,18 @@ impl AdminApi {
     }
 
     /// Put a dead job back in its queue.
-    #[oai(path = "/jobs/:job_id/retry", method = "post", tag = "AdminTags::AdminJobs", operation_id = "admin_retry_job")]
-    async fn retry_job(&self, app: Data<&App>, auth: UserToken, job_id: Path<String>) -> ApiResult<Accepted> {
+    #[oai(
+        path = "/jobs/:job_id/retry",
+        method = "post",
+        tag = "AdminTags::AdminJobs",
+        operation_id = "admin_retry_job"
+    )]
+    async fn retry_job(
+        &self,
+        app: Data<&App>,
+        auth: UserToken,
+        job_id: Path<String>,
+    ) -> ApiResult<Accepted> {
         let actor = actor(&app, &auth).await?;
         actor.require_platform().map_err(ApiError::from)?;
         let ok = pitwall_jobs::admin::retry(&app.db, &job_id.0)

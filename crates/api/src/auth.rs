@@ -45,7 +45,11 @@ pub async fn shop_ctx(app: &App, req: &Request, token: &UserToken) -> Result<Sho
 }
 
 pub fn client_addr(req: &Request) -> String {
-    req.remote_addr().to_string().rsplit_once(':').map(|(h, _)| h.to_owned()).unwrap_or_default()
+    req.remote_addr()
+        .to_string()
+        .rsplit_once(':')
+        .map(|(h, _)| h.to_owned())
+        .unwrap_or_default()
 }
 
 pub(crate) fn not_found(what: &'static str) -> ApiError {

@@ -42,11 +42,19 @@ fn describe(err: &serde_json::Error, path: String) -> (String, String) {
             .map(str::to_owned)
     };
     if let Some(field) = key("missing field `") {
-        let full = if path.is_empty() || path == "?" { field.clone() } else { format!("{path}/{field}") };
+        let full = if path.is_empty() || path == "?" {
+            field.clone()
+        } else {
+            format!("{path}/{field}")
+        };
         return (full, "is required".to_owned());
     }
     if let Some(field) = key("unknown field `") {
-        let full = if path.is_empty() || path == "?" { field.clone() } else { format!("{path}/{field}") };
+        let full = if path.is_empty() || path == "?" {
+            field.clone()
+        } else {
+            format!("{path}/{field}")
+        };
         return (full, "is not a field of this request".to_owned());
     }
     (path, text)
@@ -89,17 +97,13 @@ where
             )))
             .into());
         }
-        let bytes = body
-            .take()?
-            .into_bytes_limit(MAX_BODY)
-            .await
-            .map_err(|_| {
-                ApiError::BadRequest(Json(ErrorBody::new(
-                    "malformed_request",
-                    format!("the body is missing or larger than {MAX_BODY} bytes"),
-                    None,
-                )))
-            })?;
+        let bytes = body.take()?.into_bytes_limit(MAX_BODY).await.map_err(|_| {
+            ApiError::BadRequest(Json(ErrorBody::new(
+                "malformed_request",
+                format!("the body is missing or larger than {MAX_BODY} bytes"),
+                None,
+            )))
+        })?;
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize::<_, T>(de) {
             Ok(v) => Ok(JsonBody(v)),
@@ -125,4 +129,3 @@ where
         }
     }
 }
-

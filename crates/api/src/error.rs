@@ -2,11 +2,11 @@
 //! poem-openapi's own parse errors, leaves as
 //! `{"code", "message", "field", ...}` with a 4xx or 5xx status.
 
-use poem::http::StatusCode;
+use pitwall_core::Error;
 use poem::Response;
+use poem::http::StatusCode;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
-use pitwall_core::Error;
 
 /// The error envelope (docs/API.md).
 #[derive(Debug, Clone, Object, serde::Serialize)]
@@ -91,10 +91,14 @@ impl From<Error> for ApiError {
         let msg = err.to_string();
         let code = err.code();
         match err {
-            Error::Invalid { field, message } => {
-                ApiError::Invalid(Json(ErrorBody::new(code, format!("{field} {message}"), Some(field))))
+            Error::Invalid { field, message } => ApiError::Invalid(Json(ErrorBody::new(
+                code,
+                format!("{field} {message}"),
+                Some(field),
+            ))),
+            Error::Unauthenticated(_) => {
+                ApiError::Unauthenticated(Json(ErrorBody::new(code, msg, None)))
             }
-            Error::Unauthenticated(_) => ApiError::Unauthenticated(Json(ErrorBody::new(code, msg, None))),
             Error::PermissionDenied(p) => {
                 let mut b = ErrorBody::new(code, msg, None);
                 b.permission = Some(p.as_str().to_owned());
@@ -105,11 +109,16 @@ impl From<Error> for ApiError {
                 b.permission = Some(format!("platform.{role}"));
                 ApiError::Forbidden(Json(b))
             }
-            Error::FeatureNotInPlan { feature, cheapest_plan } => {
+            Error::FeatureNotInPlan {
+                feature,
+                cheapest_plan,
+            } => {
                 let mut b = ErrorBody::new(
                     code,
                     match &cheapest_plan {
-                        Some(p) => format!("your plan does not include {feature}; the {p} plan has it"),
+                        Some(p) => {
+                            format!("your plan does not include {feature}; the {p} plan has it")
+                        }
                         None => format!("your plan does not include {feature}"),
                     },
                     None,
@@ -126,9 +135,11 @@ impl From<Error> for ApiError {
             }
             Error::ShopRestricted(_) => ApiError::Forbidden(Json(ErrorBody::new(code, msg, None))),
             Error::NotFound(_) => ApiError::NotFound(Json(ErrorBody::new(code, msg, None))),
-            Error::Conflict { field, message } => {
-                ApiError::Conflict(Json(ErrorBody::new(code, format!("{field} {message}"), Some(field))))
-            }
+            Error::Conflict { field, message } => ApiError::Conflict(Json(ErrorBody::new(
+                code,
+                format!("{field} {message}"),
+                Some(field),
+            ))),
             Error::RateLimited(_) => ApiError::RateLimited(Json(ErrorBody::new(code, msg, None))),
             Error::Unavailable => ApiError::Unavailable(Json(ErrorBody::new(
                 code,
@@ -137,7 +148,11 @@ impl From<Error> for ApiError {
             ))),
             Error::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
-                ApiError::Internal(Json(ErrorBody::new(code, "something went wrong on our side", None)))
+                ApiError::Internal(Json(ErrorBody::new(
+                    code,
+                    "something went wrong on our side",
+                    None,
+                )))
             }
         }
     }
@@ -164,13 +179,21 @@ pub async fn to_json_error(err: poem::Error) -> Response {
         // A path id that cannot be an id names nothing that exists.
         return json_response(
             StatusCode::NOT_FOUND,
-            ErrorBody::new("not_found", format!("{}: {}", e.name, e.reason), Some(e.name.to_owned())),
+            ErrorBody::new(
+                "not_found",
+                format!("{}: {}", e.name, e.reason),
+                Some(e.name.to_owned()),
+            ),
         );
     }
     if let Some(e) = err.downcast_ref::<ParseParamError>() {
         return json_response(
             StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorBody::new("invalid_input", format!("{} {}", e.name, e.reason), Some(e.name.to_owned())),
+            ErrorBody::new(
+                "invalid_input",
+                format!("{} {}", e.name, e.reason),
+                Some(e.name.to_owned()),
+            ),
         );
     }
     if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
@@ -182,7 +205,11 @@ pub async fn to_json_error(err: poem::Error) -> Response {
     if err.is::<AuthorizationError>() {
         return json_response(
             StatusCode::UNAUTHORIZED,
-            ErrorBody::new("unauthenticated", "sign in first: send Authorization: Bearer <token>", None),
+            ErrorBody::new(
+                "unauthenticated",
+                "sign in first: send Authorization: Bearer <token>",
+                None,
+            ),
         );
     }
     if let Some(e) = err.downcast_ref::<ContentTypeError>() {
@@ -201,10 +228,19 @@ pub async fn to_json_error(err: poem::Error) -> Response {
     }
     let (code, message) = match status {
         StatusCode::NOT_FOUND => ("not_found", "no such resource".to_owned()),
-        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this method is not allowed here".to_owned()),
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large".to_owned()),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this method is not allowed here".to_owned(),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload_too_large",
+            "the request body is too large".to_owned(),
+        ),
         s if s.is_server_error() => ("internal", "something went wrong on our side".to_owned()),
-        s => ("bad_request", s.canonical_reason().unwrap_or("bad request").to_owned()),
+        s => (
+            "bad_request",
+            s.canonical_reason().unwrap_or("bad request").to_owned(),
+        ),
     };
     json_response(status, ErrorBody::new(code, message, None))
 }

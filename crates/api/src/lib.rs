@@ -58,7 +58,9 @@ pub fn with_stack<E: Endpoint + 'static>(ep: E, app: App) -> impl Endpoint {
             let started = std::time::Instant::now();
             let request_id = req
                 .header("x-request-id")
-                .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+                .filter(|v| {
+                    v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                })
                 .map(str::to_owned)
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             let method = req.method().clone();

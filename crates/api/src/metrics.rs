@@ -4,7 +4,9 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 struct Metrics {
     registry: Registry,
@@ -16,13 +18,21 @@ struct Metrics {
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let registry = Registry::new();
     let requests = IntCounterVec::new(
-        Opts::new("pitwall_http_requests_total", "HTTP requests by route and status"),
+        Opts::new(
+            "pitwall_http_requests_total",
+            "HTTP requests by route and status",
+        ),
         &["route", "status"],
     )
     .expect("static metric definition");
     let latency = HistogramVec::new(
-        HistogramOpts::new("pitwall_http_request_duration_seconds", "HTTP request latency")
-            .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+        HistogramOpts::new(
+            "pitwall_http_request_duration_seconds",
+            "HTTP request latency",
+        )
+        .buckets(vec![
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ]),
         &["route"],
     )
     .expect("static metric definition");
@@ -69,8 +79,12 @@ pub fn route_label(path: &str) -> String {
 
 pub fn observe(route: &str, status: u16, elapsed: Duration) {
     let m = &*METRICS;
-    m.requests.with_label_values(&[route, &status.to_string()]).inc();
-    m.latency.with_label_values(&[route]).observe(elapsed.as_secs_f64());
+    m.requests
+        .with_label_values(&[route, &status.to_string()])
+        .inc();
+    m.latency
+        .with_label_values(&[route])
+        .observe(elapsed.as_secs_f64());
 }
 
 pub fn set_job_count(queue: &str, state: &str, n: i64) {
@@ -91,7 +105,13 @@ mod tests {
             super::route_label("/api/v1/users/0190f3a4-7c1e-7b55-9a43-1c1d2e3f4a5b"),
             "/api/v1/users/:id"
         );
-        assert_eq!(super::route_label("/invitations/abcdefSECRET"), "/invitations/:token");
-        assert_eq!(super::route_label("/api/v1/invitations/accept"), "/api/v1/invitations/accept");
+        assert_eq!(
+            super::route_label("/invitations/abcdefSECRET"),
+            "/invitations/:token"
+        );
+        assert_eq!(
+            super::route_label("/api/v1/invitations/accept"),
+            "/api/v1/invitations/accept"
+        );
     }
 }

@@ -1,10 +1,10 @@
 //! Operations endpoints: /health, /ready, /metrics.
 
 use pitwall_core::App;
+use pitwall_core::store::sea_orm::{ConnectionTrait, Statement};
 use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{IntoResponse, Response, Route, get, handler};
-use pitwall_core::store::sea_orm::{ConnectionTrait, Statement};
 
 /// The process is alive.
 #[handler]
@@ -17,7 +17,10 @@ async fn health() -> &'static str {
 async fn ready(app: Data<&App>) -> Response {
     let ping = tokio::time::timeout(std::time::Duration::from_secs(2), async {
         app.db
-            .execute_raw(Statement::from_string(app.db.get_database_backend(), "SELECT 1"))
+            .execute_raw(Statement::from_string(
+                app.db.get_database_backend(),
+                "SELECT 1",
+            ))
             .await?;
         pitwall_core::store::db::migrations_current(&app.db).await
     })
@@ -25,7 +28,9 @@ async fn ready(app: Data<&App>) -> Response {
     match ping {
         Ok(Ok(true)) => "ready".into_response(),
         Ok(Ok(false)) => (StatusCode::SERVICE_UNAVAILABLE, "migrations pending").into_response(),
-        Ok(Err(_)) | Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response(),
+        Ok(Err(_)) | Err(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
     }
 }
 

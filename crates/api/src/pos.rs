@@ -21,9 +21,19 @@ pub enum PosTags {
 pub struct PosApi;
 
 /// The shop behind a POS key, refused when the shop's plan lost POS sync.
-pub async fn pos_shop(app: &App, key: &PosKey) -> Result<(pitwall_core::store::api_keys::ApiKey, pitwall_core::store::shops::Shop), ApiError> {
+pub async fn pos_shop(
+    app: &App,
+    key: &PosKey,
+) -> Result<
+    (
+        pitwall_core::store::api_keys::ApiKey,
+        pitwall_core::store::shops::Shop,
+    ),
+    ApiError,
+> {
     let (k, shop) = pitwall_core::api_keys::authenticate(app, &key.0.token).await?;
-    let features = pitwall_core::features::FeatureSet::load_for(app, ShopId::from_uuid(shop.id)).await?;
+    let features =
+        pitwall_core::features::FeatureSet::load_for(app, ShopId::from_uuid(shop.id)).await?;
     features.require(Feature::PosSync)?;
     Ok((k, shop))
 }
@@ -31,7 +41,12 @@ pub async fn pos_shop(app: &App, key: &PosKey) -> Result<(pitwall_core::store::a
 #[OpenApi(prefix_path = "/api/pos/v1")]
 impl PosApi {
     /// Which shop and key this request authenticates as.
-    #[oai(path = "/whoami", method = "get", tag = "PosTags::Pos", operation_id = "pos_whoami")]
+    #[oai(
+        path = "/whoami",
+        method = "get",
+        tag = "PosTags::Pos",
+        operation_id = "pos_whoami"
+    )]
     async fn whoami(&self, app: Data<&App>, key: PosKey) -> ApiResult<PosWhoAmI> {
         let (k, shop) = pos_shop(&app, &key).await?;
         Ok(Json(PosWhoAmI {

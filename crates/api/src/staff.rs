@@ -39,8 +39,18 @@ pub(crate) fn page(cursor: Option<String>, limit: Option<u64>) -> Result<PageReq
 #[OpenApi(prefix_path = "/api/v1")]
 impl StaffApi {
     /// Sign in with e-mail and password; answers a bearer token.
-    #[oai(path = "/auth/login", method = "post", tag = "StaffTags::Auth", operation_id = "login")]
-    async fn login(&self, app: Data<&App>, req: &Request, body: JsonBody<LoginRequest>) -> ApiResult<TokenResponse> {
+    #[oai(
+        path = "/auth/login",
+        method = "post",
+        tag = "StaffTags::Auth",
+        operation_id = "login"
+    )]
+    async fn login(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        body: JsonBody<LoginRequest>,
+    ) -> ApiResult<TokenResponse> {
         let s = pitwall_core::auth::login(
             &app,
             &body.0.email,
@@ -56,7 +66,12 @@ impl StaffApi {
     }
 
     /// Revoke the token this request carries.
-    #[oai(path = "/auth/logout", method = "post", tag = "StaffTags::Auth", operation_id = "logout")]
+    #[oai(
+        path = "/auth/logout",
+        method = "post",
+        tag = "StaffTags::Auth",
+        operation_id = "logout"
+    )]
     async fn logout(&self, app: Data<&App>, auth: UserToken) -> ApiResult<Accepted> {
         actor(&app, &auth).await?;
         pitwall_core::auth::logout(&app, &auth.0.token).await?;
@@ -65,22 +80,49 @@ impl StaffApi {
 
     /// Ask for a password-reset e-mail. Answers the same whether or not the
     /// address has an account.
-    #[oai(path = "/auth/password-reset", method = "post", tag = "StaffTags::Auth", operation_id = "request_password_reset")]
-    async fn request_password_reset(&self, app: Data<&App>, body: JsonBody<PasswordResetRequest>) -> ApiResult<Accepted> {
+    #[oai(
+        path = "/auth/password-reset",
+        method = "post",
+        tag = "StaffTags::Auth",
+        operation_id = "request_password_reset"
+    )]
+    async fn request_password_reset(
+        &self,
+        app: Data<&App>,
+        body: JsonBody<PasswordResetRequest>,
+    ) -> ApiResult<Accepted> {
         pitwall_core::auth::request_password_reset(&app, &body.0.email).await?;
         Ok(Json(Accepted { ok: true }))
     }
 
     /// Set a new password with the token from the reset e-mail.
-    #[oai(path = "/auth/password-reset/confirm", method = "post", tag = "StaffTags::Auth", operation_id = "confirm_password_reset")]
-    async fn confirm_password_reset(&self, app: Data<&App>, body: JsonBody<PasswordResetConfirm>) -> ApiResult<Accepted> {
+    #[oai(
+        path = "/auth/password-reset/confirm",
+        method = "post",
+        tag = "StaffTags::Auth",
+        operation_id = "confirm_password_reset"
+    )]
+    async fn confirm_password_reset(
+        &self,
+        app: Data<&App>,
+        body: JsonBody<PasswordResetConfirm>,
+    ) -> ApiResult<Accepted> {
         pitwall_core::auth::reset_password(&app, &body.0.token, &body.0.password).await?;
         Ok(Json(Accepted { ok: true }))
     }
 
     /// Accept an invitation from its e-mailed token; answers a bearer token.
-    #[oai(path = "/invitations/accept", method = "post", tag = "StaffTags::Users", operation_id = "accept_invitation")]
-    async fn accept_invitation(&self, app: Data<&App>, body: JsonBody<AcceptInvitationRequest>) -> ApiResult<TokenResponse> {
+    #[oai(
+        path = "/invitations/accept",
+        method = "post",
+        tag = "StaffTags::Users",
+        operation_id = "accept_invitation"
+    )]
+    async fn accept_invitation(
+        &self,
+        app: Data<&App>,
+        body: JsonBody<AcceptInvitationRequest>,
+    ) -> ApiResult<TokenResponse> {
         let b = body.0;
         let s = members::accept_invitation(
             &app,
@@ -98,7 +140,12 @@ impl StaffApi {
 
     /// The signed-in user, the current shop with plan and features, the
     /// user's permissions there, and every shop they belong to.
-    #[oai(path = "/me", method = "get", tag = "StaffTags::Me", operation_id = "get_me")]
+    #[oai(
+        path = "/me",
+        method = "get",
+        tag = "StaffTags::Me",
+        operation_id = "get_me"
+    )]
     async fn me(&self, app: Data<&App>, req: &Request, auth: UserToken) -> ApiResult<Me> {
         let actor = actor(&app, &auth).await?;
         let memberships = shops::my_shops(&app, &actor).await?;
@@ -138,8 +185,18 @@ impl StaffApi {
     }
 
     /// Make another of the user's shops the current one for this token.
-    #[oai(path = "/me/shop", method = "post", tag = "StaffTags::Me", operation_id = "switch_shop")]
-    async fn switch_shop(&self, app: Data<&App>, auth: UserToken, body: JsonBody<SwitchShopRequest>) -> ApiResult<ShopOut> {
+    #[oai(
+        path = "/me/shop",
+        method = "post",
+        tag = "StaffTags::Me",
+        operation_id = "switch_shop"
+    )]
+    async fn switch_shop(
+        &self,
+        app: Data<&App>,
+        auth: UserToken,
+        body: JsonBody<SwitchShopRequest>,
+    ) -> ApiResult<ShopOut> {
         let actor = actor(&app, &auth).await?;
         let shop = pitwall_core::domain::ShopId::from_uuid(body.0.shop_id);
         let ctx = pitwall_core::auth::switch_shop(&app, &actor, shop).await?;
@@ -147,7 +204,12 @@ impl StaffApi {
     }
 
     /// The current shop's staff.
-    #[oai(path = "/users", method = "get", tag = "StaffTags::Users", operation_id = "list_users")]
+    #[oai(
+        path = "/users",
+        method = "get",
+        tag = "StaffTags::Users",
+        operation_id = "list_users"
+    )]
     async fn list_users(
         &self,
         app: Data<&App>,
@@ -165,15 +227,31 @@ impl StaffApi {
     }
 
     /// One member of the current shop.
-    #[oai(path = "/users/:user_id", method = "get", tag = "StaffTags::Users", operation_id = "get_user")]
-    async fn get_user(&self, app: Data<&App>, req: &Request, auth: UserToken, user_id: Path<uuid::Uuid>) -> ApiResult<Member> {
+    #[oai(
+        path = "/users/:user_id",
+        method = "get",
+        tag = "StaffTags::Users",
+        operation_id = "get_user"
+    )]
+    async fn get_user(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+        user_id: Path<uuid::Uuid>,
+    ) -> ApiResult<Member> {
         let ctx = shop_ctx(&app, req, &auth).await?;
         let m = members::get(&app, &ctx, UserId::from_uuid(user_id.0)).await?;
         Ok(Json(Member::from(&m)))
     }
 
     /// Change a member's role.
-    #[oai(path = "/users/:user_id", method = "patch", tag = "StaffTags::Users", operation_id = "update_user_role")]
+    #[oai(
+        path = "/users/:user_id",
+        method = "patch",
+        tag = "StaffTags::Users",
+        operation_id = "update_user_role"
+    )]
     async fn update_user_role(
         &self,
         app: Data<&App>,
@@ -183,20 +261,37 @@ impl StaffApi {
         body: JsonBody<ChangeRoleRequest>,
     ) -> ApiResult<Member> {
         let ctx = shop_ctx(&app, req, &auth).await?;
-        let m = members::change_role(&app, &ctx, UserId::from_uuid(user_id.0), &body.0.role).await?;
+        let m =
+            members::change_role(&app, &ctx, UserId::from_uuid(user_id.0), &body.0.role).await?;
         Ok(Json(Member::from(&m)))
     }
 
     /// Remove a member from the shop.
-    #[oai(path = "/users/:user_id", method = "delete", tag = "StaffTags::Users", operation_id = "remove_user")]
-    async fn remove_user(&self, app: Data<&App>, req: &Request, auth: UserToken, user_id: Path<uuid::Uuid>) -> ApiResult<Accepted> {
+    #[oai(
+        path = "/users/:user_id",
+        method = "delete",
+        tag = "StaffTags::Users",
+        operation_id = "remove_user"
+    )]
+    async fn remove_user(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+        user_id: Path<uuid::Uuid>,
+    ) -> ApiResult<Accepted> {
         let ctx = shop_ctx(&app, req, &auth).await?;
         members::remove(&app, &ctx, UserId::from_uuid(user_id.0)).await?;
         Ok(Json(Accepted { ok: true }))
     }
 
     /// Pending invitations.
-    #[oai(path = "/invitations", method = "get", tag = "StaffTags::Users", operation_id = "list_invitations")]
+    #[oai(
+        path = "/invitations",
+        method = "get",
+        tag = "StaffTags::Users",
+        operation_id = "list_invitations"
+    )]
     async fn list_invitations(
         &self,
         app: Data<&App>,
@@ -214,7 +309,12 @@ impl StaffApi {
     }
 
     /// Invite someone by e-mail; the e-mail goes out from a job.
-    #[oai(path = "/invitations", method = "post", tag = "StaffTags::Users", operation_id = "create_invitation")]
+    #[oai(
+        path = "/invitations",
+        method = "post",
+        tag = "StaffTags::Users",
+        operation_id = "create_invitation"
+    )]
     async fn create_invitation(
         &self,
         app: Data<&App>,
@@ -228,7 +328,12 @@ impl StaffApi {
     }
 
     /// Revoke a pending invitation.
-    #[oai(path = "/invitations/:invitation_id", method = "delete", tag = "StaffTags::Users", operation_id = "revoke_invitation")]
+    #[oai(
+        path = "/invitations/:invitation_id",
+        method = "delete",
+        tag = "StaffTags::Users",
+        operation_id = "revoke_invitation"
+    )]
     async fn revoke_invitation(
         &self,
         app: Data<&App>,
@@ -242,8 +347,18 @@ impl StaffApi {
     }
 
     /// Each role with what it may do in this shop.
-    #[oai(path = "/roles", method = "get", tag = "StaffTags::Roles", operation_id = "list_roles")]
-    async fn list_roles(&self, app: Data<&App>, req: &Request, auth: UserToken) -> ApiResult<RoleList> {
+    #[oai(
+        path = "/roles",
+        method = "get",
+        tag = "StaffTags::Roles",
+        operation_id = "list_roles"
+    )]
+    async fn list_roles(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+    ) -> ApiResult<RoleList> {
         let ctx = shop_ctx(&app, req, &auth).await?;
         let list = roles::list(&app, &ctx).await?;
         Ok(Json(RoleList {
@@ -259,7 +374,12 @@ impl StaffApi {
     }
 
     /// Set exactly what a role may do in this shop (owners only by default).
-    #[oai(path = "/roles/:role", method = "put", tag = "StaffTags::Roles", operation_id = "update_role_permissions")]
+    #[oai(
+        path = "/roles/:role",
+        method = "put",
+        tag = "StaffTags::Roles",
+        operation_id = "update_role_permissions"
+    )]
     async fn update_role_permissions(
         &self,
         app: Data<&App>,
@@ -274,15 +394,36 @@ impl StaffApi {
     }
 
     /// The current shop: profile, plan, features and quotas.
-    #[oai(path = "/shop", method = "get", tag = "StaffTags::Shop", operation_id = "get_shop")]
-    async fn get_shop(&self, app: Data<&App>, req: &Request, auth: UserToken) -> ApiResult<ShopOut> {
+    #[oai(
+        path = "/shop",
+        method = "get",
+        tag = "StaffTags::Shop",
+        operation_id = "get_shop"
+    )]
+    async fn get_shop(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+    ) -> ApiResult<ShopOut> {
         let ctx = shop_ctx(&app, req, &auth).await?;
         Ok(Json(ShopOut::new(&ctx.shop, &ctx.features)))
     }
 
     /// Update the shop's name, contact, hours, time zone and branding.
-    #[oai(path = "/shop", method = "put", tag = "StaffTags::Shop", operation_id = "update_shop")]
-    async fn update_shop(&self, app: Data<&App>, req: &Request, auth: UserToken, body: JsonBody<ShopProfileRequest>) -> ApiResult<ShopOut> {
+    #[oai(
+        path = "/shop",
+        method = "put",
+        tag = "StaffTags::Shop",
+        operation_id = "update_shop"
+    )]
+    async fn update_shop(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+        body: JsonBody<ShopProfileRequest>,
+    ) -> ApiResult<ShopOut> {
         let ctx = shop_ctx(&app, req, &auth).await?;
         let b = &body.0;
         let saved = shops::update_profile(
@@ -305,7 +446,12 @@ impl StaffApi {
     }
 
     /// The shop's POS API keys (never their secrets).
-    #[oai(path = "/api-keys", method = "get", tag = "StaffTags::ApiKeys", operation_id = "list_api_keys")]
+    #[oai(
+        path = "/api-keys",
+        method = "get",
+        tag = "StaffTags::ApiKeys",
+        operation_id = "list_api_keys"
+    )]
     async fn list_api_keys(
         &self,
         app: Data<&App>,
@@ -323,8 +469,19 @@ impl StaffApi {
     }
 
     /// Create a POS API key; the secret is in this answer only.
-    #[oai(path = "/api-keys", method = "post", tag = "StaffTags::ApiKeys", operation_id = "create_api_key")]
-    async fn create_api_key(&self, app: Data<&App>, req: &Request, auth: UserToken, body: JsonBody<ApiKeyRequest>) -> ApiResult<CreatedApiKey> {
+    #[oai(
+        path = "/api-keys",
+        method = "post",
+        tag = "StaffTags::ApiKeys",
+        operation_id = "create_api_key"
+    )]
+    async fn create_api_key(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+        body: JsonBody<ApiKeyRequest>,
+    ) -> ApiResult<CreatedApiKey> {
         let ctx = shop_ctx(&app, req, &auth).await?;
         let k = pitwall_core::api_keys::create(&app, &ctx, &body.0.name).await?;
         Ok(Json(CreatedApiKey {
@@ -334,10 +491,22 @@ impl StaffApi {
     }
 
     /// Revoke a POS API key at once.
-    #[oai(path = "/api-keys/:api_key_id", method = "delete", tag = "StaffTags::ApiKeys", operation_id = "revoke_api_key")]
-    async fn revoke_api_key(&self, app: Data<&App>, req: &Request, auth: UserToken, api_key_id: Path<uuid::Uuid>) -> ApiResult<ApiKey> {
+    #[oai(
+        path = "/api-keys/:api_key_id",
+        method = "delete",
+        tag = "StaffTags::ApiKeys",
+        operation_id = "revoke_api_key"
+    )]
+    async fn revoke_api_key(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+        api_key_id: Path<uuid::Uuid>,
+    ) -> ApiResult<ApiKey> {
         let ctx = shop_ctx(&app, req, &auth).await?;
-        let k = pitwall_core::api_keys::revoke(&app, &ctx, ApiKeyId::from_uuid(api_key_id.0)).await?;
+        let k =
+            pitwall_core::api_keys::revoke(&app, &ctx, ApiKeyId::from_uuid(api_key_id.0)).await?;
         Ok(Json(ApiKey::from(&k)))
     }
 }
@@ -345,7 +514,11 @@ impl StaffApi {
 fn role_out(r: &roles::RolePermissions) -> Role {
     Role {
         role: r.role.as_str().to_owned(),
-        permissions: r.permissions.iter().map(|p| p.as_str().to_owned()).collect(),
+        permissions: r
+            .permissions
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect(),
         customised: r.customised,
     }
 }

@@ -19,7 +19,10 @@ pub struct SeaOrmAdapter {
 
 impl SeaOrmAdapter {
     pub fn new(db: Db) -> Self {
-        Self { db, filtered: false }
+        Self {
+            db,
+            filtered: false,
+        }
     }
 }
 
@@ -43,7 +46,12 @@ fn add_defaults(m: &mut dyn Model) {
             m.add_policy(
                 "p",
                 "p",
-                vec![role_subject(*role), "*".into(), p.as_str().into(), "allow".into()],
+                vec![
+                    role_subject(*role),
+                    "*".into(),
+                    p.as_str().into(),
+                    "allow".into(),
+                ],
             );
         }
     }
@@ -70,7 +78,11 @@ impl Adapter for SeaOrmAdapter {
 
     /// Loads one or more domains: `f.p[1]` is the `p` domain, `f.g[2]` the `g`
     /// domain, as in casbin's own adapters.
-    async fn load_filtered_policy<'a>(&mut self, m: &mut dyn Model, f: Filter<'a>) -> casbin::Result<()> {
+    async fn load_filtered_policy<'a>(
+        &mut self,
+        m: &mut dyn Model,
+        f: Filter<'a>,
+    ) -> casbin::Result<()> {
         add_defaults(m);
         let p_dom = f.p.get(1).copied().filter(|d| !d.is_empty());
         let g_dom = f.g.get(2).copied().filter(|d| !d.is_empty());
@@ -80,7 +92,9 @@ impl Adapter for SeaOrmAdapter {
                 casbin_rule::Column::V1
                     .eq(d)
                     .and(casbin_rule::Column::Ptype.eq("p"))
-                    .or(casbin_rule::Column::V2.eq(g_dom.unwrap_or(d)).and(casbin_rule::Column::Ptype.eq("g"))),
+                    .or(casbin_rule::Column::V2
+                        .eq(g_dom.unwrap_or(d))
+                        .and(casbin_rule::Column::Ptype.eq("g"))),
             );
         }
         let rows = q.all(&self.db).await.map_err(adapter_err)?;
@@ -98,14 +112,18 @@ impl Adapter for SeaOrmAdapter {
             .await
             .map_err(adapter_err)?;
         for sec in ["p", "g"] {
-            let Some(map) = m.get_model().get(sec) else { continue };
+            let Some(map) = m.get_model().get(sec) else {
+                continue;
+            };
             for (ptype, ast) in map {
                 for rule in ast.get_policy() {
                     // Defaults are code, not data.
                     if sec == "p" && rule.get(1).map(String::as_str) == Some("*") {
                         continue;
                     }
-                    rules::insert_rule(&txn, ptype, rule).await.map_err(adapter_err)?;
+                    rules::insert_rule(&txn, ptype, rule)
+                        .await
+                        .map_err(adapter_err)?;
                 }
             }
         }
@@ -127,33 +145,61 @@ impl Adapter for SeaOrmAdapter {
         self.filtered
     }
 
-    async fn add_policy(&mut self, _sec: &str, ptype: &str, rule: Vec<String>) -> casbin::Result<bool> {
-        rules::insert_rule(&self.db, ptype, &rule).await.map_err(adapter_err)?;
+    async fn add_policy(
+        &mut self,
+        _sec: &str,
+        ptype: &str,
+        rule: Vec<String>,
+    ) -> casbin::Result<bool> {
+        rules::insert_rule(&self.db, ptype, &rule)
+            .await
+            .map_err(adapter_err)?;
         rules::bump_version(&self.db).await.map_err(adapter_err)?;
         Ok(true)
     }
 
-    async fn add_policies(&mut self, _sec: &str, ptype: &str, rules_: Vec<Vec<String>>) -> casbin::Result<bool> {
+    async fn add_policies(
+        &mut self,
+        _sec: &str,
+        ptype: &str,
+        rules_: Vec<Vec<String>>,
+    ) -> casbin::Result<bool> {
         let txn = self.db.begin().await.map_err(adapter_err)?;
         for rule in &rules_ {
-            rules::insert_rule(&txn, ptype, rule).await.map_err(adapter_err)?;
+            rules::insert_rule(&txn, ptype, rule)
+                .await
+                .map_err(adapter_err)?;
         }
         rules::bump_version(&txn).await.map_err(adapter_err)?;
         txn.commit().await.map_err(adapter_err)?;
         Ok(true)
     }
 
-    async fn remove_policy(&mut self, _sec: &str, ptype: &str, rule: Vec<String>) -> casbin::Result<bool> {
-        let n = rules::delete_rules(&self.db, ptype, 0, &rule).await.map_err(adapter_err)?;
+    async fn remove_policy(
+        &mut self,
+        _sec: &str,
+        ptype: &str,
+        rule: Vec<String>,
+    ) -> casbin::Result<bool> {
+        let n = rules::delete_rules(&self.db, ptype, 0, &rule)
+            .await
+            .map_err(adapter_err)?;
         rules::bump_version(&self.db).await.map_err(adapter_err)?;
         Ok(n > 0)
     }
 
-    async fn remove_policies(&mut self, _sec: &str, ptype: &str, rules_: Vec<Vec<String>>) -> casbin::Result<bool> {
+    async fn remove_policies(
+        &mut self,
+        _sec: &str,
+        ptype: &str,
+        rules_: Vec<Vec<String>>,
+    ) -> casbin::Result<bool> {
         let txn = self.db.begin().await.map_err(adapter_err)?;
         let mut n = 0;
         for rule in &rules_ {
-            n += rules::delete_rules(&txn, ptype, 0, rule).await.map_err(adapter_err)?;
+            n += rules::delete_rules(&txn, ptype, 0, rule)
+                .await
+                .map_err(adapter_err)?;
         }
         rules::bump_version(&txn).await.map_err(adapter_err)?;
         txn.commit().await.map_err(adapter_err)?;

@@ -95,13 +95,22 @@ impl Authz {
     }
 
     /// Whether `user` may do `perm` in `shop`.
-    pub async fn allowed(&self, user: UserId, shop: ShopId, perm: Permission) -> Result<bool, AuthzError> {
+    pub async fn allowed(
+        &self,
+        user: UserId,
+        shop: ShopId,
+        perm: Permission,
+    ) -> Result<bool, AuthzError> {
         let e = self.inner.enforcer.read().await;
         Ok(e.enforce((user_subject(user), shop_domain(shop), perm.as_str()))?)
     }
 
     /// What `role` may do in `shop`, after the shop's changes.
-    pub async fn role_permissions(&self, shop: ShopId, role: Role) -> Result<Vec<Permission>, AuthzError> {
+    pub async fn role_permissions(
+        &self,
+        shop: ShopId,
+        role: Role,
+    ) -> Result<Vec<Permission>, AuthzError> {
         let e = self.inner.enforcer.read().await;
         let (sub, dom) = (role_subject(role), shop_domain(shop));
         let mut out = Vec::new();

@@ -33,7 +33,11 @@ pub async fn bump_version(db: &impl ConnectionTrait) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub(crate) async fn insert_rule(db: &impl ConnectionTrait, ptype: &str, rule: &[String]) -> Result<(), StoreError> {
+pub(crate) async fn insert_rule(
+    db: &impl ConnectionTrait,
+    ptype: &str,
+    rule: &[String],
+) -> Result<(), StoreError> {
     let v = |i: usize| rule.get(i).cloned().unwrap_or_default();
     casbin_rule::ActiveModel {
         id: NotSet,
@@ -62,7 +66,9 @@ pub(crate) async fn delete_rules(
     let cols = [C::V0, C::V1, C::V2, C::V3, C::V4, C::V5];
     let mut q = casbin_rule::Entity::delete_many().filter(C::Ptype.eq(ptype));
     for (i, value) in values.iter().enumerate() {
-        let Some(col) = cols.get(first + i) else { break };
+        let Some(col) = cols.get(first + i) else {
+            break;
+        };
         if !value.is_empty() {
             q = q.filter(col.eq(value.as_str()));
         }
@@ -71,15 +77,35 @@ pub(crate) async fn delete_rules(
 }
 
 /// Gives `user` `role` in `shop`, replacing any role it had there.
-pub async fn assign_role(db: &impl ConnectionTrait, shop: ShopId, user: UserId, role: Role) -> Result<(), StoreError> {
+pub async fn assign_role(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    user: UserId,
+    role: Role,
+) -> Result<(), StoreError> {
     remove_user(db, shop, user).await?;
-    insert_rule(db, "g", &[user_subject(user), role_subject(role), shop_domain(shop)]).await?;
+    insert_rule(
+        db,
+        "g",
+        &[user_subject(user), role_subject(role), shop_domain(shop)],
+    )
+    .await?;
     bump_version(db).await
 }
 
 /// Takes every role of `user` in `shop` away.
-pub async fn remove_user(db: &impl ConnectionTrait, shop: ShopId, user: UserId) -> Result<(), StoreError> {
-    delete_rules(db, "g", 0, &[user_subject(user), String::new(), shop_domain(shop)]).await?;
+pub async fn remove_user(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    user: UserId,
+) -> Result<(), StoreError> {
+    delete_rules(
+        db,
+        "g",
+        0,
+        &[user_subject(user), String::new(), shop_domain(shop)],
+    )
+    .await?;
     bump_version(db).await
 }
 
@@ -100,14 +126,28 @@ pub async fn set_role_permissions(
             (true, false) => "deny",
             _ => continue,
         };
-        insert_rule(db, "p", &[sub.clone(), dom.clone(), p.as_str().to_owned(), eft.to_owned()]).await?;
+        insert_rule(
+            db,
+            "p",
+            &[
+                sub.clone(),
+                dom.clone(),
+                p.as_str().to_owned(),
+                eft.to_owned(),
+            ],
+        )
+        .await?;
     }
     bump_version(db).await
 }
 
 /// Whether the shop changed anything for this role (for the editor's
 /// "customised" mark).
-pub async fn role_is_customised(db: &impl ConnectionTrait, shop: ShopId, role: Role) -> Result<bool, StoreError> {
+pub async fn role_is_customised(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    role: Role,
+) -> Result<bool, StoreError> {
     use casbin_rule::Column as C;
     Ok(casbin_rule::Entity::find()
         .filter(C::Ptype.eq("p"))

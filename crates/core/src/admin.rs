@@ -8,7 +8,12 @@ use serde_json::json;
 use crate::features::FeatureSet;
 use crate::{Actor, App, Error, Result};
 
-pub async fn list_shops(app: &App, actor: &Actor, q: Option<&str>, page: PageRequest) -> Result<Page<shops::Shop>> {
+pub async fn list_shops(
+    app: &App,
+    actor: &Actor,
+    q: Option<&str>,
+    page: PageRequest,
+) -> Result<Page<shops::Shop>> {
     actor.require_platform()?;
     Ok(shops::list(&app.db, q, page).await?)
 }
@@ -21,7 +26,9 @@ pub struct ShopDetail {
 
 pub async fn shop_detail(app: &App, actor: &Actor, id: ShopId) -> Result<ShopDetail> {
     actor.require_platform()?;
-    let shop = shops::get(&app.db, id).await?.ok_or(Error::NotFound("shop"))?;
+    let shop = shops::get(&app.db, id)
+        .await?
+        .ok_or(Error::NotFound("shop"))?;
     let features = FeatureSet::load(&app.db, &shop).await?;
     let overrides = plans::overrides(&app.db, id).await?;
     Ok(ShopDetail {
@@ -38,9 +45,13 @@ pub async fn set_plan(app: &App, actor: &Actor, id: ShopId, plan: &str) -> Resul
     if plans::get(&app.db, plan).await?.is_none() {
         return Err(Error::invalid("plan", format!("is not a plan: {plan:?}")));
     }
-    let before = shops::get(&app.db, id).await?.ok_or(Error::NotFound("shop"))?;
+    let before = shops::get(&app.db, id)
+        .await?
+        .ok_or(Error::NotFound("shop"))?;
     let txn = app.db.begin().await?;
-    let shop = shops::set_plan(&txn, id, plan).await?.ok_or(Error::NotFound("shop"))?;
+    let shop = shops::set_plan(&txn, id, plan)
+        .await?
+        .ok_or(Error::NotFound("shop"))?;
     audit::record(
         &txn,
         audit::NewAudit {
@@ -65,10 +76,17 @@ pub async fn set_lifecycle(
     reason: &str,
 ) -> Result<shops::Shop> {
     actor.require_platform()?;
-    let lifecycle = ShopLifecycle::parse(lifecycle)
-        .ok_or_else(|| Error::invalid("lifecycle", "is not one of trial, active, past_due, suspended, closed"))?;
-    let reason = pitwall_domain::values::required_text(reason, 500).map_err(Error::field("reason"))?;
-    let before = shops::get(&app.db, id).await?.ok_or(Error::NotFound("shop"))?;
+    let lifecycle = ShopLifecycle::parse(lifecycle).ok_or_else(|| {
+        Error::invalid(
+            "lifecycle",
+            "is not one of trial, active, past_due, suspended, closed",
+        )
+    })?;
+    let reason =
+        pitwall_domain::values::required_text(reason, 500).map_err(Error::field("reason"))?;
+    let before = shops::get(&app.db, id)
+        .await?
+        .ok_or(Error::NotFound("shop"))?;
     let txn = app.db.begin().await?;
     let shop = shops::set_lifecycle(&txn, id, lifecycle)
         .await?

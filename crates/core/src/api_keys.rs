@@ -90,9 +90,13 @@ pub async fn revoke(app: &App, ctx: &ShopCtx, id: ApiKeyId) -> Result<api_keys::
 pub async fn authenticate(app: &App, secret: &str) -> Result<(api_keys::ApiKey, shops::Shop)> {
     let key = api_keys::authenticate(&app.db, &hash_token(secret))
         .await?
-        .ok_or(Error::Unauthenticated("the API key is missing, wrong or revoked"))?;
+        .ok_or(Error::Unauthenticated(
+            "the API key is missing, wrong or revoked",
+        ))?;
     let shop = shops::get(&app.db, ShopId::from_uuid(key.shop_id))
         .await?
-        .ok_or(Error::Unauthenticated("the API key is missing, wrong or revoked"))?;
+        .ok_or(Error::Unauthenticated(
+            "the API key is missing, wrong or revoked",
+        ))?;
     Ok((key, shop))
 }

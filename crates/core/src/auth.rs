@@ -24,7 +24,13 @@ pub struct NewSession {
 
 /// Checks e-mail and password, rate-limited per account and per client
 /// address. The same answer for an unknown e-mail and a wrong password.
-pub async fn login(app: &App, email: &str, password: &str, client: &str, kind: SessionKind) -> Result<NewSession> {
+pub async fn login(
+    app: &App,
+    email: &str,
+    password: &str,
+    client: &str,
+    kind: SessionKind,
+) -> Result<NewSession> {
     let email = Email::parse(email).map_err(Error::field("email"))?;
     if password.is_empty() {
         return Err(Error::invalid("password", "is required"));
@@ -32,13 +38,21 @@ pub async fn login(app: &App, email: &str, password: &str, client: &str, kind: S
     let account_key = format!("acct:{}", fingerprint(email.as_str()));
     let address_key = format!("addr:{}", fingerprint(client));
     let since = Utc::now() - chrono::Duration::minutes(FAILURE_WINDOW_MINUTES);
-    if identity::login_failures_since(&app.db, &account_key, since).await? >= MAX_FAILURES_PER_ACCOUNT
-        || identity::login_failures_since(&app.db, &address_key, since).await? >= MAX_FAILURES_PER_ADDRESS
+    if identity::login_failures_since(&app.db, &account_key, since).await?
+        >= MAX_FAILURES_PER_ACCOUNT
+        || identity::login_failures_since(&app.db, &address_key, since).await?
+            >= MAX_FAILURES_PER_ADDRESS
     {
-        return Err(Error::RateLimited("too many failed sign-ins; try again in 15 minutes"));
+        return Err(Error::RateLimited(
+            "too many failed sign-ins; try again in 15 minutes",
+        ));
     }
     let user = identity::user_by_email(&app.db, &email).await?;
-    let ok = verify_password(password, user.as_ref().and_then(|u| u.password_hash.as_deref())).await?;
+    let ok = verify_password(
+        password,
+        user.as_ref().and_then(|u| u.password_hash.as_deref()),
+    )
+    .await?;
     let Some(user) = user.filter(|_| ok) else {
         identity::record_login_failure(&app.db, &account_key).await?;
         identity::record_login_failure(&app.db, &address_key).await?;
@@ -73,8 +87,11 @@ pub(crate) async fn start_session(
 
 /// The actor behind a token, if the token is live.
 pub async fn authenticate(app: &App, token: &str, kind: SessionKind) -> Result<Actor> {
-    let Some((session, user)) = identity::live_session(&app.db, &hash_token(token), kind).await? else {
-        return Err(Error::Unauthenticated("sign in first: the token is missing, expired or revoked"));
+    let Some((session, user)) = identity::live_session(&app.db, &hash_token(token), kind).await?
+    else {
+        return Err(Error::Unauthenticated(
+            "sign in first: the token is missing, expired or revoked",
+        ));
     };
     Ok(Actor {
         user_id: UserId::from_uuid(user.id),
@@ -141,10 +158,30 @@ pub async fn reset_password(app: &App, token: &str, password: &str) -> Result<()
     let hash = hash_password(password.expose()).await?;
     let txn = app.db.begin().await?;
     let Some(user) = identity::consume_password_reset(&txn, &hash_token(token)).await? else {
-        return Err(Error::NotFound("reset link (it may have expired or been used)"));
+        return Err(Error::NotFound(
+            "reset link (it may have expired or been used)",
+        ));
     };
     identity::set_password_hash(&txn, user, hash).await?;
     identity::revoke_user_sessions(&txn, user).await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// The CSRF token for a page session: derived from the session token, so it
+/// needs no storage and no other site can compute it (it cannot read the
+/// cookie). Every form post must carry it.
+pub fn csrf_token(session_token: &str) -> String {
+    hash_token(&format!("csrf:{session_token}"))
+}
+
+/// Constant-time comparison of a submitted CSRF token.
+pub fn csrf_ok(session_token: &str, submitted: &str) -> bool {
+    let expected = csrf_token(session_token);
+    expected.len() == submitted.len()
+        && expected
+            .bytes()
+            .zip(submitted.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }

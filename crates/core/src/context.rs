@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use pitwall_authz::Authz;
-use pitwall_domain::{Feature, Permission, PlatformRole, Quota, Role, ShopId, ShopLifecycle, UserId};
+use pitwall_domain::{
+    Feature, Permission, PlatformRole, Quota, Role, ShopId, ShopLifecycle, UserId,
+};
 use pitwall_jobs::JobsHandle;
 use pitwall_store::{Db, identity, members, plans, shops};
 
@@ -129,7 +131,9 @@ impl App {
                 .ok_or(Error::NotFound("shop"))?,
         };
         let shop_id = ShopId::from_uuid(membership.shop_id);
-        let shop = shops::get(&self.db, shop_id).await?.ok_or(Error::NotFound("shop"))?;
+        let shop = shops::get(&self.db, shop_id)
+            .await?
+            .ok_or(Error::NotFound("shop"))?;
         let role = Role::parse(&membership.role)
             .ok_or_else(|| Error::Internal(format!("membership role {:?}", membership.role)))?;
         let lifecycle = shops::lifecycle_of(&shop)?;

@@ -1,8 +1,8 @@
 //! Plans, features and quotas: what a shop may use.
 
 use pitwall_domain::{Feature, Quota, ShopId, UserId};
-use pitwall_store::{Db, audit, plans, shops};
 use pitwall_store::sea_orm::TransactionTrait;
+use pitwall_store::{Db, audit, plans, shops};
 use serde_json::json;
 
 use crate::{Actor, App, Error, Result};
@@ -39,7 +39,9 @@ impl FeatureSet {
 
     /// For principals that are not a user (a POS key).
     pub async fn load_for(app: &App, shop: ShopId) -> Result<Self> {
-        let s = shops::get(&app.db, shop).await?.ok_or(Error::NotFound("shop"))?;
+        let s = shops::get(&app.db, shop)
+            .await?
+            .ok_or(Error::NotFound("shop"))?;
         Self::load(&app.db, &s).await
     }
 
@@ -66,7 +68,11 @@ impl FeatureSet {
     }
 
     pub fn enabled(&self) -> Vec<Feature> {
-        Feature::ALL.iter().copied().filter(|f| self.has(*f)).collect()
+        Feature::ALL
+            .iter()
+            .copied()
+            .filter(|f| self.has(*f))
+            .collect()
     }
 
     pub fn quota(&self, q: Quota) -> Option<i64> {
@@ -90,11 +96,16 @@ pub async fn set_override(
     reason: &str,
 ) -> Result<()> {
     actor.require_platform()?;
-    let reason = pitwall_domain::values::required_text(reason, 500).map_err(Error::field("reason"))?;
-    shops::get(&app.db, shop).await?.ok_or(Error::NotFound("shop"))?;
+    let reason =
+        pitwall_domain::values::required_text(reason, 500).map_err(Error::field("reason"))?;
+    shops::get(&app.db, shop)
+        .await?
+        .ok_or(Error::NotFound("shop"))?;
     let txn = app.db.begin().await?;
     match enabled {
-        Some(on) => plans::set_override(&txn, shop, feature, on, &reason, Some(actor.user_id)).await?,
+        Some(on) => {
+            plans::set_override(&txn, shop, feature, on, &reason, Some(actor.user_id)).await?
+        }
         None => {
             plans::clear_override(&txn, shop, feature).await?;
         }
@@ -124,17 +135,29 @@ pub struct PlanEdit<'a> {
     pub max_locations: Option<i32>,
 }
 
-pub async fn update_plan(app: &App, actor: &Actor, code: &str, edit: PlanEdit<'_>) -> Result<plans::Plan> {
+pub async fn update_plan(
+    app: &App,
+    actor: &Actor,
+    code: &str,
+    edit: PlanEdit<'_>,
+) -> Result<plans::Plan> {
     actor.require_platform_admin()?;
-    let existing = plans::get(&app.db, code).await?.ok_or(Error::NotFound("plan"))?;
-    let name = pitwall_domain::values::required_text(edit.name, 80).map_err(Error::field("name"))?;
+    let existing = plans::get(&app.db, code)
+        .await?
+        .ok_or(Error::NotFound("plan"))?;
+    let name =
+        pitwall_domain::values::required_text(edit.name, 80).map_err(Error::field("name"))?;
     if edit.monthly_price_cents < 0 {
-        return Err(Error::invalid("monthly_price_cents", "must not be negative"));
+        return Err(Error::invalid(
+            "monthly_price_cents",
+            "must not be negative",
+        ));
     }
     let mut features = Vec::new();
     for (i, f) in edit.features.iter().enumerate() {
-        let parsed = Feature::parse(f)
-            .ok_or_else(|| Error::invalid(format!("features/{i}"), format!("is not a feature: {f:?}")))?;
+        let parsed = Feature::parse(f).ok_or_else(|| {
+            Error::invalid(format!("features/{i}"), format!("is not a feature: {f:?}"))
+        })?;
         if !features.contains(&parsed) {
             features.push(parsed);
         }
@@ -159,7 +182,9 @@ pub async fn update_plan(app: &App, actor: &Actor, code: &str, edit: PlanEdit<'_
         max_locations: edit.max_locations,
     };
     let txn = app.db.begin().await?;
-    let saved = plans::update(&txn, &plan).await?.ok_or(Error::NotFound("plan"))?;
+    let saved = plans::update(&txn, &plan)
+        .await?
+        .ok_or(Error::NotFound("plan"))?;
     audit::record(
         &txn,
         audit::NewAudit {

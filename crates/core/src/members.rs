@@ -16,20 +16,32 @@ pub async fn list(app: &App, ctx: &ShopCtx, page: PageRequest) -> Result<Page<me
     Ok(members::list_members(&app.db, ctx.shop_id(), page).await?)
 }
 
-pub async fn list_invitations(app: &App, ctx: &ShopCtx, page: PageRequest) -> Result<Page<members::Invitation>> {
+pub async fn list_invitations(
+    app: &App,
+    ctx: &ShopCtx,
+    page: PageRequest,
+) -> Result<Page<members::Invitation>> {
     app.require(ctx, Permission::UsersInvite).await?;
     Ok(members::pending_invitations(&app.db, ctx.shop_id(), page).await?)
 }
 
 /// Invites someone to the shop by e-mail with a role no higher than the
 /// inviter's own. Counts against the plan's user quota.
-pub async fn invite(app: &App, ctx: &ShopCtx, email: &str, role: &str) -> Result<members::Invitation> {
+pub async fn invite(
+    app: &App,
+    ctx: &ShopCtx,
+    email: &str,
+    role: &str,
+) -> Result<members::Invitation> {
     app.require(ctx, Permission::UsersInvite).await?;
     ctx.require_writable()?;
     let email = Email::parse(email).map_err(Error::field("email"))?;
     let role = Role::parse(role).ok_or_else(|| Error::invalid("role", "is not a role"))?;
     if !ctx.role.may_assign(role) {
-        return Err(Error::invalid("role", format!("a {} cannot invite a {}", ctx.role, role)));
+        return Err(Error::invalid(
+            "role",
+            format!("a {} cannot invite a {}", ctx.role, role),
+        ));
     }
     if let Some(user) = identity::user_by_email(&app.db, &email).await? {
         if members::membership(&app.db, ctx.shop_id(), UserId::from_uuid(user.id))
@@ -46,11 +58,23 @@ pub async fn invite(app: &App, ctx: &ShopCtx, email: &str, role: &str) -> Result
         let used = members::count_members(&app.db, ctx.shop_id()).await?
             + members::count_pending_invitations(&app.db, ctx.shop_id()).await?;
         if used as i64 >= limit {
-            return Err(Error::QuotaExceeded { quota: Quota::Users, limit });
+            return Err(Error::QuotaExceeded {
+                quota: Quota::Users,
+                limit,
+            });
         }
     }
     let txn = app.db.begin().await?;
-    let inv = invite_in_txn(app, &txn, ctx.shop_id(), &ctx.shop.name, &email, role, Some(ctx.user_id)).await?;
+    let inv = invite_in_txn(
+        app,
+        &txn,
+        ctx.shop_id(),
+        &ctx.shop.name,
+        &email,
+        role,
+        Some(ctx.user_id),
+    )
+    .await?;
     txn.commit().await?;
     app.jobs.nudge();
     Ok(inv)
@@ -143,7 +167,9 @@ async fn open_invitation(app: &App, token: &str) -> Result<members::Invitation> 
     let inv = members::invitation_by_token(&app.db, &hash_token(token))
         .await?
         .filter(|i| i.accepted_at.is_none() && i.revoked_at.is_none() && i.expires_at > Utc::now())
-        .ok_or(Error::NotFound("invitation (it may have expired or been used)"))?;
+        .ok_or(Error::NotFound(
+            "invitation (it may have expired or been used)",
+        ))?;
     Ok(inv)
 }
 
@@ -178,19 +204,25 @@ pub async fn accept_invitation(
     let new_user = match &existing {
         Some(u) => {
             if !verify_password(password, u.password_hash.as_deref()).await? {
-                return Err(Error::invalid("password", "is not the password of this account"));
+                return Err(Error::invalid(
+                    "password",
+                    "is not the password of this account",
+                ));
             }
             None
         }
         None => {
-            let name = pitwall_domain::values::required_text(name, 120).map_err(Error::field("name"))?;
+            let name =
+                pitwall_domain::values::required_text(name, 120).map_err(Error::field("name"))?;
             let password = Password::parse(password).map_err(Error::field("password"))?;
             Some((name, hash_password(password.expose()).await?))
         }
     };
     let txn = app.db.begin().await?;
     if !members::mark_invitation_accepted(&txn, shop, InvitationId::from_uuid(inv.id)).await? {
-        return Err(Error::NotFound("invitation (it may have expired or been used)"));
+        return Err(Error::NotFound(
+            "invitation (it may have expired or been used)",
+        ));
     }
     let user_id = match (existing, new_user) {
         (Some(u), _) => UserId::from_uuid(u.id),
@@ -241,13 +273,21 @@ async fn ensure_not_last_owner(app: &App, shop: ShopId, user: UserId) -> Result<
     Ok(())
 }
 
-pub async fn change_role(app: &App, ctx: &ShopCtx, user: UserId, role: &str) -> Result<members::Member> {
+pub async fn change_role(
+    app: &App,
+    ctx: &ShopCtx,
+    user: UserId,
+    role: &str,
+) -> Result<members::Member> {
     app.require(ctx, Permission::UsersManage).await?;
     ctx.require_writable()?;
     let role = Role::parse(role).ok_or_else(|| Error::invalid("role", "is not a role"))?;
     let current = member_role(app, ctx.shop_id(), user).await?;
     if !ctx.role.may_assign(role) || !ctx.role.may_assign(current) {
-        return Err(Error::invalid("role", format!("a {} cannot make someone {}", ctx.role, role)));
+        return Err(Error::invalid(
+            "role",
+            format!("a {} cannot make someone {}", ctx.role, role),
+        ));
     }
     if role != Role::Owner {
         ensure_not_last_owner(app, ctx.shop_id(), user).await?;
@@ -318,7 +358,11 @@ pub async fn get(app: &App, ctx: &ShopCtx, user: UserId) -> Result<members::Memb
 
 /// Accept with a web session (pages) — kept apart so the page adapter does
 /// not need to know session kinds.
-pub async fn accept_invitation_web(app: &App, token: &str, name: &str, password: &str) -> Result<NewSession> {
+pub async fn accept_invitation_web(
+    app: &App,
+    token: &str,
+    name: &str,
+    password: &str,
+) -> Result<NewSession> {
     accept_invitation(app, token, name, password, SessionKind::Web).await
 }
-

@@ -21,7 +21,8 @@ pub async fn list(app: &App, ctx: &ShopCtx) -> Result<Vec<RolePermissions>> {
         out.push(RolePermissions {
             role: *role,
             permissions: app.authz.role_permissions(ctx.shop_id(), *role).await?,
-            customised: pitwall_authz::rules::role_is_customised(&app.db, ctx.shop_id(), *role).await?,
+            customised: pitwall_authz::rules::role_is_customised(&app.db, ctx.shop_id(), *role)
+                .await?,
         });
     }
     Ok(out)
@@ -29,14 +30,23 @@ pub async fn list(app: &App, ctx: &ShopCtx) -> Result<Vec<RolePermissions>> {
 
 /// Sets exactly what `role` may do in the shop. The owner always keeps the
 /// permissions that manage roles and staff, so a shop cannot lock itself out.
-pub async fn set_permissions(app: &App, ctx: &ShopCtx, role: &str, names: &[String]) -> Result<RolePermissions> {
+pub async fn set_permissions(
+    app: &App,
+    ctx: &ShopCtx,
+    role: &str,
+    names: &[String],
+) -> Result<RolePermissions> {
     app.require(ctx, Permission::RolesManage).await?;
     ctx.require_writable()?;
     let role = Role::parse(role).ok_or_else(|| Error::invalid("role", "is not a role"))?;
     let mut wanted = Vec::new();
     for (i, name) in names.iter().enumerate() {
-        let p = Permission::parse(name)
-            .ok_or_else(|| Error::invalid(format!("permissions/{i}"), format!("is not a permission: {name:?}")))?;
+        let p = Permission::parse(name).ok_or_else(|| {
+            Error::invalid(
+                format!("permissions/{i}"),
+                format!("is not a permission: {name:?}"),
+            )
+        })?;
         if !wanted.contains(&p) {
             wanted.push(p);
         }

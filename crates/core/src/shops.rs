@@ -36,7 +36,11 @@ pub struct CreatedShop {
     pub owner_invited: bool,
 }
 
-pub async fn create_shop(app: &App, by: Creator<'_>, input: NewShopInput<'_>) -> Result<CreatedShop> {
+pub async fn create_shop(
+    app: &App,
+    by: Creator<'_>,
+    input: NewShopInput<'_>,
+) -> Result<CreatedShop> {
     let actor = match by {
         Creator::Platform(a) => {
             a.require_platform()?;
@@ -44,7 +48,8 @@ pub async fn create_shop(app: &App, by: Creator<'_>, input: NewShopInput<'_>) ->
         }
         Creator::Cli => None,
     };
-    let name = pitwall_domain::values::required_text(input.name, 120).map_err(Error::field("name"))?;
+    let name =
+        pitwall_domain::values::required_text(input.name, 120).map_err(Error::field("name"))?;
     let slug = Slug::parse(input.slug).map_err(Error::field("slug"))?;
     let owner_email = Email::parse(input.owner_email).map_err(Error::field("owner_email"))?;
     let password = input
@@ -53,10 +58,14 @@ pub async fn create_shop(app: &App, by: Creator<'_>, input: NewShopInput<'_>) ->
         .map(Password::parse)
         .transpose()
         .map_err(Error::field("owner_password"))?;
-    let time_zone = pitwall_domain::shop::parse_time_zone(input.time_zone.unwrap_or("America/Chicago"))
-        .map_err(Error::field("time_zone"))?;
+    let time_zone =
+        pitwall_domain::shop::parse_time_zone(input.time_zone.unwrap_or("America/Chicago"))
+            .map_err(Error::field("time_zone"))?;
     if plans::get(&app.db, input.plan).await?.is_none() {
-        return Err(Error::invalid("plan", format!("is not a plan: {:?}", input.plan)));
+        return Err(Error::invalid(
+            "plan",
+            format!("is not a plan: {:?}", input.plan),
+        ));
     }
     if shops::find_by_slug(&app.db, slug.as_str()).await?.is_some() {
         return Err(Error::Conflict {
@@ -94,7 +103,12 @@ pub async fn create_shop(app: &App, by: Creator<'_>, input: NewShopInput<'_>) ->
         }
         (None, Some(hash)) => {
             let user_id = UserId::new();
-            let display = owner_email.as_str().split('@').next().unwrap_or("Owner").to_owned();
+            let display = owner_email
+                .as_str()
+                .split('@')
+                .next()
+                .unwrap_or("Owner")
+                .to_owned();
             identity::insert_user(&txn, user_id, &owner_email, &display, Some(hash), None).await?;
             members::insert_membership(&txn, shop_id, user_id, Role::Owner).await?;
             pitwall_authz::rules::assign_role(&txn, shop_id, user_id, Role::Owner).await?;
@@ -119,7 +133,10 @@ pub async fn create_shop(app: &App, by: Creator<'_>, input: NewShopInput<'_>) ->
     txn.commit().await?;
     app.authz.refresh().await?;
     app.jobs.nudge();
-    Ok(CreatedShop { shop, owner_invited })
+    Ok(CreatedShop {
+        shop,
+        owner_invited,
+    })
 }
 
 /// Creates a platform admin or support user (CLI), or promotes an existing
@@ -143,7 +160,12 @@ pub async fn create_platform_user(
         }
         None => {
             let id = UserId::new();
-            let name = email.as_str().split('@').next().unwrap_or("Admin").to_owned();
+            let name = email
+                .as_str()
+                .split('@')
+                .next()
+                .unwrap_or("Admin")
+                .to_owned();
             identity::insert_user(&txn, id, &email, &name, Some(hash), Some(role)).await?;
             id
         }
@@ -166,7 +188,11 @@ pub async fn create_platform_user(
 /// Updates the shop's name, contact, hours, time zone and branding. Branding
 /// (logo, colours) is a plan feature; changing it without the feature is
 /// refused, but a downgraded shop can still edit the rest.
-pub async fn update_profile(app: &App, ctx: &ShopCtx, input: &ShopProfileInput<'_>) -> Result<shops::Shop> {
+pub async fn update_profile(
+    app: &App,
+    ctx: &ShopCtx,
+    input: &ShopProfileInput<'_>,
+) -> Result<shops::Shop> {
     app.require(ctx, Permission::ShopSettingsManage).await?;
     ctx.require_writable()?;
     let profile = ShopProfile::parse(input).map_err(|(f, e)| Error::invalid(f, e.0))?;

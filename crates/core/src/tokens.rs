@@ -1,7 +1,7 @@
 //! Secrets: random tokens (stored as SHA-256) and passwords (argon2id).
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use rand::TryRngCore;
 use sha2::{Digest, Sha256};
@@ -12,10 +12,12 @@ use crate::{Error, Result};
 /// prefix that says what it is (so a leaked one is recognisable in scans).
 pub fn new_token(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.try_fill_bytes(&mut bytes).unwrap_or_else(|_| {
-        // The OS source failing is not something to limp on with.
-        panic!("the operating system's random source is unavailable")
-    });
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .unwrap_or_else(|_| {
+            // The OS source failing is not something to limp on with.
+            panic!("the operating system's random source is unavailable")
+        });
     format!(
         "{prefix}{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -98,8 +100,16 @@ mod tests {
     async fn passwords_verify() {
         let h = hash_password("correct horse battery").await.unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse battery", Some(&h)).await.unwrap());
-        assert!(!verify_password("wrong horse battery", Some(&h)).await.unwrap());
+        assert!(
+            verify_password("correct horse battery", Some(&h))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify_password("wrong horse battery", Some(&h))
+                .await
+                .unwrap()
+        );
         assert!(!verify_password("anything at all", None).await.unwrap());
     }
 }

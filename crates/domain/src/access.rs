@@ -185,9 +185,20 @@ mod tests {
 
     #[test]
     fn owner_has_everything_and_viewer_little() {
-        assert_eq!(Role::Owner.default_permissions().len(), Permission::ALL.len());
-        assert!(!Role::Viewer.default_permissions().contains(&Permission::UsersInvite));
-        assert!(!Role::Manager.default_permissions().contains(&Permission::RolesManage));
+        assert_eq!(
+            Role::Owner.default_permissions().len(),
+            Permission::ALL.len()
+        );
+        assert!(
+            !Role::Viewer
+                .default_permissions()
+                .contains(&Permission::UsersInvite)
+        );
+        assert!(
+            !Role::Manager
+                .default_permissions()
+                .contains(&Permission::RolesManage)
+        );
     }
 
     #[test]

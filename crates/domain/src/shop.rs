@@ -138,6 +138,9 @@ mod tests {
             accent_color: Some("red"),
             ..ok
         };
-        assert_eq!(ShopProfile::parse(&bad_color).unwrap_err().0, "accent_color");
+        assert_eq!(
+            ShopProfile::parse(&bad_color).unwrap_err().0,
+            "accent_color"
+        );
     }
 }

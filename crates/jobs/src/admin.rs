@@ -39,7 +39,9 @@ impl JobFilter {
     fn sql(self) -> &'static str {
         match self {
             Self::Dead => "(status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts))",
-            Self::Active => "(status IN ('Pending', 'Queued', 'Running') OR (status = 'Failed' AND attempts < max_attempts))",
+            Self::Active => {
+                "(status IN ('Pending', 'Queued', 'Running') OR (status = 'Failed' AND attempts < max_attempts))"
+            }
             Self::All => "1 = 1",
         }
     }
@@ -114,7 +116,11 @@ pub async fn retry(db: &Db, id: &str) -> Result<bool, StoreError> {
         JobFilter::Dead.sql()
     );
     let res = db
-        .execute_raw(Statement::from_sql_and_values(backend, sql, [Value::from(id.to_owned())]))
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [Value::from(id.to_owned())],
+        ))
         .await?;
     Ok(res.rows_affected() == 1)
 }
@@ -126,9 +132,17 @@ pub async fn counts(db: &Db) -> Result<Vec<(String, String, i64)>, StoreError> {
         "SELECT job_type, status, CAST(COUNT(*) AS BIGINT) AS n FROM {} GROUP BY job_type, status",
         table(backend)
     );
-    let rows = db.query_all_raw(Statement::from_string(backend, sql)).await?;
+    let rows = db
+        .query_all_raw(Statement::from_string(backend, sql))
+        .await?;
     rows.into_iter()
-        .map(|r| Ok((r.try_get("", "job_type")?, r.try_get("", "status")?, r.try_get("", "n")?)))
+        .map(|r| {
+            Ok((
+                r.try_get("", "job_type")?,
+                r.try_get("", "status")?,
+                r.try_get("", "n")?,
+            ))
+        })
         .collect::<Result<_, pitwall_store::sea_orm::DbErr>>()
         .map_err(StoreError::from)
 }

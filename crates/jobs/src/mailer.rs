@@ -50,14 +50,18 @@ impl Mailer {
             .build();
         Ok(Mailer::Smtp {
             transport,
-            from: from.parse().map_err(|e| format!("PITWALL_MAIL_FROM: {e}"))?,
+            from: from
+                .parse()
+                .map_err(|e| format!("PITWALL_MAIL_FROM: {e}"))?,
         })
     }
 
     pub fn dev(dir: PathBuf, from: &str) -> Result<Self, String> {
         Ok(Mailer::Dev {
             dir,
-            from: from.parse().map_err(|e| format!("PITWALL_MAIL_FROM: {e}"))?,
+            from: from
+                .parse()
+                .map_err(|e| format!("PITWALL_MAIL_FROM: {e}"))?,
         })
     }
 
@@ -107,7 +111,9 @@ impl Mailer {
                 let path = dir.join(format!("{}.eml", mail.id));
                 tokio::fs::write(&path, message.formatted())
                     .await
-                    .map_err(|e| SendError::Transient(format!("writing {}: {e}", path.display())))?;
+                    .map_err(|e| {
+                        SendError::Transient(format!("writing {}: {e}", path.display()))
+                    })?;
                 tracing::info!(email.id = %mail.id, path = %path.display(), "e-mail written to the development outbox");
                 Ok(())
             }

@@ -1,1 +1,139 @@
+//! Starting the workers: the relay and one apalis worker per queue, with
+//! retries (exponential backoff with jitter), and a graceful stop that lets
+//! running jobs finish.
 
+use std::time::Duration;
+
+use apalis::layers::retry::backoff::{ExponentialBackoff, ExponentialBackoffMaker, MakeBackoff};
+use apalis::layers::retry::{BackoffRetryPolicy, HasherRng, RetryPolicy};
+use apalis::prelude::*;
+use apalis_postgres::PostgresStorage;
+use apalis_sqlite::SqliteStorage;
+use pitwall_store::Db;
+use pitwall_store::sea_orm::DbBackend;
+
+use crate::mailer::Mailer;
+use crate::send_email::{self, EmailDeps};
+use crate::{EMAIL_QUEUE, JobsHandle, relay};
+
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// How often an idle worker looks for jobs pushed by other processes.
+    pub poll_interval: Duration,
+    /// First retry delay; doubles each time, with jitter, up to `max_backoff`.
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+    /// How long a stop waits for running jobs.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_millis(250),
+            min_backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(300),
+            shutdown_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Creates apalis's tables. For SQLite this runs only its migrations: its
+/// `setup` would also switch `synchronous` off on a connection of the shared
+/// pool, and acknowledged writes must survive a crash.
+pub async fn setup(db: &Db) -> Result<(), String> {
+    match db.get_database_backend() {
+        DbBackend::Postgres => PostgresStorage::setup(db.get_postgres_connection_pool())
+            .await
+            .map_err(|e| format!("job tables: {e}")),
+        _ => SqliteStorage::migrations()
+            .run(db.get_sqlite_connection_pool())
+            .await
+            .map_err(|e| format!("job tables: {e}")),
+    }
+}
+
+fn retry_policy(s: &WorkerSettings) -> BackoffRetryPolicy<ExponentialBackoff> {
+    let backoff =
+        ExponentialBackoffMaker::new(s.min_backoff, s.max_backoff, 0.5, HasherRng::default())
+            .map(|mut m| m.make_backoff())
+            .unwrap_or_else(|_| ExponentialBackoffMaker::default().make_backoff());
+    RetryPolicy::retries(relay::MAX_ATTEMPTS - 1).with_backoff(backoff)
+}
+
+/// Runs the relay and the workers until `stop` resolves, then lets running
+/// jobs finish (up to the shutdown timeout).
+pub async fn run(
+    db: Db,
+    mailer: Mailer,
+    handle: JobsHandle,
+    settings: WorkerSettings,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let mut relay_stop = stop_tx.subscribe();
+    let relay = tokio::spawn(relay::run(
+        db.clone(),
+        handle,
+        settings.poll_interval.max(Duration::from_millis(500)),
+        async move {
+            let _ = relay_stop.recv().await;
+        },
+    ));
+    let mut monitor_stop = stop_tx.subscribe();
+    let deps = EmailDeps {
+        db: db.clone(),
+        mailer,
+    };
+    let monitor_signal = async move {
+        let _ = monitor_stop.recv().await;
+        Ok(())
+    };
+    tokio::spawn(async move {
+        stop.await;
+        let _ = stop_tx.send(());
+    });
+    let worker_name = format!("pitwall-email-{}", uuid::Uuid::new_v4());
+    let result = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let (db, deps, s) = (db.clone(), deps.clone(), settings.clone());
+            Monitor::new()
+                .register(move |index| {
+                    let storage =
+                        PostgresStorage::<crate::SendEmail>::new(db.get_postgres_connection_pool())
+                            .with_config(apalis_postgres::Config::default().queue(EMAIL_QUEUE))
+                            .poll_with_interval(s.poll_interval);
+                    WorkerBuilder::new(format!("{worker_name}-{index}"))
+                        .backend(storage)
+                        .data(deps.clone())
+                        .retry(retry_policy(&s))
+                        .enable_tracing()
+                        .build(send_email::run)
+                })
+                .shutdown_timeout(settings.shutdown_timeout)
+                .run_with_signal(monitor_signal)
+                .await
+        }
+        _ => {
+            let (db, deps, s) = (db.clone(), deps.clone(), settings.clone());
+            Monitor::new()
+                .register(move |index| {
+                    let storage =
+                        SqliteStorage::<crate::SendEmail>::new(db.get_sqlite_connection_pool())
+                            .with_config(apalis_sqlite::Config::default().queue(EMAIL_QUEUE))
+                            .poll_with_interval(s.poll_interval);
+                    WorkerBuilder::new(format!("{worker_name}-{index}"))
+                        .backend(storage)
+                        .data(deps.clone())
+                        .retry(retry_policy(&s))
+                        .enable_tracing()
+                        .build(send_email::run)
+                })
+                .shutdown_timeout(settings.shutdown_timeout)
+                .run_with_signal(monitor_signal)
+                .await
+        }
+    };
+    let _ = relay.await;
+    result.map_err(|e| format!("workers: {e}"))
+}

@@ -37,7 +37,11 @@ pub async fn insert(
     .await?)
 }
 
-pub async fn list(db: &impl ConnectionTrait, shop: ShopId, page: PageRequest) -> Result<Page<ApiKey>, StoreError> {
+pub async fn list(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    page: PageRequest,
+) -> Result<Page<ApiKey>, StoreError> {
     let mut q = api_key::Entity::find()
         .filter(api_key::Column::ShopId.eq(shop.as_uuid()))
         .order_by_asc(api_key::Column::Id);
@@ -48,7 +52,11 @@ pub async fn list(db: &impl ConnectionTrait, shop: ShopId, page: PageRequest) ->
     Ok(page.finish(rows, |k| k.id))
 }
 
-pub async fn revoke(db: &impl ConnectionTrait, shop: ShopId, id: ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
+pub async fn revoke(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    id: ApiKeyId,
+) -> Result<Option<ApiKey>, StoreError> {
     api_key::Entity::update_many()
         .col_expr(api_key::Column::RevokedAt, Expr::value(Some(now())))
         .filter(api_key::Column::Id.eq(id.as_uuid()))
@@ -63,7 +71,10 @@ pub async fn revoke(db: &impl ConnectionTrait, shop: ShopId, id: ApiKeyId) -> Re
 }
 
 /// A live key by hash; records its use. The key itself names its shop.
-pub async fn authenticate(db: &impl ConnectionTrait, key_hash: &str) -> Result<Option<ApiKey>, StoreError> {
+pub async fn authenticate(
+    db: &impl ConnectionTrait,
+    key_hash: &str,
+) -> Result<Option<ApiKey>, StoreError> {
     let found = api_key::Entity::find()
         .filter(api_key::Column::KeyHash.eq(key_hash))
         .filter(api_key::Column::RevokedAt.is_null())

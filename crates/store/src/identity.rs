@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use pitwall_domain::{Email, PlatformRole, ShopId, UserId};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    Set, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
+    sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -38,7 +38,10 @@ pub async fn insert_user(
     .await?)
 }
 
-pub async fn user_by_email(db: &impl ConnectionTrait, email: &Email) -> Result<Option<User>, StoreError> {
+pub async fn user_by_email(
+    db: &impl ConnectionTrait,
+    email: &Email,
+) -> Result<Option<User>, StoreError> {
     Ok(user::Entity::find()
         .filter(user::Column::Email.eq(email.as_str()))
         .one(db)
@@ -49,7 +52,11 @@ pub async fn user_by_id(db: &impl ConnectionTrait, id: UserId) -> Result<Option<
     Ok(user::Entity::find_by_id(id.as_uuid()).one(db).await?)
 }
 
-pub async fn set_password_hash(db: &impl ConnectionTrait, id: UserId, hash: String) -> Result<(), StoreError> {
+pub async fn set_password_hash(
+    db: &impl ConnectionTrait,
+    id: UserId,
+    hash: String,
+) -> Result<(), StoreError> {
     user::Entity::update_many()
         .col_expr(user::Column::PasswordHash, Expr::value(hash))
         .col_expr(user::Column::UpdatedAt, Expr::value(now()))
@@ -65,7 +72,10 @@ pub async fn set_platform_role(
     role: Option<PlatformRole>,
 ) -> Result<(), StoreError> {
     user::Entity::update_many()
-        .col_expr(user::Column::PlatformRole, Expr::value(role.map(|r| r.as_str().to_owned())))
+        .col_expr(
+            user::Column::PlatformRole,
+            Expr::value(role.map(|r| r.as_str().to_owned())),
+        )
         .col_expr(user::Column::UpdatedAt, Expr::value(now()))
         .filter(user::Column::Id.eq(id.as_uuid()))
         .exec(db)
@@ -134,7 +144,10 @@ pub async fn live_session(
     Ok(Some((s, u)))
 }
 
-pub async fn revoke_session(db: &impl ConnectionTrait, token_hash: &str) -> Result<bool, StoreError> {
+pub async fn revoke_session(
+    db: &impl ConnectionTrait,
+    token_hash: &str,
+) -> Result<bool, StoreError> {
     let res = session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Expr::value(Some(now())))
         .filter(session::Column::TokenHash.eq(token_hash))
@@ -145,7 +158,10 @@ pub async fn revoke_session(db: &impl ConnectionTrait, token_hash: &str) -> Resu
 }
 
 /// Ends every session of a user (after a password reset).
-pub async fn revoke_user_sessions(db: &impl ConnectionTrait, user: UserId) -> Result<(), StoreError> {
+pub async fn revoke_user_sessions(
+    db: &impl ConnectionTrait,
+    user: UserId,
+) -> Result<(), StoreError> {
     session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Expr::value(Some(now())))
         .filter(session::Column::UserId.eq(user.as_uuid()))
@@ -161,7 +177,10 @@ pub async fn set_session_shop(
     shop: Option<ShopId>,
 ) -> Result<(), StoreError> {
     session::Entity::update_many()
-        .col_expr(session::Column::ShopId, Expr::value(shop.map(|s| s.as_uuid())))
+        .col_expr(
+            session::Column::ShopId,
+            Expr::value(shop.map(|s| s.as_uuid())),
+        )
         .filter(session::Column::Id.eq(session_id))
         .exec(db)
         .await?;

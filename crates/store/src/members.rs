@@ -96,7 +96,10 @@ pub async fn list_members(
         .into_iter()
         .filter_map(|m| {
             let u = users.iter().find(|u| u.id == m.user_id)?.clone();
-            Some(Member { membership: m, user: u })
+            Some(Member {
+                membership: m,
+                user: u,
+            })
         })
         .collect();
     Ok(page.finish(members, |m: &Member| m.membership.id))
@@ -198,7 +201,10 @@ pub async fn pending_invitations(
     Ok(page.finish(rows, |i| i.id))
 }
 
-pub async fn count_pending_invitations(db: &impl ConnectionTrait, shop: ShopId) -> Result<u64, StoreError> {
+pub async fn count_pending_invitations(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+) -> Result<u64, StoreError> {
     Ok(invitation::Entity::find()
         .filter(invitation::Column::ShopId.eq(shop.as_uuid()))
         .filter(invitation::Column::AcceptedAt.is_null())

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use pitwall_domain::{EmailId, OutboxId, ShopId};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, sea_query::{Expr, ExprTrait},
+    QuerySelect, Set,
+    sea_query::{Expr, ExprTrait},
 };
 
 use crate::entities::{email, outbox};
@@ -75,7 +76,10 @@ pub struct NewEmail<'a> {
     pub secret_bearing: bool,
 }
 
-pub async fn insert_email(db: &impl ConnectionTrait, e: NewEmail<'_>) -> Result<EmailId, StoreError> {
+pub async fn insert_email(
+    db: &impl ConnectionTrait,
+    e: NewEmail<'_>,
+) -> Result<EmailId, StoreError> {
     let id = EmailId::new();
     email::ActiveModel {
         id: Set(id.as_uuid()),
@@ -105,14 +109,21 @@ pub async fn email(db: &impl ConnectionTrait, id: EmailId) -> Result<Option<Emai
 pub async fn claim_email(db: &impl ConnectionTrait, id: EmailId) -> Result<(), StoreError> {
     email::Entity::update_many()
         .col_expr(email::Column::Status, Expr::value("sending"))
-        .col_expr(email::Column::Attempts, Expr::col(email::Column::Attempts).add(1))
+        .col_expr(
+            email::Column::Attempts,
+            Expr::col(email::Column::Attempts).add(1),
+        )
         .filter(email::Column::Id.eq(id.as_uuid()))
         .exec(db)
         .await?;
     Ok(())
 }
 
-pub async fn mark_email_sent(db: &impl ConnectionTrait, id: EmailId, at: DateTime<Utc>) -> Result<(), StoreError> {
+pub async fn mark_email_sent(
+    db: &impl ConnectionTrait,
+    id: EmailId,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
     let row = email::Entity::find_by_id(id.as_uuid()).one(db).await?;
     let Some(row) = row else { return Ok(()) };
     let wipe = row.secret_bearing;
@@ -139,7 +150,10 @@ pub async fn mark_email_failed(
             email::Column::Status,
             Expr::value(if permanent { "failed" } else { "retrying" }),
         )
-        .col_expr(email::Column::LastError, Expr::value(Some(error.to_owned())))
+        .col_expr(
+            email::Column::LastError,
+            Expr::value(Some(error.to_owned())),
+        )
         .filter(email::Column::Id.eq(id.as_uuid()))
         .exec(db)
         .await?;

@@ -80,7 +80,10 @@ pub async fn update(db: &impl ConnectionTrait, p: &Plan) -> Result<Option<Plan>,
     Some(am.update(db).await?).map(Plan::try_from).transpose()
 }
 
-pub async fn overrides(db: &impl ConnectionTrait, shop: ShopId) -> Result<Vec<FeatureOverride>, StoreError> {
+pub async fn overrides(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+) -> Result<Vec<FeatureOverride>, StoreError> {
     Ok(feature_override::Entity::find()
         .filter(feature_override::Column::ShopId.eq(shop.as_uuid()))
         .order_by_asc(feature_override::Column::Feature)
@@ -123,7 +126,11 @@ pub async fn set_override(
     Ok(())
 }
 
-pub async fn clear_override(db: &impl ConnectionTrait, shop: ShopId, feature: Feature) -> Result<bool, StoreError> {
+pub async fn clear_override(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    feature: Feature,
+) -> Result<bool, StoreError> {
     let res = feature_override::Entity::delete_many()
         .filter(feature_override::Column::ShopId.eq(shop.as_uuid()))
         .filter(feature_override::Column::Feature.eq(feature.as_str()))
@@ -131,4 +138,3 @@ pub async fn clear_override(db: &impl ConnectionTrait, shop: ShopId, feature: Fe
         .await?;
     Ok(res.rows_affected > 0)
 }
-

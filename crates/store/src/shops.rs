@@ -52,7 +52,10 @@ pub async fn get(db: &impl ConnectionTrait, id: ShopId) -> Result<Option<Shop>, 
     Ok(Shops::find_by_id(id.as_uuid()).one(db).await?)
 }
 
-pub async fn find_by_slug(db: &impl ConnectionTrait, slug: &str) -> Result<Option<Shop>, StoreError> {
+pub async fn find_by_slug(
+    db: &impl ConnectionTrait,
+    slug: &str,
+) -> Result<Option<Shop>, StoreError> {
     Ok(Shops::find()
         .filter(shop::Column::Slug.eq(slug))
         .one(db)
@@ -70,10 +73,12 @@ pub async fn list(
         let pattern = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
         query = query.filter(
             Condition::any()
-                .add(sea_orm::sea_query::Expr::expr(sea_orm::sea_query::Func::lower(
-                    sea_orm::sea_query::Expr::col(shop::Column::Name),
-                ))
-                .like(pattern.clone()))
+                .add(
+                    sea_orm::sea_query::Expr::expr(sea_orm::sea_query::Func::lower(
+                        sea_orm::sea_query::Expr::col(shop::Column::Name),
+                    ))
+                    .like(pattern.clone()),
+                )
                 .add(shop::Column::Slug.like(pattern)),
         );
     }
