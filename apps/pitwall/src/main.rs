@@ -1,1 +1,305 @@
-fn main() {}
+//! `pitwall`: the one binary. `serve`, `worker`, `migrate`, `admin`, `demo`.
+
+use std::io::Write;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use pitwall::config::LogFormat;
+use pitwall::{Config, demo, server};
+use pitwall_core::domain::{PlatformRole, ShopId};
+use pitwall_core::store::{PageRequest, shops};
+use pitwall_jobs::runtime::WorkerSettings;
+
+#[derive(Parser)]
+#[command(name = "pitwall", version, about = "Customer care for auto-repair shops")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API and pages, with job workers in the same process.
+    Serve {
+        /// Run no job workers here (run `pitwall worker` separately).
+        #[arg(long)]
+        no_workers: bool,
+    },
+    /// Run job workers only (for split deployments on PostgreSQL).
+    Worker,
+    /// Apply, roll back or show database migrations.
+    Migrate {
+        #[arg(value_enum, default_value = "up")]
+        action: MigrateAction,
+    },
+    /// Operator commands.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Create (or reuse) a demo shop with staff, print the logins, then serve.
+    Demo {
+        /// Set the demo up and exit without serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Print the OpenAPI document (what `openapi/pitwall.json` holds).
+    Openapi,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum MigrateAction {
+    Up,
+    Down,
+    Status,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a platform admin (or support user), or reset their password.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        /// Prompted for when absent.
+        #[arg(long)]
+        password: Option<String>,
+        /// Make a support user instead of a platform admin.
+        #[arg(long)]
+        support: bool,
+    },
+    /// Create a shop. Without --owner-password the owner gets an invitation e-mail.
+    CreateShop {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        plan: String,
+        #[arg(long)]
+        owner_email: String,
+        #[arg(long)]
+        owner_password: Option<String>,
+        #[arg(long)]
+        time_zone: Option<String>,
+    },
+    /// List shops.
+    ListShops,
+    /// Create a POS API key for a shop (by slug or id); prints it once.
+    CreateApiKey {
+        #[arg(long)]
+        shop: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn,apalis=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let _ = dotenvy::dotenv();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("pitwall: bad configuration: {e}");
+            std::process::exit(2);
+        }
+    };
+    init_logging(config.log_format);
+    if let Err(e) = run(cli.command, config).await {
+        eprintln!("pitwall: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Openapi => {
+            println!("{}", pitwall_api::spec_json());
+            Ok(())
+        }
+        Command::Migrate { action } => {
+            let db = server::open_db(&config, false).await?;
+            use pitwall_migrations::{Migrator, MigratorTrait};
+            match action {
+                MigrateAction::Up => {
+                    server::migrate(&db).await?;
+                    println!("migrations applied");
+                }
+                MigrateAction::Down => {
+                    Migrator::down(&db, Some(1)).await.context("rolling back")?;
+                    println!("rolled back one migration");
+                }
+                MigrateAction::Status => {
+                    for m in Migrator::get_applied_migrations(&db).await? {
+                        println!("applied  {}", m.name());
+                    }
+                    for m in Migrator::get_pending_migrations(&db).await? {
+                        println!("pending  {}", m.name());
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Serve { no_workers } => serve(config, !no_workers).await,
+        Command::Worker => {
+            let db = server::open_db(&config, true).await?;
+            let app = server::build_app(&config, db).await?;
+            let mailer = server::mailer(&config)?;
+            tracing::info!("workers running");
+            server::spawn_workers(&app, mailer, WorkerSettings::default(), server::shutdown_signal())
+                .await
+                .context("workers")?;
+            Ok(())
+        }
+        Command::Demo { no_serve } => {
+            let db = server::open_db(&config, true).await?;
+            let app = server::build_app(&config, db).await?;
+            demo::ensure(&app).await?;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "\nPitwall demo is ready.\n")?;
+            writeln!(out, "  Sign in:  {}/login", config.base_url)?;
+            writeln!(out, "  Admin:    {}/admin", config.base_url)?;
+            writeln!(out, "  API docs: {}/docs\n", config.base_url)?;
+            for l in demo::LOGINS {
+                writeln!(out, "  {:<28} {:<15} password: {}", l.email, l.role, demo::DEMO_PASSWORD)?;
+            }
+            writeln!(out, "\n  E-mails land in {}/outbox/ as .eml files.\n", config.data_dir.display())?;
+            drop(out);
+            if no_serve { Ok(()) } else { serve(config, true).await }
+        }
+        Command::Admin { command } => admin(command, config).await,
+    }
+}
+
+async fn serve(config: Config, workers: bool) -> anyhow::Result<()> {
+    let db = server::open_db(&config, true).await?;
+    if !pitwall_store::db::migrations_current(&db).await? {
+        anyhow::bail!("the database has pending migrations: run `pitwall migrate up` first");
+    }
+    let app = server::build_app(&config, db).await?;
+    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let worker_task = if workers {
+        let mut rx = stop_tx.subscribe();
+        Some(server::spawn_workers(&app, server::mailer(&config)?, WorkerSettings::default(), async move {
+            let _ = rx.recv().await;
+        }))
+    } else {
+        None
+    };
+    let mut rx = stop_tx.subscribe();
+    let running = server::serve(app, config.addr, async move {
+        let _ = rx.recv().await;
+    })
+    .await?;
+    tracing::info!(addr = %running.addr, workers, "pitwall serving");
+    server::shutdown_signal().await;
+    let _ = stop_tx.send(());
+    running.task.await.context("server task")??;
+    if let Some(t) = worker_task {
+        let _ = t.await;
+    }
+    Ok(())
+}
+
+async fn admin(command: AdminCommand, config: Config) -> anyhow::Result<()> {
+    let db = server::open_db(&config, true).await?;
+    let app = server::build_app(&config, db).await?;
+    match command {
+        AdminCommand::CreateAdmin { email, password, support } => {
+            let password = match password {
+                Some(p) => p,
+                None => rpassword::prompt_password("Password for the new admin: ").context("reading the password")?,
+            };
+            let role = if support { PlatformRole::Support } else { PlatformRole::PlatformAdmin };
+            let id = pitwall_core::shops::create_platform_user(&app, &email, &password, role).await?;
+            println!("{role} {id} ready; sign in at {}/login", config.base_url);
+        }
+        AdminCommand::CreateShop { name, slug, plan, owner_email, owner_password, time_zone } => {
+            let created = pitwall_core::shops::create_shop(
+                &app,
+                pitwall_core::shops::Creator::Cli,
+                pitwall_core::shops::NewShopInput {
+                    name: &name,
+                    slug: &slug,
+                    plan: &plan,
+                    owner_email: &owner_email,
+                    owner_password: owner_password.as_deref(),
+                    time_zone: time_zone.as_deref(),
+                },
+            )
+            .await?;
+            println!("shop {} ({}) created", created.shop.id, created.shop.slug);
+            if created.owner_invited {
+                // The invitation e-mail is queued; deliver it now so that the
+                // command's promise holds even with no server running.
+                let mailer = server::mailer(&config)?;
+                let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+                let workers = server::spawn_workers(&app, mailer, WorkerSettings::default(), async move {
+                    let _ = rx.await;
+                });
+                wait_for_outbox(&app).await;
+                let _ = tx.send(());
+                let _ = workers.await;
+                println!("the owner was sent an invitation e-mail");
+            }
+        }
+        AdminCommand::ListShops => {
+            let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
+            println!("{:<36}  {:<24} {:<10} {:<10} name", "id", "slug", "plan", "lifecycle");
+            loop {
+                let p = shops::list(&app.db, None, page).await?;
+                for s in &p.items {
+                    println!("{:<36}  {:<24} {:<10} {:<10} {}", s.id, s.slug, s.plan_code, s.lifecycle, s.name);
+                }
+                match p.next_cursor {
+                    Some(c) => page = PageRequest::parse(Some(&c), Some(PageRequest::MAX_LIMIT)).map_err(|(_, m)| anyhow::anyhow!(m))?,
+                    None => break,
+                }
+            }
+        }
+        AdminCommand::CreateApiKey { shop, name } => {
+            let found = match shop.parse::<ShopId>() {
+                Ok(id) => shops::get(&app.db, id).await?,
+                Err(_) => shops::find_by_slug(&app.db, &shop).await?,
+            };
+            let found = found.with_context(|| format!("no shop {shop:?}"))?;
+            let key = pitwall_core::api_keys::create_for_shop(&app, ShopId::from_uuid(found.id), &name, None).await?;
+            println!("{}", key.secret);
+            eprintln!("API key {} for {}: shown once, store it now.", key.key.id, found.slug);
+        }
+    }
+    Ok(())
+}
+
+/// Waits (up to 30 s) until the e-mail jobs written so far have been sent.
+async fn wait_for_outbox(app: &pitwall_core::App) {
+    use pitwall_core::store::sea_orm::{ConnectionTrait, Statement};
+    for _ in 0..300 {
+        let pending = app
+            .db
+            .query_one_raw(Statement::from_string(
+                app.db.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM emails WHERE status IN ('queued', 'sending', 'retrying')",
+            ))
+            .await
+            .ok()
+            .flatten()
+            .and_then(|r| r.try_get::<i64>("", "n").ok())
+            .unwrap_or(0);
+        if pending == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    eprintln!("the invitation e-mail is still queued; `pitwall serve` or `pitwall worker` will send it");
+}

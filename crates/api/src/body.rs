@@ -41,21 +41,22 @@ fn describe(err: &serde_json::Error, path: String) -> (String, String) {
             .and_then(|rest| rest.split('`').next())
             .map(str::to_owned)
     };
-    if let Some(field) = key("missing field `") {
-        let full = if path.is_empty() || path == "?" {
-            field.clone()
+    // serde_path_to_error puts an unknown key on the path already, a
+    // missing one not.
+    let join = |field: String| {
+        if path.is_empty() || path == "?" {
+            field
+        } else if path == field || path.ends_with(&format!("/{field}")) {
+            path.clone()
         } else {
             format!("{path}/{field}")
-        };
-        return (full, "is required".to_owned());
+        }
+    };
+    if let Some(field) = key("missing field `") {
+        return (join(field), "is required".to_owned());
     }
     if let Some(field) = key("unknown field `") {
-        let full = if path.is_empty() || path == "?" {
-            field.clone()
-        } else {
-            format!("{path}/{field}")
-        };
-        return (full, "is not a field of this request".to_owned());
+        return (join(field), "is not a field of this request".to_owned());
     }
     (path, text)
 }
@@ -127,5 +128,33 @@ where
                 .into())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Probe {
+        email: String,
+        nested: Option<Vec<String>>,
+    }
+
+    fn field_of(json: &str) -> String {
+        let de = &mut serde_json::Deserializer::from_str(json);
+        let e = serde_path_to_error::deserialize::<_, Probe>(de).unwrap_err();
+        let path = pointer(e.path());
+        describe(&e.into_inner(), path).0
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert_eq!(field_of(r#"{}"#), "email");
+        assert_eq!(field_of(r#"{"email": 5}"#), "email");
+        assert_eq!(field_of(r#"{"email": "a", "surprise": 1}"#), "surprise");
+        assert_eq!(field_of(r#"{"email": "a", "nested": ["x", 3]}"#), "nested/1");
     }
 }

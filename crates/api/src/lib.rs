@@ -42,10 +42,12 @@ pub fn routes(base_url: &str) -> Route {
     let api = openapi(base_url);
     let docs = api.swagger_ui();
     let spec = api.spec_endpoint();
-    Route::new()
-        .nest("/", api)
-        .at("/openapi.json", spec)
-        .nest("/docs", docs)
+    ops::mount(
+        Route::new()
+            .nest("/", api)
+            .at("/openapi.json", spec)
+            .nest("/docs", docs),
+    )
 }
 
 /// Wraps the whole app: every response gets a request id, security headers,

@@ -46,8 +46,8 @@ async fn metrics(app: Data<&App>) -> Response {
         .body(crate::metrics::render())
 }
 
-pub fn routes() -> Route {
-    Route::new()
+pub fn mount(route: Route) -> Route {
+    route
         .at("/health", get(health))
         .at("/ready", get(ready))
         .at("/metrics", get(metrics))

@@ -1,1 +1,438 @@
+//! Test kit: spawns the real Pitwall (same assembly as `pitwall serve`) on a
+//! random port over its own database, SQLite or PostgreSQL.
+//!
+//! PostgreSQL databases are cloned from a migrated template (created once
+//! per schema version, under an advisory lock so parallel test processes
+//! agree), which takes milliseconds per test.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use pitwall::Config;
+use pitwall_core::App;
+use pitwall_core::domain::{PlatformRole, ShopId};
+use pitwall_jobs::runtime::WorkerSettings;
+use sea_orm::{ConnectionTrait, Database, Statement};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+pub use reqwest::StatusCode;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where the test PostgreSQL listens (trust auth).
+pub fn pg_admin_url() -> String {
+    std::env::var("PITWALL_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// CI must run the PostgreSQL tests; a developer without PostgreSQL may not.
+pub fn pg_required() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false")
+        || std::env::var("PITWALL_REQUIRE_PG").is_ok_and(|v| v == "1")
+}
+
+const MIGRATION_SOURCES: &[&str] = &[include_str!("../../../migrations/src/m20261123_000001_foundation.rs")];
+
+fn template_name() -> String {
+    let mut h = Sha256::new();
+    for s in MIGRATION_SOURCES {
+        h.update(s.as_bytes());
+    }
+    format!("pitwall_tpl_{}", &hex::encode(h.finalize())[..12])
+}
+
+async fn pg_database(admin_url: &str) -> anyhow::Result<String> {
+    let admin = tokio::time::timeout(Duration::from_secs(3), Database::connect(format!("{admin_url}/postgres")))
+        .await
+        .context("PostgreSQL did not answer in 3 s")?
+        .context("connecting to PostgreSQL")?;
+    let backend = admin.get_database_backend();
+    let template = template_name();
+    admin
+        .execute_raw(Statement::from_string(backend, "SELECT pg_advisory_lock(7471)"))
+        .await?;
+    let exists = admin
+        .query_one_raw(Statement::from_string(
+            backend,
+            format!("SELECT 1 AS x FROM pg_database WHERE datname = '{template}'"),
+        ))
+        .await?
+        .is_some();
+    let made = async {
+        if !exists {
+            admin
+                .execute_raw(Statement::from_string(backend, format!("CREATE DATABASE {template}")))
+                .await?;
+            let db = pitwall_store::connect(&format!("{admin_url}/{template}")).await?;
+            pitwall::server::migrate(&db).await?;
+            db.close().await?;
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    admin
+        .execute_raw(Statement::from_string(backend, "SELECT pg_advisory_unlock(7471)"))
+        .await?;
+    made?;
+    let name = format!("pitwall_t_{}", uuid::Uuid::new_v4().simple());
+    let mut last = None;
+    for _ in 0..50 {
+        match admin
+            .execute_raw(Statement::from_string(
+                backend,
+                format!("CREATE DATABASE {name} TEMPLATE {template}"),
+            ))
+            .await
+        {
+            Ok(_) => {
+                last = None;
+                break;
+            }
+            // Two clones of one template at once: the second waits its turn.
+            Err(e) => {
+                last = Some(e);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    if let Some(e) = last {
+        return Err(e).context("cloning the template database");
+    }
+    admin.close().await?;
+    Ok(name)
+}
+
+async fn drop_pg_database(name: &str) {
+    if let Ok(admin) = Database::connect(format!("{}/postgres", pg_admin_url())).await {
+        let _ = admin
+            .execute_raw(Statement::from_string(
+                admin.get_database_backend(),
+                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            ))
+            .await;
+        let _ = admin.close().await;
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct Options {
+    /// Run job workers in the app (sends e-mail).
+    pub workers: bool,
+    /// Send e-mail through SMTP instead of the development outbox.
+    pub smtp_url: Option<String>,
+    /// Connect through this host:port instead of PostgreSQL's own (a proxy).
+    pub pg_via: Option<String>,
+    /// Retry delays for jobs (tests use short ones).
+    pub min_backoff: Option<Duration>,
+}
+
+pub struct TestApp {
+    pub backend: Backend,
+    pub base_url: String,
+    pub app: App,
+    pub client: reqwest::Client,
+    pub dir: PathBuf,
+    pg_name: Option<String>,
+    stop: Option<tokio::sync::broadcast::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    workers: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestApp {
+    /// Spawns Pitwall; `None` when PostgreSQL is wanted but not reachable
+    /// and not required (a developer machine without it).
+    pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, Options::default()).await
+    }
+
+    pub async fn spawn_with(backend: Backend, opts: Options) -> Option<Self> {
+        match Self::try_spawn(backend, opts).await {
+            Ok(t) => Some(t),
+            Err(e) if backend == Backend::Postgres && !pg_required() => {
+                eprintln!("SKIPPED: PostgreSQL is not reachable ({e:#}); set PITWALL_TEST_PG or start it");
+                None
+            }
+            Err(e) => panic!("could not start the test app: {e:#}"),
+        }
+    }
+
+    async fn try_spawn(backend: Backend, opts: Options) -> anyhow::Result<Self> {
+        static LOGS: std::sync::Once = std::sync::Once::new();
+        LOGS.call_once(|| {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+        });
+        let dir = std::env::temp_dir().join(format!("pitwall-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir)?;
+        let (database_url, pg_name) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}/pitwall.db?mode=rwc", dir.display()), None),
+            Backend::Postgres => {
+                let name = pg_database(&pg_admin_url()).await?;
+                let host = opts.pg_via.clone().unwrap_or_else(|| "127.0.0.1:5432".into());
+                (format!("postgres://postgres@{host}/{name}"), Some(name))
+            }
+        };
+        let mut env = vec![
+            ("DATABASE_URL".to_owned(), database_url),
+            ("PITWALL_DATA_DIR".to_owned(), dir.display().to_string()),
+            ("PITWALL_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
+        ];
+        if let Some(smtp) = &opts.smtp_url {
+            env.push(("SMTP_URL".to_owned(), smtp.clone()));
+        }
+        let config = Config::from_lookup(|k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))?;
+        let db = pitwall::server::open_db(&config, false).await?;
+        if backend == Backend::Sqlite {
+            pitwall::server::migrate(&db).await?;
+        }
+        // The base URL is known only once the port is bound; bind first
+        // with a provisional app, then use the real address for links.
+        let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let addr = probe.local_addr()?;
+        drop(probe);
+        let base_url = format!("http://{addr}");
+        let config = Config {
+            base_url: base_url.clone(),
+            addr,
+            ..config
+        };
+        let app = pitwall::server::build_app(&config, db).await?;
+        let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
+        let workers = if opts.workers {
+            let mut rx = stop.subscribe();
+            let settings = WorkerSettings {
+                poll_interval: Duration::from_millis(50),
+                min_backoff: opts.min_backoff.unwrap_or(Duration::from_millis(20)),
+                max_backoff: Duration::from_millis(200),
+                shutdown_timeout: Duration::from_secs(5),
+            };
+            Some(pitwall::server::spawn_workers(&app, pitwall::server::mailer(&config)?, settings, async move {
+                let _ = rx.recv().await;
+            }))
+        } else {
+            None
+        };
+        let mut rx = stop.subscribe();
+        let running = pitwall::server::serve(app.clone(), addr, async move {
+            let _ = rx.recv().await;
+        })
+        .await?;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        Ok(Self {
+            backend,
+            base_url,
+            app,
+            client,
+            dir,
+            pg_name,
+            stop: Some(stop),
+            server: Some(running.task),
+            workers,
+        })
+    }
+
+    /// Stops the app and removes its database.
+    pub async fn finish(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(s) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), s).await;
+        }
+        if let Some(w) = self.workers.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), w).await;
+        }
+        let _ = self.app.db.clone().close().await;
+        if let Some(name) = self.pg_name.take() {
+            drop_pg_database(&name).await;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    /// Sends a JSON request; answers status and parsed body (Null if none).
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        self.call_with(method, path, token, body, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("HTTP method");
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call("GET", path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call("POST", path, Some(token), Some(body)).await
+    }
+
+    /// Signs in through the API; panics on failure.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let (status, body) = self
+            .call("POST", "/api/v1/auth/login", None, Some(json!({"email": email, "password": password})))
+            .await;
+        assert_eq!(status, StatusCode::OK, "login {email}: {body}");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// A shop with an owner who can sign in; answers the shop and the
+    /// owner's token.
+    pub async fn shop(&self, slug: &str, plan: &str) -> (ShopId, String) {
+        let email = format!("owner@{slug}.test");
+        let created = pitwall_core::shops::create_shop(
+            &self.app,
+            pitwall_core::shops::Creator::Cli,
+            pitwall_core::shops::NewShopInput {
+                name: &format!("Shop {slug}"),
+                slug,
+                plan,
+                owner_email: &email,
+                owner_password: Some(PASSWORD),
+                time_zone: None,
+            },
+        )
+        .await
+        .expect("create shop");
+        let token = self.login(&email, PASSWORD).await;
+        (ShopId::from_uuid(created.shop.id), token)
+    }
+
+    /// Adds a member with `role` directly (no e-mail) and signs them in.
+    pub async fn member(&self, shop: ShopId, email: &str, role: pitwall_core::domain::Role) -> (pitwall_core::domain::UserId, String) {
+        let user = match pitwall_core::store::identity::user_by_email(
+            &self.app.db,
+            &pitwall_core::domain::Email::parse(email).expect("email"),
+        )
+        .await
+        .expect("lookup")
+        {
+            Some(u) => pitwall_core::domain::UserId::from_uuid(u.id),
+            None => {
+                let id = pitwall_core::domain::UserId::new();
+                let hash = pitwall_core::tokens::hash_password(PASSWORD).await.expect("hash");
+                pitwall_core::store::identity::insert_user(
+                    &self.app.db,
+                    id,
+                    &pitwall_core::domain::Email::parse(email).expect("email"),
+                    "Member",
+                    Some(hash),
+                    None,
+                )
+                .await
+                .expect("user");
+                id
+            }
+        };
+        pitwall_core::store::members::insert_membership(&self.app.db, shop, user, role)
+            .await
+            .expect("membership");
+        pitwall_authz::rules::assign_role(&self.app.db, shop, user, role)
+            .await
+            .expect("role");
+        self.app.authz.refresh().await.expect("refresh");
+        (user, self.login(email, PASSWORD).await)
+    }
+
+    /// A platform admin (or support user) token.
+    pub async fn platform(&self, email: &str, role: PlatformRole) -> String {
+        pitwall_core::shops::create_platform_user(&self.app, email, PASSWORD, role)
+            .await
+            .expect("platform user");
+        self.login(email, PASSWORD).await
+    }
+
+    /// Waits until an e-mail to `to` is in the development outbox; answers
+    /// its raw text.
+    pub async fn wait_for_mail(&self, to: &str) -> String {
+        let dir = self.dir.join("outbox");
+        for _ in 0..200 {
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                for e in entries.flatten() {
+                    if let Ok(text) = std::fs::read_to_string(e.path()) {
+                        if text.contains(&format!("To: {to}")) {
+                            return text;
+                        }
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no e-mail to {to} arrived in 10 s");
+    }
+}
+
+/// The password every test user gets.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// The first link in an e-mail that starts with `prefix`; undoes the
+/// quoted-printable soft breaks mail bodies may have.
+pub fn link_in(mail: &str, prefix: &str) -> String {
+    let unfolded = mail.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
+    let start = unfolded.find(prefix).unwrap_or_else(|| panic!("no link {prefix} in mail:\n{mail}"));
+    unfolded[start..]
+        .split(|c: char| c.is_whitespace() || c == '"' || c == '<')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Runs a test body on SQLite and on PostgreSQL, as two tests.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let f = $body;
+                if let Some(t) = $crate::TestApp::spawn($crate::Backend::Sqlite).await {
+                    f(&t).await;
+                    t.finish().await;
+                }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let f = $body;
+                if let Some(t) = $crate::TestApp::spawn($crate::Backend::Postgres).await {
+                    f(&t).await;
+                    t.finish().await;
+                }
+            }
+        }
+    };
+}

@@ -1,1 +1,6 @@
+//! Server-rendered pages (placeholder until the pages land).
 
+/// Adds every page route to `route`.
+pub fn mount(route: poem::Route) -> poem::Route {
+    route
+}

@@ -1,0 +1,131 @@
+//! Assembling and running Pitwall: database, policy, routes, workers.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use pitwall_core::{App, CoreConfig};
+use pitwall_jobs::JobsHandle;
+use pitwall_jobs::mailer::Mailer;
+use pitwall_jobs::runtime::WorkerSettings;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::{Endpoint, Route, Server};
+
+use crate::Config;
+
+/// Opens the database; on the embedded SQLite default also applies
+/// migrations, so `serve` works on a fresh machine with nothing else run.
+pub async fn open_db(config: &Config, auto_migrate: bool) -> anyhow::Result<pitwall_store::Db> {
+    if config.is_sqlite() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    }
+    let db = pitwall_store::connect(&config.database_url)
+        .await
+        .context("connecting to DATABASE_URL")?;
+    if auto_migrate && config.is_sqlite() {
+        migrate(&db).await?;
+    }
+    Ok(db)
+}
+
+/// Applies Pitwall's migrations and creates the job tables.
+pub async fn migrate(db: &pitwall_store::Db) -> anyhow::Result<()> {
+    pitwall_store::migrate_up(db).await.context("applying migrations")?;
+    pitwall_jobs::runtime::setup(db).await.map_err(anyhow::Error::msg)?;
+    Ok(())
+}
+
+pub async fn build_app(config: &Config, db: pitwall_store::Db) -> anyhow::Result<App> {
+    let authz = pitwall_authz::Authz::load(db.clone()).await.context("loading the policy")?;
+    authz.spawn_sync(Duration::from_secs(1));
+    Ok(App {
+        db,
+        authz,
+        jobs: JobsHandle::default(),
+        config: Arc::new(CoreConfig::new(&config.base_url)),
+    })
+}
+
+pub fn mailer(config: &Config) -> anyhow::Result<Mailer> {
+    match &config.smtp_url {
+        Some(url) => Mailer::smtp(url, &config.mail_from).map_err(anyhow::Error::msg),
+        None => Mailer::dev(config.data_dir.join("outbox"), &config.mail_from).map_err(anyhow::Error::msg),
+    }
+}
+
+/// The whole HTTP surface: API, docs, operations and pages, with the stack.
+pub fn endpoint(app: App) -> impl Endpoint {
+    let routes: Route = pitwall_web::mount(pitwall_api::routes(&app.config.base_url));
+    pitwall_api::with_stack(routes, app)
+}
+
+/// Starts the job workers in the background; they stop when `stop` fires.
+pub fn spawn_workers(
+    app: &App,
+    mailer: Mailer,
+    settings: WorkerSettings,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    let (db, handle) = (app.db.clone(), app.jobs.clone());
+    tokio::spawn(async move {
+        if let Err(e) = pitwall_jobs::runtime::run(db, mailer, handle, settings, stop).await {
+            tracing::error!(error = %e, "workers stopped with an error");
+        }
+    })
+}
+
+/// A running server bound to a port.
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Binds `addr` (port 0 picks a free one) and serves until `stop` fires,
+/// then finishes in-flight requests (up to 10 s).
+pub async fn serve(
+    app: App,
+    addr: std::net::SocketAddr,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Running> {
+    let acceptor = TcpListener::bind(addr)
+        .into_acceptor()
+        .await
+        .with_context(|| format!("binding PITWALL_ADDR {addr}"))?;
+    let bound = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .unwrap_or(addr);
+    let ep = endpoint(app);
+    let task = tokio::spawn(async move {
+        Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(ep, stop, Some(Duration::from_secs(10)))
+            .await
+    });
+    Ok(Running { addr: bound, task })
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what Kubernetes sends).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,331 @@
+//! Tests that walk the OpenAPI document, so every endpoint joins them
+//! without anyone editing this file: cross-shop isolation, bad input, and
+//! the committed document's drift.
+
+use std::collections::BTreeMap;
+
+use pitwall_core::domain::Role;
+use pitwall_testkit::{StatusCode, TestApp, both_backends};
+use serde_json::{Value, json};
+
+fn spec() -> Value {
+    serde_json::from_str(&pitwall_api::spec_json()).expect("spec is JSON")
+}
+
+#[test]
+fn committed_openapi_matches_the_code() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../openapi/pitwall.json");
+    let current = pitwall_api::spec_json();
+    if std::env::var("PITWALL_UPDATE_OPENAPI").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, format!("{current}\n")).expect("write openapi");
+    }
+    let committed = std::fs::read_to_string(&path).expect("openapi/pitwall.json exists (run `just openapi`)");
+    let a: Value = serde_json::from_str(&committed).expect("committed spec is JSON");
+    let b: Value = serde_json::from_str(&current).expect("spec is JSON");
+    assert!(a == b, "openapi/pitwall.json is out of date: run `just openapi` and commit it");
+}
+
+struct Operation {
+    method: String,
+    path: String,
+    op: Value,
+}
+
+fn operations(prefixes: &[&str]) -> Vec<Operation> {
+    let spec = spec();
+    let mut out = Vec::new();
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        if !prefixes.iter().any(|p| path.starts_with(p)) {
+            continue;
+        }
+        for (method, op) in item.as_object().expect("path item") {
+            out.push(Operation {
+                method: method.to_uppercase(),
+                path: path.clone(),
+                op: op.clone(),
+            });
+        }
+    }
+    out
+}
+
+fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(r) => {
+            let name = r.rsplit('/').next().unwrap_or_default();
+            &spec["components"]["schemas"][name]
+        }
+        None => schema,
+    }
+}
+
+/// A plausible value for a schema: valid where the field name says what is
+/// expected, so that requests reach the checks that matter.
+fn example(spec: &Value, schema: &Value, name: &str) -> Value {
+    let schema = resolve(spec, schema);
+    if let Some(all) = schema["allOf"].as_array() {
+        if let Some(first) = all.first() {
+            return example(spec, first, name);
+        }
+    }
+    match schema["type"].as_str() {
+        Some("object") => {
+            let mut m = serde_json::Map::new();
+            if let Some(props) = schema["properties"].as_object() {
+                for (k, v) in props {
+                    m.insert(k.clone(), example(spec, v, k));
+                }
+            }
+            Value::Object(m)
+        }
+        Some("array") => json!([]),
+        Some("boolean") => json!(true),
+        Some("integer") | Some("number") => json!(1),
+        _ if schema["format"] == "uuid" => json!(uuid::Uuid::now_v7()),
+        _ => match name {
+            "email" | "owner_email" => json!("iso-probe@example.test"),
+            "role" => json!("viewer"),
+            "plan" => json!("starter"),
+            "lifecycle" => json!("suspended"),
+            "time_zone" => json!("America/Chicago"),
+            "slug" => json!("iso-probe"),
+            "password" => json!("a long enough password"),
+            _ => json!("probe"),
+        },
+    }
+}
+
+fn body_schema(op: &Value) -> Option<Value> {
+    op["requestBody"]["content"]
+        .as_object()
+        .and_then(|c| c.values().next())
+        .map(|m| m["schema"].clone())
+}
+
+/// What shop B holds, as B's owner sees it.
+async fn snapshot(t: &TestApp, token: &str) -> BTreeMap<&'static str, Value> {
+    let mut m = BTreeMap::new();
+    for (k, path) in [
+        ("users", "/api/v1/users"),
+        ("invitations", "/api/v1/invitations"),
+        ("api_keys", "/api/v1/api-keys"),
+        ("roles", "/api/v1/roles"),
+        ("shop", "/api/v1/shop"),
+    ] {
+        m.insert(k, t.get(path, token).await.1);
+    }
+    m
+}
+
+both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
+    let spec = spec();
+    let (_, a_owner) = t.shop("iso-a", "premium").await;
+    let (b, b_owner) = t.shop("iso-b", "premium").await;
+    let (b_member, _) = t.member(b, "staff@iso-b.test", Role::Advisor).await;
+    let (_, inv) = t.post("/api/v1/invitations", &b_owner, json!({"email": "new@iso-b.test", "role": "viewer"})).await;
+    let (_, key) = t.post("/api/v1/api-keys", &b_owner, json!({"name": "B POS"})).await;
+    let (_, a_key) = t.post("/api/v1/api-keys", &a_owner, json!({"name": "A POS"})).await;
+    let a_key = a_key["secret"].as_str().unwrap().to_owned();
+    let fixtures: BTreeMap<&str, String> = [
+        ("user_id", b_member.to_string()),
+        ("invitation_id", inv["id"].as_str().unwrap().to_owned()),
+        ("api_key_id", key["key"]["id"].as_str().unwrap().to_owned()),
+        ("shop_id", b.to_string()),
+        ("role", "advisor".to_owned()),
+    ]
+    .into_iter()
+    .collect();
+    // What must never appear in A's answers.
+    let secrets_of_b = [
+        b.to_string(),
+        b_member.to_string(),
+        inv["id"].as_str().unwrap().to_owned(),
+        key["key"]["id"].as_str().unwrap().to_owned(),
+        "iso-b.test".to_owned(),
+    ];
+    let before = snapshot(t, &b_owner).await;
+
+    let mut checked = 0;
+    for o in operations(&["/api/v1/", "/api/pos/v1/"]) {
+        if o.path.contains("/auth/") || o.path.ends_with("/invitations/accept") {
+            continue; // no principal to cross shops with
+        }
+        let mut path = o.path.clone();
+        let mut has_id = false;
+        for p in o.op["parameters"].as_array().cloned().unwrap_or_default() {
+            if p["in"] != "path" {
+                continue;
+            }
+            let name = p["name"].as_str().unwrap();
+            let value = fixtures
+                .get(name)
+                .unwrap_or_else(|| panic!("{} {}: add a shop-B fixture for path parameter {name}", o.method, o.path));
+            path = path.replace(&format!("{{{name}}}"), value);
+            has_id |= name != "role";
+        }
+        let body = body_schema(&o.op).map(|s| {
+            let mut v = example(&spec, &s, "");
+            if o.path == "/api/v1/me/shop" {
+                v["shop_id"] = json!(b.to_string());
+                has_id = true;
+            }
+            v
+        });
+        let token = if o.path.starts_with("/api/pos/") { &a_key } else { &a_owner };
+        let (status, answer) = t.call(&o.method, &path, Some(token), body).await;
+        let text = answer.to_string();
+        for s in &secrets_of_b {
+            assert!(!text.contains(s.as_str()), "{} {path} leaked shop B's {s}: {text}", o.method);
+        }
+        if has_id {
+            assert!(
+                matches!(status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN),
+                "{} {path} answered {status} for shop B's object: {text}",
+                o.method
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 15, "walked only {checked} operations");
+    assert_eq!(before, snapshot(t, &b_owner).await, "shop B changed");
+
+    // The admin API refuses shop staff altogether.
+    for o in operations(&["/api/admin/"]) {
+        let mut path = o.path.clone();
+        for (name, value) in &fixtures {
+            path = path.replace(&format!("{{{name}}}"), value);
+        }
+        path = path.replace("{feature}", "sms").replace("{plan_code}", "starter").replace("{job_id}", "x");
+        let body = body_schema(&o.op).map(|s| example(&spec, &s, ""));
+        let (status, answer) = t.call(&o.method, &format!("{path}?reason=probe"), Some(&a_owner), body).await;
+        assert!(
+            matches!(status, StatusCode::FORBIDDEN | StatusCode::UNPROCESSABLE_ENTITY),
+            "{} {path}: {status} {answer}",
+            o.method
+        );
+        assert_ne!(status, StatusCode::OK);
+    }
+    assert_eq!(before, snapshot(t, &b_owner).await, "shop B changed");
+});
+
+both_backends!(every_body_rejects_bad_input_naming_the_field, async |t: &TestApp| {
+    let spec = spec();
+    let (_, owner) = t.shop("bad-input", "premium").await;
+    let admin = t.platform("bad@platform.test", pitwall_core::domain::PlatformRole::PlatformAdmin).await;
+    let before = snapshot(t, &owner).await;
+    let mut checked = 0;
+    for o in operations(&["/api/"]) {
+        let Some(schema) = body_schema(&o.op) else { continue };
+        let schema = resolve(&spec, &schema).clone();
+        let token = if o.path.starts_with("/api/admin/") { &admin } else { &owner };
+        let path = o
+            .path
+            .replace("{user_id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{invitation_id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{api_key_id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{shop_id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{role}", "viewer")
+            .replace("{feature}", "sms")
+            .replace("{plan_code}", "starter")
+            .replace("{job_id}", "x");
+
+        // Not JSON at all.
+        let resp = t
+            .client
+            .request(reqwest::Method::from_bytes(o.method.as_bytes()).unwrap(), t.url(&path))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{} {path}", o.method);
+        let b: Value = resp.json().await.unwrap();
+        assert_eq!(b["code"], "malformed_request", "{} {path}: {b}", o.method);
+
+        let required: Vec<String> = schema["required"]
+            .as_array()
+            .map(|r| r.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        let good = example(&spec, &schema, "");
+        for field in &required {
+            // Missing.
+            let mut body = good.clone();
+            body.as_object_mut().unwrap().remove(field);
+            let (s, b) = t.call(&o.method, &path, Some(token), Some(body)).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{} {path} without {field}: {b}", o.method);
+            assert_eq!(b["field"], json!(field), "{} {path} without {field}: {b}", o.method);
+            assert_eq!(b["code"], "invalid_input");
+            // Wrong type.
+            let mut body = good.clone();
+            let wrong = if good[field].is_string() { json!({"nested": 1}) } else { json!("wrong type") };
+            body[field] = wrong;
+            let (s, b) = t.call(&o.method, &path, Some(token), Some(body)).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{} {path} with bad {field}: {b}", o.method);
+            assert_eq!(b["field"], json!(field), "{} {path} with bad {field}: {b}", o.method);
+        }
+        // A field the request does not have.
+        let mut body = good.clone();
+        body["surprise"] = json!(1);
+        let (s, b) = t.call(&o.method, &path, Some(token), Some(body)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{} {path} with an unknown field: {b}", o.method);
+        assert_eq!(b["field"], "surprise");
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} operations have bodies?");
+    assert_eq!(before, snapshot(t, &owner).await, "bad input changed something");
+});
+
+both_backends!(parameters_and_paths_are_checked, async |t: &TestApp| {
+    let (_, owner) = t.shop("param-shop", "starter").await;
+    let (s, b) = t.get("/api/v1/users?limit=0", &owner).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["field"], "limit");
+    let (s, b) = t.get("/api/v1/users?limit=abc", &owner).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["field"], "limit");
+    let (s, b) = t.get("/api/v1/users?cursor=zzz", &owner).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["field"], "cursor");
+    let (s, b) = t.get("/api/v1/users/not-a-uuid", &owner).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
+    assert_eq!(b["code"], "not_found");
+    let (s, b) = t.call_with("GET", "/api/v1/me", Some(&owner), None, &[("X-Pitwall-Shop", "nope")]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["field"], "X-Pitwall-Shop");
+    let (s, b) = t.call("GET", "/api/v1/nothing-here", Some(&owner), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
+    assert_eq!(b["code"], "not_found");
+    let (s, b) = t.call("GET", "/api/v1/me", None, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{b}");
+    assert_eq!(b["code"], "unauthenticated");
+});
+
+both_backends!(pagination_walks_every_member_once, async |t: &TestApp| {
+    let (shop, owner) = t.shop("page-shop", "premium").await;
+    for i in 0..6 {
+        t.member(shop, &format!("m{i}@page.test"), Role::Viewer).await;
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/users?limit=3&cursor={c}"),
+            None => "/api/v1/users?limit=3".to_owned(),
+        };
+        let (s, page) = t.get(&path, &owner).await;
+        assert_eq!(s, StatusCode::OK, "{page}");
+        for u in page["items"].as_array().unwrap() {
+            seen.push(u["id"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(seen.len(), 7);
+    assert_eq!(unique.len(), 7);
+});

@@ -1,0 +1,260 @@
+//! Operations: probes, metrics, headers, real SMTP, dead jobs, and a
+//! database outage through a TCP proxy that the test cuts and restores.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use pitwall_core::domain::PlatformRole;
+use pitwall_testkit::{Backend, Options, StatusCode, TestApp, both_backends, link_in};
+use serde_json::json;
+
+both_backends!(probes_metrics_and_headers, async |t: &TestApp| {
+    let r = t.client.get(t.url("/health")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = t.client.get(t.url("/ready")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    for h in ["content-security-policy", "x-content-type-options", "referrer-policy", "x-request-id"] {
+        assert!(r.headers().contains_key(h), "missing {h}");
+    }
+    assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    let (_, token) = t.shop("metrics-shop", "starter").await;
+    t.get("/api/v1/me", &token).await;
+    let m = t.client.get(t.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(m.contains("pitwall_http_requests_total"), "{m}");
+    assert!(m.contains("route=\"/api/v1/me\""), "{m}");
+    assert!(m.contains("pitwall_http_request_duration_seconds_bucket"));
+    let spec = t.client.get(t.url("/openapi.json")).send().await.unwrap();
+    assert_eq!(spec.status(), StatusCode::OK);
+    let docs = t.client.get(t.url("/docs")).send().await.unwrap();
+    assert_eq!(docs.status(), StatusCode::OK);
+});
+
+/// A real SMTP server (Debian's python3-aiosmtpd) that writes each message
+/// into a folder.
+struct SmtpServer {
+    child: std::process::Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl SmtpServer {
+    fn start() -> Option<Self> {
+        // Two tests may be handed the same free port; only a server whose
+        // own Maildir appeared is ours, otherwise try another port.
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+            let dir = std::env::temp_dir().join(format!("pitwall-smtp-{}", uuid::Uuid::new_v4().simple()));
+            // aiosmtpd's Mailbox handler makes the Maildir (tmp/new/cur)
+            // itself, but only when the folder does not exist yet.
+            let mut child = std::process::Command::new("/usr/bin/python3")
+                .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+                .arg(&dir)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .ok()?;
+            for _ in 0..100 {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if dir.join("new").exists() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    std::thread::sleep(Duration::from_millis(100));
+                    if let Ok(None) = child.try_wait() {
+                        return Some(Self { child, port, dir });
+                    }
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        None
+    }
+
+    fn messages(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for sub in ["new", "cur"] {
+            if let Ok(rd) = std::fs::read_dir(self.dir.join(sub)) {
+                for e in rd.flatten() {
+                    if let Ok(t) = std::fs::read_to_string(e.path()) {
+                        out.push(t);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn invitation_over_smtp(backend: Backend) {
+    let Some(smtp) = SmtpServer::start() else {
+        if pitwall_testkit::pg_required() {
+            panic!("python3-aiosmtpd is needed (apt-get install python3-aiosmtpd)");
+        }
+        eprintln!("SKIPPED: python3-aiosmtpd is not installed");
+        return;
+    };
+    let opts = Options {
+        workers: true,
+        smtp_url: Some(format!("smtp://127.0.0.1:{}", smtp.port)),
+        ..Default::default()
+    };
+    let Some(t) = TestApp::spawn_with(backend, opts).await else { return };
+    let (_, owner) = t.shop("smtp-shop", "pro").await;
+    let (s, b) = t.post("/api/v1/invitations", &owner, json!({"email": "tech@smtp.test", "role": "technician"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let started = Instant::now();
+    let mail = loop {
+        if let Some(m) = smtp.messages().into_iter().find(|m| m.contains("tech@smtp.test")) {
+            break m;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "no mail reached the SMTP server");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(mail.contains("text/plain") && mail.contains("text/html"), "{mail}");
+    let link = link_in(&mail, &format!("{}/invitations/", t.base_url));
+    assert!(link.len() > t.base_url.len() + 40, "{link}");
+    t.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitation_over_real_smtp_sqlite() {
+    invitation_over_smtp(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitation_over_real_smtp_postgres() {
+    invitation_over_smtp(Backend::Postgres).await;
+}
+
+async fn dead_job_is_visible_and_retryable(backend: Backend) {
+    // Nothing listens on this port: every attempt fails, transiently.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let opts = Options {
+        workers: true,
+        smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
+        min_backoff: Some(Duration::from_millis(10)),
+        ..Default::default()
+    };
+    let Some(t) = TestApp::spawn_with(backend, opts).await else { return };
+    let (_, owner) = t.shop("dead-shop", "pro").await;
+    let admin = t.platform("jobs@platform.test", PlatformRole::Support).await;
+    t.post("/api/v1/invitations", &owner, json!({"email": "lost@dead.test", "role": "viewer"})).await;
+    let started = Instant::now();
+    let job = loop {
+        let (s, jobs) = t.get("/api/admin/v1/jobs?state=dead", &admin).await;
+        assert_eq!(s, StatusCode::OK, "{jobs}");
+        if let Some(j) = jobs["items"].as_array().unwrap().first() {
+            break j.clone();
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the job never died");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(job["queue"], "pitwall.email");
+    assert!(job["attempts"].as_i64().unwrap() >= 1, "{job}");
+    let id = job["id"].as_str().unwrap();
+    let (s, b) = t.post(&format!("/api/admin/v1/jobs/{id}/retry"), &admin, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, _) = t.post("/api/admin/v1/jobs/not-a-job/retry", &admin, json!({})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    t.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_jobs_sqlite() {
+    dead_job_is_visible_and_retryable(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_jobs_postgres() {
+    dead_job_is_visible_and_retryable(Backend::Postgres).await;
+}
+
+/// A TCP proxy to PostgreSQL that can be cut (refuses and drops
+/// connections) and restored.
+struct Proxy {
+    addr: String,
+    cut: Arc<AtomicBool>,
+    conns: Arc<tokio::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(upstream: &'static str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let cut = Arc::new(AtomicBool::new(false));
+        let conns = Arc::new(tokio::sync::Mutex::new(Vec::new()));
+        let (c, list) = (cut.clone(), conns.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if c.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let handle = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                list.lock().await.push(handle);
+            }
+        });
+        Self { addr, cut, conns }
+    }
+
+    async fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for h in self.conns.lock().await.drain(..) {
+            h.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_outage_answers_503_and_recovers() {
+    let proxy = Proxy::start("127.0.0.1:5432").await;
+    let opts = Options {
+        pg_via: Some(proxy.addr.clone()),
+        ..Default::default()
+    };
+    let Some(t) = TestApp::spawn_with(Backend::Postgres, opts).await else { return };
+    let (_, token) = t.shop("outage-shop", "starter").await;
+    assert_eq!(t.get("/api/v1/me", &token).await.0, StatusCode::OK);
+
+    proxy.cut().await;
+    let started = Instant::now();
+    let (s, b) = t.get("/api/v1/me", &token).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{b}");
+    assert_eq!(b["code"], "unavailable");
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    let r = t.client.get(t.url("/ready")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(t.client.get(t.url("/health")).send().await.unwrap().status(), StatusCode::OK);
+
+    proxy.restore();
+    let started = Instant::now();
+    loop {
+        let (s, _) = t.get("/api/v1/me", &token).await;
+        if s == StatusCode::OK {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "did not recover: {s}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(t.client.get(t.url("/ready")).send().await.unwrap().status(), StatusCode::OK);
+    t.finish().await;
+}
