@@ -379,7 +379,7 @@ impl TestApp {
     /// its raw text.
     pub async fn wait_for_mail(&self, to: &str) -> String {
         let dir = self.dir.join("outbox");
-        for _ in 0..200 {
+        for _ in 0..600 {
             if let Ok(entries) = std::fs::read_dir(&dir) {
                 for e in entries.flatten() {
                     if let Ok(text) = std::fs::read_to_string(e.path()) {
@@ -391,7 +391,7 @@ impl TestApp {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("no e-mail to {to} arrived in 10 s");
+        panic!("no e-mail to {to} arrived in 30 s");
     }
 }
 

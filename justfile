@@ -1,0 +1,44 @@
+# Everyday commands. README's two commands work without `just`.
+set dotenv-load := false
+export CARGO_TARGET_DIR := env_var_or_default("CARGO_TARGET_DIR", env_var("HOME") + "/.cache/pitwall-target")
+
+# Run the demo (SQLite, in-process workers, demo data).
+run:
+    cargo run --release -p pitwall -- demo
+
+# Serve without demo data.
+serve:
+    cargo run -p pitwall -- serve
+
+# All tests; PostgreSQL tests run when it is reachable.
+test:
+    cargo test --workspace
+
+# Tests with PostgreSQL required (as CI runs them).
+test-pg:
+    PITWALL_REQUIRE_PG=1 cargo test --workspace
+
+# The browser test (needs Debian chromium).
+test-browser:
+    cargo build -p pitwall
+    cd tests/browser && npm ci --no-audit --no-fund
+    PITWALL_BIN=$CARGO_TARGET_DIR/debug/pitwall node tests/browser/invite.mjs
+
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+    cargo fmt --all
+
+# Benchmarks: middleware stack vs bare poem, casbin check at scale.
+bench:
+    cargo run --release -p pitwall-bench
+
+# Regenerate the committed OpenAPI document.
+openapi:
+    cargo run -q -p pitwall -- openapi > openapi/pitwall.json
+
+# Everything CI runs.
+ci:
+    bash .ci/run
