@@ -56,18 +56,31 @@ impl Config {
 
     /// Reads settings through `get`, so tests can pass a map.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let val = |k: &str| get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let val = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
 
         let addr = match val("PITWALL_ADDR") {
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
-            Some(v) => v
-                .parse()
-                .map_err(|_| bad("PITWALL_ADDR", format!("must be host:port such as 127.0.0.1:8080, got {v:?}")))?,
+            Some(v) => v.parse().map_err(|_| {
+                bad(
+                    "PITWALL_ADDR",
+                    format!("must be host:port such as 127.0.0.1:8080, got {v:?}"),
+                )
+            })?,
         };
         let data_dir = PathBuf::from(val("PITWALL_DATA_DIR").unwrap_or_else(|| "./data".into()));
         let database_url = match val("DATABASE_URL") {
             None => format!("sqlite://{}/pitwall.db?mode=rwc", data_dir.display()),
-            Some(v) if v.starts_with("sqlite:") || v.starts_with("postgres://") || v.starts_with("postgresql://") => v,
+            Some(v)
+                if v.starts_with("sqlite:")
+                    || v.starts_with("postgres://")
+                    || v.starts_with("postgresql://") =>
+            {
+                v
+            }
             Some(_) => {
                 return Err(bad(
                     "DATABASE_URL",
@@ -78,9 +91,13 @@ impl Config {
         let base_url = match val("PITWALL_BASE_URL") {
             None => format!("http://{addr}"),
             Some(v) => {
-                let u = url::Url::parse(&v).map_err(|e| bad("PITWALL_BASE_URL", format!("is not a URL: {e}")))?;
+                let u = url::Url::parse(&v)
+                    .map_err(|e| bad("PITWALL_BASE_URL", format!("is not a URL: {e}")))?;
                 if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
-                    return Err(bad("PITWALL_BASE_URL", "must be an http(s) URL such as https://pitwall.example.com"));
+                    return Err(bad(
+                        "PITWALL_BASE_URL",
+                        "must be an http(s) URL such as https://pitwall.example.com",
+                    ));
                 }
                 v.trim_end_matches('/').to_owned()
             }
@@ -90,14 +107,23 @@ impl Config {
             Some(v) if v.starts_with("smtp://") || v.starts_with("smtps://") => Some(v),
             Some(_) => return Err(bad("SMTP_URL", "must start with smtp:// or smtps://")),
         };
-        let mail_from = val("PITWALL_MAIL_FROM").unwrap_or_else(|| "Pitwall <no-reply@pitwall.localhost>".into());
+        let mail_from = val("PITWALL_MAIL_FROM")
+            .unwrap_or_else(|| "Pitwall <no-reply@pitwall.localhost>".into());
         if !mail_from.contains('@') {
-            return Err(bad("PITWALL_MAIL_FROM", "must be an address such as Pitwall <no-reply@example.com>"));
+            return Err(bad(
+                "PITWALL_MAIL_FROM",
+                "must be an address such as Pitwall <no-reply@example.com>",
+            ));
         }
         let log_format = match val("PITWALL_LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
-            Some(other) => return Err(bad("PITWALL_LOG_FORMAT", format!("must be pretty or json, got {other:?}"))),
+            Some(other) => {
+                return Err(bad(
+                    "PITWALL_LOG_FORMAT",
+                    format!("must be pretty or json, got {other:?}"),
+                ));
+            }
         };
         Ok(Self {
             addr,
@@ -115,7 +141,11 @@ impl Config {
     }
 
     fn database_kind(&self) -> &'static str {
-        if self.is_sqlite() { "sqlite" } else { "postgres" }
+        if self.is_sqlite() {
+            "sqlite"
+        } else {
+            "postgres"
+        }
     }
 }
 
@@ -125,7 +155,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -139,11 +172,26 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
-        assert_eq!(with(&[("PITWALL_ADDR", "nope")]).unwrap_err().var, "PITWALL_ADDR");
-        assert_eq!(with(&[("DATABASE_URL", "mysql://x")]).unwrap_err().var, "DATABASE_URL");
-        assert_eq!(with(&[("PITWALL_BASE_URL", "ftp://x")]).unwrap_err().var, "PITWALL_BASE_URL");
-        assert_eq!(with(&[("SMTP_URL", "mail.example.com")]).unwrap_err().var, "SMTP_URL");
-        assert_eq!(with(&[("PITWALL_LOG_FORMAT", "xml")]).unwrap_err().var, "PITWALL_LOG_FORMAT");
+        assert_eq!(
+            with(&[("PITWALL_ADDR", "nope")]).unwrap_err().var,
+            "PITWALL_ADDR"
+        );
+        assert_eq!(
+            with(&[("DATABASE_URL", "mysql://x")]).unwrap_err().var,
+            "DATABASE_URL"
+        );
+        assert_eq!(
+            with(&[("PITWALL_BASE_URL", "ftp://x")]).unwrap_err().var,
+            "PITWALL_BASE_URL"
+        );
+        assert_eq!(
+            with(&[("SMTP_URL", "mail.example.com")]).unwrap_err().var,
+            "SMTP_URL"
+        );
+        assert_eq!(
+            with(&[("PITWALL_LOG_FORMAT", "xml")]).unwrap_err().var,
+            "PITWALL_LOG_FORMAT"
+        );
     }
 
     #[test]

@@ -14,16 +14,37 @@ pub struct DemoLogin {
 }
 
 pub const LOGINS: &[DemoLogin] = &[
-    DemoLogin { email: "owner@demo.pitwall.test", role: "owner" },
-    DemoLogin { email: "advisor@demo.pitwall.test", role: "advisor" },
-    DemoLogin { email: "tech@demo.pitwall.test", role: "technician" },
-    DemoLogin { email: "parts@demo.pitwall.test", role: "parts" },
-    DemoLogin { email: "admin@demo.pitwall.test", role: "platform admin" },
+    DemoLogin {
+        email: "owner@demo.pitwall.test",
+        role: "owner",
+    },
+    DemoLogin {
+        email: "advisor@demo.pitwall.test",
+        role: "advisor",
+    },
+    DemoLogin {
+        email: "tech@demo.pitwall.test",
+        role: "technician",
+    },
+    DemoLogin {
+        email: "parts@demo.pitwall.test",
+        role: "parts",
+    },
+    DemoLogin {
+        email: "admin@demo.pitwall.test",
+        role: "platform admin",
+    },
 ];
 
 /// Creates the demo shop and its people, or leaves them as they are.
 pub async fn ensure(app: &App) -> anyhow::Result<ShopId> {
-    create_platform_user(app, "admin@demo.pitwall.test", DEMO_PASSWORD, PlatformRole::PlatformAdmin).await?;
+    create_platform_user(
+        app,
+        "admin@demo.pitwall.test",
+        DEMO_PASSWORD,
+        PlatformRole::PlatformAdmin,
+    )
+    .await?;
     let shop = match shops::find_by_slug(&app.db, DEMO_SLUG).await? {
         Some(s) => ShopId::from_uuid(s.id),
         None => {
@@ -60,7 +81,12 @@ async fn add_staff(app: &App, shop: ShopId, email: &str, role: Role) -> anyhow::
         None => {
             let id = UserId::new();
             let hash = pitwall_core::tokens::hash_password(DEMO_PASSWORD).await?;
-            let name = email.as_str().split('@').next().unwrap_or("staff").to_owned();
+            let name = email
+                .as_str()
+                .split('@')
+                .next()
+                .unwrap_or("staff")
+                .to_owned();
             identity::insert_user(&app.db, id, &email, &name, Some(hash), None).await?;
             id
         }

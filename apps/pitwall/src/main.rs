@@ -11,7 +11,11 @@ use pitwall_core::store::{PageRequest, shops};
 use pitwall_jobs::runtime::WorkerSettings;
 
 #[derive(Parser)]
-#[command(name = "pitwall", version, about = "Customer care for auto-repair shops")]
+#[command(
+    name = "pitwall",
+    version,
+    about = "Customer care for auto-repair shops"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -94,9 +98,12 @@ enum AdminCommand {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn,apalis=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn,apalis=warn")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Pretty => builder.init(),
@@ -156,9 +163,14 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let app = server::build_app(&config, db).await?;
             let mailer = server::mailer(&config)?;
             tracing::info!("workers running");
-            server::spawn_workers(&app, mailer, WorkerSettings::default(), server::shutdown_signal())
-                .await
-                .context("workers")?;
+            server::spawn_workers(
+                &app,
+                mailer,
+                WorkerSettings::default(),
+                server::shutdown_signal(),
+            )
+            .await
+            .context("workers")?;
             Ok(())
         }
         Command::Demo { no_serve } => {
@@ -171,11 +183,25 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             writeln!(out, "  Admin:    {}/admin", config.base_url)?;
             writeln!(out, "  API docs: {}/docs\n", config.base_url)?;
             for l in demo::LOGINS {
-                writeln!(out, "  {:<28} {:<15} password: {}", l.email, l.role, demo::DEMO_PASSWORD)?;
+                writeln!(
+                    out,
+                    "  {:<28} {:<15} password: {}",
+                    l.email,
+                    l.role,
+                    demo::DEMO_PASSWORD
+                )?;
             }
-            writeln!(out, "\n  E-mails land in {}/outbox/ as .eml files.\n", config.data_dir.display())?;
+            writeln!(
+                out,
+                "\n  E-mails land in {}/outbox/ as .eml files.\n",
+                config.data_dir.display()
+            )?;
             drop(out);
-            if no_serve { Ok(()) } else { serve(config, true).await }
+            if no_serve {
+                Ok(())
+            } else {
+                serve(config, true).await
+            }
         }
         Command::Admin { command } => admin(command, config).await,
     }
@@ -190,9 +216,14 @@ async fn serve(config: Config, workers: bool) -> anyhow::Result<()> {
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     let worker_task = if workers {
         let mut rx = stop_tx.subscribe();
-        Some(server::spawn_workers(&app, server::mailer(&config)?, WorkerSettings::default(), async move {
-            let _ = rx.recv().await;
-        }))
+        Some(server::spawn_workers(
+            &app,
+            server::mailer(&config)?,
+            WorkerSettings::default(),
+            async move {
+                let _ = rx.recv().await;
+            },
+        ))
     } else {
         None
     };
@@ -215,16 +246,33 @@ async fn admin(command: AdminCommand, config: Config) -> anyhow::Result<()> {
     let db = server::open_db(&config, true).await?;
     let app = server::build_app(&config, db).await?;
     match command {
-        AdminCommand::CreateAdmin { email, password, support } => {
+        AdminCommand::CreateAdmin {
+            email,
+            password,
+            support,
+        } => {
             let password = match password {
                 Some(p) => p,
-                None => rpassword::prompt_password("Password for the new admin: ").context("reading the password")?,
+                None => rpassword::prompt_password("Password for the new admin: ")
+                    .context("reading the password")?,
             };
-            let role = if support { PlatformRole::Support } else { PlatformRole::PlatformAdmin };
-            let id = pitwall_core::shops::create_platform_user(&app, &email, &password, role).await?;
+            let role = if support {
+                PlatformRole::Support
+            } else {
+                PlatformRole::PlatformAdmin
+            };
+            let id =
+                pitwall_core::shops::create_platform_user(&app, &email, &password, role).await?;
             println!("{role} {id} ready; sign in at {}/login", config.base_url);
         }
-        AdminCommand::CreateShop { name, slug, plan, owner_email, owner_password, time_zone } => {
+        AdminCommand::CreateShop {
+            name,
+            slug,
+            plan,
+            owner_email,
+            owner_password,
+            time_zone,
+        } => {
             let created = pitwall_core::shops::create_shop(
                 &app,
                 pitwall_core::shops::Creator::Cli,
@@ -244,9 +292,10 @@ async fn admin(command: AdminCommand, config: Config) -> anyhow::Result<()> {
                 // command's promise holds even with no server running.
                 let mailer = server::mailer(&config)?;
                 let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-                let workers = server::spawn_workers(&app, mailer, WorkerSettings::default(), async move {
-                    let _ = rx.await;
-                });
+                let workers =
+                    server::spawn_workers(&app, mailer, WorkerSettings::default(), async move {
+                        let _ = rx.await;
+                    });
                 wait_for_outbox(&app).await;
                 let _ = tx.send(());
                 let _ = workers.await;
@@ -255,14 +304,23 @@ async fn admin(command: AdminCommand, config: Config) -> anyhow::Result<()> {
         }
         AdminCommand::ListShops => {
             let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
-            println!("{:<36}  {:<24} {:<10} {:<10} name", "id", "slug", "plan", "lifecycle");
+            println!(
+                "{:<36}  {:<24} {:<10} {:<10} name",
+                "id", "slug", "plan", "lifecycle"
+            );
             loop {
                 let p = shops::list(&app.db, None, page).await?;
                 for s in &p.items {
-                    println!("{:<36}  {:<24} {:<10} {:<10} {}", s.id, s.slug, s.plan_code, s.lifecycle, s.name);
+                    println!(
+                        "{:<36}  {:<24} {:<10} {:<10} {}",
+                        s.id, s.slug, s.plan_code, s.lifecycle, s.name
+                    );
                 }
                 match p.next_cursor {
-                    Some(c) => page = PageRequest::parse(Some(&c), Some(PageRequest::MAX_LIMIT)).map_err(|(_, m)| anyhow::anyhow!(m))?,
+                    Some(c) => {
+                        page = PageRequest::parse(Some(&c), Some(PageRequest::MAX_LIMIT))
+                            .map_err(|(_, m)| anyhow::anyhow!(m))?
+                    }
                     None => break,
                 }
             }
@@ -273,9 +331,18 @@ async fn admin(command: AdminCommand, config: Config) -> anyhow::Result<()> {
                 Err(_) => shops::find_by_slug(&app.db, &shop).await?,
             };
             let found = found.with_context(|| format!("no shop {shop:?}"))?;
-            let key = pitwall_core::api_keys::create_for_shop(&app, ShopId::from_uuid(found.id), &name, None).await?;
+            let key = pitwall_core::api_keys::create_for_shop(
+                &app,
+                ShopId::from_uuid(found.id),
+                &name,
+                None,
+            )
+            .await?;
             println!("{}", key.secret);
-            eprintln!("API key {} for {}: shown once, store it now.", key.key.id, found.slug);
+            eprintln!(
+                "API key {} for {}: shown once, store it now.",
+                key.key.id, found.slug
+            );
         }
     }
     Ok(())
@@ -301,5 +368,7 @@ async fn wait_for_outbox(app: &pitwall_core::App) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    eprintln!("the invitation e-mail is still queued; `pitwall serve` or `pitwall worker` will send it");
+    eprintln!(
+        "the invitation e-mail is still queued; `pitwall serve` or `pitwall worker` will send it"
+    );
 }

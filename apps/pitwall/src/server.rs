@@ -32,13 +32,19 @@ pub async fn open_db(config: &Config, auto_migrate: bool) -> anyhow::Result<pitw
 
 /// Applies Pitwall's migrations and creates the job tables.
 pub async fn migrate(db: &pitwall_store::Db) -> anyhow::Result<()> {
-    pitwall_store::migrate_up(db).await.context("applying migrations")?;
-    pitwall_jobs::runtime::setup(db).await.map_err(anyhow::Error::msg)?;
+    pitwall_store::migrate_up(db)
+        .await
+        .context("applying migrations")?;
+    pitwall_jobs::runtime::setup(db)
+        .await
+        .map_err(anyhow::Error::msg)?;
     Ok(())
 }
 
 pub async fn build_app(config: &Config, db: pitwall_store::Db) -> anyhow::Result<App> {
-    let authz = pitwall_authz::Authz::load(db.clone()).await.context("loading the policy")?;
+    let authz = pitwall_authz::Authz::load(db.clone())
+        .await
+        .context("loading the policy")?;
     authz.spawn_sync(Duration::from_secs(1));
     Ok(App {
         db,
@@ -51,7 +57,8 @@ pub async fn build_app(config: &Config, db: pitwall_store::Db) -> anyhow::Result
 pub fn mailer(config: &Config) -> anyhow::Result<Mailer> {
     match &config.smtp_url {
         Some(url) => Mailer::smtp(url, &config.mail_from).map_err(anyhow::Error::msg),
-        None => Mailer::dev(config.data_dir.join("outbox"), &config.mail_from).map_err(anyhow::Error::msg),
+        None => Mailer::dev(config.data_dir.join("outbox"), &config.mail_from)
+            .map_err(anyhow::Error::msg),
     }
 }
 

@@ -155,6 +155,9 @@ mod tests {
         assert_eq!(field_of(r#"{}"#), "email");
         assert_eq!(field_of(r#"{"email": 5}"#), "email");
         assert_eq!(field_of(r#"{"email": "a", "surprise": 1}"#), "surprise");
-        assert_eq!(field_of(r#"{"email": "a", "nested": ["x", 3]}"#), "nested/1");
+        assert_eq!(
+            field_of(r#"{"email": "a", "nested": ["x", 3]}"#),
+            "nested/1"
+        );
     }
 }

@@ -39,7 +39,7 @@ g = _, _, _
 e = some(where (p.eft == allow)) && !some(where (p.eft == deny))
 
 [matchers]
-m = g(r.sub, p.sub, r.dom) && (p.dom == r.dom || p.dom == "*") && r.obj == p.obj
+m = r.obj == p.obj && (p.dom == r.dom || p.dom == "*") && g(r.sub, p.sub, r.dom)
 "#;
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +68,7 @@ pub struct Authz {
 
 struct Inner {
     db: Db,
+    sync: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     enforcer: RwLock<Enforcer>,
     version: AtomicI64,
 }
@@ -89,6 +90,7 @@ impl Authz {
             inner: Arc::new(Inner {
                 db,
                 enforcer: RwLock::new(enforcer),
+                sync: std::sync::Mutex::new(None),
                 version: AtomicI64::new(version),
             }),
         })
@@ -138,10 +140,11 @@ impl Authz {
         Ok(true)
     }
 
-    /// Keeps this process in step with policy changes made by others.
-    pub fn spawn_sync(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+    /// Keeps this process in step with policy changes made by others, until
+    /// [`Authz::stop_sync`].
+    pub fn spawn_sync(&self, every: Duration) {
         let this = self.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -150,6 +153,19 @@ impl Authz {
                     tracing::warn!(error = %err, "policy sync failed");
                 }
             }
-        })
+        });
+        if let Ok(mut slot) = self.inner.sync.lock() {
+            if let Some(old) = slot.replace(task) {
+                old.abort();
+            }
+        }
+    }
+
+    pub fn stop_sync(&self) {
+        if let Ok(mut slot) = self.inner.sync.lock() {
+            if let Some(task) = slot.take() {
+                task.abort();
+            }
+        }
     }
 }

@@ -36,7 +36,9 @@ pub fn pg_required() -> bool {
         || std::env::var("PITWALL_REQUIRE_PG").is_ok_and(|v| v == "1")
 }
 
-const MIGRATION_SOURCES: &[&str] = &[include_str!("../../../migrations/src/m20261123_000001_foundation.rs")];
+const MIGRATION_SOURCES: &[&str] = &[include_str!(
+    "../../../migrations/src/m20261123_000001_foundation.rs"
+)];
 
 fn template_name() -> String {
     let mut h = Sha256::new();
@@ -47,14 +49,20 @@ fn template_name() -> String {
 }
 
 async fn pg_database(admin_url: &str) -> anyhow::Result<String> {
-    let admin = tokio::time::timeout(Duration::from_secs(3), Database::connect(format!("{admin_url}/postgres")))
-        .await
-        .context("PostgreSQL did not answer in 3 s")?
-        .context("connecting to PostgreSQL")?;
+    let admin = tokio::time::timeout(
+        Duration::from_secs(3),
+        Database::connect(format!("{admin_url}/postgres")),
+    )
+    .await
+    .context("PostgreSQL did not answer in 3 s")?
+    .context("connecting to PostgreSQL")?;
     let backend = admin.get_database_backend();
     let template = template_name();
     admin
-        .execute_raw(Statement::from_string(backend, "SELECT pg_advisory_lock(7471)"))
+        .execute_raw(Statement::from_string(
+            backend,
+            "SELECT pg_advisory_lock(7471)",
+        ))
         .await?;
     let exists = admin
         .query_one_raw(Statement::from_string(
@@ -66,7 +74,10 @@ async fn pg_database(admin_url: &str) -> anyhow::Result<String> {
     let made = async {
         if !exists {
             admin
-                .execute_raw(Statement::from_string(backend, format!("CREATE DATABASE {template}")))
+                .execute_raw(Statement::from_string(
+                    backend,
+                    format!("CREATE DATABASE {template}"),
+                ))
                 .await?;
             let db = pitwall_store::connect(&format!("{admin_url}/{template}")).await?;
             pitwall::server::migrate(&db).await?;
@@ -76,7 +87,10 @@ async fn pg_database(admin_url: &str) -> anyhow::Result<String> {
     }
     .await;
     admin
-        .execute_raw(Statement::from_string(backend, "SELECT pg_advisory_unlock(7471)"))
+        .execute_raw(Statement::from_string(
+            backend,
+            "SELECT pg_advisory_unlock(7471)",
+        ))
         .await?;
     made?;
     let name = format!("pitwall_t_{}", uuid::Uuid::new_v4().simple());
@@ -154,7 +168,9 @@ impl TestApp {
         match Self::try_spawn(backend, opts).await {
             Ok(t) => Some(t),
             Err(e) if backend == Backend::Postgres && !pg_required() => {
-                eprintln!("SKIPPED: PostgreSQL is not reachable ({e:#}); set PITWALL_TEST_PG or start it");
+                eprintln!(
+                    "SKIPPED: PostgreSQL is not reachable ({e:#}); set PITWALL_TEST_PG or start it"
+                );
                 None
             }
             Err(e) => panic!("could not start the test app: {e:#}"),
@@ -166,15 +182,25 @@ impl TestApp {
         LOGS.call_once(|| {
             let filter = tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
         });
-        let dir = std::env::temp_dir().join(format!("pitwall-test-{}", uuid::Uuid::new_v4().simple()));
+        let dir =
+            std::env::temp_dir().join(format!("pitwall-test-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir)?;
         let (database_url, pg_name) = match backend {
-            Backend::Sqlite => (format!("sqlite://{}/pitwall.db?mode=rwc", dir.display()), None),
+            Backend::Sqlite => (
+                format!("sqlite://{}/pitwall.db?mode=rwc", dir.display()),
+                None,
+            ),
             Backend::Postgres => {
                 let name = pg_database(&pg_admin_url()).await?;
-                let host = opts.pg_via.clone().unwrap_or_else(|| "127.0.0.1:5432".into());
+                let host = opts
+                    .pg_via
+                    .clone()
+                    .unwrap_or_else(|| "127.0.0.1:5432".into());
                 (format!("postgres://postgres@{host}/{name}"), Some(name))
             }
         };
@@ -186,7 +212,8 @@ impl TestApp {
         if let Some(smtp) = &opts.smtp_url {
             env.push(("SMTP_URL".to_owned(), smtp.clone()));
         }
-        let config = Config::from_lookup(|k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))?;
+        let config =
+            Config::from_lookup(|k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))?;
         let db = pitwall::server::open_db(&config, false).await?;
         if backend == Backend::Sqlite {
             pitwall::server::migrate(&db).await?;
@@ -212,9 +239,14 @@ impl TestApp {
                 max_backoff: Duration::from_millis(200),
                 shutdown_timeout: Duration::from_secs(5),
             };
-            Some(pitwall::server::spawn_workers(&app, pitwall::server::mailer(&config)?, settings, async move {
-                let _ = rx.recv().await;
-            }))
+            Some(pitwall::server::spawn_workers(
+                &app,
+                pitwall::server::mailer(&config)?,
+                settings,
+                async move {
+                    let _ = rx.recv().await;
+                },
+            ))
         } else {
             None
         };
@@ -251,6 +283,7 @@ impl TestApp {
         if let Some(w) = self.workers.take() {
             let _ = tokio::time::timeout(Duration::from_secs(10), w).await;
         }
+        self.app.authz.stop_sync();
         let _ = self.app.db.clone().close().await;
         if let Some(name) = self.pg_name.take() {
             drop_pg_database(&name).await;
@@ -263,7 +296,13 @@ impl TestApp {
     }
 
     /// Sends a JSON request; answers status and parsed body (Null if none).
-    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         self.call_with(method, path, token, body, &[]).await
     }
 
@@ -303,7 +342,12 @@ impl TestApp {
     /// Signs in through the API; panics on failure.
     pub async fn login(&self, email: &str, password: &str) -> String {
         let (status, body) = self
-            .call("POST", "/api/v1/auth/login", None, Some(json!({"email": email, "password": password})))
+            .call(
+                "POST",
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"email": email, "password": password})),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "login {email}: {body}");
         body["token"].as_str().expect("token").to_owned()
@@ -332,7 +376,12 @@ impl TestApp {
     }
 
     /// Adds a member with `role` directly (no e-mail) and signs them in.
-    pub async fn member(&self, shop: ShopId, email: &str, role: pitwall_core::domain::Role) -> (pitwall_core::domain::UserId, String) {
+    pub async fn member(
+        &self,
+        shop: ShopId,
+        email: &str,
+        role: pitwall_core::domain::Role,
+    ) -> (pitwall_core::domain::UserId, String) {
         let user = match pitwall_core::store::identity::user_by_email(
             &self.app.db,
             &pitwall_core::domain::Email::parse(email).expect("email"),
@@ -343,7 +392,9 @@ impl TestApp {
             Some(u) => pitwall_core::domain::UserId::from_uuid(u.id),
             None => {
                 let id = pitwall_core::domain::UserId::new();
-                let hash = pitwall_core::tokens::hash_password(PASSWORD).await.expect("hash");
+                let hash = pitwall_core::tokens::hash_password(PASSWORD)
+                    .await
+                    .expect("hash");
                 pitwall_core::store::identity::insert_user(
                     &self.app.db,
                     id,
@@ -401,8 +452,13 @@ pub const PASSWORD: &str = "correct horse battery";
 /// The first link in an e-mail that starts with `prefix`; undoes the
 /// quoted-printable soft breaks mail bodies may have.
 pub fn link_in(mail: &str, prefix: &str) -> String {
-    let unfolded = mail.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
-    let start = unfolded.find(prefix).unwrap_or_else(|| panic!("no link {prefix} in mail:\n{mail}"));
+    let unfolded = mail
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    let start = unfolded
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no link {prefix} in mail:\n{mail}"));
     unfolded[start..]
         .split(|c: char| c.is_whitespace() || c == '"' || c == '<')
         .next()

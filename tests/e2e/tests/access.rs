@@ -42,88 +42,179 @@ both_backends!(permission_matrix, async |t: &TestApp| {
     }
 });
 
-both_backends!(owner_changes_a_role_and_it_applies_at_once, async |t: &TestApp| {
-    let (shop, owner) = t.shop("roles-shop", "pro").await;
-    let (_, advisor) = t.member(shop, "adv@roles.test", Role::Advisor).await;
-    assert_eq!(t.get("/api/v1/users", &advisor).await.0, StatusCode::OK);
+both_backends!(
+    owner_changes_a_role_and_it_applies_at_once,
+    async |t: &TestApp| {
+        let (shop, owner) = t.shop("roles-shop", "pro").await;
+        let (_, advisor) = t.member(shop, "adv@roles.test", Role::Advisor).await;
+        assert_eq!(t.get("/api/v1/users", &advisor).await.0, StatusCode::OK);
 
-    // Take users.view away from advisors, give them users.invite.
-    let mut perms: Vec<&str> = Role::Advisor
-        .default_permissions()
-        .iter()
-        .filter(|p| **p != Permission::UsersView)
-        .map(|p| p.as_str())
-        .collect();
-    perms.push("users.invite");
-    let (s, role) = t.call("PUT", "/api/v1/roles/advisor", Some(&owner), Some(json!({"permissions": perms}))).await;
-    assert_eq!(s, StatusCode::OK, "{role}");
-    assert_eq!(role["customised"], true);
-    assert!(!role["permissions"].as_array().unwrap().iter().any(|p| p == "users.view"));
+        // Take users.view away from advisors, give them users.invite.
+        let mut perms: Vec<&str> = Role::Advisor
+            .default_permissions()
+            .iter()
+            .filter(|p| **p != Permission::UsersView)
+            .map(|p| p.as_str())
+            .collect();
+        perms.push("users.invite");
+        let (s, role) = t
+            .call(
+                "PUT",
+                "/api/v1/roles/advisor",
+                Some(&owner),
+                Some(json!({"permissions": perms})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{role}");
+        assert_eq!(role["customised"], true);
+        assert!(
+            !role["permissions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p == "users.view")
+        );
 
-    let (s, b) = t.get("/api/v1/users", &advisor).await;
-    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
-    assert_eq!(b["permission"], "users.view");
-    assert_eq!(t.get("/api/v1/invitations", &advisor).await.0, StatusCode::OK);
+        let (s, b) = t.get("/api/v1/users", &advisor).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+        assert_eq!(b["permission"], "users.view");
+        assert_eq!(
+            t.get("/api/v1/invitations", &advisor).await.0,
+            StatusCode::OK
+        );
 
-    // Another shop's advisors keep the defaults.
-    let (other, _) = t.shop("roles-other", "pro").await;
-    let (_, other_adv) = t.member(other, "adv@other.test", Role::Advisor).await;
-    assert_eq!(t.get("/api/v1/users", &other_adv).await.0, StatusCode::OK);
+        // Another shop's advisors keep the defaults.
+        let (other, _) = t.shop("roles-other", "pro").await;
+        let (_, other_adv) = t.member(other, "adv@other.test", Role::Advisor).await;
+        assert_eq!(t.get("/api/v1/users", &other_adv).await.0, StatusCode::OK);
 
-    // The owner cannot lock the shop out of role management.
-    let (s, b) = t
-        .call("PUT", "/api/v1/roles/owner", Some(&owner), Some(json!({"permissions": ["dashboard.view"]})))
-        .await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
-    assert_eq!(b["field"], "permissions");
-    // Unknown permission names are named.
-    let (s, b) = t
-        .call("PUT", "/api/v1/roles/viewer", Some(&owner), Some(json!({"permissions": ["tickets.view", "fly.plane"]})))
-        .await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
-    assert_eq!(b["field"], "permissions/1");
+        // The owner cannot lock the shop out of role management.
+        let (s, b) = t
+            .call(
+                "PUT",
+                "/api/v1/roles/owner",
+                Some(&owner),
+                Some(json!({"permissions": ["dashboard.view"]})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["field"], "permissions");
+        // Unknown permission names are named.
+        let (s, b) = t
+            .call(
+                "PUT",
+                "/api/v1/roles/viewer",
+                Some(&owner),
+                Some(json!({"permissions": ["tickets.view", "fly.plane"]})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["field"], "permissions/1");
 
-    // The change is audited.
-    let admin = t.platform("audit@platform.test", PlatformRole::Support).await;
-    let (_, audit) = t.get(&format!("/api/admin/v1/audit?shop_id={shop}"), &admin).await;
-    assert!(audit["items"].as_array().unwrap().iter().any(|e| e["action"] == "role.set_permissions"));
-});
+        // The change is audited.
+        let admin = t
+            .platform("audit@platform.test", PlatformRole::Support)
+            .await;
+        let (_, audit) = t
+            .get(&format!("/api/admin/v1/audit?shop_id={shop}"), &admin)
+            .await;
+        assert!(
+            audit["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["action"] == "role.set_permissions")
+        );
+    }
+);
 
 both_backends!(features_follow_plan_and_overrides, async |t: &TestApp| {
     let (shop, owner) = t.shop("feature-shop", "starter").await;
-    let branded = json!({"name": "Feature Shop", "time_zone": "America/Chicago", "primary_color": "#112233"});
-    let (s, b) = t.call("PUT", "/api/v1/shop", Some(&owner), Some(branded.clone())).await;
+    let branded =
+        json!({"name": "Feature Shop", "time_zone": "America/Chicago", "primary_color": "#112233"});
+    let (s, b) = t
+        .call("PUT", "/api/v1/shop", Some(&owner), Some(branded.clone()))
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
     assert_eq!(b["code"], "feature_not_in_plan");
     assert_eq!(b["feature"], "custom_branding");
     assert_eq!(b["cheapest_plan"], "pro");
     let (_, shop_now) = t.get("/api/v1/shop", &owner).await;
-    assert_eq!(shop_now["primary_color"], serde_json::Value::Null, "nothing changed");
+    assert_eq!(
+        shop_now["primary_color"],
+        serde_json::Value::Null,
+        "nothing changed"
+    );
 
     // Support switches the feature on for this shop only.
-    let support = t.platform("support@platform.test", PlatformRole::Support).await;
+    let support = t
+        .platform("support@platform.test", PlatformRole::Support)
+        .await;
     let path = format!("/api/admin/v1/shops/{shop}/features/custom_branding");
-    let (s, b) = t.call("PUT", &path, Some(&support), Some(json!({"enabled": true, "reason": ""}))).await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a reason is required: {b}");
+    let (s, b) = t
+        .call(
+            "PUT",
+            &path,
+            Some(&support),
+            Some(json!({"enabled": true, "reason": ""})),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a reason is required: {b}"
+    );
     assert_eq!(b["field"], "reason");
     let (s, b) = t
-        .call("PUT", &path, Some(&support), Some(json!({"enabled": true, "reason": "trial of branding"})))
+        .call(
+            "PUT",
+            &path,
+            Some(&support),
+            Some(json!({"enabled": true, "reason": "trial of branding"})),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    assert!(b["shop"]["features"].as_array().unwrap().iter().any(|f| f == "custom_branding"));
-    let (s, b) = t.call("PUT", "/api/v1/shop", Some(&owner), Some(branded.clone())).await;
+    assert!(
+        b["shop"]["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "custom_branding")
+    );
+    let (s, b) = t
+        .call("PUT", "/api/v1/shop", Some(&owner), Some(branded.clone()))
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["primary_color"], "#112233");
 
     // Switched off again, even though a plan change would grant it.
-    t.call("PUT", &format!("/api/admin/v1/shops/{shop}/plan"), Some(&support), Some(json!({"plan": "pro"}))).await;
-    t.call("PUT", &path, Some(&support), Some(json!({"enabled": false, "reason": "abuse"}))).await;
+    t.call(
+        "PUT",
+        &format!("/api/admin/v1/shops/{shop}/plan"),
+        Some(&support),
+        Some(json!({"plan": "pro"})),
+    )
+    .await;
+    t.call(
+        "PUT",
+        &path,
+        Some(&support),
+        Some(json!({"enabled": false, "reason": "abuse"})),
+    )
+    .await;
     let (s, b) = t
         .call("PUT", "/api/v1/shop", Some(&owner), Some(json!({"name": "Feature Shop", "time_zone": "America/Chicago", "primary_color": "#445566"})))
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
     // Clearing the override hands the decision back to the plan (pro has it).
-    let (s, _) = t.call("DELETE", &format!("{path}?reason=back%20to%20plan"), Some(&support), None).await;
+    let (s, _) = t
+        .call(
+            "DELETE",
+            &format!("{path}?reason=back%20to%20plan"),
+            Some(&support),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     let (s, b) = t
         .call("PUT", "/api/v1/shop", Some(&owner), Some(json!({"name": "Feature Shop", "time_zone": "America/Chicago", "primary_color": "#445566"})))
@@ -131,55 +222,113 @@ both_backends!(features_follow_plan_and_overrides, async |t: &TestApp| {
     assert_eq!(s, StatusCode::OK, "{b}");
 
     // A downgrade takes effect on the next request.
-    t.call("PUT", &format!("/api/admin/v1/shops/{shop}/plan"), Some(&support), Some(json!({"plan": "starter"}))).await;
+    t.call(
+        "PUT",
+        &format!("/api/admin/v1/shops/{shop}/plan"),
+        Some(&support),
+        Some(json!({"plan": "starter"})),
+    )
+    .await;
     let (s, b) = t
         .call("PUT", "/api/v1/shop", Some(&owner), Some(json!({"name": "Feature Shop", "time_zone": "America/Chicago", "primary_color": "#778899"})))
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
 
-    let (_, audit) = t.get(&format!("/api/admin/v1/audit?shop_id={shop}"), &support).await;
-    let actions: Vec<_> = audit["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_owned()).collect();
-    assert!(actions.iter().filter(|a| *a == "feature.override").count() >= 3, "{actions:?}");
+    let (_, audit) = t
+        .get(&format!("/api/admin/v1/audit?shop_id={shop}"), &support)
+        .await;
+    let actions: Vec<_> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        actions.iter().filter(|a| *a == "feature.override").count() >= 3,
+        "{actions:?}"
+    );
     assert!(actions.iter().any(|a| a == "shop.set_plan"));
 });
 
 both_backends!(user_quota_is_enforced, async |t: &TestApp| {
     let (_, owner) = t.shop("quota-shop", "starter").await; // 5 users
     for i in 0..4 {
-        let (s, b) = t.post("/api/v1/invitations", &owner, json!({"email": format!("p{i}@quota.test"), "role": "viewer"})).await;
+        let (s, b) = t
+            .post(
+                "/api/v1/invitations",
+                &owner,
+                json!({"email": format!("p{i}@quota.test"), "role": "viewer"}),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK, "{b}");
     }
-    let (s, b) = t.post("/api/v1/invitations", &owner, json!({"email": "p5@quota.test", "role": "viewer"})).await;
+    let (s, b) = t
+        .post(
+            "/api/v1/invitations",
+            &owner,
+            json!({"email": "p5@quota.test", "role": "viewer"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
     assert_eq!(b["code"], "quota_exceeded");
     assert_eq!(b["quota"], "users");
     assert_eq!(b["limit"], 5);
 });
 
-both_backends!(api_keys_authenticate_only_the_pos_api, async |t: &TestApp| {
-    let (_, owner) = t.shop("key-shop", "starter").await;
-    let (s, k) = t.post("/api/v1/api-keys", &owner, json!({"name": "Front counter POS"})).await;
-    assert_eq!(s, StatusCode::OK, "{k}");
-    let secret = k["secret"].as_str().unwrap().to_owned();
-    assert!(secret.starts_with("pk_"));
-    let (s, who) = t.get("/api/pos/v1/whoami", &secret).await;
-    assert_eq!(s, StatusCode::OK, "{who}");
-    assert_eq!(who["key_name"], "Front counter POS");
-    // A key is not a user token, and a user token is not a key.
-    assert_eq!(t.get("/api/v1/me", &secret).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(t.get("/api/pos/v1/whoami", &owner).await.0, StatusCode::UNAUTHORIZED);
-    // Listed without the secret; revoked at once.
-    let (_, list) = t.get("/api/v1/api-keys", &owner).await;
-    assert!(!list.to_string().contains(&secret));
-    let id = k["key"]["id"].as_str().unwrap();
-    let (s, _) = t.call("DELETE", &format!("/api/v1/api-keys/{id}"), Some(&owner), None).await;
-    assert_eq!(s, StatusCode::OK);
-    assert_eq!(t.get("/api/pos/v1/whoami", &secret).await.0, StatusCode::UNAUTHORIZED);
-});
+both_backends!(
+    api_keys_authenticate_only_the_pos_api,
+    async |t: &TestApp| {
+        let (_, owner) = t.shop("key-shop", "starter").await;
+        let (s, k) = t
+            .post(
+                "/api/v1/api-keys",
+                &owner,
+                json!({"name": "Front counter POS"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{k}");
+        let secret = k["secret"].as_str().unwrap().to_owned();
+        assert!(secret.starts_with("pk_"));
+        let (s, who) = t.get("/api/pos/v1/whoami", &secret).await;
+        assert_eq!(s, StatusCode::OK, "{who}");
+        assert_eq!(who["key_name"], "Front counter POS");
+        // A key is not a user token, and a user token is not a key.
+        assert_eq!(
+            t.get("/api/v1/me", &secret).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            t.get("/api/pos/v1/whoami", &owner).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        // Listed without the secret; revoked at once.
+        let (_, list) = t.get("/api/v1/api-keys", &owner).await;
+        assert!(!list.to_string().contains(&secret));
+        let id = k["key"]["id"].as_str().unwrap();
+        let (s, _) = t
+            .call(
+                "DELETE",
+                &format!("/api/v1/api-keys/{id}"),
+                Some(&owner),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(
+            t.get("/api/pos/v1/whoami", &secret).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+);
 
 both_backends!(admin_api_is_for_platform_staff, async |t: &TestApp| {
     let (_, owner) = t.shop("admin-shop", "starter").await;
-    for path in ["/api/admin/v1/shops", "/api/admin/v1/plans", "/api/admin/v1/audit", "/api/admin/v1/jobs"] {
+    for path in [
+        "/api/admin/v1/shops",
+        "/api/admin/v1/plans",
+        "/api/admin/v1/audit",
+        "/api/admin/v1/jobs",
+    ] {
         let (s, b) = t.get(path, &owner).await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {b}");
         assert_eq!(b["code"], "permission_denied");
@@ -208,17 +357,38 @@ both_backends!(admin_api_is_for_platform_staff, async |t: &TestApp| {
 
     // Support may not edit the plan catalogue; a platform admin may.
     let edit = json!({"name": "Starter", "monthly_price_cents": 5900, "features": ["pos_sync", "dashboard", "sms"], "max_users": 5});
-    let (s, _) = t.call("PUT", "/api/admin/v1/plans/starter", Some(&support), Some(edit.clone())).await;
+    let (s, _) = t
+        .call(
+            "PUT",
+            "/api/admin/v1/plans/starter",
+            Some(&support),
+            Some(edit.clone()),
+        )
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let admin = t.platform("a@platform.test", PlatformRole::PlatformAdmin).await;
-    let (s, plan) = t.call("PUT", "/api/admin/v1/plans/starter", Some(&admin), Some(edit)).await;
+    let admin = t
+        .platform("a@platform.test", PlatformRole::PlatformAdmin)
+        .await;
+    let (s, plan) = t
+        .call(
+            "PUT",
+            "/api/admin/v1/plans/starter",
+            Some(&admin),
+            Some(edit),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{plan}");
     assert_eq!(plan["monthly_price_cents"], 5900);
 
     // Suspending makes the shop read-only.
     let shop_id = created["shop"]["id"].as_str().unwrap().to_owned();
     let (s, b) = t
-        .call("PUT", &format!("/api/admin/v1/shops/{shop_id}/lifecycle"), Some(&support), Some(json!({"lifecycle": "suspended", "reason": "unpaid"})))
+        .call(
+            "PUT",
+            &format!("/api/admin/v1/shops/{shop_id}/lifecycle"),
+            Some(&support),
+            Some(json!({"lifecycle": "suspended", "reason": "unpaid"})),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["shop"]["lifecycle"], "suspended");

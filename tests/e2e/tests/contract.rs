@@ -19,10 +19,14 @@ fn committed_openapi_matches_the_code() {
     if std::env::var("PITWALL_UPDATE_OPENAPI").is_ok_and(|v| v == "1") {
         std::fs::write(&path, format!("{current}\n")).expect("write openapi");
     }
-    let committed = std::fs::read_to_string(&path).expect("openapi/pitwall.json exists (run `just openapi`)");
+    let committed =
+        std::fs::read_to_string(&path).expect("openapi/pitwall.json exists (run `just openapi`)");
     let a: Value = serde_json::from_str(&committed).expect("committed spec is JSON");
     let b: Value = serde_json::from_str(&current).expect("spec is JSON");
-    assert!(a == b, "openapi/pitwall.json is out of date: run `just openapi` and commit it");
+    assert!(
+        a == b,
+        "openapi/pitwall.json is out of date: run `just openapi` and commit it"
+    );
 }
 
 struct Operation {
@@ -122,9 +126,19 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
     let (_, a_owner) = t.shop("iso-a", "premium").await;
     let (b, b_owner) = t.shop("iso-b", "premium").await;
     let (b_member, _) = t.member(b, "staff@iso-b.test", Role::Advisor).await;
-    let (_, inv) = t.post("/api/v1/invitations", &b_owner, json!({"email": "new@iso-b.test", "role": "viewer"})).await;
-    let (_, key) = t.post("/api/v1/api-keys", &b_owner, json!({"name": "B POS"})).await;
-    let (_, a_key) = t.post("/api/v1/api-keys", &a_owner, json!({"name": "A POS"})).await;
+    let (_, inv) = t
+        .post(
+            "/api/v1/invitations",
+            &b_owner,
+            json!({"email": "new@iso-b.test", "role": "viewer"}),
+        )
+        .await;
+    let (_, key) = t
+        .post("/api/v1/api-keys", &b_owner, json!({"name": "B POS"}))
+        .await;
+    let (_, a_key) = t
+        .post("/api/v1/api-keys", &a_owner, json!({"name": "A POS"}))
+        .await;
     let a_key = a_key["secret"].as_str().unwrap().to_owned();
     let fixtures: BTreeMap<&str, String> = [
         ("user_id", b_member.to_string()),
@@ -157,9 +171,12 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
                 continue;
             }
             let name = p["name"].as_str().unwrap();
-            let value = fixtures
-                .get(name)
-                .unwrap_or_else(|| panic!("{} {}: add a shop-B fixture for path parameter {name}", o.method, o.path));
+            let value = fixtures.get(name).unwrap_or_else(|| {
+                panic!(
+                    "{} {}: add a shop-B fixture for path parameter {name}",
+                    o.method, o.path
+                )
+            });
             path = path.replace(&format!("{{{name}}}"), value);
             has_id |= name != "role";
         }
@@ -171,11 +188,19 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
             }
             v
         });
-        let token = if o.path.starts_with("/api/pos/") { &a_key } else { &a_owner };
+        let token = if o.path.starts_with("/api/pos/") {
+            &a_key
+        } else {
+            &a_owner
+        };
         let (status, answer) = t.call(&o.method, &path, Some(token), body).await;
         let text = answer.to_string();
         for s in &secrets_of_b {
-            assert!(!text.contains(s.as_str()), "{} {path} leaked shop B's {s}: {text}", o.method);
+            assert!(
+                !text.contains(s.as_str()),
+                "{} {path} leaked shop B's {s}: {text}",
+                o.method
+            );
         }
         if has_id {
             assert!(
@@ -195,11 +220,24 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         for (name, value) in &fixtures {
             path = path.replace(&format!("{{{name}}}"), value);
         }
-        path = path.replace("{feature}", "sms").replace("{plan_code}", "starter").replace("{job_id}", "x");
+        path = path
+            .replace("{feature}", "sms")
+            .replace("{plan_code}", "starter")
+            .replace("{job_id}", "x");
         let body = body_schema(&o.op).map(|s| example(&spec, &s, ""));
-        let (status, answer) = t.call(&o.method, &format!("{path}?reason=probe"), Some(&a_owner), body).await;
+        let (status, answer) = t
+            .call(
+                &o.method,
+                &format!("{path}?reason=probe"),
+                Some(&a_owner),
+                body,
+            )
+            .await;
         assert!(
-            matches!(status, StatusCode::FORBIDDEN | StatusCode::UNPROCESSABLE_ENTITY),
+            matches!(
+                status,
+                StatusCode::FORBIDDEN | StatusCode::UNPROCESSABLE_ENTITY
+            ),
             "{} {path}: {status} {answer}",
             o.method
         );
@@ -208,73 +246,132 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
     assert_eq!(before, snapshot(t, &b_owner).await, "shop B changed");
 });
 
-both_backends!(every_body_rejects_bad_input_naming_the_field, async |t: &TestApp| {
-    let spec = spec();
-    let (_, owner) = t.shop("bad-input", "premium").await;
-    let admin = t.platform("bad@platform.test", pitwall_core::domain::PlatformRole::PlatformAdmin).await;
-    let before = snapshot(t, &owner).await;
-    let mut checked = 0;
-    for o in operations(&["/api/"]) {
-        let Some(schema) = body_schema(&o.op) else { continue };
-        let schema = resolve(&spec, &schema).clone();
-        let token = if o.path.starts_with("/api/admin/") { &admin } else { &owner };
-        let path = o
-            .path
-            .replace("{user_id}", &uuid::Uuid::now_v7().to_string())
-            .replace("{invitation_id}", &uuid::Uuid::now_v7().to_string())
-            .replace("{api_key_id}", &uuid::Uuid::now_v7().to_string())
-            .replace("{shop_id}", &uuid::Uuid::now_v7().to_string())
-            .replace("{role}", "viewer")
-            .replace("{feature}", "sms")
-            .replace("{plan_code}", "starter")
-            .replace("{job_id}", "x");
+both_backends!(
+    every_body_rejects_bad_input_naming_the_field,
+    async |t: &TestApp| {
+        let spec = spec();
+        let (_, owner) = t.shop("bad-input", "premium").await;
+        let admin = t
+            .platform(
+                "bad@platform.test",
+                pitwall_core::domain::PlatformRole::PlatformAdmin,
+            )
+            .await;
+        let before = snapshot(t, &owner).await;
+        let mut checked = 0;
+        for o in operations(&["/api/"]) {
+            let Some(schema) = body_schema(&o.op) else {
+                continue;
+            };
+            let schema = resolve(&spec, &schema).clone();
+            let token = if o.path.starts_with("/api/admin/") {
+                &admin
+            } else {
+                &owner
+            };
+            let path = o
+                .path
+                .replace("{user_id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{invitation_id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{api_key_id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{shop_id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{role}", "viewer")
+                .replace("{feature}", "sms")
+                .replace("{plan_code}", "starter")
+                .replace("{job_id}", "x");
 
-        // Not JSON at all.
-        let resp = t
-            .client
-            .request(reqwest::Method::from_bytes(o.method.as_bytes()).unwrap(), t.url(&path))
-            .bearer_auth(token)
-            .header("content-type", "application/json")
-            .body("{not json")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{} {path}", o.method);
-        let b: Value = resp.json().await.unwrap();
-        assert_eq!(b["code"], "malformed_request", "{} {path}: {b}", o.method);
+            // Not JSON at all.
+            let resp = t
+                .client
+                .request(
+                    reqwest::Method::from_bytes(o.method.as_bytes()).unwrap(),
+                    t.url(&path),
+                )
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .body("{not json")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                resp.status(),
+                StatusCode::BAD_REQUEST,
+                "{} {path}",
+                o.method
+            );
+            let b: Value = resp.json().await.unwrap();
+            assert_eq!(b["code"], "malformed_request", "{} {path}: {b}", o.method);
 
-        let required: Vec<String> = schema["required"]
-            .as_array()
-            .map(|r| r.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-            .unwrap_or_default();
-        let good = example(&spec, &schema, "");
-        for field in &required {
-            // Missing.
+            let required: Vec<String> = schema["required"]
+                .as_array()
+                .map(|r| {
+                    r.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let good = example(&spec, &schema, "");
+            for field in &required {
+                // Missing.
+                let mut body = good.clone();
+                body.as_object_mut().unwrap().remove(field);
+                let (s, b) = t.call(&o.method, &path, Some(token), Some(body)).await;
+                assert_eq!(
+                    s,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "{} {path} without {field}: {b}",
+                    o.method
+                );
+                assert_eq!(
+                    b["field"],
+                    json!(field),
+                    "{} {path} without {field}: {b}",
+                    o.method
+                );
+                assert_eq!(b["code"], "invalid_input");
+                // Wrong type.
+                let mut body = good.clone();
+                let wrong = if good[field].is_string() {
+                    json!({"nested": 1})
+                } else {
+                    json!("wrong type")
+                };
+                body[field] = wrong;
+                let (s, b) = t.call(&o.method, &path, Some(token), Some(body)).await;
+                assert_eq!(
+                    s,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "{} {path} with bad {field}: {b}",
+                    o.method
+                );
+                assert_eq!(
+                    b["field"],
+                    json!(field),
+                    "{} {path} with bad {field}: {b}",
+                    o.method
+                );
+            }
+            // A field the request does not have.
             let mut body = good.clone();
-            body.as_object_mut().unwrap().remove(field);
+            body["surprise"] = json!(1);
             let (s, b) = t.call(&o.method, &path, Some(token), Some(body)).await;
-            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{} {path} without {field}: {b}", o.method);
-            assert_eq!(b["field"], json!(field), "{} {path} without {field}: {b}", o.method);
-            assert_eq!(b["code"], "invalid_input");
-            // Wrong type.
-            let mut body = good.clone();
-            let wrong = if good[field].is_string() { json!({"nested": 1}) } else { json!("wrong type") };
-            body[field] = wrong;
-            let (s, b) = t.call(&o.method, &path, Some(token), Some(body)).await;
-            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{} {path} with bad {field}: {b}", o.method);
-            assert_eq!(b["field"], json!(field), "{} {path} with bad {field}: {b}", o.method);
+            assert_eq!(
+                s,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{} {path} with an unknown field: {b}",
+                o.method
+            );
+            assert_eq!(b["field"], "surprise");
+            checked += 1;
         }
-        // A field the request does not have.
-        let mut body = good.clone();
-        body["surprise"] = json!(1);
-        let (s, b) = t.call(&o.method, &path, Some(token), Some(body)).await;
-        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{} {path} with an unknown field: {b}", o.method);
-        assert_eq!(b["field"], "surprise");
-        checked += 1;
+        assert!(checked >= 10, "only {checked} operations have bodies?");
+        assert_eq!(
+            before,
+            snapshot(t, &owner).await,
+            "bad input changed something"
+        );
     }
-    assert!(checked >= 10, "only {checked} operations have bodies?");
-    assert_eq!(before, snapshot(t, &owner).await, "bad input changed something");
-});
+);
 
 both_backends!(parameters_and_paths_are_checked, async |t: &TestApp| {
     let (_, owner) = t.shop("param-shop", "starter").await;
@@ -290,10 +387,20 @@ both_backends!(parameters_and_paths_are_checked, async |t: &TestApp| {
     let (s, b) = t.get("/api/v1/users/not-a-uuid", &owner).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
     assert_eq!(b["code"], "not_found");
-    let (s, b) = t.call_with("GET", "/api/v1/me", Some(&owner), None, &[("X-Pitwall-Shop", "nope")]).await;
+    let (s, b) = t
+        .call_with(
+            "GET",
+            "/api/v1/me",
+            Some(&owner),
+            None,
+            &[("X-Pitwall-Shop", "nope")],
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     assert_eq!(b["field"], "X-Pitwall-Shop");
-    let (s, b) = t.call("GET", "/api/v1/nothing-here", Some(&owner), None).await;
+    let (s, b) = t
+        .call("GET", "/api/v1/nothing-here", Some(&owner), None)
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
     assert_eq!(b["code"], "not_found");
     let (s, b) = t.call("GET", "/api/v1/me", None, None).await;
@@ -304,7 +411,8 @@ both_backends!(parameters_and_paths_are_checked, async |t: &TestApp| {
 both_backends!(pagination_walks_every_member_once, async |t: &TestApp| {
     let (shop, owner) = t.shop("page-shop", "premium").await;
     for i in 0..6 {
-        t.member(shop, &format!("m{i}@page.test"), Role::Viewer).await;
+        t.member(shop, &format!("m{i}@page.test"), Role::Viewer)
+            .await;
     }
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;

@@ -11,7 +11,13 @@ both_backends!(login_logout_and_me, async |t: &TestApp| {
     assert_eq!(me["user"]["email"], "owner@login-shop.test");
     assert_eq!(me["shop"]["id"], shop.to_string());
     assert_eq!(me["role"], "owner");
-    assert!(me["permissions"].as_array().unwrap().iter().any(|p| p == "roles.manage"));
+    assert!(
+        me["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "roles.manage")
+    );
 
     let (s, body) = t.post("/api/v1/auth/logout", &token, json!({})).await;
     assert_eq!(s, StatusCode::OK, "{body}");
@@ -24,31 +30,58 @@ both_backends!(wrong_password_is_rate_limited, async |t: &TestApp| {
     t.shop("rate-shop", "starter").await;
     for _ in 0..5 {
         let (s, b) = t
-            .call("POST", "/api/v1/auth/login", None, Some(json!({"email": "owner@rate-shop.test", "password": "wrong password!"})))
+            .call(
+                "POST",
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"email": "owner@rate-shop.test", "password": "wrong password!"})),
+            )
             .await;
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{b}");
         assert_eq!(b["code"], "unauthenticated");
     }
     // Even the right password is refused while the account is locked.
     let (s, b) = t
-        .call("POST", "/api/v1/auth/login", None, Some(json!({"email": "owner@rate-shop.test", "password": PASSWORD})))
+        .call(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": "owner@rate-shop.test", "password": PASSWORD})),
+        )
         .await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{b}");
     assert_eq!(b["code"], "rate_limited");
     // An unknown address answers like a wrong password.
     let (s, b) = t
-        .call("POST", "/api/v1/auth/login", None, Some(json!({"email": "nobody@rate-shop.test", "password": PASSWORD})))
+        .call(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": "nobody@rate-shop.test", "password": PASSWORD})),
+        )
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "{b}");
 });
 
 async fn invite_and_accept(backend: Backend) {
-    let Some(t) = TestApp::spawn_with(backend, Options { workers: true, ..Default::default() }).await else {
+    let Some(t) = TestApp::spawn_with(
+        backend,
+        Options {
+            workers: true,
+            ..Default::default()
+        },
+    )
+    .await
+    else {
         return;
     };
     let (_, owner) = t.shop("invite-shop", "pro").await;
     let (s, inv) = t
-        .post("/api/v1/invitations", &owner, json!({"email": "Advisor@Invite-Shop.test", "role": "advisor"}))
+        .post(
+            "/api/v1/invitations",
+            &owner,
+            json!({"email": "Advisor@Invite-Shop.test", "role": "advisor"}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{inv}");
     assert_eq!(inv["email"], "advisor@invite-shop.test");
@@ -56,19 +89,32 @@ async fn invite_and_accept(backend: Backend) {
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
 
     let mail = t.wait_for_mail("advisor@invite-shop.test").await;
-    assert!(mail.contains("Subject: You are invited to Shop invite-shop"), "{mail}");
+    assert!(
+        mail.contains("Subject: You are invited to Shop invite-shop"),
+        "{mail}"
+    );
     let link = link_in(&mail, &format!("{}/invitations/", t.base_url));
     let token = link.rsplit('/').next().unwrap().to_owned();
 
     // Too short a password is refused, naming the field, and changes nothing.
     let (s, b) = t
-        .call("POST", "/api/v1/invitations/accept", None, Some(json!({"token": token, "name": "Ada", "password": "short"})))
+        .call(
+            "POST",
+            "/api/v1/invitations/accept",
+            None,
+            Some(json!({"token": token, "name": "Ada", "password": "short"})),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     assert_eq!(b["field"], "password");
 
     let (s, b) = t
-        .call("POST", "/api/v1/invitations/accept", None, Some(json!({"token": token, "name": "Ada", "password": PASSWORD})))
+        .call(
+            "POST",
+            "/api/v1/invitations/accept",
+            None,
+            Some(json!({"token": token, "name": "Ada", "password": PASSWORD})),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let advisor = b["token"].as_str().unwrap().to_owned();
@@ -78,7 +124,12 @@ async fn invite_and_accept(backend: Backend) {
 
     // Single use.
     let (s, _) = t
-        .call("POST", "/api/v1/invitations/accept", None, Some(json!({"token": token, "name": "Eve", "password": PASSWORD})))
+        .call(
+            "POST",
+            "/api/v1/invitations/accept",
+            None,
+            Some(json!({"token": token, "name": "Eve", "password": PASSWORD})),
+        )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
@@ -86,7 +137,13 @@ async fn invite_and_accept(backend: Backend) {
     let (s, users) = t.get("/api/v1/users", &advisor).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(users["items"].as_array().unwrap().len(), 2);
-    let (s, b) = t.post("/api/v1/invitations", &advisor, json!({"email": "x@y.test", "role": "viewer"})).await;
+    let (s, b) = t
+        .post(
+            "/api/v1/invitations",
+            &advisor,
+            json!({"email": "x@y.test", "role": "viewer"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
     assert_eq!(b["code"], "permission_denied");
     assert_eq!(b["permission"], "users.invite");
@@ -108,31 +165,63 @@ async fn invitation_by_email_postgres() {
 }
 
 async fn password_reset(backend: Backend) {
-    let Some(t) = TestApp::spawn_with(backend, Options { workers: true, ..Default::default() }).await else {
+    let Some(t) = TestApp::spawn_with(
+        backend,
+        Options {
+            workers: true,
+            ..Default::default()
+        },
+    )
+    .await
+    else {
         return;
     };
     let (_, old_token) = t.shop("reset-shop", "starter").await;
     let (s, _) = t
-        .call("POST", "/api/v1/auth/password-reset", None, Some(json!({"email": "owner@reset-shop.test"})))
+        .call(
+            "POST",
+            "/api/v1/auth/password-reset",
+            None,
+            Some(json!({"email": "owner@reset-shop.test"})),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     // Unknown addresses get the same answer.
     let (s, _) = t
-        .call("POST", "/api/v1/auth/password-reset", None, Some(json!({"email": "ghost@reset-shop.test"})))
+        .call(
+            "POST",
+            "/api/v1/auth/password-reset",
+            None,
+            Some(json!({"email": "ghost@reset-shop.test"})),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     let mail = t.wait_for_mail("owner@reset-shop.test").await;
     let link = link_in(&mail, &format!("{}/reset-password/", t.base_url));
     let token = link.rsplit('/').next().unwrap().to_owned();
     let (s, b) = t
-        .call("POST", "/api/v1/auth/password-reset/confirm", None, Some(json!({"token": token, "password": "a brand new password"})))
+        .call(
+            "POST",
+            "/api/v1/auth/password-reset/confirm",
+            None,
+            Some(json!({"token": token, "password": "a brand new password"})),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     // Old sessions end; the new password works; the link is spent.
-    assert_eq!(t.get("/api/v1/me", &old_token).await.0, StatusCode::UNAUTHORIZED);
-    t.login("owner@reset-shop.test", "a brand new password").await;
+    assert_eq!(
+        t.get("/api/v1/me", &old_token).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    t.login("owner@reset-shop.test", "a brand new password")
+        .await;
     let (s, _) = t
-        .call("POST", "/api/v1/auth/password-reset/confirm", None, Some(json!({"token": token, "password": "another new password"})))
+        .call(
+            "POST",
+            "/api/v1/auth/password-reset/confirm",
+            None,
+            Some(json!({"token": token, "password": "another new password"})),
+        )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     t.finish().await;
@@ -155,19 +244,35 @@ both_backends!(multi_shop_user_switches, async |t: &TestApp| {
     let (_, token) = t.member(b, "multi@switch.test", Role::Viewer).await;
     let (_, me) = t.get("/api/v1/me", &token).await;
     assert_eq!(me["shops"].as_array().unwrap().len(), 2);
-    let (s, shop) = t.post("/api/v1/me/shop", &token, json!({"shop_id": b.to_string()})).await;
+    let (s, shop) = t
+        .post("/api/v1/me/shop", &token, json!({"shop_id": b.to_string()}))
+        .await;
     assert_eq!(s, StatusCode::OK, "{shop}");
     let (_, me) = t.get("/api/v1/me", &token).await;
     assert_eq!(me["shop"]["id"], b.to_string());
     assert_eq!(me["role"], "viewer");
     // The header picks a shop per request.
     let (_, me) = t
-        .call_with("GET", "/api/v1/me", Some(&token), None, &[("X-Pitwall-Shop", &a.to_string())])
+        .call_with(
+            "GET",
+            "/api/v1/me",
+            Some(&token),
+            None,
+            &[("X-Pitwall-Shop", &a.to_string())],
+        )
         .await;
     assert_eq!(me["role"], "manager");
     // A shop the user does not belong to does not exist for them.
     let (other, _) = t.shop("switch-c", "starter").await;
-    let (s, body) = t.post("/api/v1/me/shop", &token, json!({"shop_id": other.to_string()})).await;
+    let (s, body) = t
+        .post(
+            "/api/v1/me/shop",
+            &token,
+            json!({"shop_id": other.to_string()}),
+        )
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
-    let _ = t.platform("unused@platform.test", PlatformRole::Support).await;
+    let _ = t
+        .platform("unused@platform.test", PlatformRole::Support)
+        .await;
 });

@@ -14,13 +14,31 @@ both_backends!(probes_metrics_and_headers, async |t: &TestApp| {
     assert_eq!(r.status(), StatusCode::OK);
     let r = t.client.get(t.url("/ready")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    for h in ["content-security-policy", "x-content-type-options", "referrer-policy", "x-request-id"] {
+    for h in [
+        "content-security-policy",
+        "x-content-type-options",
+        "referrer-policy",
+        "x-request-id",
+    ] {
         assert!(r.headers().contains_key(h), "missing {h}");
     }
-    assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert!(
+        r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
     let (_, token) = t.shop("metrics-shop", "starter").await;
     t.get("/api/v1/me", &token).await;
-    let m = t.client.get(t.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let m = t
+        .client
+        .get(t.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(m.contains("pitwall_http_requests_total"), "{m}");
     assert!(m.contains("route=\"/api/v1/me\""), "{m}");
     assert!(m.contains("pitwall_http_request_duration_seconds_bucket"));
@@ -43,12 +61,25 @@ impl SmtpServer {
         // Two tests may be handed the same free port; only a server whose
         // own Maildir appeared is ours, otherwise try another port.
         for _ in 0..5 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
-            let dir = std::env::temp_dir().join(format!("pitwall-smtp-{}", uuid::Uuid::new_v4().simple()));
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .ok()?
+                .local_addr()
+                .ok()?
+                .port();
+            let dir = std::env::temp_dir()
+                .join(format!("pitwall-smtp-{}", uuid::Uuid::new_v4().simple()));
             // aiosmtpd's Mailbox handler makes the Maildir (tmp/new/cur)
             // itself, but only when the folder does not exist yet.
             let mut child = std::process::Command::new("/usr/bin/python3")
-                .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+                .args([
+                    "-m",
+                    "aiosmtpd",
+                    "-n",
+                    "-l",
+                    &format!("127.0.0.1:{port}"),
+                    "-c",
+                    "aiosmtpd.handlers.Mailbox",
+                ])
                 .arg(&dir)
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
@@ -58,7 +89,9 @@ impl SmtpServer {
                 if let Ok(Some(_)) = child.try_wait() {
                     break;
                 }
-                if dir.join("new").exists() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                if dir.join("new").exists()
+                    && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                {
                     std::thread::sleep(Duration::from_millis(100));
                     if let Ok(None) = child.try_wait() {
                         return Some(Self { child, port, dir });
@@ -109,19 +142,37 @@ async fn invitation_over_smtp(backend: Backend) {
         smtp_url: Some(format!("smtp://127.0.0.1:{}", smtp.port)),
         ..Default::default()
     };
-    let Some(t) = TestApp::spawn_with(backend, opts).await else { return };
+    let Some(t) = TestApp::spawn_with(backend, opts).await else {
+        return;
+    };
     let (_, owner) = t.shop("smtp-shop", "pro").await;
-    let (s, b) = t.post("/api/v1/invitations", &owner, json!({"email": "tech@smtp.test", "role": "technician"})).await;
+    let (s, b) = t
+        .post(
+            "/api/v1/invitations",
+            &owner,
+            json!({"email": "tech@smtp.test", "role": "technician"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let started = Instant::now();
     let mail = loop {
-        if let Some(m) = smtp.messages().into_iter().find(|m| m.contains("tech@smtp.test")) {
+        if let Some(m) = smtp
+            .messages()
+            .into_iter()
+            .find(|m| m.contains("tech@smtp.test"))
+        {
             break m;
         }
-        assert!(started.elapsed() < Duration::from_secs(15), "no mail reached the SMTP server");
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no mail reached the SMTP server"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert!(mail.contains("text/plain") && mail.contains("text/html"), "{mail}");
+    assert!(
+        mail.contains("text/plain") && mail.contains("text/html"),
+        "{mail}"
+    );
     let link = link_in(&mail, &format!("{}/invitations/", t.base_url));
     assert!(link.len() > t.base_url.len() + 40, "{link}");
     t.finish().await;
@@ -139,17 +190,30 @@ async fn invitation_over_real_smtp_postgres() {
 
 async fn dead_job_is_visible_and_retryable(backend: Backend) {
     // Nothing listens on this port: every attempt fails, transiently.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let opts = Options {
         workers: true,
         smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
         min_backoff: Some(Duration::from_millis(10)),
         ..Default::default()
     };
-    let Some(t) = TestApp::spawn_with(backend, opts).await else { return };
+    let Some(t) = TestApp::spawn_with(backend, opts).await else {
+        return;
+    };
     let (_, owner) = t.shop("dead-shop", "pro").await;
-    let admin = t.platform("jobs@platform.test", PlatformRole::Support).await;
-    t.post("/api/v1/invitations", &owner, json!({"email": "lost@dead.test", "role": "viewer"})).await;
+    let admin = t
+        .platform("jobs@platform.test", PlatformRole::Support)
+        .await;
+    t.post(
+        "/api/v1/invitations",
+        &owner,
+        json!({"email": "lost@dead.test", "role": "viewer"}),
+    )
+    .await;
     let started = Instant::now();
     let job = loop {
         let (s, jobs) = t.get("/api/admin/v1/jobs?state=dead", &admin).await;
@@ -157,15 +221,22 @@ async fn dead_job_is_visible_and_retryable(backend: Backend) {
         if let Some(j) = jobs["items"].as_array().unwrap().first() {
             break j.clone();
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "the job never died");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the job never died"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(job["queue"], "pitwall.email");
     assert!(job["attempts"].as_i64().unwrap() >= 1, "{job}");
     let id = job["id"].as_str().unwrap();
-    let (s, b) = t.post(&format!("/api/admin/v1/jobs/{id}/retry"), &admin, json!({})).await;
+    let (s, b) = t
+        .post(&format!("/api/admin/v1/jobs/{id}/retry"), &admin, json!({}))
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    let (s, _) = t.post("/api/admin/v1/jobs/not-a-job/retry", &admin, json!({})).await;
+    let (s, _) = t
+        .post("/api/admin/v1/jobs/not-a-job/retry", &admin, json!({}))
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     t.finish().await;
 }
@@ -231,7 +302,9 @@ async fn database_outage_answers_503_and_recovers() {
         pg_via: Some(proxy.addr.clone()),
         ..Default::default()
     };
-    let Some(t) = TestApp::spawn_with(Backend::Postgres, opts).await else { return };
+    let Some(t) = TestApp::spawn_with(Backend::Postgres, opts).await else {
+        return;
+    };
     let (_, token) = t.shop("outage-shop", "starter").await;
     assert_eq!(t.get("/api/v1/me", &token).await.0, StatusCode::OK);
 
@@ -240,10 +313,22 @@ async fn database_outage_answers_503_and_recovers() {
     let (s, b) = t.get("/api/v1/me", &token).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{b}");
     assert_eq!(b["code"], "unavailable");
-    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
     let r = t.client.get(t.url("/ready")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(t.client.get(t.url("/health")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        t.client
+            .get(t.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
 
     proxy.restore();
     let started = Instant::now();
@@ -252,9 +337,15 @@ async fn database_outage_answers_503_and_recovers() {
         if s == StatusCode::OK {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "did not recover: {s}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "did not recover: {s}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(t.client.get(t.url("/ready")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        t.client.get(t.url("/ready")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
     t.finish().await;
 }

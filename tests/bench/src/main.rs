@@ -1,0 +1,151 @@
+//! Benchmarks, reported as ratios measured in one run (these machines are
+//! noisy; absolute numbers swing 2x between them):
+//!
+//! 1. Requests per second through the full stack (bearer token, shop
+//!    context with plan and features, casbin check, one list query) against
+//!    a bare poem handler served by the same process, same client.
+//! 2. The cost of one casbin check with N shops x 5 users loaded.
+//!
+//! `--quick` runs a short version (CI smoke run); without it, the figures
+//! in docs/BENCHMARKS.md.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use pitwall_core::domain::{Permission, Role, ShopId, UserId};
+use pitwall_testkit::{Backend, TestApp};
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::{Route, Server, get, handler};
+
+#[handler]
+fn hello() -> &'static str {
+    "hello"
+}
+
+async fn load(url: String, token: Option<String>, connections: usize, secs: u64) -> f64 {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()
+        .expect("client");
+    let done = Arc::new(AtomicU64::new(0));
+    let until = Instant::now() + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (client, url, token, done) = (client.clone(), url.clone(), token.clone(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < until {
+                let mut req = client.get(&url);
+                if let Some(t) = &token {
+                    req = req.bearer_auth(t);
+                }
+                match req.send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(r) => panic!("{url} answered {}", r.status()),
+                    Err(e) => panic!("{url}: {e}"),
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    done.load(Ordering::Relaxed) as f64 / secs as f64
+}
+
+async fn stack_vs_bare(secs: u64, backend: Backend) -> anyhow::Result<()> {
+    let Some(t) = TestApp::spawn(backend).await else {
+        println!("stack vs bare ({backend:?}): skipped, database not reachable");
+        return Ok(());
+    };
+    let (_, owner) = t.shop("bench-shop", "premium").await;
+    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await?;
+    let bare_addr = acceptor.local_addr()[0]
+        .as_socket_addr()
+        .copied()
+        .expect("tcp address");
+    tokio::spawn(Server::new_with_acceptor(acceptor).run(Route::new().at("/hello", get(hello))));
+
+    let connections = 64;
+    let bare = load(format!("http://{bare_addr}/hello"), None, connections, secs).await;
+    let full = load(
+        t.url("/api/v1/users?limit=1"),
+        Some(owner),
+        connections,
+        secs,
+    )
+    .await;
+    println!(
+        "stack vs bare ({backend:?}, {connections} connections, {secs} s each): bare poem {bare:.0} req/s, \
+         full stack GET /api/v1/users {full:.0} req/s, ratio {:.2}",
+        full / bare
+    );
+    t.finish().await;
+    Ok(())
+}
+
+async fn casbin_at_scale(shops: usize) -> anyhow::Result<()> {
+    let Some(t) = TestApp::spawn(Backend::Sqlite).await else {
+        return Ok(());
+    };
+    let db = &t.app.db;
+    let started = Instant::now();
+    let roles = [
+        Role::Owner,
+        Role::Manager,
+        Role::Advisor,
+        Role::Technician,
+        Role::Viewer,
+    ];
+    let mut probe = None;
+    {
+        use pitwall_store::sea_orm::TransactionTrait;
+        let txn = db.begin().await?;
+        for _ in 0..shops {
+            let shop = ShopId::new();
+            for role in roles {
+                let user = UserId::new();
+                pitwall_authz::rules::assign_role(&txn, shop, user, role).await?;
+                probe = Some((shop, user));
+            }
+        }
+        txn.commit().await?;
+    }
+    let load_started = Instant::now();
+    t.app.authz.refresh().await?;
+    let loaded_in = load_started.elapsed();
+    let (shop, user) = probe.expect("at least one shop");
+    let n = 100_000u32;
+    let started_checks = Instant::now();
+    let mut allowed = 0u32;
+    for i in 0..n {
+        let perm = Permission::ALL[(i as usize) % Permission::ALL.len()];
+        if t.app.authz.allowed(user, shop, perm).await? {
+            allowed += 1;
+        }
+    }
+    let per_check = started_checks.elapsed() / n;
+    println!(
+        "casbin: {shops} shops x 5 users ({} role assignments) written in {:.1} s, policy loaded in {} ms; \
+         one check {:.1} us ({allowed} of {n} allowed)",
+        shops * 5,
+        (load_started - started).as_secs_f64(),
+        loaded_in.as_millis(),
+        per_check.as_secs_f64() * 1e6
+    );
+    t.finish().await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (secs, shops) = if quick { (2, 1_000) } else { (10, 10_000) };
+    stack_vs_bare(secs, Backend::Sqlite).await?;
+    stack_vs_bare(secs, Backend::Postgres).await?;
+    casbin_at_scale(shops).await?;
+    Ok(())
+}
