@@ -154,18 +154,18 @@ impl Authz {
                 }
             }
         });
-        if let Ok(mut slot) = self.inner.sync.lock() {
-            if let Some(old) = slot.replace(task) {
-                old.abort();
-            }
+        if let Ok(mut slot) = self.inner.sync.lock()
+            && let Some(old) = slot.replace(task)
+        {
+            old.abort();
         }
     }
 
     pub fn stop_sync(&self) {
-        if let Ok(mut slot) = self.inner.sync.lock() {
-            if let Some(task) = slot.take() {
-                task.abort();
-            }
+        if let Ok(mut slot) = self.inner.sync.lock()
+            && let Some(task) = slot.take()
+        {
+            task.abort();
         }
     }
 }

@@ -37,13 +37,15 @@ pub async fn create_for_shop(
     let txn = app.db.begin().await?;
     let key = api_keys::insert(
         &txn,
-        ApiKeyId::new(),
-        shop,
-        &name,
-        &prefix,
-        hash_token(&secret),
-        SCOPE_POS,
-        by,
+        api_keys::NewApiKey {
+            id: ApiKeyId::new(),
+            shop,
+            name: &name,
+            prefix: &prefix,
+            key_hash: hash_token(&secret),
+            scopes: SCOPE_POS,
+            created_by: by,
+        },
     )
     .await?;
     audit::record(

@@ -137,14 +137,16 @@ pub async fn request_password_reset(app: &App, email: &str) -> Result<()> {
     let link = format!("{}/reset-password/{token}", app.config.base_url);
     mail::queue_link_mail(
         &txn,
-        None,
-        "password_reset",
-        email.as_str(),
-        "Reset your Pitwall password",
-        "Someone asked to reset the password of your Pitwall account.",
-        "Choose a new password",
-        &link,
-        "The link works once, for one hour. If you did not ask for it, ignore this e-mail.",
+        mail::LinkMail {
+            shop: None,
+            kind: "password_reset",
+            to: email.as_str(),
+            subject: "Reset your Pitwall password",
+            intro: "Someone asked to reset the password of your Pitwall account.",
+            action: "Choose a new password",
+            link: &link,
+            outro: "The link works once, for one hour. If you did not ask for it, ignore this e-mail.",
+        },
     )
     .await?;
     txn.commit().await?;

@@ -77,15 +77,16 @@ impl Actor {
     }
 }
 
-/// A user acting inside one shop. Made only by [`App::shop_ctx`].
+/// A user acting inside one shop. Made only by [`App::shop_ctx`]
+/// (`non_exhaustive` stops other crates from building one).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ShopCtx {
     pub user_id: UserId,
     pub shop: shops::Shop,
     pub role: Role,
     pub lifecycle: ShopLifecycle,
     pub features: FeatureSet,
-    _sealed: (),
 }
 
 impl ShopCtx {
@@ -144,7 +145,6 @@ impl App {
             role,
             lifecycle,
             features,
-            _sealed: (),
         })
     }
 

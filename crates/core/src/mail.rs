@@ -15,18 +15,30 @@ fn escape(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-/// Records a mail with a call-to-action link and queues it.
-pub(crate) async fn queue_link_mail(
-    db: &impl ConnectionTrait,
-    shop: Option<ShopId>,
-    kind: &str,
-    to: &str,
-    subject: &str,
-    intro: &str,
-    action: &str,
-    link: &str,
-    outro: &str,
-) -> Result<()> {
+/// A staff e-mail with one call-to-action link.
+pub(crate) struct LinkMail<'a> {
+    pub shop: Option<ShopId>,
+    pub kind: &'a str,
+    pub to: &'a str,
+    pub subject: &'a str,
+    pub intro: &'a str,
+    pub action: &'a str,
+    pub link: &'a str,
+    pub outro: &'a str,
+}
+
+/// Records the mail and writes its delivery job, in the caller's transaction.
+pub(crate) async fn queue_link_mail(db: &impl ConnectionTrait, m: LinkMail<'_>) -> Result<()> {
+    let LinkMail {
+        shop,
+        kind,
+        to,
+        subject,
+        intro,
+        action,
+        link,
+        outro,
+    } = m;
     let text = format!("{intro}\n\n{action}:\n{link}\n\n{outro}\n\n-- Pitwall\n");
     let html = format!(
         "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\">\

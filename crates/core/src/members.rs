@@ -43,16 +43,15 @@ pub async fn invite(
             format!("a {} cannot invite a {}", ctx.role, role),
         ));
     }
-    if let Some(user) = identity::user_by_email(&app.db, &email).await? {
-        if members::membership(&app.db, ctx.shop_id(), UserId::from_uuid(user.id))
+    if let Some(user) = identity::user_by_email(&app.db, &email).await?
+        && members::membership(&app.db, ctx.shop_id(), UserId::from_uuid(user.id))
             .await?
             .is_some()
-        {
-            return Err(Error::Conflict {
-                field: "email".into(),
-                message: "already belongs to this shop".into(),
-            });
-        }
+    {
+        return Err(Error::Conflict {
+            field: "email".into(),
+            message: "already belongs to this shop".into(),
+        });
     }
     if let Some(limit) = ctx.quota(Quota::Users) {
         let used = members::count_members(&app.db, ctx.shop_id()).await?
@@ -106,19 +105,24 @@ pub(crate) async fn invite_in_txn(
     )
     .await?;
     let link = format!("{}/invitations/{token}", app.config.base_url);
+    let subject = format!("You are invited to {shop_name} on Pitwall");
+    let intro = format!("You have been invited to join {shop_name} on Pitwall as {role}.");
+    let outro = format!(
+        "The link works once and expires in {} days.",
+        app.config.invitation_ttl.num_days()
+    );
     mail::queue_link_mail(
         txn,
-        Some(shop),
-        "invitation",
-        email.as_str(),
-        &format!("You are invited to {shop_name} on Pitwall"),
-        &format!("You have been invited to join {shop_name} on Pitwall as {role}."),
-        "Accept the invitation",
-        &link,
-        &format!(
-            "The link works once and expires in {} days.",
-            app.config.invitation_ttl.num_days()
-        ),
+        mail::LinkMail {
+            shop: Some(shop),
+            kind: "invitation",
+            to: email.as_str(),
+            subject: &subject,
+            intro: &intro,
+            action: "Accept the invitation",
+            link: &link,
+            outro: &outro,
+        },
     )
     .await?;
     audit::record(

@@ -79,10 +79,12 @@ impl Mailer {
             .to(to)
             .subject(mail.subject.clone())
             .message_id(Some(format!("<{}@{}>", mail.id, domain)));
-        if let Some(r) = &mail.reply_to {
-            if let Ok(r) = r.parse::<Mailbox>() {
-                b = b.reply_to(r);
-            }
+        if let Some(r) = mail
+            .reply_to
+            .as_deref()
+            .and_then(|r| r.parse::<Mailbox>().ok())
+        {
+            b = b.reply_to(r);
         }
         let built = match &mail.html {
             Some(html) => b.multipart(MultiPart::alternative_plain_html(

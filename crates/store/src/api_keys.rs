@@ -11,24 +11,26 @@ use crate::{Page, PageRequest, StoreError, now};
 
 pub use api_key::Model as ApiKey;
 
-pub async fn insert(
-    db: &impl ConnectionTrait,
-    id: ApiKeyId,
-    shop: ShopId,
-    name: &str,
-    prefix: &str,
-    key_hash: String,
-    scopes: &str,
-    created_by: Option<UserId>,
-) -> Result<ApiKey, StoreError> {
+pub struct NewApiKey<'a> {
+    pub id: ApiKeyId,
+    pub shop: ShopId,
+    pub name: &'a str,
+    /// The key's first characters, kept to recognise it in lists.
+    pub prefix: &'a str,
+    pub key_hash: String,
+    pub scopes: &'a str,
+    pub created_by: Option<UserId>,
+}
+
+pub async fn insert(db: &impl ConnectionTrait, k: NewApiKey<'_>) -> Result<ApiKey, StoreError> {
     Ok(api_key::ActiveModel {
-        id: Set(id.as_uuid()),
-        shop_id: Set(shop.as_uuid()),
-        name: Set(name.to_owned()),
-        prefix: Set(prefix.to_owned()),
-        key_hash: Set(key_hash),
-        scopes: Set(scopes.to_owned()),
-        created_by: Set(created_by.map(|u| u.as_uuid())),
+        id: Set(k.id.as_uuid()),
+        shop_id: Set(k.shop.as_uuid()),
+        name: Set(k.name.to_owned()),
+        prefix: Set(k.prefix.to_owned()),
+        key_hash: Set(k.key_hash),
+        scopes: Set(k.scopes.to_owned()),
+        created_by: Set(k.created_by.map(|u| u.as_uuid())),
         created_at: Set(now()),
         last_used_at: Set(None),
         revoked_at: Set(None),

@@ -77,7 +77,7 @@ pub async fn update(db: &impl ConnectionTrait, p: &Plan) -> Result<Option<Plan>,
     am.sms_per_month = Set(p.sms_per_month);
     am.max_locations = Set(p.max_locations);
     am.updated_at = Set(now());
-    Some(am.update(db).await?).map(Plan::try_from).transpose()
+    Plan::try_from(am.update(db).await?).map(Some)
 }
 
 pub async fn overrides(

@@ -433,10 +433,10 @@ impl TestApp {
         for _ in 0..600 {
             if let Ok(entries) = std::fs::read_dir(&dir) {
                 for e in entries.flatten() {
-                    if let Ok(text) = std::fs::read_to_string(e.path()) {
-                        if text.contains(&format!("To: {to}")) {
-                            return text;
-                        }
+                    if let Ok(text) = std::fs::read_to_string(e.path())
+                        && text.contains(&format!("To: {to}"))
+                    {
+                        return text;
                     }
                 }
             }

@@ -3,6 +3,11 @@
 //! Pages call the same use cases as the JSON API (`pitwall_core`); this crate
 //! only reads forms, checks the session and CSRF token, and renders.
 
+#![expect(
+    clippy::result_large_err,
+    reason = "a page handler returns either the page or another whole page (redirect, error); both are poem responses"
+)]
+
 mod admin;
 mod pages;
 mod render;

@@ -100,10 +100,10 @@ pub(crate) async fn logout(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let form = FormData(form);
-    if let Ok(s) = Signed::from(&app, req).await {
-        if let Err(r) = s.check(&form) {
-            return r;
-        }
+    if let Ok(s) = Signed::from(&app, req).await
+        && let Err(r) = s.check(&form)
+    {
+        return r;
     }
     if let Some(token) = cookie_token(req) {
         let _ = pitwall_core::auth::logout(&app, &token).await;

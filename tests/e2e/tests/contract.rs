@@ -67,10 +67,10 @@ fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
 /// expected, so that requests reach the checks that matter.
 fn example(spec: &Value, schema: &Value, name: &str) -> Value {
     let schema = resolve(spec, schema);
-    if let Some(all) = schema["allOf"].as_array() {
-        if let Some(first) = all.first() {
-            return example(spec, first, name);
-        }
+    if let Some(all) = schema["allOf"].as_array()
+        && let Some(first) = all.first()
+    {
+        return example(spec, first, name);
     }
     match schema["type"].as_str() {
         Some("object") => {
