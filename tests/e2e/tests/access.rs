@@ -322,7 +322,7 @@ both_backends!(
 );
 
 both_backends!(admin_api_is_for_platform_staff, async |t: &TestApp| {
-    let (_, owner) = t.shop("admin-shop", "starter").await;
+    let (owner_shop, owner) = t.shop("admin-shop", "starter").await;
     for path in [
         "/api/admin/v1/shops",
         "/api/admin/v1/plans",
@@ -392,5 +392,42 @@ both_backends!(admin_api_is_for_platform_staff, async |t: &TestApp| {
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["shop"]["lifecycle"], "suspended");
-    let _ = owner;
+
+    // A suspended shop's staff can read but not change anything.
+    let (s, _) = t
+        .call(
+            "PUT",
+            &format!("/api/admin/v1/shops/{owner_shop}/lifecycle"),
+            Some(&support),
+            Some(json!({"lifecycle": "suspended", "reason": "chargeback"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(t.get("/api/v1/users", &owner).await.0, StatusCode::OK);
+    let (s, b) = t
+        .post(
+            "/api/v1/invitations",
+            &owner,
+            json!({"email": "late@admin.test", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    assert_eq!(b["code"], "shop_restricted");
+    let (s, _) = t
+        .call(
+            "PUT",
+            &format!("/api/admin/v1/shops/{owner_shop}/lifecycle"),
+            Some(&support),
+            Some(json!({"lifecycle": "active", "reason": "paid"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, b) = t
+        .post(
+            "/api/v1/invitations",
+            &owner,
+            json!({"email": "late@admin.test", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
 });
