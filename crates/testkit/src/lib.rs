@@ -48,7 +48,8 @@ fn template_name() -> String {
     format!("pitwall_tpl_{}", &hex::encode(h.finalize())[..12])
 }
 
-async fn pg_database(admin_url: &str) -> anyhow::Result<String> {
+/// A new PostgreSQL database cloned from the migrated template; its name.
+pub async fn pg_database(admin_url: &str) -> anyhow::Result<String> {
     let admin = tokio::time::timeout(
         Duration::from_secs(3),
         Database::connect(format!("{admin_url}/postgres")),
@@ -121,7 +122,7 @@ async fn pg_database(admin_url: &str) -> anyhow::Result<String> {
     Ok(name)
 }
 
-async fn drop_pg_database(name: &str) {
+pub async fn drop_pg_database(name: &str) {
     if let Ok(admin) = Database::connect(format!("{}/postgres", pg_admin_url())).await {
         let _ = admin
             .execute_raw(Statement::from_string(
