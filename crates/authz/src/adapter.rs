@@ -7,7 +7,7 @@ use casbin::{Adapter, Filter, Model};
 use pitwall_domain::Role;
 use pitwall_store::entities::casbin_rule;
 use pitwall_store::sea_orm::sea_query::ExprTrait;
-use pitwall_store::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use pitwall_store::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use pitwall_store::{Db, StoreError};
 
 use crate::{role_subject, rules};
@@ -106,7 +106,9 @@ impl Adapter for SeaOrmAdapter {
     }
 
     async fn save_policy(&mut self, m: &mut dyn Model) -> casbin::Result<()> {
-        let txn = self.db.begin().await.map_err(adapter_err)?;
+        let txn = pitwall_store::begin_write(&self.db)
+            .await
+            .map_err(adapter_err)?;
         casbin_rule::Entity::delete_many()
             .exec(&txn)
             .await
@@ -164,7 +166,9 @@ impl Adapter for SeaOrmAdapter {
         ptype: &str,
         rules_: Vec<Vec<String>>,
     ) -> casbin::Result<bool> {
-        let txn = self.db.begin().await.map_err(adapter_err)?;
+        let txn = pitwall_store::begin_write(&self.db)
+            .await
+            .map_err(adapter_err)?;
         for rule in &rules_ {
             rules::insert_rule(&txn, ptype, rule)
                 .await
@@ -194,7 +198,9 @@ impl Adapter for SeaOrmAdapter {
         ptype: &str,
         rules_: Vec<Vec<String>>,
     ) -> casbin::Result<bool> {
-        let txn = self.db.begin().await.map_err(adapter_err)?;
+        let txn = pitwall_store::begin_write(&self.db)
+            .await
+            .map_err(adapter_err)?;
         let mut n = 0;
         for rule in &rules_ {
             n += rules::delete_rules(&txn, ptype, 0, rule)

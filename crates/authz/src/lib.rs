@@ -66,8 +66,14 @@ pub struct Authz {
     inner: Arc<Inner>,
 }
 
+/// Decisions already made under the current policy. Cleared on every
+/// reload, so a changed policy is never answered from stale entries.
+type DecisionCache =
+    std::sync::RwLock<std::collections::HashMap<(UserId, ShopId, Permission), bool>>;
+
 struct Inner {
     db: Db,
+    decisions: DecisionCache,
     sync: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     enforcer: RwLock<Enforcer>,
     version: AtomicI64,
@@ -90,6 +96,7 @@ impl Authz {
             inner: Arc::new(Inner {
                 db,
                 enforcer: RwLock::new(enforcer),
+                decisions: DecisionCache::default(),
                 sync: std::sync::Mutex::new(None),
                 version: AtomicI64::new(version),
             }),
@@ -103,8 +110,29 @@ impl Authz {
         shop: ShopId,
         perm: Permission,
     ) -> Result<bool, AuthzError> {
+        let key = (user, shop, perm);
+        if let Some(hit) = self
+            .inner
+            .decisions
+            .read()
+            .ok()
+            .and_then(|d| d.get(&key).copied())
+        {
+            return Ok(hit);
+        }
         let e = self.inner.enforcer.read().await;
-        Ok(e.enforce((user_subject(user), shop_domain(shop), perm.as_str()))?)
+        let decision = e.enforce((user_subject(user), shop_domain(shop), perm.as_str()))?;
+        // Cached while still holding the enforcer's read lock: a reload
+        // (which takes the write lock, then clears) cannot slip between
+        // deciding and caching.
+        if let Ok(mut d) = self.inner.decisions.write() {
+            // Bounded, so a flood of distinct users cannot grow it forever.
+            if d.len() >= 100_000 {
+                d.clear();
+            }
+            d.insert(key, decision);
+        }
+        Ok(decision)
     }
 
     /// What `role` may do in `shop`, after the shop's changes.
@@ -134,7 +162,12 @@ impl Authz {
         // Build the new policy without holding the lock, then swap, so that
         // requests keep being answered while it loads.
         let fresh = build_enforcer(&self.inner.db).await?;
-        *self.inner.enforcer.write().await = fresh;
+        let mut enforcer = self.inner.enforcer.write().await;
+        *enforcer = fresh;
+        if let Ok(mut d) = self.inner.decisions.write() {
+            d.clear();
+        }
+        drop(enforcer);
         self.inner.version.store(stored, Ordering::Release);
         tracing::info!(authz.version = stored, "policy reloaded");
         Ok(true)

@@ -1,7 +1,6 @@
 //! The admin console's use cases: platform admins and support.
 
 use pitwall_domain::{Feature, ShopId, ShopLifecycle};
-use pitwall_store::sea_orm::TransactionTrait;
 use pitwall_store::{Page, PageRequest, audit, plans, shops};
 use serde_json::json;
 
@@ -48,7 +47,7 @@ pub async fn set_plan(app: &App, actor: &Actor, id: ShopId, plan: &str) -> Resul
     let before = shops::get(&app.db, id)
         .await?
         .ok_or(Error::NotFound("shop"))?;
-    let txn = app.db.begin().await?;
+    let txn = pitwall_store::begin_write(&app.db).await?;
     let shop = shops::set_plan(&txn, id, plan)
         .await?
         .ok_or(Error::NotFound("shop"))?;
@@ -87,7 +86,7 @@ pub async fn set_lifecycle(
     let before = shops::get(&app.db, id)
         .await?
         .ok_or(Error::NotFound("shop"))?;
-    let txn = app.db.begin().await?;
+    let txn = pitwall_store::begin_write(&app.db).await?;
     let shop = shops::set_lifecycle(&txn, id, lifecycle)
         .await?
         .ok_or(Error::NotFound("shop"))?;

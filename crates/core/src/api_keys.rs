@@ -1,7 +1,6 @@
 //! POS API keys: per shop, named, shown once, stored hashed, revocable.
 
 use pitwall_domain::{ApiKeyId, Feature, Permission, ShopId};
-use pitwall_store::sea_orm::TransactionTrait;
 use pitwall_store::{Page, PageRequest, api_keys, audit, shops};
 use serde_json::json;
 
@@ -34,7 +33,7 @@ pub async fn create_for_shop(
     let name = pitwall_domain::values::required_text(name, 80).map_err(Error::field("name"))?;
     let secret = new_token("pk_");
     let prefix: String = secret.chars().take(10).collect();
-    let txn = app.db.begin().await?;
+    let txn = pitwall_store::begin_write(&app.db).await?;
     let key = api_keys::insert(
         &txn,
         api_keys::NewApiKey {

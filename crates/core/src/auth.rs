@@ -3,7 +3,6 @@
 use chrono::Utc;
 use pitwall_domain::{Email, Password, ShopId, UserId};
 use pitwall_store::identity::{self, SessionKind};
-use pitwall_store::sea_orm::TransactionTrait;
 
 use crate::tokens::{fingerprint, hash_password, hash_token, new_token, verify_password};
 use crate::{Actor, App, Error, Result, mail};
@@ -126,7 +125,7 @@ pub async fn request_password_reset(app: &App, email: &str) -> Result<()> {
         return Ok(());
     };
     let token = new_token("");
-    let txn = app.db.begin().await?;
+    let txn = pitwall_store::begin_write(&app.db).await?;
     identity::insert_password_reset(
         &txn,
         UserId::from_uuid(user.id),
@@ -158,7 +157,7 @@ pub async fn request_password_reset(app: &App, email: &str) -> Result<()> {
 pub async fn reset_password(app: &App, token: &str, password: &str) -> Result<()> {
     let password = Password::parse(password).map_err(Error::field("password"))?;
     let hash = hash_password(password.expose()).await?;
-    let txn = app.db.begin().await?;
+    let txn = pitwall_store::begin_write(&app.db).await?;
     let Some(user) = identity::consume_password_reset(&txn, &hash_token(token)).await? else {
         return Err(Error::NotFound(
             "reset link (it may have expired or been used)",

@@ -1,7 +1,6 @@
 //! Plans, features and quotas: what a shop may use.
 
 use pitwall_domain::{Feature, Quota, ShopId, UserId};
-use pitwall_store::sea_orm::TransactionTrait;
 use pitwall_store::{Db, audit, plans, shops};
 use serde_json::json;
 
@@ -101,7 +100,7 @@ pub async fn set_override(
     shops::get(&app.db, shop)
         .await?
         .ok_or(Error::NotFound("shop"))?;
-    let txn = app.db.begin().await?;
+    let txn = pitwall_store::begin_write(&app.db).await?;
     match enabled {
         Some(on) => {
             plans::set_override(&txn, shop, feature, on, &reason, Some(actor.user_id)).await?
@@ -181,7 +180,7 @@ pub async fn update_plan(
         sms_per_month: edit.sms_per_month,
         max_locations: edit.max_locations,
     };
-    let txn = app.db.begin().await?;
+    let txn = pitwall_store::begin_write(&app.db).await?;
     let saved = plans::update(&txn, &plan)
         .await?
         .ok_or(Error::NotFound("plan"))?;

@@ -3,7 +3,7 @@
 use chrono::Utc;
 use pitwall_domain::{Email, InvitationId, Password, Permission, Quota, Role, ShopId, UserId};
 use pitwall_store::identity::SessionKind;
-use pitwall_store::sea_orm::{ConnectionTrait, TransactionTrait};
+use pitwall_store::sea_orm::ConnectionTrait;
 use pitwall_store::{Page, PageRequest, audit, identity, members, shops};
 use serde_json::json;
 
@@ -63,7 +63,7 @@ pub async fn invite(
             });
         }
     }
-    let txn = app.db.begin().await?;
+    let txn = pitwall_store::begin_write(&app.db).await?;
     let inv = invite_in_txn(
         app,
         &txn,
@@ -222,7 +222,7 @@ pub async fn accept_invitation(
             Some((name, hash_password(password.expose()).await?))
         }
     };
-    let txn = app.db.begin().await?;
+    let txn = pitwall_store::begin_write(&app.db).await?;
     if !members::mark_invitation_accepted(&txn, shop, InvitationId::from_uuid(inv.id)).await? {
         return Err(Error::NotFound(
             "invitation (it may have expired or been used)",
@@ -296,7 +296,7 @@ pub async fn change_role(
     if role != Role::Owner {
         ensure_not_last_owner(app, ctx.shop_id(), user).await?;
     }
-    let txn = app.db.begin().await?;
+    let txn = pitwall_store::begin_write(&app.db).await?;
     members::set_role(&txn, ctx.shop_id(), user, role).await?;
     pitwall_authz::rules::assign_role(&txn, ctx.shop_id(), user, role).await?;
     audit::record(
@@ -329,7 +329,7 @@ pub async fn remove(app: &App, ctx: &ShopCtx, user: UserId) -> Result<()> {
         return Err(Error::PermissionDenied(Permission::UsersManage));
     }
     ensure_not_last_owner(app, ctx.shop_id(), user).await?;
-    let txn = app.db.begin().await?;
+    let txn = pitwall_store::begin_write(&app.db).await?;
     members::remove_membership(&txn, ctx.shop_id(), user).await?;
     pitwall_authz::rules::remove_user(&txn, ctx.shop_id(), user).await?;
     audit::record(

@@ -2,7 +2,6 @@
 
 use pitwall_domain::{Permission, Role};
 use pitwall_store::audit;
-use pitwall_store::sea_orm::TransactionTrait;
 use serde_json::json;
 
 use crate::{App, Error, Result, ShopCtx};
@@ -60,7 +59,7 @@ pub async fn set_permissions(
         }
     }
     let before = app.authz.role_permissions(ctx.shop_id(), role).await?;
-    let txn = app.db.begin().await?;
+    let txn = pitwall_store::begin_write(&app.db).await?;
     pitwall_authz::rules::set_role_permissions(&txn, ctx.shop_id(), role, &wanted).await?;
     let names = |ps: &[Permission]| ps.iter().map(|p| p.as_str()).collect::<Vec<_>>();
     audit::record(

@@ -5,7 +5,6 @@ use pitwall_domain::{
     Email, Feature, Password, Permission, PlatformRole, Role, ShopId, ShopLifecycle, ShopProfile,
     ShopProfileInput, Slug, UserId,
 };
-use pitwall_store::sea_orm::TransactionTrait;
 use pitwall_store::{audit, identity, members, plans, shops};
 use serde_json::json;
 
@@ -79,7 +78,7 @@ pub async fn create_shop(
         _ => None,
     };
 
-    let txn = app.db.begin().await?;
+    let txn = pitwall_store::begin_write(&app.db).await?;
     let shop_id = ShopId::new();
     let shop = shops::insert(
         &txn,
@@ -150,7 +149,7 @@ pub async fn create_platform_user(
     let email = Email::parse(email).map_err(Error::field("email"))?;
     let password = Password::parse(password).map_err(Error::field("password"))?;
     let hash = hash_password(password.expose()).await?;
-    let txn = app.db.begin().await?;
+    let txn = pitwall_store::begin_write(&app.db).await?;
     let id = match identity::user_by_email(&txn, &email).await? {
         Some(u) => {
             let id = UserId::from_uuid(u.id);
@@ -203,7 +202,7 @@ pub async fn update_profile(
     if branding_changed && profile.uses_branding() {
         ctx.require_feature(Feature::CustomBranding)?;
     }
-    let txn = app.db.begin().await?;
+    let txn = pitwall_store::begin_write(&app.db).await?;
     let saved = shops::update_profile(&txn, ctx.shop_id(), &profile)
         .await?
         .ok_or(Error::NotFound("shop"))?;

@@ -38,6 +38,40 @@ impl Default for WorkerSettings {
     }
 }
 
+/// Wakes an idle worker every `interval`.
+///
+/// apalis's own `IntervalStrategy` re-arms its timer without polling it, so
+/// after a fetch that completes at once and finds nothing, no waker is left
+/// and the worker sleeps until its 30 s heartbeat (seen here as e-mails
+/// waiting 30 s). This stream asks to be polled again after every tick, which
+/// arms the next one.
+struct Ticks(tokio::time::Interval);
+
+impl Ticks {
+    fn every(period: Duration) -> Self {
+        let mut i = tokio::time::interval(period);
+        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Self(i)
+    }
+}
+
+impl futures::Stream for Ticks {
+    type Item = ();
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<()>> {
+        match self.0.poll_tick(cx) {
+            std::task::Poll::Ready(_) => {
+                cx.waker().wake_by_ref();
+                std::task::Poll::Ready(Some(()))
+            }
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
+}
+
 /// Creates apalis's tables. For SQLite this runs only its migrations: its
 /// `setup` would also switch `synchronous` off on a connection of the shared
 /// pool, and acknowledged writes must survive a crash.
@@ -102,7 +136,7 @@ pub async fn run(
                     let storage =
                         PostgresStorage::<crate::SendEmail>::new(db.get_postgres_connection_pool())
                             .with_config(apalis_postgres::Config::default().queue(EMAIL_QUEUE))
-                            .poll_with_interval(s.poll_interval);
+                            .poll_with_stream(Ticks::every(s.poll_interval));
                     WorkerBuilder::new(format!("{worker_name}-{index}"))
                         .backend(storage)
                         .data(deps.clone())
@@ -121,7 +155,7 @@ pub async fn run(
                     let storage =
                         SqliteStorage::<crate::SendEmail>::new(db.get_sqlite_connection_pool())
                             .with_config(apalis_sqlite::Config::default().queue(EMAIL_QUEUE))
-                            .poll_with_interval(s.poll_interval);
+                            .poll_with_stream(Ticks::every(s.poll_interval));
                     WorkerBuilder::new(format!("{worker_name}-{index}"))
                         .backend(storage)
                         .data(deps.clone())

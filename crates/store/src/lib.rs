@@ -15,7 +15,7 @@ pub mod outbox;
 pub mod plans;
 pub mod shops;
 
-pub use db::{Backend, Db, connect, migrate_up};
+pub use db::{Backend, Db, begin_write, connect, migrate_up};
 pub use error::StoreError;
 pub use sea_orm;
 
