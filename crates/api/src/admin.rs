@@ -135,6 +135,26 @@ impl AdminApi {
         ))
     }
 
+    /// The shop's effective policy: what each role may do there.
+    #[oai(
+        path = "/shops/:shop_id/roles",
+        method = "get",
+        tag = "AdminTags::AdminShops",
+        operation_id = "admin_list_shop_roles"
+    )]
+    async fn shop_roles(
+        &self,
+        app: Data<&App>,
+        auth: UserToken,
+        shop_id: Path<uuid::Uuid>,
+    ) -> ApiResult<RoleList> {
+        let actor = actor(&app, &auth).await?;
+        let list =
+            pitwall_core::roles::list_for_support(&app, &actor, ShopId::from_uuid(shop_id.0))
+                .await?;
+        Ok(Json(crate::staff::role_list(&list)))
+    }
+
     /// Move a shop to another plan; applies on its next request.
     #[oai(
         path = "/shops/:shop_id/plan",

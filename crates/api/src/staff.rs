@@ -361,16 +361,7 @@ impl StaffApi {
     ) -> ApiResult<RoleList> {
         let ctx = shop_ctx(&app, req, &auth).await?;
         let list = roles::list(&app, &ctx).await?;
-        Ok(Json(RoleList {
-            items: list.iter().map(role_out).collect(),
-            all_permissions: Permission::ALL
-                .iter()
-                .map(|p| PermissionInfo {
-                    name: p.as_str().to_owned(),
-                    description: p.describe().to_owned(),
-                })
-                .collect(),
-        }))
+        Ok(Json(role_list(&list)))
     }
 
     /// Set exactly what a role may do in this shop (owners only by default).
@@ -508,6 +499,19 @@ impl StaffApi {
         let k =
             pitwall_core::api_keys::revoke(&app, &ctx, ApiKeyId::from_uuid(api_key_id.0)).await?;
         Ok(Json(ApiKey::from(&k)))
+    }
+}
+
+pub(crate) fn role_list(list: &[roles::RolePermissions]) -> RoleList {
+    RoleList {
+        items: list.iter().map(role_out).collect(),
+        all_permissions: Permission::ALL
+            .iter()
+            .map(|p| PermissionInfo {
+                name: p.as_str().to_owned(),
+                description: p.describe().to_owned(),
+            })
+            .collect(),
     }
 }
 

@@ -1,6 +1,6 @@
 //! What each role may do in a shop, and the owner's editor for it.
 
-use pitwall_domain::{Permission, Role};
+use pitwall_domain::{Permission, Role, ShopId};
 use pitwall_store::audit;
 use serde_json::json;
 
@@ -15,13 +15,29 @@ pub struct RolePermissions {
 
 pub async fn list(app: &App, ctx: &ShopCtx) -> Result<Vec<RolePermissions>> {
     app.require(ctx, Permission::UsersView).await?;
+    effective(app, ctx.shop_id()).await
+}
+
+/// Support's view of a shop's effective policy.
+pub async fn list_for_support(
+    app: &App,
+    actor: &crate::Actor,
+    shop: ShopId,
+) -> Result<Vec<RolePermissions>> {
+    actor.require_platform()?;
+    pitwall_store::shops::get(&app.db, shop)
+        .await?
+        .ok_or(Error::NotFound("shop"))?;
+    effective(app, shop).await
+}
+
+async fn effective(app: &App, shop: ShopId) -> Result<Vec<RolePermissions>> {
     let mut out = Vec::new();
     for role in Role::ALL {
         out.push(RolePermissions {
             role: *role,
-            permissions: app.authz.role_permissions(ctx.shop_id(), *role).await?,
-            customised: pitwall_authz::rules::role_is_customised(&app.db, ctx.shop_id(), *role)
-                .await?,
+            permissions: app.authz.role_permissions(shop, *role).await?,
+            customised: pitwall_authz::rules::role_is_customised(&app.db, shop, *role).await?,
         });
     }
     Ok(out)

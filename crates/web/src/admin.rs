@@ -137,6 +137,9 @@ pub(crate) async fn shop(app: Data<&App>, req: &Request, Path(id): Path<String>)
         let id = shop_id(&id, &s)?;
         let d = admin::shop_detail(&app, &s.actor, id).await.map_err(|e| render::error(&e, s.layout()))?;
         let plans = app.plans().await.map_err(|e| render::error(&e, s.layout()))?;
+        let policy = pitwall_core::roles::list_for_support(&app, &s.actor, id)
+            .await
+            .map_err(|e| render::error(&e, s.layout()))?;
         let features = Feature::ALL
             .iter()
             .map(|f| {
@@ -161,7 +164,12 @@ pub(crate) async fn shop(app: Data<&App>, req: &Request, Path(id): Path<String>)
                 },
                 plans => plans.iter().map(|p| context! { code => p.code.clone(), name => p.name.clone() }).collect::<Vec<_>>(),
                 lifecycles => ShopLifecycle::ALL.iter().map(|l| l.as_str()).collect::<Vec<_>>(),
-                features => features, ..s.layout()
+                features => features,
+                policy => policy.iter().map(|r| context! {
+                    role => r.role.as_str(),
+                    customised => r.customised,
+                    permissions => r.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+                }).collect::<Vec<_>>(), ..s.layout()
             },
         ))
     }
