@@ -73,7 +73,9 @@ pub fn with_stack<E: Endpoint + 'static>(ep: E, app: App) -> impl Endpoint {
             let method = req.method().clone();
             let route = metrics::route_label(req.uri().path());
             let is_docs = req.uri().path().starts_with("/docs");
-            let mut resp = match ep.call(req).await {
+            // Every line logged while handling the request carries its id.
+            let span = tracing::info_span!("request", request.id = %request_id);
+            let mut resp = match tracing::Instrument::instrument(ep.call(req), span).await {
                 Ok(r) => r.into_response(),
                 Err(e) => error::to_json_error(e).await,
             };
