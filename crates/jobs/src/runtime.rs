@@ -128,45 +128,37 @@ pub async fn run(
         let _ = stop_tx.send(());
     });
     let worker_name = format!("pitwall-email-{}", uuid::Uuid::new_v4());
+    // The two backends differ only in their storage type.
+    macro_rules! run_monitor {
+        ($storage:expr, $config:expr) => {{
+            let (db, deps, s) = (db.clone(), deps.clone(), settings.clone());
+            Monitor::new()
+                .register(move |index| {
+                    let _ = &db;
+                    let storage = $storage(&db)
+                        .with_config($config.queue(EMAIL_QUEUE))
+                        .poll_with_stream(Ticks::every(s.poll_interval));
+                    WorkerBuilder::new(format!("{worker_name}-{index}"))
+                        .backend(storage)
+                        .data(deps.clone())
+                        .retry(retry_policy(&s))
+                        .enable_tracing()
+                        .build(send_email::run)
+                })
+                .shutdown_timeout(settings.shutdown_timeout)
+                .run_with_signal(monitor_signal)
+                .await
+        }};
+    }
     let result = match db.get_database_backend() {
-        DbBackend::Postgres => {
-            let (db, deps, s) = (db.clone(), deps.clone(), settings.clone());
-            Monitor::new()
-                .register(move |index| {
-                    let storage =
-                        PostgresStorage::<crate::SendEmail>::new(db.get_postgres_connection_pool())
-                            .with_config(apalis_postgres::Config::default().queue(EMAIL_QUEUE))
-                            .poll_with_stream(Ticks::every(s.poll_interval));
-                    WorkerBuilder::new(format!("{worker_name}-{index}"))
-                        .backend(storage)
-                        .data(deps.clone())
-                        .retry(retry_policy(&s))
-                        .enable_tracing()
-                        .build(send_email::run)
-                })
-                .shutdown_timeout(settings.shutdown_timeout)
-                .run_with_signal(monitor_signal)
-                .await
-        }
-        _ => {
-            let (db, deps, s) = (db.clone(), deps.clone(), settings.clone());
-            Monitor::new()
-                .register(move |index| {
-                    let storage =
-                        SqliteStorage::<crate::SendEmail>::new(db.get_sqlite_connection_pool())
-                            .with_config(apalis_sqlite::Config::default().queue(EMAIL_QUEUE))
-                            .poll_with_stream(Ticks::every(s.poll_interval));
-                    WorkerBuilder::new(format!("{worker_name}-{index}"))
-                        .backend(storage)
-                        .data(deps.clone())
-                        .retry(retry_policy(&s))
-                        .enable_tracing()
-                        .build(send_email::run)
-                })
-                .shutdown_timeout(settings.shutdown_timeout)
-                .run_with_signal(monitor_signal)
-                .await
-        }
+        DbBackend::Postgres => run_monitor!(
+            |db: &Db| PostgresStorage::<crate::SendEmail>::new(db.get_postgres_connection_pool()),
+            apalis_postgres::Config::default()
+        ),
+        _ => run_monitor!(
+            |db: &Db| SqliteStorage::<crate::SendEmail>::new(db.get_sqlite_connection_pool()),
+            apalis_sqlite::Config::default()
+        ),
     };
     let _ = relay.await;
     result.map_err(|e| format!("workers: {e}"))

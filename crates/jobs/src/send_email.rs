@@ -41,13 +41,38 @@ pub async fn run(job: SendEmail, deps: Data<EmailDeps>) -> Result<(), BoxDynErro
         }
         Err(SendError::Permanent(reason)) => {
             outbox::mark_email_failed(&deps.db, job.email_id, &reason, true).await?;
-            tracing::warn!(email.id = %job.email_id, error = %reason, "e-mail refused for good");
+            tracing::warn!(email.id = %job.email_id, error = %redact_addresses(&reason), "e-mail refused for good");
             Err(AbortError::new(reason).into())
         }
         Err(SendError::Transient(reason)) => {
             outbox::mark_email_failed(&deps.db, job.email_id, &reason, false).await?;
-            tracing::warn!(email.id = %job.email_id, error = %reason, "e-mail failed, will retry");
+            tracing::warn!(email.id = %job.email_id, error = %redact_addresses(&reason), "e-mail failed, will retry");
             Err(reason.into())
         }
+    }
+}
+
+/// Mail servers echo recipients in their errors ("550 <bob@example.com>
+/// unknown"); addresses are personal data and stay out of the logs.
+fn redact_addresses(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            if word.contains('@') {
+                "<address>"
+            } else {
+                word
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn addresses_leave_no_trace_in_logged_errors() {
+        let logged =
+            super::redact_addresses("permanent error (550): <bob@example.com> unknown user");
+        assert_eq!(logged, "permanent error (550): <address> unknown user");
     }
 }
