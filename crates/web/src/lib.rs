@@ -5,56 +5,51 @@
 
 #![expect(
     clippy::result_large_err,
-    reason = "a page handler returns either the page or another whole page (redirect, error); both are poem responses"
+    reason = "a page handler yields either its page or another whole page (redirect, error); both are poem responses"
 )]
 
-mod admin;
 mod pages;
 mod render;
 mod session;
 
+use pages::{admin, api_keys, app, auth, roles, settings, users};
 use poem::{Route, get, post};
 
-/// Adds every page route to `route` (which already holds the API).
+/// Adds every page route to `route` (the binary calls this on a Route that
+/// already has the API nested at "/").
 pub fn mount(route: Route) -> Route {
     route
-        .at("/", get(pages::root))
+        .at("/", get(auth::root))
         .at("/static/app.css", get(render::stylesheet))
-        .at("/login", get(pages::login_form).post(pages::login))
-        .at("/logout", post(pages::logout))
+        .at("/login", get(auth::login_form).post(auth::login))
+        .at("/logout", post(auth::logout))
         .at(
             "/forgot-password",
-            get(pages::forgot_form).post(pages::forgot),
+            get(auth::forgot_form).post(auth::forgot),
         )
         .at(
             "/reset-password/:token",
-            get(pages::reset_form).post(pages::reset),
+            get(auth::reset_form).post(auth::reset),
         )
         .at(
             "/invitations/:token",
-            get(pages::accept_form).post(pages::accept),
+            get(auth::accept_form).post(auth::accept),
         )
-        .at("/app", get(pages::home))
-        .at("/app/switch-shop", post(pages::switch_shop))
-        .at("/app/users", get(pages::users))
-        .at("/app/users/invite", post(pages::invite))
-        .at("/app/users/:user_id/role", post(pages::change_role))
-        .at("/app/users/:user_id/remove", post(pages::remove_user))
+        .at("/app", get(app::home))
+        .at("/app/switch-shop", post(app::switch_shop))
+        .at("/app/users", get(users::show))
+        .at("/app/users/invite", post(users::invite))
+        .at("/app/users/:user_id/role", post(users::change_role))
+        .at("/app/users/:user_id/remove", post(users::remove))
         .at(
             "/app/invitations/:id/revoke",
-            post(pages::revoke_invitation),
+            post(users::revoke_invitation),
         )
-        .at("/app/roles", get(pages::roles_page))
-        .at("/app/roles/:role", post(pages::save_role))
-        .at(
-            "/app/settings",
-            get(pages::settings).post(pages::save_settings),
-        )
-        .at(
-            "/app/api-keys",
-            get(pages::api_keys_list).post(pages::create_api_key),
-        )
-        .at("/app/api-keys/:id/revoke", post(pages::revoke_api_key))
+        .at("/app/roles", get(roles::show))
+        .at("/app/roles/:role", post(roles::save))
+        .at("/app/settings", get(settings::show).post(settings::save))
+        .at("/app/api-keys", get(api_keys::show).post(api_keys::create))
+        .at("/app/api-keys/:id/revoke", post(api_keys::revoke))
         .at("/admin", get(admin::shops))
         .at(
             "/admin/shops/new",

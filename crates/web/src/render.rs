@@ -1,82 +1,87 @@
-//! Templates (compiled into the binary) and the one place use-case errors
-//! become pages.
+//! Templates and answers, and the one place a use-case error becomes words.
 
 use std::sync::LazyLock;
 
+use chrono::{DateTime, Utc};
 use minijinja::{Environment, Value, context};
 use pitwall_core::Error;
+use pitwall_core::domain::Quota;
 use poem::http::StatusCode;
 use poem::web::Html;
 use poem::{IntoResponse, Response, handler};
 
-static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
+/// Every template, compiled into the binary: no files to deploy.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../templates/base.html")),
+    (
+        "admin_nav.html",
+        include_str!("../templates/admin_nav.html"),
+    ),
+    ("login.html", include_str!("../templates/login.html")),
+    ("forgot.html", include_str!("../templates/forgot.html")),
+    ("reset.html", include_str!("../templates/reset.html")),
+    ("accept.html", include_str!("../templates/accept.html")),
+    ("message.html", include_str!("../templates/message.html")),
+    ("home.html", include_str!("../templates/home.html")),
+    ("users.html", include_str!("../templates/users.html")),
+    ("roles.html", include_str!("../templates/roles.html")),
+    ("settings.html", include_str!("../templates/settings.html")),
+    ("api_keys.html", include_str!("../templates/api_keys.html")),
+    (
+        "admin_shops.html",
+        include_str!("../templates/admin_shops.html"),
+    ),
+    (
+        "admin_new_shop.html",
+        include_str!("../templates/admin_new_shop.html"),
+    ),
+    (
+        "admin_shop.html",
+        include_str!("../templates/admin_shop.html"),
+    ),
+    (
+        "admin_audit.html",
+        include_str!("../templates/admin_audit.html"),
+    ),
+    (
+        "admin_jobs.html",
+        include_str!("../templates/admin_jobs.html"),
+    ),
+];
+
+fn environment() -> Result<Environment<'static>, minijinja::Error> {
     let mut env = Environment::new();
-    for (name, source) in [
-        ("base.html", include_str!("../templates/base.html")),
-        ("login.html", include_str!("../templates/login.html")),
-        ("forgot.html", include_str!("../templates/forgot.html")),
-        ("reset.html", include_str!("../templates/reset.html")),
-        ("accept.html", include_str!("../templates/accept.html")),
-        ("message.html", include_str!("../templates/message.html")),
-        ("home.html", include_str!("../templates/home.html")),
-        ("users.html", include_str!("../templates/users.html")),
-        ("roles.html", include_str!("../templates/roles.html")),
-        ("settings.html", include_str!("../templates/settings.html")),
-        ("api_keys.html", include_str!("../templates/api_keys.html")),
-        (
-            "admin_shops.html",
-            include_str!("../templates/admin_shops.html"),
-        ),
-        (
-            "admin_new_shop.html",
-            include_str!("../templates/admin_new_shop.html"),
-        ),
-        (
-            "admin_shop.html",
-            include_str!("../templates/admin_shop.html"),
-        ),
-        (
-            "admin_audit.html",
-            include_str!("../templates/admin_audit.html"),
-        ),
-        (
-            "admin_jobs.html",
-            include_str!("../templates/admin_jobs.html"),
-        ),
-    ] {
-        // The templates are part of the binary; one that does not parse is
-        // a build mistake caught by every page test.
-        if let Err(e) = env.add_template(name, source) {
-            tracing::error!(template = name, error = %e, "template does not parse");
-        }
+    for (name, source) in TEMPLATES {
+        env.add_template(name, source)?;
     }
-    env
+    Ok(env)
+}
+
+static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    environment().unwrap_or_else(|e| {
+        // A template that does not parse is a build mistake the unit test
+        // below catches; in a running server each page then answers 500.
+        tracing::error!(error = %e, "a page template does not parse");
+        Environment::new()
+    })
 });
 
 pub(crate) fn page(status: StatusCode, name: &str, ctx: Value) -> Response {
     match ENV.get_template(name).and_then(|t| t.render(ctx)) {
         Ok(html) => Html(html).with_status(status).into_response(),
         Err(e) => {
-            tracing::error!(template = name, error = %e, "rendering failed");
+            tracing::error!(template = name, error = %e, "rendering a page failed");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "something went wrong on our side",
+                "Something went wrong on our side.",
             )
                 .into_response()
         }
     }
 }
 
-pub(crate) fn ok(name: &str, ctx: Value) -> Response {
-    page(StatusCode::OK, name, ctx)
-}
-
 pub(crate) fn message(status: StatusCode, layout: Value, heading: &str, text: &str) -> Response {
-    page(
-        status,
-        "message.html",
-        context! { heading => heading, text => text, ..layout },
-    )
+    page(status, "message.html", context! { heading, text, ..layout })
 }
 
 pub(crate) fn redirect(to: &str) -> Response {
@@ -86,98 +91,177 @@ pub(crate) fn redirect(to: &str) -> Response {
         .finish()
 }
 
-/// A use-case error as a page. Invalid input goes back to the form's page
-/// by the caller; everything else gets its own page, in words.
-pub(crate) fn error(err: &Error, layout: Value) -> Response {
+/// A problem with what was typed, shown on the form it came from.
+pub(crate) struct Problem {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+/// How the pages show a use-case error.
+enum Shown {
+    /// Fixable by editing the form: said on the form.
+    Inline(Problem),
+    /// A page of its own.
+    Page {
+        status: StatusCode,
+        heading: &'static str,
+        text: String,
+    },
+    /// The session is gone.
+    SignIn,
+}
+
+/// The one mapping from use-case errors to what a person sees.
+fn shown(err: &Error) -> Shown {
+    let page = |status, heading, text: String| Shown::Page {
+        status,
+        heading,
+        text,
+    };
     match err {
-        Error::Unauthenticated(_) => redirect("/login"),
-        Error::PermissionDenied(p) => message(
+        // Field names are the API's (`time_zone`); people read "time zone".
+        Error::Invalid { field, message } => Shown::Inline(Problem {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: format!("{}: {message}", field.replace('_', " ")),
+        }),
+        Error::Conflict { field, message } => Shown::Inline(Problem {
+            status: StatusCode::CONFLICT,
+            message: format!("{}: {message}", field.replace('_', " ")),
+        }),
+        Error::RateLimited(m) => Shown::Inline(Problem {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            message: capitalised(m),
+        }),
+        Error::Unauthenticated(_) => Shown::SignIn,
+        Error::PermissionDenied(p) => page(
             StatusCode::FORBIDDEN,
-            layout,
             "Not allowed",
-            &format!(
+            format!(
                 "Your role may not do this: it needs the permission “{}” ({}). Ask the shop's owner.",
                 p.describe(),
                 p.as_str()
             ),
         ),
-        Error::PlatformDenied(role) => message(
+        Error::PlatformDenied(role) => page(
             StatusCode::FORBIDDEN,
-            layout,
             "Not allowed",
-            &format!("This page is for Pitwall {role} staff."),
+            format!("This page is for Pitwall {role} staff."),
         ),
         Error::FeatureNotInPlan {
             feature,
             cheapest_plan,
-        } => message(
+        } => page(
             StatusCode::FORBIDDEN,
-            layout,
             "Not in your plan",
-            &match cheapest_plan {
-                Some(p) => format!(
-                    "Your plan does not include {}. The {p} plan has it.",
-                    feature.describe()
-                ),
-                None => format!("Your plan does not include {}.", feature.describe()),
-            },
+            not_in_plan(feature.describe(), cheapest_plan.as_deref()),
         ),
-        Error::QuotaExceeded { quota, limit } => message(
+        Error::QuotaExceeded { quota, limit } => page(
             StatusCode::FORBIDDEN,
-            layout,
             "Plan limit reached",
-            &format!(
-                "Your plan allows {limit} {quota}; that limit is reached. A bigger plan allows more."
+            format!(
+                "Your plan allows {limit} {}, and that is reached. A bigger plan allows more.",
+                quota_words(*quota)
             ),
         ),
-        Error::ShopRestricted(state) => message(
+        Error::ShopRestricted(state) => page(
             StatusCode::FORBIDDEN,
-            layout,
-            "Read-only",
-            &format!(
-                "This shop is {state}: you can look, but nothing can be changed. Contact Pitwall support."
+            "This shop is read-only",
+            format!(
+                "This shop is {}: you can look, but nothing can be changed. Contact Pitwall support.",
+                state.as_str().replace('_', " ")
             ),
         ),
-        Error::NotFound(what) => message(
+        Error::NotFound(what) => page(
             StatusCode::NOT_FOUND,
-            layout,
             "Not found",
-            &format!("The {what} was not found."),
+            format!("The {what} was not found."),
         ),
-        Error::Unavailable => message(
+        Error::Unavailable => page(
             StatusCode::SERVICE_UNAVAILABLE,
-            layout,
             "Try again shortly",
-            "Pitwall cannot reach its database right now. Please try again in a minute.",
+            "Pitwall cannot reach its database right now. Please try again in a minute.".to_owned(),
         ),
-        Error::Invalid { field, message: m } | Error::Conflict { field, message: m } => message(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            layout,
-            "Please check the form",
-            &format!("{field}: {m}"),
+        Error::Internal(_) => page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "Something went wrong on our side. Please try again.".to_owned(),
         ),
-        Error::RateLimited(m) => message(StatusCode::TOO_MANY_REQUESTS, layout, "Slow down", m),
-        Error::Internal(detail) => {
-            tracing::error!(error = %detail, "internal error on a page");
-            message(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                layout,
-                "Something went wrong",
-                "Something went wrong on our side.",
-            )
-        }
     }
 }
 
-/// The message an inline form error shows.
-pub(crate) fn form_error(err: &Error) -> Option<String> {
-    match err {
-        Error::Invalid { field, message } | Error::Conflict { field, message } => {
-            Some(format!("{}: {message}", field.replace('_', " ")))
-        }
-        Error::RateLimited(m) | Error::Unauthenticated(m) => Some((*m).to_owned()),
-        _ => None,
+/// The message to show on the form, if the person can fix the error there;
+/// `None` when the error needs a page of its own ([`error`]).
+pub(crate) fn form_error(err: &Error) -> Option<Problem> {
+    match shown(err) {
+        Shown::Inline(p) => Some(p),
+        Shown::Page { .. } | Shown::SignIn => None,
     }
+}
+
+/// A use-case error as a whole page (or the way to sign in).
+pub(crate) fn error(err: &Error, layout: Value) -> Response {
+    if let Error::Internal(detail) = err {
+        // The page says nothing of it; the log must.
+        tracing::error!(error = %detail, "internal error on a page");
+    }
+    match shown(err) {
+        Shown::Inline(p) => message(
+            p.status,
+            layout,
+            "Please check what you entered",
+            &p.message,
+        ),
+        Shown::Page {
+            status,
+            heading,
+            text,
+        } => message(status, layout, heading, &text),
+        Shown::SignIn => redirect("/login"),
+    }
+}
+
+/// The sentence for a feature the shop's plan lacks; pages that hide a form
+/// for that reason say the same as the refusal would.
+pub(crate) fn not_in_plan(feature: &str, cheapest_plan: Option<&str>) -> String {
+    match cheapest_plan {
+        Some(plan) => format!("Your plan does not include {feature}. The {plan} plan has it."),
+        None => format!("Your plan does not include {feature}."),
+    }
+}
+
+fn quota_words(q: Quota) -> &'static str {
+    match q {
+        Quota::Users => "staff members (pending invitations count)",
+        Quota::SmsPerMonth => "text messages a month",
+        Quota::Locations => "locations",
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Turns a use case's error into the page to show instead.
+pub(crate) trait OrPage<T> {
+    fn or_page(self, layout: &Value) -> Result<T, Response>;
+}
+
+impl<T> OrPage<T> for pitwall_core::Result<T> {
+    fn or_page(self, layout: &Value) -> Result<T, Response> {
+        self.map_err(|e| error(&e, layout.clone()))
+    }
+}
+
+pub(crate) fn day(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d").to_string()
+}
+
+pub(crate) fn minute(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 #[handler]
@@ -186,4 +270,152 @@ pub(crate) fn stylesheet() -> Response {
         .content_type("text/css; charset=utf-8")
         .header("cache-control", "public, max-age=3600")
         .body(include_str!("../static/app.css"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each page with data shaped like its handler's, signed in to a shop
+    /// where it applies: catches a template that parses but cannot render.
+    #[test]
+    fn every_template_renders_with_sample_data() {
+        let env = environment().expect("templates parse");
+        let layout = context! {
+            nav => context! { users => true, roles => true, settings => true, api_keys => true, admin => true },
+            shop_name => "Main St Garage", user_name => "Olive Owner", role => "owner", csrf => "c5rf",
+        };
+        let shop_row = context! {
+            id => "0191", name => "Main St Garage", slug => "main-st", plan_code => "pro",
+            lifecycle => "trial", created_at => "2025-01-01", trial_ends_at => "2025-01-15",
+        };
+        let samples = [
+            (
+                "login.html",
+                context! { email => "a@b.test", error => "Could not sign in" },
+            ),
+            ("forgot.html", context! {}),
+            ("reset.html", context! { min_password => 10 }),
+            (
+                "accept.html",
+                context! { shop => "Main St Garage", email => "a@b.test", invited_role => "advisor", existing_user => false, min_password => 10 },
+            ),
+            (
+                "message.html",
+                context! { heading => "Not found", text => "The shop was not found.", ..layout.clone() },
+            ),
+            (
+                "home.html",
+                context! {
+                    shop => context! { name => "Main St Garage", plan => "Pro", lifecycle => "trial", writable => true },
+                    trial_ends => "2025-01-15", trial_days_left => 3, features => vec!["Dashboard"],
+                    shops => vec![context! { id => "1", name => "A", role => "owner", current => true }, context! { id => "2", name => "B", role => "viewer", current => false }],
+                    ..layout.clone()
+                },
+            ),
+            (
+                "users.html",
+                context! {
+                    members => vec![context! { id => "u1", name => "Olive", email => "o@b.test", role => "owner", is_me => true, manageable => true }],
+                    invitations => vec![context! { id => "i1", email => "x@b.test", role => "advisor", expires_at => "2025-01-08" }],
+                    can_invite => true, can_manage => true, assignable => vec!["owner", "advisor"],
+                    invite => context! { email => "x@b.test", role => "advisor" },
+                    ..layout.clone()
+                },
+            ),
+            (
+                "roles.html",
+                context! {
+                    can_edit => true,
+                    roles => vec![context! { role => "owner", customised => true, permissions => vec!["users.view"], locked => vec!["roles.manage"] }],
+                    permissions => vec![context! { name => "users.view", description => "See the shop's staff" }],
+                    ..layout.clone()
+                },
+            ),
+            (
+                "settings.html",
+                context! { s => context! { name => "Main St Garage", time_zone => "UTC" }, branding_note => "Not in plan", ..layout.clone() },
+            ),
+            (
+                "api_keys.html",
+                context! {
+                    secret => "pk_secret", plan_note => None::<String>,
+                    keys => vec![context! { id => "k1", name => "POS", prefix => "pk_abc", created_at => "2025-01-01", last_used_at => None::<String>, revoked_at => None::<String> }],
+                    ..layout.clone()
+                },
+            ),
+            (
+                "admin_shops.html",
+                context! { q => "main", next => "0192", shops => vec![shop_row.clone()], ..layout.clone() },
+            ),
+            (
+                "admin_new_shop.html",
+                context! {
+                    form => context! { name => "X", slug => "x", plan => "pro", owner_email => "o@x.test" },
+                    plans => vec![context! { code => "pro", name => "Pro" }], ..layout.clone()
+                },
+            ),
+            (
+                "admin_shop.html",
+                context! {
+                    shop => shop_row,
+                    plans => vec![context! { code => "pro", name => "Pro" }],
+                    lifecycles => vec!["trial", "suspended"],
+                    features => vec![context! { name => "sms", description => "Texts", enabled => true, in_plan => false, override => true, reason => "trial" }],
+                    policy => vec![context! { role => "owner", customised => false, permissions => vec!["users.view"] }],
+                    ..layout.clone()
+                },
+            ),
+            (
+                "admin_audit.html",
+                context! {
+                    shop => "0191", next => "0193",
+                    entries => vec![context! { created_at => "2025-01-01 10:00:00", action => "shop.create", shop_id => "01910000", actor_user_id => None::<String>, target => "main-st", details => "{}" }],
+                    ..layout.clone()
+                },
+            ),
+            (
+                "admin_jobs.html",
+                context! {
+                    backlog => 0,
+                    jobs => vec![context! { id => "j/1", queue => "email", status => "Killed", attempts => 5, max_attempts => 5, last_error => "smtp down", run_at => "2025-01-01 10:00 UTC" }],
+                    ..layout.clone()
+                },
+            ),
+        ];
+        for (name, _) in TEMPLATES {
+            let is_page = samples.iter().any(|(n, _)| n == name);
+            assert!(
+                is_page || ["base.html", "admin_nav.html"].contains(name),
+                "{name} has no sample"
+            );
+        }
+        for (name, ctx) in samples {
+            let html = env
+                .get_template(name)
+                .and_then(|t| t.render(ctx))
+                .unwrap_or_else(|e| panic!("{name} renders: {e:#}"));
+            assert!(html.contains("<h1>"), "{name} has a heading");
+            assert!(!html.contains("<script"), "{name} has no inline script");
+        }
+    }
+
+    #[test]
+    fn form_errors_name_the_field_in_words() {
+        let p =
+            form_error(&Error::invalid("time_zone", "must be an IANA time zone")).expect("inline");
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(p.message, "time zone: must be an IANA time zone");
+        assert!(form_error(&Error::NotFound("shop")).is_none());
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        let env = environment().expect("templates parse");
+        let html = env
+            .get_template("message.html")
+            .and_then(|t| t.render(context! { heading => "<b>x</b>", text => "<script>" }))
+            .expect("renders");
+        assert!(!html.contains("<script>") && html.contains("&lt;b&gt;x&lt;"));
+    }
 }

@@ -1,30 +1,36 @@
 //! Page sessions: the cookie, the signed-in principal, CSRF and forms.
 
 use minijinja::{Value, context};
-use pitwall_core::auth::{Kind, csrf_ok, csrf_token};
+use pitwall_core::auth::{self, Kind, csrf_ok, csrf_token};
 use pitwall_core::domain::Permission;
-use pitwall_core::{Actor, App, ShopCtx};
+use pitwall_core::{Actor, App, Error, ShopCtx};
 use poem::http::StatusCode;
-use poem::{Request, Response};
+use poem::web::Form;
+use poem::{FromRequest, Request, RequestBody, Response};
+use serde::Deserialize;
 
-use crate::render;
+use crate::render::{self, OrPage};
 
 pub(crate) const COOKIE: &str = "pitwall_session";
 
 /// A form body as name/value pairs (checkbox lists repeat a name).
-pub(crate) struct FormData(pub Vec<(String, String)>);
+pub(crate) struct FormData(Vec<(String, String)>);
 
 impl FormData {
+    /// The field's value; a missing field reads as empty, which the use
+    /// cases then name ("email: is required").
     pub(crate) fn get(&self, name: &str) -> &str {
         self.0
             .iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
+            .map_or("", |(_, v)| v.as_str())
     }
+
+    /// The field's value, or `None` when left blank.
     pub(crate) fn opt(&self, name: &str) -> Option<&str> {
         Some(self.get(name)).filter(|v| !v.trim().is_empty())
     }
+
     pub(crate) fn all(&self, name: &str) -> Vec<String> {
         self.0
             .iter()
@@ -34,15 +40,33 @@ impl FormData {
     }
 }
 
-pub(crate) fn cookie_token(req: &Request) -> Option<String> {
-    let header = req.header("cookie")?;
-    header.split(';').find_map(|part| {
-        let (name, value) = part.trim().split_once('=')?;
-        (name == COOKIE && !value.is_empty()).then(|| value.to_owned())
-    })
+impl<'a> FromRequest<'a> for FormData {
+    /// Never fails: the app's error layer would answer a failed extraction
+    /// in JSON. A body that is not a form reads as an empty form, which the
+    /// CSRF check or the use case then refuses in words.
+    async fn from_request(req: &'a Request, body: &mut RequestBody) -> poem::Result<Self> {
+        Ok(Self(
+            Form::<Vec<(String, String)>>::from_request(req, body)
+                .await
+                .map(|Form(pairs)| pairs)
+                .unwrap_or_default(),
+        ))
+    }
 }
 
-pub(crate) fn set_cookie(app: &App, token: &str, max_age_secs: i64) -> String {
+pub(crate) fn cookie_token(req: &Request) -> Option<&str> {
+    req.headers()
+        .get_all("cookie")
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|h| h.split(';'))
+        .find_map(|part| {
+            let (name, value) = part.trim().split_once('=')?;
+            (name == COOKIE && !value.is_empty()).then_some(value)
+        })
+}
+
+fn cookie_header(app: &App, token: &str, max_age_secs: i64) -> String {
     let secure = if app.config.base_url.starts_with("https://") {
         "; Secure"
     } else {
@@ -51,22 +75,71 @@ pub(crate) fn set_cookie(app: &App, token: &str, max_age_secs: i64) -> String {
     format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}")
 }
 
-/// Forms sent before there is a session (sign in, accept, reset) have no
-/// CSRF token to carry; a browser's Origin header must then name this host.
-pub(crate) fn same_origin(req: &Request) -> bool {
-    let Some(origin) = req.header("origin") else {
-        return true;
+/// A redirect that also sets (or, with `None`, clears) the session cookie.
+pub(crate) fn redirect_with_session(app: &App, token: Option<&str>, to: &str) -> Response {
+    let header = match token {
+        Some(t) => cookie_header(app, t, app.config.web_session_ttl.num_seconds()),
+        None => cookie_header(app, "", 0),
     };
-    let Some(host) = req.header("host") else {
-        return false;
-    };
-    origin
-        .split_once("://")
-        .map(|(_, rest)| rest.trim_end_matches('/') == host)
-        .unwrap_or(false)
+    let mut resp = render::redirect(to);
+    if let Ok(v) = header.parse() {
+        resp.headers_mut().append("set-cookie", v);
+    }
+    resp
 }
 
-/// A signed-in user on a page, with what the layout needs.
+/// The client address for sign-in rate limits, written exactly as the JSON
+/// API writes it so that both share one budget per address.
+pub(crate) fn client_addr(req: &Request) -> String {
+    req.remote_addr()
+        .to_string()
+        .rsplit_once(':')
+        .map(|(h, _)| h.to_owned())
+        .unwrap_or_default()
+}
+
+/// Forms sent before there is a session (sign in, forgot, reset, accept)
+/// have no CSRF token to carry. A browser names the page a form came from in
+/// `Origin` (or at least `Referer`); it must be this site. A request with
+/// neither does not come from a browser acting for someone else.
+pub(crate) fn same_origin(app: &App, req: &Request) -> bool {
+    let source = match (req.header("origin"), req.header("referer")) {
+        // Browsers send "null" when they hide the origin: never ours.
+        (Some("null"), _) => return false,
+        (Some(origin), _) => origin,
+        (None, Some(referer)) => referer,
+        (None, None) => return true,
+    };
+    let Some(from) = authority(source) else {
+        return false;
+    };
+    let host = req
+        .header("host")
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    // Behind a proxy the Host header may be internal; the public URL counts.
+    [host, authority(&app.config.base_url)]
+        .into_iter()
+        .flatten()
+        .any(|ours| ours.eq_ignore_ascii_case(from))
+}
+
+/// `host[:port]` of an absolute URL.
+fn authority(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Some(&rest[..end]).filter(|a| !a.is_empty())
+}
+
+pub(crate) fn cross_site() -> Response {
+    render::message(
+        StatusCode::FORBIDDEN,
+        Value::UNDEFINED,
+        "Blocked",
+        "This form was sent from another site, so it was not accepted.",
+    )
+}
+
+/// A signed-in user on a page.
 pub(crate) struct Signed {
     pub actor: Actor,
     pub token: String,
@@ -79,32 +152,36 @@ impl Signed {
         let Some(token) = cookie_token(req) else {
             return Err(render::redirect("/login"));
         };
-        match pitwall_core::auth::authenticate(app, &token, Kind::Web).await {
-            Ok(actor) => Ok(Self {
-                csrf: csrf_token(&token),
-                actor,
-                token,
-            }),
-            Err(pitwall_core::Error::Unauthenticated(_)) => Err(render::redirect("/login")),
-            Err(e) => Err(render::error(&e, Value::UNDEFINED)),
-        }
+        let actor = auth::authenticate(app, token, Kind::Web)
+            .await
+            .or_page(&Value::UNDEFINED)?;
+        Ok(Self {
+            csrf: csrf_token(token),
+            token: token.to_owned(),
+            actor,
+        })
     }
 
-    /// Refuses a form post whose CSRF token is not this session's.
-    pub(crate) fn check(&self, form: &FormData) -> Result<(), Response> {
-        if csrf_ok(&self.token, form.get("csrf")) {
-            Ok(())
+    /// The session of a posted form: the CSRF token must be this session's.
+    pub(crate) async fn posted(
+        app: &App,
+        req: &Request,
+        form: &FormData,
+    ) -> Result<Self, Response> {
+        let s = Self::from(app, req).await?;
+        if csrf_ok(&s.token, form.get("csrf")) {
+            Ok(s)
         } else {
             Err(render::message(
                 StatusCode::FORBIDDEN,
-                Value::UNDEFINED,
-                "Form expired",
-                "This form is out of date. Go back, reload the page and try again.",
+                s.layout(),
+                "This form has expired",
+                "The form was out of date or came from another site, so nothing was changed. Go back, reload the page and try again.",
             ))
         }
     }
 
-    /// The layout for pages outside a shop (admin console).
+    /// The layout for pages outside a shop (the admin console).
     pub(crate) fn layout(&self) -> Value {
         context! {
             nav => context! { admin => self.actor.platform_role.is_some() },
@@ -113,56 +190,98 @@ impl Signed {
         }
     }
 
-    /// The layout inside a shop: navigation shows only what the role may use.
-    pub(crate) async fn shop_layout(&self, app: &App, ctx: &ShopCtx) -> Value {
-        context! {
-            nav => context! {
-                users => app.may(ctx, Permission::UsersView).await,
-                roles => app.may(ctx, Permission::UsersView).await,
-                settings => app.may(ctx, Permission::ShopSettingsManage).await,
-                api_keys => app.may(ctx, Permission::ApiKeysManage).await,
-                admin => self.actor.platform_role.is_some(),
-            },
-            shop_name => ctx.shop.name.clone(),
-            user_name => self.actor.name.clone(),
-            role => ctx.role.as_str(),
-            csrf => self.csrf.clone(),
-        }
+    /// Admin console pages: platform staff only.
+    pub(crate) fn require_platform(self) -> Result<Self, Response> {
+        self.actor.require_platform().or_page(&self.layout())?;
+        Ok(self)
     }
 
-    /// The shop the session acts in, with its layout; or the page to show.
-    pub(crate) async fn shop(&self, app: &App) -> Result<(ShopCtx, Value), Response> {
+    /// The shop the session acts in, or the page to show instead.
+    pub(crate) async fn in_shop(self, app: &App) -> Result<InShop, Response> {
         match app.shop_ctx(&self.actor, None).await {
             Ok(ctx) => {
-                let layout = self.shop_layout(app, &ctx).await;
-                Ok((ctx, layout))
+                let layout = shop_layout(app, &self, &ctx).await;
+                Ok(InShop {
+                    signed: self,
+                    ctx,
+                    layout,
+                })
             }
-            Err(pitwall_core::Error::NotFound(_)) if self.actor.platform_role.is_some() => {
+            // Platform staff need not belong to any shop.
+            Err(Error::NotFound(_)) if self.actor.platform_role.is_some() => {
                 Err(render::redirect("/admin"))
             }
+            Err(Error::NotFound(_)) => Err(render::message(
+                StatusCode::NOT_FOUND,
+                self.layout(),
+                "No shop yet",
+                "Your account does not belong to any shop. Ask a shop's owner to invite you.",
+            )),
             Err(e) => Err(render::error(&e, self.layout())),
         }
     }
 }
 
-/// The confirmation named by `?ok=<code>`. Only fixed texts: a link cannot
-/// make a page say something of its author's choosing.
+/// The layout inside a shop: the navigation shows only what the role may use.
+async fn shop_layout(app: &App, s: &Signed, ctx: &ShopCtx) -> Value {
+    let users = app.may(ctx, Permission::UsersView).await;
+    context! {
+        nav => context! {
+            users,
+            roles => users,
+            settings => app.may(ctx, Permission::ShopSettingsManage).await,
+            api_keys => app.may(ctx, Permission::ApiKeysManage).await,
+            admin => s.actor.platform_role.is_some(),
+        },
+        shop_name => ctx.shop.name.clone(),
+        user_name => s.actor.name.clone(),
+        role => ctx.role.as_str(),
+        csrf => s.csrf.clone(),
+    }
+}
+
+/// A signed-in user inside their current shop, with the page layout.
+pub(crate) struct InShop {
+    pub signed: Signed,
+    pub ctx: ShopCtx,
+    pub layout: Value,
+}
+
+/// The confirmation named by `?ok=<code>`. Only fixed texts, so that a link
+/// cannot make a page say something of its author's choosing.
 pub(crate) fn flash(req: &Request) -> Option<&'static str> {
-    let code = req
-        .uri()
-        .query()?
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("ok="))?;
-    Some(match code {
+    #[derive(Deserialize)]
+    struct Flash {
+        ok: Option<String>,
+    }
+    let code = req.params::<Flash>().ok()?.ok?;
+    Some(match code.as_str() {
         "invited" => "Invitation sent.",
         "role" => "Role changed.",
         "removed" => "Removed from the shop.",
         "revoked" => "Revoked.",
         "saved" => "Saved.",
         "switched" => "Shop switched.",
-        "created" => "Created.",
+        "created" => "Shop created; its owner can sign in and use it.",
+        "created_invited" => "Shop created; its owner has been sent an invitation.",
         "reset" => "Your password is changed. Sign in with it.",
         "retried" => "The job is queued again.",
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authority_is_host_and_port() {
+        assert_eq!(
+            authority("https://shop.example:8443/login?x"),
+            Some("shop.example:8443")
+        );
+        assert_eq!(authority("http://127.0.0.1:3000"), Some("127.0.0.1:3000"));
+        assert_eq!(authority("not a url"), None);
+        assert_eq!(authority("https:///path"), None);
+    }
 }
