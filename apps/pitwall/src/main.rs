@@ -163,15 +163,17 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let app = server::build_app(&config, db).await?;
             let mailer = server::mailer(&config)?;
             tracing::info!("workers running");
-            server::spawn_workers(
-                &app,
+            // In the foreground, so that a failure ends the process with a
+            // non-zero status and the supervisor sees it.
+            pitwall_jobs::runtime::run(
+                app.db.clone(),
                 mailer,
+                app.jobs.clone(),
                 WorkerSettings::default(),
                 server::shutdown_signal(),
             )
             .await
-            .context("workers")?;
-            Ok(())
+            .map_err(anyhow::Error::msg)
         }
         Command::Demo { no_serve } => {
             let db = server::open_db(&config, true).await?;

@@ -54,9 +54,34 @@ pub async fn migrate_up(db: &Db) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }
 
-/// Whether every migration the binary knows has been applied.
+/// Whether every migration this binary knows has been applied.
+///
+/// Read-only: it reads `seaql_migrations` and issues no DDL (sea-orm's
+/// pending-migration check creates the table if missing). Migrations the
+/// binary does not know are fine: during an upgrade the new migrations land
+/// first, and the old pods must stay ready until they are replaced.
 pub async fn migrations_current(db: &Db) -> Result<bool, DbErr> {
-    Ok(Migrator::get_pending_migrations(db).await?.is_empty())
+    use sea_orm::{ConnectionTrait, Statement};
+    let rows = match db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT version FROM seaql_migrations",
+        ))
+        .await
+    {
+        Ok(rows) => rows,
+        // No migration table yet: nothing is applied. Any other error
+        // (unreachable database) is the caller's to report.
+        Err(e) if e.to_string().contains("seaql_migrations") => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let applied: std::collections::HashSet<String> = rows
+        .iter()
+        .filter_map(|r| r.try_get::<String>("", "version").ok())
+        .collect();
+    Ok(Migrator::migrations()
+        .iter()
+        .all(|m| applied.contains(m.name())))
 }
 
 /// Begins a transaction that will write. On SQLite it takes the write lock
