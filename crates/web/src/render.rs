@@ -223,6 +223,13 @@ pub(crate) fn error(err: &Error, layout: Value) -> Response {
 /// The sentence for a feature the shop's plan lacks; pages that hide a form
 /// for that reason say the same as the refusal would.
 pub(crate) fn not_in_plan(feature: &str, cheapest_plan: Option<&str>) -> String {
+    // Feature descriptions are written as labels ("Your logo and colours");
+    // mid-sentence they start in lower case.
+    let mut chars = feature.chars();
+    let feature = match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect::<String>(),
+        None => String::new(),
+    };
     match cheapest_plan {
         Some(plan) => format!("Your plan does not include {feature}. The {plan} plan has it."),
         None => format!("Your plan does not include {feature}."),

@@ -128,7 +128,7 @@ both_backends!(sign_in_navigation_and_csrf, async |t: &TestApp| {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let text = r.text().await.unwrap();
-    assert!(text.contains("Your plan does not include Your logo and colours on customer pages. The pro plan has it."), "{text}");
+    assert!(text.contains("Your plan does not include your logo and colours on customer pages. The pro plan has it."), "{text}");
     // A bad time zone is named on the form.
     let r = c
         .post(t.url("/app/settings"))
