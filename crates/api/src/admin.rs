@@ -375,14 +375,7 @@ impl AdminApi {
         job_id: Path<String>,
     ) -> ApiResult<Accepted> {
         let actor = actor(&app, &auth).await?;
-        actor.require_platform().map_err(ApiError::from)?;
-        let ok = pitwall_jobs::admin::retry(&app.db, &job_id.0)
-            .await
-            .map_err(pitwall_core::Error::from)?;
-        if !ok {
-            return Err(crate::auth::not_found("dead job"));
-        }
-        app.jobs.nudge();
+        admin::retry_job(&app, &actor, &job_id.0).await?;
         Ok(Json(Accepted { ok: true }))
     }
 }

@@ -3,7 +3,7 @@
 
 use pitwall_core::auth::Kind;
 use pitwall_core::domain::ShopId;
-use pitwall_core::{Actor, App, Error, ShopCtx};
+use pitwall_core::{Actor, App, ShopCtx};
 use poem::Request;
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
@@ -42,16 +42,4 @@ pub fn requested_shop(req: &Request) -> Result<Option<ShopId>, ApiError> {
 pub async fn shop_ctx(app: &App, req: &Request, token: &UserToken) -> Result<ShopCtx, ApiError> {
     let actor = actor(app, token).await?;
     Ok(app.shop_ctx(&actor, requested_shop(req)?).await?)
-}
-
-pub fn client_addr(req: &Request) -> String {
-    req.remote_addr()
-        .to_string()
-        .rsplit_once(':')
-        .map(|(h, _)| h.to_owned())
-        .unwrap_or_default()
-}
-
-pub(crate) fn not_found(what: &'static str) -> ApiError {
-    Error::NotFound(what).into()
 }

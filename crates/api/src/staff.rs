@@ -9,7 +9,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{OpenApi, Tags};
 
-use crate::auth::{UserToken, actor, client_addr, requested_shop, shop_ctx};
+use crate::auth::{UserToken, actor, requested_shop, shop_ctx};
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult, invalid};
 use crate::models::*;
@@ -55,7 +55,7 @@ impl StaffApi {
             &app,
             &body.0.email,
             &body.0.password,
-            &client_addr(req),
+            &req.remote_addr().to_string(),
             pitwall_core::auth::Kind::Api,
         )
         .await?;

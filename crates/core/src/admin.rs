@@ -118,3 +118,24 @@ pub async fn audit_log(
 pub fn parse_feature(name: &str, field: &str) -> Result<Feature> {
     Feature::parse(name).ok_or_else(|| Error::invalid(field, format!("is not a feature: {name:?}")))
 }
+
+/// Puts a dead job back in its queue, audited.
+pub async fn retry_job(app: &App, actor: &Actor, job_id: &str) -> Result<()> {
+    actor.require_platform()?;
+    if !pitwall_jobs::admin::retry(&app.db, job_id).await? {
+        return Err(Error::NotFound("dead job"));
+    }
+    audit::record(
+        &app.db,
+        audit::NewAudit {
+            shop: None,
+            actor: Some(actor.user_id),
+            action: "job.retry",
+            target: Some(job_id.to_owned()),
+            details: json!({}),
+        },
+    )
+    .await?;
+    app.jobs.nudge();
+    Ok(())
+}

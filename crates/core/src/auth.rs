@@ -35,7 +35,9 @@ pub async fn login(
         return Err(Error::invalid("password", "is required"));
     }
     let account_key = format!("acct:{}", fingerprint(email.as_str()));
-    let address_key = format!("addr:{}", fingerprint(client));
+    // The port changes with every connection; the limit is per host.
+    let host = client.rsplit_once(':').map_or(client, |(host, _)| host);
+    let address_key = format!("addr:{}", fingerprint(host));
     let since = Utc::now() - chrono::Duration::minutes(FAILURE_WINDOW_MINUTES);
     if identity::login_failures_since(&app.db, &account_key, since).await?
         >= MAX_FAILURES_PER_ACCOUNT

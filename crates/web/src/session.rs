@@ -88,16 +88,6 @@ pub(crate) fn redirect_with_session(app: &App, token: Option<&str>, to: &str) ->
     resp
 }
 
-/// The client address for sign-in rate limits, written exactly as the JSON
-/// API writes it so that both share one budget per address.
-pub(crate) fn client_addr(req: &Request) -> String {
-    req.remote_addr()
-        .to_string()
-        .rsplit_once(':')
-        .map(|(h, _)| h.to_owned())
-        .unwrap_or_default()
-}
-
 /// Forms sent before there is a session (sign in, forgot, reset, accept)
 /// have no CSRF token to carry. A browser names the page a form came from in
 /// `Origin` (or at least `Referer`); it must be this site. A request with

@@ -252,6 +252,15 @@ async fn dead_job_is_visible_and_retryable(backend: Backend) {
         .post("/api/admin/v1/jobs/not-a-job/retry", &admin, json!({}))
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, audit) = t.get("/api/admin/v1/audit", &admin).await;
+    assert!(
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "job.retry" && e["target"] == id),
+        "{audit}"
+    );
     t.finish().await;
 }
 

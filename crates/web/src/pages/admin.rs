@@ -386,14 +386,9 @@ pub(crate) async fn retry_job(
         async {
             let s = platform_post(&app, req, &form).await?;
             let layout = s.layout();
-            let queued = pitwall_jobs::admin::retry(&app.db, &id)
+            admin::retry_job(&app, &s.actor, &id)
                 .await
-                .map_err(Error::from)
                 .or_page(&layout)?;
-            if !queued {
-                return Err(render::error(&Error::NotFound("dead job"), layout));
-            }
-            app.jobs.nudge();
             Ok(redirect("/admin/jobs?ok=retried"))
         }
         .await,

@@ -12,8 +12,7 @@ use poem::{Request, Response, handler};
 use super::Notice;
 use crate::render::{self, redirect};
 use crate::session::{
-    FormData, Signed, client_addr, cookie_token, cross_site, flash, redirect_with_session,
-    same_origin,
+    FormData, Signed, cookie_token, cross_site, flash, redirect_with_session, same_origin,
 };
 
 #[handler]
@@ -61,7 +60,7 @@ pub(crate) async fn login(app: Data<&App>, req: &Request, form: FormData) -> Res
         &app,
         email,
         form.get("password"),
-        &client_addr(req),
+        &req.remote_addr().to_string(),
         Kind::Web,
     )
     .await
