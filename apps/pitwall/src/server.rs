@@ -47,6 +47,7 @@ pub async fn build_app(config: &Config, db: pitwall_store::Db) -> anyhow::Result
         .context("loading the policy")?;
     authz.spawn_sync(Duration::from_secs(1));
     Ok(App {
+        live: pitwall_core::live::Live::start(&db),
         db,
         authz,
         jobs: JobsHandle::default(),

@@ -36,6 +36,18 @@ pub struct ErrorBody {
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
+    /// For `invalid_input` with several bad fields: every one of them, each
+    /// named by its JSON pointer (`field` repeats the first).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldProblem>>,
+}
+
+/// One bad field.
+#[derive(Debug, Clone, Object, serde::Serialize)]
+pub struct FieldProblem {
+    pub field: String,
+    pub message: String,
 }
 
 impl ErrorBody {
@@ -49,6 +61,7 @@ impl ErrorBody {
             cheapest_plan: None,
             quota: None,
             limit: None,
+            errors: None,
         }
     }
 }
@@ -96,6 +109,27 @@ impl From<Error> for ApiError {
                 format!("{field} {message}"),
                 Some(field),
             ))),
+            Error::InvalidFields(list) => {
+                let first = list.first().cloned();
+                let mut b = ErrorBody::new(
+                    code,
+                    match (&first, list.len()) {
+                        (Some(f), 1) => format!("{} {}", f.field, f.message),
+                        (Some(f), n) => format!("{} {} (and {} more)", f.field, f.message, n - 1),
+                        (None, _) => "the request is invalid".to_owned(),
+                    },
+                    first.map(|f| f.field),
+                );
+                b.errors = Some(
+                    list.into_iter()
+                        .map(|f| FieldProblem {
+                            field: f.field,
+                            message: f.message,
+                        })
+                        .collect(),
+                );
+                ApiError::Invalid(Json(b))
+            }
             Error::Unauthenticated(_) => {
                 ApiError::Unauthenticated(Json(ErrorBody::new(code, msg, None)))
             }

@@ -47,6 +47,7 @@ pub struct App {
     pub db: Db,
     pub authz: Authz,
     pub jobs: JobsHandle,
+    pub live: crate::live::Live,
     pub config: Arc<CoreConfig>,
 }
 

@@ -10,6 +10,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     #[error("{field} {message}")]
     Invalid { field: String, message: String },
+    /// Several fields are wrong at once (a POS payload): each is named by its
+    /// JSON pointer.
+    #[error("{} fields are invalid", .0.len())]
+    InvalidFields(Vec<FieldError>),
     #[error("{0}")]
     Unauthenticated(&'static str),
     #[error("you need the permission {0}")]
@@ -37,6 +41,45 @@ pub enum Error {
     Internal(String),
 }
 
+/// One bad field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// Collects every problem of an input instead of stopping at the first.
+#[derive(Debug, Default)]
+pub struct Problems(pub Vec<FieldError>);
+
+impl Problems {
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    /// The value, or the problem recorded under `field`.
+    pub fn check<T>(&mut self, field: &str, r: std::result::Result<T, Invalid>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.add(field, e.0);
+                None
+            }
+        }
+    }
+
+    pub fn into_result(self) -> Result<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InvalidFields(self.0))
+        }
+    }
+}
+
 impl Error {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Invalid {
@@ -53,7 +96,7 @@ impl Error {
     /// The stable code the API sends as `code`.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::Invalid { .. } => "invalid_input",
+            Error::Invalid { .. } | Error::InvalidFields(_) => "invalid_input",
             Error::Unauthenticated(_) => "unauthenticated",
             Error::PermissionDenied(_) | Error::PlatformDenied(_) => "permission_denied",
             Error::FeatureNotInPlan { .. } => "feature_not_in_plan",

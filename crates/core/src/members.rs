@@ -370,3 +370,14 @@ pub async fn accept_invitation_web(
 ) -> Result<NewSession> {
     accept_invitation(app, token, name, password, SessionKind::Web).await
 }
+
+/// The name a person's actions are recorded under.
+pub async fn display_name(
+    db: &impl pitwall_store::sea_orm::ConnectionTrait,
+    user: UserId,
+) -> Result<String> {
+    Ok(pitwall_store::identity::user_by_id(db, user)
+        .await?
+        .map(|u| u.name)
+        .unwrap_or_else(|| "Staff".to_owned()))
+}

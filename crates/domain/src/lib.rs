@@ -5,8 +5,11 @@
 
 pub mod access;
 pub mod ids;
+pub mod phone;
 pub mod plans;
 pub mod shop;
+pub mod tickets;
+pub mod timer;
 pub mod values;
 
 pub use access::{Permission, PlatformRole, Role};

@@ -14,7 +14,7 @@ pub mod send_email;
 
 use std::sync::Arc;
 
-use pitwall_domain::{EmailId, ShopId};
+use pitwall_domain::{EmailId, MessageId, ShopId};
 use pitwall_store::sea_orm::ConnectionTrait;
 use pitwall_store::{StoreError, outbox};
 use serde::{Deserialize, Serialize};
@@ -22,11 +22,34 @@ use tokio::sync::Notify;
 
 /// Queue names are explicit and published (the admin console shows them).
 pub const EMAIL_QUEUE: &str = "pitwall.email";
+/// Customer messages (SMS and e-mail about a ticket). Their worker arrives
+/// with the messaging capability; until then jobs wait in the queue and the
+/// message stays `queued`, visible on the ticket.
+pub const MESSAGE_QUEUE: &str = "pitwall.message";
 
 /// Send one recorded e-mail. Carries the id, never a copy of the message.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SendEmail {
     pub email_id: EmailId,
+}
+
+/// Deliver one customer message. Carries the id, never the text.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SendMessage {
+    pub message_id: MessageId,
+}
+
+/// Writes the delivery job of a customer message into the outbox, inside the
+/// caller's transaction.
+pub async fn enqueue_message(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    message_id: MessageId,
+) -> Result<(), StoreError> {
+    let payload = serde_json::to_value(SendMessage { message_id })
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    outbox::insert(db, Some(shop), MESSAGE_QUEUE, &payload).await?;
+    Ok(())
 }
 
 /// Writes the job for an e-mail into the outbox, inside the caller's

@@ -7,46 +7,73 @@ use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
 use pitwall_store::{Db, StoreError, outbox};
 
-use crate::{EMAIL_QUEUE, JobsHandle, SendEmail};
+use crate::{EMAIL_QUEUE, JobsHandle, MESSAGE_QUEUE, SendEmail, SendMessage};
 
 /// How many tries a job gets in all (the first and the retries).
 pub const MAX_ATTEMPTS: usize = 6;
 
-pub(crate) enum Pusher {
-    Sqlite(SqliteStorage<SendEmail>),
-    Postgres(PostgresStorage<SendEmail>),
+/// One queue's storage on the app's database.
+enum Queue<T> {
+    Sqlite(SqliteStorage<T>),
+    Postgres(PostgresStorage<T>),
 }
 
-impl Pusher {
-    pub(crate) fn for_db(db: &Db) -> Self {
+impl<T> Queue<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + Unpin + 'static,
+{
+    fn for_db(db: &Db, name: &str) -> Self {
         match db.get_database_backend() {
-            pitwall_store::sea_orm::DbBackend::Postgres => Pusher::Postgres(
+            pitwall_store::sea_orm::DbBackend::Postgres => Queue::Postgres(
                 PostgresStorage::new(db.get_postgres_connection_pool())
-                    .with_config(apalis_postgres::Config::default().queue(EMAIL_QUEUE)),
+                    .with_config(apalis_postgres::Config::default().queue(name)),
             ),
-            _ => Pusher::Sqlite(
+            _ => Queue::Sqlite(
                 SqliteStorage::new(db.get_sqlite_connection_pool())
-                    .with_config(apalis_sqlite::Config::default().queue(EMAIL_QUEUE)),
+                    .with_config(apalis_sqlite::Config::default().queue(name)),
             ),
         }
     }
 
     async fn push(&mut self, row: &outbox::OutboxRow) -> Result<(), String> {
-        let args: SendEmail =
-            serde_json::from_str(&row.payload).map_err(|e| format!("payload: {e}"))?;
+        let args: T = serde_json::from_str(&row.payload).map_err(|e| format!("payload: {e}"))?;
         let task = TaskBuilder::new(args)
             .idempotency_key(row.id.to_string())
             .max_attempts(MAX_ATTEMPTS)
             .build();
-        let res = match self {
-            Pusher::Sqlite(s) => s.push_task(task).await.map_err(|e| e.to_string()),
-            Pusher::Postgres(s) => s.push_task(task).await.map_err(|e| e.to_string()),
+        match self {
+            Queue::Sqlite(s) => s.push_task(task).await.map_err(|e| e.to_string()),
+            Queue::Postgres(s) => s.push_task(task).await.map_err(|e| e.to_string()),
+        }
+    }
+}
+
+pub(crate) struct Pusher {
+    email: Queue<SendEmail>,
+    message: Queue<SendMessage>,
+}
+
+impl Pusher {
+    pub(crate) fn for_db(db: &Db) -> Self {
+        Pusher {
+            email: Queue::for_db(db, EMAIL_QUEUE),
+            message: Queue::for_db(db, MESSAGE_QUEUE),
+        }
+    }
+
+    /// Pushes the row to its queue; `Ok(false)` for a queue this binary
+    /// does not know (left in the outbox for a newer one).
+    async fn push(&mut self, row: &outbox::OutboxRow) -> Result<bool, String> {
+        let res = match row.queue.as_str() {
+            EMAIL_QUEUE => self.email.push(row).await,
+            MESSAGE_QUEUE => self.message.push(row).await,
+            _ => return Ok(false),
         };
         match res {
             // PostgreSQL refuses a second push with the same key (SQLite
             // ignores it): either way the job exists once.
-            Err(e) if e.contains("idempotency") || e.contains("duplicate key") => Ok(()),
-            other => other,
+            Err(e) if e.contains("idempotency") || e.contains("duplicate key") => Ok(true),
+            other => other.map(|()| true),
         }
     }
 }
@@ -56,12 +83,11 @@ pub(crate) async fn relay_once(db: &Db, pusher: &mut Pusher) -> Result<usize, St
     let rows = outbox::unpushed(db, 100).await?;
     let mut n = 0;
     for row in &rows {
-        if row.queue != EMAIL_QUEUE {
-            tracing::error!(outbox.id = %row.id, job.queue = %row.queue, "outbox row for an unknown queue");
-            continue;
-        }
         match pusher.push(row).await {
-            Ok(()) => {
+            Ok(false) => {
+                tracing::error!(outbox.id = %row.id, job.queue = %row.queue, "outbox row for an unknown queue");
+            }
+            Ok(true) => {
                 outbox::mark_pushed(db, row.id).await?;
                 n += 1;
             }

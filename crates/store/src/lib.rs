@@ -4,8 +4,10 @@
 //! [`ShopId`](pitwall_domain::ShopId) and filters by it. There is no way to ask
 //! for "the invitation with this id" without saying whose.
 
+pub mod activity;
 pub mod api_keys;
 pub mod audit;
+pub mod customers;
 pub mod db;
 pub mod entities;
 pub mod error;
@@ -14,6 +16,8 @@ pub mod members;
 pub mod outbox;
 pub mod plans;
 pub mod shops;
+pub mod statuses;
+pub mod tickets;
 
 pub use db::{Backend, Db, begin_write, connect, migrate_up};
 pub use error::StoreError;

@@ -42,6 +42,8 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewShop<'_>) -> Result<Shop,
         logo_url: Set(None),
         primary_color: Set(None),
         accent_color: Set(None),
+        country: Set("US".to_owned()),
+        currency: Set("USD".to_owned()),
         created_at: Set(at),
         updated_at: Set(at),
     };

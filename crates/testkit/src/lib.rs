@@ -36,9 +36,10 @@ pub fn pg_required() -> bool {
         || std::env::var("PITWALL_REQUIRE_PG").is_ok_and(|v| v == "1")
 }
 
-const MIGRATION_SOURCES: &[&str] = &[include_str!(
-    "../../../migrations/src/m20261123_000001_foundation.rs"
-)];
+const MIGRATION_SOURCES: &[&str] = &[
+    include_str!("../../../migrations/src/m20261123_000001_foundation.rs"),
+    include_str!("../../../migrations/src/m20261124_000002_tickets.rs"),
+];
 
 fn template_name() -> String {
     let mut h = Sha256::new();

@@ -124,6 +124,14 @@ fn shown(err: &Error) -> Shown {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             message: format!("{}: {message}", field.replace('_', " ")),
         }),
+        Error::InvalidFields(list) => Shown::Inline(Problem {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: list
+                .iter()
+                .map(|f| format!("{}: {}", f.field.replace(['_', '/'], " "), f.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        }),
         Error::Conflict { field, message } => Shown::Inline(Problem {
             status: StatusCode::CONFLICT,
             message: format!("{}: {message}", field.replace('_', " ")),

@@ -18,6 +18,8 @@ pub struct Model {
     pub logo_url: Option<String>,
     pub primary_color: Option<String>,
     pub accent_color: Option<String>,
+    pub country: String,
+    pub currency: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

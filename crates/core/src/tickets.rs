@@ -1,0 +1,859 @@
+//! Tickets for staff: find, read, comment, assign, set the vehicle status,
+//! record in-person approvals; the dashboard and the technician's queue.
+//! The POS side of the same tickets is in [`crate::pos`].
+
+use chrono::{DateTime, Utc};
+use pitwall_domain::tickets::{ActorKind, ServiceStatus, TimelineKind, TimerMode, Totals};
+use pitwall_domain::timer::{self, TimerState};
+use pitwall_domain::{Feature, Permission, ServiceId, ShopId, StatusId, TicketId, UserId, values};
+use pitwall_store::sea_orm::ConnectionTrait;
+use pitwall_store::{Page, PageRequest, activity, customers, identity, members, statuses, tickets};
+use serde_json::json;
+
+use crate::live::LiveEvent;
+use crate::{App, Error, Result, ShopCtx};
+
+/// A ticket with what it refers to, as every view shows it.
+#[derive(Debug, Clone)]
+pub struct TicketView {
+    pub ticket: tickets::Ticket,
+    pub customer: Option<customers::Customer>,
+    pub vehicle: Option<customers::Vehicle>,
+    pub status: Option<statuses::VehicleStatus>,
+    pub services: Vec<ServiceView>,
+    pub advisor: Option<Person>,
+    pub technician: Option<Person>,
+    pub timer: Option<TimerState>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceView {
+    pub service: tickets::Service,
+    pub line_items: Vec<tickets::LineItem>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub id: uuid::Uuid,
+    pub name: String,
+}
+
+/// The ticket page: the view plus its history and activity (staff only).
+#[derive(Debug, Clone)]
+pub struct TicketDetail {
+    pub view: TicketView,
+    pub status_history: Vec<StatusHistoryEntry>,
+    pub comments: Vec<activity::Comment>,
+    pub messages: Vec<activity::Message>,
+    /// Other tickets of the same customer or vehicle, newest first.
+    pub shop_history: Vec<tickets::Ticket>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StatusHistoryEntry {
+    pub from: Option<String>,
+    pub to: String,
+    pub by: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// The customer's name as staff read it.
+pub fn customer_name(c: &customers::Customer) -> String {
+    let name = [c.first_name.as_deref(), c.last_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if name.is_empty() {
+        c.phone.clone().unwrap_or_else(|| "Customer".to_owned())
+    } else {
+        name
+    }
+}
+
+/// `2019 Honda Civic`, or the plate, or nothing.
+pub fn vehicle_label(v: &customers::Vehicle) -> String {
+    let yr = v.year.map(|y| y.to_string());
+    let parts: Vec<&str> = [yr.as_deref(), v.make.as_deref(), v.model.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if parts.is_empty() {
+        v.plate.clone().unwrap_or_else(|| "vehicle".to_owned())
+    } else {
+        parts.join(" ")
+    }
+}
+
+/// Lower-case tokens of everything a ticket is searched by, each stripped to
+/// letters and digits so that `ABC-123` and `abc 123` both find `ABC123`.
+pub fn search_text(
+    number: &str,
+    customer: Option<&customers::Customer>,
+    vehicle: Option<&customers::Vehicle>,
+) -> String {
+    let mut parts: Vec<String> = vec![number.to_owned()];
+    if let Some(c) = customer {
+        parts.extend(c.first_name.clone());
+        parts.extend(c.last_name.clone());
+        parts.extend(c.phone.clone());
+        parts.extend(c.email.clone());
+    }
+    if let Some(v) = vehicle {
+        parts.extend(v.plate.clone());
+        parts.extend(v.vin.clone());
+        parts.extend(v.make.clone());
+        parts.extend(v.model.clone());
+    }
+    parts
+        .iter()
+        .flat_map(|p| p.split_whitespace())
+        .map(normalise_term)
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn normalise_term(t: &str) -> String {
+    t.chars()
+        .filter(|c| c.is_alphanumeric() || *c == '@' || *c == '.')
+        .flat_map(char::to_lowercase)
+        .collect::<String>()
+        .trim_matches('.')
+        .to_owned()
+}
+
+/// What someone typed into the search box, as terms that each must match.
+pub fn search_terms(q: &str) -> Vec<String> {
+    q.split_whitespace()
+        .take(6)
+        .map(|t| {
+            let digits = pitwall_domain::phone::search_digits(t);
+            let phone_like = t
+                .chars()
+                .all(|c| c.is_ascii_digit() || "()+-. ".contains(c));
+            if phone_like && !digits.is_empty() {
+                digits
+            } else {
+                normalise_term(t)
+            }
+        })
+        .filter(|t| !t.is_empty())
+        .map(|t| t.replace(['%', '_'], ""))
+        .collect()
+}
+
+async fn person(db: &impl ConnectionTrait, id: Option<uuid::Uuid>) -> Result<Option<Person>> {
+    let Some(id) = id else { return Ok(None) };
+    Ok(identity::user_by_id(db, UserId::from_uuid(id))
+        .await?
+        .map(|u| Person {
+            id: u.id,
+            name: u.name,
+        }))
+}
+
+/// Loads everything a ticket view shows.
+pub async fn view(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    ticket: tickets::Ticket,
+) -> Result<TicketView> {
+    let tid = TicketId::from_uuid(ticket.id);
+    let customer = match ticket.customer_id {
+        Some(c) => customers::get(db, shop, pitwall_domain::CustomerId::from_uuid(c)).await?,
+        None => None,
+    };
+    let vehicle = match ticket.vehicle_id {
+        Some(v) => customers::vehicle(db, shop, pitwall_domain::VehicleId::from_uuid(v)).await?,
+        None => None,
+    };
+    let status = match ticket.status_id {
+        Some(s) => statuses::get(db, shop, StatusId::from_uuid(s)).await?,
+        None => None,
+    };
+    let mut items = tickets::line_items(db, shop, tid).await?;
+    let services = tickets::services(db, shop, tid)
+        .await?
+        .into_iter()
+        .filter(|s| !s.removed)
+        .map(|service| {
+            let (mine, rest): (Vec<_>, Vec<_>) =
+                items.drain(..).partition(|i| i.service_id == service.id);
+            items = rest;
+            ServiceView {
+                service,
+                line_items: mine,
+            }
+        })
+        .collect();
+    let timer = timer_of(&ticket, status.as_ref(), Utc::now());
+    Ok(TicketView {
+        advisor: person(db, ticket.advisor_id).await?,
+        technician: person(db, ticket.technician_id).await?,
+        ticket,
+        customer,
+        vehicle,
+        status,
+        services,
+        timer,
+    })
+}
+
+pub fn timer_of(
+    t: &tickets::Ticket,
+    status: Option<&statuses::VehicleStatus>,
+    now: DateTime<Utc>,
+) -> Option<TimerState> {
+    let status = status?;
+    let mode = TimerMode::parse(&status.timer_mode)?;
+    if mode == TimerMode::Open {
+        return None;
+    }
+    Some(timer::state(
+        mode,
+        t.status_changed_at?,
+        t.status_due_at,
+        now,
+    ))
+}
+
+/// Recomputes a ticket's totals from its services (after any change to them).
+pub(crate) async fn recompute_totals(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    ticket: &tickets::Ticket,
+) -> Result<Totals> {
+    let services = tickets::services(db, shop, TicketId::from_uuid(ticket.id)).await?;
+    let totals = Totals::of(
+        services.iter().filter(|s| !s.removed).map(|s| {
+            (
+                ServiceStatus::parse(&s.status).unwrap_or(ServiceStatus::Pending),
+                s.subtotal,
+                s.taxable_subtotal,
+            )
+        }),
+        ticket.tax_rate_ppm,
+    );
+    tickets::set_totals(
+        db,
+        shop,
+        TicketId::from_uuid(ticket.id),
+        totals.subtotal,
+        totals.tax,
+        totals.total,
+    )
+    .await?;
+    Ok(totals)
+}
+
+async fn ticket_in(
+    db: &impl ConnectionTrait,
+    ctx: &ShopCtx,
+    id: TicketId,
+) -> Result<tickets::Ticket> {
+    tickets::get(db, ctx.shop_id(), id)
+        .await?
+        .ok_or(Error::NotFound("ticket"))
+}
+
+pub struct ListQuery<'a> {
+    pub q: Option<&'a str>,
+    pub kind: Option<&'a str>,
+    /// `open`, `closed` or `all` (default `all`).
+    pub state: Option<&'a str>,
+    pub status_id: Option<StatusId>,
+    pub advisor_id: Option<UserId>,
+    pub technician_id: Option<UserId>,
+}
+
+pub async fn list(
+    app: &App,
+    ctx: &ShopCtx,
+    query: ListQuery<'_>,
+    page: PageRequest,
+) -> Result<Page<TicketView>> {
+    app.require(ctx, Permission::TicketsView).await?;
+    let kind = match query.kind.map(str::trim).filter(|k| !k.is_empty()) {
+        None => None,
+        Some(k) => Some(
+            pitwall_domain::tickets::TicketKind::parse(k)
+                .ok_or_else(|| Error::invalid("kind", "must be estimate, workorder or invoice"))?
+                .as_str()
+                .to_owned(),
+        ),
+    };
+    let closed = match query.state.map(str::trim) {
+        None | Some("") | Some("all") => None,
+        Some("open") => Some(false),
+        Some("closed") => Some(true),
+        Some(_) => return Err(Error::invalid("state", "must be open, closed or all")),
+    };
+    let filter = tickets::TicketFilter {
+        terms: search_terms(query.q.unwrap_or("")),
+        kind,
+        closed,
+        status_id: query.status_id.map(|s| s.as_uuid()),
+        advisor_id: query.advisor_id.map(|u| u.as_uuid()),
+        technician_id: query.technician_id.map(|u| u.as_uuid()),
+        customer_id: None,
+        vehicle_id: None,
+    };
+    let page = tickets::list(&app.db, ctx.shop_id(), &filter, page).await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for t in page.items {
+        items.push(view(&app.db, ctx.shop_id(), t).await?);
+    }
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
+    })
+}
+
+pub async fn get(app: &App, ctx: &ShopCtx, id: TicketId) -> Result<TicketDetail> {
+    app.require(ctx, Permission::TicketsView).await?;
+    let shop = ctx.shop_id();
+    let ticket = ticket_in(&app.db, ctx, id).await?;
+    let shop_history = tickets::history(&app.db, shop, &ticket, 50).await?;
+    let all_statuses = statuses::all(&app.db, shop).await?;
+    let label = |id: Option<uuid::Uuid>| {
+        id.and_then(|id| all_statuses.iter().find(|s| s.id == id))
+            .map(|s| s.label.clone())
+    };
+    let mut status_history = Vec::new();
+    for c in activity::status_history(&app.db, shop, id).await? {
+        status_history.push(StatusHistoryEntry {
+            from: label(c.from_status_id),
+            to: label(Some(c.to_status_id)).unwrap_or_default(),
+            by: person(&app.db, c.changed_by).await?.map(|p| p.name),
+            at: c.created_at,
+        });
+    }
+    let comments = activity::comments(&app.db, shop, id, PageRequest::first(200))
+        .await?
+        .items;
+    let messages = activity::messages_of_ticket(&app.db, shop, id).await?;
+    Ok(TicketDetail {
+        view: view(&app.db, shop, ticket).await?,
+        status_history,
+        comments,
+        messages,
+        shop_history,
+    })
+}
+
+pub async fn timeline(
+    app: &App,
+    ctx: &ShopCtx,
+    id: TicketId,
+    page: PageRequest,
+) -> Result<Page<activity::TimelineEvent>> {
+    app.require(ctx, Permission::TicketsView).await?;
+    ctx.require_feature(Feature::Timeline)?;
+    ticket_in(&app.db, ctx, id).await?;
+    Ok(activity::timeline(&app.db, ctx.shop_id(), id, page).await?)
+}
+
+/// Checks that a ticket exists in the shop (for live streams).
+pub async fn require_ticket(app: &App, ctx: &ShopCtx, id: TicketId) -> Result<()> {
+    app.require(ctx, Permission::TicketsView).await?;
+    ticket_in(&app.db, ctx, id).await.map(|_| ())
+}
+
+pub struct StatusChange {
+    pub view: TicketView,
+    pub messages: Vec<activity::Message>,
+}
+
+/// Sets the vehicle status. History, the timeline event, the customer
+/// messages and their delivery jobs are written in one transaction: all of
+/// them or none.
+pub async fn set_status(
+    app: &App,
+    ctx: &ShopCtx,
+    id: TicketId,
+    status_id: StatusId,
+    duration_minutes: Option<i32>,
+) -> Result<StatusChange> {
+    app.require(ctx, Permission::TicketsStatusSet).await?;
+    ctx.require_writable()?;
+    if let Some(m) = duration_minutes
+        && !(1..=10_080).contains(&m)
+    {
+        return Err(Error::invalid(
+            "duration_minutes",
+            "must be from 1 to 10080 (one week)",
+        ));
+    }
+    let shop = ctx.shop_id();
+    let txn = pitwall_store::begin_write(&app.db).await?;
+    let ticket = ticket_in(&txn, ctx, id).await?;
+    let status = statuses::get(&txn, shop, status_id)
+        .await?
+        .ok_or_else(|| Error::invalid("status_id", "is not a status of this shop"))?;
+    if status.retired_at.is_some() {
+        return Err(Error::invalid("status_id", "is retired"));
+    }
+    let from = match ticket.status_id {
+        Some(s) => statuses::get(&txn, shop, StatusId::from_uuid(s)).await?,
+        None => None,
+    };
+    let now = Utc::now();
+    let mode = TimerMode::parse(&status.timer_mode).unwrap_or(TimerMode::Open);
+    let due = match mode {
+        TimerMode::CountDown => duration_minutes
+            .or(status.default_minutes)
+            .map(|m| timer::due_at(now, m)),
+        _ => None,
+    };
+    tickets::set_status(&txn, shop, id, status_id, now, due).await?;
+    activity::record_status_change(
+        &txn,
+        shop,
+        id,
+        ticket.status_id,
+        status_id,
+        Some(ctx.user_id),
+        now,
+    )
+    .await?;
+    let actor = crate::members::display_name(&txn, ctx.user_id).await?;
+    let event = activity::record_event(
+        &txn,
+        shop,
+        activity::NewEvent {
+            ticket: id,
+            kind: TimelineKind::StatusChanged.as_str(),
+            actor_kind: ActorKind::Staff.as_str(),
+            actor_id: Some(ctx.user_id.as_uuid()),
+            actor_name: Some(&actor),
+            data: json!({
+                "from": from.as_ref().map(|s| json!({"id": s.id, "label": s.label})),
+                "to": {"id": status.id, "label": status.label},
+                "due_at": due,
+            }),
+        },
+    )
+    .await?;
+    let ticket = ticket_in(&txn, ctx, id).await?;
+    let messages = if status.notify_customer {
+        crate::outreach::queue_status_update(&txn, ctx, &ticket, &status, ctx.user_id).await?
+    } else {
+        Vec::new()
+    };
+    let announced = app
+        .live
+        .announce(
+            &txn,
+            vec![LiveEvent {
+                shop_id: shop.as_uuid(),
+                ticket_id: Some(id.as_uuid()),
+                kind: "status_changed".into(),
+                event_id: Some(event.id),
+            }],
+        )
+        .await?;
+    let view = view(&txn, shop, ticket).await?;
+    txn.commit().await?;
+    app.live.after_commit(announced);
+    if !messages.is_empty() {
+        app.jobs.nudge();
+    }
+    Ok(StatusChange { view, messages })
+}
+
+pub async fn add_comment(
+    app: &App,
+    ctx: &ShopCtx,
+    id: TicketId,
+    body: &str,
+) -> Result<activity::Comment> {
+    app.require(ctx, Permission::TicketsComment).await?;
+    ctx.require_writable()?;
+    let body = values::required_text(body, 4000).map_err(Error::field("body"))?;
+    let shop = ctx.shop_id();
+    let txn = pitwall_store::begin_write(&app.db).await?;
+    ticket_in(&txn, ctx, id).await?;
+    let author = crate::members::display_name(&txn, ctx.user_id).await?;
+    let comment = activity::add_comment(
+        &txn,
+        shop,
+        activity::NewComment {
+            ticket: id,
+            source: "staff",
+            external_id: None,
+            author_user_id: Some(ctx.user_id),
+            author_name: &author,
+            body: &body,
+        },
+    )
+    .await?;
+    let event = activity::record_event(
+        &txn,
+        shop,
+        activity::NewEvent {
+            ticket: id,
+            kind: TimelineKind::Comment.as_str(),
+            actor_kind: ActorKind::Staff.as_str(),
+            actor_id: Some(ctx.user_id.as_uuid()),
+            actor_name: Some(&author),
+            data: json!({ "comment_id": comment.id }),
+        },
+    )
+    .await?;
+    // The POS lists staff comments and hears of each one.
+    activity::notify_pos(
+        &txn,
+        shop,
+        id,
+        pitwall_domain::tickets::NotificationKind::Comment.as_str(),
+        json!({ "comment_id": comment.id, "author": author, "body": body }),
+    )
+    .await?;
+    let announced = app
+        .live
+        .announce(&txn, vec![timeline_live(shop, id, event.id)])
+        .await?;
+    txn.commit().await?;
+    app.live.after_commit(announced);
+    Ok(comment)
+}
+
+pub(crate) fn timeline_live(shop: ShopId, ticket: TicketId, event: uuid::Uuid) -> LiveEvent {
+    LiveEvent {
+        shop_id: shop.as_uuid(),
+        ticket_id: Some(ticket.as_uuid()),
+        kind: "timeline".into(),
+        event_id: Some(event),
+    }
+}
+
+/// Staff-owned fields: who works on it, how urgent, when it is promised.
+pub struct Assignment {
+    pub advisor_id: Option<UserId>,
+    pub technician_id: Option<UserId>,
+    pub priority: i32,
+    pub promised_at: Option<DateTime<Utc>>,
+}
+
+pub async fn assign(app: &App, ctx: &ShopCtx, id: TicketId, a: Assignment) -> Result<TicketView> {
+    app.require(ctx, Permission::TicketsEdit).await?;
+    ctx.require_writable()?;
+    if !(0..=3).contains(&a.priority) {
+        return Err(Error::invalid(
+            "priority",
+            "must be 0 (normal), 1 (soon), 2 (high) or 3 (urgent)",
+        ));
+    }
+    let shop = ctx.shop_id();
+    for (field, user) in [
+        ("advisor_id", a.advisor_id),
+        ("technician_id", a.technician_id),
+    ] {
+        if let Some(u) = user
+            && members::membership(&app.db, shop, u).await?.is_none()
+        {
+            return Err(Error::invalid(field, "is not a member of this shop"));
+        }
+    }
+    let txn = pitwall_store::begin_write(&app.db).await?;
+    ticket_in(&txn, ctx, id).await?;
+    tickets::set_staff_fields(
+        &txn,
+        shop,
+        id,
+        &tickets::StaffFields {
+            advisor_id: a.advisor_id,
+            technician_id: a.technician_id,
+            priority: a.priority,
+            promised_at: a.promised_at,
+        },
+    )
+    .await?;
+    let actor = crate::members::display_name(&txn, ctx.user_id).await?;
+    let advisor = person(&txn, a.advisor_id.map(|u| u.as_uuid())).await?;
+    let technician = person(&txn, a.technician_id.map(|u| u.as_uuid())).await?;
+    let event = activity::record_event(
+        &txn,
+        shop,
+        activity::NewEvent {
+            ticket: id,
+            kind: TimelineKind::Assigned.as_str(),
+            actor_kind: ActorKind::Staff.as_str(),
+            actor_id: Some(ctx.user_id.as_uuid()),
+            actor_name: Some(&actor),
+            data: json!({
+                "advisor": advisor.map(|p| p.name),
+                "technician": technician.map(|p| p.name),
+                "priority": a.priority,
+                "promised_at": a.promised_at,
+            }),
+        },
+    )
+    .await?;
+    let announced = app
+        .live
+        .announce(
+            &txn,
+            vec![
+                timeline_live(shop, id, event.id),
+                LiveEvent {
+                    shop_id: shop.as_uuid(),
+                    ticket_id: Some(id.as_uuid()),
+                    kind: "ticket_updated".into(),
+                    event_id: None,
+                },
+            ],
+        )
+        .await?;
+    let ticket = ticket_in(&txn, ctx, id).await?;
+    let view = view(&txn, shop, ticket).await?;
+    txn.commit().await?;
+    app.live.after_commit(announced);
+    Ok(view)
+}
+
+/// How the customer approved, when staff record it.
+pub const APPROVAL_METHODS: &[&str] = &["in_person", "phone"];
+
+pub struct ApprovalInput {
+    pub approved: Vec<ServiceId>,
+    pub declined: Vec<ServiceId>,
+    pub method: String,
+    pub note: Option<String>,
+}
+
+/// Records an approval the customer gave in person or by phone; the POS gets
+/// a `work_approved` notification.
+pub async fn record_approval(
+    app: &App,
+    ctx: &ShopCtx,
+    id: TicketId,
+    input: ApprovalInput,
+) -> Result<TicketView> {
+    app.require(ctx, Permission::ApprovalsRecord).await?;
+    ctx.require_writable()?;
+    if !APPROVAL_METHODS.contains(&input.method.as_str()) {
+        return Err(Error::invalid("method", "must be in_person or phone"));
+    }
+    if input.approved.is_empty() && input.declined.is_empty() {
+        return Err(Error::invalid(
+            "approved_service_ids",
+            "name at least one service to approve or decline",
+        ));
+    }
+    let note = values::optional_text(input.note.as_deref(), 1000).map_err(Error::field("note"))?;
+    let shop = ctx.shop_id();
+    let txn = pitwall_store::begin_write(&app.db).await?;
+    let ticket = ticket_in(&txn, ctx, id).await?;
+    let services = tickets::services(&txn, shop, id).await?;
+    let find = |field: &'static str, sid: &ServiceId| {
+        services
+            .iter()
+            .find(|s| s.id == sid.as_uuid() && !s.removed)
+            .cloned()
+            .ok_or_else(|| Error::invalid(field, format!("{sid} is not a service of this ticket")))
+    };
+    let approved = input
+        .approved
+        .iter()
+        .map(|s| find("approved_service_ids", s))
+        .collect::<Result<Vec<_>>>()?;
+    let declined = input
+        .declined
+        .iter()
+        .map(|s| find("declined_service_ids", s))
+        .collect::<Result<Vec<_>>>()?;
+    if approved
+        .iter()
+        .any(|a| declined.iter().any(|d| d.id == a.id))
+    {
+        return Err(Error::invalid(
+            "declined_service_ids",
+            "cannot also be approved",
+        ));
+    }
+    let ids = |v: &[tickets::Service]| v.iter().map(|s| s.id).collect::<Vec<_>>();
+    tickets::set_service_status(
+        &txn,
+        shop,
+        &ids(&approved),
+        ServiceStatus::Approved.as_str(),
+    )
+    .await?;
+    tickets::set_service_status(
+        &txn,
+        shop,
+        &ids(&declined),
+        ServiceStatus::Declined.as_str(),
+    )
+    .await?;
+    recompute_totals(&txn, shop, &ticket).await?;
+    let actor = crate::members::display_name(&txn, ctx.user_id).await?;
+    let now = Utc::now();
+    let summary = |v: &[tickets::Service]| {
+        v.iter()
+            .map(|s| json!({"id": s.id, "title": s.title, "amount": s.subtotal}))
+            .collect::<Vec<_>>()
+    };
+    let event = activity::record_event(
+        &txn,
+        shop,
+        activity::NewEvent {
+            ticket: id,
+            kind: TimelineKind::WorkApproved.as_str(),
+            actor_kind: ActorKind::Staff.as_str(),
+            actor_id: Some(ctx.user_id.as_uuid()),
+            actor_name: Some(&actor),
+            data: json!({
+                "method": input.method,
+                "approved": summary(&approved),
+                "declined": summary(&declined),
+                "note": note,
+            }),
+        },
+    )
+    .await?;
+    activity::notify_pos(
+        &txn,
+        shop,
+        id,
+        pitwall_domain::tickets::NotificationKind::WorkApproved.as_str(),
+        json!({
+            "approved_services": approved.iter().map(|s| &s.title).collect::<Vec<_>>(),
+            "declined_services": declined.iter().map(|s| &s.title).collect::<Vec<_>>(),
+            "approved_by": actor,
+            "method": input.method,
+            "approved_at": now,
+            "timeline_event_id": event.id,
+        }),
+    )
+    .await?;
+    let announced = app
+        .live
+        .announce(
+            &txn,
+            vec![
+                timeline_live(shop, id, event.id),
+                LiveEvent {
+                    shop_id: shop.as_uuid(),
+                    ticket_id: Some(id.as_uuid()),
+                    kind: "work_approved".into(),
+                    event_id: Some(event.id),
+                },
+            ],
+        )
+        .await?;
+    let ticket = ticket_in(&txn, ctx, id).await?;
+    let view = view(&txn, shop, ticket).await?;
+    txn.commit().await?;
+    app.live.after_commit(announced);
+    Ok(view)
+}
+
+/// One row of the active-customers dashboard.
+#[derive(Debug, Clone)]
+pub struct DashboardRow {
+    pub view: TicketView,
+    /// The customer can get texts / e-mail (has the address, not opted out).
+    pub sms: bool,
+    pub email: bool,
+    /// The customer replied and nobody has read it yet.
+    pub unread_reply: bool,
+}
+
+pub struct DashboardFilter {
+    pub advisor_id: Option<UserId>,
+    pub status_id: Option<StatusId>,
+}
+
+/// Every open ticket, overdue and urgent first.
+pub async fn dashboard(
+    app: &App,
+    ctx: &ShopCtx,
+    filter: DashboardFilter,
+) -> Result<Vec<DashboardRow>> {
+    app.require(ctx, Permission::DashboardView).await?;
+    ctx.require_feature(Feature::Dashboard)?;
+    let shop = ctx.shop_id();
+    let open = tickets::open(&app.db, shop, 500).await?;
+    let mut rows = Vec::with_capacity(open.len());
+    for t in open {
+        if filter
+            .advisor_id
+            .is_some_and(|a| t.advisor_id != Some(a.as_uuid()))
+            || filter
+                .status_id
+                .is_some_and(|s| t.status_id != Some(s.as_uuid()))
+        {
+            continue;
+        }
+        let unread_reply = match (t.customer_replied_at, t.reply_read_at) {
+            (Some(r), Some(read)) => r > read,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        let mut view = view(&app.db, shop, t).await?;
+        if !ctx.features.has(Feature::StatusTimers) {
+            view.timer = None;
+        }
+        let (sms, email) = match &view.customer {
+            Some(c) => (
+                c.phone.is_some() && !c.sms_opt_out,
+                c.email.is_some() && !c.email_opt_out,
+            ),
+            None => (false, false),
+        };
+        rows.push(DashboardRow {
+            view,
+            sms,
+            email,
+            unread_reply,
+        });
+    }
+    let urgency = |r: &DashboardRow| match r.view.timer.as_ref().map(|t| t.level) {
+        Some(timer::TimerLevel::Overdue) => 0,
+        Some(timer::TimerLevel::Warning) => 1,
+        _ => 2,
+    };
+    rows.sort_by(|a, b| {
+        urgency(a)
+            .cmp(&urgency(b))
+            .then(b.view.ticket.priority.cmp(&a.view.ticket.priority))
+            .then(b.view.ticket.id.cmp(&a.view.ticket.id))
+    });
+    Ok(rows)
+}
+
+/// The signed-in technician's open work, by priority.
+pub async fn my_work(app: &App, ctx: &ShopCtx) -> Result<Vec<TicketView>> {
+    app.require(ctx, Permission::TicketsView).await?;
+    ctx.require_feature(Feature::TechnicianView)?;
+    let shop = ctx.shop_id();
+    let mut out = Vec::new();
+    for t in tickets::assigned_to(&app.db, shop, ctx.user_id).await? {
+        out.push(view(&app.db, shop, t).await?);
+    }
+    Ok(out)
+}
+
+/// Staff read the customer's reply (clears the dashboard's orange mark).
+pub async fn mark_reply_read(app: &App, ctx: &ShopCtx, id: TicketId) -> Result<()> {
+    app.require(ctx, Permission::TicketsView).await?;
+    ticket_in(&app.db, ctx, id).await?;
+    tickets::mark_reply_read(&app.db, ctx.shop_id(), id).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_terms_read_phones_plates_and_names() {
+        assert_eq!(search_terms("(512) 555-0123"), vec!["512", "5550123"]);
+        assert_eq!(search_terms("ABC-123"), vec!["abc123"]);
+        assert_eq!(search_terms(" O'Brien  "), vec!["obrien"]);
+        assert_eq!(search_terms("100%_"), vec!["100"]);
+    }
+}

@@ -1,0 +1,491 @@
+//! Tickets, their services and line items.
+
+use chrono::{DateTime, Utc};
+use pitwall_domain::{LineItemId, ServiceId, ShopId, StatusId, TicketId, UserId};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Set,
+};
+
+use crate::entities::{line_item, ticket, ticket_service};
+use crate::{Page, PageRequest, StoreError, now};
+
+pub use line_item::Model as LineItem;
+pub use ticket::Model as Ticket;
+pub use ticket_service::Model as Service;
+
+/// What the POS owns on a ticket; Pitwall's own fields (status, advisor,
+/// technician, priority) are never overwritten by a push.
+#[derive(Debug, Clone)]
+pub struct PosFields {
+    pub external_id: String,
+    pub kind: String,
+    pub number: String,
+    pub customer_id: Option<uuid::Uuid>,
+    pub vehicle_id: Option<uuid::Uuid>,
+    pub promised_at: Option<DateTime<Utc>>,
+    pub closed: bool,
+    pub tax_rate_ppm: i64,
+    pub currency: String,
+    pub pos_updated_at: DateTime<Utc>,
+    pub search_text: String,
+}
+
+pub async fn get(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    id: TicketId,
+) -> Result<Option<Ticket>, StoreError> {
+    Ok(ticket::Entity::find_by_id(id.as_uuid())
+        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .one(db)
+        .await?)
+}
+
+pub async fn by_external_id(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    external_id: &str,
+) -> Result<Option<Ticket>, StoreError> {
+    Ok(ticket::Entity::find()
+        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .filter(ticket::Column::ExternalId.eq(external_id))
+        .one(db)
+        .await?)
+}
+
+/// Inserts a new ticket in `status` (the shop's first status).
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    f: PosFields,
+    status: Option<StatusId>,
+) -> Result<Ticket, StoreError> {
+    let at = now();
+    Ok(ticket::ActiveModel {
+        id: Set(TicketId::new().as_uuid()),
+        shop_id: Set(shop.as_uuid()),
+        external_id: Set(f.external_id),
+        kind: Set(f.kind),
+        number: Set(f.number),
+        customer_id: Set(f.customer_id),
+        vehicle_id: Set(f.vehicle_id),
+        status_id: Set(status.map(|s| s.as_uuid())),
+        status_changed_at: Set(status.map(|_| at)),
+        status_due_at: Set(None),
+        advisor_id: Set(None),
+        technician_id: Set(None),
+        priority: Set(0),
+        promised_at: Set(f.promised_at),
+        closed: Set(f.closed),
+        tax_rate_ppm: Set(f.tax_rate_ppm),
+        subtotal: Set(0),
+        tax: Set(0),
+        total: Set(0),
+        currency: Set(f.currency),
+        pos_updated_at: Set(f.pos_updated_at),
+        version: Set(1),
+        search_text: Set(f.search_text),
+        customer_replied_at: Set(None),
+        reply_read_at: Set(None),
+        created_at: Set(at),
+        updated_at: Set(at),
+    }
+    .insert(db)
+    .await?)
+}
+
+/// Applies a newer push to an existing ticket and bumps its version.
+pub async fn update_from_pos(
+    db: &impl ConnectionTrait,
+    existing: Ticket,
+    f: PosFields,
+) -> Result<Ticket, StoreError> {
+    let version = existing.version + 1;
+    let mut row = existing.into_active_model();
+    row.kind = Set(f.kind);
+    row.number = Set(f.number);
+    row.customer_id = Set(f.customer_id);
+    row.vehicle_id = Set(f.vehicle_id);
+    row.promised_at = Set(f.promised_at);
+    row.closed = Set(f.closed);
+    row.tax_rate_ppm = Set(f.tax_rate_ppm);
+    row.currency = Set(f.currency);
+    row.pos_updated_at = Set(f.pos_updated_at);
+    row.search_text = Set(f.search_text);
+    row.version = Set(version);
+    row.updated_at = Set(now());
+    Ok(row.update(db).await?)
+}
+
+pub async fn set_totals(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    id: TicketId,
+    subtotal: i64,
+    tax: i64,
+    total: i64,
+) -> Result<(), StoreError> {
+    ticket::Entity::update_many()
+        .col_expr(ticket::Column::Subtotal, Expr::value(subtotal))
+        .col_expr(ticket::Column::Tax, Expr::value(tax))
+        .col_expr(ticket::Column::Total, Expr::value(total))
+        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .filter(ticket::Column::Id.eq(id.as_uuid()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn services(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    ticket: TicketId,
+) -> Result<Vec<Service>, StoreError> {
+    Ok(ticket_service::Entity::find()
+        .filter(ticket_service::Column::ShopId.eq(shop.as_uuid()))
+        .filter(ticket_service::Column::TicketId.eq(ticket.as_uuid()))
+        .order_by_asc(ticket_service::Column::Position)
+        .order_by_asc(ticket_service::Column::Id)
+        .all(db)
+        .await?)
+}
+
+pub struct ServiceFields {
+    pub external_id: String,
+    pub position: i32,
+    pub title: String,
+    pub status: String,
+    pub subtotal: i64,
+    pub taxable_subtotal: i64,
+}
+
+/// Updates the service with this external id or adds it; ids stay stable
+/// across pushes because approvals name them.
+pub async fn upsert_service(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    ticket: TicketId,
+    existing: Option<Service>,
+    f: ServiceFields,
+) -> Result<Service, StoreError> {
+    match existing {
+        Some(s) => {
+            let mut row = s.into_active_model();
+            row.position = Set(f.position);
+            row.title = Set(f.title);
+            row.status = Set(f.status);
+            row.subtotal = Set(f.subtotal);
+            row.taxable_subtotal = Set(f.taxable_subtotal);
+            row.removed = Set(false);
+            Ok(row.update(db).await?)
+        }
+        None => Ok(ticket_service::ActiveModel {
+            id: Set(ServiceId::new().as_uuid()),
+            shop_id: Set(shop.as_uuid()),
+            ticket_id: Set(ticket.as_uuid()),
+            external_id: Set(f.external_id),
+            position: Set(f.position),
+            title: Set(f.title),
+            status: Set(f.status),
+            subtotal: Set(f.subtotal),
+            taxable_subtotal: Set(f.taxable_subtotal),
+            removed: Set(false),
+        }
+        .insert(db)
+        .await?),
+    }
+}
+
+pub async fn mark_services_removed(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    ids: &[uuid::Uuid],
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    ticket_service::Entity::update_many()
+        .col_expr(ticket_service::Column::Removed, Expr::value(true))
+        .filter(ticket_service::Column::ShopId.eq(shop.as_uuid()))
+        .filter(ticket_service::Column::Id.is_in(ids.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_service_status(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    ids: &[uuid::Uuid],
+    status: &str,
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    ticket_service::Entity::update_many()
+        .col_expr(ticket_service::Column::Status, Expr::value(status))
+        .filter(ticket_service::Column::ShopId.eq(shop.as_uuid()))
+        .filter(ticket_service::Column::Id.is_in(ids.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub struct LineItemFields {
+    pub service_id: uuid::Uuid,
+    pub position: i32,
+    pub kind: String,
+    pub description: String,
+    pub quantity_milli: i64,
+    pub unit_price: i64,
+    pub taxable: bool,
+    pub amount: i64,
+}
+
+/// Line items have no identity of their own: a push replaces them all.
+pub async fn replace_line_items(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    ticket: TicketId,
+    items: Vec<LineItemFields>,
+) -> Result<(), StoreError> {
+    line_item::Entity::delete_many()
+        .filter(line_item::Column::ShopId.eq(shop.as_uuid()))
+        .filter(line_item::Column::TicketId.eq(ticket.as_uuid()))
+        .exec(db)
+        .await?;
+    if items.is_empty() {
+        return Ok(());
+    }
+    let rows = items.into_iter().map(|i| line_item::ActiveModel {
+        id: Set(LineItemId::new().as_uuid()),
+        shop_id: Set(shop.as_uuid()),
+        ticket_id: Set(ticket.as_uuid()),
+        service_id: Set(i.service_id),
+        position: Set(i.position),
+        kind: Set(i.kind),
+        description: Set(i.description),
+        quantity_milli: Set(i.quantity_milli),
+        unit_price: Set(i.unit_price),
+        taxable: Set(i.taxable),
+        amount: Set(i.amount),
+    });
+    line_item::Entity::insert_many(rows).exec(db).await?;
+    Ok(())
+}
+
+pub async fn line_items(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    ticket: TicketId,
+) -> Result<Vec<LineItem>, StoreError> {
+    Ok(line_item::Entity::find()
+        .filter(line_item::Column::ShopId.eq(shop.as_uuid()))
+        .filter(line_item::Column::TicketId.eq(ticket.as_uuid()))
+        .order_by_asc(line_item::Column::Position)
+        .all(db)
+        .await?)
+}
+
+/// Filters of the ticket list; every one is optional.
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    /// Search terms, already normalised (see `search_terms`); each must match.
+    pub terms: Vec<String>,
+    pub kind: Option<String>,
+    pub closed: Option<bool>,
+    pub status_id: Option<uuid::Uuid>,
+    pub advisor_id: Option<uuid::Uuid>,
+    pub technician_id: Option<uuid::Uuid>,
+    pub customer_id: Option<uuid::Uuid>,
+    pub vehicle_id: Option<uuid::Uuid>,
+}
+
+/// Newest first, seek-paginated by id.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    filter: &TicketFilter,
+    page: PageRequest,
+) -> Result<Page<Ticket>, StoreError> {
+    let mut q = ticket::Entity::find()
+        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .order_by_desc(ticket::Column::Id);
+    if let Some(after) = page.after {
+        q = q.filter(ticket::Column::Id.lt(after));
+    }
+    for term in &filter.terms {
+        q = q.filter(ticket::Column::SearchText.like(format!("%{term}%")));
+    }
+    if let Some(k) = &filter.kind {
+        q = q.filter(ticket::Column::Kind.eq(k.as_str()));
+    }
+    if let Some(c) = filter.closed {
+        q = q.filter(ticket::Column::Closed.eq(c));
+    }
+    let eq = |col: ticket::Column, v: Option<uuid::Uuid>| v.map(|v| col.eq(v));
+    let mut all = Condition::all();
+    for c in [
+        eq(ticket::Column::StatusId, filter.status_id),
+        eq(ticket::Column::AdvisorId, filter.advisor_id),
+        eq(ticket::Column::TechnicianId, filter.technician_id),
+        eq(ticket::Column::CustomerId, filter.customer_id),
+        eq(ticket::Column::VehicleId, filter.vehicle_id),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        all = all.add(c);
+    }
+    let rows = q.filter(all).limit(page.limit + 1).all(db).await?;
+    Ok(page.finish(rows, |t| t.id))
+}
+
+/// Every other ticket of the same customer or vehicle, newest first.
+pub async fn history(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    of: &Ticket,
+    limit: u64,
+) -> Result<Vec<Ticket>, StoreError> {
+    let mut any = Condition::any();
+    if let Some(c) = of.customer_id {
+        any = any.add(ticket::Column::CustomerId.eq(c));
+    }
+    if let Some(v) = of.vehicle_id {
+        any = any.add(ticket::Column::VehicleId.eq(v));
+    }
+    if of.customer_id.is_none() && of.vehicle_id.is_none() {
+        return Ok(vec![]);
+    }
+    Ok(ticket::Entity::find()
+        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .filter(ticket::Column::Id.ne(of.id))
+        .filter(any)
+        .order_by_desc(ticket::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Open tickets for the dashboard, most urgent first is the caller's sort.
+pub async fn open(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    limit: u64,
+) -> Result<Vec<Ticket>, StoreError> {
+    Ok(ticket::Entity::find()
+        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .filter(ticket::Column::Closed.eq(false))
+        .order_by_desc(ticket::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+pub async fn set_status(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    id: TicketId,
+    status: StatusId,
+    at: DateTime<Utc>,
+    due: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    ticket::Entity::update_many()
+        .col_expr(ticket::Column::StatusId, Expr::value(status.as_uuid()))
+        .col_expr(ticket::Column::StatusChangedAt, Expr::value(Some(at)))
+        .col_expr(ticket::Column::StatusDueAt, Expr::value(due))
+        .col_expr(
+            ticket::Column::Version,
+            Expr::col(ticket::Column::Version).add(1),
+        )
+        .col_expr(ticket::Column::UpdatedAt, Expr::value(at))
+        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .filter(ticket::Column::Id.eq(id.as_uuid()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Staff-owned fields of a ticket.
+#[derive(Debug, Clone)]
+pub struct StaffFields {
+    pub advisor_id: Option<UserId>,
+    pub technician_id: Option<UserId>,
+    pub priority: i32,
+    pub promised_at: Option<DateTime<Utc>>,
+}
+
+pub async fn set_staff_fields(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    id: TicketId,
+    f: &StaffFields,
+) -> Result<(), StoreError> {
+    ticket::Entity::update_many()
+        .col_expr(
+            ticket::Column::AdvisorId,
+            Expr::value(f.advisor_id.map(|u| u.as_uuid())),
+        )
+        .col_expr(
+            ticket::Column::TechnicianId,
+            Expr::value(f.technician_id.map(|u| u.as_uuid())),
+        )
+        .col_expr(ticket::Column::Priority, Expr::value(f.priority))
+        .col_expr(ticket::Column::PromisedAt, Expr::value(f.promised_at))
+        .col_expr(ticket::Column::UpdatedAt, Expr::value(now()))
+        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .filter(ticket::Column::Id.eq(id.as_uuid()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Tickets assigned to one technician, open ones, by priority.
+pub async fn assigned_to(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    technician: UserId,
+) -> Result<Vec<Ticket>, StoreError> {
+    Ok(ticket::Entity::find()
+        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .filter(ticket::Column::TechnicianId.eq(technician.as_uuid()))
+        .filter(ticket::Column::Closed.eq(false))
+        .order_by_desc(ticket::Column::Priority)
+        .order_by_asc(ticket::Column::PromisedAt)
+        .order_by_asc(ticket::Column::Id)
+        .limit(200)
+        .all(db)
+        .await?)
+}
+
+/// Whether any ticket sits in this status (a status in use cannot vanish).
+pub async fn count_in_status(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    status: StatusId,
+) -> Result<u64, StoreError> {
+    use sea_orm::PaginatorTrait;
+    Ok(ticket::Entity::find()
+        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .filter(ticket::Column::StatusId.eq(status.as_uuid()))
+        .filter(ticket::Column::Closed.eq(false))
+        .count(db)
+        .await?)
+}
+
+pub async fn mark_reply_read(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    id: TicketId,
+) -> Result<(), StoreError> {
+    ticket::Entity::update_many()
+        .col_expr(ticket::Column::ReplyReadAt, Expr::value(Some(now())))
+        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .filter(ticket::Column::Id.eq(id.as_uuid()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
