@@ -135,6 +135,26 @@ impl AdminApi {
         ))
     }
 
+    /// A shop's POS sync health, for support.
+    #[oai(
+        path = "/shops/:shop_id/sync-health",
+        method = "get",
+        tag = "AdminTags::AdminShops",
+        operation_id = "admin_get_shop_sync_health"
+    )]
+    async fn shop_sync_health(
+        &self,
+        app: Data<&App>,
+        auth: UserToken,
+        shop_id: Path<uuid::Uuid>,
+    ) -> ApiResult<crate::ticket_models::SyncHealthOut> {
+        let actor = actor(&app, &auth).await?;
+        let h =
+            pitwall_core::pos::sync_health_for_support(&app, &actor, ShopId::from_uuid(shop_id.0))
+                .await?;
+        Ok(Json(crate::ticket_models::SyncHealthOut::from(&h)))
+    }
+
     /// The shop's effective policy: what each role may do there.
     #[oai(
         path = "/shops/:shop_id/roles",

@@ -131,6 +131,92 @@ where
     }
 }
 
+/// Parses JSON text into `T`, naming the bad field (a JSON pointer).
+pub fn parse_text<T: DeserializeOwned>(text: &str) -> Result<T, pitwall_core::FieldError> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
+        let path = pointer(e.path());
+        let (field, message) = describe(&e.into_inner(), path);
+        pitwall_core::FieldError { field, message }
+    })
+}
+
+/// A JSON body kept as text (for endpoints that record what was sent, or
+/// read a batch one item at a time); documented as `S`. Only the JSON syntax
+/// is checked here.
+pub struct RawJson<S> {
+    pub text: String,
+    _doc: std::marker::PhantomData<S>,
+}
+
+/// Batches are bigger than single requests.
+const MAX_RAW_BODY: usize = 4 * 1024 * 1024;
+
+impl<'a, S> ApiExtractor<'a> for RawJson<S>
+where
+    S: Type + Send,
+{
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        S::register(registry);
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        Some(MetaRequest {
+            description: None,
+            content: vec![MetaMediaType {
+                content_type: "application/json; charset=utf-8",
+                schema: S::schema_ref(),
+            }],
+            required: true,
+        })
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        let malformed = |m: String| {
+            poem::Error::from(ApiError::BadRequest(Json(ErrorBody::new(
+                "malformed_request",
+                m,
+                None,
+            ))))
+        };
+        if !request
+            .content_type()
+            .unwrap_or("")
+            .starts_with("application/json")
+        {
+            return Err(malformed(
+                "send the body as JSON with Content-Type: application/json".into(),
+            ));
+        }
+        let bytes = body
+            .take()?
+            .into_bytes_limit(MAX_RAW_BODY)
+            .await
+            .map_err(|_| {
+                malformed(format!(
+                    "the body is missing or larger than {MAX_RAW_BODY} bytes"
+                ))
+            })?;
+        let text = String::from_utf8(bytes.to_vec())
+            .map_err(|_| malformed("the body is not UTF-8".into()))?;
+        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&text) {
+            return Err(malformed(format!("the body is not valid JSON: {e}")));
+        }
+        Ok(RawJson {
+            text,
+            _doc: std::marker::PhantomData,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

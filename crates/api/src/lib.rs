@@ -15,16 +15,28 @@ pub mod models;
 pub mod ops;
 pub mod pos;
 pub mod staff;
+pub mod ticket_models;
+pub mod tickets;
 
 use pitwall_core::App;
 use poem::{Endpoint, EndpointExt, IntoResponse, Response, Route};
 use poem_openapi::OpenApiService;
 
-pub type Apis = (staff::StaffApi, pos::PosApi, admin::AdminApi);
+pub type Apis = (
+    staff::StaffApi,
+    tickets::TicketsApi,
+    pos::PosApi,
+    admin::AdminApi,
+);
 
 pub fn openapi(base_url: &str) -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (staff::StaffApi, pos::PosApi, admin::AdminApi),
+        (
+            staff::StaffApi,
+            tickets::TicketsApi,
+            pos::PosApi,
+            admin::AdminApi,
+        ),
         "Pitwall API",
         env!("CARGO_PKG_VERSION"),
     )

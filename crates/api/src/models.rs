@@ -260,7 +260,7 @@ pub struct ShopProfileRequest {
     pub accent_color: Option<String>,
 }
 
-#[derive(Debug, Object)]
+#[derive(Debug, Clone, Object)]
 pub struct ApiKey {
     pub id: uuid::Uuid,
     pub name: String,

@@ -120,8 +120,11 @@ pub async fn update(
 ) -> Result<VehicleStatus> {
     app.require(ctx, Permission::MessageSetupManage).await?;
     ctx.require_writable()?;
-    let fields = validate(&input)?;
     let shop = ctx.shop_id();
+    statuses::get(&app.db, shop, id)
+        .await?
+        .ok_or(Error::NotFound("status"))?;
+    let fields = validate(&input)?;
     let txn = pitwall_store::begin_write(&app.db).await?;
     let existing = statuses::get(&txn, shop, id)
         .await?

@@ -546,6 +546,7 @@ pub async fn assign(app: &App, ctx: &ShopCtx, id: TicketId, a: Assignment) -> Re
         ));
     }
     let shop = ctx.shop_id();
+    ticket_in(&app.db, ctx, id).await?;
     for (field, user) in [
         ("advisor_id", a.advisor_id),
         ("technician_id", a.technician_id),
@@ -633,6 +634,7 @@ pub async fn record_approval(
 ) -> Result<TicketView> {
     app.require(ctx, Permission::ApprovalsRecord).await?;
     ctx.require_writable()?;
+    ticket_in(&app.db, ctx, id).await?;
     if !APPROVAL_METHODS.contains(&input.method.as_str()) {
         return Err(Error::invalid("method", "must be in_person or phone"));
     }
@@ -856,4 +858,19 @@ mod tests {
         assert_eq!(search_terms(" O'Brien  "), vec!["obrien"]);
         assert_eq!(search_terms("100%_"), vec!["100"]);
     }
+}
+
+/// Live changes of the shop (the dashboard) or of one ticket (its page).
+pub async fn subscribe(
+    app: &App,
+    ctx: &ShopCtx,
+    ticket: Option<TicketId>,
+) -> Result<crate::live::Subscription> {
+    match ticket {
+        Some(id) => require_ticket(app, ctx, id).await?,
+        None => {
+            app.require(ctx, Permission::DashboardView).await?;
+        }
+    }
+    Ok(app.live.subscribe(ctx.shop_id()))
 }

@@ -82,7 +82,12 @@ pub async fn authenticate(
         .filter(api_key::Column::RevokedAt.is_null())
         .one(db)
         .await?;
-    if let Some(k) = &found {
+    // Last use is recorded to the minute: a POS pushing all day must not
+    // turn every request into a write.
+    let stale = now() - chrono::Duration::seconds(60);
+    if let Some(k) = &found
+        && k.last_used_at.is_none_or(|t| t < stale)
+    {
         api_key::Entity::update_many()
             .col_expr(api_key::Column::LastUsedAt, Expr::value(Some(now())))
             .filter(api_key::Column::Id.eq(k.id))

@@ -329,6 +329,14 @@ impl TestApp {
         }
         let resp = req.send().await.expect("request sent");
         let status = resp.status();
+        // A live stream never ends: its status is the answer.
+        let streaming = resp
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        if streaming {
+            return (status, Value::Null);
+        }
         let text = resp.text().await.unwrap_or_default();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }

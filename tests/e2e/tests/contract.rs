@@ -86,6 +86,7 @@ fn example(spec: &Value, schema: &Value, name: &str) -> Value {
         Some("boolean") => json!(true),
         Some("integer") | Some("number") => json!(1),
         _ if schema["format"] == "uuid" => json!(uuid::Uuid::now_v7()),
+        _ if schema["format"] == "date-time" => json!("2026-01-01T00:00:00Z"),
         _ => match name {
             "email" | "owner_email" => json!("iso-probe@example.test"),
             "role" => json!("viewer"),
@@ -94,6 +95,10 @@ fn example(spec: &Value, schema: &Value, name: &str) -> Value {
             "time_zone" => json!("America/Chicago"),
             "slug" => json!("iso-probe"),
             "password" => json!("a long enough password"),
+            "color" => json!("#1e88e5"),
+            "timer_mode" => json!("open"),
+            "kind" => json!("workorder"),
+            "method" => json!("in_person"),
             _ => json!("probe"),
         },
     }
@@ -115,10 +120,32 @@ async fn snapshot(t: &TestApp, token: &str) -> BTreeMap<&'static str, Value> {
         ("api_keys", "/api/v1/api-keys"),
         ("roles", "/api/v1/roles"),
         ("shop", "/api/v1/shop"),
+        ("tickets", "/api/v1/tickets"),
+        ("statuses", "/api/v1/vehicle-statuses?include_retired=true"),
+        ("customers", "/api/v1/customers"),
     ] {
-        m.insert(k, t.get(path, token).await.1);
+        m.insert(k, without_use_times(t.get(path, token).await.1));
     }
     m
+}
+
+/// Using a key is not changing the shop: drop the last-use times.
+fn without_use_times(mut v: Value) -> Value {
+    match &mut v {
+        Value::Object(m) => {
+            m.remove("last_used_at");
+            for x in m.values_mut() {
+                *x = without_use_times(x.take());
+            }
+        }
+        Value::Array(a) => {
+            for x in a.iter_mut() {
+                *x = without_use_times(x.take());
+            }
+        }
+        _ => {}
+    }
+    v
 }
 
 both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
@@ -140,7 +167,39 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         .post("/api/v1/api-keys", &a_owner, json!({"name": "A POS"}))
         .await;
     let a_key = a_key["secret"].as_str().unwrap().to_owned();
+    let b_key = key["secret"].as_str().unwrap().to_owned();
+    let (s, pushed) = t
+        .call(
+            "PUT",
+            "/api/pos/v1/tickets/iso-b-ticket",
+            Some(&b_key),
+            Some(json!({
+                "kind": "workorder", "number": "B-1", "pos_updated_at": "2026-01-01T00:00:00Z",
+                "customer": {"external_id": "iso-b-cust", "last_name": "Zanzibar", "phone": "(512) 555-0199"},
+                "services": [{"external_id": "s1", "title": "Oil", "status": "pending", "line_items": []}],
+            })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{pushed}");
+    let b_ticket = pushed["ticket"]["id"].as_str().unwrap().to_owned();
+    let b_customer = pushed["ticket"]["customer"]["id"].as_str().unwrap().to_owned();
+    let b_status = pushed["ticket"]["status"]["id"].as_str().unwrap().to_owned();
+    let (s, _) = t
+        .post(
+            &format!("/api/v1/tickets/{b_ticket}/comments"),
+            &b_owner,
+            json!({"body": "B internal"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, notes) = t.get("/api/pos/v1/notifications", &b_key).await;
+    let b_notification = notes["items"][0]["id"].as_str().unwrap().to_owned();
     let fixtures: BTreeMap<&str, String> = [
+        ("ticket_id", b_ticket.clone()),
+        ("customer_id", b_customer.clone()),
+        ("status_id", b_status.clone()),
+        ("external_id", "iso-b-ticket".to_owned()),
+        ("notification_id", b_notification.clone()),
         ("user_id", b_member.to_string()),
         ("invitation_id", inv["id"].as_str().unwrap().to_owned()),
         ("api_key_id", key["key"]["id"].as_str().unwrap().to_owned()),
@@ -156,6 +215,12 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         inv["id"].as_str().unwrap().to_owned(),
         key["key"]["id"].as_str().unwrap().to_owned(),
         "iso-b.test".to_owned(),
+        b_ticket,
+        b_customer,
+        b_status,
+        b_notification,
+        "Zanzibar".to_owned(),
+        "B internal".to_owned(),
     ];
     let before = snapshot(t, &b_owner).await;
 
@@ -178,7 +243,10 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
                 )
             });
             path = path.replace(&format!("{{{name}}}"), value);
-            has_id |= name != "role";
+            // A PUT by external id is an upsert into the caller's own shop:
+            // it must not touch or show B's ticket, which the snapshot and
+            // the leak check prove; it need not answer 404.
+            has_id |= name != "role" && !(name == "external_id" && o.method == "PUT");
         }
         let body = body_schema(&o.op).map(|s| {
             let mut v = example(&spec, &s, "");
@@ -257,6 +325,10 @@ both_backends!(
                 pitwall_core::domain::PlatformRole::PlatformAdmin,
             )
             .await;
+        let (_, key) = t
+            .post("/api/v1/api-keys", &owner, json!({"name": "POS"}))
+            .await;
+        let pos_key = key["secret"].as_str().unwrap().to_owned();
         let before = snapshot(t, &owner).await;
         let mut checked = 0;
         for o in operations(&["/api/"]) {
@@ -266,6 +338,8 @@ both_backends!(
             let schema = resolve(&spec, &schema).clone();
             let token = if o.path.starts_with("/api/admin/") {
                 &admin
+            } else if o.path.starts_with("/api/pos/") {
+                &pos_key
             } else {
                 &owner
             };
@@ -275,6 +349,11 @@ both_backends!(
                 .replace("{invitation_id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{api_key_id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{shop_id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{ticket_id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{customer_id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{status_id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{notification_id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{external_id}", "probe-ticket")
                 .replace("{role}", "viewer")
                 .replace("{feature}", "sms")
                 .replace("{plan_code}", "starter")
