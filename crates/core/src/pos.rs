@@ -271,7 +271,7 @@ fn validate(input: &TicketInput, country: &str) -> Result<ValidTicket> {
                 values::required_text(&li.description, 300),
             );
             let qty = p.check(&at("quantity"), rules::quantity_milli(li.quantity));
-            if li.unit_price.abs() > 100_000_000_00 {
+            if li.unit_price.abs() > 10_000_000_000 {
                 p.add(
                     at("unit_price"),
                     "must be at most 10000000000 minor units either way",
@@ -620,7 +620,7 @@ pub async fn get_ticket(app: &App, pos: &PosCtx, external_id_raw: &str) -> Resul
 
 /// One ticket of a batch, answered on its own.
 pub enum BatchResult {
-    Pushed(Pushed),
+    Pushed(Box<Pushed>),
     Failed(Error),
 }
 
@@ -661,7 +661,7 @@ pub async fn put_batch(
             }
         };
         match res {
-            Ok(p) => out.push(BatchResult::Pushed(p)),
+            Ok(p) => out.push(BatchResult::Pushed(Box::new(p))),
             // The database going away sinks the batch; one bad ticket does not.
             Err(Error::Unavailable) => return Err(Error::Unavailable),
             Err(e) => out.push(BatchResult::Failed(e)),

@@ -847,19 +847,6 @@ pub async fn mark_reply_read(app: &App, ctx: &ShopCtx, id: TicketId) -> Result<(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn search_terms_read_phones_plates_and_names() {
-        assert_eq!(search_terms("(512) 555-0123"), vec!["512", "5550123"]);
-        assert_eq!(search_terms("ABC-123"), vec!["abc123"]);
-        assert_eq!(search_terms(" O'Brien  "), vec!["obrien"]);
-        assert_eq!(search_terms("100%_"), vec!["100"]);
-    }
-}
-
 /// Live changes of the shop (the dashboard) or of one ticket (its page).
 pub async fn subscribe(
     app: &App,
@@ -873,4 +860,17 @@ pub async fn subscribe(
         }
     }
     Ok(app.live.subscribe(ctx.shop_id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_terms_read_phones_plates_and_names() {
+        assert_eq!(search_terms("(512) 555-0123"), vec!["512", "5550123"]);
+        assert_eq!(search_terms("ABC-123"), vec!["abc123"]);
+        assert_eq!(search_terms(" O'Brien  "), vec!["obrien"]);
+        assert_eq!(search_terms("100%_"), vec!["100"]);
+    }
 }

@@ -232,14 +232,13 @@ pub async fn find_vehicle(
     vin: Option<&str>,
 ) -> Result<Option<Vehicle>, StoreError> {
     let base = || vehicle::Entity::find().filter(vehicle::Column::ShopId.eq(shop.as_uuid()));
-    if let Some(ext) = external_id {
-        if let Some(v) = base()
+    if let Some(ext) = external_id
+        && let Some(v) = base()
             .filter(vehicle::Column::ExternalId.eq(ext))
             .one(db)
             .await?
-        {
-            return Ok(Some(v));
-        }
+    {
+        return Ok(Some(v));
     }
     if let Some(vin) = vin {
         return Ok(base()

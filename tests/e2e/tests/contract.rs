@@ -182,8 +182,14 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{pushed}");
     let b_ticket = pushed["ticket"]["id"].as_str().unwrap().to_owned();
-    let b_customer = pushed["ticket"]["customer"]["id"].as_str().unwrap().to_owned();
-    let b_status = pushed["ticket"]["status"]["id"].as_str().unwrap().to_owned();
+    let b_customer = pushed["ticket"]["customer"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b_status = pushed["ticket"]["status"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (s, _) = t
         .post(
             &format!("/api/v1/tickets/{b_ticket}/comments"),

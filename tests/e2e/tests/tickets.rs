@@ -1,0 +1,710 @@
+//! Tickets end to end on both databases: POS sync (idempotency, order,
+//! batches, bad payloads), customers, statuses and their messages, the
+//! dashboard's live feed, notifications back to the POS, and plan gates.
+
+use std::time::Duration;
+
+use pitwall_core::domain::Role;
+use pitwall_core::store::sea_orm::{ConnectionTrait, DbBackend, Statement};
+use pitwall_testkit::{StatusCode, TestApp, both_backends};
+use serde_json::{Value, json};
+
+async fn pos_key(t: &TestApp, owner: &str) -> String {
+    let (s, b) = t
+        .post("/api/v1/api-keys", owner, json!({"name": "POS"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b["secret"].as_str().unwrap().to_owned()
+}
+
+fn ticket(number: &str, updated: &str) -> Value {
+    json!({
+        "kind": "workorder",
+        "number": number,
+        "customer": {"external_id": format!("C-{number}"), "first_name": "Dana", "last_name": "Reyes",
+                     "phone": "(512) 555-0123", "email": "dana@example.com"},
+        "vehicle": {"external_id": format!("V-{number}"), "vin": "1HGCM82633A004352", "year": 2019,
+                    "make": "Honda", "model": "Civic", "plate": "ABC-1234", "mileage": 48210},
+        "services": [
+            {"external_id": "S-1", "title": "Front brakes", "status": "recommended", "line_items": [
+                {"kind": "labor", "description": "Pads and rotors", "quantity": 1.5, "unit_price": 12000, "taxable": false},
+                {"kind": "part", "description": "Pad set", "quantity": 1, "unit_price": 6499, "taxable": true}
+            ]},
+            {"external_id": "S-2", "title": "Wiper blades", "status": "declined", "line_items": [
+                {"kind": "part", "description": "Blades", "quantity": 2, "unit_price": 1500, "taxable": true}
+            ]}
+        ],
+        "tax_rate": 0.0825,
+        "pos_updated_at": updated,
+    })
+}
+
+async fn put(t: &TestApp, key: &str, ext: &str, body: Value) -> (StatusCode, Value) {
+    t.call(
+        "PUT",
+        &format!("/api/pos/v1/tickets/{ext}"),
+        Some(key),
+        Some(body),
+    )
+    .await
+}
+
+both_backends!(
+    pos_push_is_idempotent_ordered_and_totalled,
+    async |t: &TestApp| {
+        let (_, owner) = t.shop("pos-shop", "premium").await;
+        let key = pos_key(t, &owner).await;
+        let (s, first) = put(t, &key, "RO-1", ticket("1001", "2026-11-23T10:00:00Z")).await;
+        assert_eq!(s, StatusCode::CREATED, "{first}");
+        assert_eq!(first["outcome"], "created");
+        let tk = &first["ticket"];
+        // 1.5 x 120.00 + 64.99 = 244.99; tax 8.25 % of 64.99 = 5.36; the
+        // declined wipers do not count.
+        assert_eq!(tk["subtotal"], 24_499);
+        assert_eq!(tk["tax"], 536);
+        assert_eq!(tk["total"], 25_035);
+        assert_eq!(tk["customer"]["phone"], "+15125550123");
+        assert_eq!(tk["vehicle"]["plate"], "ABC1234");
+        assert_eq!(tk["status"]["label"], "Not started");
+        let service_id = tk["services"][0]["id"].clone();
+
+        // The same body again: one ticket, nothing changed.
+        let (s, again) = put(t, &key, "RO-1", ticket("1001", "2026-11-23T10:00:00Z")).await;
+        assert_eq!(s, StatusCode::OK, "{again}");
+        assert_eq!(again["outcome"], "unchanged");
+        assert_eq!(again["ticket"]["id"], tk["id"]);
+        assert_eq!(again["ticket"]["version"], tk["version"]);
+
+        // A newer push updates and keeps the service's id.
+        let mut newer = ticket("1001", "2026-11-23T11:00:00Z");
+        newer["services"][0]["title"] = json!("Front brakes (pads, rotors)");
+        let (s, upd) = put(t, &key, "RO-1", newer).await;
+        assert_eq!(s, StatusCode::OK, "{upd}");
+        assert_eq!(upd["outcome"], "updated");
+        assert_eq!(upd["ticket"]["services"][0]["id"], service_id);
+        assert_eq!(upd["ticket"]["version"], 2);
+
+        // An older one arriving late changes nothing and says so.
+        let mut older = ticket("1001", "2026-11-23T10:30:00Z");
+        older["number"] = json!("WRONG");
+        let (s, stale) = put(t, &key, "RO-1", older).await;
+        assert_eq!(s, StatusCode::CONFLICT, "{stale}");
+        assert_eq!(stale["code"], "stale_update");
+        assert_eq!(stale["field"], "pos_updated_at");
+        let (_, got) = t.get("/api/pos/v1/tickets/RO-1", &key).await;
+        assert_eq!(got["number"], "1001");
+        assert_eq!(got["services"][0]["title"], "Front brakes (pads, rotors)");
+
+        let (_, list) = t.get("/api/v1/tickets", &owner).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+
+        // Another shop's key does not see it.
+        let (_, other_owner) = t.shop("pos-other", "premium").await;
+        let other_key = pos_key(t, &other_owner).await;
+        let (s, _) = t.get("/api/pos/v1/tickets/RO-1", &other_key).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+);
+
+both_backends!(
+    bad_payloads_name_every_field_and_change_nothing,
+    async |t: &TestApp| {
+        let (_, owner) = t.shop("bad-pos", "premium").await;
+        let key = pos_key(t, &owner).await;
+        let mut bad = ticket("2001", "2026-11-23T10:00:00Z");
+        bad["kind"] = json!("quote");
+        bad["tax_rate"] = json!(8.25);
+        bad["customer"]["phone"] = json!("12");
+        bad["vehicle"]["vin"] = json!("SHORT");
+        bad["services"][0]["status"] = json!("maybe");
+        bad["services"][0]["line_items"][1]["quantity"] = json!(0);
+        bad["services"][1]["line_items"][0]["kind"] = json!("gadget");
+        let (s, b) = put(t, &key, "RO-BAD", bad.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["code"], "invalid_input");
+        let fields: Vec<&str> = b["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        for f in [
+            "kind",
+            "tax_rate",
+            "customer/phone",
+            "vehicle/vin",
+            "services/0/status",
+            "services/0/line_items/1/quantity",
+            "services/1/line_items/0/kind",
+        ] {
+            assert!(fields.contains(&f), "{f} not named in {b}");
+        }
+        // A wrong type is named by its pointer too.
+        let mut typed = ticket("2001", "2026-11-23T10:00:00Z");
+        typed["services"][0]["line_items"][0]["unit_price"] = json!("12.00");
+        let (s, b) = put(t, &key, "RO-BAD", typed).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["field"], "services/0/line_items/0/unit_price");
+
+        let (_, list) = t.get("/api/v1/tickets", &owner).await;
+        assert!(list["items"].as_array().unwrap().is_empty(), "{list}");
+        let (_, customers) = t.get("/api/v1/customers", &owner).await;
+        assert!(customers["items"].as_array().unwrap().is_empty());
+        // Sync health shows both rejections with their errors and payloads.
+        let (s, health) = t.get("/api/v1/sync-health", &owner).await;
+        assert_eq!(s, StatusCode::OK, "{health}");
+        assert_eq!(health["rejected_24h"], 2, "{health}");
+        let last = &health["recent_rejections"][0];
+        assert_eq!(last["external_id"], "RO-BAD");
+        assert!(last["payload"].as_str().unwrap().contains("12.00"));
+    }
+);
+
+both_backends!(
+    a_batch_answers_each_ticket_on_its_own,
+    async |t: &TestApp| {
+        let (_, owner) = t.shop("batch-shop", "premium").await;
+        let key = pos_key(t, &owner).await;
+        let mut tickets = Vec::new();
+        for (i, ext) in ["B-1", "B-2", "B-3"].iter().enumerate() {
+            let mut tk = ticket(&format!("300{i}"), "2026-11-23T10:00:00Z");
+            tk["external_id"] = json!(ext);
+            tickets.push(tk);
+        }
+        tickets[1]["kind"] = json!("nonsense");
+        let (s, b) = t
+            .post(
+                "/api/pos/v1/tickets/batch",
+                &key,
+                json!({"tickets": tickets}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let r = b["results"].as_array().unwrap();
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[0]["outcome"], "created");
+        assert_eq!(r[1]["outcome"], "rejected");
+        assert_eq!(r[1]["error"]["field"], "tickets/1/kind", "{b}");
+        assert_eq!(r[2]["outcome"], "created");
+        let (_, list) = t.get("/api/v1/tickets", &owner).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 2);
+
+        let too_many: Vec<Value> = (0..101)
+            .map(|i| {
+                let mut tk = ticket("1", "2026-11-23T10:00:00Z");
+                tk["external_id"] = json!(format!("X-{i}"));
+                tk
+            })
+            .collect();
+        let (s, b) = t
+            .post(
+                "/api/pos/v1/tickets/batch",
+                &key,
+                json!({"tickets": too_many}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["field"], "tickets");
+    }
+);
+
+both_backends!(one_phone_number_is_one_customer, async |t: &TestApp| {
+    let (_, owner) = t.shop("phone-shop", "premium").await;
+    let key = pos_key(t, &owner).await;
+    let mut a = ticket("4001", "2026-11-23T10:00:00Z");
+    a["customer"] = json!({"external_id": "C-A", "last_name": "Reyes", "phone": "(512) 555-0123"});
+    let mut b = ticket("4002", "2026-11-23T10:00:00Z");
+    b["customer"] = json!({"last_name": "Reyes", "phone": "+1 512.555.0123"});
+    let (_, ra) = put(t, &key, "P-1", a).await;
+    let (_, rb) = put(t, &key, "P-2", b).await;
+    assert_eq!(
+        ra["ticket"]["customer"]["id"],
+        rb["ticket"]["customer"]["id"]
+    );
+    // Staff adding the same number by hand find the customer.
+    let (s, c) = t
+        .post(
+            "/api/v1/customers",
+            &owner,
+            json!({"phone": "512-555-0123"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    assert_eq!(c["created"], false);
+    assert_eq!(c["customer"]["id"], ra["ticket"]["customer"]["id"]);
+    // A new number makes a new customer, first name optional.
+    let (s, d) = t
+        .post(
+            "/api/v1/customers",
+            &owner,
+            json!({"last_name": "Nguyen", "phone": "512 555 0177"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{d}");
+    assert_eq!(d["customer"]["sms"], true);
+    // Search by phone in another format, and by name.
+    let (_, found) = t.get("/api/v1/customers?q=(512)%20555-0177", &owner).await;
+    assert_eq!(found["items"][0]["last_name"], "Nguyen", "{found}");
+    // Merge folds the duplicate's tickets into the kept customer.
+    let keep = ra["ticket"]["customer"]["id"].as_str().unwrap();
+    let dup = d["customer"]["id"].as_str().unwrap();
+    let (s, merged) = t
+        .post(
+            &format!("/api/v1/customers/{keep}/merge"),
+            &owner,
+            json!({"duplicate_id": dup}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{merged}");
+    let (_, all) = t.get("/api/v1/customers", &owner).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 1, "{all}");
+    // Bad phone names the field and adds nobody.
+    let (s, e) = t
+        .post("/api/v1/customers", &owner, json!({"phone": "call me"}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(e["field"], "phone");
+});
+
+both_backends!(
+    ticket_search_finds_number_name_phone_plate_vin,
+    async |t: &TestApp| {
+        let (_, owner) = t.shop("search-shop", "premium").await;
+        let key = pos_key(t, &owner).await;
+        put(t, &key, "S-1", ticket("5001", "2026-11-23T10:00:00Z")).await;
+        let mut other = ticket("5002", "2026-11-23T10:00:00Z");
+        other["customer"] = json!({"external_id": "C-Z", "first_name": "Zed", "last_name": "Oakes", "phone": "214-555-0100"});
+        other["vehicle"] = json!({"external_id": "V-Z", "plate": "XYZ 999"});
+        put(t, &key, "S-2", other).await;
+        for (q, number) in [
+            ("5001", "5001"),
+            ("reyes", "5001"),
+            ("(512)%20555-0123", "5001"),
+            ("abc-1234", "5001"),
+            ("1HGCM82633A004352", "5001"),
+            ("oakes", "5002"),
+            ("xyz999", "5002"),
+            ("214.555.0100", "5002"),
+        ] {
+            let (s, b) = t.get(&format!("/api/v1/tickets?q={q}"), &owner).await;
+            assert_eq!(s, StatusCode::OK);
+            let items = b["items"].as_array().unwrap();
+            assert_eq!(items.len(), 1, "q={q}: {b}");
+            assert_eq!(items[0]["number"], number, "q={q}");
+        }
+        let (s, b) = t.get("/api/v1/tickets?state=maybe", &owner).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(b["field"], "state");
+    }
+);
+
+async fn status_id(t: &TestApp, owner: &str, label: &str) -> String {
+    let (_, list) = t.get("/api/v1/vehicle-statuses", owner).await;
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["label"] == label)
+        .unwrap_or_else(|| panic!("no status {label}: {list}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn count(t: &TestApp, table: &str) -> i64 {
+    let db = &t.app.db;
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM {table}"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+both_backends!(a_status_change_is_one_transaction, async |t: &TestApp| {
+    let (_, owner) = t.shop("status-shop", "premium").await;
+    let key = pos_key(t, &owner).await;
+    let (_, pushed) = put(t, &key, "ST-1", ticket("6001", "2026-11-23T10:00:00Z")).await;
+    let id = pushed["ticket"]["id"].as_str().unwrap().to_owned();
+    let in_shop = status_id(t, &owner, "In shop").await;
+    let outbox_before = count(t, "outbox").await;
+
+    let (s, b) = t
+        .call(
+            "PUT",
+            &format!("/api/v1/tickets/{id}/status"),
+            Some(&owner),
+            Some(json!({"status_id": in_shop, "duration_minutes": 90})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["ticket"]["status"]["label"], "In shop");
+    assert_eq!(b["ticket"]["timer"]["mode"], "count_down");
+    assert_eq!(b["ticket"]["timer"]["level"], "normal");
+    // Texted and e-mailed, both queued with their jobs.
+    let msgs = b["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 2, "{b}");
+    assert!(msgs.iter().all(|m| m["status"] == "queued"));
+    assert!(msgs[0]["body"].as_str().unwrap().contains("Dana"));
+    assert_eq!(count(t, "outbox").await, outbox_before + 2);
+    let (_, detail) = t.get(&format!("/api/v1/tickets/{id}"), &owner).await;
+    assert_eq!(detail["status_history"][0]["to"], "In shop", "{detail}");
+    assert_eq!(detail["messages"].as_array().unwrap().len(), 2);
+    let (_, tl) = t
+        .get(&format!("/api/v1/tickets/{id}/timeline"), &owner)
+        .await;
+    let kinds: Vec<&str> = tl["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "pos_push",
+            "status_changed",
+            "message_queued",
+            "message_queued"
+        ]
+    );
+
+    // A failure in the middle (the message insert) leaves none of it.
+    let db = &t.app.db;
+    let trigger = match db.get_database_backend() {
+        DbBackend::Postgres => vec![
+            "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$ LANGUAGE plpgsql".to_owned(),
+            "CREATE TRIGGER refuse_messages BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse()".to_owned(),
+        ],
+        _ => vec!["CREATE TRIGGER refuse_messages BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'refused'); END".to_owned()],
+    };
+    for sql in trigger {
+        db.execute_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .unwrap();
+    }
+    let ready = status_id(t, &owner, "Ready for pickup").await;
+    let (history, events, messages, outbox) = (
+        count(t, "status_changes").await,
+        count(t, "timeline_events").await,
+        count(t, "messages").await,
+        count(t, "outbox").await,
+    );
+    let (s, b) = t
+        .call(
+            "PUT",
+            &format!("/api/v1/tickets/{id}/status"),
+            Some(&owner),
+            Some(json!({"status_id": ready})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR, "{b}");
+    assert_eq!(count(t, "status_changes").await, history);
+    assert_eq!(count(t, "timeline_events").await, events);
+    assert_eq!(count(t, "messages").await, messages);
+    assert_eq!(count(t, "outbox").await, outbox);
+    let (_, detail) = t.get(&format!("/api/v1/tickets/{id}"), &owner).await;
+    assert_eq!(detail["ticket"]["status"]["label"], "In shop");
+
+    // Bad input: another shop's status, a retired one, a silly duration.
+    let (s, b) = t
+        .call(
+            "PUT",
+            &format!("/api/v1/tickets/{id}/status"),
+            Some(&owner),
+            Some(json!({"status_id": uuid::Uuid::now_v7()})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["field"], "status_id");
+    let (s, b) = t
+        .call(
+            "PUT",
+            &format!("/api/v1/tickets/{id}/status"),
+            Some(&owner),
+            Some(json!({"status_id": in_shop, "duration_minutes": 0})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["field"], "duration_minutes");
+});
+
+both_backends!(
+    statuses_are_managed_and_retired_ones_stay_on_tickets,
+    async |t: &TestApp| {
+        let (_, owner) = t.shop("setup-shop", "premium").await;
+        let key = pos_key(t, &owner).await;
+        let (_, pushed) = put(t, &key, "SU-1", ticket("7001", "2026-11-23T10:00:00Z")).await;
+        let id = pushed["ticket"]["id"].as_str().unwrap().to_owned();
+        let (s, created) = t
+        .post(
+            "/api/v1/vehicle-statuses",
+            &owner,
+            json!({"label": "Road test", "color": "#3949ab", "notify_customer": true,
+                   "message_template": "Hi {{ first_name }}, we are road testing your {{ vehicle }}.",
+                   "timer_mode": "count_up", "position": 0}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{created}");
+        let (_, list) = t.get("/api/v1/vehicle-statuses", &owner).await;
+        assert_eq!(list["items"][0]["label"], "Road test");
+        assert_eq!(list["items"].as_array().unwrap().len(), 9);
+        let rt = created["id"].as_str().unwrap();
+        let (s, b) = t
+            .call(
+                "PUT",
+                &format!("/api/v1/tickets/{id}/status"),
+                Some(&owner),
+                Some(json!({"status_id": rt})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            b["messages"][0]["body"]
+                .as_str()
+                .unwrap()
+                .contains("road testing your 2019 Honda Civic")
+        );
+        let (s, _) = t
+            .call(
+                "DELETE",
+                &format!("/api/v1/vehicle-statuses/{rt}"),
+                Some(&owner),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let (_, list) = t.get("/api/v1/vehicle-statuses", &owner).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 8);
+        let (_, detail) = t.get(&format!("/api/v1/tickets/{id}"), &owner).await;
+        assert_eq!(detail["ticket"]["status"]["label"], "Road test");
+        assert_eq!(detail["ticket"]["status"]["retired"], true);
+        let (s, b) = t
+            .call(
+                "PUT",
+                &format!("/api/v1/tickets/{id}/status"),
+                Some(&owner),
+                Some(json!({"status_id": rt})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        // A template that cannot render is refused, naming the field.
+        let (s, b) = t
+            .post(
+                "/api/v1/vehicle-statuses",
+                &owner,
+                json!({"label": "Bad", "color": "#000000", "notify_customer": true,
+                   "message_template": "Hi {{ first_name", "timer_mode": "open"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["field"], "message_template");
+    }
+);
+
+both_backends!(
+    the_dashboard_stream_hears_a_status_change,
+    async |t: &TestApp| {
+        let (_, owner) = t.shop("live-shop", "premium").await;
+        let key = pos_key(t, &owner).await;
+        let (_, pushed) = put(t, &key, "L-1", ticket("8001", "2026-11-23T10:00:00Z")).await;
+        let id = pushed["ticket"]["id"].as_str().unwrap().to_owned();
+        let mut stream = t
+            .client
+            .get(t.url("/api/v1/events"))
+            .bearer_auth(&owner)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stream.status(), StatusCode::OK);
+        // The subscription is live once headers arrived; on PostgreSQL the
+        // listener needs a moment to LISTEN after start.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let ready = status_id(t, &owner, "Ready for pickup").await;
+        let (s, _) = t
+            .call(
+                "PUT",
+                &format!("/api/v1/tickets/{id}/status"),
+                Some(&owner),
+                Some(json!({"status_id": ready})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let mut seen = String::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !seen.contains("status_changed") {
+            let chunk = tokio::time::timeout_at(deadline, stream.chunk())
+                .await
+                .expect("an event within 5 s")
+                .unwrap()
+                .expect("stream open");
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        assert!(seen.contains(&id), "{seen}");
+        // The dashboard shows the new status.
+        let (_, dash) = t.get("/api/v1/dashboard", &owner).await;
+        assert_eq!(
+            dash["items"][0]["ticket"]["status"]["label"],
+            "Ready for pickup"
+        );
+        assert_eq!(dash["items"][0]["sms"], true);
+    }
+);
+
+both_backends!(
+    approvals_reach_the_pos_and_processing_comments,
+    async |t: &TestApp| {
+        let (shop, owner) = t.shop("notify-shop", "premium").await;
+        let key = pos_key(t, &owner).await;
+        let (_, pushed) = put(t, &key, "N-1", ticket("9001", "2026-11-23T10:00:00Z")).await;
+        let id = pushed["ticket"]["id"].as_str().unwrap().to_owned();
+        let brakes = pushed["ticket"]["services"][0]["id"].clone();
+        let (_, advisor) = t.member(shop, "adv@notify.test", Role::Advisor).await;
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/tickets/{id}/approvals"),
+                &advisor,
+                json!({"approved_service_ids": [brakes], "method": "phone"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["services"][0]["status"], "approved");
+        // The POS comment from Pitwall's side and the staff comment.
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/tickets/{id}/comments"),
+                &advisor,
+                json!({"body": "Parts ordered"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let (_, notes) = t.get("/api/pos/v1/notifications", &key).await;
+        let items = notes["items"].as_array().unwrap();
+        assert_eq!(items.len(), 2, "{notes}");
+        assert_eq!(items[0]["kind"], "work_approved");
+        assert_eq!(items[0]["ticket_external_id"], "N-1");
+        assert_eq!(items[1]["kind"], "comment");
+        let nid = items[0]["id"].as_str().unwrap();
+        for _ in 0..2 {
+            let (s, n) = t
+                .post(
+                    &format!("/api/pos/v1/notifications/{nid}/processed"),
+                    &key,
+                    json!({}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "{n}");
+            assert!(n["processed_at"].is_string());
+        }
+        let (_, comments) = t.get("/api/pos/v1/tickets/N-1/comments", &key).await;
+        let bodies: Vec<&str> = comments["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["body"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            bodies.len(),
+            2,
+            "processing twice adds one comment: {bodies:?}"
+        );
+        assert!(bodies.contains(&"Parts ordered"));
+        let approved = bodies
+            .iter()
+            .find(|b| b.starts_with("Work approved by"))
+            .unwrap();
+        assert!(
+            approved.contains("Front brakes") && approved.contains("phone"),
+            "{approved}"
+        );
+        // Unprocessed come first.
+        let (_, notes) = t.get("/api/pos/v1/notifications", &key).await;
+        assert_eq!(notes["items"][0]["kind"], "comment");
+        assert!(notes["items"][1]["processed_at"].is_string());
+        // POS comments are idempotent by their id.
+        for _ in 0..2 {
+            let (s, _) = t
+            .post(
+                "/api/pos/v1/tickets/N-1/comments",
+                &key,
+                json!({"external_id": "pc-1", "author": "Front desk", "body": "Customer called"}),
+            )
+            .await;
+            assert_eq!(s, StatusCode::OK);
+        }
+        let (_, comments) = t.get("/api/pos/v1/tickets/N-1/comments", &key).await;
+        assert_eq!(comments["items"].as_array().unwrap().len(), 3);
+        // Technicians may not record approvals.
+        let (_, tech) = t.member(shop, "tech@notify.test", Role::Technician).await;
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/tickets/{id}/approvals"),
+                &tech,
+                json!({"approved_service_ids": [brakes], "method": "phone"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+        assert_eq!(b["permission"], "approvals.record");
+    }
+);
+
+both_backends!(plans_gate_the_ticket_features, async |t: &TestApp| {
+    let (_, owner) = t.shop("starter-tix", "starter").await;
+    let key = pos_key(t, &owner).await;
+    let (_, pushed) = put(t, &key, "G-1", ticket("1", "2026-11-23T10:00:00Z")).await;
+    let id = pushed["ticket"]["id"].as_str().unwrap().to_owned();
+    for (path, feature) in [
+        ("/api/v1/me/work".to_owned(), "technician_view"),
+        ("/api/v1/sync-health".to_owned(), "sync_health"),
+        (format!("/api/v1/tickets/{id}/timeline"), "timeline"),
+    ] {
+        let (s, b) = t.get(&path, &owner).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {b}");
+        assert_eq!(b["code"], "feature_not_in_plan");
+        assert_eq!(b["feature"], feature);
+    }
+    // The dashboard and timers are in every plan.
+    let (s, _) = t.get("/api/v1/dashboard", &owner).await;
+    assert_eq!(s, StatusCode::OK);
+    // Technician view on Pro: assigned work by priority.
+    let (_, pro_owner) = t.shop("pro-tix", "pro").await;
+    let pro_key = pos_key(t, &pro_owner).await;
+    let (_, a) = put(t, &pro_key, "T-1", ticket("11", "2026-11-23T10:00:00Z")).await;
+    let (_, b) = put(t, &pro_key, "T-2", ticket("12", "2026-11-23T10:00:00Z")).await;
+    let (_, me) = t.get("/api/v1/me", &pro_owner).await;
+    let me_id = me["user"]["id"].as_str().unwrap().to_owned();
+    for (tk, priority) in [(&a, 1), (&b, 3)] {
+        let (s, r) = t
+            .call(
+                "PUT",
+                &format!(
+                    "/api/v1/tickets/{}/assignment",
+                    tk["ticket"]["id"].as_str().unwrap()
+                ),
+                Some(&pro_owner),
+                Some(json!({"technician_id": me_id, "priority": priority})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+    }
+    let (s, work) = t.get("/api/v1/me/work", &pro_owner).await;
+    assert_eq!(s, StatusCode::OK, "{work}");
+    assert_eq!(work["items"][0]["number"], "12");
+    assert_eq!(work["items"][1]["number"], "11");
+    let (s, b) = t
+        .call(
+            "PUT",
+            &format!(
+                "/api/v1/tickets/{}/assignment",
+                a["ticket"]["id"].as_str().unwrap()
+            ),
+            Some(&pro_owner),
+            Some(json!({"technician_id": uuid::Uuid::now_v7(), "priority": 1})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["field"], "technician_id");
+});
