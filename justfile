@@ -23,6 +23,7 @@ test-browser:
     cargo build -p pitwall
     cd tests/browser && npm ci --no-audit --no-fund
     PITWALL_BIN=$CARGO_TARGET_DIR/debug/pitwall node tests/browser/invite.mjs
+    PITWALL_BIN=$CARGO_TARGET_DIR/debug/pitwall node tests/browser/dashboard.mjs
 
 lint:
     cargo fmt --all -- --check

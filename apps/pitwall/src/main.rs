@@ -178,7 +178,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Demo { no_serve } => {
             let db = server::open_db(&config, true).await?;
             let app = server::build_app(&config, db).await?;
-            demo::ensure(&app).await?;
+            let (_, pos_key) = demo::ensure(&app).await?;
             let mut out = std::io::stdout().lock();
             writeln!(out, "\nPitwall demo is ready.\n")?;
             writeln!(out, "  Sign in:  {}/login", config.base_url)?;
@@ -197,6 +197,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 out,
                 "\n  E-mails land in {}/outbox/ as .eml files.\n",
                 config.data_dir.display()
+            )?;
+            writeln!(
+                out,
+                "  Demo POS key (new each run, shown once): {pos_key}\n  Push a ticket as the POS would:\n    PITWALL_URL={} PITWALL_POS_KEY={pos_key} ops/pos-push-example.sh\n",
+                config.base_url
             )?;
             drop(out);
             if no_serve {

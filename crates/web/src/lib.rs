@@ -12,7 +12,7 @@ mod pages;
 mod render;
 mod session;
 
-use pages::{admin, api_keys, app, auth, roles, settings, users};
+use pages::{admin, api_keys, app, auth, roles, settings, tickets, users};
 use poem::{Route, get, post};
 
 /// Adds every page route to `route` (the binary calls this on a Route that
@@ -21,6 +21,7 @@ pub fn mount(route: Route) -> Route {
     route
         .at("/", get(auth::root))
         .at("/static/app.css", get(render::stylesheet))
+        .at("/static/app.js", get(render::script))
         .at("/login", get(auth::login_form).post(auth::login))
         .at("/logout", post(auth::logout))
         .at(
@@ -50,6 +51,26 @@ pub fn mount(route: Route) -> Route {
         .at("/app/settings", get(settings::show).post(settings::save))
         .at("/app/api-keys", get(api_keys::show).post(api_keys::create))
         .at("/app/api-keys/:id/revoke", post(api_keys::revoke))
+        .at("/app/dashboard", get(tickets::dashboard))
+        .at("/app/events", get(tickets::events))
+        .at("/app/tickets", get(tickets::list))
+        .at("/app/tickets/:id", get(tickets::show))
+        .at("/app/tickets/:id/status", post(tickets::set_status))
+        .at("/app/tickets/:id/comments", post(tickets::comment))
+        .at("/app/tickets/:id/assignment", post(tickets::assign))
+        .at("/app/work", get(tickets::work))
+        .at("/app/sync-health", get(tickets::sync_health))
+        .at(
+            "/app/statuses",
+            get(tickets::statuses_show).post(tickets::statuses_create),
+        )
+        .at("/app/statuses/:id", post(tickets::statuses_update))
+        .at("/app/statuses/:id/retire", post(tickets::statuses_retire))
+        .at(
+            "/app/customers",
+            get(tickets::customers_list).post(tickets::customers_create),
+        )
+        .at("/app/customers/:id", get(tickets::customer_show))
         .at("/admin", get(admin::shops))
         .at(
             "/admin/shops/new",

@@ -2,7 +2,7 @@
 
 use minijinja::{Value, context};
 use pitwall_core::auth::{self, Kind, csrf_ok, csrf_token};
-use pitwall_core::domain::Permission;
+use pitwall_core::domain::{Feature, Permission};
 use pitwall_core::{Actor, App, Error, ShopCtx};
 use poem::http::StatusCode;
 use poem::web::Form;
@@ -217,6 +217,14 @@ async fn shop_layout(app: &App, s: &Signed, ctx: &ShopCtx) -> Value {
     let users = app.may(ctx, Permission::UsersView).await;
     context! {
         nav => context! {
+            dashboard => app.may(ctx, Permission::DashboardView).await
+                && ctx.features.has(Feature::Dashboard),
+            tickets => app.may(ctx, Permission::TicketsView).await,
+            customers => app.may(ctx, Permission::CustomersView).await,
+            statuses => app.may(ctx, Permission::MessageSetupManage).await,
+            work => ctx.features.has(Feature::TechnicianView),
+            sync => app.may(ctx, Permission::ApiKeysManage).await
+                && ctx.features.has(Feature::SyncHealth),
             users,
             roles => users,
             settings => app.may(ctx, Permission::ShopSettingsManage).await,
@@ -251,6 +259,10 @@ pub(crate) fn flash(req: &Request) -> Option<&'static str> {
         "removed" => "Removed from the shop.",
         "revoked" => "Revoked.",
         "saved" => "Saved.",
+        "status" => "Status set.",
+        "commented" => "Comment added.",
+        "assigned" => "Assignment saved.",
+        "retired" => "Status retired; tickets that have it keep it.",
         "switched" => "Shop switched.",
         "created" => "Shop created; its owner can sign in and use it.",
         "created_invited" => "Shop created; its owner has been sent an invitation.",

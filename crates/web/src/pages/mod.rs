@@ -7,6 +7,7 @@ pub(crate) mod app;
 pub(crate) mod auth;
 pub(crate) mod roles;
 pub(crate) mod settings;
+pub(crate) mod tickets;
 pub(crate) mod users;
 
 use minijinja::{Value, context};

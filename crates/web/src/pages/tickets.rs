@@ -1,0 +1,811 @@
+//! The shop's daily work: the active-customers dashboard, ticket search and
+//! the ticket page, message setup, customers, the technician's queue, POS
+//! sync health, and the live event stream the pages listen to.
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use minijinja::{Value, context};
+use pitwall_core::domain::{CustomerId, StatusId, TicketId, UserId};
+use pitwall_core::live::Heard;
+use pitwall_core::store::PageRequest;
+use pitwall_core::tickets::{self, TicketView};
+use pitwall_core::{App, customers, pos, statuses};
+use poem::http::StatusCode;
+use poem::web::sse::{Event, SSE};
+use poem::web::{Data, Path, Query};
+use poem::{IntoResponse, Request, Response, handler};
+use serde::Deserialize;
+
+use super::{Notice, Page, finish, parse_id, refused, respond};
+use crate::render::{self, OrPage, money};
+use crate::session::{FormData, InShop, Signed, flash};
+
+fn local(shop: &InShop, t: DateTime<Utc>) -> String {
+    pitwall_core::domain::timer::local_display(t, &shop.ctx.shop.time_zone)
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A ticket as the templates read it.
+fn ticket_value(shop: &InShop, v: &TicketView) -> Value {
+    let t = &v.ticket;
+    let cur = t.currency.as_str();
+    context! {
+        id => t.id.to_string(),
+        number => t.number.clone(),
+        kind => t.kind.clone(),
+        closed => t.closed,
+        customer => v.customer.as_ref().map(tickets::customer_name),
+        customer_id => v.customer.as_ref().map(|c| c.id.to_string()),
+        phone => v.customer.as_ref().and_then(|c| c.phone.clone()),
+        email => v.customer.as_ref().and_then(|c| c.email.clone()),
+        vehicle => v.vehicle.as_ref().map(tickets::vehicle_label),
+        plate => v.vehicle.as_ref().and_then(|x| x.plate.clone()),
+        vin => v.vehicle.as_ref().and_then(|x| x.vin.clone()),
+        mileage => v.vehicle.as_ref().and_then(|x| x.mileage),
+        status => v.status.as_ref().map(|s| s.label.clone()),
+        status_id => v.status.as_ref().map(|s| s.id.to_string()),
+        status_color => v.status.as_ref().map(|s| s.color.clone()),
+        advisor => v.advisor.as_ref().map(|p| p.name.clone()),
+        advisor_id => v.advisor.as_ref().map(|p| p.id.to_string()),
+        technician => v.technician.as_ref().map(|p| p.name.clone()),
+        technician_id => v.technician.as_ref().map(|p| p.id.to_string()),
+        priority => t.priority,
+        promised => t.promised_at.map(|p| local(shop, p)),
+        promised_input => t.promised_at.map(|p| p.with_timezone(&shop_tz(shop)).format("%Y-%m-%dT%H:%M").to_string()),
+        subtotal => money(t.subtotal, cur),
+        tax => money(t.tax, cur),
+        total => money(t.total, cur),
+        timer => v.timer.as_ref().map(|s| context! {
+            mode => s.mode.as_str(),
+            started => rfc3339(s.started_at),
+            due => s.due_at.map(rfc3339),
+            due_local => s.due_at.map(|d| local(shop, d)),
+            level => s.level.as_str(),
+            text => pitwall_core::domain::timer::format_secs(s.remaining_secs.unwrap_or(s.elapsed_secs)),
+        }),
+        services => v.services.iter().map(|s| context! {
+            title => s.service.title.clone(),
+            status => s.service.status.clone(),
+            subtotal => money(s.service.subtotal, cur),
+            items => s.line_items.iter().map(|l| context! {
+                kind => l.kind.clone(),
+                description => l.description.clone(),
+                quantity => format!("{}", l.quantity_milli as f64 / 1000.0),
+                unit_price => money(l.unit_price, cur),
+                amount => money(l.amount, cur),
+                taxable => l.taxable,
+            }).collect::<Vec<_>>(),
+        }).collect::<Vec<_>>(),
+    }
+}
+
+fn shop_tz(shop: &InShop) -> chrono_tz::Tz {
+    shop.ctx.shop.time_zone.parse().unwrap_or(chrono_tz::UTC)
+}
+
+async fn status_choices(app: &App, shop: &InShop) -> Vec<Value> {
+    statuses::list(app, &shop.ctx, false)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|s| {
+            context! { id => s.id.to_string(), label => s.label.clone(), mode => s.timer_mode.clone(),
+            minutes => s.default_minutes }
+        })
+        .collect()
+}
+
+async fn staff_choices(app: &App, shop: &InShop) -> Vec<Value> {
+    pitwall_core::members::list(app, &shop.ctx, PageRequest::first(PageRequest::MAX_LIMIT))
+        .await
+        .map(|p| {
+            p.items
+                .iter()
+                .map(|m| context! { id => m.user.id.to_string(), name => m.user.name.clone(), role => m.membership.role.clone() })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Pages re-read by the live script ask for their fragment only.
+fn wants_fragment(req: &Request) -> bool {
+    req.header("x-fragment") == Some("1")
+}
+
+// ---- dashboard -------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+pub(crate) struct DashboardQuery {
+    advisor: Option<String>,
+    status: Option<String>,
+}
+
+fn opt_id<T: std::str::FromStr>(raw: &Option<String>) -> Option<T> {
+    raw.as_deref()
+        .filter(|s| !s.is_empty())
+        .and_then(|s| s.parse().ok())
+}
+
+#[handler]
+pub(crate) async fn dashboard(
+    app: Data<&App>,
+    req: &Request,
+    Query(q): Query<DashboardQuery>,
+) -> Response {
+    respond(
+        async {
+            let shop = Signed::from(&app, req).await?.in_shop(&app).await?;
+            let rows = tickets::dashboard(
+                &app,
+                &shop.ctx,
+                tickets::DashboardFilter {
+                    advisor_id: opt_id::<UserId>(&q.advisor),
+                    status_id: opt_id::<StatusId>(&q.status),
+                },
+            )
+            .await
+            .or_page(&shop.layout)?;
+            let rows: Vec<Value> = rows
+                .iter()
+                .map(|r| {
+                    context! { sms => r.sms, email => r.email, unread => r.unread_reply,
+                    ..ticket_value(&shop, &r.view) }
+                })
+                .collect();
+            let query = format!(
+                "advisor={}&status={}",
+                q.advisor.clone().unwrap_or_default(),
+                q.status.clone().unwrap_or_default()
+            );
+            let ctx = context! {
+                rows,
+                statuses => status_choices(&app, &shop).await,
+                staff => staff_choices(&app, &shop).await,
+                advisor => q.advisor.clone().unwrap_or_default(),
+                status => q.status.clone().unwrap_or_default(),
+                query,
+                may_set_status => app.may(&shop.ctx, pitwall_core::domain::Permission::TicketsStatusSet).await,
+                ..Notice::ok(flash(req)).with(&shop.layout)
+            };
+            let name = if wants_fragment(req) {
+                "dashboard_rows.html"
+            } else {
+                "dashboard.html"
+            };
+            Ok(render::page(StatusCode::OK, name, ctx))
+        }
+        .await,
+    )
+}
+
+// ---- live events -------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+pub(crate) struct EventsQuery {
+    ticket: Option<String>,
+}
+
+/// Server-sent events for the signed-in page (the API's twin is
+/// `GET /api/v1/events`, which takes a bearer token).
+#[handler]
+pub(crate) async fn events(
+    app: Data<&App>,
+    req: &Request,
+    Query(q): Query<EventsQuery>,
+) -> Response {
+    let shop = match Signed::from(&app, req).await {
+        Ok(s) => match s.in_shop(&app).await {
+            Ok(shop) => shop,
+            Err(r) => return r,
+        },
+        Err(r) => return r,
+    };
+    let ticket = opt_id::<TicketId>(&q.ticket);
+    let sub = match tickets::subscribe(&app, &shop.ctx, ticket).await {
+        Ok(s) => s,
+        Err(e) => return render::error(&e, shop.layout.clone()),
+    };
+    let only = ticket.map(|t| t.as_uuid());
+    let stream = futures::stream::unfold(sub, move |mut sub| async move {
+        loop {
+            match sub.recv().await {
+                Heard::Event(e) if only.is_none() || e.ticket_id == only => {
+                    let data = serde_json::json!({"kind": e.kind, "ticket_id": e.ticket_id});
+                    return Some((Event::message(data.to_string()), sub));
+                }
+                Heard::Event(_) => continue,
+                Heard::Lagged => return Some((Event::message("{\"kind\":\"resync\"}"), sub)),
+                Heard::Closed => return None,
+            }
+        }
+    });
+    SSE::new(stream.boxed())
+        .keep_alive(std::time::Duration::from_secs(15))
+        .into_response()
+}
+
+// ---- tickets -----------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+pub(crate) struct TicketQuery {
+    q: Option<String>,
+    kind: Option<String>,
+    state: Option<String>,
+    cursor: Option<String>,
+}
+
+#[handler]
+pub(crate) async fn list(app: Data<&App>, req: &Request, Query(q): Query<TicketQuery>) -> Response {
+    respond(
+        async {
+            let shop = Signed::from(&app, req).await?.in_shop(&app).await?;
+            let page =
+                PageRequest::parse(q.cursor.as_deref(), Some(25)).unwrap_or(PageRequest::first(25));
+            let state = q.state.clone().unwrap_or_else(|| "open".to_owned());
+            let result = tickets::list(
+                &app,
+                &shop.ctx,
+                tickets::ListQuery {
+                    q: q.q.as_deref(),
+                    kind: q.kind.as_deref(),
+                    state: Some(&state),
+                    status_id: None,
+                    advisor_id: None,
+                    technician_id: None,
+                },
+                page,
+            )
+            .await;
+            let (items, next, error) = match result {
+                Ok(p) => (p.items, p.next_cursor, None),
+                Err(e) => match render::form_error(&e) {
+                    Some(p) => (vec![], None, Some(p.message)),
+                    None => return Err(render::error(&e, shop.layout.clone())),
+                },
+            };
+            Ok(render::page(
+                StatusCode::OK,
+                "tickets.html",
+                context! {
+                    tickets => items.iter().map(|v| ticket_value(&shop, v)).collect::<Vec<_>>(),
+                    q => q.q.clone().unwrap_or_default(),
+                    kind => q.kind.clone().unwrap_or_default(),
+                    state,
+                    next,
+                    ..context! { error, ..shop.layout.clone() }
+                },
+            ))
+        }
+        .await,
+    )
+}
+
+async fn ticket_page(
+    app: &App,
+    shop: &InShop,
+    id: TicketId,
+    notice: Notice,
+    fragment: bool,
+) -> Page {
+    let d = tickets::get(app, &shop.ctx, id)
+        .await
+        .or_page(&shop.layout)?;
+    let timeline = match tickets::timeline(app, &shop.ctx, id, PageRequest::first(200)).await {
+        Ok(p) => Some(p.items),
+        Err(pitwall_core::Error::FeatureNotInPlan { .. }) => None,
+        Err(e) => return Err(render::error(&e, shop.layout.clone())),
+    };
+    let cur = d.view.ticket.currency.clone();
+    let ctx = context! {
+        ticket => ticket_value(shop, &d.view),
+        history => d.status_history.iter().map(|h| context! {
+            from => h.from.clone(), to => h.to.clone(), by => h.by.clone(), at => local(shop, h.at),
+        }).collect::<Vec<_>>(),
+        comments => d.comments.iter().map(|c| context! {
+            author => c.author_name.clone(), body => c.body.clone(), source => c.source.clone(), at => local(shop, c.created_at),
+        }).collect::<Vec<_>>(),
+        messages => d.messages.iter().map(|m| context! {
+            channel => m.channel.clone(), to => m.to_address.clone(), body => m.body.clone(), status => m.status.clone(), at => local(shop, m.created_at),
+        }).collect::<Vec<_>>(),
+        shop_history => d.shop_history.iter().map(|t| context! {
+            id => t.id.to_string(), number => t.number.clone(), kind => t.kind.clone(),
+            total => money(t.total, &cur), closed => t.closed, at => local(shop, t.created_at),
+        }).collect::<Vec<_>>(),
+        timeline => timeline.map(|items| items.iter().map(|e| context! {
+            kind => e.kind.replace('_', " "),
+            raw_kind => e.kind.clone(),
+            actor => e.actor_name.clone(),
+            at => local(shop, e.created_at),
+            detail => timeline_detail(&e.kind, &e.data),
+        }).collect::<Vec<_>>()),
+        statuses => status_choices(app, shop).await,
+        staff => staff_choices(app, shop).await,
+        may_set_status => app.may(&shop.ctx, pitwall_core::domain::Permission::TicketsStatusSet).await,
+        may_comment => app.may(&shop.ctx, pitwall_core::domain::Permission::TicketsComment).await,
+        may_edit => app.may(&shop.ctx, pitwall_core::domain::Permission::TicketsEdit).await,
+        ..notice.with(&shop.layout)
+    };
+    let name = if fragment {
+        "ticket_live.html"
+    } else {
+        "ticket.html"
+    };
+    Ok(render::page(notice.status, name, ctx))
+}
+
+/// One line about a timeline event, from its data.
+fn timeline_detail(kind: &str, data: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
+    let s = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+    match kind {
+        "status_changed" => format!(
+            "{} → {}",
+            v["from"]["label"].as_str().unwrap_or("none"),
+            v["to"]["label"].as_str().unwrap_or_default()
+        ),
+        "pos_push" => format!("POS {} ticket {}", s("outcome"), s("number")),
+        "message_queued" => format!("{} queued", s("channel").to_uppercase()),
+        "work_approved" => {
+            let titles: Vec<&str> = v["approved"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|x| x["title"].as_str()).collect())
+                .unwrap_or_default();
+            format!(
+                "approved ({}): {}",
+                s("method").replace('_', " "),
+                titles.join(", ")
+            )
+        }
+        "assigned" => format!(
+            "advisor {}, technician {}",
+            v["advisor"].as_str().unwrap_or("none"),
+            v["technician"].as_str().unwrap_or("none")
+        ),
+        _ => String::new(),
+    }
+}
+
+#[handler]
+pub(crate) async fn show(app: Data<&App>, req: &Request, Path(id): Path<String>) -> Response {
+    respond(
+        async {
+            let shop = Signed::from(&app, req).await?.in_shop(&app).await?;
+            let id: TicketId = parse_id(&id, "ticket").or_page(&shop.layout)?;
+            ticket_page(&app, &shop, id, Notice::ok(flash(req)), wants_fragment(req)).await
+        }
+        .await,
+    )
+}
+
+async fn posted_ticket(
+    app: &App,
+    req: &Request,
+    form: &FormData,
+    id: &str,
+) -> Result<(InShop, TicketId), Response> {
+    let shop = Signed::posted(app, req, form).await?.in_shop(app).await?;
+    let id: TicketId = parse_id(id, "ticket").or_page(&shop.layout)?;
+    Ok((shop, id))
+}
+
+/// Where a ticket form returns to: the dashboard when sent from there.
+fn back_to(form: &FormData, id: TicketId, code: &str) -> String {
+    match form.get("back") {
+        "dashboard" => format!("/app/dashboard?ok={code}"),
+        _ => format!("/app/tickets/{id}?ok={code}"),
+    }
+}
+
+#[handler]
+pub(crate) async fn set_status(
+    app: Data<&App>,
+    req: &Request,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Response {
+    respond(
+        async {
+            let (shop, id) = posted_ticket(&app, req, &form, &id).await?;
+            let status = match form.get("status_id").parse::<StatusId>() {
+                Ok(s) => s,
+                Err(_) => {
+                    let e = pitwall_core::Error::invalid("status_id", "choose a status");
+                    return refused(&e, &shop.layout, async |n| {
+                        ticket_page(&app, &shop, id, n, false).await
+                    })
+                    .await;
+                }
+            };
+            let minutes = match form.get("duration_minutes").trim() {
+                "" => None,
+                m => match m.parse::<i32>() {
+                    Ok(m) => Some(m),
+                    Err(_) => {
+                        let e = pitwall_core::Error::invalid(
+                            "duration_minutes",
+                            "must be a whole number of minutes",
+                        );
+                        return refused(&e, &shop.layout, async |n| {
+                            ticket_page(&app, &shop, id, n, false).await
+                        })
+                        .await;
+                    }
+                },
+            };
+            let result = tickets::set_status(&app, &shop.ctx, id, status, minutes).await;
+            finish(
+                result,
+                &back_to(&form, id, "status"),
+                &shop.layout,
+                async |n| ticket_page(&app, &shop, id, n, false).await,
+            )
+            .await
+        }
+        .await,
+    )
+}
+
+#[handler]
+pub(crate) async fn comment(
+    app: Data<&App>,
+    req: &Request,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Response {
+    respond(
+        async {
+            let (shop, id) = posted_ticket(&app, req, &form, &id).await?;
+            let result = tickets::add_comment(&app, &shop.ctx, id, form.get("body")).await;
+            finish(
+                result,
+                &back_to(&form, id, "commented"),
+                &shop.layout,
+                async |n| ticket_page(&app, &shop, id, n, false).await,
+            )
+            .await
+        }
+        .await,
+    )
+}
+
+#[handler]
+pub(crate) async fn assign(
+    app: Data<&App>,
+    req: &Request,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Response {
+    respond(
+        async {
+            let (shop, id) = posted_ticket(&app, req, &form, &id).await?;
+            let user = |name: &str| form.get(name).parse::<UserId>().ok();
+            let promised = match form.get("promised_at").trim() {
+                "" => Ok(None),
+                raw => chrono::NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M")
+                    .ok()
+                    .and_then(|n| n.and_local_timezone(shop_tz(&shop)).earliest())
+                    .map(|t| Some(t.with_timezone(&Utc)))
+                    .ok_or_else(|| {
+                        pitwall_core::Error::invalid("promised_at", "must be a date and time")
+                    }),
+            };
+            let result = match promised {
+                Ok(promised_at) => tickets::assign(
+                    &app,
+                    &shop.ctx,
+                    id,
+                    tickets::Assignment {
+                        advisor_id: user("advisor_id"),
+                        technician_id: user("technician_id"),
+                        priority: form.get("priority").parse().unwrap_or(0),
+                        promised_at,
+                    },
+                )
+                .await
+                .map(|_| ()),
+                Err(e) => Err(e),
+            };
+            finish(
+                result,
+                &back_to(&form, id, "assigned"),
+                &shop.layout,
+                async |n| ticket_page(&app, &shop, id, n, false).await,
+            )
+            .await
+        }
+        .await,
+    )
+}
+
+// ---- technician's work, sync health -------------------------------------------
+
+#[handler]
+pub(crate) async fn work(app: Data<&App>, req: &Request) -> Response {
+    respond(
+        async {
+            let shop = Signed::from(&app, req).await?.in_shop(&app).await?;
+            let items = tickets::my_work(&app, &shop.ctx)
+                .await
+                .or_page(&shop.layout)?;
+            Ok(render::page(
+                StatusCode::OK,
+                "work.html",
+                context! {
+                    tickets => items.iter().map(|v| ticket_value(&shop, v)).collect::<Vec<_>>(),
+                    ..shop.layout.clone()
+                },
+            ))
+        }
+        .await,
+    )
+}
+
+#[handler]
+pub(crate) async fn sync_health(app: Data<&App>, req: &Request) -> Response {
+    respond(
+        async {
+            let shop = Signed::from(&app, req).await?.in_shop(&app).await?;
+            let h = pos::sync_health(&app, &shop.ctx)
+                .await
+                .or_page(&shop.layout)?;
+            Ok(render::page(
+                StatusCode::OK,
+                "sync_health.html",
+                context! {
+                    last_push => h.last_push_at.map(|t| local(&shop, t)),
+                    last_accepted => h.last_accepted_at.map(|t| local(&shop, t)),
+                    accepted => h.accepted_24h,
+                    stale => h.stale_24h,
+                    rejected => h.rejected_24h,
+                    unprocessed => h.unprocessed_notifications,
+                    rejections => h.recent_rejections.iter().map(|e| context! {
+                        at => local(&shop, e.created_at),
+                        operation => e.operation.clone(),
+                        external_id => e.external_id.clone(),
+                        errors => e.errors.clone(),
+                        payload => e.payload.clone(),
+                    }).collect::<Vec<_>>(),
+                    ..shop.layout.clone()
+                },
+            ))
+        }
+        .await,
+    )
+}
+
+// ---- message setup -------------------------------------------------------------
+
+async fn statuses_page(app: &App, shop: &InShop, notice: Notice) -> Page {
+    let all = statuses::list(app, &shop.ctx, true)
+        .await
+        .or_page(&shop.layout)?;
+    Ok(render::page(
+        notice.status,
+        "statuses.html",
+        context! {
+            statuses => all.iter().map(|s| context! {
+                id => s.id.to_string(), position => s.position, label => s.label.clone(), color => s.color.clone(),
+                notify => s.notify_customer, template => s.message_template.clone(), mode => s.timer_mode.clone(),
+                minutes => s.default_minutes, retired => s.retired_at.is_some(),
+            }).collect::<Vec<_>>(),
+            ..notice.with(&shop.layout)
+        },
+    ))
+}
+
+#[handler]
+pub(crate) async fn statuses_show(app: Data<&App>, req: &Request) -> Response {
+    respond(
+        async {
+            let shop = Signed::from(&app, req).await?.in_shop(&app).await?;
+            app.require(
+                &shop.ctx,
+                pitwall_core::domain::Permission::MessageSetupManage,
+            )
+            .await
+            .or_page(&shop.layout)?;
+            statuses_page(&app, &shop, Notice::ok(flash(req))).await
+        }
+        .await,
+    )
+}
+
+fn status_input(form: &FormData) -> statuses::StatusInput {
+    statuses::StatusInput {
+        label: form.get("label").to_owned(),
+        color: form.get("color").to_owned(),
+        notify_customer: form.get("notify_customer") == "on",
+        message_template: form.get("message_template").to_owned(),
+        timer_mode: form.get("timer_mode").to_owned(),
+        default_minutes: form.get("default_minutes").trim().parse().ok(),
+        position: form.get("position").trim().parse().ok(),
+    }
+}
+
+#[handler]
+pub(crate) async fn statuses_create(app: Data<&App>, req: &Request, form: FormData) -> Response {
+    respond(
+        async {
+            let shop = Signed::posted(&app, req, &form)
+                .await?
+                .in_shop(&app)
+                .await?;
+            let result = statuses::create(&app, &shop.ctx, status_input(&form)).await;
+            finish(result, "/app/statuses?ok=saved", &shop.layout, async |n| {
+                statuses_page(&app, &shop, n).await
+            })
+            .await
+        }
+        .await,
+    )
+}
+
+#[handler]
+pub(crate) async fn statuses_update(
+    app: Data<&App>,
+    req: &Request,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Response {
+    respond(
+        async {
+            let shop = Signed::posted(&app, req, &form)
+                .await?
+                .in_shop(&app)
+                .await?;
+            let id: StatusId = parse_id(&id, "status").or_page(&shop.layout)?;
+            let result = statuses::update(&app, &shop.ctx, id, status_input(&form)).await;
+            finish(result, "/app/statuses?ok=saved", &shop.layout, async |n| {
+                statuses_page(&app, &shop, n).await
+            })
+            .await
+        }
+        .await,
+    )
+}
+
+#[handler]
+pub(crate) async fn statuses_retire(
+    app: Data<&App>,
+    req: &Request,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Response {
+    respond(
+        async {
+            let shop = Signed::posted(&app, req, &form)
+                .await?
+                .in_shop(&app)
+                .await?;
+            let id: StatusId = parse_id(&id, "status").or_page(&shop.layout)?;
+            let result = statuses::retire(&app, &shop.ctx, id).await;
+            finish(
+                result,
+                "/app/statuses?ok=retired",
+                &shop.layout,
+                async |n| statuses_page(&app, &shop, n).await,
+            )
+            .await
+        }
+        .await,
+    )
+}
+
+// ---- customers -------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+pub(crate) struct CustomerQuery {
+    q: Option<String>,
+}
+
+async fn customers_page(app: &App, shop: &InShop, q: Option<&str>, notice: Notice) -> Page {
+    let page = customers::search(app, &shop.ctx, q, PageRequest::first(50))
+        .await
+        .or_page(&shop.layout)?;
+    Ok(render::page(
+        notice.status,
+        "customers.html",
+        context! {
+            q => q.unwrap_or_default(),
+            customers => page.items.iter().map(customer_value).collect::<Vec<_>>(),
+            may_edit => app.may(&shop.ctx, pitwall_core::domain::Permission::CustomersEdit).await,
+            ..notice.with(&shop.layout)
+        },
+    ))
+}
+
+fn customer_value(c: &pitwall_core::store::customers::Customer) -> Value {
+    context! {
+        id => c.id.to_string(),
+        name => tickets::customer_name(c),
+        phone => c.phone.clone(),
+        email => c.email.clone(),
+        sms => c.phone.is_some() && !c.sms_opt_out,
+        email_on => c.email.is_some() && !c.email_opt_out,
+        sms_opt_out => c.sms_opt_out,
+        email_opt_out => c.email_opt_out,
+    }
+}
+
+#[handler]
+pub(crate) async fn customers_list(
+    app: Data<&App>,
+    req: &Request,
+    Query(q): Query<CustomerQuery>,
+) -> Response {
+    respond(
+        async {
+            let shop = Signed::from(&app, req).await?.in_shop(&app).await?;
+            customers_page(&app, &shop, q.q.as_deref(), Notice::ok(flash(req))).await
+        }
+        .await,
+    )
+}
+
+#[handler]
+pub(crate) async fn customers_create(app: Data<&App>, req: &Request, form: FormData) -> Response {
+    respond(
+        async {
+            let shop = Signed::posted(&app, req, &form)
+                .await?
+                .in_shop(&app)
+                .await?;
+            let opt = |k: &str| Some(form.get(k).to_owned()).filter(|v| !v.trim().is_empty());
+            let result = customers::create(
+                &app,
+                &shop.ctx,
+                customers::NewCustomer {
+                    first_name: opt("first_name"),
+                    last_name: opt("last_name"),
+                    phone: opt("phone"),
+                    email: opt("email"),
+                },
+            )
+            .await;
+            match result {
+                Ok((c, _)) => Ok(render::redirect(&format!("/app/customers/{}", c.id))),
+                Err(e) => {
+                    refused(&e, &shop.layout, async |n| {
+                        customers_page(&app, &shop, None, n).await
+                    })
+                    .await
+                }
+            }
+        }
+        .await,
+    )
+}
+
+#[handler]
+pub(crate) async fn customer_show(
+    app: Data<&App>,
+    req: &Request,
+    Path(id): Path<String>,
+) -> Response {
+    respond(
+        async {
+            let shop = Signed::from(&app, req).await?.in_shop(&app).await?;
+            let id: CustomerId = parse_id(&id, "customer").or_page(&shop.layout)?;
+            let d = customers::get(&app, &shop.ctx, id).await.or_page(&shop.layout)?;
+            Ok(render::page(
+                StatusCode::OK,
+                "customer.html",
+                context! {
+                    customer => customer_value(&d.customer),
+                    vehicles => d.vehicles.iter().map(|v| context! {
+                        label => tickets::vehicle_label(v), plate => v.plate.clone(), vin => v.vin.clone(),
+                    }).collect::<Vec<_>>(),
+                    tickets => d.tickets.iter().map(|t| context! {
+                        id => t.id.to_string(), number => t.number.clone(), kind => t.kind.clone(),
+                        total => money(t.total, &t.currency), closed => t.closed,
+                    }).collect::<Vec<_>>(),
+                    ..shop.layout.clone()
+                },
+            ))
+        }
+        .await,
+    )
+}
