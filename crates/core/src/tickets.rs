@@ -200,6 +200,88 @@ pub async fn view(
     })
 }
 
+/// Loads the views of many tickets with a fixed number of queries (lists,
+/// the dashboard), whatever the page size.
+pub async fn views(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    list: Vec<tickets::Ticket>,
+) -> Result<Vec<TicketView>> {
+    use std::collections::HashMap;
+    if list.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids: Vec<uuid::Uuid> = list.iter().map(|t| t.id).collect();
+    let uniq = |f: &dyn Fn(&tickets::Ticket) -> Option<uuid::Uuid>| {
+        let mut v: Vec<uuid::Uuid> = list.iter().filter_map(f).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let customers: HashMap<_, _> = customers::many(db, shop, &uniq(&|t| t.customer_id))
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect();
+    let vehicles: HashMap<_, _> = customers::many_vehicles(db, shop, &uniq(&|t| t.vehicle_id))
+        .await?
+        .into_iter()
+        .map(|v| (v.id, v))
+        .collect();
+    let all_statuses: HashMap<_, _> = statuses::all(db, shop)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s))
+        .collect();
+    let mut people = uniq(&|t| t.advisor_id);
+    people.extend(uniq(&|t| t.technician_id));
+    let people: HashMap<_, _> = identity::users_by_ids(db, &people)
+        .await?
+        .into_iter()
+        .map(|u| {
+            (
+                u.id,
+                Person {
+                    id: u.id,
+                    name: u.name,
+                },
+            )
+        })
+        .collect();
+    let mut items: HashMap<uuid::Uuid, Vec<tickets::LineItem>> = HashMap::new();
+    for i in tickets::line_items_of_many(db, shop, &ids).await? {
+        items.entry(i.service_id).or_default().push(i);
+    }
+    let mut services: HashMap<uuid::Uuid, Vec<ServiceView>> = HashMap::new();
+    for s in tickets::services_of_many(db, shop, &ids).await? {
+        if s.removed {
+            continue;
+        }
+        let line_items = items.remove(&s.id).unwrap_or_default();
+        services.entry(s.ticket_id).or_default().push(ServiceView {
+            service: s,
+            line_items,
+        });
+    }
+    let now = Utc::now();
+    Ok(list
+        .into_iter()
+        .map(|ticket| {
+            let status = ticket.status_id.and_then(|s| all_statuses.get(&s)).cloned();
+            TicketView {
+                customer: ticket.customer_id.and_then(|c| customers.get(&c)).cloned(),
+                vehicle: ticket.vehicle_id.and_then(|v| vehicles.get(&v)).cloned(),
+                advisor: ticket.advisor_id.and_then(|p| people.get(&p)).cloned(),
+                technician: ticket.technician_id.and_then(|p| people.get(&p)).cloned(),
+                services: services.remove(&ticket.id).unwrap_or_default(),
+                timer: timer_of(&ticket, status.as_ref(), now),
+                status,
+                ticket,
+            }
+        })
+        .collect())
+}
+
 pub fn timer_of(
     t: &tickets::Ticket,
     status: Option<&statuses::VehicleStatus>,
@@ -300,12 +382,8 @@ pub async fn list(
         vehicle_id: None,
     };
     let page = tickets::list(&app.db, ctx.shop_id(), &filter, page).await?;
-    let mut items = Vec::with_capacity(page.items.len());
-    for t in page.items {
-        items.push(view(&app.db, ctx.shop_id(), t).await?);
-    }
     Ok(Page {
-        items,
+        items: views(&app.db, ctx.shop_id(), page.items).await?,
         next_cursor: page.next_cursor,
     })
 }
@@ -778,24 +856,26 @@ pub async fn dashboard(
     app.require(ctx, Permission::DashboardView).await?;
     ctx.require_feature(Feature::Dashboard)?;
     let shop = ctx.shop_id();
-    let open = tickets::open(&app.db, shop, 500).await?;
+    let open: Vec<tickets::Ticket> = tickets::open(&app.db, shop, 500)
+        .await?
+        .into_iter()
+        .filter(|t| {
+            filter
+                .advisor_id
+                .is_none_or(|a| t.advisor_id == Some(a.as_uuid()))
+                && filter
+                    .status_id
+                    .is_none_or(|s| t.status_id == Some(s.as_uuid()))
+        })
+        .collect();
     let mut rows = Vec::with_capacity(open.len());
-    for t in open {
-        if filter
-            .advisor_id
-            .is_some_and(|a| t.advisor_id != Some(a.as_uuid()))
-            || filter
-                .status_id
-                .is_some_and(|s| t.status_id != Some(s.as_uuid()))
-        {
-            continue;
-        }
+    for mut view in views(&app.db, shop, open).await? {
+        let t = &view.ticket;
         let unread_reply = match (t.customer_replied_at, t.reply_read_at) {
             (Some(r), Some(read)) => r > read,
             (Some(_), None) => true,
             _ => false,
         };
-        let mut view = view(&app.db, shop, t).await?;
         if !ctx.features.has(Feature::StatusTimers) {
             view.timer = None;
         }
@@ -832,11 +912,8 @@ pub async fn my_work(app: &App, ctx: &ShopCtx) -> Result<Vec<TicketView>> {
     app.require(ctx, Permission::TicketsView).await?;
     ctx.require_feature(Feature::TechnicianView)?;
     let shop = ctx.shop_id();
-    let mut out = Vec::new();
-    for t in tickets::assigned_to(&app.db, shop, ctx.user_id).await? {
-        out.push(view(&app.db, shop, t).await?);
-    }
-    Ok(out)
+    let assigned = tickets::assigned_to(&app.db, shop, ctx.user_id).await?;
+    views(&app.db, shop, assigned).await
 }
 
 /// Staff read the customer's reply (clears the dashboard's orange mark).

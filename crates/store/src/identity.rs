@@ -52,6 +52,20 @@ pub async fn user_by_id(db: &impl ConnectionTrait, id: UserId) -> Result<Option<
     Ok(user::Entity::find_by_id(id.as_uuid()).one(db).await?)
 }
 
+/// Several users at once (names on lists).
+pub async fn users_by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<Vec<User>, StoreError> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(user::Entity::find()
+        .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?)
+}
+
 pub async fn set_password_hash(
     db: &impl ConnectionTrait,
     id: UserId,

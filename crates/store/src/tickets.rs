@@ -152,6 +152,40 @@ pub async fn services(
         .await?)
 }
 
+/// Services of several tickets at once (for lists).
+pub async fn services_of_many(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    tickets: &[uuid::Uuid],
+) -> Result<Vec<Service>, StoreError> {
+    if tickets.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(ticket_service::Entity::find()
+        .filter(ticket_service::Column::ShopId.eq(shop.as_uuid()))
+        .filter(ticket_service::Column::TicketId.is_in(tickets.iter().copied()))
+        .order_by_asc(ticket_service::Column::Position)
+        .order_by_asc(ticket_service::Column::Id)
+        .all(db)
+        .await?)
+}
+
+pub async fn line_items_of_many(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    tickets: &[uuid::Uuid],
+) -> Result<Vec<LineItem>, StoreError> {
+    if tickets.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(line_item::Entity::find()
+        .filter(line_item::Column::ShopId.eq(shop.as_uuid()))
+        .filter(line_item::Column::TicketId.is_in(tickets.iter().copied()))
+        .order_by_asc(line_item::Column::Position)
+        .all(db)
+        .await?)
+}
+
 pub struct ServiceFields {
     pub external_id: String,
     pub position: i32,
