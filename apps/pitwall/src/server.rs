@@ -48,6 +48,7 @@ pub async fn build_app(config: &Config, db: pitwall_store::Db) -> anyhow::Result
     authz.spawn_sync(Duration::from_secs(1));
     Ok(App {
         live: pitwall_core::live::Live::start(&db),
+        cache: Default::default(),
         db,
         authz,
         jobs: JobsHandle::default(),

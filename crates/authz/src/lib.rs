@@ -152,6 +152,12 @@ impl Authz {
         Ok(out)
     }
 
+    /// The policy version this process has loaded. Caches of anything the
+    /// policy decides compare it to know when to drop what they hold.
+    pub fn version(&self) -> i64 {
+        self.inner.version.load(Ordering::Acquire)
+    }
+
     /// Reloads the policy if another transaction changed it. Called after a
     /// change commits, and by the background sync in every process.
     pub async fn refresh(&self) -> Result<bool, AuthzError> {

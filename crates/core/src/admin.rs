@@ -63,6 +63,7 @@ pub async fn set_plan(app: &App, actor: &Actor, id: ShopId, plan: &str) -> Resul
     )
     .await?;
     txn.commit().await?;
+    app.cache.clear();
     Ok(shop)
 }
 
@@ -102,6 +103,7 @@ pub async fn set_lifecycle(
     )
     .await?;
     txn.commit().await?;
+    app.cache.clear();
     Ok(shop)
 }
 

@@ -88,13 +88,21 @@ pub(crate) async fn start_session(
 
 /// The actor behind a token, if the token is live.
 pub async fn authenticate(app: &App, token: &str, kind: SessionKind) -> Result<Actor> {
-    let Some((session, user)) = identity::live_session(&app.db, &hash_token(token), kind).await?
-    else {
+    let hash = hash_token(token);
+    let kind_key = match kind {
+        SessionKind::Api => "api",
+        SessionKind::Web => "web",
+    };
+    let version = app.authz.version();
+    if let Some(actor) = app.cache.session(&hash, kind_key, version) {
+        return Ok(actor);
+    }
+    let Some((session, user)) = identity::live_session(&app.db, &hash, kind).await? else {
         return Err(Error::Unauthenticated(
             "sign in first: the token is missing, expired or revoked",
         ));
     };
-    Ok(Actor {
+    let actor = Actor {
         user_id: UserId::from_uuid(user.id),
         name: user.name,
         email: user.email,
@@ -104,11 +112,14 @@ pub async fn authenticate(app: &App, token: &str, kind: SessionKind) -> Result<A
             .and_then(pitwall_domain::PlatformRole::parse),
         session_id: session.id,
         session_shop: session.shop_id.map(ShopId::from_uuid),
-    })
+    };
+    app.cache.put_session(&hash, kind_key, version, &actor);
+    Ok(actor)
 }
 
 pub async fn logout(app: &App, token: &str) -> Result<()> {
     identity::revoke_session(&app.db, &hash_token(token)).await?;
+    app.cache.clear();
     Ok(())
 }
 
@@ -116,6 +127,7 @@ pub async fn logout(app: &App, token: &str) -> Result<()> {
 pub async fn switch_shop(app: &App, actor: &Actor, shop: ShopId) -> Result<crate::ShopCtx> {
     let ctx = app.shop_ctx(actor, Some(shop)).await?;
     identity::set_session_shop(&app.db, actor.session_id, Some(shop)).await?;
+    app.cache.clear();
     Ok(ctx)
 }
 
@@ -168,6 +180,7 @@ pub async fn reset_password(app: &App, token: &str, password: &str) -> Result<()
     identity::set_password_hash(&txn, user, hash).await?;
     identity::revoke_user_sessions(&txn, user).await?;
     txn.commit().await?;
+    app.cache.clear();
     Ok(())
 }
 

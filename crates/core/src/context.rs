@@ -48,6 +48,7 @@ pub struct App {
     pub authz: Authz,
     pub jobs: JobsHandle,
     pub live: crate::live::Live,
+    pub cache: Arc<crate::cache::AuthCache>,
     pub config: Arc<CoreConfig>,
 }
 
@@ -118,6 +119,17 @@ impl App {
     /// session last chose, else the first they belong to. A shop they do not
     /// belong to is "not found", exactly like one that does not exist.
     pub async fn shop_ctx(&self, actor: &Actor, requested: Option<ShopId>) -> Result<ShopCtx> {
+        let version = self.authz.version();
+        let asked = requested.or(actor.session_shop);
+        if let Some(ctx) = self.cache.context(actor.user_id, asked, version) {
+            return Ok(ctx);
+        }
+        let ctx = self.load_shop_ctx(actor, requested).await?;
+        self.cache.put_context(asked, version, &ctx);
+        Ok(ctx)
+    }
+
+    async fn load_shop_ctx(&self, actor: &Actor, requested: Option<ShopId>) -> Result<ShopCtx> {
         let membership = match requested.or(actor.session_shop) {
             Some(shop) => members::membership(&self.db, shop, actor.user_id).await?,
             None => None,

@@ -121,6 +121,7 @@ pub async fn set_override(
     )
     .await?;
     txn.commit().await?;
+    app.cache.clear();
     Ok(())
 }
 
@@ -199,6 +200,7 @@ pub async fn update_plan(
     )
     .await?;
     txn.commit().await?;
+    app.cache.clear();
     Ok(saved)
 }
 

@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod api_keys;
 pub mod auth;
+pub mod cache;
 pub mod context;
 pub mod customers;
 pub mod error;

@@ -165,6 +165,8 @@ async fn listen(pool: pitwall_store::sea_orm::sqlx::PgPool, tx: broadcast::Sende
                 Ok(None) => {
                     tracing::warn!("live listener reconnected; events may have been missed")
                 }
+                // The app shut its pool: this process is stopping.
+                Err(_) if pool.is_closed() => return,
                 Err(e) => {
                     tracing::warn!(error = %e, "live listener failed; reconnecting");
                     break;

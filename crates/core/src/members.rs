@@ -254,6 +254,7 @@ pub async fn accept_invitation(
     .await?;
     txn.commit().await?;
     app.authz.refresh().await?;
+    app.cache.clear();
     start_session(app, user_id, kind, Some(shop)).await
 }
 
@@ -312,6 +313,7 @@ pub async fn change_role(
     .await?;
     txn.commit().await?;
     app.authz.refresh().await?;
+    app.cache.clear();
     let m = members::membership(&app.db, ctx.shop_id(), user)
         .await?
         .ok_or(Error::NotFound("user"))?;
@@ -345,6 +347,7 @@ pub async fn remove(app: &App, ctx: &ShopCtx, user: UserId) -> Result<()> {
     .await?;
     txn.commit().await?;
     app.authz.refresh().await?;
+    app.cache.clear();
     Ok(())
 }
 

@@ -91,6 +91,7 @@ pub async fn set_permissions(
     .await?;
     txn.commit().await?;
     app.authz.refresh().await?;
+    app.cache.clear();
     Ok(RolePermissions {
         role,
         permissions: app.authz.role_permissions(ctx.shop_id(), role).await?,

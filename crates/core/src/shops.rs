@@ -132,6 +132,7 @@ pub async fn create_shop(
     .await?;
     txn.commit().await?;
     app.authz.refresh().await?;
+    app.cache.clear();
     app.jobs.nudge();
     Ok(CreatedShop {
         shop,
@@ -219,6 +220,7 @@ pub async fn update_profile(
     )
     .await?;
     txn.commit().await?;
+    app.cache.clear();
     Ok(saved)
 }
 

@@ -5,9 +5,14 @@
 //!    context with plan and features, casbin check, one list query) against
 //!    a bare poem handler served by the same process, same client.
 //! 2. The cost of one casbin check with N shops x 5 users loaded.
+//! 3. Tickets: search with 1,000 shops x 1,000 tickets on PostgreSQL
+//!    (p50/p99), POS batch import (tickets/s), and status changes against
+//!    pgbench's mixed workload.
 //!
 //! `--quick` runs a short version (CI smoke run); without it, the figures
 //! in docs/BENCHMARKS.md.
+
+mod tickets;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +26,32 @@ use poem::{Route, Server, get, handler};
 #[handler]
 fn hello() -> &'static str {
     "hello"
+}
+
+/// The same "hello" behind everything a staff request passes before its
+/// handler: the app's HTTP stack (request id, access log, metrics, security
+/// headers), bearer authentication, the shop context with plan and
+/// features, a casbin check and a plan check.
+#[handler]
+async fn guarded_hello(
+    req: &poem::Request,
+    app: poem::web::Data<&pitwall_core::App>,
+) -> poem::Result<&'static str> {
+    let token = req
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .ok_or_else(|| poem::Error::from_status(poem::http::StatusCode::UNAUTHORIZED))?;
+    let refuse = |_| poem::Error::from_status(poem::http::StatusCode::FORBIDDEN);
+    let actor = pitwall_core::auth::authenticate(&app, token, pitwall_core::auth::Kind::Api)
+        .await
+        .map_err(refuse)?;
+    let ctx = app.shop_ctx(&actor, None).await.map_err(refuse)?;
+    app.require(&ctx, Permission::TicketsView)
+        .await
+        .map_err(refuse)?;
+    ctx.require_feature(pitwall_core::domain::Feature::Dashboard)
+        .map_err(refuse)?;
+    Ok("hello")
 }
 
 async fn load(url: String, token: Option<String>, connections: usize, secs: u64) -> f64 {
@@ -69,8 +100,27 @@ async fn stack_vs_bare(secs: u64, backend: Backend) -> anyhow::Result<()> {
         .expect("tcp address");
     tokio::spawn(Server::new_with_acceptor(acceptor).run(Route::new().at("/hello", get(hello))));
 
+    let guarded = TcpListener::bind("127.0.0.1:0").into_acceptor().await?;
+    let guarded_addr = guarded.local_addr()[0]
+        .as_socket_addr()
+        .copied()
+        .expect("tcp address");
+    tokio::spawn(
+        Server::new_with_acceptor(guarded).run(pitwall_api::with_stack(
+            Route::new().at("/hello", get(guarded_hello)),
+            t.app.clone(),
+        )),
+    );
+
     let connections = 64;
     let bare = load(format!("http://{bare_addr}/hello"), None, connections, secs).await;
+    let stack = load(
+        format!("http://{guarded_addr}/hello"),
+        Some(owner.clone()),
+        connections,
+        secs,
+    )
+    .await;
     let full = load(
         t.url("/api/v1/users?limit=1"),
         Some(owner),
@@ -79,8 +129,10 @@ async fn stack_vs_bare(secs: u64, backend: Backend) -> anyhow::Result<()> {
     )
     .await;
     println!(
-        "stack vs bare ({backend:?}, {connections} connections, {secs} s each): bare poem {bare:.0} req/s, \
-         full stack GET /api/v1/users {full:.0} req/s, ratio {:.2}",
+        "stack vs bare ({backend:?}, {connections} connections, {secs} s each): bare poem {bare:.0} req/s; \
+         same handler behind the full stack (auth, shop context, casbin, plan) {stack:.0} req/s, ratio {:.2}; \
+         a real endpoint, GET /api/v1/users (plus its list query), {full:.0} req/s, ratio {:.2}",
+        stack / bare,
         full / bare
     );
     t.finish().await;
@@ -152,5 +204,16 @@ async fn main() -> anyhow::Result<()> {
     stack_vs_bare(secs, Backend::Sqlite).await?;
     stack_vs_bare(secs, Backend::Postgres).await?;
     casbin_at_scale(shops).await?;
+    if quick {
+        tickets::search_at_scale(50, 200, 200).await?;
+        tickets::batch_import(Backend::Sqlite, 2).await?;
+        tickets::batch_import(Backend::Postgres, 2).await?;
+        tickets::status_vs_pgbench(3, 8).await?;
+    } else {
+        tickets::search_at_scale(1_000, 1_000, 2_000).await?;
+        tickets::batch_import(Backend::Sqlite, 20).await?;
+        tickets::batch_import(Backend::Postgres, 20).await?;
+        tickets::status_vs_pgbench(10, 8).await?;
+    }
     Ok(())
 }

@@ -1,0 +1,296 @@
+//! Ticket benchmarks: search at scale on PostgreSQL, POS batch import, and
+//! the status-change write path against pgbench's mixed workload.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use pitwall_core::domain::{StatusId, TicketId};
+use pitwall_core::store::PageRequest;
+use pitwall_core::store::sea_orm::{ConnectionTrait, Statement};
+use pitwall_testkit::{Backend, TestApp};
+use serde_json::{Value, json};
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// `shops` x `per_shop` tickets written straight into PostgreSQL (the
+/// measured shop's too), then searched through the use case the API calls.
+pub async fn search_at_scale(shops: usize, per_shop: usize, queries: usize) -> anyhow::Result<()> {
+    let Some(t) = TestApp::spawn(Backend::Postgres).await else {
+        println!("ticket search: skipped, PostgreSQL not reachable");
+        return Ok(());
+    };
+    let (shop, owner) = t.shop("search-bench", "premium").await;
+    let db = &t.app.db;
+    let exec = |sql: String| async move {
+        db.execute_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+    };
+    let started = Instant::now();
+    exec(format!(
+        "INSERT INTO shops (id, name, slug, plan_code, lifecycle, time_zone, country, currency, created_at, updated_at)
+         SELECT gen_random_uuid(), 'Bench ' || g, 'bench-' || g, 'premium', 'active', 'America/Chicago', 'US', 'USD', now(), now()
+         FROM generate_series(1, {}) g",
+        shops - 1
+    ))
+    .await?;
+    // One customer per two tickets; names, phones and plates vary so that
+    // searches match a handful of tickets, not all or none.
+    let per_shop_customers = (per_shop / 2).max(1);
+    exec(format!(
+        "INSERT INTO customers (id, shop_id, external_id, first_name, last_name, phone, sms_opt_out, email_opt_out, created_at, updated_at)
+         SELECT gen_random_uuid(), s.id, 'C' || g, 'First' || (g % 97), 'Last' || (g % 991),
+                '+1512' || lpad(((g * 7919) % 10000000)::text, 7, '0'), false, false, now(), now()
+         FROM shops s CROSS JOIN generate_series(1, {per_shop_customers}) g
+         WHERE s.slug LIKE 'bench-%' OR s.id = '{shop}'"
+    ))
+    .await?;
+    exec(
+        "INSERT INTO tickets (id, shop_id, external_id, kind, number, customer_id, closed, tax_rate_ppm, subtotal, tax, total,
+                              currency, pos_updated_at, version, search_text, priority, created_at, updated_at)
+         SELECT gen_random_uuid(), c.shop_id, 'RO' || c.external_id || '-' || k, 'workorder',
+                (10000 + substr(c.external_id, 2)::int * 2 + k)::text, c.id, (k = 0), 0, 10000, 825, 10825, 'USD', now(), 1,
+                (10000 + substr(c.external_id, 2)::int * 2 + k)::text || ' ' || lower(c.first_name) || ' ' || lower(c.last_name)
+                  || ' ' || substr(c.phone, 2) || ' pl' || lpad(((substr(c.external_id, 2)::int * 31 + k) % 100000)::text, 5, '0'),
+                0, now(), now()
+         FROM customers c CROSS JOIN generate_series(0, 1) k"
+        .to_owned(),
+    )
+    .await?;
+    exec("ANALYZE".to_owned()).await?;
+    let loaded = started.elapsed();
+    let count = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM tickets",
+        ))
+        .await?
+        .and_then(|r| r.try_get::<i64>("", "n").ok())
+        .unwrap_or(0);
+
+    let actor =
+        pitwall_core::auth::authenticate(&t.app, &owner, pitwall_core::auth::Kind::Api).await?;
+    let ctx = t.app.shop_ctx(&actor, Some(shop)).await?;
+    let mut times = Vec::with_capacity(queries);
+    let mut hits = 0usize;
+    for i in 0..queries {
+        let q = match i % 4 {
+            0 => format!("{}", 10000 + (i * 37) % per_shop),
+            1 => format!("last{}", (i * 13) % 991),
+            2 => format!("(512) {:03}", (i * 7919) % 1000),
+            _ => format!("pl{:05}", (i * 31) % 100000),
+        };
+        let started = Instant::now();
+        let page = pitwall_core::tickets::list(
+            &t.app,
+            &ctx,
+            pitwall_core::tickets::ListQuery {
+                q: Some(&q),
+                kind: None,
+                state: None,
+                status_id: None,
+                advisor_id: None,
+                technician_id: None,
+            },
+            PageRequest::first(25),
+        )
+        .await?;
+        times.push(started.elapsed());
+        hits += page.items.len();
+    }
+    times.sort();
+    println!(
+        "ticket search (PostgreSQL, {shops} shops, {count} tickets loaded in {:.1} s): {queries} searches of one shop, \
+         p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({hits} tickets found in all)",
+        loaded.as_secs_f64(),
+        percentile(&times, 0.5).as_secs_f64() * 1e3,
+        percentile(&times, 0.99).as_secs_f64() * 1e3,
+        times.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+    );
+    t.finish().await;
+    Ok(())
+}
+
+fn bench_ticket(i: usize) -> Value {
+    json!({
+        "external_id": format!("BATCH-{i}"),
+        "kind": "workorder",
+        "number": format!("{}", 50000 + i),
+        "customer": {"external_id": format!("BC-{}", i / 2), "first_name": "Bench", "last_name": format!("Customer{}", i / 2),
+                     "phone": format!("512555{:04}", i / 2 % 10000)},
+        "vehicle": {"external_id": format!("BV-{i}"), "year": 2018, "make": "Honda", "model": "Accord", "plate": format!("B{i:06}")},
+        "services": [
+            {"external_id": "S1", "title": "Brakes", "status": "recommended", "line_items": [
+                {"kind": "labor", "description": "Pads", "quantity": 1.5, "unit_price": 12000, "taxable": false},
+                {"kind": "part", "description": "Pad set", "quantity": 1, "unit_price": 6499, "taxable": true}]},
+            {"external_id": "S2", "title": "Oil change", "status": "approved", "line_items": [
+                {"kind": "part", "description": "Oil", "quantity": 5, "unit_price": 899, "taxable": true}]}
+        ],
+        "tax_rate": 0.0825,
+        "pos_updated_at": "2026-11-23T10:00:00Z",
+    })
+}
+
+/// Batches of 100 new tickets through `POST /api/pos/v1/tickets/batch`.
+pub async fn batch_import(backend: Backend, batches: usize) -> anyhow::Result<()> {
+    let Some(t) = TestApp::spawn(backend).await else {
+        println!("batch import ({backend:?}): skipped, database not reachable");
+        return Ok(());
+    };
+    let (_, owner) = t.shop("batch-bench", "premium").await;
+    let (_, key) = t
+        .post("/api/v1/api-keys", &owner, json!({"name": "bench"}))
+        .await;
+    let key = key["secret"].as_str().unwrap_or_default().to_owned();
+    let started = Instant::now();
+    let mut n = 0;
+    for b in 0..batches {
+        let tickets: Vec<Value> = (0..100).map(|i| bench_ticket(b * 100 + i)).collect();
+        let (status, body) = t
+            .post(
+                "/api/pos/v1/tickets/batch",
+                &key,
+                json!({"tickets": tickets}),
+            )
+            .await;
+        anyhow::ensure!(status.is_success(), "batch answered {status}: {body}");
+        n += body["results"]
+            .as_array()
+            .map(|r| r.iter().filter(|x| x["outcome"] == "created").count())
+            .unwrap_or(0);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "POS batch import ({backend:?}): {n} new tickets (2 services, 3 line items each) in {batches} batches of 100, \
+         {:.0} tickets/s",
+        n as f64 / secs
+    );
+    t.finish().await;
+    Ok(())
+}
+
+/// Status changes through `PUT /api/v1/tickets/{id}/status` (history,
+/// timeline, two queued messages with jobs, NOTIFY: one transaction each)
+/// against `pgbench`'s default mixed (TPC-B-like) workload, same machine,
+/// same concurrency, one after the other.
+pub async fn status_vs_pgbench(secs: u64, clients: usize) -> anyhow::Result<()> {
+    let Some(t) = TestApp::spawn(Backend::Postgres).await else {
+        println!("status vs pgbench: skipped, PostgreSQL not reachable");
+        return Ok(());
+    };
+    let pgbench_db = pitwall_testkit::pg_database(&pitwall_testkit::pg_admin_url()).await?;
+    let url = format!("{}/{pgbench_db}", pitwall_testkit::pg_admin_url());
+    let init = std::process::Command::new("pgbench")
+        .args(["-i", "-q", "-s", "10", &url])
+        .output();
+    let tps = match init {
+        Ok(o) if o.status.success() => {
+            let run = std::process::Command::new("pgbench")
+                .args([
+                    "-c",
+                    &clients.to_string(),
+                    "-j",
+                    "2",
+                    "-T",
+                    &secs.to_string(),
+                    &url,
+                ])
+                .output()?;
+            let text = String::from_utf8_lossy(&run.stdout).to_string();
+            text.lines()
+                .find(|l| l.starts_with("tps"))
+                .and_then(|l| l.split_whitespace().nth(2))
+                .and_then(|v| v.parse::<f64>().ok())
+        }
+        _ => None,
+    };
+    pitwall_testkit::drop_pg_database(&pgbench_db).await;
+    let Some(tps) = tps else {
+        println!("status vs pgbench: skipped, pgbench is not installed or failed");
+        t.finish().await;
+        return Ok(());
+    };
+
+    let (_, owner) = t.shop("status-bench", "premium").await;
+    let (_, key) = t
+        .post("/api/v1/api-keys", &owner, json!({"name": "bench"}))
+        .await;
+    let key = key["secret"].as_str().unwrap_or_default().to_owned();
+    let tickets: Vec<Value> = (0..clients * 4).map(bench_ticket).collect();
+    let (_, body) = t
+        .post(
+            "/api/pos/v1/tickets/batch",
+            &key,
+            json!({"tickets": tickets}),
+        )
+        .await;
+    let ids: Vec<TicketId> = body["results"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(|x| x["ticket"]["id"].as_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let (_, statuses) = t.get("/api/v1/vehicle-statuses", &owner).await;
+    let notify: Vec<StatusId> = statuses["items"]
+        .as_array()
+        .map(|s| {
+            s.iter()
+                .filter(|s| s["notify_customer"] == true)
+                .filter_map(|s| s["id"].as_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    anyhow::ensure!(!ids.is_empty() && notify.len() >= 2, "bench data missing");
+
+    let done = Arc::new(AtomicU64::new(0));
+    let until = Instant::now() + Duration::from_secs(secs);
+    let client = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (client, done, owner) = (client.clone(), done.clone(), owner.clone());
+        let urls: Vec<String> = ids
+            .iter()
+            .skip(c)
+            .step_by(clients)
+            .map(|id| t.url(&format!("/api/v1/tickets/{id}/status")))
+            .collect();
+        let notify = notify.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut i = 0usize;
+            while Instant::now() < until {
+                let url = &urls[i % urls.len()];
+                let status = notify[i % notify.len()];
+                i += 1;
+                let r = client
+                    .put(url)
+                    .bearer_auth(&owner)
+                    .json(&json!({"status_id": status}))
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status().is_success() => {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(r) => panic!("status change answered {}", r.status()),
+                    Err(e) => panic!("status change: {e}"),
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    let changes = done.load(Ordering::Relaxed) as f64 / secs as f64;
+    println!(
+        "status change vs pgbench (PostgreSQL, {clients} clients, {secs} s each): pgbench TPC-B-like {tps:.0} tps, \
+         status changes through the API {changes:.0}/s (each: ticket, history, timeline, 2 messages + 2 jobs, NOTIFY), ratio {:.2}",
+        changes / tps
+    );
+    t.finish().await;
+    Ok(())
+}
