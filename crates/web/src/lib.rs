@@ -77,6 +77,7 @@ pub fn mount(route: Route) -> Route {
             get(admin::new_shop_form).post(admin::create_shop),
         )
         .at("/admin/shops/:id", get(admin::shop))
+        .at("/admin/shops/:id/sync-health", get(admin::shop_sync_health))
         .at("/admin/shops/:id/plan", post(admin::set_plan))
         .at("/admin/shops/:id/lifecycle", post(admin::set_lifecycle))
         .at(

@@ -490,6 +490,8 @@ mod tests {
                 "sync_health.html",
                 context! {
                     last_push => "now", last_accepted => "now", accepted => 3, stale => 1, rejected => 1, unprocessed => 2,
+                    for_support => "s1", shop_name_heading => "Main St Garage",
+                    keys => vec![context! { name => "POS", prefix => "pk_abc", last_used => "now", revoked => false }],
                     rejections => vec![context! { at => "now", operation => "ticket.put", external_id => "RO-1", errors => "[]", payload => "{}" }],
                     ..layout.clone()
                 },

@@ -239,3 +239,135 @@ both_backends!(
         assert_eq!(s, StatusCode::OK);
     }
 );
+
+both_backends!(
+    ticket_pages_set_status_comment_and_gate,
+    async |t: &TestApp| {
+        let (shop, owner_token) = t.shop("tix-pages", "premium").await;
+        let (_, key) = t
+            .post(
+                "/api/v1/api-keys",
+                &owner_token,
+                serde_json::json!({"name": "POS"}),
+            )
+            .await;
+        let key = key["secret"].as_str().unwrap().to_owned();
+        let (s, pushed) = t
+            .call(
+                "PUT",
+                "/api/pos/v1/tickets/PG-1",
+                Some(&key),
+                Some(serde_json::json!({
+                    "kind": "workorder", "number": "7777", "pos_updated_at": "2026-11-23T10:00:00Z",
+                    "customer": {"last_name": "Pagefield", "phone": "(512) 555-0144"},
+                    "vehicle": {"make": "Volvo", "model": "XC60", "year": 2017, "plate": "PGE-1"},
+                })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{pushed}");
+        let id = pushed["ticket"]["id"].as_str().unwrap().to_owned();
+        t.member(shop, "adv@tix-pages.test", Role::Advisor).await;
+        let c = browser();
+        sign_in(t, &c, "adv@tix-pages.test").await;
+
+        // The dashboard lists it; search finds it by phone in another format.
+        let (s, html) = page(t, &c, "/app/dashboard").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            html.contains("#7777") && html.contains("Pagefield"),
+            "{html}"
+        );
+        assert!(html.contains("data-events=\"/app/events\""));
+        let (_, html) = page(t, &c, "/app/tickets?q=512.555.0144").await;
+        assert!(html.contains("#7777"));
+        let (_, html) = page(t, &c, "/app/tickets?q=nobody-like-this").await;
+        assert!(!html.contains("#7777"));
+
+        // Set a status from the ticket page: a CSRF-less post changes nothing.
+        let (_, html) = page(t, &c, &format!("/app/tickets/{id}")).await;
+        let csrf = csrf_of(&html);
+        let ready = {
+            let at = html.find("Ready for pickup").unwrap();
+            let before = &html[..at];
+            let v = before.rfind("value=\"").unwrap();
+            before[v + 7..].split('"').next().unwrap().to_owned()
+        };
+        let r = c
+            .post(t.url(&format!("/app/tickets/{id}/status")))
+            .form(&[("status_id", ready.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let r = c
+            .post(t.url(&format!("/app/tickets/{id}/status")))
+            .form(&[("csrf", csrf.as_str()), ("status_id", ready.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let r = c
+            .post(t.url(&format!("/app/tickets/{id}/comments")))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("body", "Customer will pick up at 5"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let (_, html) = page(t, &c, &format!("/app/tickets/{id}")).await;
+        assert!(html.contains("Customer will pick up at 5"));
+        assert!(
+            html.contains("Not started → <strong>Ready for pickup</strong>"),
+            "{html}"
+        );
+        // An empty comment is refused in words, on the page.
+        let r = c
+            .post(t.url(&format!("/app/tickets/{id}/comments")))
+            .form(&[("csrf", csrf.as_str()), ("body", "  ")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.text().await.unwrap().contains("body: is required"));
+
+        // Advisors may not edit the message setup; the owner may.
+        let (s, _) = page(t, &c, "/app/statuses").await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let o = browser();
+        sign_in(t, &o, "owner@tix-pages.test").await;
+        let (s, html) = page(t, &o, "/app/statuses").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains("Waiting for parts"));
+        let (s, html) = page(t, &o, "/app/sync-health").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains("POS sync health"));
+
+        // Support reads the shop's sync health in the admin console.
+        t.platform("support@pitwall.test", PlatformRole::Support)
+            .await;
+        let a = browser();
+        let r = a
+            .post(t.url("/login"))
+            .form(&[("email", "support@pitwall.test"), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let (s, html) = page(t, &a, &format!("/admin/shops/{shop}/sync-health")).await;
+        assert_eq!(s, StatusCode::OK, "{html}");
+        assert!(
+            html.contains("Shop tix-pages") && html.contains("pk_"),
+            "{html}"
+        );
+
+        // Starter shops get the plan message instead of the technician queue.
+        let (_, _) = t.shop("tix-starter", "starter").await;
+        let st = browser();
+        sign_in(t, &st, "owner@tix-starter.test").await;
+        let (s, html) = page(t, &st, "/app/work").await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        assert!(html.contains("The pro plan has it"), "{html}");
+    }
+);

@@ -213,6 +213,38 @@ pub(crate) async fn shop(app: Data<&App>, req: &Request, Path(id): Path<String>)
     )
 }
 
+/// A shop's POS sync health, for support.
+#[handler]
+pub(crate) async fn shop_sync_health(
+    app: Data<&App>,
+    req: &Request,
+    Path(id): Path<String>,
+) -> Response {
+    respond(
+        async {
+            let s = platform(&app, req).await?;
+            let layout = s.layout();
+            let id: ShopId = parse_id(&id, "shop").or_page(&layout)?;
+            let h = pitwall_core::pos::sync_health_for_support(&app, &s.actor, id)
+                .await
+                .or_page(&layout)?;
+            let row = pitwall_core::store::shops::get(&app.db, id)
+                .await
+                .map_err(pitwall_core::Error::from)
+                .or_page(&layout)?
+                .ok_or(pitwall_core::Error::NotFound("shop"))
+                .or_page(&layout)?;
+            Ok(super::tickets::sync_health_page(
+                &h,
+                &row,
+                Some(&id.to_string()),
+                layout,
+            ))
+        }
+        .await,
+    )
+}
+
 /// Runs one of the shop page's forms, then shows the shop again.
 async fn shop_action(
     app: &App,

@@ -551,28 +551,51 @@ pub(crate) async fn sync_health(app: Data<&App>, req: &Request) -> Response {
             let h = pos::sync_health(&app, &shop.ctx)
                 .await
                 .or_page(&shop.layout)?;
-            Ok(render::page(
-                StatusCode::OK,
-                "sync_health.html",
-                context! {
-                    last_push => h.last_push_at.map(|t| local(&shop, t)),
-                    last_accepted => h.last_accepted_at.map(|t| local(&shop, t)),
-                    accepted => h.accepted_24h,
-                    stale => h.stale_24h,
-                    rejected => h.rejected_24h,
-                    unprocessed => h.unprocessed_notifications,
-                    rejections => h.recent_rejections.iter().map(|e| context! {
-                        at => local(&shop, e.created_at),
-                        operation => e.operation.clone(),
-                        external_id => e.external_id.clone(),
-                        errors => e.errors.clone(),
-                        payload => e.payload.clone(),
-                    }).collect::<Vec<_>>(),
-                    ..shop.layout.clone()
-                },
+            Ok(sync_health_page(
+                &h,
+                &shop.ctx.shop,
+                None,
+                shop.layout.clone(),
             ))
         }
         .await,
+    )
+}
+
+/// The sync-health page, for the shop's owner or (with `for_support`) for
+/// platform support in the admin console.
+pub(crate) fn sync_health_page(
+    h: &pos::SyncHealth,
+    shop: &pitwall_core::store::shops::Shop,
+    for_support: Option<&str>,
+    layout: Value,
+) -> Response {
+    let at = |t: DateTime<Utc>| pitwall_core::domain::timer::local_display(t, &shop.time_zone);
+    render::page(
+        StatusCode::OK,
+        "sync_health.html",
+        context! {
+            for_support,
+            shop_name_heading => shop.name.clone(),
+            last_push => h.last_push_at.map(at),
+            last_accepted => h.last_accepted_at.map(at),
+            accepted => h.accepted_24h,
+            stale => h.stale_24h,
+            rejected => h.rejected_24h,
+            unprocessed => h.unprocessed_notifications,
+            keys => h.keys.iter().map(|k| context! {
+                name => k.name.clone(), prefix => k.prefix.clone(),
+                last_used => k.last_used_at.map(at), revoked => k.revoked_at.is_some(),
+            }).collect::<Vec<_>>(),
+            rejections => h.recent_rejections.iter().map(|e| context! {
+                at => at(e.created_at),
+                operation => e.operation.clone(),
+                external_id => e.external_id.clone(),
+                errors => e.errors.clone(),
+                payload => e.payload.clone(),
+            }).collect::<Vec<_>>(),
+            ..layout
+        },
     )
 }
 
