@@ -144,6 +144,8 @@ pub async fn merge(
         email: kept.email.clone().or(dup.email.clone()),
     };
     let kept = customers::update(&txn, kept, fields).await?;
+    // The duplicate's tickets are the kept customer's now: index them so.
+    crate::tickets::reindex_customer(&txn, shop, &kept).await?;
     pitwall_store::audit::record(
         &txn,
         pitwall_store::audit::NewAudit {

@@ -605,7 +605,27 @@ async fn resolve_customer(
         }
     }
     Ok(match found {
-        Some(c) => customers::update(db, c, fields).await?,
+        Some(c) => {
+            let before = (
+                c.first_name.clone(),
+                c.last_name.clone(),
+                c.phone.clone(),
+                c.email.clone(),
+            );
+            let after = customers::update(db, c, fields).await?;
+            if before
+                != (
+                    after.first_name.clone(),
+                    after.last_name.clone(),
+                    after.phone.clone(),
+                    after.email.clone(),
+                )
+            {
+                // Other tickets of this customer are searched by the old values.
+                crate::tickets::reindex_customer(db, shop, &after).await?;
+            }
+            after
+        }
         None => customers::insert(db, shop, fields).await?,
     })
 }

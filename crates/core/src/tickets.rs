@@ -143,6 +143,40 @@ pub fn search_terms(q: &str) -> Vec<String> {
         .collect()
 }
 
+/// Re-indexes the tickets of a customer whose name, phone or e-mail changed
+/// (an edit from the POS, a merge), so that search finds them by the new
+/// values. Runs in the caller's transaction.
+pub(crate) async fn reindex_customer(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    customer: &customers::Customer,
+) -> Result<()> {
+    let filter = tickets::TicketFilter {
+        customer_id: Some(customer.id),
+        ..Default::default()
+    };
+    let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
+    loop {
+        let batch = tickets::list(db, shop, &filter, page).await?;
+        for t in &batch.items {
+            let vehicle = match t.vehicle_id {
+                Some(v) => {
+                    customers::vehicle(db, shop, pitwall_domain::VehicleId::from_uuid(v)).await?
+                }
+                None => None,
+            };
+            let text = search_text(&t.number, Some(customer), vehicle.as_ref());
+            if text != t.search_text {
+                tickets::set_search_text(db, shop, TicketId::from_uuid(t.id), &text).await?;
+            }
+        }
+        match batch.next_cursor.and_then(|c| c.parse().ok()) {
+            Some(after) => page.after = Some(after),
+            None => return Ok(()),
+        }
+    }
+}
+
 async fn person(db: &impl ConnectionTrait, id: Option<uuid::Uuid>) -> Result<Option<Person>> {
     let Some(id) = id else { return Ok(None) };
     Ok(identity::user_by_id(db, UserId::from_uuid(id))

@@ -510,6 +510,21 @@ pub async fn count_in_status(
         .await?)
 }
 
+pub async fn set_search_text(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    id: TicketId,
+    text: &str,
+) -> Result<(), StoreError> {
+    ticket::Entity::update_many()
+        .col_expr(ticket::Column::SearchText, Expr::value(text))
+        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .filter(ticket::Column::Id.eq(id.as_uuid()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn mark_reply_read(
     db: &impl ConnectionTrait,
     shop: ShopId,

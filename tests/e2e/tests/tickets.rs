@@ -292,6 +292,21 @@ both_backends!(
             assert_eq!(items.len(), 1, "q={q}: {b}");
             assert_eq!(items[0]["number"], number, "q={q}");
         }
+        // A customer renamed by the POS is found under the new name on every
+        // ticket, not only the one pushed last.
+        let (s, _) = t
+            .call(
+                "PUT",
+                "/api/pos/v1/customers/C-Z",
+                Some(&key),
+                Some(json!({"first_name": "Zed", "last_name": "Quinlan", "phone": "214-555-0100"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let (_, b) = t.get("/api/v1/tickets?q=quinlan", &owner).await;
+        assert_eq!(b["items"][0]["number"], "5002", "{b}");
+        let (_, b) = t.get("/api/v1/tickets?q=oakes", &owner).await;
+        assert!(b["items"].as_array().unwrap().is_empty(), "{b}");
         let (s, b) = t.get("/api/v1/tickets?state=maybe", &owner).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(b["field"], "state");
