@@ -2,42 +2,14 @@
 // set through the API and a ticket pushed by the POS appear on it live,
 // without a reload; the ticket page shows status history and timeline.
 // Screenshots go to $CARGO_TARGET_DIR/browser-artifacts (or target/...).
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import net from 'node:net';
-import { chromium } from 'playwright-core';
+import { artifacts, bin, freePort, launch, screenshots, serve, waitFor } from './lib.mjs';
 
-const bin = process.env.PITWALL_BIN;
-if (!bin || !existsSync(bin)) throw new Error(`PITWALL_BIN must point at the pitwall binary (got ${bin})`);
-const artifacts = join(process.env.CARGO_TARGET_DIR || 'target', 'browser-artifacts');
-mkdirSync(artifacts, { recursive: true });
 const work = mkdtempSync(join(tmpdir(), 'pitwall-dashboard-'));
-const children = [];
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-    s.on('error', reject);
-  });
-}
-
-async function waitFor(what, check, timeoutMs = 30000) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-process.on('exit', () => { for (const c of children) { try { c.kill('SIGTERM'); } catch { /* gone */ } } });
-let step = 0;
-const shot = (page, name) => page.screenshot({ path: join(artifacts, `dash-${String(++step).padStart(2, '0')}-${name}.png`), fullPage: true });
+const shot = screenshots('dash-');
 
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
@@ -52,10 +24,7 @@ const env = {
 const demoOut = execFileSync(bin, ['demo', '--no-serve'], { env, encoding: 'utf8' });
 const posKey = (demoOut.match(/pk_[A-Za-z0-9_-]+/) || [])[0];
 if (!posKey) throw new Error(`the demo printed no POS key:\n${demoOut}`);
-children.push(spawn(bin, ['serve'], { env, stdio: 'inherit' }));
-await waitFor('pitwall to be ready', async () => {
-  try { return (await fetch(`${base}/ready`)).ok; } catch { return false; }
-});
+await serve(env, base);
 
 async function api(method, path, token, body) {
   const r = await fetch(`${base}${path}`, {
@@ -68,11 +37,7 @@ async function api(method, path, token, body) {
   return json;
 }
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 let failed = false;
 try {
   const page = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();

@@ -2,59 +2,18 @@
 // through the link in the e-mail a real SMTP server received, signs in and
 // sees only what the advisor role allows. Screenshots go to
 // $CARGO_TARGET_DIR/browser-artifacts (or target/browser-artifacts).
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import net from 'node:net';
-import { chromium } from 'playwright-core';
+import { artifacts, bin, cleanup, freePort, launch, screenshots, serve, start, waitFor } from './lib.mjs';
 
-const bin = process.env.PITWALL_BIN;
-if (!bin || !existsSync(bin)) throw new Error(`PITWALL_BIN must point at the pitwall binary (got ${bin})`);
-const artifacts = join(process.env.CARGO_TARGET_DIR || 'target', 'browser-artifacts');
-mkdirSync(artifacts, { recursive: true });
 const work = mkdtempSync(join(tmpdir(), 'pitwall-browser-'));
-const children = [];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what, check, timeoutMs = 30000) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-function cleanup() {
-  for (const c of children) {
-    try { c.kill('SIGTERM'); } catch { /* already gone */ }
-  }
-}
-process.on('exit', cleanup);
-
-let step = 0;
-async function shot(page, name) {
-  step += 1;
-  await page.screenshot({ path: join(artifacts, `${String(step).padStart(2, '0')}-${name}.png`), fullPage: true });
-}
+const shot = screenshots('');
 
 const smtpPort = await freePort();
 const maildir = join(work, 'mail');
-children.push(spawn('/usr/bin/python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${smtpPort}`, '-c', 'aiosmtpd.handlers.Mailbox', maildir], { stdio: 'inherit' }));
+start('/usr/bin/python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${smtpPort}`, '-c', 'aiosmtpd.handlers.Mailbox', maildir], { stdio: 'inherit' });
 await waitFor('the SMTP server', () => existsSync(join(maildir, 'new')));
 
 const port = await freePort();
@@ -71,16 +30,9 @@ const env = {
 const password = 'owner password 123';
 execFileSync(bin, ['admin', 'create-shop', '--name', 'Browser Garage', '--slug', 'browser-garage', '--plan', 'pro',
   '--owner-email', 'owner@browser.test', '--owner-password', password], { env, stdio: 'inherit' });
-children.push(spawn(bin, ['serve'], { env, stdio: 'inherit' }));
-await waitFor('pitwall to be ready', async () => {
-  try { return (await fetch(`${base}/ready`)).ok; } catch { return false; }
-});
+await serve(env, base);
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 let failed = false;
 try {
   // The owner signs in and invites an advisor.

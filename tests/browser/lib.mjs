@@ -1,0 +1,73 @@
+// What the browser tests share: ports, waiting, screenshots, chromium, and
+// a Pitwall process that is stopped when the test exits.
+import { spawn } from 'node:child_process';
+import { mkdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import net from 'node:net';
+import { chromium } from 'playwright-core';
+
+export const bin = process.env.PITWALL_BIN;
+if (!bin || !existsSync(bin)) throw new Error(`PITWALL_BIN must point at the pitwall binary (got ${bin})`);
+export const artifacts = join(process.env.CARGO_TARGET_DIR || 'target', 'browser-artifacts');
+mkdirSync(artifacts, { recursive: true });
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.on('error', reject);
+  });
+}
+
+export async function waitFor(what, check, timeoutMs = 30000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+const children = [];
+export function cleanup() {
+  for (const c of children) {
+    try { c.kill('SIGTERM'); } catch { /* already gone */ }
+  }
+}
+process.on('exit', cleanup);
+
+/** Starts a child that is stopped when the test ends. */
+export function start(cmd, args, options) {
+  const child = spawn(cmd, args, options);
+  children.push(child);
+  return child;
+}
+
+/** Runs `pitwall serve` and waits until /ready answers. */
+export async function serve(env, base) {
+  start(bin, ['serve'], { env, stdio: 'inherit' });
+  await waitFor('pitwall to be ready', async () => {
+    try { return (await fetch(`${base}/ready`)).ok; } catch { return false; }
+  });
+}
+
+/** Numbered full-page screenshots under the artifacts folder. */
+export function screenshots(prefix) {
+  let step = 0;
+  return (page, name) => page.screenshot({
+    path: join(artifacts, `${prefix}${String(++step).padStart(2, '0')}-${name}.png`),
+    fullPage: true,
+  });
+}
+
+/** Debian's chromium, headless. */
+export function launch() {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}
