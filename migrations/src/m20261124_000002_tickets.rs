@@ -10,18 +10,18 @@ use sea_orm_migration::{prelude::*, schema::*};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-fn a(name: &'static str) -> Alias {
+pub(crate) fn a(name: &'static str) -> Alias {
     Alias::new(name)
 }
-fn ts(c: &'static str) -> ColumnDef {
+pub(crate) fn ts(c: &'static str) -> ColumnDef {
     timestamp_with_time_zone(a(c))
 }
-fn ts_null(c: &'static str) -> ColumnDef {
+pub(crate) fn ts_null(c: &'static str) -> ColumnDef {
     timestamp_with_time_zone_null(a(c))
 }
 
 /// `shop_id` with a cascading foreign key to `shops`.
-fn shop_fk(table: &'static str) -> ForeignKeyCreateStatement {
+pub(crate) fn shop_fk(table: &'static str) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .name(format!("fk_{table}_shop"))
         .from(a(table), a("shop_id"))
@@ -30,7 +30,7 @@ fn shop_fk(table: &'static str) -> ForeignKeyCreateStatement {
         .to_owned()
 }
 
-fn fk_to(
+pub(crate) fn fk_to(
     table: &'static str,
     col: &'static str,
     target: &'static str,
@@ -44,7 +44,11 @@ fn fk_to(
         .to_owned()
 }
 
-fn index(name: &str, table: &'static str, cols: &[&'static str]) -> IndexCreateStatement {
+pub(crate) fn index(
+    name: &str,
+    table: &'static str,
+    cols: &[&'static str],
+) -> IndexCreateStatement {
     let mut i = Index::create();
     i.name(name).table(a(table));
     for c in cols {
@@ -53,7 +57,7 @@ fn index(name: &str, table: &'static str, cols: &[&'static str]) -> IndexCreateS
     i.to_owned()
 }
 
-async fn table(
+pub(crate) async fn table(
     m: &SchemaManager<'_>,
     name: &'static str,
     cols: Vec<ColumnDef>,

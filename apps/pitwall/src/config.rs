@@ -34,6 +34,21 @@ pub struct Config {
     pub smtp_url: Option<String>,
     pub mail_from: String,
     pub log_format: LogFormat,
+    /// Twilio-compatible SMS provider; `None` sends texts to the
+    /// development outbox.
+    pub twilio: Option<Twilio>,
+    /// The platform's sender number for shops without their own.
+    pub twilio_from: Option<String>,
+    /// Texts per second per sender number.
+    pub sms_rate_per_sender: f64,
+}
+
+/// `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, `TWILIO_API_BASE`.
+#[derive(Clone)]
+pub struct Twilio {
+    pub account_sid: String,
+    pub auth_token: String,
+    pub api_base: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -44,6 +59,9 @@ impl std::fmt::Debug for Config {
             .field("base_url", &self.base_url)
             .field("data_dir", &self.data_dir)
             .field("smtp", &self.smtp_url.is_some())
+            .field("twilio", &self.twilio.as_ref().map(|t| &t.api_base))
+            .field("twilio_from", &self.twilio_from)
+            .field("sms_rate_per_sender", &self.sms_rate_per_sender)
             .finish()
     }
 }
@@ -125,6 +143,66 @@ impl Config {
                 ));
             }
         };
+        let twilio = match (val("TWILIO_ACCOUNT_SID"), val("TWILIO_AUTH_TOKEN")) {
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(bad(
+                    "TWILIO_AUTH_TOKEN",
+                    "is needed with TWILIO_ACCOUNT_SID",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(bad(
+                    "TWILIO_ACCOUNT_SID",
+                    "is needed with TWILIO_AUTH_TOKEN",
+                ));
+            }
+            (Some(account_sid), Some(auth_token)) => {
+                let api_base = val("TWILIO_API_BASE")
+                    .unwrap_or_else(|| pitwall_jobs::sms::TWILIO_API_BASE.to_owned());
+                match url::Url::parse(&api_base) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                    _ => {
+                        return Err(bad(
+                            "TWILIO_API_BASE",
+                            "must be an http(s) URL such as https://api.twilio.com",
+                        ));
+                    }
+                }
+                Some(Twilio {
+                    account_sid,
+                    auth_token,
+                    api_base: api_base.trim_end_matches('/').to_owned(),
+                })
+            }
+        };
+        let twilio_from = match val("TWILIO_FROM") {
+            None => None,
+            Some(v) if v.starts_with("MG") => Some(v),
+            Some(v) => match pitwall_domain::phone::Phone::parse(&v, "US") {
+                Ok(p) => Some(p.as_str().to_owned()),
+                Err(_) => {
+                    return Err(bad(
+                        "TWILIO_FROM",
+                        "must be a phone number in E.164 form (+15125550100) or a messaging service id (MG...)",
+                    ));
+                }
+            },
+        };
+        let sms_rate_per_sender = match val("PITWALL_SMS_RATE_PER_SENDER") {
+            None => 1.0,
+            Some(v) => match v.parse::<f64>() {
+                Ok(r) if r.is_finite() && r > 0.0 && r <= 10_000.0 => r,
+                _ => {
+                    return Err(bad(
+                        "PITWALL_SMS_RATE_PER_SENDER",
+                        format!(
+                            "must be texts per second, more than 0 (1 for a long code), got {v:?}"
+                        ),
+                    ));
+                }
+            },
+        };
         Ok(Self {
             addr,
             database_url,
@@ -133,6 +211,9 @@ impl Config {
             smtp_url,
             mail_from,
             log_format,
+            twilio,
+            twilio_from,
+            sms_rate_per_sender,
         })
     }
 
@@ -192,6 +273,49 @@ mod tests {
             with(&[("PITWALL_LOG_FORMAT", "xml")]).unwrap_err().var,
             "PITWALL_LOG_FORMAT"
         );
+        assert_eq!(
+            with(&[("TWILIO_ACCOUNT_SID", "AC1")]).unwrap_err().var,
+            "TWILIO_AUTH_TOKEN"
+        );
+        assert_eq!(
+            with(&[
+                ("TWILIO_ACCOUNT_SID", "AC1"),
+                ("TWILIO_AUTH_TOKEN", "t"),
+                ("TWILIO_API_BASE", "nope")
+            ])
+            .unwrap_err()
+            .var,
+            "TWILIO_API_BASE"
+        );
+        assert_eq!(
+            with(&[("TWILIO_FROM", "call me")]).unwrap_err().var,
+            "TWILIO_FROM"
+        );
+        assert_eq!(
+            with(&[("PITWALL_SMS_RATE_PER_SENDER", "0")])
+                .unwrap_err()
+                .var,
+            "PITWALL_SMS_RATE_PER_SENDER"
+        );
+    }
+
+    #[test]
+    fn sms_goes_to_the_development_outbox_unless_twilio_is_set() {
+        let c = with(&[]).unwrap();
+        assert!(c.twilio.is_none());
+        assert_eq!(c.sms_rate_per_sender, 1.0);
+        let c = with(&[
+            ("TWILIO_ACCOUNT_SID", "AC1"),
+            ("TWILIO_AUTH_TOKEN", "sekrit"),
+            ("TWILIO_FROM", "(512) 555-0100"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.twilio.as_ref().unwrap().api_base,
+            "https://api.twilio.com"
+        );
+        assert_eq!(c.twilio_from.as_deref(), Some("+15125550100"));
+        assert!(!format!("{c:?}").contains("sekrit"));
     }
 
     #[test]

@@ -161,13 +161,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Worker => {
             let db = server::open_db(&config, true).await?;
             let app = server::build_app(&config, db).await?;
-            let mailer = server::mailer(&config)?;
+            let senders = server::senders(&config, &app)?;
             tracing::info!("workers running");
             // In the foreground, so that a failure ends the process with a
             // non-zero status and the supervisor sees it.
             pitwall_jobs::runtime::run(
                 app.db.clone(),
-                mailer,
+                senders,
                 app.jobs.clone(),
                 WorkerSettings::default(),
                 server::shutdown_signal(),
@@ -225,7 +225,7 @@ async fn serve(config: Config, workers: bool) -> anyhow::Result<()> {
         let mut rx = stop_tx.subscribe();
         Some(server::spawn_workers(
             &app,
-            server::mailer(&config)?,
+            server::senders(&config, &app)?,
             WorkerSettings::default(),
             async move {
                 let _ = rx.recv().await;
@@ -297,10 +297,10 @@ async fn admin(command: AdminCommand, config: Config) -> anyhow::Result<()> {
             if created.owner_invited {
                 // The invitation e-mail is queued; deliver it now so that the
                 // command's promise holds even with no server running.
-                let mailer = server::mailer(&config)?;
+                let senders = server::senders(&config, &app)?;
                 let (tx, rx) = tokio::sync::oneshot::channel::<()>();
                 let workers =
-                    server::spawn_workers(&app, mailer, WorkerSettings::default(), async move {
+                    server::spawn_workers(&app, senders, WorkerSettings::default(), async move {
                         let _ = rx.await;
                     });
                 wait_for_outbox(&app).await;

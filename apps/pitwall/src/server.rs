@@ -8,7 +8,9 @@ use anyhow::Context;
 use pitwall_core::{App, CoreConfig};
 use pitwall_jobs::JobsHandle;
 use pitwall_jobs::mailer::Mailer;
-use pitwall_jobs::runtime::WorkerSettings;
+use pitwall_jobs::runtime::{Senders, WorkerSettings};
+use pitwall_jobs::send_message::MessagingSettings;
+use pitwall_jobs::sms::{SmsSender, TwilioSettings};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{Endpoint, Route, Server};
 
@@ -52,7 +54,14 @@ pub async fn build_app(config: &Config, db: pitwall_store::Db) -> anyhow::Result
         db,
         authz,
         jobs: JobsHandle::default(),
-        config: Arc::new(CoreConfig::new(&config.base_url)),
+        config: Arc::new(CoreConfig {
+            twilio_auth_token: config
+                .twilio
+                .as_ref()
+                .map(|t| pitwall_core::Secret::new(&t.auth_token)),
+            default_sms_from: config.twilio_from.clone(),
+            ..CoreConfig::new(&config.base_url)
+        }),
     })
 }
 
@@ -64,6 +73,30 @@ pub fn mailer(config: &Config) -> anyhow::Result<Mailer> {
     }
 }
 
+/// Everything the workers send with: SMTP (or the development outbox),
+/// the SMS provider (or the development outbox), and the live hub.
+pub fn senders(config: &Config, app: &App) -> anyhow::Result<Senders> {
+    let sms = match &config.twilio {
+        Some(t) => SmsSender::twilio(TwilioSettings {
+            account_sid: t.account_sid.clone(),
+            auth_token: t.auth_token.clone(),
+            api_base: t.api_base.clone(),
+        })
+        .map_err(anyhow::Error::msg)?,
+        None => SmsSender::dev(config.data_dir.join("outbox")),
+    };
+    Ok(Senders {
+        mailer: mailer(config)?,
+        sms,
+        live: app.live.clone(),
+        messaging: MessagingSettings {
+            base_url: config.base_url.clone(),
+            default_sms_from: config.twilio_from.clone(),
+            sms_rate_per_sender: config.sms_rate_per_sender,
+        },
+    })
+}
+
 /// The whole HTTP surface: API, docs, operations and pages, with the stack.
 pub fn endpoint(app: App) -> impl Endpoint {
     let routes: Route = pitwall_web::mount(pitwall_api::routes(&app.config.base_url));
@@ -73,13 +106,13 @@ pub fn endpoint(app: App) -> impl Endpoint {
 /// Starts the job workers in the background; they stop when `stop` fires.
 pub fn spawn_workers(
     app: &App,
-    mailer: Mailer,
+    senders: Senders,
     settings: WorkerSettings,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
     let (db, handle) = (app.db.clone(), app.jobs.clone());
     tokio::spawn(async move {
-        if let Err(e) = pitwall_jobs::runtime::run(db, mailer, handle, settings, stop).await {
+        if let Err(e) = pitwall_jobs::runtime::run(db, senders, handle, settings, stop).await {
             tracing::error!(error = %e, "workers stopped with an error");
         }
     })

@@ -175,6 +175,9 @@ impl From<Error> for ApiError {
                 Some(field),
             ))),
             Error::RateLimited(_) => ApiError::RateLimited(Json(ErrorBody::new(code, msg, None))),
+            Error::CustomerOptedOut { .. } | Error::ConsentRequired => {
+                ApiError::Conflict(Json(ErrorBody::new(code, msg, Some("channel".to_owned()))))
+            }
             Error::Unavailable => ApiError::Unavailable(Json(ErrorBody::new(
                 code,
                 "the database is unavailable; try again shortly",

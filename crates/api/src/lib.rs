@@ -10,6 +10,7 @@ pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod messaging;
 pub mod metrics;
 pub mod models;
 pub mod ops;
@@ -17,6 +18,7 @@ pub mod pos;
 pub mod staff;
 pub mod ticket_models;
 pub mod tickets;
+pub mod webhooks;
 
 use pitwall_core::App;
 use poem::{Endpoint, EndpointExt, IntoResponse, Response, Route};
@@ -25,6 +27,7 @@ use poem_openapi::OpenApiService;
 pub type Apis = (
     staff::StaffApi,
     tickets::TicketsApi,
+    messaging::MessagingApi,
     pos::PosApi,
     admin::AdminApi,
 );
@@ -34,6 +37,7 @@ pub fn openapi(base_url: &str) -> OpenApiService<Apis, ()> {
         (
             staff::StaffApi,
             tickets::TicketsApi,
+            messaging::MessagingApi,
             pos::PosApi,
             admin::AdminApi,
         ),
@@ -63,6 +67,7 @@ pub fn routes(base_url: &str) -> Route {
         Route::new()
             .nest("/", api)
             .at("/openapi.json", spec)
+            .nest("/webhooks", webhooks::routes())
             .nest("/docs", docs),
     )
 }

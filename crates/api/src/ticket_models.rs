@@ -592,15 +592,38 @@ pub struct NotificationList {
 #[derive(Debug, Clone, Object)]
 pub struct MessageOut {
     pub id: uuid::Uuid,
+    pub ticket_id: Option<uuid::Uuid>,
+    pub customer_id: Option<uuid::Uuid>,
     /// `sms` or `email`.
     pub channel: String,
+    /// `outbound` or `inbound`.
     pub direction: String,
+    /// `status_update`, `reply`, `link`, `reminder`, `invoice`,
+    /// `keyword_reply` or `inbound`.
+    pub kind: String,
     pub to: String,
+    pub from: Option<String>,
     pub body: String,
-    /// `queued`, `sending`, `sent`, `delivered`, `failed` or `held`.
+    /// `queued`, `held`, `sending`, `sent`, `delivered`, `failed`, or
+    /// `received` (inbound).
     pub status: String,
+    /// Why it is held: `quiet_hours` (until `held_until`) or
+    /// `quota_exceeded`.
+    pub hold_reason: Option<String>,
+    pub held_until: Option<DateTime<Utc>>,
+    /// The provider's code (`30003`, `21610`, ...) or ours
+    /// (`customer_opted_out`, `consent_required`, `no_sender`, ...).
     pub error_code: Option<String>,
+    /// The reason in words.
     pub error_message: Option<String>,
+    /// Tries so far.
+    pub attempts: i32,
+    /// SMS segments billed.
+    pub segments: i32,
+    /// The staff member who sent it (none for automatic messages).
+    pub created_by: Option<uuid::Uuid>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -609,13 +632,24 @@ impl From<&activity::Message> for MessageOut {
     fn from(m: &activity::Message) -> Self {
         MessageOut {
             id: m.id,
+            ticket_id: m.ticket_id,
+            customer_id: m.customer_id,
             channel: m.channel.clone(),
             direction: m.direction.clone(),
+            kind: m.kind.clone(),
             to: m.to_address.clone(),
+            from: m.from_address.clone(),
             body: m.body.clone(),
             status: m.status.clone(),
+            hold_reason: m.hold_reason.clone(),
+            held_until: m.held_until,
             error_code: m.error_code.clone(),
             error_message: m.error_message.clone(),
+            attempts: m.attempts,
+            segments: m.segments,
+            created_by: m.created_by,
+            sent_at: m.sent_at,
+            delivered_at: m.delivered_at,
             created_at: m.created_at,
             updated_at: m.updated_at,
         }

@@ -26,6 +26,30 @@ pub struct CoreConfig {
     pub invitation_ttl: Duration,
     pub password_reset_ttl: Duration,
     pub trial_days: i64,
+    /// Checks the SMS provider's webhook signatures; `None` when texts go
+    /// to the development outbox (webhooks are then refused).
+    pub twilio_auth_token: Option<Secret>,
+    /// The platform's sender for shops without their own number.
+    pub default_sms_from: Option<String>,
+}
+
+/// A secret setting: usable, never printed.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: &str) -> Self {
+        Secret(s.to_owned())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
 }
 
 impl CoreConfig {
@@ -37,6 +61,8 @@ impl CoreConfig {
             invitation_ttl: Duration::days(7),
             password_reset_ttl: Duration::hours(1),
             trial_days: 14,
+            twilio_auth_token: None,
+            default_sms_from: None,
         }
     }
 }

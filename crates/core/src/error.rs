@@ -33,6 +33,12 @@ pub enum Error {
     Conflict { field: String, message: String },
     #[error("{0}")]
     RateLimited(&'static str),
+    #[error("the customer opted out of {channel} messages")]
+    CustomerOptedOut {
+        channel: pitwall_domain::messaging::Channel,
+    },
+    #[error("the shop requires the customer's recorded consent before texting them")]
+    ConsentRequired,
     #[error("the shop is {0} and cannot be changed")]
     ShopRestricted(ShopLifecycle),
     #[error("the database is unavailable")]
@@ -104,6 +110,8 @@ impl Error {
             Error::NotFound(_) => "not_found",
             Error::Conflict { .. } => "conflict",
             Error::RateLimited(_) => "rate_limited",
+            Error::CustomerOptedOut { .. } => "customer_opted_out",
+            Error::ConsentRequired => "consent_required",
             Error::ShopRestricted(_) => "shop_restricted",
             Error::Unavailable => "unavailable",
             Error::Internal(_) => "internal",

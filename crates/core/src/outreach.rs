@@ -1,37 +1,354 @@
-//! Messages to customers about their ticket. A message row and its delivery
-//! job are written in the caller's transaction, so a message exists exactly
-//! when the change that caused it committed. Delivery itself (SMS provider,
-//! SMTP, retries, delivery states) belongs to the messaging workers.
+//! Messages to customers: rendering tenant templates in a sandbox, and
+//! queueing a message under every rule that decides whether, when and how
+//! it may go (channel reachable, opt-out, consent, plan, quota, quiet
+//! hours). A message row and its delivery job are written in the caller's
+//! transaction, so a message exists exactly when the change that caused it
+//! committed. Delivery itself is `pitwall_jobs::send_message`.
 
+use chrono::Utc;
+use pitwall_domain::messaging::{
+    Channel, Direction, MessageKind, MessageStatus, QuietHours, TEMPLATE_VARIABLES, sms_size,
+};
 use pitwall_domain::tickets::{ActorKind, TimelineKind};
-use pitwall_domain::{Feature, TicketId, UserId};
+use pitwall_domain::{CustomerId, Feature, MessageId, Quota, TicketId, UserId};
+use pitwall_store::messages::{self, Message, NewMessage};
 use pitwall_store::sea_orm::ConnectionTrait;
 use pitwall_store::{activity, customers, statuses, tickets};
 use serde_json::json;
 
 use crate::{Error, Result, ShopCtx};
 
-/// Renders a status template. Templates are checked when saved, so an error
-/// here is a bug or a hand-edited row.
-pub fn render(template: &str, vars: &serde_json::Value) -> Result<String> {
+/// The longest text a template may produce: ten SMS segments, or a
+/// reasonable e-mail.
+pub const MAX_SMS_CHARS: usize = 1_600;
+pub const MAX_EMAIL_CHARS: usize = 20_000;
+
+/// The environment for tenant-written templates: nothing to load (no
+/// includes or imports reach a file), bounded work (fuel) and depth
+/// (recursion), and no escaping — texts are plain; the e-mail HTML part
+/// escapes the whole rendered text (`pitwall_jobs::send_message::email_html`).
+fn tenant_env() -> minijinja::Environment<'static> {
     let mut env = minijinja::Environment::new();
-    env.set_fuel(Some(10_000));
-    env.render_str(template, minijinja::value::Serde(vars))
-        .map(|s| s.trim().to_owned())
+    env.set_fuel(Some(20_000));
+    env.set_recursion_limit(16);
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env
+}
+
+/// Where in the template it went wrong, in words.
+fn describe(e: &minijinja::Error) -> String {
+    let what = e
+        .detail()
+        .map(str::to_owned)
+        .unwrap_or_else(|| e.kind().to_string());
+    match e.line() {
+        Some(line) => format!("line {line}: {what}"),
+        None => what,
+    }
+}
+
+/// Renders a tenant template with `vars`, capped at `max` characters.
+pub fn render_capped(template: &str, vars: &serde_json::Value, max: usize) -> Result<String> {
+    let env = tenant_env();
+    let out = env
+        .render_str(template, minijinja::value::Serde(vars))
+        .map_err(|e| Error::invalid("template", format!("cannot be rendered: {}", describe(&e))))?;
+    let out = out.trim().to_owned();
+    if out.chars().count() > max {
+        return Err(Error::invalid(
+            "template",
+            format!("renders longer than {max} characters"),
+        ));
+    }
+    Ok(out)
+}
+
+/// Renders a status template (checked when saved, so an error here is a
+/// hand-edited row).
+pub fn render(template: &str, vars: &serde_json::Value) -> Result<String> {
+    render_capped(template, vars, MAX_SMS_CHARS)
         .map_err(|e| Error::Internal(format!("message template: {e}")))
 }
 
-/// Refuses a template that would not render, naming what is wrong.
-pub fn check_template(template: &str) -> Result<()> {
-    let sample = json!({
-        "first_name": "Sam", "last_name": "Lee", "shop_name": "Shop", "shop_phone": "555",
-        "vehicle": "2019 Honda Civic", "status": "In shop", "ticket_number": "1001",
-    });
-    let mut env = minijinja::Environment::new();
-    env.set_fuel(Some(10_000));
-    env.render_str(template, minijinja::value::Serde(&sample))
+pub fn sample_vars() -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    for (name, _, sample) in TEMPLATE_VARIABLES {
+        m.insert((*name).to_owned(), json!(sample));
+    }
+    serde_json::Value::Object(m)
+}
+
+/// Refuses a template that would not render with sample data, naming the
+/// line and the reason: syntax errors, unknown filters, endless loops (out
+/// of fuel), runaway recursion, output longer than a text may be.
+pub fn check_template(field: &str, template: &str) -> Result<()> {
+    if template.len() > 4_000 {
+        return Err(Error::invalid(field, "must be at most 4000 characters"));
+    }
+    render_capped(template, &sample_vars(), MAX_SMS_CHARS)
         .map(|_| ())
-        .map_err(|e| Error::invalid("message_template", format!("cannot be read: {e}")))
+        .map_err(|e| match e {
+            Error::Invalid { message, .. } => Error::invalid(field, message),
+            other => other,
+        })
+}
+
+/// What a template's text costs as an SMS.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Preview {
+    pub text: String,
+    pub encoding: &'static str,
+    pub characters: usize,
+    pub segments: usize,
+    /// US cents, rounded up: a hint, not a bill.
+    pub cost_hint_cents: f64,
+}
+
+pub fn preview(field: &str, template: &str) -> Result<Preview> {
+    check_template(field, template)?;
+    let text = render_capped(template, &sample_vars(), MAX_SMS_CHARS)?;
+    let size = sms_size(&text);
+    Ok(Preview {
+        encoding: size.encoding.as_str(),
+        characters: size.units,
+        segments: size.segments,
+        cost_hint_cents: (size.segments as u64 * pitwall_domain::messaging::SMS_SEGMENT_COST_MICROS)
+            as f64
+            / 10_000.0,
+        text,
+    })
+}
+
+/// The variables for one customer and ticket.
+pub(crate) fn vars_for(
+    ctx: &ShopCtx,
+    customer: &customers::Customer,
+    ticket: Option<&tickets::Ticket>,
+    vehicle: Option<&customers::Vehicle>,
+    status: Option<&str>,
+    link: Option<&str>,
+) -> serde_json::Value {
+    let tz: chrono_tz::Tz = ctx.shop.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    json!({
+        "first_name": customer.first_name.clone().unwrap_or_default(),
+        "last_name": customer.last_name.clone().unwrap_or_default(),
+        "shop_name": ctx.shop.name,
+        "shop_phone": ctx.shop.phone.clone().unwrap_or_default(),
+        "vehicle": vehicle.map(crate::tickets::vehicle_label).unwrap_or_else(|| "vehicle".into()),
+        "status": status.unwrap_or_default(),
+        "ticket_number": ticket.map(|t| t.number.clone()).unwrap_or_default(),
+        "promised_at": ticket
+            .and_then(|t| t.promised_at)
+            .map(|p| p.with_timezone(&tz).format("%a %-I:%M %p").to_string())
+            .unwrap_or_default(),
+        "link": link.unwrap_or_default(),
+    })
+}
+
+/// One message to a customer, on one or more channels.
+pub struct Outgoing<'a> {
+    pub ticket: Option<TicketId>,
+    pub customer: &'a customers::Customer,
+    pub kind: MessageKind,
+    pub channels: &'a [Channel],
+    pub body: &'a str,
+    pub subject: Option<String>,
+    pub by: Option<UserId>,
+    /// Staff asked for exactly this message: a refusal is an error they
+    /// see at once. Automatic messages record a refusal as a failed or held
+    /// message instead, visible in the chat log.
+    pub requested: bool,
+}
+
+/// What stops a message before it is sent.
+enum Refusal {
+    Fail(&'static str, &'static str),
+    Hold(&'static str, Option<chrono::DateTime<Utc>>),
+}
+
+/// Queues `o` on each channel under the messaging rules. Returns the
+/// messages written (including refused ones, recorded as failed or held).
+pub(crate) async fn queue(
+    txn: &impl ConnectionTrait,
+    ctx: &ShopCtx,
+    o: Outgoing<'_>,
+) -> Result<Vec<Message>> {
+    let shop = ctx.shop_id();
+    let customer = o.customer;
+    let customer_id = CustomerId::from_uuid(customer.id);
+    let now = Utc::now();
+    let mut out = Vec::new();
+    let mut events = Vec::new();
+    for &channel in o.channels {
+        let (address, opted_out, feature) = match channel {
+            Channel::Sms => (
+                customer.phone.as_deref(),
+                customer.sms_opt_out,
+                Feature::Sms,
+            ),
+            Channel::Email => (
+                customer.email.as_deref(),
+                customer.email_opt_out,
+                Feature::Email,
+            ),
+        };
+        let Some(address) = address else {
+            if o.requested {
+                return Err(Error::invalid(
+                    "channel",
+                    match channel {
+                        Channel::Sms => "the customer has no mobile number",
+                        Channel::Email => "the customer has no e-mail address",
+                    },
+                ));
+            }
+            continue;
+        };
+        if !ctx.features.has(feature) {
+            if o.requested {
+                ctx.require_feature(feature)?;
+            }
+            continue;
+        }
+        let segments = match channel {
+            Channel::Sms => sms_size(o.body).segments as i32,
+            Channel::Email => 0,
+        };
+        let mut refusal = None;
+        if opted_out && o.kind != MessageKind::KeywordReply {
+            if o.requested {
+                return Err(Error::CustomerOptedOut { channel });
+            }
+            refusal = Some(Refusal::Fail(
+                "customer_opted_out",
+                "the customer opted out of this channel",
+            ));
+        } else if channel == Channel::Sms
+            && ctx.shop.require_sms_consent
+            && customer.sms_consent_at.is_none()
+            && o.kind != MessageKind::KeywordReply
+        {
+            if o.requested {
+                return Err(Error::ConsentRequired);
+            }
+            refusal = Some(Refusal::Fail(
+                "consent_required",
+                "the shop requires recorded consent before texting this customer",
+            ));
+        } else if channel == Channel::Sms
+            && o.kind != MessageKind::KeywordReply
+            && let Some(limit) = ctx.quota(Quota::SmsPerMonth)
+        {
+            let used = messages::sms_segments_since(txn, shop, month_start(now)).await?;
+            if used + i64::from(segments) > limit {
+                if o.requested {
+                    return Err(Error::QuotaExceeded {
+                        quota: Quota::SmsPerMonth,
+                        limit,
+                    });
+                }
+                refusal = Some(Refusal::Hold("quota_exceeded", None));
+            }
+        }
+        if refusal.is_none()
+            && o.kind.waits_out_quiet_hours()
+            && let (Some(s), Some(e)) = (ctx.shop.quiet_hours_start, ctx.shop.quiet_hours_end)
+            && let Some(q) = QuietHours::new(s, e)
+        {
+            let tz: chrono_tz::Tz = ctx.shop.time_zone.parse().unwrap_or(chrono_tz::UTC);
+            if let Some(until) = q.ends_after(now, tz) {
+                refusal = Some(Refusal::Hold("quiet_hours", Some(until)));
+            }
+        }
+        let (status, held_until, hold_reason) = match &refusal {
+            None => (MessageStatus::Queued, None, None),
+            Some(Refusal::Fail(..)) => (MessageStatus::Failed, None, None),
+            Some(Refusal::Hold(reason, until)) => (MessageStatus::Held, *until, Some(*reason)),
+        };
+        let m = messages::insert(
+            txn,
+            shop,
+            NewMessage {
+                ticket: o.ticket,
+                customer: Some(customer_id),
+                channel,
+                direction: Direction::Outbound,
+                kind: o.kind,
+                to_address: address,
+                from_address: None,
+                subject: o.subject.as_deref(),
+                body: o.body,
+                segments,
+                created_by: o.by,
+                status,
+                held_until,
+                hold_reason,
+                provider_id: None,
+                error: match &refusal {
+                    Some(Refusal::Fail(code, reason)) => Some((code, reason)),
+                    _ => None,
+                },
+            },
+        )
+        .await?;
+        if !matches!(
+            refusal,
+            Some(Refusal::Fail(..) | Refusal::Hold("quota_exceeded", _))
+        ) {
+            pitwall_jobs::enqueue_message(txn, shop, MessageId::from_uuid(m.id), held_until)
+                .await?;
+        }
+        let kind = match status {
+            MessageStatus::Failed => TimelineKind::MessageFailed,
+            MessageStatus::Held => TimelineKind::MessageHeld,
+            _ => TimelineKind::MessageQueued,
+        };
+        events.push((
+            kind,
+            m.id,
+            channel,
+            m.error_code.clone(),
+            hold_reason,
+            held_until,
+        ));
+        out.push(m);
+    }
+    if let Some(ticket) = o.ticket {
+        for (kind, id, channel, code, hold_reason, held_until) in events {
+            activity::record_event(
+                txn,
+                shop,
+                activity::NewEvent {
+                    ticket,
+                    kind: kind.as_str(),
+                    actor_kind: if o.by.is_some() {
+                        ActorKind::Staff.as_str()
+                    } else {
+                        ActorKind::System.as_str()
+                    },
+                    actor_id: o.by.map(|u| u.as_uuid()),
+                    actor_name: None,
+                    data: json!({
+                        "message_id": id, "channel": channel, "kind": o.kind,
+                        "error_code": code, "hold_reason": hold_reason, "held_until": held_until,
+                    }),
+                },
+            )
+            .await?;
+        }
+    }
+    if !out.is_empty() {
+        messages::touch_thread(txn, shop, customer_id, now, false).await?;
+    }
+    Ok(out)
+}
+
+/// The SMS quota counts from the first of the month (UTC).
+pub fn month_start(now: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
+    use chrono::{Datelike, TimeZone};
+    Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
+        .single()
+        .unwrap_or(now)
 }
 
 /// Queues the status update for every channel that reaches the customer.
@@ -41,82 +358,44 @@ pub(crate) async fn queue_status_update(
     ticket: &tickets::Ticket,
     status: &statuses::VehicleStatus,
     by: UserId,
-) -> Result<Vec<activity::Message>> {
+) -> Result<Vec<Message>> {
     let shop = ctx.shop_id();
     let Some(customer_id) = ticket.customer_id else {
-        return Ok(vec![]);
-    };
-    let Some(customer) = customers::get(
-        txn,
-        shop,
-        pitwall_domain::CustomerId::from_uuid(customer_id),
-    )
-    .await?
-    else {
         return Ok(vec![]);
     };
     if status.message_template.trim().is_empty() {
         return Ok(vec![]);
     }
+    let Some(customer) = customers::get(txn, shop, CustomerId::from_uuid(customer_id)).await?
+    else {
+        return Ok(vec![]);
+    };
     let vehicle = match ticket.vehicle_id {
         Some(v) => customers::vehicle(txn, shop, pitwall_domain::VehicleId::from_uuid(v)).await?,
         None => None,
     };
-    let vars = json!({
-        "first_name": customer.first_name.clone().unwrap_or_default(),
-        "last_name": customer.last_name.clone().unwrap_or_default(),
-        "shop_name": ctx.shop.name,
-        "shop_phone": ctx.shop.phone.clone().unwrap_or_default(),
-        "vehicle": vehicle.as_ref().map(crate::tickets::vehicle_label).unwrap_or_else(|| "vehicle".into()),
-        "status": status.label,
-        "ticket_number": ticket.number,
-    });
+    let vars = vars_for(
+        ctx,
+        &customer,
+        Some(ticket),
+        vehicle.as_ref(),
+        Some(&status.label),
+        None,
+    );
     let body = render(&status.message_template, &vars)?;
-    let mut channels = Vec::new();
-    if let Some(phone) = customer.phone.as_deref()
-        && !customer.sms_opt_out
-        && ctx.features.has(Feature::Sms)
-    {
-        channels.push(("sms", phone));
-    }
-    if let Some(email) = customer.email.as_deref()
-        && !customer.email_opt_out
-        && ctx.features.has(Feature::Email)
-    {
-        channels.push(("email", email));
-    }
-    let tid = TicketId::from_uuid(ticket.id);
-    let mut out = Vec::new();
-    for (channel, to) in channels {
-        let m = activity::queue_message(
-            txn,
-            shop,
-            activity::NewMessage {
-                ticket: Some(tid),
-                customer: Some(customer.id),
-                channel,
-                to_address: to,
-                body: &body,
-                created_by: Some(by),
-            },
-        )
-        .await?;
-        pitwall_jobs::enqueue_message(txn, shop, pitwall_domain::MessageId::from_uuid(m.id))
-            .await?;
-        activity::record_event(
-            txn,
-            shop,
-            activity::NewEvent {
-                ticket: tid,
-                kind: TimelineKind::MessageQueued.as_str(),
-                actor_kind: ActorKind::System.as_str(),
-                actor_id: None,
-                actor_name: None,
-                data: json!({ "message_id": m.id, "channel": channel, "reason": "status_update" }),
-            },
-        )
-        .await?;
-        out.push(m);
-    }
-    Ok(out)
+    queue(
+        txn,
+        ctx,
+        Outgoing {
+            ticket: Some(TicketId::from_uuid(ticket.id)),
+            customer: &customer,
+            kind: MessageKind::StatusUpdate,
+            channels: &[Channel::Sms, Channel::Email],
+            body: &body,
+            subject: Some(format!("{}: {}", ctx.shop.name, status.label)),
+            by: Some(by),
+            requested: false,
+        },
+    )
+    .await
 }

@@ -36,7 +36,7 @@ fn validate(input: &StatusInput) -> Result<StatusFields> {
     if template.chars().count() > 1000 {
         p.add("message_template", "must be at most 1000 characters");
     } else if let Err(Error::Invalid { field, message }) =
-        crate::outreach::check_template(&template)
+        crate::outreach::check_template("message_template", &template)
     {
         p.add(field, message);
     }

@@ -444,7 +444,7 @@ pub async fn get(app: &App, ctx: &ShopCtx, id: TicketId) -> Result<TicketDetail>
     let comments = activity::comments(&app.db, shop, id, PageRequest::first(200))
         .await?
         .items;
-    let messages = activity::messages_of_ticket(&app.db, shop, id).await?;
+    let messages = pitwall_store::messages::of_ticket(&app.db, shop, id).await?;
     Ok(TicketDetail {
         view: view(&app.db, shop, ticket).await?,
         status_history,

@@ -72,5 +72,8 @@ id_type!(
     CommentId,
     NotificationId,
     MessageId,
+    ThreadId,
+    ConsentEventId,
+    TemplateId,
     SyncEventId,
 );

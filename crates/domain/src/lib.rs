@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod ids;
+pub mod messaging;
 pub mod phone;
 pub mod plans;
 pub mod shop;

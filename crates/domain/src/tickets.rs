@@ -61,6 +61,7 @@ string_enum!(
         Assigned = "assigned",
         Updated = "updated",
         MessageQueued = "message_queued",
+        MessageHeld = "message_held",
         MessageSent = "message_sent",
         MessageDelivered = "message_delivered",
         MessageFailed = "message_failed",

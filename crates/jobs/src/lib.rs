@@ -7,10 +7,13 @@
 //! run the jobs; every job is safe to run twice.
 
 pub mod admin;
+pub mod delivery;
 pub mod mailer;
 pub mod relay;
 pub mod runtime;
 pub mod send_email;
+pub mod send_message;
+pub mod sms;
 
 use std::sync::Arc;
 
@@ -22,9 +25,7 @@ use tokio::sync::Notify;
 
 /// Queue names are explicit and published (the admin console shows them).
 pub const EMAIL_QUEUE: &str = "pitwall.email";
-/// Customer messages (SMS and e-mail about a ticket). Their worker arrives
-/// with the messaging capability; until then jobs wait in the queue and the
-/// message stays `queued`, visible on the ticket.
+/// Customer messages (SMS and e-mail).
 pub const MESSAGE_QUEUE: &str = "pitwall.message";
 
 /// Send one recorded e-mail. Carries the id, never a copy of the message.
@@ -37,6 +38,10 @@ pub struct SendEmail {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SendMessage {
     pub message_id: MessageId,
+    /// Not before this instant, in seconds since the epoch (a message held
+    /// for quiet hours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<i64>,
 }
 
 /// Writes the delivery job of a customer message into the outbox, inside the
@@ -45,9 +50,13 @@ pub async fn enqueue_message(
     db: &impl ConnectionTrait,
     shop: ShopId,
     message_id: MessageId,
+    not_before: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<(), StoreError> {
-    let payload = serde_json::to_value(SendMessage { message_id })
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let payload = serde_json::to_value(SendMessage {
+        message_id,
+        not_before: not_before.map(|t| t.timestamp()),
+    })
+    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     outbox::insert(db, Some(shop), MESSAGE_QUEUE, &payload).await?;
     Ok(())
 }
@@ -70,6 +79,7 @@ pub async fn enqueue_email(
 #[derive(Clone, Default)]
 pub struct JobsHandle {
     nudge: Arc<Notify>,
+    pushed: Arc<Notify>,
 }
 
 impl JobsHandle {
@@ -78,5 +88,12 @@ impl JobsHandle {
     }
     pub(crate) fn notified(&self) -> tokio::sync::futures::Notified<'_> {
         self.nudge.notified()
+    }
+    /// The relay pushed jobs: idle workers of this process look now.
+    pub(crate) fn pushed(&self) {
+        self.pushed.notify_waiters();
+    }
+    pub(crate) async fn pushed_notified(&self) {
+        self.pushed.notified().await
     }
 }

@@ -18,9 +18,22 @@ enum Queue<T> {
     Postgres(PostgresStorage<T>),
 }
 
+/// A job that may ask to run later.
+pub(crate) trait Scheduled {
+    fn run_at(&self) -> Option<u64> {
+        None
+    }
+}
+impl Scheduled for SendEmail {}
+impl Scheduled for SendMessage {
+    fn run_at(&self) -> Option<u64> {
+        self.not_before.and_then(|t| u64::try_from(t).ok())
+    }
+}
+
 impl<T> Queue<T>
 where
-    T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + Unpin + 'static,
+    T: Scheduled + serde::Serialize + serde::de::DeserializeOwned + Send + Sync + Unpin + 'static,
 {
     fn for_db(db: &Db, name: &str) -> Self {
         match db.get_database_backend() {
@@ -37,10 +50,14 @@ where
 
     async fn push(&mut self, row: &outbox::OutboxRow) -> Result<(), String> {
         let args: T = serde_json::from_str(&row.payload).map_err(|e| format!("payload: {e}"))?;
-        let task = TaskBuilder::new(args)
+        let run_at = args.run_at();
+        let mut task = TaskBuilder::new(args)
             .idempotency_key(row.id.to_string())
-            .max_attempts(MAX_ATTEMPTS)
-            .build();
+            .max_attempts(MAX_ATTEMPTS);
+        if let Some(at) = run_at {
+            task = task.run_at_timestamp(at);
+        }
+        let task = task.build();
         match self {
             Queue::Sqlite(s) => s.push_task(task).await.map_err(|e| e.to_string()),
             Queue::Postgres(s) => s.push_task(task).await.map_err(|e| e.to_string()),
@@ -112,7 +129,10 @@ pub async fn run(
     tokio::pin!(stop);
     loop {
         match relay_once(&db, &mut pusher).await {
-            Ok(n) if n > 0 => tracing::debug!(jobs = n, "outbox relayed"),
+            Ok(n) if n > 0 => {
+                handle.pushed();
+                tracing::debug!(jobs = n, "outbox relayed");
+            }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "outbox relay failed"),
         }

@@ -14,7 +14,10 @@ use pitwall_store::sea_orm::DbBackend;
 
 use crate::mailer::Mailer;
 use crate::send_email::{self, EmailDeps};
-use crate::{EMAIL_QUEUE, JobsHandle, relay};
+use crate::send_message::{self, MessageDeps, MessagingSettings};
+use crate::sms::SmsSender;
+use crate::{EMAIL_QUEUE, JobsHandle, MESSAGE_QUEUE, relay};
+use pitwall_store::live::Live;
 
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -25,6 +28,9 @@ pub struct WorkerSettings {
     pub max_backoff: Duration,
     /// How long a stop waits for running jobs.
     pub shutdown_timeout: Duration,
+    /// Workers beat this often; one silent for three beats is taken for
+    /// dead (killed, crashed) and its running jobs go back to the queue.
+    pub heartbeat: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -34,6 +40,7 @@ impl Default for WorkerSettings {
             min_backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(300),
             shutdown_timeout: Duration::from_secs(20),
+            heartbeat: Duration::from_secs(5),
         }
     }
 }
@@ -95,11 +102,24 @@ fn retry_policy(s: &WorkerSettings) -> BackoffRetryPolicy<ExponentialBackoff> {
     RetryPolicy::retries(relay::MAX_ATTEMPTS - 1).with_backoff(backoff)
 }
 
+/// What the workers send with.
+#[derive(Clone)]
+pub struct Senders {
+    pub mailer: Mailer,
+    pub sms: SmsSender,
+    pub live: Live,
+    pub messaging: MessagingSettings,
+}
+
+/// How many messages one worker process delivers at once. Most of a
+/// delivery is waiting (for the provider, for a sender's rate slot).
+const MESSAGE_CONCURRENCY: usize = 32;
+
 /// Runs the relay and the workers until `stop` resolves, then lets running
 /// jobs finish (up to the shutdown timeout).
 pub async fn run(
     db: Db,
-    mailer: Mailer,
+    senders: Senders,
     handle: JobsHandle,
     settings: WorkerSettings,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
@@ -108,16 +128,23 @@ pub async fn run(
     let mut relay_stop = stop_tx.subscribe();
     let relay = tokio::spawn(relay::run(
         db.clone(),
-        handle,
+        handle.clone(),
         settings.poll_interval.max(Duration::from_millis(500)),
         async move {
             let _ = relay_stop.recv().await;
         },
     ));
     let mut monitor_stop = stop_tx.subscribe();
-    let deps = EmailDeps {
+    let email_deps = EmailDeps {
         db: db.clone(),
-        mailer,
+        mailer: senders.mailer.clone(),
+    };
+    let message_deps = MessageDeps {
+        db: db.clone(),
+        live: senders.live.clone(),
+        sms: senders.sms.clone(),
+        mailer: senders.mailer.clone(),
+        settings: senders.messaging.clone(),
     };
     let monitor_signal = async move {
         let _ = monitor_stop.recv().await;
@@ -127,23 +154,51 @@ pub async fn run(
         stop.await;
         let _ = stop_tx.send(());
     });
-    let worker_name = format!("pitwall-email-{}", uuid::Uuid::new_v4());
+    let worker_name = uuid::Uuid::new_v4();
     // The two backends differ only in their storage type.
     macro_rules! run_monitor {
-        ($storage:expr, $config:expr) => {{
-            let (db, deps, s) = (db.clone(), deps.clone(), settings.clone());
+        ($storage:ident, $config:expr, $pool:expr) => {{
+            let (db1, db2, s1, s2, h1, h2) = (
+                db.clone(),
+                db.clone(),
+                settings.clone(),
+                settings.clone(),
+                handle.clone(),
+                handle.clone(),
+            );
             Monitor::new()
                 .register(move |index| {
-                    let _ = &db;
-                    let storage = $storage(&db)
-                        .with_config($config.queue(EMAIL_QUEUE))
-                        .poll_with_stream(Ticks::every(s.poll_interval));
-                    WorkerBuilder::new(format!("{worker_name}-{index}"))
+                    let storage = $storage::<crate::SendEmail>::new(&$pool(&db1))
+                        .with_config(
+                            $config
+                                .queue(EMAIL_QUEUE)
+                                .heartbeat_interval(s1.heartbeat)
+                                .missed_heartbeats(3),
+                        )
+                        .poll_with_stream(wakeups(&s1, &h1));
+                    WorkerBuilder::new(format!("pitwall-email-{worker_name}-{index}"))
                         .backend(storage)
-                        .data(deps.clone())
-                        .retry(retry_policy(&s))
+                        .data(email_deps.clone())
+                        .retry(retry_policy(&s1))
                         .enable_tracing()
                         .build(send_email::run)
+                })
+                .register(move |index| {
+                    let storage = $storage::<crate::SendMessage>::new(&$pool(&db2))
+                        .with_config(
+                            $config
+                                .queue(MESSAGE_QUEUE)
+                                .heartbeat_interval(s2.heartbeat)
+                                .missed_heartbeats(3),
+                        )
+                        .poll_with_stream(wakeups(&s2, &h2));
+                    WorkerBuilder::new(format!("pitwall-message-{worker_name}-{index}"))
+                        .backend(storage)
+                        .data(message_deps.clone())
+                        .concurrency(MESSAGE_CONCURRENCY)
+                        .retry(retry_policy(&s2))
+                        .enable_tracing()
+                        .build(send_message::run)
                 })
                 .shutdown_timeout(settings.shutdown_timeout)
                 .run_with_signal(monitor_signal)
@@ -152,14 +207,28 @@ pub async fn run(
     }
     let result = match db.get_database_backend() {
         DbBackend::Postgres => run_monitor!(
-            |db: &Db| PostgresStorage::<crate::SendEmail>::new(db.get_postgres_connection_pool()),
-            apalis_postgres::Config::default()
+            PostgresStorage,
+            apalis_postgres::Config::default(),
+            |db: &Db| db.get_postgres_connection_pool().clone()
         ),
         _ => run_monitor!(
-            |db: &Db| SqliteStorage::<crate::SendEmail>::new(db.get_sqlite_connection_pool()),
-            apalis_sqlite::Config::default()
+            SqliteStorage,
+            apalis_sqlite::Config::default(),
+            |db: &Db| db.get_sqlite_connection_pool().clone()
         ),
     };
     let _ = relay.await;
     result.map_err(|e| format!("workers: {e}"))
+}
+
+/// Wakes a worker on every tick, and at once when this process's relay has
+/// pushed jobs (so a status change reaches the provider in milliseconds,
+/// not at the next poll).
+fn wakeups(s: &WorkerSettings, handle: &JobsHandle) -> futures::stream::BoxStream<'static, ()> {
+    use futures::StreamExt;
+    let pushed = futures::stream::unfold(handle.clone(), |h| async move {
+        h.pushed_notified().await;
+        Some(((), h))
+    });
+    futures::stream::select(Ticks::every(s.poll_interval), pushed).boxed()
 }

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use pitwall_domain::{
-    CommentId, MessageId, NotificationId, ShopId, StatusChangeId, StatusId, SyncEventId, TicketId,
+    CommentId, NotificationId, ShopId, StatusChangeId, StatusId, SyncEventId, TicketId,
     TimelineEventId, UserId,
 };
 use sea_orm::sea_query::Expr;
@@ -13,11 +13,11 @@ use sea_orm::{
 };
 
 use crate::entities::{
-    message, pos_notification, pos_sync_event, status_change, ticket_comment, timeline_event,
+    pos_notification, pos_sync_event, status_change, ticket_comment, timeline_event,
 };
 use crate::{Page, PageRequest, StoreError, now};
 
-pub use message::Model as Message;
+pub use crate::messages::Message;
 pub use pos_notification::Model as Notification;
 pub use pos_sync_event::Model as SyncEvent;
 pub use status_change::Model as StatusChange;
@@ -176,59 +176,6 @@ pub async fn comments(
     }
     let rows = q.limit(page.limit + 1).all(db).await?;
     Ok(page.finish(rows, |c| c.id))
-}
-
-pub struct NewMessage<'a> {
-    pub ticket: Option<TicketId>,
-    pub customer: Option<uuid::Uuid>,
-    pub channel: &'a str,
-    pub to_address: &'a str,
-    pub body: &'a str,
-    pub created_by: Option<UserId>,
-}
-
-/// An outgoing message, queued; its delivery job is the caller's to write
-/// in the same transaction.
-pub async fn queue_message(
-    db: &impl ConnectionTrait,
-    shop: ShopId,
-    m: NewMessage<'_>,
-) -> Result<Message, StoreError> {
-    let at = now();
-    Ok(message::ActiveModel {
-        id: Set(MessageId::new().as_uuid()),
-        shop_id: Set(shop.as_uuid()),
-        ticket_id: Set(m.ticket.map(|t| t.as_uuid())),
-        customer_id: Set(m.customer),
-        channel: Set(m.channel.to_owned()),
-        direction: Set("outbound".to_owned()),
-        to_address: Set(m.to_address.to_owned()),
-        body: Set(m.body.to_owned()),
-        status: Set("queued".to_owned()),
-        provider_id: Set(None),
-        error_code: Set(None),
-        error_message: Set(None),
-        attempts: Set(0),
-        created_by: Set(m.created_by.map(|u| u.as_uuid())),
-        created_at: Set(at),
-        updated_at: Set(at),
-    }
-    .insert(db)
-    .await?)
-}
-
-pub async fn messages_of_ticket(
-    db: &impl ConnectionTrait,
-    shop: ShopId,
-    ticket: TicketId,
-) -> Result<Vec<Message>, StoreError> {
-    Ok(message::Entity::find()
-        .filter(message::Column::ShopId.eq(shop.as_uuid()))
-        .filter(message::Column::TicketId.eq(ticket.as_uuid()))
-        .order_by_asc(message::Column::Id)
-        .limit(500)
-        .all(db)
-        .await?)
 }
 
 pub async fn notify_pos(

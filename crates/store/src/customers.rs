@@ -336,3 +336,20 @@ pub async fn many_vehicles(
         .all(db)
         .await?)
 }
+
+/// Staff recorded the customer's consent to texts.
+pub async fn set_sms_consent(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    id: CustomerId,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<(), StoreError> {
+    customer::Entity::update_many()
+        .col_expr(customer::Column::SmsConsentAt, Expr::value(at))
+        .col_expr(customer::Column::UpdatedAt, Expr::value(now()))
+        .filter(customer::Column::ShopId.eq(shop.as_uuid()))
+        .filter(customer::Column::Id.eq(id.as_uuid()))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -44,6 +44,10 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewShop<'_>) -> Result<Shop,
         accent_color: Set(None),
         country: Set("US".to_owned()),
         currency: Set("USD".to_owned()),
+        sms_from: Set(None),
+        quiet_hours_start: Set(None),
+        quiet_hours_end: Set(None),
+        require_sms_consent: Set(false),
         created_at: Set(at),
         updated_at: Set(at),
     };
@@ -158,4 +162,53 @@ pub fn profile_of(s: &Shop) -> ShopProfile {
 pub fn lifecycle_of(s: &Shop) -> Result<ShopLifecycle, StoreError> {
     ShopLifecycle::parse(&s.lifecycle)
         .ok_or_else(|| StoreError::Corrupt(format!("shop {} lifecycle {:?}", s.id, s.lifecycle)))
+}
+
+/// The shop whose own sender number this is (an inbound text names only
+/// numbers; the row says whose it is).
+pub async fn by_sms_from(
+    db: &impl ConnectionTrait,
+    number: &str,
+) -> Result<Option<Shop>, StoreError> {
+    Ok(Shops::find()
+        .filter(shop::Column::SmsFrom.eq(number))
+        .order_by_asc(shop::Column::Id)
+        .one(db)
+        .await?)
+}
+
+pub struct MessagingSettings<'a> {
+    pub sms_from: Option<&'a str>,
+    pub quiet_hours: Option<(i32, i32)>,
+    pub require_sms_consent: bool,
+}
+
+pub async fn set_messaging(
+    db: &impl ConnectionTrait,
+    id: ShopId,
+    s: MessagingSettings<'_>,
+) -> Result<(), StoreError> {
+    use sea_orm::sea_query::Expr;
+    Shops::update_many()
+        .col_expr(
+            shop::Column::SmsFrom,
+            Expr::value(s.sms_from.map(str::to_owned)),
+        )
+        .col_expr(
+            shop::Column::QuietHoursStart,
+            Expr::value(s.quiet_hours.map(|q| q.0)),
+        )
+        .col_expr(
+            shop::Column::QuietHoursEnd,
+            Expr::value(s.quiet_hours.map(|q| q.1)),
+        )
+        .col_expr(
+            shop::Column::RequireSmsConsent,
+            Expr::value(s.require_sms_consent),
+        )
+        .col_expr(shop::Column::UpdatedAt, Expr::value(now()))
+        .filter(shop::Column::Id.eq(id.as_uuid()))
+        .exec(db)
+        .await?;
+    Ok(())
 }

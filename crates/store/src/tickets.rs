@@ -538,3 +538,69 @@ pub async fn mark_reply_read(
         .await?;
     Ok(())
 }
+
+/// The customer's most recent open ticket, where a reply belongs.
+pub async fn latest_open_of_customer(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    customer: uuid::Uuid,
+) -> Result<Option<Ticket>, StoreError> {
+    Ok(ticket::Entity::find()
+        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .filter(ticket::Column::CustomerId.eq(customer))
+        .filter(ticket::Column::Closed.eq(false))
+        .order_by_desc(ticket::Column::UpdatedAt)
+        .order_by_desc(ticket::Column::Id)
+        .one(db)
+        .await?)
+}
+
+/// The customer wrote: the dashboard marks the ticket until someone reads.
+pub async fn set_customer_replied(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    id: TicketId,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    ticket::Entity::update_many()
+        .col_expr(ticket::Column::CustomerRepliedAt, Expr::value(Some(at)))
+        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .filter(ticket::Column::Id.eq(id.as_uuid()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Someone read the customer's thread: every ticket of theirs is read.
+pub async fn mark_customer_replies_read(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    customer: uuid::Uuid,
+) -> Result<Vec<uuid::Uuid>, StoreError> {
+    let unread: Vec<uuid::Uuid> = ticket::Entity::find()
+        .select_only()
+        .column(ticket::Column::Id)
+        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .filter(ticket::Column::CustomerId.eq(customer))
+        .filter(ticket::Column::CustomerRepliedAt.is_not_null())
+        .filter(
+            Condition::any()
+                .add(ticket::Column::ReplyReadAt.is_null())
+                .add(
+                    Expr::col(ticket::Column::ReplyReadAt)
+                        .lt(Expr::col(ticket::Column::CustomerRepliedAt)),
+                ),
+        )
+        .into_tuple()
+        .all(db)
+        .await?;
+    if !unread.is_empty() {
+        ticket::Entity::update_many()
+            .col_expr(ticket::Column::ReplyReadAt, Expr::value(Some(now())))
+            .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+            .filter(ticket::Column::Id.is_in(unread.clone()))
+            .exec(db)
+            .await?;
+    }
+    Ok(unread)
+}

@@ -5,6 +5,8 @@
 //! per schema version, under an advisory lock so parallel test processes
 //! agree), which takes milliseconds per test.
 
+pub mod fake_sms;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -39,6 +41,7 @@ pub fn pg_required() -> bool {
 const MIGRATION_SOURCES: &[&str] = &[
     include_str!("../../../migrations/src/m20261123_000001_foundation.rs"),
     include_str!("../../../migrations/src/m20261124_000002_tickets.rs"),
+    include_str!("../../../migrations/src/m20261125_000003_messaging.rs"),
 ];
 
 fn template_name() -> String {
@@ -145,6 +148,8 @@ pub struct Options {
     pub pg_via: Option<String>,
     /// Retry delays for jobs (tests use short ones).
     pub min_backoff: Option<Duration>,
+    /// More settings, as environment variables (`TWILIO_*`, ...).
+    pub env: Vec<(String, String)>,
 }
 
 pub struct TestApp {
@@ -214,6 +219,7 @@ impl TestApp {
         if let Some(smtp) = &opts.smtp_url {
             env.push(("SMTP_URL".to_owned(), smtp.clone()));
         }
+        env.extend(opts.env.iter().cloned());
         let config =
             Config::from_lookup(|k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))?;
         let db = pitwall::server::open_db(&config, false).await?;
@@ -240,10 +246,11 @@ impl TestApp {
                 min_backoff: opts.min_backoff.unwrap_or(Duration::from_millis(20)),
                 max_backoff: Duration::from_millis(200),
                 shutdown_timeout: Duration::from_secs(5),
+                heartbeat: Duration::from_secs(5),
             };
             Some(pitwall::server::spawn_workers(
                 &app,
-                pitwall::server::mailer(&config)?,
+                pitwall::server::senders(&config, &app)?,
                 settings,
                 async move {
                     let _ = rx.recv().await;

@@ -161,6 +161,20 @@ fn shown(err: &Error) -> Shown {
             status: StatusCode::CONFLICT,
             message: format!("{}: {message}", field.replace('_', " ")),
         }),
+        Error::CustomerOptedOut { channel } => Shown::Inline(Problem {
+            status: StatusCode::CONFLICT,
+            message: format!(
+                "The customer opted out of {}. They can opt back in (for texts: by replying START).",
+                match channel {
+                    pitwall_core::domain::messaging::Channel::Sms => "texts",
+                    pitwall_core::domain::messaging::Channel::Email => "e-mail",
+                }
+            ),
+        }),
+        Error::ConsentRequired => Shown::Inline(Problem {
+            status: StatusCode::CONFLICT,
+            message: "Your shop texts only customers whose consent is recorded: record it on the customer's page first.".into(),
+        }),
         Error::RateLimited(m) => Shown::Inline(Problem {
             status: StatusCode::TOO_MANY_REQUESTS,
             message: capitalised(m),

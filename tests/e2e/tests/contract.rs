@@ -99,6 +99,7 @@ fn example(spec: &Value, schema: &Value, name: &str) -> Value {
             "timer_mode" => json!("open"),
             "kind" => json!("workorder"),
             "method" => json!("in_person"),
+            "channel" => json!("sms"),
             _ => json!("probe"),
         },
     }
@@ -123,6 +124,9 @@ async fn snapshot(t: &TestApp, token: &str) -> BTreeMap<&'static str, Value> {
         ("tickets", "/api/v1/tickets"),
         ("statuses", "/api/v1/vehicle-statuses?include_retired=true"),
         ("customers", "/api/v1/customers"),
+        ("threads", "/api/v1/threads?filter=all"),
+        ("templates", "/api/v1/message-templates"),
+        ("messaging", "/api/v1/messaging-settings"),
     ] {
         m.insert(k, without_use_times(t.get(path, token).await.1));
     }
@@ -200,12 +204,23 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
     assert_eq!(s, StatusCode::OK);
     let (_, notes) = t.get("/api/pos/v1/notifications", &b_key).await;
     let b_notification = notes["items"][0]["id"].as_str().unwrap().to_owned();
+    let (s, sent) = t
+        .post(
+            &format!("/api/v1/threads/{b_customer}/messages"),
+            &b_owner,
+            json!({"channel": "sms", "body": "B private text"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{sent}");
+    let b_message = sent["id"].as_str().unwrap().to_owned();
     let fixtures: BTreeMap<&str, String> = [
         ("ticket_id", b_ticket.clone()),
         ("customer_id", b_customer.clone()),
         ("status_id", b_status.clone()),
         ("external_id", "iso-b-ticket".to_owned()),
         ("notification_id", b_notification.clone()),
+        ("message_id", b_message.clone()),
+        ("kind", "reminder".to_owned()),
         ("user_id", b_member.to_string()),
         ("invitation_id", inv["id"].as_str().unwrap().to_owned()),
         ("api_key_id", key["key"]["id"].as_str().unwrap().to_owned()),
@@ -225,6 +240,8 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         b_customer,
         b_status,
         b_notification,
+        b_message,
+        "B private text".to_owned(),
         "Zanzibar".to_owned(),
         "B internal".to_owned(),
     ];
@@ -252,7 +269,9 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
             // A PUT by external id is an upsert into the caller's own shop:
             // it must not touch or show B's ticket, which the snapshot and
             // the leak check prove; it need not answer 404.
-            has_id |= name != "role" && !(name == "external_id" && o.method == "PUT");
+            // Templates are named by kind within the caller's own shop.
+            has_id |=
+                name != "role" && name != "kind" && !(name == "external_id" && o.method == "PUT");
         }
         let body = body_schema(&o.op).map(|s| {
             let mut v = example(&spec, &s, "");
@@ -360,6 +379,8 @@ both_backends!(
                 .replace("{status_id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{notification_id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{external_id}", "probe-ticket")
+                .replace("{message_id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{kind}", "reminder")
                 .replace("{role}", "viewer")
                 .replace("{feature}", "sms")
                 .replace("{plan_code}", "starter")

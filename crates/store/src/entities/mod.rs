@@ -3,6 +3,7 @@
 pub mod api_key;
 pub mod audit_entry;
 pub mod casbin_rule;
+pub mod consent_event;
 pub mod customer;
 pub mod email;
 pub mod feature_override;
@@ -11,6 +12,8 @@ pub mod line_item;
 pub mod login_failure;
 pub mod membership;
 pub mod message;
+pub mod message_template;
+pub mod message_thread;
 pub mod outbox;
 pub mod password_reset;
 pub mod plan;

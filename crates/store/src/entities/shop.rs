@@ -20,6 +20,10 @@ pub struct Model {
     pub accent_color: Option<String>,
     pub country: String,
     pub currency: String,
+    pub sms_from: Option<String>,
+    pub quiet_hours_start: Option<i32>,
+    pub quiet_hours_end: Option<i32>,
+    pub require_sms_consent: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

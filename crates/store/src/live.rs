@@ -14,12 +14,11 @@
 use std::time::Duration;
 
 use pitwall_domain::ShopId;
-use pitwall_store::Db;
-use pitwall_store::sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+use crate::{Db, StoreError};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
-
-use crate::Result;
 
 /// The PostgreSQL channel every process listens on.
 pub const CHANNEL: &str = "pitwall_live";
@@ -71,11 +70,11 @@ impl Live {
         &self,
         txn: &impl ConnectionTrait,
         events: Vec<LiveEvent>,
-    ) -> Result<Announced> {
+    ) -> Result<Announced, StoreError> {
         if self.backend == DbBackend::Postgres {
             for e in &events {
                 let payload =
-                    serde_json::to_string(e).map_err(|e| crate::Error::Internal(e.to_string()))?;
+                    serde_json::to_string(e).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 txn.execute_raw(Statement::from_sql_and_values(
                     DbBackend::Postgres,
                     "SELECT pg_notify($1, $2)",
@@ -133,8 +132,8 @@ impl Subscription {
 /// Forwards NOTIFYs to local subscribers, reconnecting after a database
 /// outage. Events during the outage are lost: subscribers get `Lagged` so
 /// that they re-read.
-async fn listen(pool: pitwall_store::sea_orm::sqlx::PgPool, tx: broadcast::Sender<LiveEvent>) {
-    use pitwall_store::sea_orm::sqlx::postgres::PgListener;
+async fn listen(pool: sea_orm::sqlx::PgPool, tx: broadcast::Sender<LiveEvent>) {
+    use sea_orm::sqlx::postgres::PgListener;
     loop {
         if pool.is_closed() {
             return;

@@ -1,0 +1,419 @@
+//! The `SendMessage` job: delivers one customer message, exactly once.
+//!
+//! The design (ARCHITECTURE.md, "Sending exactly once"):
+//! 1. The message row and this job were written in the transaction of the
+//!    change that caused them; the job carries only the message id.
+//! 2. Before handing the message over, the job *claims* it: `queued`/`held`
+//!    → `sending`, in one conditional update that only one worker can win.
+//! 3. It records what the provider answered (`sent` with the provider's id,
+//!    or `failed`) right after.
+//! 4. A worker killed between 2 and 3 leaves the message in `sending`. The
+//!    job runs again (apalis re-queues the orphan); finding `sending`, it
+//!    first asks the provider whether a text with these words reached this
+//!    number since the claim (and is not another message of ours). Found:
+//!    recorded as sent, not sent again. Not found: sent now.
+//!    E-mail has no such question; a resend carries the same Message-ID.
+//!
+//! Transient failures (timeouts, refused connections, 5xx, 429) retry with
+//! backoff; permanent ones (4xx: invalid number, unsubscribed recipient)
+//! fail at once. Each sender number is held to its rate by slots reserved in
+//! the database, shared by every worker process.
+
+use std::time::Duration;
+
+use apalis::prelude::{AbortError, BoxDynError, Data};
+use chrono::Utc;
+use pitwall_domain::messaging::{Channel, MessageKind, MessageStatus};
+use pitwall_domain::{CustomerId, ShopId};
+use pitwall_store::live::Live;
+use pitwall_store::messages::{self, Message, Outcome};
+use pitwall_store::{Db, StoreError, customers, shops};
+
+use crate::SendMessage;
+use crate::delivery::transition;
+use crate::mailer::{Mailer, OutgoingEmail, SendError};
+use crate::relay::MAX_ATTEMPTS;
+use crate::sms::{Accepted, OutgoingSms, SmsError, SmsSender, UNSUBSCRIBED_RECIPIENT};
+
+/// Platform-wide messaging settings.
+#[derive(Debug, Clone)]
+pub struct MessagingSettings {
+    /// Public URL of this deployment (for the status callback).
+    pub base_url: String,
+    /// The platform's sender for shops without their own (`TWILIO_FROM`).
+    pub default_sms_from: Option<String>,
+    /// Texts per second per sender number (`PITWALL_SMS_RATE_PER_SENDER`).
+    pub sms_rate_per_sender: f64,
+}
+
+impl MessagingSettings {
+    pub fn send_interval(&self) -> chrono::Duration {
+        let per = if self.sms_rate_per_sender > 0.0 {
+            1.0 / self.sms_rate_per_sender
+        } else {
+            1.0
+        };
+        chrono::Duration::microseconds((per * 1_000_000.0) as i64)
+    }
+}
+
+#[derive(Clone)]
+pub struct MessageDeps {
+    pub db: Db,
+    pub live: Live,
+    pub sms: SmsSender,
+    pub mailer: Mailer,
+    pub settings: MessagingSettings,
+}
+
+/// How a try ended, before it is recorded.
+enum Tried {
+    Sent(Accepted, Option<String>),
+    Failed { code: String, reason: String },
+    Retry { code: String, reason: String },
+}
+
+pub async fn run(job: SendMessage, deps: Data<MessageDeps>) -> Result<(), BoxDynError> {
+    let id = job.message_id;
+    let Some(msg) = messages::by_id_for_delivery(&deps.db, id).await? else {
+        return Err(AbortError::new(format!("message {id} does not exist")).into());
+    };
+    let status = MessageStatus::parse(&msg.status).unwrap_or(MessageStatus::Queued);
+    if status.is_final() {
+        return Ok(());
+    }
+    // Held for the quota: nothing to do until staff send it again (which
+    // writes a new job).
+    if status == MessageStatus::Held && msg.hold_reason.as_deref() == Some("quota_exceeded") {
+        return Ok(());
+    }
+    let shop = ShopId::from_uuid(msg.shop_id);
+    let Some(shop_row) = shops::get(&deps.db, shop).await? else {
+        return Err(AbortError::new("the shop no longer exists").into());
+    };
+    let channel = Channel::parse(&msg.channel).unwrap_or(Channel::Sms);
+    let kind = MessageKind::parse(&msg.kind).unwrap_or(MessageKind::StatusUpdate);
+
+    // Opted out since it was queued: refuse, visibly. The one confirmation
+    // of an opt-out is the exception carriers allow.
+    if kind != MessageKind::KeywordReply
+        && let Some(c) = msg.customer_id
+        && let Some(customer) = customers::get(&deps.db, shop, CustomerId::from_uuid(c)).await?
+    {
+        let out = match channel {
+            Channel::Sms => customer.sms_opt_out,
+            Channel::Email => customer.email_opt_out,
+        };
+        if out {
+            record(
+                &deps,
+                &msg,
+                MessageStatus::Failed,
+                Outcome {
+                    error_code: Some("customer_opted_out"),
+                    error_message: Some("the customer opted out of this channel"),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            return Err(AbortError::new("customer opted out").into());
+        }
+    }
+
+    let sender = match channel {
+        Channel::Sms => shop_row
+            .sms_from
+            .clone()
+            .or_else(|| deps.settings.default_sms_from.clone())
+            .or_else(|| deps.sms.is_dev().then(|| "+15005550006".to_owned())),
+        Channel::Email => None,
+    };
+    if channel == Channel::Sms && sender.is_none() {
+        record(
+            &deps,
+            &msg,
+            MessageStatus::Failed,
+            Outcome {
+                error_code: Some("no_sender"),
+                error_message: Some(
+                    "the shop has no sender number and the platform has no default (TWILIO_FROM)",
+                ),
+                ..Default::default()
+            },
+        )
+        .await?;
+        return Err(AbortError::new("no sender number").into());
+    }
+
+    // Wait for this sender's turn before claiming, so a message never sits
+    // in `sending` longer than it must.
+    if let Some(sender) = &sender {
+        wait_for_slot(&deps, sender).await?;
+    }
+
+    let sms = sender.as_ref().map(|from| OutgoingSms {
+        message_id: msg.id.to_string(),
+        to: msg.to_address.clone(),
+        from: from.clone(),
+        body: msg.body.clone(),
+        status_callback: (!deps.sms.is_dev()).then(|| {
+            format!(
+                "{}/webhooks/twilio/status?message_id={}",
+                deps.settings.base_url, msg.id
+            )
+        }),
+    });
+
+    let reconciled = if status == MessageStatus::Sending {
+        // A try before this one claimed the message and never recorded the
+        // outcome: ask before sending again.
+        messages::count_attempt(&deps.db, id).await?;
+        match &sms {
+            Some(sms) => {
+                let since = msg.claimed_at.unwrap_or(msg.created_at) - chrono::Duration::minutes(5);
+                let known = known_provider_ids(&deps.db, &msg).await?;
+                match deps
+                    .sms
+                    .find_sent(sms, since, |sid| known.iter().any(|k| k == sid))
+                    .await
+                {
+                    Ok(found) => found,
+                    Err(
+                        SmsError::Transient { code, reason } | SmsError::Permanent { code, reason },
+                    ) => {
+                        messages::note_error(&deps.db, id, &code, &reason).await?;
+                        return Err(reason.into());
+                    }
+                }
+            }
+            None => None,
+        }
+    } else {
+        if !messages::claim(&deps.db, id).await? {
+            // Someone else moved it meanwhile; whatever they do stands.
+            return Ok(());
+        }
+        None
+    };
+
+    let tried = match (reconciled, &sms) {
+        (Some(found), _) => {
+            tracing::info!(message.id = %id, "text found at the provider after an interrupted try; not sent again");
+            Tried::Sent(found, sender.clone())
+        }
+        (None, Some(sms)) => match deps.sms.send(sms).await {
+            Ok(a) => Tried::Sent(a, sender.clone()),
+            Err(SmsError::Permanent { code, reason }) => Tried::Failed { code, reason },
+            Err(SmsError::Transient { code, reason }) => Tried::Retry { code, reason },
+        },
+        (None, None) => {
+            let mail = OutgoingEmail {
+                id: msg.id.to_string(),
+                to: msg.to_address.clone(),
+                reply_to: shop_row.email.clone(),
+                subject: msg
+                    .subject
+                    .clone()
+                    .unwrap_or_else(|| format!("A message from {}", shop_row.name)),
+                text: msg.body.clone(),
+                html: Some(email_html(&shop_row.name, &msg.body)),
+            };
+            match deps.mailer.send(&mail).await {
+                Ok(()) => Tried::Sent(
+                    Accepted {
+                        provider_id: format!("email-{}", msg.id),
+                    },
+                    None,
+                ),
+                Err(SendError::Permanent(reason)) => Tried::Failed {
+                    code: "smtp_rejected".into(),
+                    reason,
+                },
+                Err(SendError::Transient(reason)) => Tried::Retry {
+                    code: "smtp_unavailable".into(),
+                    reason,
+                },
+            }
+        }
+    };
+
+    let current = messages::by_id_for_delivery(&deps.db, id)
+        .await?
+        .ok_or_else(|| AbortError::new("message vanished while sending"))?;
+    match tried {
+        Tried::Sent(accepted, from) => {
+            record(
+                &deps,
+                &current,
+                MessageStatus::Sent,
+                Outcome {
+                    provider_id: Some(&accepted.provider_id),
+                    from_address: from.as_deref(),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            tracing::info!(message.id = %id, message.channel = %channel, "message sent");
+            Ok(())
+        }
+        Tried::Failed { code, reason } => {
+            record(
+                &deps,
+                &current,
+                MessageStatus::Failed,
+                Outcome {
+                    error_code: Some(&code),
+                    error_message: Some(&reason),
+                    from_address: sender.as_deref(),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            if code == UNSUBSCRIBED_RECIPIENT
+                && let Some(c) = msg.customer_id
+            {
+                opted_out_at_carrier(&deps.db, shop, CustomerId::from_uuid(c)).await?;
+            }
+            tracing::warn!(message.id = %id, error.code = %code, "message refused for good");
+            Err(AbortError::new(reason).into())
+        }
+        Tried::Retry { code, reason } => {
+            if current.attempts as usize >= MAX_ATTEMPTS {
+                let reason = format!("gave up after {} tries: {reason}", current.attempts);
+                record(
+                    &deps,
+                    &current,
+                    MessageStatus::Failed,
+                    Outcome {
+                        error_code: Some(&code),
+                        error_message: Some(&reason),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+                return Err(AbortError::new(reason).into());
+            }
+            messages::note_error(&deps.db, id, &code, &reason).await?;
+            tracing::warn!(message.id = %id, error.code = %code, "message not sent, will retry");
+            Err(reason.into())
+        }
+    }
+}
+
+/// Records a state change in its own transaction and tells the pages.
+async fn record(
+    deps: &MessageDeps,
+    msg: &Message,
+    to: MessageStatus,
+    o: Outcome<'_>,
+) -> Result<(), StoreError> {
+    let txn = pitwall_store::begin_write(&deps.db).await?;
+    let announced = transition(&txn, &deps.live, msg, to, o).await?;
+    txn.commit().await?;
+    if let Some(a) = announced {
+        deps.live.after_commit(a);
+    }
+    Ok(())
+}
+
+async fn wait_for_slot(deps: &MessageDeps, sender: &str) -> Result<(), StoreError> {
+    let interval = deps.settings.send_interval();
+    loop {
+        let slot = {
+            let txn = pitwall_store::begin_write(&deps.db).await?;
+            let slot =
+                messages::reserve_send_slot(&txn, sender, interval, chrono::Duration::seconds(5))
+                    .await?;
+            txn.commit().await?;
+            slot
+        };
+        match slot {
+            Some(at) => {
+                let wait = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+                return Ok(());
+            }
+            None => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+/// Provider ids our other messages to the same number already carry: a
+/// text with the same words among them is not this one.
+async fn known_provider_ids(db: &Db, msg: &Message) -> Result<Vec<String>, StoreError> {
+    let Some(c) = msg.customer_id else {
+        return Ok(Vec::new());
+    };
+    let recent = messages::recent_of_customer(
+        db,
+        ShopId::from_uuid(msg.shop_id),
+        CustomerId::from_uuid(c),
+        200,
+    )
+    .await?;
+    Ok(recent
+        .into_iter()
+        .filter(|m| m.id != msg.id)
+        .filter_map(|m| m.provider_id)
+        .collect())
+}
+
+/// The carrier says the customer replied STOP (perhaps before Pitwall knew
+/// them): record it as an opt-out so staff see why.
+async fn opted_out_at_carrier(
+    db: &Db,
+    shop: ShopId,
+    customer: CustomerId,
+) -> Result<(), StoreError> {
+    let txn = pitwall_store::begin_write(db).await?;
+    customers::set_opt_out(&txn, shop, customer, Some(true), None).await?;
+    messages::record_consent(
+        &txn,
+        shop,
+        messages::NewConsent {
+            customer,
+            channel: Channel::Sms,
+            action: "opt_out",
+            source: "carrier",
+            actor: None,
+            detail: Some("the carrier reported the number as unsubscribed (21610)"),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The HTML part of a customer e-mail: the rendered text, every character
+/// escaped (so nothing a template or a customer name holds can become
+/// markup), paragraphs kept.
+pub fn email_html(shop_name: &str, text: &str) -> String {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&#39;")
+    };
+    let body = text
+        .split("\n\n")
+        .map(|p| format!("<p>{}</p>", esc(p).replace('\n', "<br>")))
+        .collect::<String>();
+    format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\"><h2>{}</h2>{body}</body></html>",
+        esc(shop_name)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn email_html_escapes_everything_from_templates_and_names() {
+        let html = super::email_html("Bob's <Garage>", "Hi <script>x</script>\n\nBye & see you");
+        assert!(html.contains("Bob&#39;s &lt;Garage&gt;"));
+        assert!(html.contains("<p>Hi &lt;script&gt;x&lt;/script&gt;</p><p>Bye &amp; see you</p>"));
+        assert!(!html.contains("<script>"));
+    }
+}

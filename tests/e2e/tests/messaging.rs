@@ -1,0 +1,871 @@
+//! Messaging end to end on both databases, with a local SMS provider that
+//! speaks Twilio's wire format (Pitwall's real client talks to it) and the
+//! app's real workers: delivery and receipts, replies that turn the
+//! dashboard orange, STOP/START/HELP, retries and permanent failures,
+//! signatures, templates, quiet hours, consent and quota.
+
+use std::time::Duration;
+
+use pitwall_testkit::fake_sms::FakeSms;
+use pitwall_testkit::{Backend, Options, StatusCode, TestApp};
+use serde_json::{Value, json};
+
+const SHOP_NUMBER: &str = "+15125550100";
+const CUSTOMER: &str = "+15125550123";
+
+/// Runs `body` on both databases with workers and the fake provider.
+macro_rules! with_provider {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run(Backend::Sqlite, $body).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                run(Backend::Postgres, $body).await;
+            }
+        }
+    };
+}
+
+async fn run<F>(backend: Backend, body: F)
+where
+    F: AsyncFnOnce(&TestApp, &FakeSms),
+{
+    let fake = FakeSms::start().await.expect("fake SMS provider");
+    let Some(t) = TestApp::spawn_with(
+        backend,
+        Options {
+            workers: true,
+            env: fake.env(SHOP_NUMBER),
+            ..Default::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    body(&t, &fake).await;
+    t.finish().await;
+}
+
+async fn pos_key(t: &TestApp, owner: &str) -> String {
+    let (s, b) = t
+        .post("/api/v1/api-keys", owner, json!({"name": "POS"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b["secret"].as_str().unwrap().to_owned()
+}
+
+/// A ticket whose customer has a phone (and no e-mail, so one text per
+/// status update); returns (ticket id, customer id).
+async fn ticket(t: &TestApp, owner: &str, phone: &str) -> (String, String) {
+    let key = pos_key(t, owner).await;
+    let ext = format!("RO-{}", uuid::Uuid::new_v4().simple());
+    let (s, b) = t
+        .call(
+            "PUT",
+            &format!("/api/pos/v1/tickets/{ext}"),
+            Some(&key),
+            Some(json!({
+                "kind": "workorder", "number": "2001", "pos_updated_at": "2026-11-23T10:00:00Z",
+                "customer": {"external_id": format!("C-{ext}"), "first_name": "Dana", "last_name": "Reyes", "phone": phone},
+                "vehicle": {"external_id": format!("V-{ext}"), "year": 2019, "make": "Honda", "model": "Civic"},
+                "services": [],
+            })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    (
+        b["ticket"]["id"].as_str().unwrap().to_owned(),
+        b["ticket"]["customer"]["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn notifying_status(t: &TestApp, owner: &str) -> String {
+    let (_, statuses) = t.get("/api/v1/vehicle-statuses", owner).await;
+    statuses["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["notify_customer"] == true)
+        .expect("a status that tells the customer")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Polls the thread until the message reaches one of `states`.
+async fn message_in(t: &TestApp, owner: &str, customer: &str, id: &str, states: &[&str]) -> Value {
+    for _ in 0..300 {
+        let (_, th) = t.get(&format!("/api/v1/threads/{customer}"), owner).await;
+        if let Some(m) = th["messages"]
+            .as_array()
+            .and_then(|ms| ms.iter().find(|m| m["id"] == id))
+            && states.iter().any(|s| m["status"] == *s)
+        {
+            return m.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, th) = t.get(&format!("/api/v1/threads/{customer}"), owner).await;
+    panic!("message {id} never reached {states:?}: {th}");
+}
+
+async fn unread_on_dashboard(t: &TestApp, owner: &str, ticket: &str) -> bool {
+    let (_, dash) = t.get("/api/v1/dashboard", owner).await;
+    dash["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ticket"]["id"] == ticket)
+        .expect("the ticket is on the dashboard")["unread_reply"]
+        == true
+}
+
+with_provider!(
+    a_status_text_is_delivered_receipted_answered_and_stopped,
+    async |t: &TestApp, fake: &FakeSms| {
+        let (_, owner) = t.shop("msg-shop", "premium").await;
+        let (ticket_id, customer) = ticket(t, &owner, "(512) 555-0123").await;
+        let status = notifying_status(t, &owner).await;
+
+        // A status that tells the customer: one text, through the provider.
+        let (s, set) = t
+            .call(
+                "PUT",
+                &format!("/api/v1/tickets/{ticket_id}/status"),
+                Some(&owner),
+                Some(json!({"status_id": status})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{set}");
+        let msg_id = set["messages"][0]["id"].as_str().unwrap().to_owned();
+        assert_eq!(set["messages"][0]["status"], "queued");
+        let got = fake.wait_for(1, 15).await;
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].to, CUSTOMER);
+        assert_eq!(got[0].from, SHOP_NUMBER);
+        assert!(got[0].body.contains("Dana"), "{}", got[0].body);
+        let sent = message_in(t, &owner, &customer, &msg_id, &["sent"]).await;
+        assert_eq!(sent["from"], SHOP_NUMBER);
+        assert_eq!(sent["attempts"], 1);
+
+        // The provider's receipt (signed) moves it to delivered.
+        let (s, _) = fake.report(&got[0], "delivered", None).await.unwrap();
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let delivered = message_in(t, &owner, &customer, &msg_id, &["delivered"]).await;
+        assert!(delivered["delivered_at"].is_string());
+        // A late "sent" receipt never undoes "delivered".
+        fake.report(&got[0], "sent", None).await.unwrap();
+        let (_, th) = t.get(&format!("/api/v1/threads/{customer}"), &owner).await;
+        assert_eq!(th["messages"][0]["status"], "delivered");
+        let (_, tl) = t
+            .get(&format!("/api/v1/tickets/{ticket_id}/timeline"), &owner)
+            .await;
+        let kinds: Vec<&str> = tl["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["kind"].as_str())
+            .collect();
+        for k in ["message_queued", "message_sent", "message_delivered"] {
+            assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+        }
+
+        // The customer answers: the thread and the dashboard show it unread.
+        assert!(!unread_on_dashboard(t, &owner, &ticket_id).await);
+        let (s, twiml) = fake
+            .text_in(&t.base_url, CUSTOMER, SHOP_NUMBER, "Is it ready yet?")
+            .await
+            .unwrap();
+        assert_eq!(s, StatusCode::OK, "{twiml}");
+        assert!(twiml.contains("<Response>"));
+        assert!(unread_on_dashboard(t, &owner, &ticket_id).await);
+        let (_, threads) = t.get("/api/v1/threads?filter=unread", &owner).await;
+        assert_eq!(threads["items"][0]["customer_id"], customer.as_str());
+        assert_eq!(
+            threads["items"][0]["last_message"]["body"],
+            "Is it ready yet?"
+        );
+        let (_, tl) = t
+            .get(&format!("/api/v1/tickets/{ticket_id}/timeline"), &owner)
+            .await;
+        assert!(
+            tl["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["kind"] == "customer_reply")
+        );
+        // Reading the thread clears it.
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/threads/{customer}/read"),
+                &owner,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(!unread_on_dashboard(t, &owner, &ticket_id).await);
+        let (_, threads) = t.get("/api/v1/threads?filter=unread", &owner).await;
+        assert_eq!(threads["items"].as_array().unwrap().len(), 0);
+
+        // A staff reply goes out at once.
+        let (s, reply) = t
+            .post(
+                &format!("/api/v1/threads/{customer}/messages"),
+                &owner,
+                json!({"channel": "sms", "body": "Ready at 5!"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{reply}");
+        assert_eq!(reply["kind"], "reply");
+        assert_eq!(reply["ticket_id"], ticket_id.as_str());
+        let got = fake.wait_for(2, 15).await;
+        assert_eq!(got[1].body, "Ready at 5!");
+
+        // STOP (any case, spaces around) opts out at once, with one
+        // confirmation; later texts are refused and shown.
+        let (s, _) = fake
+            .text_in(&t.base_url, CUSTOMER, SHOP_NUMBER, "  stop ")
+            .await
+            .unwrap();
+        assert_eq!(s, StatusCode::OK);
+        let got = fake.wait_for(3, 15).await;
+        assert_eq!(got.len(), 3);
+        assert!(got[2].body.contains("unsubscribed"), "{}", got[2].body);
+        let (_, th) = t.get(&format!("/api/v1/threads/{customer}"), &owner).await;
+        assert_eq!(th["customer"]["sms_opt_out"], true);
+        assert_eq!(th["consent"][0]["action"], "opt_out");
+        assert_eq!(th["consent"][0]["source"], "keyword");
+        let (s, refused) = t
+            .post(
+                &format!("/api/v1/threads/{customer}/messages"),
+                &owner,
+                json!({"channel": "sms", "body": "Still there?"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{refused}");
+        assert_eq!(refused["code"], "customer_opted_out");
+        let (s, set) = t
+            .call(
+                "PUT",
+                &format!("/api/v1/tickets/{ticket_id}/status"),
+                Some(&owner),
+                Some(json!({"status_id": status})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{set}");
+        assert_eq!(set["messages"][0]["status"], "failed");
+        assert_eq!(set["messages"][0]["error_code"], "customer_opted_out");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(fake.messages().len(), 3, "nothing more was texted");
+
+        // HELP answers with the shop's name; START opts back in.
+        fake.text_in(&t.base_url, CUSTOMER, SHOP_NUMBER, "HELP")
+            .await
+            .unwrap();
+        let got = fake.wait_for(4, 15).await;
+        assert!(got[3].body.contains("Shop msg-shop"), "{}", got[3].body);
+        fake.text_in(&t.base_url, CUSTOMER, SHOP_NUMBER, "Start")
+            .await
+            .unwrap();
+        let got = fake.wait_for(5, 15).await;
+        assert!(got[4].body.contains("resubscribed"), "{}", got[4].body);
+        let (_, th) = t.get(&format!("/api/v1/threads/{customer}"), &owner).await;
+        assert_eq!(th["customer"]["sms_opt_out"], false);
+        // Keywords are handled, not left waiting for a person.
+        assert_eq!(th["unread"], false);
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/threads/{customer}/messages"),
+                &owner,
+                json!({"channel": "sms", "body": "Welcome back"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+        fake.wait_for(6, 15).await;
+        // The same inbound text delivered twice is recorded once.
+        let before = th["messages"].as_array().unwrap().len();
+        let params = [
+            ("MessageSid", "SMduplicate1"),
+            ("From", CUSTOMER),
+            ("To", SHOP_NUMBER),
+            ("Body", "twice"),
+        ];
+        let url = format!("{}/webhooks/twilio/inbound", t.base_url);
+        fake.post_signed(&url, &params).await.unwrap();
+        fake.post_signed(&url, &params).await.unwrap();
+        let (_, th) = t.get(&format!("/api/v1/threads/{customer}"), &owner).await;
+        let twice = th["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["body"] == "twice")
+            .count();
+        assert_eq!(twice, 1);
+        assert!(th["messages"].as_array().unwrap().len() > before);
+    }
+);
+
+with_provider!(
+    webhooks_refuse_forged_and_bad_requests_and_change_nothing,
+    async |t: &TestApp, fake: &FakeSms| {
+        let (_, owner) = t.shop("hook-shop", "premium").await;
+        let (_, customer) = ticket(t, &owner, "(512) 555-0123").await;
+        // The shop's own number: texts to it belong to this shop.
+        let (s, b) = t
+            .call(
+                "PUT",
+                "/api/v1/messaging-settings",
+                Some(&owner),
+                Some(json!({"sms_from": "(512) 555-0100", "require_sms_consent": false})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["sms_from"], SHOP_NUMBER);
+        let inbound = format!("{}/webhooks/twilio/inbound", t.base_url);
+        let form = [
+            ("MessageSid", "SMforged"),
+            ("From", CUSTOMER),
+            ("To", SHOP_NUMBER),
+            ("Body", "hello"),
+        ];
+        // Unsigned, wrongly signed, signed over other words or another URL.
+        let unsigned = t.client.post(&inbound).form(&form).send().await.unwrap();
+        assert_eq!(unsigned.status(), StatusCode::FORBIDDEN);
+        let b: Value = unsigned.json().await.unwrap();
+        assert_eq!(b["code"], "invalid_signature");
+        assert_eq!(b["field"], "X-Twilio-Signature");
+        let wrong = t
+            .client
+            .post(&inbound)
+            .header("X-Twilio-Signature", "bm90IHRoZSBzaWduYXR1cmU=")
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+        let owned: Vec<(String, String)> = form
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let other_url = pitwall_jobs::sms::signature(
+            pitwall_testkit::fake_sms::AUTH_TOKEN,
+            "https://elsewhere.example/webhooks/twilio/inbound",
+            &owned,
+        );
+        let moved = t
+            .client
+            .post(&inbound)
+            .header("X-Twilio-Signature", other_url)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(moved.status(), StatusCode::FORBIDDEN);
+        let other_key = pitwall_jobs::sms::signature("not the token", &inbound, &owned);
+        let stolen = t
+            .client
+            .post(&inbound)
+            .header("X-Twilio-Signature", other_key)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stolen.status(), StatusCode::FORBIDDEN);
+        let receipt = t
+            .client
+            .post(format!("{}/webhooks/twilio/status", t.base_url))
+            .form(&[("MessageSid", "SMx"), ("MessageStatus", "delivered")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(receipt.status(), StatusCode::FORBIDDEN);
+        let (_, th) = t.get(&format!("/api/v1/threads/{customer}"), &owner).await;
+        assert_eq!(th["messages"].as_array().unwrap().len(), 0, "{th}");
+
+        // Signed but bad: each names what is wrong.
+        let (s, b) = fake
+            .post_signed(
+                &inbound,
+                &[("MessageSid", "SM1"), ("To", SHOP_NUMBER), ("Body", "x")],
+            )
+            .await
+            .unwrap();
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+        assert!(b.contains("\"field\":\"From\""), "{b}");
+        let (s, b) = fake
+            .post_signed(
+                &inbound,
+                &[
+                    ("MessageSid", "SM2"),
+                    ("From", "not a phone"),
+                    ("To", SHOP_NUMBER),
+                    ("Body", "x"),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert!(b.contains("\"field\":\"From\""), "{b}");
+        // A number no shop uses and nobody was texted from.
+        let (s, b) = fake
+            .text_in(&t.base_url, CUSTOMER, "+15125559999", "who are you")
+            .await
+            .unwrap();
+        assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
+        // Oversized: the body of a text is capped, and so is the request.
+        let long = "x".repeat(1601);
+        let (s, b) = fake
+            .post_signed(
+                &inbound,
+                &[
+                    ("MessageSid", "SM3"),
+                    ("From", CUSTOMER),
+                    ("To", SHOP_NUMBER),
+                    ("Body", &long),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert!(b.contains("\"field\":\"Body\""), "{b}");
+        let huge = "y".repeat(70 * 1024);
+        let (s, _) = fake
+            .post_signed(
+                &inbound,
+                &[
+                    ("MessageSid", "SM4"),
+                    ("From", CUSTOMER),
+                    ("To", SHOP_NUMBER),
+                    ("Body", &huge),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+        // An empty text is still a text (a photo without words, say).
+        let (s, b) = fake
+            .post_signed(
+                &inbound,
+                &[
+                    ("MessageSid", "SM5"),
+                    ("From", CUSTOMER),
+                    ("To", SHOP_NUMBER),
+                    ("Body", ""),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(s, StatusCode::OK, "{b}");
+        // Receipts: an unknown message is acknowledged and changes nothing;
+        // an unknown state is named.
+        let status_url = format!("{}/webhooks/twilio/status", t.base_url);
+        let (s, _) = fake
+            .post_signed(
+                &status_url,
+                &[("MessageSid", "SMnobody"), ("MessageStatus", "delivered")],
+            )
+            .await
+            .unwrap();
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (s, b) = fake
+            .post_signed(
+                &status_url,
+                &[("MessageSid", "SMnobody"), ("MessageStatus", "exploded")],
+            )
+            .await
+            .unwrap();
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert!(b.contains("MessageStatus"), "{b}");
+        let (_, th) = t.get(&format!("/api/v1/threads/{customer}"), &owner).await;
+        assert_eq!(
+            th["messages"].as_array().unwrap().len(),
+            1,
+            "only the empty text: {th}"
+        );
+    }
+);
+
+with_provider!(
+    transient_failures_retry_and_permanent_ones_fail_at_once,
+    async |t: &TestApp, fake: &FakeSms| {
+        let (_, owner) = t.shop("retry-shop", "premium").await;
+        let (_, customer) = ticket(t, &owner, "(512) 555-0123").await;
+        // Two 500s, then the provider takes it: one text, three tries.
+        fake.fail_next(2);
+        let (s, m) = t
+            .post(
+                &format!("/api/v1/threads/{customer}/messages"),
+                &owner,
+                json!({"channel": "sms", "body": "third time lucky"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{m}");
+        let sent = message_in(t, &owner, &customer, m["id"].as_str().unwrap(), &["sent"]).await;
+        assert_eq!(sent["attempts"], 3);
+        assert_eq!(fake.messages().len(), 1);
+
+        // An invalid number fails at once with the provider's code.
+        let (_, bad) = ticket(t, &owner, "(512) 555-0177").await;
+        fake.refuse("+15125550177", 21211);
+        let (_, m) = t
+            .post(
+                &format!("/api/v1/threads/{bad}/messages"),
+                &owner,
+                json!({"channel": "sms", "body": "to nowhere"}),
+            )
+            .await;
+        let failed = message_in(t, &owner, &bad, m["id"].as_str().unwrap(), &["failed"]).await;
+        assert_eq!(failed["error_code"], "21211");
+        assert_eq!(failed["attempts"], 1);
+        assert!(
+            failed["error_message"]
+                .as_str()
+                .unwrap()
+                .contains("not a valid")
+        );
+
+        // An unsubscribed recipient (21610): failed, and the customer is
+        // marked opted out so nobody keeps trying.
+        let (_, gone) = ticket(t, &owner, "(512) 555-0188").await;
+        fake.refuse("+15125550188", 21610);
+        let (_, m) = t
+            .post(
+                &format!("/api/v1/threads/{gone}/messages"),
+                &owner,
+                json!({"channel": "sms", "body": "hello?"}),
+            )
+            .await;
+        let failed = message_in(t, &owner, &gone, m["id"].as_str().unwrap(), &["failed"]).await;
+        assert_eq!(failed["error_code"], "21610");
+        let (_, th) = t.get(&format!("/api/v1/threads/{gone}"), &owner).await;
+        assert_eq!(th["customer"]["sms_opt_out"], true);
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/messages/{}/resend", m["id"].as_str().unwrap()),
+                &owner,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{b}");
+        assert_eq!(b["code"], "customer_opted_out");
+        // A delivery receipt reporting failure records the provider's code
+        // in words.
+        let (_, m) = t
+            .post(
+                &format!("/api/v1/threads/{customer}/messages"),
+                &owner,
+                json!({"channel": "sms", "body": "will bounce"}),
+            )
+            .await;
+        let id = m["id"].as_str().unwrap();
+        message_in(t, &owner, &customer, id, &["sent"]).await;
+        let last = fake
+            .messages()
+            .into_iter()
+            .find(|x| x.body == "will bounce")
+            .unwrap();
+        fake.report(&last, "undelivered", Some("30003"))
+            .await
+            .unwrap();
+        let failed = message_in(t, &owner, &customer, id, &["failed"]).await;
+        assert_eq!(failed["error_code"], "30003");
+        assert!(
+            failed["error_message"]
+                .as_str()
+                .unwrap()
+                .contains("phone is off")
+        );
+        // Sent again: a new message, the failure kept.
+        let (s, again) = t
+            .post(&format!("/api/v1/messages/{id}/resend"), &owner, json!({}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{again}");
+        assert_ne!(again["id"], m["id"]);
+        message_in(
+            t,
+            &owner,
+            &customer,
+            again["id"].as_str().unwrap(),
+            &["sent"],
+        )
+        .await;
+        // Only failed messages can be sent again.
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/messages/{}/resend", again["id"].as_str().unwrap()),
+                &owner,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{b}");
+    }
+);
+
+with_provider!(
+    templates_are_checked_sandboxed_and_previewed,
+    async |t: &TestApp, _fake: &FakeSms| {
+        let (_, owner) = t.shop("tpl-shop", "premium").await;
+        let (_, list) = t.get("/api/v1/message-templates", &owner).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 3);
+        assert!(
+            list["variables"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| v["name"] == "first_name")
+        );
+        let owner_ref = owner.as_str();
+        let put = |body: &str| {
+            let body = body.to_owned();
+            async move {
+                t.call(
+                    "PUT",
+                    "/api/v1/message-templates/reminder",
+                    Some(owner_ref),
+                    Some(json!({"body": body})),
+                )
+                .await
+            }
+        };
+        for (bad, says) in [
+            ("Hi {{ first_name ", "line 1"),
+            ("line one\n{% if %}", "line 2"),
+            (
+                "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+                "fuel",
+            ),
+            (
+                "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
+                "recursion",
+            ),
+            (
+                "{% for i in range(2000) %}x{% endfor %}",
+                "longer than 1600",
+            ),
+            ("{% include 'secrets.txt' %}", "non-existing template"),
+        ] {
+            let (s, b) = put(bad).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {b}");
+            assert_eq!(b["field"], "body", "{bad}: {b}");
+            assert!(
+                b["message"].as_str().unwrap().to_lowercase().contains(says),
+                "{bad}: {b}"
+            );
+        }
+        let (_, list_after) = t.get("/api/v1/message-templates", &owner).await;
+        assert_eq!(list, list_after, "refused templates changed nothing");
+        let (s, b) =
+            put("Hi {{ first_name }}, your {{ vehicle }} is waiting at {{ shop_name }}.").await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["is_default"], false);
+
+        // Preview: text with samples, encoding, segments.
+        let (s, p) = t
+            .post(
+                "/api/v1/message-templates/preview",
+                &owner,
+                json!({"body": "Hi {{ first_name }} 🙂"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{p}");
+        assert_eq!(p["text"], "Hi Sam 🙂");
+        assert_eq!(p["encoding"], "UCS-2");
+        assert_eq!(p["segments"], 1);
+        let (_, p) = t
+            .post(
+                "/api/v1/message-templates/preview",
+                &owner,
+                json!({"body": "x".repeat(200)}),
+            )
+            .await;
+        assert_eq!(
+            (p["encoding"].as_str(), p["segments"].as_u64()),
+            (Some("GSM-7"), Some(2))
+        );
+        assert!(p["cost_hint_cents"].as_f64().unwrap() > 0.0);
+        // Status templates are held to the same rules.
+        let (s, b) = t
+            .post(
+                "/api/v1/vehicle-statuses",
+                &owner,
+                json!({"label": "Broken", "color": "#123456", "notify_customer": true,
+                       "message_template": "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+                       "timer_mode": "open"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert!(b.to_string().contains("message_template"), "{b}");
+    }
+);
+
+with_provider!(
+    quiet_hours_consent_and_quota_decide_when_and_whether,
+    async |t: &TestApp, fake: &FakeSms| {
+        let (shop, owner) = t.shop("rules-shop", "premium").await;
+        let (ticket_id, customer) = ticket(t, &owner, "(512) 555-0123").await;
+        // Quiet hours around now, in the shop's zone.
+        let (_, me) = t.get("/api/v1/shop", &owner).await;
+        let tz: chrono_tz::Tz = me["time_zone"].as_str().unwrap().parse().unwrap();
+        let local = chrono::Utc::now().with_timezone(&tz);
+        use chrono::Timelike;
+        let start = (local.hour() + 23) % 24;
+        let end = (local.hour() + 2) % 24;
+        let (s, b) = t
+            .call(
+                "PUT",
+                "/api/v1/messaging-settings",
+                Some(&owner),
+                Some(json!({"quiet_hours_start": format!("{start:02}:00"), "quiet_hours_end": format!("{end:02}:00"),
+                            "require_sms_consent": false, "sms_from": null})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        // A reminder waits for morning, visibly.
+        let (s, r) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket_id}/reminders"),
+                &owner,
+                json!({"channel": "sms"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        assert_eq!(r["status"], "held");
+        assert_eq!(r["hold_reason"], "quiet_hours");
+        let until: chrono::DateTime<chrono::Utc> =
+            r["held_until"].as_str().unwrap().parse().unwrap();
+        assert!(
+            until > chrono::Utc::now() && until < chrono::Utc::now() + chrono::Duration::hours(3)
+        );
+        // A status update (the customer is waiting for it) goes at once.
+        let status = notifying_status(t, &owner).await;
+        let (_, set) = t
+            .call(
+                "PUT",
+                &format!("/api/v1/tickets/{ticket_id}/status"),
+                Some(&owner),
+                Some(json!({"status_id": status})),
+            )
+            .await;
+        assert_eq!(set["messages"][0]["status"], "queued");
+        let got = fake.wait_for(1, 15).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(fake.messages().len(), 1, "the reminder waits: {got:?}");
+        let (s, b) = t
+            .call(
+                "PUT",
+                "/api/v1/messaging-settings",
+                Some(&owner),
+                Some(json!({"quiet_hours_start": "25:00", "quiet_hours_end": "07:00", "require_sms_consent": false})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["field"], "quiet_hours_start");
+        let (s, b) = t
+            .call(
+                "PUT",
+                "/api/v1/messaging-settings",
+                Some(&owner),
+                Some(json!({"quiet_hours_end": "07:00", "require_sms_consent": false, "sms_from": "not a number"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+
+        // Consent required: refused until staff record it.
+        let (s, _) = t
+            .call(
+                "PUT",
+                "/api/v1/messaging-settings",
+                Some(&owner),
+                Some(json!({"require_sms_consent": true})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/threads/{customer}/messages"),
+                &owner,
+                json!({"channel": "sms", "body": "hi"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{b}");
+        assert_eq!(b["code"], "consent_required");
+        let (s, c) = t
+            .post(
+                &format!("/api/v1/customers/{customer}/consent"),
+                &owner,
+                json!({"detail": "signed the drop-off form"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{c}");
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/threads/{customer}/messages"),
+                &owner,
+                json!({"channel": "sms", "body": "hi"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+
+        // The plan's monthly SMS quota: a support override lowers it to
+        // what is already used; the next text is refused.
+        let (_, usage) = t.get("/api/v1/usage", &owner).await;
+        let used = usage["sms_segments"].as_i64().unwrap();
+        assert!(used >= 2, "{usage}");
+        let admin = t
+            .platform(
+                "plans@rules.test",
+                pitwall_core::domain::PlatformRole::PlatformAdmin,
+            )
+            .await;
+        let (_, plans) = t.get("/api/admin/v1/plans", &admin).await;
+        let mut premium = plans["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["code"] == "premium")
+            .unwrap()
+            .clone();
+        premium["sms_per_month"] = json!(used);
+        let body = json!({
+            "name": premium["name"], "monthly_price_cents": premium["monthly_price_cents"],
+            "features": premium["features"], "max_users": premium["max_users"],
+            "sms_per_month": used, "max_locations": premium["max_locations"],
+        });
+        let (s, b) = t
+            .call(
+                "PUT",
+                "/api/admin/v1/plans/premium",
+                Some(&admin),
+                Some(body),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let _ = shop;
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/threads/{customer}/messages"),
+                &owner,
+                json!({"channel": "sms", "body": "one too many"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+        assert_eq!(b["code"], "quota_exceeded");
+        // An automatic status text is held for the quota, not lost.
+        let (_, set) = t
+            .call(
+                "PUT",
+                &format!("/api/v1/tickets/{ticket_id}/status"),
+                Some(&owner),
+                Some(json!({"status_id": status})),
+            )
+            .await;
+        assert_eq!(set["messages"][0]["status"], "held", "{set}");
+        assert_eq!(set["messages"][0]["hold_reason"], "quota_exceeded");
+    }
+);
