@@ -92,7 +92,13 @@ struct TwilioMessage {
 struct TwilioList {
     #[serde(default)]
     messages: Vec<TwilioMessage>,
+    /// The next (older) page, relative to the API's base URL.
+    #[serde(default)]
+    next_page_uri: Option<String>,
 }
+
+/// How far back a reconciliation pages (of up to 1,000 messages each).
+const MAX_RECONCILE_PAGES: usize = 50;
 
 #[derive(Deserialize)]
 struct TwilioError {
@@ -205,37 +211,60 @@ impl SmsSender {
     ) -> Result<Option<Accepted>, SmsError> {
         match self {
             SmsSender::Twilio { http, settings } => {
-                let mut query = vec![("To", sms.to.as_str()), ("PageSize", "100")];
+                // Newest first, page by page, until the pages are older
+                // than the claim.
+                let mut query = vec![("To", sms.to.as_str()), ("PageSize", "1000")];
                 if !sms.from.starts_with("MG") {
                     query.push(("From", sms.from.as_str()));
                 }
-                let res = http
-                    .get(Self::messages_url(settings))
-                    .basic_auth(&settings.account_sid, Some(&settings.auth_token))
-                    .query(&query)
-                    .send()
-                    .await
-                    .map_err(|e| transient_http(&e))?;
-                if !res.status().is_success() {
-                    return Err(SmsError::Transient {
-                        code: res.status().as_u16().to_string(),
-                        reason: "the SMS provider would not list messages".into(),
-                    });
-                }
-                let list: TwilioList = res.json().await.map_err(|e| transient_http(&e))?;
-                Ok(list
-                    .messages
-                    .into_iter()
-                    .filter(|m| m.to.as_deref().is_none_or(|to| to == sms.to))
-                    .filter(|m| m.body.as_deref() == Some(sms.body.as_str()))
-                    .filter(|m| {
+                let mut request = http.get(Self::messages_url(settings)).query(&query);
+                for _ in 0..MAX_RECONCILE_PAGES {
+                    let res = request
+                        .basic_auth(&settings.account_sid, Some(&settings.auth_token))
+                        .send()
+                        .await
+                        .map_err(|e| transient_http(&e))?;
+                    if !res.status().is_success() {
+                        return Err(SmsError::Transient {
+                            code: res.status().as_u16().to_string(),
+                            reason: "the SMS provider would not list messages".into(),
+                        });
+                    }
+                    let list: TwilioList = res.json().await.map_err(|e| transient_http(&e))?;
+                    let created = |m: &TwilioMessage| {
                         m.date_created
                             .as_deref()
                             .and_then(|d| DateTime::parse_from_rfc2822(d).ok())
-                            .is_none_or(|d| d.with_timezone(&Utc) >= since)
-                    })
-                    .find(|m| !known(&m.sid))
-                    .map(|m| Accepted { provider_id: m.sid }))
+                            .map(|d| d.with_timezone(&Utc))
+                    };
+                    let older_than_claim = list
+                        .messages
+                        .iter()
+                        .any(|m| created(m).is_some_and(|d| d < since));
+                    if let Some(found) = list
+                        .messages
+                        .iter()
+                        .filter(|m| m.to.as_deref().is_none_or(|to| to == sms.to))
+                        .filter(|m| m.body.as_deref() == Some(sms.body.as_str()))
+                        .filter(|m| created(m).is_none_or(|d| d >= since))
+                        .find(|m| !known(&m.sid))
+                    {
+                        return Ok(Some(Accepted {
+                            provider_id: found.sid.clone(),
+                        }));
+                    }
+                    match list.next_page_uri {
+                        Some(next) if !older_than_claim => {
+                            request = http.get(format!(
+                                "{}{}",
+                                settings.api_base.trim_end_matches('/'),
+                                next
+                            ));
+                        }
+                        _ => return Ok(None),
+                    }
+                }
+                Ok(None)
             }
             SmsSender::Dev { dir } => {
                 let path = dir.join(format!("sms-{}.json", sms.message_id));

@@ -344,42 +344,45 @@ pub async fn shop_last_texting(
 
 // ----- threads -----
 
-/// Notes a message in the customer's thread, creating it on first use. An
-/// inbound message marks the thread unread and reopens it.
+/// Notes a message in the customer's thread, creating it on first use
+/// (one upsert: two messages to a new customer at once make one thread).
+/// An inbound message marks the thread unread and reopens it.
 pub async fn touch_thread(
     db: &impl ConnectionTrait,
     shop: ShopId,
     customer: CustomerId,
     at: DateTime<Utc>,
     inbound: bool,
-) -> Result<Thread, StoreError> {
-    let existing = thread(db, shop, customer).await?;
-    let Some(t) = existing else {
-        return Ok(message_thread::ActiveModel {
-            id: Set(ThreadId::new().as_uuid()),
-            shop_id: Set(shop.as_uuid()),
-            customer_id: Set(customer.as_uuid()),
-            last_message_at: Set(at),
-            last_inbound_at: Set(inbound.then_some(at)),
-            unread_since: Set(inbound.then_some(at)),
-            assigned_to: Set(None),
-            done_at: Set(None),
-            created_at: Set(at),
-            updated_at: Set(at),
-        }
-        .insert(db)
-        .await?);
+) -> Result<(), StoreError> {
+    use message_thread::Column as C;
+    use sea_orm::sea_query::OnConflict;
+    let row = message_thread::ActiveModel {
+        id: Set(ThreadId::new().as_uuid()),
+        shop_id: Set(shop.as_uuid()),
+        customer_id: Set(customer.as_uuid()),
+        last_message_at: Set(at),
+        last_inbound_at: Set(inbound.then_some(at)),
+        unread_since: Set(inbound.then_some(at)),
+        assigned_to: Set(None),
+        done_at: Set(None),
+        created_at: Set(at),
+        updated_at: Set(at),
     };
-    let unread = t.unread_since;
-    let mut row = t.into_active_model();
-    row.last_message_at = Set(at);
-    row.updated_at = Set(at);
+    let mut on_conflict = OnConflict::columns([C::ShopId, C::CustomerId]);
+    on_conflict.update_columns([C::LastMessageAt, C::UpdatedAt]);
     if inbound {
-        row.last_inbound_at = Set(Some(at));
-        row.unread_since = Set(unread.or(Some(at)));
-        row.done_at = Set(None);
+        on_conflict
+            .update_columns([C::LastInboundAt, C::DoneAt])
+            .value(
+                C::UnreadSince,
+                Expr::cust("COALESCE(message_threads.unread_since, excluded.unread_since)"),
+            );
     }
-    Ok(row.update(db).await?)
+    message_thread::Entity::insert(row)
+        .on_conflict(on_conflict.to_owned())
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
 }
 
 pub async fn thread(

@@ -148,16 +148,37 @@ fn list(
     if !authorised(req, &sid) {
         return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
     }
-    let items: Vec<serde_json::Value> = s
+    let matching: Vec<&FakeMessage> = s
         .messages
         .iter()
         .rev()
         .filter(|m| q.get("To").is_none_or(|t| *t == m.to))
         .filter(|m| q.get("From").is_none_or(|f| *f == m.from))
-        .take(q.get("PageSize").and_then(|p| p.parse().ok()).unwrap_or(50))
+        .collect();
+    let size: usize = q
+        .get("PageSize")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(50)
+        .clamp(1, 1000);
+    let page: usize = q.get("Page").and_then(|p| p.parse().ok()).unwrap_or(0);
+    let items: Vec<serde_json::Value> = matching
+        .iter()
+        .skip(page * size)
+        .take(size)
         .map(|m| resource(m, "sent"))
         .collect();
-    Json(json!({"messages": items, "page": 0, "page_size": items.len()})).into_response()
+    let next = ((page + 1) * size < matching.len()).then(|| {
+        let mut next = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &q {
+            if k != "Page" {
+                next.append_pair(k, v);
+            }
+        }
+        next.append_pair("Page", &(page + 1).to_string());
+        format!("/2010-04-01/Accounts/{sid}/Messages.json?{}", next.finish())
+    });
+    Json(json!({"messages": items, "page": page, "page_size": size, "next_page_uri": next}))
+        .into_response()
 }
 
 impl FakeSms {
