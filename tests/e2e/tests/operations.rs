@@ -189,6 +189,95 @@ async fn invitation_over_smtp(backend: Backend) {
     );
     let link = link_in(&mail, &format!("{}/invitations/", t.base_url));
     assert!(link.len() > t.base_url.len() + 40, "{link}");
+
+    // A status e-mail to a customer: from Pitwall, replies to the shop's
+    // own address, text and HTML, names escaped in the HTML part.
+    let (s, b) = t
+        .call(
+            "PUT",
+            "/api/v1/shop",
+            Some(&owner),
+            Some(json!({"name": "SMTP Garage", "time_zone": "America/Chicago", "email": "desk@smtp-garage.test"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, key) = t
+        .post("/api/v1/api-keys", &owner, json!({"name": "POS"}))
+        .await;
+    let key = key["secret"].as_str().unwrap().to_owned();
+    let (s, pushed) = t
+        .call(
+            "PUT",
+            "/api/pos/v1/tickets/RO-SMTP",
+            Some(&key),
+            Some(json!({
+                "kind": "workorder", "number": "77", "pos_updated_at": "2026-11-23T10:00:00Z",
+                "customer": {"external_id": "C-SMTP", "first_name": "Ann<b>", "last_name": "Lee",
+                             "email": "ann@customer.test"},
+                "services": [],
+            })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{pushed}");
+    let (_, statuses) = t.get("/api/v1/vehicle-statuses", &owner).await;
+    let status = statuses["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["notify_customer"] == true)
+        .unwrap()["id"]
+        .clone();
+    let ticket = pushed["ticket"]["id"].as_str().unwrap();
+    let (s, set) = t
+        .call(
+            "PUT",
+            &format!("/api/v1/tickets/{ticket}/status"),
+            Some(&owner),
+            Some(json!({"status_id": status})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{set}");
+    assert_eq!(set["messages"][0]["channel"], "email");
+    let started = Instant::now();
+    let mail = loop {
+        if let Some(m) = smtp
+            .messages()
+            .into_iter()
+            .find(|m| m.contains("ann@customer.test"))
+        {
+            break m;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the customer e-mail never reached the SMTP server"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(mail.contains("Reply-To: desk@smtp-garage.test"), "{mail}");
+    assert!(mail.contains("Subject: SMTP Garage:"), "{mail}");
+    assert!(mail.contains("text/plain") && mail.contains("text/html"), "{mail}");
+    assert!(mail.contains("Ann&lt;b&gt;"), "the HTML part escapes names: {mail}");
+    let (_, th) = t
+        .get(
+            &format!("/api/v1/threads/{}", pushed["ticket"]["customer"]["id"].as_str().unwrap()),
+            &owner,
+        )
+        .await;
+    let mut sent = false;
+    for _ in 0..100 {
+        let (_, th) = t
+            .get(
+                &format!("/api/v1/threads/{}", pushed["ticket"]["customer"]["id"].as_str().unwrap()),
+                &owner,
+            )
+            .await;
+        if th["messages"][0]["status"] == "sent" {
+            sent = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(sent, "the e-mail is recorded as sent: {th}");
     t.finish().await;
 }
 
