@@ -94,7 +94,7 @@ pub async fn setup(db: &Db) -> Result<(), String> {
     }
 }
 
-fn retry_policy(s: &WorkerSettings) -> BackoffRetryPolicy<ExponentialBackoff> {
+pub fn retry_policy(s: &WorkerSettings) -> BackoffRetryPolicy<ExponentialBackoff> {
     let backoff =
         ExponentialBackoffMaker::new(s.min_backoff, s.max_backoff, 0.5, HasherRng::default())
             .map(|mut m| m.make_backoff())
@@ -224,7 +224,7 @@ pub async fn run(
 /// Wakes a worker on every tick, and at once when this process's relay has
 /// pushed jobs (so a status change reaches the provider in milliseconds,
 /// not at the next poll).
-fn wakeups(s: &WorkerSettings, handle: &JobsHandle) -> futures::stream::BoxStream<'static, ()> {
+pub fn wakeups(s: &WorkerSettings, handle: &JobsHandle) -> futures::stream::BoxStream<'static, ()> {
     use futures::StreamExt;
     let pushed = futures::stream::unfold(handle.clone(), |h| async move {
         h.pushed_notified().await;

@@ -8,10 +8,14 @@
 //! 3. Tickets: search with 1,000 shops x 1,000 tickets on PostgreSQL
 //!    (p50/p99), POS batch import (tickets/s), and status changes against
 //!    pgbench's mixed workload.
+//! 4. Messaging: jobs per second through the apalis worker path against a
+//!    raw `FOR UPDATE SKIP LOCKED` loop, and status change to provider
+//!    latency (p50/p99).
 //!
 //! `--quick` runs a short version (CI smoke run); without it, the figures
 //! in docs/BENCHMARKS.md.
 
+mod messaging;
 mod tickets;
 
 use std::sync::Arc;
@@ -200,6 +204,14 @@ async fn casbin_at_scale(shops: usize) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
+    // `--only messaging` (or `tickets`) runs one group.
+    let only: Option<String> = std::env::args().skip_while(|a| a != "--only").nth(1);
+    if only.as_deref() == Some("messaging") {
+        let (jobs, changes) = if quick { (2_000, 50) } else { (20_000, 500) };
+        messaging::jobs_vs_skip_locked(jobs, 8).await?;
+        messaging::status_to_provider(changes).await?;
+        return Ok(());
+    }
     let (secs, shops) = if quick { (2, 1_000) } else { (10, 10_000) };
     stack_vs_bare(secs, Backend::Sqlite).await?;
     stack_vs_bare(secs, Backend::Postgres).await?;
@@ -209,11 +221,15 @@ async fn main() -> anyhow::Result<()> {
         tickets::batch_import(Backend::Sqlite, 2).await?;
         tickets::batch_import(Backend::Postgres, 2).await?;
         tickets::status_vs_pgbench(3, 8).await?;
+        messaging::jobs_vs_skip_locked(2_000, 8).await?;
+        messaging::status_to_provider(50).await?;
     } else {
         tickets::search_at_scale(1_000, 1_000, 2_000).await?;
         tickets::batch_import(Backend::Sqlite, 20).await?;
         tickets::batch_import(Backend::Postgres, 20).await?;
         tickets::status_vs_pgbench(10, 8).await?;
+        messaging::jobs_vs_skip_locked(20_000, 8).await?;
+        messaging::status_to_provider(500).await?;
     }
     Ok(())
 }

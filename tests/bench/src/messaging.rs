@@ -1,0 +1,238 @@
+//! Messaging on PostgreSQL: jobs per second through the apalis worker path
+//! against a raw `FOR UPDATE SKIP LOCKED` loop on the same database, and
+//! the latency from a status change to the text reaching the provider.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use apalis::prelude::*;
+use apalis_postgres::PostgresStorage;
+use pitwall_core::store::sea_orm::sqlx;
+use pitwall_testkit::fake_sms::FakeSms;
+use pitwall_testkit::{Backend, Options, TestApp};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct BenchJob {
+    n: u64,
+}
+
+#[derive(Clone)]
+struct Counter {
+    done: Arc<AtomicUsize>,
+    target: usize,
+    all_done: Arc<tokio::sync::Notify>,
+}
+
+async fn count(_job: BenchJob, c: Data<Counter>) -> Result<(), BoxDynError> {
+    if c.done.fetch_add(1, Ordering::SeqCst) + 1 == c.target {
+        c.all_done.notify_one();
+    }
+    Ok(())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// `jobs` no-op jobs drained by the worker setup Pitwall runs (apalis on
+/// PostgreSQL, the same queue config, wake-ups, concurrency and retry
+/// layer), against `workers` tasks doing the textbook loop on a plain table.
+pub async fn jobs_vs_skip_locked(jobs: usize, workers: usize) -> anyhow::Result<()> {
+    let Some(t) = TestApp::spawn(Backend::Postgres).await else {
+        println!("jobs vs SKIP LOCKED: skipped, PostgreSQL not reachable");
+        return Ok(());
+    };
+    let pool = t.app.db.get_postgres_connection_pool().clone();
+
+    // Baseline: one row per job, claimed and marked done in a transaction.
+    sqlx::query("CREATE TABLE bench_jobs (id BIGSERIAL PRIMARY KEY, payload TEXT NOT NULL, done_at TIMESTAMPTZ)")
+        .execute(&pool)
+        .await?;
+    sqlx::query("INSERT INTO bench_jobs (payload) SELECT '{\"n\":' || g || '}' FROM generate_series(1, $1) g")
+        .bind(jobs as i64)
+        .execute(&pool)
+        .await?;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..workers {
+        let pool = pool.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let mut tx = pool.begin().await?;
+                let row: Option<(i64, String)> = sqlx::query_as(
+                    "SELECT id, payload FROM bench_jobs WHERE done_at IS NULL ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1",
+                )
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((id, payload)) = row else {
+                    tx.commit().await?;
+                    return anyhow::Ok(());
+                };
+                let _: BenchJob = serde_json::from_str(&payload)?;
+                sqlx::query("UPDATE bench_jobs SET done_at = now() WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let raw = jobs as f64 / started.elapsed().as_secs_f64();
+
+    // apalis: push the jobs, then one worker drains them.
+    let mut storage = PostgresStorage::<BenchJob>::new(&pool)
+        .with_config(apalis_postgres::Config::default().queue("pitwall.bench"));
+    for n in 0..jobs as u64 {
+        storage.push(BenchJob { n }).await?;
+    }
+    let counter = Counter {
+        done: Arc::new(AtomicUsize::new(0)),
+        target: jobs,
+        all_done: Arc::new(tokio::sync::Notify::new()),
+    };
+    let settings = pitwall_jobs::runtime::WorkerSettings::default();
+    let handle = pitwall_jobs::JobsHandle::default();
+    let started = Instant::now();
+    let all_done = counter.all_done.clone();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let worker_pool = pool.clone();
+    let monitor = tokio::spawn(async move {
+        Monitor::new()
+            .register(move |_| {
+                let backend = PostgresStorage::<BenchJob>::new(&worker_pool)
+                    .with_config(
+                        apalis_postgres::Config::default()
+                            .queue("pitwall.bench")
+                            .heartbeat_interval(settings.heartbeat)
+                            .missed_heartbeats(3),
+                    )
+                    .poll_with_stream(pitwall_jobs::runtime::wakeups(&settings, &handle));
+                WorkerBuilder::new("pitwall-bench")
+                    .backend(backend)
+                    .data(counter.clone())
+                    .concurrency(workers * 4)
+                    .retry(pitwall_jobs::runtime::retry_policy(&settings))
+                    .build(count)
+            })
+            .run_with_signal(async move {
+                let _ = stop_rx.await;
+                Ok(())
+            })
+            .await
+    });
+    tokio::time::timeout(Duration::from_secs(300), all_done.notified()).await?;
+    let through_apalis = jobs as f64 / started.elapsed().as_secs_f64();
+    let _ = stop_tx.send(());
+    let _ = monitor.await;
+    println!(
+        "jobs on PostgreSQL ({jobs} no-op jobs): apalis worker path {through_apalis:.0} jobs/s, \
+         raw FOR UPDATE SKIP LOCKED loop ({workers} tasks) {raw:.0} jobs/s, ratio {:.2}",
+        through_apalis / raw
+    );
+    t.finish().await;
+    Ok(())
+}
+
+/// From `PUT .../status` (a status that texts the customer) to the request
+/// reaching the provider, one change at a time, with the app's in-process
+/// workers.
+pub async fn status_to_provider(changes: usize) -> anyhow::Result<()> {
+    let fake = FakeSms::start().await?;
+    let mut env = fake.env("+15125550100");
+    env.push(("PITWALL_SMS_RATE_PER_SENDER".into(), "1000".into()));
+    let Some(t) = TestApp::spawn_with(
+        Backend::Postgres,
+        Options {
+            workers: true,
+            env,
+            ..Default::default()
+        },
+    )
+    .await
+    else {
+        println!("status to provider: skipped, PostgreSQL not reachable");
+        return Ok(());
+    };
+    let (_, owner) = t.shop("latency-bench", "premium").await;
+    let (_, key) = t
+        .post("/api/v1/api-keys", &owner, json!({"name": "bench"}))
+        .await;
+    let key = key["secret"].as_str().unwrap_or_default().to_owned();
+    let (_, pushed) = t
+        .call(
+            "PUT",
+            "/api/pos/v1/tickets/LAT-1",
+            Some(&key),
+            Some(json!({
+                "kind": "workorder", "number": "1", "pos_updated_at": "2026-11-23T10:00:00Z",
+                "customer": {"external_id": "C-LAT", "first_name": "Lat", "phone": "+15125550142"},
+                "services": [],
+            })),
+        )
+        .await;
+    let ticket = pushed["ticket"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let (_, statuses) = t.get("/api/v1/vehicle-statuses", &owner).await;
+    let notify: Vec<String> = statuses["items"]
+        .as_array()
+        .map(|s| {
+            s.iter()
+                .filter(|s| s["notify_customer"] == true)
+                .filter_map(|s| s["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    anyhow::ensure!(
+        !ticket.is_empty() && !notify.is_empty(),
+        "bench data missing"
+    );
+    // The premium plan's 10,000 texts a month are plenty for this run.
+    let url = t.url(&format!("/api/v1/tickets/{ticket}/status"));
+    let mut latencies = Vec::with_capacity(changes);
+    for i in 0..changes {
+        let before = fake.messages().len();
+        let started = Instant::now();
+        let r = t
+            .client
+            .put(&url)
+            .bearer_auth(&owner)
+            .json(&json!({"status_id": notify[i % notify.len()]}))
+            .send()
+            .await?;
+        anyhow::ensure!(r.status().is_success(), "status change: {}", r.status());
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            let got = fake.messages();
+            if got.len() > before {
+                latencies.push(got[before].received_at.duration_since(started));
+                break;
+            }
+            anyhow::ensure!(
+                Instant::now() < until,
+                "the text never reached the provider"
+            );
+            tokio::time::sleep(Duration::from_micros(500)).await;
+        }
+    }
+    latencies.sort();
+    println!(
+        "status change to provider (PostgreSQL, {changes} changes one at a time): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        percentile(&latencies, 0.5).as_secs_f64() * 1000.0,
+        percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
+        latencies
+            .last()
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0),
+    );
+    t.finish().await;
+    Ok(())
+}
