@@ -111,6 +111,8 @@ impl Actor {
 #[non_exhaustive]
 pub struct ShopCtx {
     pub user_id: UserId,
+    /// The member's display name, for timeline entries and comments.
+    pub user_name: String,
     pub shop: shops::Shop,
     pub role: Role,
     pub lifecycle: ShopLifecycle,
@@ -180,6 +182,7 @@ impl App {
         let features = FeatureSet::load(&self.db, &shop).await?;
         Ok(ShopCtx {
             user_id: actor.user_id,
+            user_name: actor.name.clone(),
             shop,
             role,
             lifecycle,

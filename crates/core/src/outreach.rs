@@ -177,8 +177,7 @@ pub(crate) async fn queue(
     let customer = o.customer;
     let customer_id = CustomerId::from_uuid(customer.id);
     let now = Utc::now();
-    let mut out = Vec::new();
-    let mut events = Vec::new();
+    let mut planned = Vec::new();
     for &channel in o.channels {
         let (address, opted_out, feature) = match channel {
             Channel::Sms => (
@@ -265,9 +264,15 @@ pub(crate) async fn queue(
             Some(Refusal::Fail(..)) => (MessageStatus::Failed, None, None),
             Some(Refusal::Hold(reason, until)) => (MessageStatus::Held, *until, Some(*reason)),
         };
-        let m = messages::insert(
-            txn,
-            shop,
+        let error = match refusal {
+            Some(Refusal::Fail(code, reason)) => Some((code, reason)),
+            _ => None,
+        };
+        let needs_job = !matches!(
+            refusal,
+            Some(Refusal::Fail(..) | Refusal::Hold("quota_exceeded", _))
+        );
+        planned.push((
             NewMessage {
                 ticket: o.ticket,
                 customer: Some(customer_id),
@@ -284,58 +289,46 @@ pub(crate) async fn queue(
                 held_until,
                 hold_reason,
                 provider_id: None,
-                error: match &refusal {
-                    Some(Refusal::Fail(code, reason)) => Some((code, reason)),
-                    _ => None,
-                },
+                error,
             },
-        )
-        .await?;
-        if !matches!(
-            refusal,
-            Some(Refusal::Fail(..) | Refusal::Hold("quota_exceeded", _))
-        ) {
-            pitwall_jobs::enqueue_message(txn, shop, MessageId::from_uuid(m.id), held_until)
-                .await?;
-        }
-        let kind = match status {
-            MessageStatus::Failed => TimelineKind::MessageFailed,
-            MessageStatus::Held => TimelineKind::MessageHeld,
-            _ => TimelineKind::MessageQueued,
-        };
-        events.push((
-            kind,
-            m.id,
-            channel,
-            m.error_code.clone(),
-            hold_reason,
-            held_until,
+            needs_job,
         ));
-        out.push(m);
     }
+    // One statement each for the messages, their jobs and their events.
+    let (rows, needs_job): (Vec<NewMessage>, Vec<bool>) = planned.into_iter().unzip();
+    let out = messages::insert_many(txn, shop, rows).await?;
+    let jobs: Vec<(MessageId, Option<chrono::DateTime<Utc>>)> = out
+        .iter()
+        .zip(&needs_job)
+        .filter(|(_, j)| **j)
+        .map(|(m, _)| (MessageId::from_uuid(m.id), m.held_until))
+        .collect();
+    pitwall_jobs::enqueue_messages(txn, shop, &jobs).await?;
     if let Some(ticket) = o.ticket {
-        for (kind, id, channel, code, hold_reason, held_until) in events {
-            activity::record_event(
-                txn,
-                shop,
-                activity::NewEvent {
-                    ticket,
-                    kind: kind.as_str(),
-                    actor_kind: if o.by.is_some() {
-                        ActorKind::Staff.as_str()
-                    } else {
-                        ActorKind::System.as_str()
-                    },
-                    actor_id: o.by.map(|u| u.as_uuid()),
-                    actor_name: None,
-                    data: json!({
-                        "message_id": id, "channel": channel, "kind": o.kind,
-                        "error_code": code, "hold_reason": hold_reason, "held_until": held_until,
-                    }),
+        let events = out
+            .iter()
+            .map(|m| activity::NewEvent {
+                ticket,
+                kind: match MessageStatus::parse(&m.status) {
+                    Some(MessageStatus::Failed) => TimelineKind::MessageFailed.as_str(),
+                    Some(MessageStatus::Held) => TimelineKind::MessageHeld.as_str(),
+                    _ => TimelineKind::MessageQueued.as_str(),
                 },
-            )
-            .await?;
-        }
+                actor_kind: if o.by.is_some() {
+                    ActorKind::Staff.as_str()
+                } else {
+                    ActorKind::System.as_str()
+                },
+                actor_id: o.by.map(|u| u.as_uuid()),
+                actor_name: None,
+                data: json!({
+                    "message_id": m.id, "channel": m.channel, "kind": o.kind,
+                    "error_code": m.error_code, "hold_reason": m.hold_reason,
+                    "held_until": m.held_until,
+                }),
+            })
+            .collect();
+        activity::record_events(txn, shop, events).await?;
     }
     if !out.is_empty() {
         messages::touch_thread(txn, shop, customer_id, now, false).await?;
@@ -351,34 +344,28 @@ pub fn month_start(now: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
         .unwrap_or(now)
 }
 
-/// Queues the status update for every channel that reaches the customer.
+/// Queues the status update for every channel that reaches the customer
+/// (the caller has the customer and vehicle in hand).
 pub(crate) async fn queue_status_update(
     txn: &impl ConnectionTrait,
     ctx: &ShopCtx,
     ticket: &tickets::Ticket,
     status: &statuses::VehicleStatus,
+    customer: Option<&customers::Customer>,
+    vehicle: Option<&customers::Vehicle>,
     by: UserId,
 ) -> Result<Vec<Message>> {
-    let shop = ctx.shop_id();
-    let Some(customer_id) = ticket.customer_id else {
+    let Some(customer) = customer else {
         return Ok(vec![]);
     };
     if status.message_template.trim().is_empty() {
         return Ok(vec![]);
     }
-    let Some(customer) = customers::get(txn, shop, CustomerId::from_uuid(customer_id)).await?
-    else {
-        return Ok(vec![]);
-    };
-    let vehicle = match ticket.vehicle_id {
-        Some(v) => customers::vehicle(txn, shop, pitwall_domain::VehicleId::from_uuid(v)).await?,
-        None => None,
-    };
     let vars = vars_for(
         ctx,
-        &customer,
+        customer,
         Some(ticket),
-        vehicle.as_ref(),
+        vehicle,
         Some(&status.label),
         None,
     );
@@ -388,7 +375,7 @@ pub(crate) async fn queue_status_update(
         ctx,
         Outgoing {
             ticket: Some(TicketId::from_uuid(ticket.id)),
-            customer: &customer,
+            customer,
             kind: MessageKind::StatusUpdate,
             channels: &[Channel::Sms, Channel::Email],
             body: &body,

@@ -193,7 +193,6 @@ pub async fn view(
     shop: ShopId,
     ticket: tickets::Ticket,
 ) -> Result<TicketView> {
-    let tid = TicketId::from_uuid(ticket.id);
     let customer = match ticket.customer_id {
         Some(c) => customers::get(db, shop, pitwall_domain::CustomerId::from_uuid(c)).await?,
         None => None,
@@ -206,6 +205,20 @@ pub async fn view(
         Some(s) => statuses::get(db, shop, StatusId::from_uuid(s)).await?,
         None => None,
     };
+    view_with(db, shop, ticket, customer, vehicle, status).await
+}
+
+/// The view of a ticket whose customer, vehicle and status the caller
+/// already holds: services, line items and people in three queries.
+async fn view_with(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    ticket: tickets::Ticket,
+    customer: Option<customers::Customer>,
+    vehicle: Option<customers::Vehicle>,
+    status: Option<statuses::VehicleStatus>,
+) -> Result<TicketView> {
+    let tid = TicketId::from_uuid(ticket.id);
     let mut items = tickets::line_items(db, shop, tid).await?;
     let services = tickets::services(db, shop, tid)
         .await?
@@ -222,9 +235,25 @@ pub async fn view(
         })
         .collect();
     let timer = timer_of(&ticket, status.as_ref(), Utc::now());
+    let wanted: Vec<uuid::Uuid> = [ticket.advisor_id, ticket.technician_id]
+        .into_iter()
+        .flatten()
+        .collect();
+    let people = if wanted.is_empty() {
+        Vec::new()
+    } else {
+        identity::users_by_ids(db, &wanted).await?
+    };
+    let person_of = |id: Option<uuid::Uuid>| {
+        id.and_then(|id| people.iter().find(|u| u.id == id))
+            .map(|u| Person {
+                id: u.id,
+                name: u.name.clone(),
+            })
+    };
     Ok(TicketView {
-        advisor: person(db, ticket.advisor_id).await?,
-        technician: person(db, ticket.technician_id).await?,
+        advisor: person_of(ticket.advisor_id),
+        technician: person_of(ticket.technician_id),
         ticket,
         customer,
         vehicle,
@@ -499,17 +528,23 @@ pub async fn set_status(
     }
     let shop = ctx.shop_id();
     let txn = pitwall_store::begin_write(&app.db).await?;
-    let ticket = ticket_in(&txn, ctx, id).await?;
-    let status = statuses::get(&txn, shop, status_id)
-        .await?
+    let mut ticket = ticket_in(&txn, ctx, id).await?;
+    // The new status and the one it leaves, in one query.
+    let wanted: Vec<uuid::Uuid> = std::iter::once(status_id.as_uuid())
+        .chain(ticket.status_id)
+        .collect();
+    let both = statuses::get_many(&txn, shop, &wanted).await?;
+    let status = both
+        .iter()
+        .find(|s| s.id == status_id.as_uuid())
+        .cloned()
         .ok_or_else(|| Error::invalid("status_id", "is not a status of this shop"))?;
     if status.retired_at.is_some() {
         return Err(Error::invalid("status_id", "is retired"));
     }
-    let from = match ticket.status_id {
-        Some(s) => statuses::get(&txn, shop, StatusId::from_uuid(s)).await?,
-        None => None,
-    };
+    let from = ticket
+        .status_id
+        .and_then(|s| both.iter().find(|x| x.id == s));
     let now = Utc::now();
     let mode = TimerMode::parse(&status.timer_mode).unwrap_or(TimerMode::Open);
     let due = match mode {
@@ -519,17 +554,15 @@ pub async fn set_status(
         _ => None,
     };
     tickets::set_status(&txn, shop, id, status_id, now, due).await?;
-    activity::record_status_change(
-        &txn,
-        shop,
-        id,
-        ticket.status_id,
-        status_id,
-        Some(ctx.user_id),
-        now,
-    )
-    .await?;
-    let actor = crate::members::display_name(&txn, ctx.user_id).await?;
+    let previous = ticket.status_id;
+    // What the update just wrote, without reading the row back.
+    ticket.status_id = Some(status_id.as_uuid());
+    ticket.status_changed_at = Some(now);
+    ticket.status_due_at = due;
+    ticket.version += 1;
+    ticket.updated_at = now;
+    activity::record_status_change(&txn, shop, id, previous, status_id, Some(ctx.user_id), now)
+        .await?;
     let event = activity::record_event(
         &txn,
         shop,
@@ -538,18 +571,34 @@ pub async fn set_status(
             kind: TimelineKind::StatusChanged.as_str(),
             actor_kind: ActorKind::Staff.as_str(),
             actor_id: Some(ctx.user_id.as_uuid()),
-            actor_name: Some(&actor),
+            actor_name: Some(&ctx.user_name),
             data: json!({
-                "from": from.as_ref().map(|s| json!({"id": s.id, "label": s.label})),
+                "from": from.map(|s| json!({"id": s.id, "label": s.label})),
                 "to": {"id": status.id, "label": status.label},
                 "due_at": due,
             }),
         },
     )
     .await?;
-    let ticket = ticket_in(&txn, ctx, id).await?;
+    let customer = match ticket.customer_id {
+        Some(c) => customers::get(&txn, shop, pitwall_domain::CustomerId::from_uuid(c)).await?,
+        None => None,
+    };
+    let vehicle = match ticket.vehicle_id {
+        Some(v) => customers::vehicle(&txn, shop, pitwall_domain::VehicleId::from_uuid(v)).await?,
+        None => None,
+    };
     let messages = if status.notify_customer {
-        crate::outreach::queue_status_update(&txn, ctx, &ticket, &status, ctx.user_id).await?
+        crate::outreach::queue_status_update(
+            &txn,
+            ctx,
+            &ticket,
+            &status,
+            customer.as_ref(),
+            vehicle.as_ref(),
+            ctx.user_id,
+        )
+        .await?
     } else {
         Vec::new()
     };
@@ -565,12 +614,13 @@ pub async fn set_status(
             }],
         )
         .await?;
-    let view = view(&txn, shop, ticket).await?;
     txn.commit().await?;
     app.live.after_commit(announced);
     if !messages.is_empty() {
         app.jobs.nudge();
     }
+    // The answer is read after commit, outside the write transaction.
+    let view = view_with(&app.db, shop, ticket, customer, vehicle, Some(status)).await?;
     Ok(StatusChange { view, messages })
 }
 
@@ -586,7 +636,7 @@ pub async fn add_comment(
     let shop = ctx.shop_id();
     let txn = pitwall_store::begin_write(&app.db).await?;
     ticket_in(&txn, ctx, id).await?;
-    let author = crate::members::display_name(&txn, ctx.user_id).await?;
+    let author = ctx.user_name.clone();
     let comment = activity::add_comment(
         &txn,
         shop,
@@ -683,7 +733,7 @@ pub async fn assign(app: &App, ctx: &ShopCtx, id: TicketId, a: Assignment) -> Re
         },
     )
     .await?;
-    let actor = crate::members::display_name(&txn, ctx.user_id).await?;
+    let actor = ctx.user_name.clone();
     let advisor = person(&txn, a.advisor_id.map(|u| u.as_uuid())).await?;
     let technician = person(&txn, a.technician_id.map(|u| u.as_uuid())).await?;
     let event = activity::record_event(
@@ -803,7 +853,7 @@ pub async fn record_approval(
     )
     .await?;
     recompute_totals(&txn, shop, &ticket).await?;
-    let actor = crate::members::display_name(&txn, ctx.user_id).await?;
+    let actor = ctx.user_name.clone();
     let now = Utc::now();
     let summary = |v: &[tickets::Service]| {
         v.iter()

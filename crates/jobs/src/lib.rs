@@ -61,6 +61,25 @@ pub async fn enqueue_message(
     Ok(())
 }
 
+/// The delivery jobs of several messages of one shop, in one statement.
+pub async fn enqueue_messages(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    jobs: &[(MessageId, Option<chrono::DateTime<chrono::Utc>>)],
+) -> Result<(), StoreError> {
+    let payloads = jobs
+        .iter()
+        .map(|(message_id, not_before)| {
+            serde_json::to_value(SendMessage {
+                message_id: *message_id,
+                not_before: not_before.map(|t| t.timestamp()),
+            })
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    outbox::insert_many(db, Some(shop), MESSAGE_QUEUE, &payloads).await
+}
+
 /// Writes the job for an e-mail into the outbox, inside the caller's
 /// transaction.
 pub async fn enqueue_email(

@@ -53,6 +53,41 @@ pub async fn record_event(
     .await?)
 }
 
+/// Several events in one statement; their ids, in order.
+pub async fn record_events(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    events: Vec<NewEvent<'_>>,
+) -> Result<Vec<uuid::Uuid>, StoreError> {
+    if events.is_empty() {
+        return Ok(vec![]);
+    }
+    let at = now();
+    let mut ids = Vec::with_capacity(events.len());
+    let rows: Vec<timeline_event::ActiveModel> = events
+        .into_iter()
+        .map(|e| {
+            let id = TimelineEventId::new().as_uuid();
+            ids.push(id);
+            timeline_event::ActiveModel {
+                id: Set(id),
+                shop_id: Set(shop.as_uuid()),
+                ticket_id: Set(e.ticket.as_uuid()),
+                kind: Set(e.kind.to_owned()),
+                actor_kind: Set(e.actor_kind.to_owned()),
+                actor_id: Set(e.actor_id),
+                actor_name: Set(e.actor_name.map(str::to_owned)),
+                data: Set(e.data.to_string()),
+                created_at: Set(at),
+            }
+        })
+        .collect();
+    timeline_event::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
+    Ok(ids)
+}
+
 /// Oldest first, seek-paginated: a timeline reads like a story.
 pub async fn timeline(
     db: &impl ConnectionTrait,

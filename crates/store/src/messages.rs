@@ -45,6 +45,36 @@ pub struct NewMessage<'a> {
     pub error: Option<(&'a str, &'a str)>,
 }
 
+fn new_row(shop: ShopId, m: NewMessage<'_>, at: DateTime<Utc>) -> Message {
+    Message {
+        id: MessageId::new().as_uuid(),
+        shop_id: shop.as_uuid(),
+        ticket_id: m.ticket.map(|t| t.as_uuid()),
+        customer_id: m.customer.map(|c| c.as_uuid()),
+        channel: m.channel.as_str().to_owned(),
+        direction: m.direction.as_str().to_owned(),
+        to_address: m.to_address.to_owned(),
+        body: m.body.to_owned(),
+        status: m.status.as_str().to_owned(),
+        provider_id: m.provider_id.map(str::to_owned),
+        error_code: m.error.map(|e| e.0.to_owned()),
+        error_message: m.error.map(|e| e.1.to_owned()),
+        attempts: 0,
+        created_by: m.created_by.map(|u| u.as_uuid()),
+        kind: m.kind.as_str().to_owned(),
+        subject: m.subject.map(str::to_owned),
+        from_address: m.from_address.map(str::to_owned),
+        segments: m.segments,
+        held_until: m.held_until,
+        hold_reason: m.hold_reason.map(str::to_owned),
+        claimed_at: None,
+        sent_at: None,
+        delivered_at: (m.status == MessageStatus::Received).then_some(at),
+        created_at: at,
+        updated_at: at,
+    }
+}
+
 /// Records a message; an outbound one's delivery job is the caller's to
 /// write in the same transaction.
 pub async fn insert(
@@ -52,40 +82,28 @@ pub async fn insert(
     shop: ShopId,
     m: NewMessage<'_>,
 ) -> Result<Message, StoreError> {
-    let at = now();
-    Ok(message::ActiveModel {
-        id: Set(MessageId::new().as_uuid()),
-        shop_id: Set(shop.as_uuid()),
-        ticket_id: Set(m.ticket.map(|t| t.as_uuid())),
-        customer_id: Set(m.customer.map(|c| c.as_uuid())),
-        channel: Set(m.channel.as_str().to_owned()),
-        direction: Set(m.direction.as_str().to_owned()),
-        to_address: Set(m.to_address.to_owned()),
-        body: Set(m.body.to_owned()),
-        status: Set(m.status.as_str().to_owned()),
-        provider_id: Set(m.provider_id.map(str::to_owned)),
-        error_code: Set(m.error.map(|e| e.0.to_owned())),
-        error_message: Set(m.error.map(|e| e.1.to_owned())),
-        attempts: Set(0),
-        created_by: Set(m.created_by.map(|u| u.as_uuid())),
-        kind: Set(m.kind.as_str().to_owned()),
-        subject: Set(m.subject.map(str::to_owned)),
-        from_address: Set(m.from_address.map(str::to_owned)),
-        segments: Set(m.segments),
-        held_until: Set(m.held_until),
-        hold_reason: Set(m.hold_reason.map(str::to_owned)),
-        claimed_at: Set(None),
-        sent_at: Set(None),
-        delivered_at: Set(if m.status == MessageStatus::Received {
-            Some(at)
-        } else {
-            None
-        }),
-        created_at: Set(at),
-        updated_at: Set(at),
+    let row = new_row(shop, m, now());
+    message::Entity::insert(row.clone().into_active_model())
+        .exec_without_returning(db)
+        .await?;
+    Ok(row)
+}
+
+/// Several messages in one statement.
+pub async fn insert_many(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    list: Vec<NewMessage<'_>>,
+) -> Result<Vec<Message>, StoreError> {
+    if list.is_empty() {
+        return Ok(vec![]);
     }
-    .insert(db)
-    .await?)
+    let at = now();
+    let rows: Vec<Message> = list.into_iter().map(|m| new_row(shop, m, at)).collect();
+    message::Entity::insert_many(rows.iter().cloned().map(|r| r.into_active_model()))
+        .exec_without_returning(db)
+        .await?;
+    Ok(rows)
 }
 
 pub async fn get(

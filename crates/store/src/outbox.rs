@@ -38,6 +38,34 @@ pub async fn insert(
     Ok(id)
 }
 
+/// Several jobs in one statement.
+pub async fn insert_many(
+    db: &impl ConnectionTrait,
+    shop: Option<ShopId>,
+    queue: &str,
+    payloads: &[serde_json::Value],
+) -> Result<(), StoreError> {
+    if payloads.is_empty() {
+        return Ok(());
+    }
+    let at = now();
+    let rows: Vec<outbox::ActiveModel> = payloads
+        .iter()
+        .map(|p| outbox::ActiveModel {
+            id: Set(OutboxId::new().as_uuid()),
+            shop_id: Set(shop.map(|s| s.as_uuid())),
+            queue: Set(queue.to_owned()),
+            payload: Set(p.to_string()),
+            created_at: Set(at),
+            pushed_at: Set(None),
+        })
+        .collect();
+    outbox::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn unpushed(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<OutboxRow>, StoreError> {
     Ok(outbox::Entity::find()
         .filter(outbox::Column::PushedAt.is_null())

@@ -94,6 +94,19 @@ pub async fn get(
         .await?)
 }
 
+/// Several statuses of the shop in one query.
+pub async fn get_many(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    ids: &[uuid::Uuid],
+) -> Result<Vec<VehicleStatus>, StoreError> {
+    Ok(vehicle_status::Entity::find()
+        .filter(vehicle_status::Column::ShopId.eq(shop.as_uuid()))
+        .filter(vehicle_status::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?)
+}
+
 pub async fn update(
     db: &impl ConnectionTrait,
     existing: VehicleStatus,

@@ -206,6 +206,10 @@ async fn main() -> anyhow::Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
     // `--only messaging` (or `tickets`) runs one group.
     let only: Option<String> = std::env::args().skip_while(|a| a != "--only").nth(1);
+    if only.as_deref() == Some("status") {
+        tickets::status_vs_pgbench(if quick { 3 } else { 10 }, 8).await?;
+        return Ok(());
+    }
     if only.as_deref() == Some("messaging") {
         let (jobs, changes) = if quick { (2_000, 50) } else { (20_000, 500) };
         messaging::jobs_vs_skip_locked(jobs, 8).await?;
