@@ -24,6 +24,7 @@ test-browser:
     cd tests/browser && npm ci --no-audit --no-fund
     PITWALL_BIN=$CARGO_TARGET_DIR/debug/pitwall node tests/browser/invite.mjs
     PITWALL_BIN=$CARGO_TARGET_DIR/debug/pitwall node tests/browser/dashboard.mjs
+    PITWALL_BIN=$CARGO_TARGET_DIR/debug/pitwall node tests/browser/messages.mjs
 
 lint:
     cargo fmt --all -- --check

@@ -1,6 +1,7 @@
 // What the browser tests share: ports, waiting, screenshots, chromium, and
 // a Pitwall process that is stopped when the test exits.
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
@@ -70,4 +71,12 @@ export function launch() {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
+}
+
+/** `X-Twilio-Signature` for a form POST to `url`: base64 of HMAC-SHA1 with
+ * the auth token over the URL followed by each parameter's name and value,
+ * sorted by name (Twilio's scheme, which Pitwall checks). */
+export function twilioSignature(authToken, url, params) {
+  const data = Object.keys(params).sort().reduce((acc, k) => acc + k + params[k], url);
+  return createHmac('sha1', authToken).update(data, 'utf8').digest('base64');
 }

@@ -12,7 +12,7 @@ mod pages;
 mod render;
 mod session;
 
-use pages::{admin, api_keys, app, auth, roles, settings, tickets, users};
+use pages::{admin, api_keys, app, auth, messages, roles, settings, tickets, users};
 use poem::{Route, get, post};
 
 /// Adds every page route to `route` (the binary calls this on a Route that
@@ -58,6 +58,7 @@ pub fn mount(route: Route) -> Route {
         .at("/app/tickets/:id/status", post(tickets::set_status))
         .at("/app/tickets/:id/comments", post(tickets::comment))
         .at("/app/tickets/:id/assignment", post(tickets::assign))
+        .at("/app/tickets/:id/reminder", post(tickets::reminder))
         .at("/app/work", get(tickets::work))
         .at("/app/sync-health", get(tickets::sync_health))
         .at(
@@ -71,6 +72,34 @@ pub fn mount(route: Route) -> Route {
             get(tickets::customers_list).post(tickets::customers_create),
         )
         .at("/app/customers/:id", get(tickets::customer_show))
+        .at("/app/messages", get(messages::center))
+        .at("/app/messages/:customer_id", get(messages::thread))
+        .at("/app/messages/:customer_id/reply", post(messages::reply))
+        .at("/app/messages/:customer_id/assign", post(messages::assign))
+        .at("/app/messages/:customer_id/done", post(messages::done))
+        .at("/app/messages/:customer_id/read", post(messages::read))
+        .at(
+            "/app/messages/:customer_id/resend/:message_id",
+            post(messages::resend),
+        )
+        .at(
+            "/app/messages/:customer_id/consent",
+            post(messages::consent),
+        )
+        .at(
+            "/app/messages/:customer_id/opt-out",
+            post(messages::opt_out),
+        )
+        .at("/app/message-templates", get(messages::setup))
+        .at(
+            "/app/message-templates/:kind",
+            post(messages::save_template),
+        )
+        .at(
+            "/app/message-templates/:kind/preview",
+            post(messages::preview),
+        )
+        .at("/app/messaging-settings", post(messages::save_settings))
         .at("/admin", get(admin::shops))
         .at(
             "/admin/shops/new",

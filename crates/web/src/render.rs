@@ -52,6 +52,20 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/customers.html"),
     ),
     ("customer.html", include_str!("../templates/customer.html")),
+    ("messages.html", include_str!("../templates/messages.html")),
+    (
+        "messages_rows.html",
+        include_str!("../templates/messages_rows.html"),
+    ),
+    ("thread.html", include_str!("../templates/thread.html")),
+    (
+        "thread_live.html",
+        include_str!("../templates/thread_live.html"),
+    ),
+    (
+        "message_templates.html",
+        include_str!("../templates/message_templates.html"),
+    ),
     (
         "admin_shops.html",
         include_str!("../templates/admin_shops.html"),
@@ -202,14 +216,12 @@ fn shown(err: &Error) -> Shown {
             "Not in your plan",
             not_in_plan(feature.describe(), cheapest_plan.as_deref()),
         ),
-        Error::QuotaExceeded { quota, limit } => page(
-            StatusCode::FORBIDDEN,
-            "Plan limit reached",
-            format!(
-                "Your plan allows {limit} {}, and that is reached. A bigger plan allows more.",
-                quota_words(*quota)
-            ),
-        ),
+        // Said on the form that ran into it (a reply, an invitation), so
+        // that what was typed is not lost.
+        Error::QuotaExceeded { quota, limit } => Shown::Inline(Problem {
+            status: StatusCode::FORBIDDEN,
+            message: quota_text(*quota, *limit),
+        }),
         Error::ShopRestricted(state) => page(
             StatusCode::FORBIDDEN,
             "This shop is read-only",
@@ -252,6 +264,9 @@ pub(crate) fn error(err: &Error, layout: Value) -> Response {
         tracing::error!(error = %detail, "internal error on a page");
     }
     match shown(err) {
+        Shown::Inline(p) if matches!(err, Error::QuotaExceeded { .. }) => {
+            message(p.status, layout, "Plan limit reached", &p.message)
+        }
         Shown::Inline(p) => message(
             p.status,
             layout,
@@ -281,6 +296,13 @@ pub(crate) fn not_in_plan(feature: &str, cheapest_plan: Option<&str>) -> String 
         Some(plan) => format!("Your plan does not include {feature}. The {plan} plan has it."),
         None => format!("Your plan does not include {feature}."),
     }
+}
+
+fn quota_text(quota: Quota, limit: i64) -> String {
+    format!(
+        "Your plan allows {limit} {}, and that is reached. A bigger plan allows more.",
+        quota_words(quota)
+    )
 }
 
 fn quota_words(q: Quota) -> &'static str {
@@ -447,6 +469,7 @@ mod tests {
                     plans => vec![context! { code => "pro", name => "Pro" }],
                     lifecycles => vec!["trial", "suspended"],
                     features => vec![context! { name => "sms", description => "Texts", enabled => true, in_plan => false, override => true, reason => "trial" }],
+                    usage => context! { since => "2025-01-01", used => 12, quota => 2000 },
                     policy => vec![context! { role => "owner", customised => false, permissions => vec!["users.view"] }],
                     ..layout.clone()
                 },
@@ -535,6 +558,59 @@ mod tests {
                 },
             ),
         ];
+        let samples = [
+            samples.as_slice(),
+            &[
+                (
+                    "messages.html",
+                    context! {
+                        threads => vec![context! {
+                            customer_id => "c1", name => "Dana Reyes", phone => "+15125550123", unread => true, done => false,
+                            assigned => "Olive", at => "Mon 9 Mar, 3:30 PM",
+                            last => context! { inbound => true, channel => "sms", status => "received", snippet => "Is it ready?" },
+                        }],
+                        filter => "open", offset => 0, next => 50,
+                        filters => vec![context! { code => "open", label => "Open", current => true }],
+                        ..layout.clone()
+                    },
+                ),
+                (
+                    "thread.html",
+                    context! {
+                        customer => context! { id => "c1", name => "Dana Reyes", phone => "+15125550123", email => None::<String>, sms_opt_out => false, email_opt_out => false, sms_consent_at => None::<String> },
+                        thread => context! { unread => true, done => false, assigned_to => "u1" },
+                        open_ticket => context! { id => "t1", number => "1001" },
+                        messages => vec![
+                            context! { id => "m1", inbound => true, channel => "sms", kind => "inbound", subject => None::<String>, body => "Is it ready?", to => "+15125550100", status => "received", error_code => None::<String>, error_message => None::<String>, hold_reason => None::<String>, held_until => None::<String>, attempts => 0, segments => 1, by => "Dana Reyes", at => "now", new => true, resendable => false },
+                            context! { id => "m2", inbound => false, channel => "sms", kind => "reply", subject => None::<String>, body => "Yes", to => "+15125550123", status => "failed", error_code => "30003", error_message => "the phone is off", hold_reason => None::<String>, held_until => None::<String>, attempts => 2, segments => 1, by => "Olive", at => "now", new => false, resendable => true },
+                            context! { id => "m3", inbound => false, channel => "sms", kind => "reminder", subject => None::<String>, body => "Reminder", to => "+15125550123", status => "held", error_code => None::<String>, error_message => None::<String>, hold_reason => "quiet hours", held_until => "Tue 8:00 AM", attempts => 0, segments => 1, by => "Olive", at => "now", new => false, resendable => false },
+                        ],
+                        consent => vec![context! { channel => "Texts", action => "opt out", source => "keyword", detail => "stop", at => "now" }],
+                        require_consent => true,
+                        staff => vec![context! { id => "u1", name => "Olive", role => "owner" }],
+                        draft => context! { channel => "sms", body => "" },
+                        may_send => true, may_edit_customer => true,
+                        ..layout.clone()
+                    },
+                ),
+                (
+                    "message_templates.html",
+                    context! {
+                        templates => vec![context! {
+                            kind => "reminder", title => "Reminder", about => "Sent by Send reminder", body => "Hi {{ first_name }}",
+                            is_default => false, unsaved => true, error => "body: cannot be rendered: line 1: syntax error",
+                            preview => context! { text => "Hi Sam", encoding => "GSM-7", characters => 6, segments => 1, cost => "0.79" },
+                        }],
+                        variables => vec![context! { name => "first_name", description => "Customer's first name", sample => "Sam" }],
+                        settings => context! { sms_from => "+15125550100", start => "21:00", end => "08:00", require_consent => true },
+                        default_sms_from => None::<String>, may_settings => true,
+                        usage => context! { since => "2025-01-01", used => 12, quota => 500, over => false },
+                        ..layout.clone()
+                    },
+                ),
+            ],
+        ]
+        .concat();
         for (name, _) in TEMPLATES {
             let is_page = samples.iter().any(|(n, _)| n == name);
             assert!(
@@ -543,7 +619,9 @@ mod tests {
                         "base.html",
                         "admin_nav.html",
                         "dashboard_rows.html",
-                        "ticket_live.html"
+                        "ticket_live.html",
+                        "messages_rows.html",
+                        "thread_live.html"
                     ]
                     .contains(name),
                 "{name} has no sample"

@@ -215,12 +215,24 @@ impl Signed {
 /// The layout inside a shop: the navigation shows only what the role may use.
 async fn shop_layout(app: &App, s: &Signed, ctx: &ShopCtx) -> Value {
     let users = app.may(ctx, Permission::UsersView).await;
+    let messages = app.may(ctx, Permission::CustomersView).await;
+    // One count over the shop's threads (their index leads with the shop);
+    // a failure only hides the number.
+    let unread_messages = if messages {
+        pitwall_core::store::messages::unread_count(&app.db, ctx.shop_id())
+            .await
+            .unwrap_or(0)
+    } else {
+        0
+    };
     context! {
         nav => context! {
             dashboard => app.may(ctx, Permission::DashboardView).await
                 && ctx.features.has(Feature::Dashboard),
             tickets => app.may(ctx, Permission::TicketsView).await,
-            customers => app.may(ctx, Permission::CustomersView).await,
+            customers => messages,
+            messages,
+            unread_messages,
             statuses => app.may(ctx, Permission::MessageSetupManage).await,
             work => ctx.features.has(Feature::TechnicianView),
             sync => app.may(ctx, Permission::ApiKeysManage).await
@@ -268,6 +280,14 @@ pub(crate) fn flash(req: &Request) -> Option<&'static str> {
         "created_invited" => "Shop created; its owner has been sent an invitation.",
         "reset" => "Your password is changed. Sign in with it.",
         "retried" => "The job is queued again.",
+        "sent" => "Message queued: it goes out in a moment.",
+        "resent" => "Sent again as a new message.",
+        "reminder" => "Reminder queued.",
+        "done" => "Conversation marked done.",
+        "reopened" => "Conversation reopened.",
+        "read" => "Marked read.",
+        "consent" => "Consent to texts recorded.",
+        "opted_out" => "Texts are off for this customer.",
         _ => return None,
     })
 }

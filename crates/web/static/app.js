@@ -54,6 +54,11 @@
       if (!pending) pending = setTimeout(refresh, 100);
     };
     es.onopen = function () { document.body.dataset.live = "on"; };
+    // Back to a page the browser kept in memory: what changed meanwhile
+    // was not heard, so read it again.
+    window.addEventListener("pageshow", function (e) {
+      if (e.persisted) refresh();
+    });
   }
 
   tick();

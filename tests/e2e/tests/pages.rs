@@ -371,3 +371,512 @@ both_backends!(
         assert!(html.contains("The pro plan has it"), "{html}");
     }
 );
+
+/// A text from `from` to the shop's number, straight into the use case
+/// (no provider needed).
+async fn text_in(t: &TestApp, from: &str, body: &str) {
+    let sid = format!("SM{}", uuid::Uuid::new_v4().simple());
+    pitwall_core::messaging::receive_sms(
+        &t.app,
+        pitwall_core::messaging::InboundSms {
+            from,
+            to: "+15125550100",
+            body,
+            provider_id: &sid,
+        },
+    )
+    .await
+    .expect("inbound text recorded");
+}
+
+async fn customer(t: &TestApp, token: &str, first: &str, phone: &str) -> String {
+    let (s, b) = t
+        .post(
+            "/api/v1/customers",
+            token,
+            serde_json::json!({"first_name": first, "last_name": "Texter", "phone": phone}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    b["customer"]["id"].as_str().unwrap().to_owned()
+}
+
+/// The page after a form: the answer's status and text.
+async fn post_form(
+    t: &TestApp,
+    c: &reqwest::Client,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String, Option<String>) {
+    let r = c.post(t.url(path)).form(form).send().await.unwrap();
+    let status = r.status();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned());
+    (status, r.text().await.unwrap(), location)
+}
+
+both_backends!(
+    message_pages_inbox_thread_reply_setup_and_gates,
+    async |t: &TestApp| {
+        let (shop, owner) = t.shop("msg-pages", "pro").await;
+        let (s, b) = t
+            .call(
+                "PUT",
+                "/api/v1/messaging-settings",
+                Some(&owner),
+                Some(serde_json::json!({"sms_from": "+15125550100", "require_sms_consent": false})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let bea = customer(t, &owner, "Bea", "+15125550131").await;
+        let al = customer(t, &owner, "Al", "+15125550132").await;
+        // Bea writes and nobody reads it; Al writes, it is read and
+        // answered after Bea wrote: his thread is newer but read.
+        text_in(t, "+15125550131", "Is my car ready?").await;
+        text_in(t, "+15125550132", "Thanks!").await;
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/threads/{al}/read"),
+                &owner,
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/threads/{al}/messages"),
+                &owner,
+                serde_json::json!({"channel": "sms", "body": "You're welcome"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+
+        // The message center: unread first, with its badge; the nav counts it.
+        let c = browser();
+        sign_in(t, &c, "owner@msg-pages.test").await;
+        let (s, html) = page(t, &c, "/app/messages").await;
+        assert_eq!(s, StatusCode::OK, "{html}");
+        let at_bea = html
+            .find(&format!("data-customer=\"{bea}\""))
+            .expect("Bea's thread");
+        let at_al = html
+            .find(&format!("data-customer=\"{al}\""))
+            .expect("Al's thread");
+        assert!(at_bea < at_al, "unread first: {html}");
+        let bea_row = &html[at_bea..at_al];
+        assert!(
+            bea_row.contains("data-testid=\"thread-unread\"")
+                && bea_row.contains("Bea Texter")
+                && bea_row.contains("Is my car ready?")
+                && bea_row.contains("From the customer"),
+            "{bea_row}"
+        );
+        assert!(!html[at_al..].contains("data-testid=\"thread-unread\""));
+        assert!(
+            html.contains("data-testid=\"nav-messages\"")
+                && html.contains("data-testid=\"nav-unread\">1<"),
+            "{html}"
+        );
+        let (_, unread_only) = page(t, &c, "/app/messages?filter=unread").await;
+        assert!(unread_only.contains(&bea) && !unread_only.contains(&al));
+        let (s, _) = page(t, &c, "/app/messages?filter=nonsense").await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        // The live script's fragment is the list only, and reads nothing.
+        let r = c
+            .get(t.url("/app/messages"))
+            .header("x-fragment", "1")
+            .send()
+            .await
+            .unwrap();
+        let fragment = r.text().await.unwrap();
+        assert!(fragment.contains("thread-row") && !fragment.contains("<html"));
+
+        // A live re-read of the thread page does not mark it read...
+        let r = c
+            .get(t.url(&format!("/app/messages/{bea}")))
+            .header("x-fragment", "1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.text().await.unwrap().contains("Is my car ready?"));
+        let (_, unread) = t.get("/api/v1/threads?filter=unread", &owner).await;
+        assert_eq!(unread["items"].as_array().unwrap().len(), 1, "{unread}");
+        // ...opening it does.
+        let (s, html) = page(t, &c, &format!("/app/messages/{bea}")).await;
+        assert_eq!(s, StatusCode::OK, "{html}");
+        assert!(
+            html.contains("Is my car ready?")
+                && html.contains("+15125550131")
+                && html.contains("data-live-src=\"/app/messages/"),
+            "{html}"
+        );
+        let (_, unread) = t.get("/api/v1/threads?filter=unread", &owner).await;
+        assert_eq!(unread["items"], serde_json::json!([]), "{unread}");
+
+        // Reply: without the session's CSRF token nothing is sent.
+        let reply = format!("/app/messages/{bea}/reply");
+        let (s, _, _) = post_form(
+            t,
+            &c,
+            &reply,
+            &[("channel", "sms"), ("body", "forged"), ("csrf", "nope")],
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let csrf = csrf_of(&html);
+        let (s, _, to) = post_form(
+            t,
+            &c,
+            &reply,
+            &[
+                ("channel", "sms"),
+                ("body", "Yes, ready at 5"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert_eq!(
+            to.as_deref(),
+            Some(format!("/app/messages/{bea}?ok=sent").as_str())
+        );
+        let (_, th) = t.get(&format!("/api/v1/threads/{bea}"), &owner).await;
+        let sent = th["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["body"] == "Yes, ready at 5")
+            .unwrap_or_else(|| panic!("the reply is in the thread: {th}"));
+        assert_eq!(sent["direction"], "outbound");
+        assert_eq!(sent["kind"], "reply");
+        assert_eq!(sent["status"], "queued");
+        assert!(
+            th["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|m| m["body"] != "forged")
+        );
+        let (_, html) = page(t, &c, &format!("/app/messages/{bea}?ok=sent")).await;
+        assert!(html.contains("Message queued") && html.contains("Yes, ready at 5"));
+
+        // Assign and mark done, then reopen.
+        let (_, me) = t.get("/api/v1/me", &owner).await;
+        let owner_id = me["user"]["id"].as_str().expect("my id").to_owned();
+        assert!(
+            html.contains(&format!("<option value=\"{owner_id}\"")),
+            "members listed"
+        );
+        let (s, _, _) = post_form(
+            t,
+            &c,
+            &format!("/app/messages/{bea}/assign"),
+            &[("user_id", &owner_id), ("csrf", &csrf)],
+        )
+        .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let (_, th) = t.get(&format!("/api/v1/threads/{bea}"), &owner).await;
+        assert_eq!(th["assigned_to"], owner_id.as_str(), "{th}");
+        let (_, mine) = page(t, &c, "/app/messages?filter=mine").await;
+        assert!(mine.contains(&bea) && !mine.contains(&al), "{mine}");
+        let (s, _, _) = post_form(
+            t,
+            &c,
+            &format!("/app/messages/{bea}/done"),
+            &[("done", "1"), ("csrf", &csrf)],
+        )
+        .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let (_, th) = t.get(&format!("/api/v1/threads/{bea}"), &owner).await;
+        assert_eq!(th["done"], true);
+        let (_, done) = page(t, &c, "/app/messages?filter=done").await;
+        assert!(done.contains(&bea) && !done.contains(&al));
+
+        // Consent is recorded; after an opt-out a reply is refused in words,
+        // on the page, with what was typed kept.
+        let (s, _, _) = post_form(
+            t,
+            &c,
+            &format!("/app/messages/{bea}/consent"),
+            &[("detail", "Signed at drop-off"), ("csrf", &csrf)],
+        )
+        .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let (s, _, _) = post_form(
+            t,
+            &c,
+            &format!("/app/messages/{bea}/opt-out"),
+            &[("channel", "sms"), ("csrf", &csrf)],
+        )
+        .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let (_, html) = page(t, &c, &format!("/app/messages/{bea}")).await;
+        assert!(
+            html.contains("Signed at drop-off") && html.contains("opted out of texts"),
+            "{html}"
+        );
+        let (s, html, _) = post_form(
+            t,
+            &c,
+            &reply,
+            &[
+                ("channel", "sms"),
+                ("body", "One more thing"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+        assert_eq!(s, StatusCode::CONFLICT);
+        assert!(
+            html.contains("The customer opted out of texts")
+                && html.contains(">One more thing</textarea>"),
+            "{html}"
+        );
+
+        // Templates: a syntax error is refused on the form, naming the line.
+        let (s, html) = page(t, &c, "/app/message-templates").await;
+        assert_eq!(s, StatusCode::OK, "{html}");
+        assert!(
+            html.contains("first_name") && html.contains("Promised time, in your time zone"),
+            "{html}"
+        );
+        assert!(html.contains("data-testid=\"sms-usage\""));
+        let (s, html, _) = post_form(
+            t,
+            &c,
+            "/app/message-templates/reminder",
+            &[
+                ("body", "Hi {{ first_name }},\nyour {{ vehicle car is ready"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+        let error = html
+            .split("data-testid=\"template-error\">")
+            .nth(1)
+            .expect("the error under the template")
+            .split('<')
+            .next()
+            .unwrap();
+        assert!(error.contains("line 2"), "{error}");
+        let (_, templates) = t.get("/api/v1/message-templates", &owner).await;
+        let reminder = templates["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["kind"] == "reminder")
+            .unwrap();
+        assert_eq!(reminder["is_default"], true, "nothing saved: {reminder}");
+        let (s, _, to) = post_form(
+            t,
+            &c,
+            "/app/message-templates/reminder",
+            &[
+                ("body", "Hi {{ first_name }}, {{ vehicle }} reminder"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert!(to.unwrap().starts_with("/app/message-templates?ok=saved"));
+
+        // Preview: the text with sample data, its encoding and segments.
+        let long = format!("Hi {{{{ first_name }}}}, {}", "x".repeat(200));
+        let (s, html, _) = post_form(
+            t,
+            &c,
+            "/app/message-templates/link/preview",
+            &[("body", &long), ("csrf", &csrf)],
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{html}");
+        assert!(html.contains("Hi Sam, xxxx"), "{html}");
+        let size = html
+            .split("data-testid=\"preview-size\">")
+            .nth(1)
+            .expect("the preview's size")
+            .split("</p>")
+            .next()
+            .unwrap();
+        assert!(
+            size.contains("GSM-7")
+                && size.contains("208 characters")
+                && size.contains("2 segments"),
+            "{size}"
+        );
+        let (s, html, _) = post_form(
+            t,
+            &c,
+            "/app/message-templates/link/preview",
+            &[("body", "Your car is ready 🚗"), ("csrf", &csrf)],
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            html.contains("UCS-2") && html.contains("<strong>1 segment</strong>"),
+            "{html}"
+        );
+
+        // Messaging settings: saved; a bad time named.
+        let (s, _, _) = post_form(
+            t,
+            &c,
+            "/app/messaging-settings",
+            &[
+                ("sms_from", "+15125550100"),
+                ("quiet_hours_start", "21:00"),
+                ("quiet_hours_end", "08:00"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let (_, settings) = t.get("/api/v1/messaging-settings", &owner).await;
+        assert_eq!(settings["quiet_hours_start"], "21:00", "{settings}");
+        assert_eq!(settings["require_sms_consent"], false);
+        let (s, html, _) = post_form(
+            t,
+            &c,
+            "/app/messaging-settings",
+            &[
+                ("quiet_hours_start", "25:00"),
+                ("quiet_hours_end", "08:00"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(html.contains("quiet hours start: must be a time"), "{html}");
+
+        // A ticket of Al's: the dashboard's text button opens his thread and
+        // turns orange when he writes; the ticket page sends a reminder.
+        let (_, key) = t
+            .post(
+                "/api/v1/api-keys",
+                &owner,
+                serde_json::json!({"name": "POS"}),
+            )
+            .await;
+        let key = key["secret"].as_str().unwrap().to_owned();
+        let (s, pushed) = t
+            .call(
+                "PUT",
+                "/api/pos/v1/tickets/MSG-1",
+                Some(&key),
+                Some(serde_json::json!({
+                    "kind": "workorder", "number": "8801", "pos_updated_at": "2026-11-23T10:00:00Z",
+                    "customer": {"last_name": "Texter", "first_name": "Al", "phone": "+15125550132"},
+                })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{pushed}");
+        let ticket = pushed["ticket"]["id"].as_str().unwrap().to_owned();
+        let board_button = |html: &str| {
+            let at = html
+                .find(&format!("href=\"/app/messages/{al}\""))
+                .expect("the text button links the thread");
+            html[at..].split('>').next().unwrap().to_owned()
+        };
+        let (_, html) = page(t, &c, "/app/dashboard").await;
+        assert!(!board_button(&html).contains("unread"), "{html}");
+        text_in(t, "+15125550132", "Can I come at 4?").await;
+        let r = c
+            .get(t.url("/app/dashboard"))
+            .header("x-fragment", "1")
+            .send()
+            .await
+            .unwrap();
+        let html = r.text().await.unwrap();
+        let button = board_button(&html);
+        assert!(
+            button.contains("text-btn unread") && button.contains("Unread reply from the customer"),
+            "{button}"
+        );
+        let (_, html) = page(t, &c, &format!("/app/tickets/{ticket}")).await;
+        assert!(html.contains(&format!("/app/messages/{al}")), "{html}");
+        let (s, _, to) = post_form(
+            t,
+            &c,
+            &format!("/app/tickets/{ticket}/reminder"),
+            &[("channel", "sms"), ("csrf", &csrf)],
+        )
+        .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert_eq!(to.unwrap(), format!("/app/tickets/{ticket}?ok=reminder"));
+        let (_, th) = t.get(&format!("/api/v1/threads/{al}"), &owner).await;
+        assert!(
+            th["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["kind"] == "reminder"),
+            "{th}"
+        );
+        let _ = page(t, &c, &format!("/app/messages/{al}")).await;
+        let (_, html) = page(t, &c, "/app/dashboard").await;
+        assert!(!board_button(&html).contains("unread"), "read: {html}");
+
+        // A viewer reads the thread but may not reply: refused in words.
+        t.member(shop, "viewer@msg-pages.test", Role::Viewer).await;
+        let v = browser();
+        sign_in(t, &v, "viewer@msg-pages.test").await;
+        let (s, html) = page(t, &v, &format!("/app/messages/{al}")).await;
+        assert_eq!(s, StatusCode::OK, "{html}");
+        assert!(html.contains("reply-not-allowed") && !html.contains("data-testid=\"reply-form\""));
+        let viewer_csrf = csrf_of(&html);
+        let (s, html, _) = post_form(
+            t,
+            &v,
+            &format!("/app/messages/{al}/reply"),
+            &[
+                ("channel", "sms"),
+                ("body", "From a viewer"),
+                ("csrf", &viewer_csrf),
+            ],
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        assert!(
+            html.contains("Not allowed") && html.contains("messages.send"),
+            "{html}"
+        );
+        let (_, th) = t.get(&format!("/api/v1/threads/{al}"), &owner).await;
+        assert!(
+            th["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|m| m["body"] != "From a viewer")
+        );
+
+        // Support sees the shop's texts this month against its plan.
+        t.platform("support@msg-pages.test", PlatformRole::Support)
+            .await;
+        let a = browser();
+        sign_in_platform(t, &a, "support@msg-pages.test").await;
+        let (s, html) = page(t, &a, &format!("/admin/shops/{shop}")).await;
+        assert_eq!(s, StatusCode::OK, "{html}");
+        let usage = html
+            .split("data-testid=\"admin-sms-usage\">")
+            .nth(1)
+            .expect("SMS usage on the admin page")
+            .split('<')
+            .next()
+            .unwrap();
+        assert!(usage.contains("of 2000"), "{usage}");
+    }
+);
+
+async fn sign_in_platform(t: &TestApp, c: &reqwest::Client, email: &str) {
+    let r = c
+        .post(t.url("/login"))
+        .form(&[("email", email), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-in of {email}");
+}

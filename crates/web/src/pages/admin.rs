@@ -2,7 +2,7 @@
 //! lifecycle, feature overrides, the audit log and dead jobs.
 
 use minijinja::context;
-use pitwall_core::domain::{Feature, ShopId, ShopLifecycle};
+use pitwall_core::domain::{Feature, Quota, ShopId, ShopLifecycle};
 use pitwall_core::features::set_override;
 use pitwall_core::shops::{Creator, NewShopInput, create_shop as create_shop_use_case};
 use pitwall_core::store::PageRequest;
@@ -161,6 +161,9 @@ async fn shop_page(app: &App, s: &Signed, id: ShopId, notice: Notice) -> Page {
     let policy = roles::list_for_support(app, &s.actor, id)
         .await
         .or_page(&layout)?;
+    let usage = pitwall_core::messaging::usage_of(app, id, d.features.quota(Quota::SmsPerMonth))
+        .await
+        .or_page(&layout)?;
     let features = Feature::ALL
         .iter()
         .map(|f| {
@@ -191,6 +194,11 @@ async fn shop_page(app: &App, s: &Signed, id: ShopId, notice: Notice) -> Page {
             plans => plan_options(&plans),
             lifecycles => ShopLifecycle::ALL.iter().map(|l| l.as_str()).collect::<Vec<_>>(),
             features,
+            usage => context! {
+                since => render::day(usage.period_start),
+                used => usage.sms_segments,
+                quota => usage.sms_quota,
+            },
             policy => policy.iter().map(|r| context! {
                 role => r.role.as_str(),
                 customised => r.customised,

@@ -20,7 +20,7 @@ use super::{Notice, Page, finish, parse_id, refused, respond};
 use crate::render::{self, OrPage, money};
 use crate::session::{FormData, InShop, Signed, flash};
 
-fn local(shop: &InShop, t: DateTime<Utc>) -> String {
+pub(super) fn local(shop: &InShop, t: DateTime<Utc>) -> String {
     pitwall_core::domain::timer::local_display(t, &shop.ctx.shop.time_zone)
 }
 
@@ -98,7 +98,7 @@ async fn status_choices(app: &App, shop: &InShop) -> Vec<Value> {
         .collect()
 }
 
-async fn staff_choices(app: &App, shop: &InShop) -> Vec<Value> {
+pub(super) async fn staff_choices(app: &App, shop: &InShop) -> Vec<Value> {
     pitwall_core::members::list(app, &shop.ctx, PageRequest::first(PageRequest::MAX_LIMIT))
         .await
         .map(|p| {
@@ -111,7 +111,7 @@ async fn staff_choices(app: &App, shop: &InShop) -> Vec<Value> {
 }
 
 /// Pages re-read by the live script ask for their fragment only.
-fn wants_fragment(req: &Request) -> bool {
+pub(super) fn wants_fragment(req: &Request) -> bool {
     req.header("x-fragment") == Some("1")
 }
 
@@ -326,6 +326,7 @@ async fn ticket_page(
         may_set_status => app.may(&shop.ctx, pitwall_core::domain::Permission::TicketsStatusSet).await,
         may_comment => app.may(&shop.ctx, pitwall_core::domain::Permission::TicketsComment).await,
         may_edit => app.may(&shop.ctx, pitwall_core::domain::Permission::TicketsEdit).await,
+        may_message => app.may(&shop.ctx, pitwall_core::domain::Permission::MessagesSend).await,
         ..notice.with(&shop.layout)
     };
     let name = if fragment {
@@ -511,6 +512,32 @@ pub(crate) async fn assign(
             finish(
                 result,
                 &back_to(&form, id, "assigned"),
+                &shop.layout,
+                async |n| ticket_page(&app, &shop, id, n, false).await,
+            )
+            .await
+        }
+        .await,
+    )
+}
+
+/// Sends the shop's reminder template about the ticket (`messaging::send_reminder`).
+#[handler]
+pub(crate) async fn reminder(
+    app: Data<&App>,
+    req: &Request,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Response {
+    respond(
+        async {
+            let (shop, id) = posted_ticket(&app, req, &form, &id).await?;
+            let result =
+                pitwall_core::messaging::send_reminder(&app, &shop.ctx, id, form.get("channel"))
+                    .await;
+            finish(
+                result,
+                &back_to(&form, id, "reminder"),
                 &shop.layout,
                 async |n| ticket_page(&app, &shop, id, n, false).await,
             )
