@@ -11,6 +11,7 @@ use crate::m20261124_000002_tickets::{a, fk_to, index, shop_fk, table, ts, ts_nu
 pub struct Migration;
 
 const TABLES: &[&str] = &[
+    "sms_usage",
     "sender_slots",
     "message_templates",
     "consent_events",
@@ -209,6 +210,30 @@ impl MigrationTrait for Migration {
                 ts("next_at"),
             ],
             vec![],
+        )
+        .await?;
+
+        // SMS segments per shop and month, counted as texts are queued, so
+        // the quota check reads one row however many texts were sent.
+        table(
+            m,
+            "sms_usage",
+            vec![
+                uuid(a("shop_id")),
+                string_len(a("month"), 7),
+                big_integer(a("segments")).default(0).to_owned(),
+            ],
+            vec![shop_fk("sms_usage")],
+        )
+        .await?;
+        m.create_index(
+            index(
+                "ux_sms_usage_shop_month",
+                "sms_usage",
+                &["shop_id", "month"],
+            )
+            .unique()
+            .to_owned(),
         )
         .await?;
         Ok(())

@@ -206,7 +206,26 @@ pub async fn set_thread_done(
     if done {
         read_thread(app, ctx, customer).await?;
     }
-    messages::set_thread_done(&app.db, shop, customer, done).await?;
+    let txn = pitwall_store::begin_write(&app.db).await?;
+    // A customer with no conversation yet gets one, so "done" sticks.
+    if messages::thread(&txn, shop, customer).await?.is_none() {
+        messages::touch_thread(&txn, shop, customer, Utc::now(), false).await?;
+    }
+    messages::set_thread_done(&txn, shop, customer, done).await?;
+    let announced = app
+        .live
+        .announce(
+            &txn,
+            vec![LiveEvent {
+                shop_id: shop.as_uuid(),
+                ticket_id: None,
+                kind: "thread".into(),
+                event_id: None,
+            }],
+        )
+        .await?;
+    txn.commit().await?;
+    app.live.after_commit(announced);
     Ok(())
 }
 
@@ -312,7 +331,10 @@ pub async fn resend(app: &App, ctx: &ShopCtx, id: MessageId) -> Result<Message> 
         .await?
         .ok_or(Error::NotFound("message"))?;
     let status = MessageStatus::parse(&old.status);
+    // A held message already sent again is marked `replaced`: sending it
+    // once more would send the same words twice.
     let can = old.direction == Direction::Outbound.as_str()
+        && old.error_code.as_deref() != Some("replaced")
         && (status == Some(MessageStatus::Failed)
             || (status == Some(MessageStatus::Held)
                 && old.hold_reason.as_deref() == Some("quota_exceeded")));
@@ -723,7 +745,8 @@ pub async fn usage_of(app: &App, shop: ShopId, quota: Option<i64>) -> Result<Usa
     let start = outreach::month_start(Utc::now());
     Ok(Usage {
         period_start: start,
-        sms_segments: messages::sms_segments_since(&app.db, shop, start).await?,
+        sms_segments: messages::sms_segments_in(&app.db, shop, &outreach::usage_month(start))
+            .await?,
         sms_quota: quota,
     })
 }
@@ -989,6 +1012,13 @@ async fn answer_keyword(
     )
     .await?;
     pitwall_jobs::enqueue_message(txn, shop_id, MessageId::from_uuid(m.id), None).await?;
+    messages::add_sms_segments(
+        txn,
+        shop_id,
+        &outreach::usage_month(Utc::now()),
+        i64::from(m.segments),
+    )
+    .await?;
     Ok(())
 }
 

@@ -311,35 +311,59 @@ pub async fn recent_of_customer(
     Ok(rows)
 }
 
-/// SMS segments a shop has sent (or is sending) since `since`; held and
-/// failed texts cost nothing.
-pub async fn sms_segments_since(
+/// SMS segments a shop queued in `month` (`YYYY-MM`, UTC).
+pub async fn sms_segments_in(
     db: &impl ConnectionTrait,
     shop: ShopId,
-    since: DateTime<Utc>,
+    month: &str,
 ) -> Result<i64, StoreError> {
     let backend = db.get_database_backend();
     let sql = match backend {
-        DbBackend::Postgres => {
-            "SELECT COALESCE(SUM(segments), 0)::BIGINT AS n FROM messages WHERE shop_id = $1 AND channel = 'sms' \
-             AND direction = 'outbound' AND created_at >= $2 AND status NOT IN ('held', 'failed')"
-        }
-        _ => {
-            "SELECT COALESCE(SUM(segments), 0) AS n FROM messages WHERE shop_id = ? AND channel = 'sms' \
-             AND direction = 'outbound' AND created_at >= ? AND status NOT IN ('held', 'failed')"
-        }
+        DbBackend::Postgres => "SELECT segments FROM sms_usage WHERE shop_id = $1 AND month = $2",
+        _ => "SELECT segments FROM sms_usage WHERE shop_id = ? AND month = ?",
     };
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             backend,
             sql,
-            [shop.as_uuid().into(), since.into()],
+            [shop.as_uuid().into(), month.into()],
         ))
         .await?;
     Ok(row
-        .map(|r| r.try_get::<i64>("", "n"))
+        .map(|r| r.try_get::<i64>("", "segments"))
         .transpose()?
         .unwrap_or(0))
+}
+
+/// Counts `segments` more for the shop's month, in the caller's
+/// transaction (one upsert; concurrent senders of a shop queue on the row).
+pub async fn add_sms_segments(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    month: &str,
+    segments: i64,
+) -> Result<(), StoreError> {
+    if segments == 0 {
+        return Ok(());
+    }
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "INSERT INTO sms_usage (shop_id, month, segments) VALUES ($1, $2, $3) \
+             ON CONFLICT (shop_id, month) DO UPDATE SET segments = sms_usage.segments + excluded.segments"
+        }
+        _ => {
+            "INSERT INTO sms_usage (shop_id, month, segments) VALUES (?, ?, ?) \
+             ON CONFLICT (shop_id, month) DO UPDATE SET segments = sms_usage.segments + excluded.segments"
+        }
+    };
+    db.execute_raw(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [shop.as_uuid().into(), month.into(), segments.into()],
+    ))
+    .await?;
+    Ok(())
 }
 
 /// The shop that last texted `customer_phone` from `sender`: an inbound

@@ -255,11 +255,20 @@ async fn invitation_over_smtp(backend: Backend) {
     };
     assert!(mail.contains("Reply-To: desk@smtp-garage.test"), "{mail}");
     assert!(mail.contains("Subject: SMTP Garage:"), "{mail}");
-    assert!(mail.contains("text/plain") && mail.contains("text/html"), "{mail}");
-    assert!(mail.contains("Ann&lt;b&gt;"), "the HTML part escapes names: {mail}");
+    assert!(
+        mail.contains("text/plain") && mail.contains("text/html"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("Ann&lt;b&gt;"),
+        "the HTML part escapes names: {mail}"
+    );
     let (_, th) = t
         .get(
-            &format!("/api/v1/threads/{}", pushed["ticket"]["customer"]["id"].as_str().unwrap()),
+            &format!(
+                "/api/v1/threads/{}",
+                pushed["ticket"]["customer"]["id"].as_str().unwrap()
+            ),
             &owner,
         )
         .await;
@@ -267,7 +276,10 @@ async fn invitation_over_smtp(backend: Backend) {
     for _ in 0..100 {
         let (_, th) = t
             .get(
-                &format!("/api/v1/threads/{}", pushed["ticket"]["customer"]["id"].as_str().unwrap()),
+                &format!(
+                    "/api/v1/threads/{}",
+                    pushed["ticket"]["customer"]["id"].as_str().unwrap()
+                ),
                 &owner,
             )
             .await;
