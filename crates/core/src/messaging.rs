@@ -1012,13 +1012,6 @@ async fn answer_keyword(
     )
     .await?;
     pitwall_jobs::enqueue_message(txn, shop_id, MessageId::from_uuid(m.id), None).await?;
-    messages::add_sms_segments(
-        txn,
-        shop_id,
-        &outreach::usage_month(Utc::now()),
-        i64::from(m.segments),
-    )
-    .await?;
     Ok(())
 }
 

@@ -297,15 +297,6 @@ pub(crate) async fn queue(
     // One statement each for the messages, their jobs and their events.
     let (rows, needs_job): (Vec<NewMessage>, Vec<bool>) = planned.into_iter().unzip();
     let out = messages::insert_many(txn, shop, rows).await?;
-    // Texts that will go count toward the month (held for the quota and
-    // refused ones do not).
-    let counted: i64 = out
-        .iter()
-        .zip(&needs_job)
-        .filter(|(m, j)| **j && m.channel == Channel::Sms.as_str())
-        .map(|(m, _)| i64::from(m.segments))
-        .sum();
-    messages::add_sms_segments(txn, shop, &usage_month(now), counted).await?;
     let jobs: Vec<(MessageId, Option<chrono::DateTime<Utc>>)> = out
         .iter()
         .zip(&needs_job)
@@ -347,7 +338,7 @@ pub(crate) async fn queue(
 
 /// The month SMS usage is counted in: `YYYY-MM`, UTC.
 pub fn usage_month(now: chrono::DateTime<Utc>) -> String {
-    now.format("%Y-%m").to_string()
+    pitwall_domain::messaging::usage_month(now)
 }
 
 /// The SMS quota counts from the first of the month (UTC).

@@ -220,6 +220,11 @@ pub fn sms_size(body: &str) -> SmsSize {
     }
 }
 
+/// The month SMS usage is counted in: `YYYY-MM`, UTC.
+pub fn usage_month(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m").to_string()
+}
+
 /// A shop's quiet hours: from `start` to `end` local time (minutes after
 /// midnight), possibly across midnight (21:00–08:00).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -145,6 +145,32 @@ pub async fn run(job: SendMessage, deps: Data<MessageDeps>) -> Result<(), BoxDyn
         return Err(AbortError::new("no sender number").into());
     }
 
+    // The plan's monthly allowance is taken here, when the text is about
+    // to go, in one conditional update: concurrent workers can never pass
+    // it together. A text found mid-send after a crash was counted then.
+    let month = pitwall_domain::messaging::usage_month(Utc::now());
+    if channel == Channel::Sms && status != MessageStatus::Sending {
+        let limit = pitwall_store::plans::get(&deps.db, &shop_row.plan_code)
+            .await?
+            .and_then(|p| p.sms_per_month)
+            .map(i64::from);
+        if !messages::reserve_sms_segments(&deps.db, shop, &month, i64::from(msg.segments), limit)
+            .await?
+        {
+            record(
+                &deps,
+                &msg,
+                MessageStatus::Held,
+                Outcome {
+                    hold_reason: Some("quota_exceeded"),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            return Ok(());
+        }
+    }
+
     // Wait for this sender's turn before claiming, so a message never sits
     // in `sending` longer than it must.
     if let Some(sender) = &sender {
@@ -269,6 +295,10 @@ pub async fn run(job: SendMessage, deps: Data<MessageDeps>) -> Result<(), BoxDyn
                 },
             )
             .await?;
+            if channel == Channel::Sms {
+                messages::release_sms_segments(&deps.db, shop, &month, i64::from(msg.segments))
+                    .await?;
+            }
             if code == UNSUBSCRIBED_RECIPIENT
                 && let Some(c) = msg.customer_id
             {

@@ -311,7 +311,7 @@ pub async fn recent_of_customer(
     Ok(rows)
 }
 
-/// SMS segments a shop queued in `month` (`YYYY-MM`, UTC).
+/// SMS segments a shop sent in `month` (`YYYY-MM`, UTC).
 pub async fn sms_segments_in(
     db: &impl ConnectionTrait,
     shop: ShopId,
@@ -335,31 +335,63 @@ pub async fn sms_segments_in(
         .unwrap_or(0))
 }
 
-/// Counts `segments` more for the shop's month, in the caller's
-/// transaction (one upsert; concurrent senders of a shop queue on the row).
-pub async fn add_sms_segments(
+/// Takes `segments` from the shop's monthly allowance if they fit under
+/// `limit` (none: unlimited), in one conditional update, so concurrent
+/// senders can never go past it together. `false` when they do not fit.
+pub async fn reserve_sms_segments(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    month: &str,
+    segments: i64,
+    limit: Option<i64>,
+) -> Result<bool, StoreError> {
+    let backend = db.get_database_backend();
+    let pg = backend == DbBackend::Postgres;
+    db.execute_raw(Statement::from_sql_and_values(
+        backend,
+        if pg {
+            "INSERT INTO sms_usage (shop_id, month, segments) VALUES ($1, $2, 0) ON CONFLICT (shop_id, month) DO NOTHING"
+        } else {
+            "INSERT INTO sms_usage (shop_id, month, segments) VALUES (?, ?, 0) ON CONFLICT (shop_id, month) DO NOTHING"
+        },
+        [shop.as_uuid().into(), month.into()],
+    ))
+    .await?;
+    let limit = limit.unwrap_or(i64::MAX);
+    let res = db
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            if pg {
+                "UPDATE sms_usage SET segments = segments + $3 WHERE shop_id = $1 AND month = $2 AND segments + $3 <= $4"
+            } else {
+                "UPDATE sms_usage SET segments = segments + ?3 WHERE shop_id = ?1 AND month = ?2 AND segments + ?3 <= ?4"
+            },
+            [
+                shop.as_uuid().into(),
+                month.into(),
+                segments.into(),
+                limit.into(),
+            ],
+        ))
+        .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// Gives segments back (a text the provider refused for good).
+pub async fn release_sms_segments(
     db: &impl ConnectionTrait,
     shop: ShopId,
     month: &str,
     segments: i64,
 ) -> Result<(), StoreError> {
-    if segments == 0 {
-        return Ok(());
-    }
     let backend = db.get_database_backend();
-    let sql = match backend {
-        DbBackend::Postgres => {
-            "INSERT INTO sms_usage (shop_id, month, segments) VALUES ($1, $2, $3) \
-             ON CONFLICT (shop_id, month) DO UPDATE SET segments = sms_usage.segments + excluded.segments"
-        }
-        _ => {
-            "INSERT INTO sms_usage (shop_id, month, segments) VALUES (?, ?, ?) \
-             ON CONFLICT (shop_id, month) DO UPDATE SET segments = sms_usage.segments + excluded.segments"
-        }
-    };
     db.execute_raw(Statement::from_sql_and_values(
         backend,
-        sql,
+        if backend == DbBackend::Postgres {
+            "UPDATE sms_usage SET segments = GREATEST(segments - $3, 0) WHERE shop_id = $1 AND month = $2"
+        } else {
+            "UPDATE sms_usage SET segments = MAX(segments - ?3, 0) WHERE shop_id = ?1 AND month = ?2"
+        },
         [shop.as_uuid().into(), month.into(), segments.into()],
     ))
     .await?;

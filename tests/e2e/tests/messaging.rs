@@ -803,7 +803,7 @@ with_provider!(
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{c}");
-        let (s, _) = t
+        let (s, hi) = t
             .post(
                 &format!("/api/v1/threads/{customer}/messages"),
                 &owner,
@@ -811,6 +811,8 @@ with_provider!(
             )
             .await;
         assert_eq!(s, StatusCode::CREATED);
+        // Texts count toward the month when they go.
+        message_in(t, &owner, &customer, hi["id"].as_str().unwrap(), &["sent"]).await;
 
         // The plan's monthly SMS quota: a support override lowers it to
         // what is already used; the next text is refused.
