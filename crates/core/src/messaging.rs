@@ -835,6 +835,61 @@ pub async fn receive_sms(app: &App, sms: InboundSms<'_>) -> Result<Inbound> {
                 .ok_or(Error::NotFound("shop using this number"))?
         }
     };
+    record_inbound(app, shop_row, from, to, sms.body, sms.provider_id).await
+}
+
+/// Development only (texts go to the development outbox, so no provider
+/// can deliver replies): staff play the customer's reply, which then takes
+/// the very path a real inbound text takes.
+pub async fn simulate_reply(
+    app: &App,
+    ctx: &ShopCtx,
+    customer: CustomerId,
+    body: &str,
+) -> Result<Inbound> {
+    app.require(ctx, Permission::MessagesSend).await?;
+    if app.config.twilio_auth_token.is_some() {
+        return Err(Error::NotFound("reply simulation"));
+    }
+    if body.chars().count() > outreach::MAX_SMS_CHARS {
+        return Err(Error::invalid(
+            "body",
+            format!("must be at most {} characters", outreach::MAX_SMS_CHARS),
+        ));
+    }
+    let c = customers::get(&app.db, ctx.shop_id(), customer)
+        .await?
+        .ok_or(Error::NotFound("customer"))?;
+    let from = c
+        .phone
+        .as_deref()
+        .and_then(|p| Phone::parse(p, &ctx.shop.country).ok())
+        .ok_or_else(|| Error::invalid("customer_id", "the customer has no mobile number"))?;
+    let to_raw = ctx
+        .shop
+        .sms_from
+        .clone()
+        .or_else(|| app.config.default_sms_from.clone())
+        .unwrap_or_else(|| "+15005550006".to_owned());
+    let to = Phone::parse(&to_raw, "US").map_err(|e| Error::invalid("sms_from", e.0))?;
+    let sid = format!("SIM{}", uuid::Uuid::new_v4().simple());
+    record_inbound(app, ctx.shop.clone(), from, to, body, &sid).await
+}
+
+async fn record_inbound(
+    app: &App,
+    shop_row: shops::Shop,
+    from: Phone,
+    to: Phone,
+    body: &str,
+    provider_id: &str,
+) -> Result<Inbound> {
+    let sms = InboundSms {
+        from: from.as_str(),
+        to: to.as_str(),
+        body,
+        provider_id,
+    };
     let shop = ShopId::from_uuid(shop_row.id);
     let now = Utc::now();
     let keyword = Keyword::of(sms.body);

@@ -79,6 +79,10 @@ pub fn mount(route: Route) -> Route {
         .at("/app/messages/:customer_id/done", post(messages::done))
         .at("/app/messages/:customer_id/read", post(messages::read))
         .at(
+            "/app/messages/:customer_id/simulate-reply",
+            post(messages::simulate_reply),
+        )
+        .at(
             "/app/messages/:customer_id/resend/:message_id",
             post(messages::resend),
         )

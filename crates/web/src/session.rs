@@ -288,6 +288,7 @@ pub(crate) fn flash(req: &Request) -> Option<&'static str> {
         "read" => "Marked read.",
         "consent" => "Consent to texts recorded.",
         "opted_out" => "Texts are off for this customer.",
+        "simulated" => "Reply recorded as if the customer had texted it.",
         _ => return None,
     })
 }

@@ -286,9 +286,53 @@ pub async fn status_vs_pgbench(secs: u64, clients: usize) -> anyhow::Result<()> 
         let _ = task.await;
     }
     let changes = done.load(Ordering::Relaxed) as f64 / secs as f64;
+
+    // The same write path without HTTP: the use case the API calls, with
+    // the same concurrency (its answer, the ticket view, is still read).
+    let actor = pitwall_core::auth::authenticate(&t.app, &owner, pitwall_core::auth::Kind::Api)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let ctx = t
+        .app
+        .shop_ctx(&actor, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let done = Arc::new(AtomicU64::new(0));
+    let until = Instant::now() + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (app, ctx, done, notify) = (t.app.clone(), ctx.clone(), done.clone(), notify.clone());
+        let mine: Vec<TicketId> = ids.iter().skip(c).step_by(clients).copied().collect();
+        tasks.push(tokio::spawn(async move {
+            let mut i = 0usize;
+            while Instant::now() < until {
+                let r = pitwall_core::tickets::set_status(
+                    &app,
+                    &ctx,
+                    mine[i % mine.len()],
+                    notify[i % notify.len()],
+                    None,
+                )
+                .await;
+                i += 1;
+                match r {
+                    Ok(_) => {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => panic!("status change: {e}"),
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    let direct = done.load(Ordering::Relaxed) as f64 / secs as f64;
     println!(
-        "status change vs pgbench (PostgreSQL, {clients} clients, {secs} s each): pgbench TPC-B-like {tps:.0} tps, \
-         status changes through the API {changes:.0}/s (each: ticket, history, timeline, 2 messages + 2 jobs, NOTIFY), ratio {:.2}",
+        "status change vs pgbench (PostgreSQL, {clients} clients, {secs} s each): pgbench TPC-B-like {tps:.0} tps; \
+         status changes (each: ticket, history, timeline event, 1 text + its job + its event, thread, NOTIFY, \
+         then the ticket view) through the use case {direct:.0}/s, ratio {:.2}; through the HTTP API {changes:.0}/s, ratio {:.2}",
+        direct / tps,
         changes / tps
     );
     t.finish().await;

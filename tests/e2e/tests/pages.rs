@@ -880,3 +880,32 @@ async fn sign_in_platform(t: &TestApp, c: &reqwest::Client, email: &str) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-in of {email}");
 }
+
+both_backends!(
+    with_the_development_sender_staff_can_play_a_customers_reply,
+    async |t: &TestApp| {
+        let (_, owner) = t.shop("sim-pages", "pro").await;
+        let cust = customer(t, &owner, "Cy", "+15125550151").await;
+        let c = browser();
+        sign_in(t, &c, "owner@sim-pages.test").await;
+        let (s, html) = page(t, &c, &format!("/app/messages/{cust}")).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains("data-testid=\"simulate-form\""), "{html}");
+        let csrf = csrf_of(&html);
+        let path = format!("/app/messages/{cust}/simulate-reply");
+        let (s, _, to) = post_form(t, &c, &path, &[("csrf", &csrf), ("body", "Is it done?")]).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert!(to.unwrap().ends_with("?ok=simulated"));
+        // It took the inbound path: the thread is unread until opened.
+        let (_, unread) = t.get("/api/v1/threads?filter=unread", &owner).await;
+        assert_eq!(unread["items"][0]["customer_id"], cust.as_str());
+        // And keywords work as from a phone.
+        let (s, _, _) = post_form(t, &c, &path, &[("csrf", &csrf), ("body", "STOP")]).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let (_, th) = t.get(&format!("/api/v1/threads/{cust}"), &owner).await;
+        assert_eq!(th["customer"]["sms_opt_out"], true, "{th}");
+        // Without a CSRF token, nothing.
+        let (s, _, _) = post_form(t, &c, &path, &[("body", "forged")]).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+    }
+);

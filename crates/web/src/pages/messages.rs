@@ -236,6 +236,9 @@ async fn thread_page(
         draft => context! { channel, body => draft.body },
         may_send => app.may(&shop.ctx, Permission::MessagesSend).await,
         may_edit_customer => app.may(&shop.ctx, Permission::CustomersEdit).await,
+        // Texts go to the development outbox: no provider can bring
+        // replies, so the page offers to play one.
+        simulate => app.config.twilio_auth_token.is_none() && d.customer.phone.is_some(),
         ..notice.with(&shop.layout)
     };
     let template = if showing == Showing::Fragment {
@@ -443,6 +446,24 @@ pub(crate) async fn opt_out(
         thread_action(&app, req, &id, &form, "opted_out", async |shop, id| {
             let channel = form.opt("channel").unwrap_or("sms");
             messaging::opt_out(&app, &shop.ctx, id, channel).await
+        })
+        .await,
+    )
+}
+
+/// Development sender only: play the customer's reply (see
+/// `messaging::simulate_reply`).
+#[handler]
+pub(crate) async fn simulate_reply(
+    app: Data<&App>,
+    req: &Request,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Response {
+    respond(
+        thread_action(&app, req, &id, &form, "simulated", async |shop, id| {
+            let body = form.opt("body").unwrap_or_default();
+            messaging::simulate_reply(&app, &shop.ctx, id, body).await
         })
         .await,
     )
