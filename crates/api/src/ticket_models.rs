@@ -926,6 +926,8 @@ pub struct DashboardRowOut {
     pub email: bool,
     /// The customer replied and nobody has read it (orange).
     pub unread_reply: bool,
+    /// The ticket's newest outgoing text or e-mail and where it stands.
+    pub last_message: Option<MessageOut>,
 }
 
 #[derive(Debug, Clone, Object)]

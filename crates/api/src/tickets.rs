@@ -326,6 +326,7 @@ impl TicketsApi {
                     sms: r.sms,
                     email: r.email,
                     unread_reply: r.unread_reply,
+                    last_message: r.last_message.as_ref().map(MessageOut::from),
                 })
                 .collect(),
         }))

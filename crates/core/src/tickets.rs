@@ -924,6 +924,8 @@ pub struct DashboardRow {
     pub email: bool,
     /// The customer replied and nobody has read it yet.
     pub unread_reply: bool,
+    /// The ticket's newest outgoing message (its state shows on the row).
+    pub last_message: Option<pitwall_store::messages::Message>,
 }
 
 pub struct DashboardFilter {
@@ -952,6 +954,13 @@ pub async fn dashboard(
                     .is_none_or(|s| t.status_id == Some(s.as_uuid()))
         })
         .collect();
+    let ids: Vec<uuid::Uuid> = open.iter().map(|t| t.id).collect();
+    let mut last: std::collections::HashMap<uuid::Uuid, _> =
+        pitwall_store::messages::latest_outbound_of_tickets(&app.db, shop, &ids)
+            .await?
+            .into_iter()
+            .filter_map(|m| m.ticket_id.map(|t| (t, m)))
+            .collect();
     let mut rows = Vec::with_capacity(open.len());
     for mut view in views(&app.db, shop, open).await? {
         let t = &view.ticket;
@@ -970,11 +979,13 @@ pub async fn dashboard(
             ),
             None => (false, false),
         };
+        let last_message = last.remove(&view.ticket.id);
         rows.push(DashboardRow {
             view,
             sms,
             email,
             unread_reply,
+            last_message,
         });
     }
     let urgency = |r: &DashboardRow| match r.view.timer.as_ref().map(|t| t.level) {

@@ -11,6 +11,9 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 #[derive(Debug, Clone)]
 pub struct OutgoingEmail {
     pub id: String,
+    /// Shown as the sender's name (the shop's); the address stays
+    /// `PITWALL_MAIL_FROM`'s, which is the one the domain authorises.
+    pub from_name: Option<String>,
     pub to: String,
     pub reply_to: Option<String>,
     pub subject: String,
@@ -66,9 +69,12 @@ impl Mailer {
     }
 
     fn build(&self, mail: &OutgoingEmail) -> Result<Message, SendError> {
-        let from = match self {
+        let mut from = match self {
             Mailer::Smtp { from, .. } | Mailer::Dev { from, .. } => from.clone(),
         };
+        if let Some(name) = &mail.from_name {
+            from = Mailbox::new(Some(name.clone()), from.email);
+        }
         let to: Mailbox = mail
             .to
             .parse()

@@ -27,6 +27,7 @@ pub async fn run(job: SendEmail, deps: Data<EmailDeps>) -> Result<(), BoxDynErro
     outbox::claim_email(&deps.db, job.email_id).await?;
     let mail = OutgoingEmail {
         id: row.id.to_string(),
+        from_name: None,
         to: row.to_address.clone(),
         reply_to: None,
         subject: row.subject.clone(),

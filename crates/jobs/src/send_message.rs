@@ -235,6 +235,7 @@ pub async fn run(job: SendMessage, deps: Data<MessageDeps>) -> Result<(), BoxDyn
         (None, None) => {
             let mail = OutgoingEmail {
                 id: msg.id.to_string(),
+                from_name: Some(shop_row.name.clone()),
                 to: msg.to_address.clone(),
                 reply_to: shop_row.email.clone(),
                 subject: msg

@@ -275,6 +275,32 @@ pub async fn of_ticket(
         .await?)
 }
 
+/// The newest outbound message of each of `tickets` (the dashboard shows
+/// where each ticket's last text or e-mail stands). Looks at the newest
+/// 1,000 outbound messages of those tickets.
+pub async fn latest_outbound_of_tickets(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    tickets: &[uuid::Uuid],
+) -> Result<Vec<Message>, StoreError> {
+    if tickets.is_empty() {
+        return Ok(vec![]);
+    }
+    let rows = message::Entity::find()
+        .filter(message::Column::ShopId.eq(shop.as_uuid()))
+        .filter(message::Column::TicketId.is_in(tickets.iter().copied()))
+        .filter(message::Column::Direction.eq(Direction::Outbound.as_str()))
+        .order_by_desc(message::Column::Id)
+        .limit(1_000)
+        .all(db)
+        .await?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(rows
+        .into_iter()
+        .filter(|m| m.ticket_id.is_some_and(|t| seen.insert(t)))
+        .collect())
+}
+
 /// A customer's whole conversation, across tickets, newest page last.
 pub async fn of_customer(
     db: &impl ConnectionTrait,

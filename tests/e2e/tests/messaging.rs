@@ -114,6 +114,17 @@ async fn message_in(t: &TestApp, owner: &str, customer: &str, id: &str, states: 
     panic!("message {id} never reached {states:?}: {th}");
 }
 
+async fn last_message_on_dashboard(t: &TestApp, owner: &str, ticket: &str) -> Value {
+    let (_, dash) = t.get("/api/v1/dashboard", owner).await;
+    dash["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ticket"]["id"] == ticket)
+        .expect("the ticket is on the dashboard")["last_message"]
+        .clone()
+}
+
 async fn unread_on_dashboard(t: &TestApp, owner: &str, ticket: &str) -> bool {
     let (_, dash) = t.get("/api/v1/dashboard", owner).await;
     dash["items"]
@@ -158,6 +169,10 @@ with_provider!(
         assert_eq!(s, StatusCode::NO_CONTENT);
         let delivered = message_in(t, &owner, &customer, &msg_id, &["delivered"]).await;
         assert!(delivered["delivered_at"].is_string());
+        // The dashboard row shows where the ticket's last text stands.
+        let last = last_message_on_dashboard(t, &owner, &ticket_id).await;
+        assert_eq!(last["id"], msg_id.as_str());
+        assert_eq!(last["status"], "delivered");
         // A late "sent" receipt never undoes "delivered".
         fake.report(&got[0], "sent", None).await.unwrap();
         let (_, th) = t.get(&format!("/api/v1/threads/{customer}"), &owner).await;
@@ -261,6 +276,9 @@ with_provider!(
         assert_eq!(s, StatusCode::OK, "{set}");
         assert_eq!(set["messages"][0]["status"], "failed");
         assert_eq!(set["messages"][0]["error_code"], "customer_opted_out");
+        let last = last_message_on_dashboard(t, &owner, &ticket_id).await;
+        assert_eq!(last["status"], "failed");
+        assert_eq!(last["error_code"], "customer_opted_out");
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert_eq!(fake.messages().len(), 3, "nothing more was texted");
 
@@ -871,3 +889,60 @@ with_provider!(
         assert_eq!(set["messages"][0]["hold_reason"], "quota_exceeded");
     }
 );
+
+/// The rate per sender number is kept by the workers: with 5 texts a
+/// second allowed, 6 texts from one number take about a second at the
+/// provider, however fast they were queued. (Only a lower bound is
+/// asserted: a slow machine makes the span longer, not shorter.)
+async fn sender_rate(backend: Backend) {
+    let fake = FakeSms::start().await.expect("fake SMS provider");
+    let mut env = fake.env(SHOP_NUMBER);
+    env.push(("PITWALL_SMS_RATE_PER_SENDER".into(), "5".into()));
+    let Some(t) = TestApp::spawn_with(
+        backend,
+        Options {
+            workers: true,
+            env,
+            ..Default::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let (_, owner) = t.shop("rate-shop", "premium").await;
+    let (_, customer) = ticket(&t, &owner, "(512) 555-0123").await;
+    for i in 0..6 {
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/threads/{customer}/messages"),
+                &owner,
+                json!({"channel": "sms", "body": format!("rate {i}")}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    let got = fake.wait_for(6, 30).await;
+    assert_eq!(got.len(), 6);
+    let mut at: Vec<_> = got.iter().map(|m| m.received_at).collect();
+    at.sort();
+    // Five gaps of 200 ms; the slots are exact, arrivals jitter by what
+    // happens between a slot and the provider (a claim, an HTTP request),
+    // so allow 200 ms of that. Unlimited, six texts arrive within ~50 ms.
+    let span = at[5].duration_since(at[0]);
+    assert!(
+        span >= Duration::from_millis(800),
+        "six texts within {span:?}"
+    );
+    t.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sender_rate_is_kept_sqlite() {
+    sender_rate(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sender_rate_is_kept_postgres() {
+    sender_rate(Backend::Postgres).await;
+}

@@ -254,6 +254,11 @@ async fn invitation_over_smtp(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(mail.contains("Reply-To: desk@smtp-garage.test"), "{mail}");
+    assert!(
+        mail.contains("From: \"SMTP Garage\" <no-reply@")
+            || mail.contains("From: SMTP Garage <no-reply@"),
+        "{mail}"
+    );
     assert!(mail.contains("Subject: SMTP Garage:"), "{mail}");
     assert!(
         mail.contains("text/plain") && mail.contains("text/html"),

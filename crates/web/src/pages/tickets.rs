@@ -151,7 +151,18 @@ pub(crate) async fn dashboard(
             let rows: Vec<Value> = rows
                 .iter()
                 .map(|r| {
-                    context! { sms => r.sms, email => r.email, unread => r.unread_reply,
+                    let last = r.last_message.as_ref().map(|m| {
+                        let what = if m.channel == "sms" { "Text" } else { "E-mail" };
+                        let (label, level) = match m.status.as_str() {
+                            "failed" => (format!("{what} failed"), "bad"),
+                            "held" => (format!("{what} held"), "warn"),
+                            "delivered" => (format!("{what} delivered"), "ok"),
+                            "sent" => (format!("{what} sent"), "ok"),
+                            _ => (format!("{what} queued"), "muted"),
+                        };
+                        context! { label, level, reason => m.error_message.clone().or(m.hold_reason.clone()) }
+                    });
+                    context! { sms => r.sms, email => r.email, unread => r.unread_reply, last,
                     ..ticket_value(&shop, &r.view) }
                 })
                 .collect();
