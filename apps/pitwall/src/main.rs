@@ -195,7 +195,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             }
             writeln!(
                 out,
-                "\n  E-mails land in {}/outbox/ as .eml files.\n",
+                "\n  E-mails land in {0}/outbox/ as .eml files, texts as sms-*.json (set SMTP_URL and\n  TWILIO_* to send for real). Set a status that tells the customer and watch the ticket's\n  messages go queued -> sent; on a customer's conversation (Messages) play their reply\n  and the dashboard's text button turns orange on every screen until someone reads it.\n",
                 config.data_dir.display()
             )?;
             writeln!(
