@@ -64,6 +64,12 @@ pub async fn threads(
     let customers = customers::many(&app.db, shop, &customer_ids).await?;
     let user_ids: Vec<uuid::Uuid> = rows.iter().filter_map(|t| t.assigned_to).collect();
     let users = identity::users_by_ids(&app.db, &user_ids).await?;
+    let mut last: std::collections::HashMap<uuid::Uuid, Message> =
+        messages::latest_of_customers(&app.db, shop, &customer_ids)
+            .await?
+            .into_iter()
+            .filter_map(|m| m.customer_id.map(|c| (c, m)))
+            .collect();
     let mut items = Vec::with_capacity(rows.len());
     for thread in rows {
         let Some(customer) = customers
@@ -73,17 +79,13 @@ pub async fn threads(
         else {
             continue;
         };
-        let last =
-            messages::recent_of_customer(&app.db, shop, CustomerId::from_uuid(customer.id), 1)
-                .await?
-                .pop();
         let assigned_name = thread
             .assigned_to
             .and_then(|u| users.iter().find(|x| x.id == u).map(|x| x.name.clone()));
         items.push(ThreadRow {
+            last: last.remove(&customer.id),
             thread,
             customer,
-            last,
             assigned_name,
         });
     }

@@ -301,6 +301,35 @@ pub async fn latest_outbound_of_tickets(
         .collect())
 }
 
+/// The newest message of each of `customers` (the inbox list), from their
+/// newest 1,000 messages; a customer whose last message is older than
+/// those is looked up alone.
+pub async fn latest_of_customers(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    customers: &[uuid::Uuid],
+) -> Result<Vec<Message>, StoreError> {
+    if customers.is_empty() {
+        return Ok(vec![]);
+    }
+    let rows = message::Entity::find()
+        .filter(message::Column::ShopId.eq(shop.as_uuid()))
+        .filter(message::Column::CustomerId.is_in(customers.iter().copied()))
+        .order_by_desc(message::Column::Id)
+        .limit(1_000)
+        .all(db)
+        .await?;
+    let mut seen = std::collections::HashSet::new();
+    let mut out: Vec<Message> = rows
+        .into_iter()
+        .filter(|m| m.customer_id.is_some_and(|c| seen.insert(c)))
+        .collect();
+    for c in customers.iter().filter(|c| !seen.contains(*c)) {
+        out.extend(recent_of_customer(db, shop, CustomerId::from_uuid(*c), 1).await?);
+    }
+    Ok(out)
+}
+
 /// A customer's whole conversation, across tickets, newest page last.
 pub async fn of_customer(
     db: &impl ConnectionTrait,
