@@ -14,9 +14,8 @@ use pitwall_core::messaging::{self, Inbound, InboundSms, Receipt};
 use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{Body, IntoResponse, Request, Response, Route, handler, post};
-use serde_json::json;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 
 /// Twilio's own requests are a few kilobytes.
 const MAX_BODY: usize = 64 * 1024;
@@ -29,10 +28,11 @@ pub fn routes() -> Route {
         .at("/twilio/status", post(receipt))
 }
 
+/// The API's error envelope, with the status a webhook needs.
 fn refuse(http: StatusCode, code: &str, message: &str, field: Option<&str>) -> Response {
     (
         http,
-        poem::web::Json(json!({ "code": code, "message": message, "field": field })),
+        poem::web::Json(ErrorBody::new(code, message, field.map(str::to_owned))),
     )
         .into_response()
 }

@@ -10,7 +10,7 @@ use pitwall_domain::messaging::{
 };
 use pitwall_domain::phone::Phone;
 use pitwall_domain::tickets::{ActorKind, TimelineKind};
-use pitwall_domain::{CustomerId, Feature, MessageId, Permission, Quota, ShopId, TicketId, UserId};
+use pitwall_domain::{CustomerId, MessageId, Permission, Quota, ShopId, TicketId, UserId};
 use pitwall_store::live::LiveEvent;
 use pitwall_store::messages::{self, Message, ThreadFilter};
 use pitwall_store::{activity, customers, identity, members, shops, tickets};
@@ -93,6 +93,13 @@ pub async fn threads(
         items,
         next_offset: more.then_some(offset + limit),
     })
+}
+
+/// How many conversations wait for someone to read them (the navigation's
+/// count; one count over an index that leads with the shop).
+pub async fn unread_threads(app: &App, ctx: &ShopCtx) -> Result<u64> {
+    app.require(ctx, Permission::CustomersView).await?;
+    Ok(messages::unread_count(&app.db, ctx.shop_id()).await?)
 }
 
 pub struct ThreadDetail {
@@ -743,7 +750,18 @@ pub struct Usage {
     pub sms_quota: Option<i64>,
 }
 
-pub async fn usage_of(app: &App, shop: ShopId, quota: Option<i64>) -> Result<Usage> {
+/// A shop's SMS usage for platform support (the admin console).
+pub async fn usage_for_support(
+    app: &App,
+    actor: &crate::Actor,
+    shop: ShopId,
+    quota: Option<i64>,
+) -> Result<Usage> {
+    actor.require_platform()?;
+    usage_of(app, shop, quota).await
+}
+
+async fn usage_of(app: &App, shop: ShopId, quota: Option<i64>) -> Result<Usage> {
     let start = outreach::month_start(Utc::now());
     Ok(Usage {
         period_start: start,
@@ -1149,13 +1167,5 @@ pub fn twilio_error_text(code: &str) -> String {
         "21211" => "the number is not a valid phone number".into(),
         "21614" => "the number cannot receive texts".into(),
         other => format!("the provider reported error {other}"),
-    }
-}
-
-/// Which features decide whether staff may text at all.
-pub fn channel_feature(c: Channel) -> Feature {
-    match c {
-        Channel::Sms => Feature::Sms,
-        Channel::Email => Feature::Email,
     }
 }

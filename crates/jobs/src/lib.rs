@@ -52,13 +52,7 @@ pub async fn enqueue_message(
     message_id: MessageId,
     not_before: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<(), StoreError> {
-    let payload = serde_json::to_value(SendMessage {
-        message_id,
-        not_before: not_before.map(|t| t.timestamp()),
-    })
-    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    outbox::insert(db, Some(shop), MESSAGE_QUEUE, &payload).await?;
-    Ok(())
+    enqueue_messages(db, shop, &[(message_id, not_before)]).await
 }
 
 /// The delivery jobs of several messages of one shop, in one statement.

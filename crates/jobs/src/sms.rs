@@ -301,20 +301,26 @@ fn transient_http(e: &reqwest::Error) -> SmsError {
     }
 }
 
-/// `X-Twilio-Signature`: base64 of HMAC-SHA1, keyed with the auth token,
-/// over the full URL followed by each form parameter's name and value,
-/// sorted by name.
-pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
+/// HMAC-SHA1, keyed with the auth token, over the full URL followed by each
+/// form parameter's name and value, sorted by name (Twilio's scheme).
+fn signing_mac(auth_token: &str, url: &str, params: &[(String, String)]) -> Hmac<sha1::Sha1> {
     let mut sorted: Vec<&(String, String)> = params.iter().collect();
     sorted.sort();
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(auth_token.as_bytes())
-        .expect("HMAC takes a key of any length");
+    // HMAC takes a key of any length: this cannot fail.
+    let mut mac = <Hmac<sha1::Sha1> as Mac>::new_from_slice(auth_token.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
     mac.update(url.as_bytes());
     for (k, v) in sorted {
         mac.update(k.as_bytes());
         mac.update(v.as_bytes());
     }
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    mac
+}
+
+/// `X-Twilio-Signature`: the base64 of [`signing_mac`].
+pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
+    base64::engine::general_purpose::STANDARD
+        .encode(signing_mac(auth_token, url, params).finalize().into_bytes())
 }
 
 /// Checks a webhook's signature in constant time.
@@ -327,17 +333,9 @@ pub fn signature_is_valid(
     let Ok(given) = base64::engine::general_purpose::STANDARD.decode(given.trim()) else {
         return false;
     };
-    let mut sorted: Vec<&(String, String)> = params.iter().collect();
-    sorted.sort();
-    let Ok(mut mac) = Hmac::<sha1::Sha1>::new_from_slice(auth_token.as_bytes()) else {
-        return false;
-    };
-    mac.update(url.as_bytes());
-    for (k, v) in sorted {
-        mac.update(k.as_bytes());
-        mac.update(v.as_bytes());
-    }
-    mac.verify_slice(&given).is_ok()
+    signing_mac(auth_token, url, params)
+        .verify_slice(&given)
+        .is_ok()
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 //! Tenant functions take a `ShopId`. Three lookups cannot: the delivery job
 //! and a provider's receipt name only a message (`by_id_for_delivery`,
 //! `by_provider_id`), and an inbound text names only phone numbers
-//! (`shop_last_texting`); each returns the shop the row belongs to.
+//! (`shop_last_texting`); each returns the shop the row belongs to. The
+//! delivery job's own writes (`claim`, `count_attempt`, `note_error`,
+//! `advance`) name the message it was given, whose row says whose it is.
 
 use chrono::{DateTime, Utc};
 use pitwall_domain::messaging::{Channel, Direction, MessageKind, MessageStatus};

@@ -38,8 +38,6 @@ struct State {
     fail_next: usize,
     /// Numbers answered with this Twilio error code (HTTP 400).
     refused: HashMap<String, u32>,
-    /// Requests of any kind, accepted or not.
-    requests: usize,
 }
 
 #[derive(Clone)]
@@ -82,7 +80,6 @@ fn create(
         Ok(s) => s,
         Err(p) => p.into_inner(),
     };
-    s.requests += 1;
     if !authorised(req, &sid) {
         return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
     }
@@ -230,10 +227,6 @@ impl FakeSms {
 
     pub fn messages(&self) -> Vec<FakeMessage> {
         self.with(|s| s.messages.clone())
-    }
-
-    pub fn requests(&self) -> usize {
-        self.with(|s| s.requests)
     }
 
     pub fn fail_next(&self, n: usize) {

@@ -134,6 +134,9 @@ pub(crate) struct Signed {
     pub actor: Actor,
     pub token: String,
     pub csrf: String,
+    /// The live script re-reads a region: no navigation is drawn, so its
+    /// counts need not be read.
+    pub fragment: bool,
 }
 
 impl Signed {
@@ -149,6 +152,7 @@ impl Signed {
             csrf: csrf_token(token),
             token: token.to_owned(),
             actor,
+            fragment: req.header("x-fragment") == Some("1"),
         })
     }
 
@@ -216,10 +220,9 @@ impl Signed {
 async fn shop_layout(app: &App, s: &Signed, ctx: &ShopCtx) -> Value {
     let users = app.may(ctx, Permission::UsersView).await;
     let messages = app.may(ctx, Permission::CustomersView).await;
-    // One count over the shop's threads (their index leads with the shop);
-    // a failure only hides the number.
-    let unread_messages = if messages {
-        pitwall_core::store::messages::unread_count(&app.db, ctx.shop_id())
+    // A failure only hides the number.
+    let unread_messages = if messages && !s.fragment {
+        pitwall_core::messaging::unread_threads(app, ctx)
             .await
             .unwrap_or(0)
     } else {

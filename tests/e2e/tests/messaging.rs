@@ -16,30 +16,40 @@ const CUSTOMER: &str = "+15125550123";
 /// Runs `body` on both databases with workers and the fake provider.
 macro_rules! with_provider {
     ($name:ident, $body:expr) => {
+        with_provider!($name, env = &[], $body);
+    };
+    ($name:ident, env = $env:expr, $body:expr) => {
         mod $name {
             use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                run(Backend::Sqlite, $body).await;
+                run(Backend::Sqlite, $env, $body).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                run(Backend::Postgres, $body).await;
+                run(Backend::Postgres, $env, $body).await;
             }
         }
     };
 }
 
-async fn run<F>(backend: Backend, body: F)
+/// `extra`: more settings for the app, on top of the provider's.
+async fn run<F>(backend: Backend, extra: &[(&str, &str)], body: F)
 where
     F: AsyncFnOnce(&TestApp, &FakeSms),
 {
     let fake = FakeSms::start().await.expect("fake SMS provider");
+    let mut env = fake.env(SHOP_NUMBER);
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
     let Some(t) = TestApp::spawn_with(
         backend,
         Options {
             workers: true,
-            env: fake.env(SHOP_NUMBER),
+            env,
             ..Default::default()
         },
     )
@@ -890,59 +900,37 @@ with_provider!(
     }
 );
 
-/// The rate per sender number is kept by the workers: with 5 texts a
-/// second allowed, 6 texts from one number take about a second at the
-/// provider, however fast they were queued. (Only a lower bound is
-/// asserted: a slow machine makes the span longer, not shorter.)
-async fn sender_rate(backend: Backend) {
-    let fake = FakeSms::start().await.expect("fake SMS provider");
-    let mut env = fake.env(SHOP_NUMBER);
-    env.push(("PITWALL_SMS_RATE_PER_SENDER".into(), "5".into()));
-    let Some(t) = TestApp::spawn_with(
-        backend,
-        Options {
-            workers: true,
-            env,
-            ..Default::default()
-        },
-    )
-    .await
-    else {
-        return;
-    };
-    let (_, owner) = t.shop("rate-shop", "premium").await;
-    let (_, customer) = ticket(&t, &owner, "(512) 555-0123").await;
-    for i in 0..6 {
-        let (s, b) = t
-            .post(
-                &format!("/api/v1/threads/{customer}/messages"),
-                &owner,
-                json!({"channel": "sms", "body": format!("rate {i}")}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{b}");
+// The rate per sender number is kept by the workers: with 5 texts a
+// second allowed, 6 texts from one number take about a second at the
+// provider, however fast they were queued. (Only a lower bound is
+// asserted: a slow machine makes the span longer, not shorter.)
+with_provider!(
+    the_sender_rate_is_kept,
+    env = &[("PITWALL_SMS_RATE_PER_SENDER", "5")],
+    async |t: &TestApp, fake: &FakeSms| {
+        let (_, owner) = t.shop("rate-shop", "premium").await;
+        let (_, customer) = ticket(t, &owner, "(512) 555-0123").await;
+        for i in 0..6 {
+            let (s, b) = t
+                .post(
+                    &format!("/api/v1/threads/{customer}/messages"),
+                    &owner,
+                    json!({"channel": "sms", "body": format!("rate {i}")}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{b}");
+        }
+        let got = fake.wait_for(6, 30).await;
+        assert_eq!(got.len(), 6);
+        let mut at: Vec<_> = got.iter().map(|m| m.received_at).collect();
+        at.sort();
+        // Five gaps of 200 ms; the slots are exact, arrivals jitter by what
+        // happens between a slot and the provider (a claim, an HTTP request),
+        // so allow 200 ms of that. Unlimited, six texts arrive within ~50 ms.
+        let span = at[5].duration_since(at[0]);
+        assert!(
+            span >= Duration::from_millis(800),
+            "six texts within {span:?}"
+        );
     }
-    let got = fake.wait_for(6, 30).await;
-    assert_eq!(got.len(), 6);
-    let mut at: Vec<_> = got.iter().map(|m| m.received_at).collect();
-    at.sort();
-    // Five gaps of 200 ms; the slots are exact, arrivals jitter by what
-    // happens between a slot and the provider (a claim, an HTTP request),
-    // so allow 200 ms of that. Unlimited, six texts arrive within ~50 ms.
-    let span = at[5].duration_since(at[0]);
-    assert!(
-        span >= Duration::from_millis(800),
-        "six texts within {span:?}"
-    );
-    t.finish().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_sender_rate_is_kept_sqlite() {
-    sender_rate(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_sender_rate_is_kept_postgres() {
-    sender_rate(Backend::Postgres).await;
-}
+);

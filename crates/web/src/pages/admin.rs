@@ -161,9 +161,14 @@ async fn shop_page(app: &App, s: &Signed, id: ShopId, notice: Notice) -> Page {
     let policy = roles::list_for_support(app, &s.actor, id)
         .await
         .or_page(&layout)?;
-    let usage = pitwall_core::messaging::usage_of(app, id, d.features.quota(Quota::SmsPerMonth))
-        .await
-        .or_page(&layout)?;
+    let usage = pitwall_core::messaging::usage_for_support(
+        app,
+        &s.actor,
+        id,
+        d.features.quota(Quota::SmsPerMonth),
+    )
+    .await
+    .or_page(&layout)?;
     let features = Feature::ALL
         .iter()
         .map(|f| {
