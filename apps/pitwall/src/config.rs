@@ -41,6 +41,9 @@ pub struct Config {
     pub twilio_from: Option<String>,
     /// Texts per second per sender number.
     pub sms_rate_per_sender: f64,
+    /// Shops' webhooks may reach loopback and private addresses
+    /// (development and tests only).
+    pub webhooks_allow_private: bool,
 }
 
 /// `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, `TWILIO_API_BASE`.
@@ -62,6 +65,7 @@ impl std::fmt::Debug for Config {
             .field("twilio", &self.twilio.as_ref().map(|t| &t.api_base))
             .field("twilio_from", &self.twilio_from)
             .field("sms_rate_per_sender", &self.sms_rate_per_sender)
+            .field("webhooks_allow_private", &self.webhooks_allow_private)
             .finish()
     }
 }
@@ -203,6 +207,16 @@ impl Config {
                 }
             },
         };
+        let webhooks_allow_private = match val("PITWALL_WEBHOOKS_ALLOW_PRIVATE").as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(v) => {
+                return Err(bad(
+                    "PITWALL_WEBHOOKS_ALLOW_PRIVATE",
+                    format!("must be true or false, got {v:?}"),
+                ));
+            }
+        };
         Ok(Self {
             addr,
             database_url,
@@ -214,6 +228,7 @@ impl Config {
             twilio,
             twilio_from,
             sms_rate_per_sender,
+            webhooks_allow_private,
         })
     }
 

@@ -51,6 +51,7 @@ pub async fn build_app(config: &Config, db: pitwall_store::Db) -> anyhow::Result
     Ok(App {
         live: pitwall_core::live::Live::start(&db),
         cache: Default::default(),
+        link_limiter: Default::default(),
         db,
         authz,
         jobs: JobsHandle::default(),
@@ -60,6 +61,7 @@ pub async fn build_app(config: &Config, db: pitwall_store::Db) -> anyhow::Result
                 .as_ref()
                 .map(|t| pitwall_core::Secret::new(&t.auth_token)),
             default_sms_from: config.twilio_from.clone(),
+            webhooks_allow_private: config.webhooks_allow_private,
             ..CoreConfig::new(&config.base_url)
         }),
     })
@@ -93,6 +95,10 @@ pub fn senders(config: &Config, app: &App) -> anyhow::Result<Senders> {
             base_url: config.base_url.clone(),
             default_sms_from: config.twilio_from.clone(),
             sms_rate_per_sender: config.sms_rate_per_sender,
+        },
+        webhooks: pitwall_jobs::webhooks::WebhookSettings {
+            allow_private: config.webhooks_allow_private,
+            ..Default::default()
         },
     })
 }

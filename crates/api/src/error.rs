@@ -41,6 +41,10 @@ pub struct ErrorBody {
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldProblem>>,
+    /// For `ticket_changed`: the ticket's version now (read it again).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<i32>,
 }
 
 /// One bad field.
@@ -62,6 +66,7 @@ impl ErrorBody {
             quota: None,
             limit: None,
             errors: None,
+            current_version: None,
         }
     }
 }
@@ -83,6 +88,9 @@ pub enum ApiError {
     /// A unique value is taken, or the state does not allow it.
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
+    /// The customer link expired or was revoked (`link_gone`).
+    #[oai(status = 410)]
+    Gone(Json<ErrorBody>),
     /// A field is invalid; `field` names it.
     #[oai(status = 422)]
     Invalid(Json<ErrorBody>),
@@ -175,6 +183,23 @@ impl From<Error> for ApiError {
                 Some(field),
             ))),
             Error::RateLimited(_) => ApiError::RateLimited(Json(ErrorBody::new(code, msg, None))),
+            Error::LinkGone {
+                reason,
+                shop_name,
+                shop_phone,
+            } => ApiError::Gone(Json(ErrorBody::new(
+                code,
+                match shop_phone {
+                    Some(p) => format!("this link {reason}; call {shop_name} at {p} for a new one"),
+                    None => format!("this link {reason}; ask {shop_name} for a new one"),
+                },
+                None,
+            ))),
+            Error::TicketChanged { current, .. } => {
+                let mut b = ErrorBody::new(code, msg, Some("ticket_version".to_owned()));
+                b.current_version = Some(current);
+                ApiError::Conflict(Json(b))
+            }
             Error::CustomerOptedOut { .. } | Error::ConsentRequired => {
                 ApiError::Conflict(Json(ErrorBody::new(code, msg, Some("channel".to_owned()))))
             }

@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod auth;
 pub mod body;
+pub mod customer;
 pub mod error;
 pub mod messaging;
 pub mod metrics;
@@ -28,6 +29,8 @@ pub type Apis = (
     staff::StaffApi,
     tickets::TicketsApi,
     messaging::MessagingApi,
+    customer::ApprovalsApi,
+    customer::CustomerApi,
     pos::PosApi,
     admin::AdminApi,
 );
@@ -38,6 +41,8 @@ pub fn openapi(base_url: &str) -> OpenApiService<Apis, ()> {
             staff::StaffApi,
             tickets::TicketsApi,
             messaging::MessagingApi,
+            customer::ApprovalsApi,
+            customer::CustomerApi,
             pos::PosApi,
             admin::AdminApi,
         ),
@@ -90,6 +95,7 @@ pub fn with_stack<E: Endpoint + 'static>(ep: E, app: App) -> impl Endpoint {
             let method = req.method().clone();
             let route = metrics::route_label(req.uri().path());
             let is_docs = req.uri().path().starts_with("/docs");
+            let is_customer = is_customer_path(req.uri().path());
             // Every line logged while handling the request carries its id.
             let span = tracing::info_span!("request", request.id = %request_id);
             let mut resp = match tracing::Instrument::instrument(ep.call(req), span).await {
@@ -108,11 +114,34 @@ pub fn with_stack<E: Endpoint + 'static>(ep: E, app: App) -> impl Endpoint {
                 "request"
             );
             security_headers(&mut resp, is_docs);
+            if is_customer {
+                customer_headers(&mut resp);
+            }
             if let Ok(v) = request_id.parse() {
                 resp.headers_mut().insert("x-request-id", v);
             }
             Ok::<Response, poem::Error>(resp)
         })
+}
+
+/// The customer's pages and JSON: reached by a capability URL.
+fn is_customer_path(path: &str) -> bool {
+    path.starts_with("/c/") || path.starts_with("/api/customer/")
+}
+
+/// A capability URL must not leak: no referrer to anyone (the token is in
+/// the path), not indexed, not kept in shared caches.
+fn customer_headers(resp: &mut Response) {
+    let h = resp.headers_mut();
+    for (name, value) in [
+        ("referrer-policy", "no-referrer"),
+        ("x-robots-tag", "noindex, nofollow"),
+        ("cache-control", "no-store"),
+    ] {
+        if let Ok(v) = value.parse() {
+            h.insert(name, v);
+        }
+    }
 }
 
 fn security_headers(resp: &mut Response, relaxed_for_docs: bool) {

@@ -65,6 +65,7 @@ fn body_of(e: ApiError) -> ErrorBody {
         | ApiError::Conflict(b)
         | ApiError::Invalid(b)
         | ApiError::RateLimited(b)
+        | ApiError::Gone(b)
         | ApiError::Internal(b)
         | ApiError::Unavailable(b) => b.0,
     }

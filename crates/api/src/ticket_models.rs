@@ -804,6 +804,14 @@ pub struct ApprovalRequest {
     pub declined_service_ids: Vec<uuid::Uuid>,
     /// `in_person` or `phone`.
     pub method: String,
+    /// Who approved: required in person; for a phone approval, the name
+    /// the customer gave.
+    #[serde(default)]
+    pub signer_name: Option<String>,
+    /// In person: the signature made on the staff device (PNG data URL or
+    /// SVG path). Not for phone approvals.
+    #[serde(default)]
+    pub signature: Option<String>,
     #[serde(default)]
     pub note: Option<String>,
 }

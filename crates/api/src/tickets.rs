@@ -235,6 +235,8 @@ impl TicketsApi {
                     .map(ServiceId::from_uuid)
                     .collect(),
                 method: b.method,
+                signer_name: b.signer_name,
+                signature: b.signature,
                 note: b.note,
             },
         )

@@ -31,6 +31,10 @@ pub struct CoreConfig {
     pub twilio_auth_token: Option<Secret>,
     /// The platform's sender for shops without their own number.
     pub default_sms_from: Option<String>,
+    /// Shops' webhooks may point at private addresses (development, tests).
+    pub webhooks_allow_private: bool,
+    /// Customer link lookups allowed per client address per minute.
+    pub link_lookups_per_minute: u32,
 }
 
 /// A secret setting: usable, never printed.
@@ -63,6 +67,8 @@ impl CoreConfig {
             trial_days: 14,
             twilio_auth_token: None,
             default_sms_from: None,
+            webhooks_allow_private: false,
+            link_lookups_per_minute: 60,
         }
     }
 }
@@ -76,6 +82,8 @@ pub struct App {
     pub live: crate::live::Live,
     pub cache: Arc<crate::cache::AuthCache>,
     pub config: Arc<CoreConfig>,
+    /// Customer link lookups per client address (this process).
+    pub link_limiter: Arc<crate::customer::LookupLimiter>,
 }
 
 /// A signed-in user, as authentication found them.

@@ -39,6 +39,19 @@ pub enum Error {
     },
     #[error("the shop requires the customer's recorded consent before texting them")]
     ConsentRequired,
+    /// A customer link that existed but no longer works; the shop is named
+    /// so the customer knows whom to call.
+    #[error("this link {reason}")]
+    LinkGone {
+        reason: &'static str,
+        shop_name: String,
+        shop_phone: Option<String>,
+    },
+    /// The ticket changed after the customer was shown it.
+    #[error(
+        "the ticket changed since it was shown (version {shown}, now {current}); review it again"
+    )]
+    TicketChanged { shown: i32, current: i32 },
     #[error("the shop is {0} and cannot be changed")]
     ShopRestricted(ShopLifecycle),
     #[error("the database is unavailable")]
@@ -113,6 +126,8 @@ impl Error {
             Error::CustomerOptedOut { .. } => "customer_opted_out",
             Error::ConsentRequired => "consent_required",
             Error::ShopRestricted(_) => "shop_restricted",
+            Error::LinkGone { .. } => "link_gone",
+            Error::TicketChanged { .. } => "ticket_changed",
             Error::Unavailable => "unavailable",
             Error::Internal(_) => "internal",
         }

@@ -8,12 +8,15 @@
 
 pub mod admin;
 pub mod api_keys;
+pub mod approvals;
 pub mod auth;
 pub mod cache;
 pub mod context;
+pub mod customer;
 pub mod customers;
 pub mod error;
 pub mod features;
+pub mod links;
 pub mod mail;
 pub mod members;
 pub mod messaging;
@@ -24,6 +27,7 @@ pub mod shops;
 pub mod statuses;
 pub mod tickets;
 pub mod tokens;
+pub mod webhooks;
 
 pub use context::{Actor, App, CoreConfig, Secret, ShopCtx};
 pub use error::{Error, FieldError, Problems, Result};

@@ -257,12 +257,12 @@ pub async fn reply(
 ) -> Result<Message> {
     app.require(ctx, Permission::MessagesSend).await?;
     ctx.require_writable()?;
-    let channel = Channel::parse(r.channel)
+    let channel = Channel::outbound(r.channel)
         .ok_or_else(|| Error::invalid("channel", "must be sms or email"))?;
     let body = r.body.trim();
     let max = match channel {
         Channel::Sms => outreach::MAX_SMS_CHARS,
-        Channel::Email => outreach::MAX_EMAIL_CHARS,
+        Channel::Email | Channel::Web => outreach::MAX_EMAIL_CHARS,
     };
     if body.is_empty() {
         return Err(Error::invalid("body", "must not be empty"));
@@ -359,7 +359,8 @@ pub async fn resend(app: &App, ctx: &ShopCtx, id: MessageId) -> Result<Message> 
     let c = customers::get(&txn, shop, CustomerId::from_uuid(customer_id))
         .await?
         .ok_or(Error::NotFound("customer"))?;
-    let channel = Channel::parse(&old.channel).unwrap_or(Channel::Sms);
+    let channel = Channel::outbound(&old.channel)
+        .ok_or_else(|| Error::invalid("message_id", "is a message from the customer's page"))?;
     let kind = MessageKind::parse(&old.kind).unwrap_or(MessageKind::Reply);
     let mut sent = outreach::queue(
         &txn,
@@ -414,8 +415,8 @@ pub async fn send_reminder(
 ) -> Result<Message> {
     app.require(ctx, Permission::MessagesSend).await?;
     ctx.require_writable()?;
-    let channel =
-        Channel::parse(channel).ok_or_else(|| Error::invalid("channel", "must be sms or email"))?;
+    let channel = Channel::outbound(channel)
+        .ok_or_else(|| Error::invalid("channel", "must be sms or email"))?;
     let shop = ctx.shop_id();
     let txn = pitwall_store::begin_write(&app.db).await?;
     let t = tickets::get(&txn, shop, ticket)
@@ -711,8 +712,8 @@ pub async fn opt_out(
 ) -> Result<customers::Customer> {
     app.require(ctx, Permission::CustomersEdit).await?;
     ctx.require_writable()?;
-    let channel =
-        Channel::parse(channel).ok_or_else(|| Error::invalid("channel", "must be sms or email"))?;
+    let channel = Channel::outbound(channel)
+        .ok_or_else(|| Error::invalid("channel", "must be sms or email"))?;
     let shop = ctx.shop_id();
     let txn = pitwall_store::begin_write(&app.db).await?;
     customers::get(&txn, shop, customer)
@@ -720,7 +721,7 @@ pub async fn opt_out(
         .ok_or(Error::NotFound("customer"))?;
     let (sms, email) = match channel {
         Channel::Sms => (Some(true), None),
-        Channel::Email => (None, Some(true)),
+        Channel::Email | Channel::Web => (None, Some(true)),
     };
     customers::set_opt_out(&txn, shop, customer, sms, email).await?;
     messages::record_consent(

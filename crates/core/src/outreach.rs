@@ -190,6 +190,8 @@ pub(crate) async fn queue(
                 customer.email_opt_out,
                 Feature::Email,
             ),
+            // Nothing is ever sent on the page channel.
+            Channel::Web => (None, false, Feature::CustomerLinks),
         };
         let Some(address) = address else {
             if o.requested {
@@ -198,6 +200,7 @@ pub(crate) async fn queue(
                     match channel {
                         Channel::Sms => "the customer has no mobile number",
                         Channel::Email => "the customer has no e-mail address",
+                        Channel::Web => "must be sms or email",
                     },
                 ));
             }
@@ -211,7 +214,7 @@ pub(crate) async fn queue(
         }
         let segments = match channel {
             Channel::Sms => sms_size(o.body).segments as i32,
-            Channel::Email => 0,
+            Channel::Email | Channel::Web => 0,
         };
         let mut refusal = None;
         if opted_out && o.kind != MessageKind::KeywordReply {

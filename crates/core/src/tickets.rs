@@ -776,143 +776,41 @@ pub async fn assign(app: &App, ctx: &ShopCtx, id: TicketId, a: Assignment) -> Re
     Ok(view)
 }
 
-/// How the customer approved, when staff record it.
-pub const APPROVAL_METHODS: &[&str] = &["in_person", "phone"];
-
 pub struct ApprovalInput {
     pub approved: Vec<ServiceId>,
     pub declined: Vec<ServiceId>,
     pub method: String,
+    pub signer_name: Option<String>,
+    pub signature: Option<String>,
     pub note: Option<String>,
 }
 
-/// Records an approval the customer gave in person or by phone; the POS gets
-/// a `work_approved` notification.
+/// Records an approval the customer gave in person (signed on the staff
+/// device) or by phone, through the one approval routine
+/// ([`crate::approvals`]); answers the ticket as it is now.
 pub async fn record_approval(
     app: &App,
     ctx: &ShopCtx,
     id: TicketId,
     input: ApprovalInput,
 ) -> Result<TicketView> {
-    app.require(ctx, Permission::ApprovalsRecord).await?;
-    ctx.require_writable()?;
-    ticket_in(&app.db, ctx, id).await?;
-    if !APPROVAL_METHODS.contains(&input.method.as_str()) {
-        return Err(Error::invalid("method", "must be in_person or phone"));
-    }
-    if input.approved.is_empty() && input.declined.is_empty() {
-        return Err(Error::invalid(
-            "approved_service_ids",
-            "name at least one service to approve or decline",
-        ));
-    }
-    let note = values::optional_text(input.note.as_deref(), 1000).map_err(Error::field("note"))?;
-    let shop = ctx.shop_id();
-    let txn = pitwall_store::begin_write(&app.db).await?;
-    let ticket = ticket_in(&txn, ctx, id).await?;
-    let services = tickets::services(&txn, shop, id).await?;
-    let find = |field: &'static str, sid: &ServiceId| {
-        services
-            .iter()
-            .find(|s| s.id == sid.as_uuid() && !s.removed)
-            .cloned()
-            .ok_or_else(|| Error::invalid(field, format!("{sid} is not a service of this ticket")))
-    };
-    let approved = input
-        .approved
-        .iter()
-        .map(|s| find("approved_service_ids", s))
-        .collect::<Result<Vec<_>>>()?;
-    let declined = input
-        .declined
-        .iter()
-        .map(|s| find("declined_service_ids", s))
-        .collect::<Result<Vec<_>>>()?;
-    if approved
-        .iter()
-        .any(|a| declined.iter().any(|d| d.id == a.id))
-    {
-        return Err(Error::invalid(
-            "declined_service_ids",
-            "cannot also be approved",
-        ));
-    }
-    let ids = |v: &[tickets::Service]| v.iter().map(|s| s.id).collect::<Vec<_>>();
-    tickets::set_service_status(
-        &txn,
-        shop,
-        &ids(&approved),
-        ServiceStatus::Approved.as_str(),
-    )
-    .await?;
-    tickets::set_service_status(
-        &txn,
-        shop,
-        &ids(&declined),
-        ServiceStatus::Declined.as_str(),
-    )
-    .await?;
-    recompute_totals(&txn, shop, &ticket).await?;
-    let actor = ctx.user_name.clone();
-    let now = Utc::now();
-    let summary = |v: &[tickets::Service]| {
-        v.iter()
-            .map(|s| json!({"id": s.id, "title": s.title, "amount": s.subtotal}))
-            .collect::<Vec<_>>()
-    };
-    let event = activity::record_event(
-        &txn,
-        shop,
-        activity::NewEvent {
-            ticket: id,
-            kind: TimelineKind::WorkApproved.as_str(),
-            actor_kind: ActorKind::Staff.as_str(),
-            actor_id: Some(ctx.user_id.as_uuid()),
-            actor_name: Some(&actor),
-            data: json!({
-                "method": input.method,
-                "approved": summary(&approved),
-                "declined": summary(&declined),
-                "note": note,
-            }),
+    crate::approvals::record_by_staff(
+        app,
+        ctx,
+        id,
+        &input.method,
+        crate::approvals::Decision {
+            approved: input.approved,
+            declined: input.declined,
+            signer_name: input.signer_name,
+            signature: input.signature,
+            note: input.note,
+            ticket_version: None,
         },
     )
     .await?;
-    activity::notify_pos(
-        &txn,
-        shop,
-        id,
-        pitwall_domain::tickets::NotificationKind::WorkApproved.as_str(),
-        json!({
-            "approved_services": approved.iter().map(|s| &s.title).collect::<Vec<_>>(),
-            "declined_services": declined.iter().map(|s| &s.title).collect::<Vec<_>>(),
-            "approved_by": actor,
-            "method": input.method,
-            "approved_at": now,
-            "timeline_event_id": event.id,
-        }),
-    )
-    .await?;
-    let announced = app
-        .live
-        .announce(
-            &txn,
-            vec![
-                timeline_live(shop, id, event.id),
-                LiveEvent {
-                    shop_id: shop.as_uuid(),
-                    ticket_id: Some(id.as_uuid()),
-                    kind: "work_approved".into(),
-                    event_id: Some(event.id),
-                },
-            ],
-        )
-        .await?;
-    let ticket = ticket_in(&txn, ctx, id).await?;
-    let view = view(&txn, shop, ticket).await?;
-    txn.commit().await?;
-    app.live.after_commit(announced);
-    Ok(view)
+    let ticket = ticket_in(&app.db, ctx, id).await?;
+    view(&app.db, ctx.shop_id(), ticket).await
 }
 
 /// One row of the active-customers dashboard.

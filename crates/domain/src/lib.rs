@@ -4,7 +4,9 @@
 //! the edge cannot hold an invalid e-mail, slug, role or colour.
 
 pub mod access;
+pub mod approvals;
 pub mod ids;
+pub mod locale;
 pub mod messaging;
 pub mod phone;
 pub mod plans;

@@ -49,8 +49,18 @@ string_enum!(
     Channel {
         Sms = "sms",
         Email = "email",
+        Web = "web",
     }
 );
+
+impl Channel {
+    /// A channel staff can send on (`web` is the customer writing on their
+    /// ticket's page: inbound only): `sms` or `email` (a customer's page
+    /// message has no way back but these).
+    pub fn outbound(s: &str) -> Option<Channel> {
+        Self::parse(s).filter(|c| *c != Channel::Web)
+    }
+}
 
 string_enum!(
     Direction {

@@ -21,6 +21,7 @@ string_enum!(
         Inspections = "inspections",
         OnlinePayments = "online_payments",
         MultiLocation = "multi_location",
+        Webhooks = "webhooks",
     }
 );
 
@@ -47,7 +48,15 @@ pub struct PlanDefaults {
 
 use Feature::*;
 
-const STARTER: &[Feature] = &[PosSync, Dashboard, StatusTimers, Sms, Email, CustomerLinks];
+const STARTER: &[Feature] = &[
+    PosSync,
+    Dashboard,
+    StatusTimers,
+    Sms,
+    Email,
+    CustomerLinks,
+    Approvals,
+];
 const PRO: &[Feature] = &[
     PosSync,
     Dashboard,
@@ -109,6 +118,7 @@ impl Feature {
             Inspections => "Digital vehicle inspections",
             OnlinePayments => "Online invoice payment",
             MultiLocation => "Several locations",
+            Webhooks => "Outgoing webhooks to your own systems",
         }
     }
 }

@@ -67,8 +67,12 @@ string_enum!(
         MessageFailed = "message_failed",
         CustomerReply = "customer_reply",
         LinkSent = "link_sent",
+        LinkOpened = "link_opened",
+        LinkRevoked = "link_revoked",
         CustomerViewing = "customer_viewing",
+        CustomerMessage = "customer_message",
         WorkApproved = "work_approved",
+        WorkDeclined = "work_declined",
         PaymentReceived = "payment_received",
     }
 );

@@ -14,6 +14,7 @@ pub mod runtime;
 pub mod send_email;
 pub mod send_message;
 pub mod sms;
+pub mod webhooks;
 
 use std::sync::Arc;
 

@@ -7,6 +7,7 @@ use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
 use pitwall_store::{Db, StoreError, outbox};
 
+use crate::webhooks::{DeliverWebhook, WEBHOOK_QUEUE};
 use crate::{EMAIL_QUEUE, JobsHandle, MESSAGE_QUEUE, SendEmail, SendMessage};
 
 /// How many tries a job gets in all (the first and the retries).
@@ -25,6 +26,7 @@ pub(crate) trait Scheduled {
     }
 }
 impl Scheduled for SendEmail {}
+impl Scheduled for DeliverWebhook {}
 impl Scheduled for SendMessage {
     fn run_at(&self) -> Option<u64> {
         self.not_before.and_then(|t| u64::try_from(t).ok())
@@ -68,6 +70,7 @@ where
 pub(crate) struct Pusher {
     email: Queue<SendEmail>,
     message: Queue<SendMessage>,
+    webhook: Queue<DeliverWebhook>,
 }
 
 impl Pusher {
@@ -75,6 +78,7 @@ impl Pusher {
         Pusher {
             email: Queue::for_db(db, EMAIL_QUEUE),
             message: Queue::for_db(db, MESSAGE_QUEUE),
+            webhook: Queue::for_db(db, WEBHOOK_QUEUE),
         }
     }
 
@@ -84,6 +88,7 @@ impl Pusher {
         let res = match row.queue.as_str() {
             EMAIL_QUEUE => self.email.push(row).await,
             MESSAGE_QUEUE => self.message.push(row).await,
+            WEBHOOK_QUEUE => self.webhook.push(row).await,
             _ => return Ok(false),
         };
         match res {

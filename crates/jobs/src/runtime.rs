@@ -16,6 +16,7 @@ use crate::mailer::Mailer;
 use crate::send_email::{self, EmailDeps};
 use crate::send_message::{self, MessageDeps, MessagingSettings};
 use crate::sms::SmsSender;
+use crate::webhooks::{self, DeliverWebhook, WEBHOOK_QUEUE, WebhookDeps, WebhookSettings};
 use crate::{EMAIL_QUEUE, JobsHandle, MESSAGE_QUEUE, relay};
 use pitwall_store::live::Live;
 
@@ -109,6 +110,7 @@ pub struct Senders {
     pub sms: SmsSender,
     pub live: Live,
     pub messaging: MessagingSettings,
+    pub webhooks: WebhookSettings,
 }
 
 /// How many messages one worker process delivers at once. Most of a
@@ -146,6 +148,10 @@ pub async fn run(
         mailer: senders.mailer.clone(),
         settings: senders.messaging.clone(),
     };
+    let webhook_deps = WebhookDeps {
+        db: db.clone(),
+        settings: senders.webhooks.clone(),
+    };
     let monitor_signal = async move {
         let _ = monitor_stop.recv().await;
         Ok(())
@@ -166,6 +172,7 @@ pub async fn run(
                 handle.clone(),
                 handle.clone(),
             );
+            let (db3, s3, h3) = (db.clone(), settings.clone(), handle.clone());
             Monitor::new()
                 .register(move |index| {
                     let storage = $storage::<crate::SendEmail>::new(&$pool(&db1))
@@ -199,6 +206,23 @@ pub async fn run(
                         .retry(retry_policy(&s2))
                         .enable_tracing()
                         .build(send_message::run)
+                })
+                .register(move |index| {
+                    let storage = $storage::<DeliverWebhook>::new(&$pool(&db3))
+                        .with_config(
+                            $config
+                                .queue(WEBHOOK_QUEUE)
+                                .heartbeat_interval(s3.heartbeat)
+                                .missed_heartbeats(3),
+                        )
+                        .poll_with_stream(wakeups(&s3, &h3));
+                    WorkerBuilder::new(format!("pitwall-webhook-{worker_name}-{index}"))
+                        .backend(storage)
+                        .data(webhook_deps.clone())
+                        .concurrency(8)
+                        .retry(retry_policy(&s3))
+                        .enable_tracing()
+                        .build(webhooks::run)
                 })
                 .shutdown_timeout(settings.shutdown_timeout)
                 .run_with_signal(monitor_signal)

@@ -102,7 +102,7 @@ pub async fn run(job: SendMessage, deps: Data<MessageDeps>) -> Result<(), BoxDyn
     {
         let out = match channel {
             Channel::Sms => customer.sms_opt_out,
-            Channel::Email => customer.email_opt_out,
+            Channel::Email | Channel::Web => customer.email_opt_out,
         };
         if out {
             record(
@@ -126,7 +126,7 @@ pub async fn run(job: SendMessage, deps: Data<MessageDeps>) -> Result<(), BoxDyn
             .clone()
             .or_else(|| deps.settings.default_sms_from.clone())
             .or_else(|| deps.sms.is_dev().then(|| "+15005550006".to_owned())),
-        Channel::Email => None,
+        Channel::Email | Channel::Web => None,
     };
     if channel == Channel::Sms && sender.is_none() {
         record(

@@ -80,6 +80,7 @@ pub async fn insert(
         email_opt_out: Set(false),
         sms_consent_at: Set(None),
         merged_into: Set(None),
+        locale: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
     }

@@ -6,7 +6,9 @@
 
 pub mod activity;
 pub mod api_keys;
+pub mod approvals;
 pub mod audit;
+pub mod customer_links;
 pub mod customers;
 pub mod db;
 pub mod entities;
@@ -20,6 +22,7 @@ pub mod plans;
 pub mod shops;
 pub mod statuses;
 pub mod tickets;
+pub mod webhooks;
 
 pub use db::{Backend, Db, begin_write, connect, migrate_up};
 pub use error::StoreError;

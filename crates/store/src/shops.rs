@@ -48,6 +48,8 @@ pub async fn insert(db: &impl ConnectionTrait, new: NewShop<'_>) -> Result<Shop,
         quiet_hours_start: Set(None),
         quiet_hours_end: Set(None),
         require_sms_consent: Set(false),
+        link_ttl_hours: Set(168),
+        locale: Set("en".to_owned()),
         created_at: Set(at),
         updated_at: Set(at),
     };
@@ -206,6 +208,25 @@ pub async fn set_messaging(
             shop::Column::RequireSmsConsent,
             Expr::value(s.require_sms_consent),
         )
+        .col_expr(shop::Column::UpdatedAt, Expr::value(now()))
+        .filter(shop::Column::Id.eq(id.as_uuid()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// How long the shop's customer links live, and its customers' default
+/// language.
+pub async fn set_customer_page(
+    db: &impl ConnectionTrait,
+    id: ShopId,
+    link_ttl_hours: i32,
+    locale: &str,
+) -> Result<(), StoreError> {
+    use sea_orm::sea_query::Expr;
+    Shops::update_many()
+        .col_expr(shop::Column::LinkTtlHours, Expr::value(link_ttl_hours))
+        .col_expr(shop::Column::Locale, Expr::value(locale))
         .col_expr(shop::Column::UpdatedAt, Expr::value(now()))
         .filter(shop::Column::Id.eq(id.as_uuid()))
         .exec(db)

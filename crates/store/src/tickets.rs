@@ -89,6 +89,8 @@ pub async fn insert(
         search_text: Set(f.search_text),
         customer_replied_at: Set(None),
         reply_read_at: Set(None),
+        approved_at: Set(None),
+        approval_seen_at: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
     }
@@ -603,4 +605,50 @@ pub async fn mark_customer_replies_read(
             .await?;
     }
     Ok(unread)
+}
+
+/// An approval changed what the ticket says (service statuses, totals): a
+/// page showing the old version must not approve on it.
+pub async fn bump_version_approved(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    id: TicketId,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    ticket::Entity::update_many()
+        .col_expr(
+            ticket::Column::Version,
+            Expr::col(ticket::Column::Version).add(1),
+        )
+        .col_expr(ticket::Column::ApprovedAt, Expr::value(Some(at)))
+        .col_expr(ticket::Column::UpdatedAt, Expr::value(at))
+        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .filter(ticket::Column::Id.eq(id.as_uuid()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Staff saw the approval: the dashboard's highlight goes.
+pub async fn mark_approval_seen(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    id: TicketId,
+) -> Result<bool, StoreError> {
+    let r = ticket::Entity::update_many()
+        .col_expr(ticket::Column::ApprovalSeenAt, Expr::value(Some(now())))
+        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .filter(ticket::Column::Id.eq(id.as_uuid()))
+        .filter(ticket::Column::ApprovedAt.is_not_null())
+        .filter(
+            Condition::any()
+                .add(ticket::Column::ApprovalSeenAt.is_null())
+                .add(
+                    Expr::col(ticket::Column::ApprovalSeenAt)
+                        .lt(Expr::col(ticket::Column::ApprovedAt)),
+                ),
+        )
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected > 0)
 }

@@ -42,6 +42,7 @@ const MIGRATION_SOURCES: &[&str] = &[
     include_str!("../../../migrations/src/m20261123_000001_foundation.rs"),
     include_str!("../../../migrations/src/m20261124_000002_tickets.rs"),
     include_str!("../../../migrations/src/m20261125_000003_messaging.rs"),
+    include_str!("../../../migrations/src/m20261126_000004_customer_links.rs"),
 ];
 
 fn template_name() -> String {
@@ -215,6 +216,11 @@ impl TestApp {
             ("DATABASE_URL".to_owned(), database_url),
             ("PITWALL_DATA_DIR".to_owned(), dir.display().to_string()),
             ("PITWALL_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
+            // Tests receive shops' webhooks on 127.0.0.1.
+            (
+                "PITWALL_WEBHOOKS_ALLOW_PRIVATE".to_owned(),
+                "true".to_owned(),
+            ),
         ];
         if let Some(smtp) = &opts.smtp_url {
             env.push(("SMTP_URL".to_owned(), smtp.clone()));

@@ -182,6 +182,7 @@ fn shown(err: &Error) -> Shown {
                 match channel {
                     pitwall_core::domain::messaging::Channel::Sms => "texts",
                     pitwall_core::domain::messaging::Channel::Email => "e-mail",
+                    pitwall_core::domain::messaging::Channel::Web => "messages",
                 }
             ),
         }),
@@ -189,6 +190,17 @@ fn shown(err: &Error) -> Shown {
             status: StatusCode::CONFLICT,
             message: "Your shop texts only customers whose consent is recorded: record it on the customer's page first.".into(),
         }),
+        Error::TicketChanged { .. } => Shown::Inline(Problem {
+            status: StatusCode::CONFLICT,
+            message: "The ticket changed since this page was loaded: review it again.".into(),
+        }),
+        Error::LinkGone {
+            reason, shop_name, ..
+        } => page(
+            StatusCode::GONE,
+            "Link no longer works",
+            format!("This customer link {reason}. Send {shop_name}'s customer a new one."),
+        ),
         Error::RateLimited(m) => Shown::Inline(Problem {
             status: StatusCode::TOO_MANY_REQUESTS,
             message: capitalised(m),

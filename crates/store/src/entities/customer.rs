@@ -15,6 +15,7 @@ pub struct Model {
     pub email_opt_out: bool,
     pub sms_consent_at: Option<DateTimeUtc>,
     pub merged_into: Option<Uuid>,
+    pub locale: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

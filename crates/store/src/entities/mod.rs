@@ -1,10 +1,12 @@
 //! sea-orm entities, one per table. Tenant-owned tables carry `shop_id`.
 
 pub mod api_key;
+pub mod approval;
 pub mod audit_entry;
 pub mod casbin_rule;
 pub mod consent_event;
 pub mod customer;
+pub mod customer_link;
 pub mod email;
 pub mod feature_override;
 pub mod invitation;
@@ -21,6 +23,7 @@ pub mod pos_notification;
 pub mod pos_sync_event;
 pub mod session;
 pub mod shop;
+pub mod shop_webhook;
 pub mod status_change;
 pub mod ticket;
 pub mod ticket_comment;
@@ -29,3 +32,4 @@ pub mod timeline_event;
 pub mod user;
 pub mod vehicle;
 pub mod vehicle_status;
+pub mod webhook_delivery;

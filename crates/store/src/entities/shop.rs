@@ -24,6 +24,8 @@ pub struct Model {
     pub quiet_hours_start: Option<i32>,
     pub quiet_hours_end: Option<i32>,
     pub require_sms_consent: bool,
+    pub link_ttl_hours: i32,
+    pub locale: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

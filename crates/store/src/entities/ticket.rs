@@ -29,6 +29,8 @@ pub struct Model {
     pub search_text: String,
     pub customer_replied_at: Option<DateTimeUtc>,
     pub reply_read_at: Option<DateTimeUtc>,
+    pub approved_at: Option<DateTimeUtc>,
+    pub approval_seen_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
