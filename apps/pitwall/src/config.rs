@@ -44,6 +44,8 @@ pub struct Config {
     /// Shops' webhooks may reach loopback and private addresses
     /// (development and tests only).
     pub webhooks_allow_private: bool,
+    /// Customer link lookups allowed per client address and minute.
+    pub link_lookups_per_minute: u32,
 }
 
 /// `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, `TWILIO_API_BASE`.
@@ -66,6 +68,7 @@ impl std::fmt::Debug for Config {
             .field("twilio_from", &self.twilio_from)
             .field("sms_rate_per_sender", &self.sms_rate_per_sender)
             .field("webhooks_allow_private", &self.webhooks_allow_private)
+            .field("link_lookups_per_minute", &self.link_lookups_per_minute)
             .finish()
     }
 }
@@ -217,6 +220,18 @@ impl Config {
                 ));
             }
         };
+        let link_lookups_per_minute = match val("PITWALL_LINK_LOOKUPS_PER_MINUTE") {
+            None => 60,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    return Err(bad(
+                        "PITWALL_LINK_LOOKUPS_PER_MINUTE",
+                        format!("must be a whole number above 0, got {v:?}"),
+                    ));
+                }
+            },
+        };
         Ok(Self {
             addr,
             database_url,
@@ -229,6 +244,7 @@ impl Config {
             twilio_from,
             sms_rate_per_sender,
             webhooks_allow_private,
+            link_lookups_per_minute,
         })
     }
 
@@ -287,6 +303,18 @@ mod tests {
         assert_eq!(
             with(&[("PITWALL_LOG_FORMAT", "xml")]).unwrap_err().var,
             "PITWALL_LOG_FORMAT"
+        );
+        assert_eq!(
+            with(&[("PITWALL_WEBHOOKS_ALLOW_PRIVATE", "yes")])
+                .unwrap_err()
+                .var,
+            "PITWALL_WEBHOOKS_ALLOW_PRIVATE"
+        );
+        assert_eq!(
+            with(&[("PITWALL_LINK_LOOKUPS_PER_MINUTE", "0")])
+                .unwrap_err()
+                .var,
+            "PITWALL_LINK_LOOKUPS_PER_MINUTE"
         );
         assert_eq!(
             with(&[("TWILIO_ACCOUNT_SID", "AC1")]).unwrap_err().var,

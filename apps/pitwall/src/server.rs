@@ -62,6 +62,7 @@ pub async fn build_app(config: &Config, db: pitwall_store::Db) -> anyhow::Result
                 .map(|t| pitwall_core::Secret::new(&t.auth_token)),
             default_sms_from: config.twilio_from.clone(),
             webhooks_allow_private: config.webhooks_allow_private,
+            link_lookups_per_minute: config.link_lookups_per_minute,
             ..CoreConfig::new(&config.base_url)
         }),
     })

@@ -700,27 +700,6 @@ impl ApprovalsApi {
         Ok(Json(CustomerViewOut::from(&page)))
     }
 
-    /// The ticket's approvals (evidence records), oldest first.
-    #[oai(
-        path = "/tickets/:ticket_id/approvals",
-        method = "get",
-        tag = "CustomerTags::Approvals",
-        operation_id = "list_ticket_approvals"
-    )]
-    async fn list_approvals(
-        &self,
-        app: Data<&App>,
-        req: &Request,
-        auth: UserToken,
-        ticket_id: Path<uuid::Uuid>,
-    ) -> ApiResult<ApprovalList> {
-        let ctx = shop_ctx(&app, req, &auth).await?;
-        let list = approvals::list(&app, &ctx, TicketId::from_uuid(ticket_id.0)).await?;
-        Ok(Json(ApprovalList {
-            items: list.iter().map(ApprovalOut::from).collect(),
-        }))
-    }
-
     /// Recompute every approval's hash of the ticket and follow the chain.
     #[oai(
         path = "/tickets/:ticket_id/approvals/verification",

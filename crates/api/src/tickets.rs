@@ -244,6 +244,33 @@ impl TicketsApi {
         Ok(Json(TicketOut::from(&v)))
     }
 
+    // Listed here, beside the POST on the same path: poem-openapi keeps
+    // one API group per path.
+    /// The ticket's approvals (evidence records), oldest first.
+    #[oai(
+        path = "/tickets/:ticket_id/approvals",
+        method = "get",
+        tag = "TicketTags::Tickets",
+        operation_id = "list_ticket_approvals"
+    )]
+    async fn list_approvals(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+        ticket_id: Path<uuid::Uuid>,
+    ) -> ApiResult<crate::customer::ApprovalList> {
+        let ctx = shop_ctx(&app, req, &auth).await?;
+        let list =
+            pitwall_core::approvals::list(&app, &ctx, TicketId::from_uuid(ticket_id.0)).await?;
+        Ok(Json(crate::customer::ApprovalList {
+            items: list
+                .iter()
+                .map(crate::customer::ApprovalOut::from)
+                .collect(),
+        }))
+    }
+
     /// The ticket's timeline, oldest first.
     #[oai(
         path = "/tickets/:ticket_id/timeline",

@@ -41,7 +41,8 @@ pub struct Visitor<'a> {
 
 impl Visitor<'_> {
     fn host(&self) -> &str {
-        let a = self.address;
+        // poem writes remote addresses as `socket://ip:port`.
+        let a = self.address.trim_start_matches("socket://");
         // `[::1]:443`, `1.2.3.4:80`, or a bare address.
         if let Some(rest) = a.strip_prefix('[') {
             return rest.split(']').next().unwrap_or(rest);
