@@ -577,6 +577,10 @@ pub async fn record_by_staff(
     app.require(ctx, Permission::ApprovalsRecord).await?;
     ctx.require_feature(Feature::Approvals)?;
     ctx.require_writable()?;
+    // Another shop's ticket is not found, whatever else is wrong.
+    tickets::get(&app.db, ctx.shop_id(), ticket)
+        .await?
+        .ok_or(Error::NotFound("ticket"))?;
     let method = match ApprovalMethod::parse(method) {
         Some(m @ (ApprovalMethod::InPerson | ApprovalMethod::Phone)) => m,
         _ => return Err(Error::invalid("method", "must be in_person or phone")),

@@ -15,6 +15,7 @@
 //! `--quick` runs a short version (CI smoke run); without it, the figures
 //! in docs/BENCHMARKS.md.
 
+mod customer;
 mod messaging;
 mod tickets;
 
@@ -210,6 +211,12 @@ async fn main() -> anyhow::Result<()> {
         tickets::status_vs_pgbench(if quick { 3 } else { 10 }, 8).await?;
         return Ok(());
     }
+    if only.as_deref() == Some("customer") {
+        let n = if quick { 100 } else { 1_000 };
+        customer::customer_page(Backend::Sqlite, n).await?;
+        customer::customer_page(Backend::Postgres, n).await?;
+        return Ok(());
+    }
     if only.as_deref() == Some("messaging") {
         let (jobs, changes) = if quick { (2_000, 50) } else { (20_000, 500) };
         messaging::jobs_vs_skip_locked(jobs, 8).await?;
@@ -227,6 +234,7 @@ async fn main() -> anyhow::Result<()> {
         tickets::status_vs_pgbench(3, 8).await?;
         messaging::jobs_vs_skip_locked(2_000, 8).await?;
         messaging::status_to_provider(50).await?;
+        customer::customer_page(Backend::Sqlite, 100).await?;
     } else {
         tickets::search_at_scale(1_000, 1_000, 2_000).await?;
         tickets::batch_import(Backend::Sqlite, 20).await?;
@@ -234,6 +242,8 @@ async fn main() -> anyhow::Result<()> {
         tickets::status_vs_pgbench(10, 8).await?;
         messaging::jobs_vs_skip_locked(20_000, 8).await?;
         messaging::status_to_provider(500).await?;
+        customer::customer_page(Backend::Sqlite, 1_000).await?;
+        customer::customer_page(Backend::Postgres, 1_000).await?;
     }
     Ok(())
 }

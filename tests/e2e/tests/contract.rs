@@ -99,6 +99,11 @@ fn example(spec: &Value, schema: &Value, name: &str) -> Value {
             "timer_mode" => json!("open"),
             "kind" => json!("workorder"),
             "method" => json!("in_person"),
+            "signature" => json!("M 1 1 L 5 5"),
+            "signer_name" => json!("Probe Signer"),
+            "send" => json!(null),
+            "url" => json!("https://example.com/hook"),
+            "locale" => json!("en"),
             "channel" => json!("sms"),
             _ => json!("probe"),
         },
@@ -127,6 +132,7 @@ async fn snapshot(t: &TestApp, token: &str) -> BTreeMap<&'static str, Value> {
         ("threads", "/api/v1/threads?filter=all"),
         ("templates", "/api/v1/message-templates"),
         ("messaging", "/api/v1/messaging-settings"),
+        ("webhooks", "/api/v1/webhooks"),
     ] {
         m.insert(k, without_use_times(t.get(path, token).await.1));
     }
@@ -213,6 +219,53 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{sent}");
     let b_message = sent["id"].as_str().unwrap().to_owned();
+    // B's customer link, the customer's approval through it, B's webhook.
+    let (s, issued) = t
+        .post(
+            &format!("/api/v1/tickets/{b_ticket}/customer-links"),
+            &b_owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{issued}");
+    let b_link = issued["id"].as_str().unwrap().to_owned();
+    let b_token = issued["url"]
+        .as_str()
+        .unwrap()
+        .rsplit("/c/")
+        .next()
+        .unwrap()
+        .to_owned();
+    let (_, view) = t
+        .call(
+            "GET",
+            &format!("/api/customer/v1/links/{b_token}"),
+            None,
+            None,
+        )
+        .await;
+    let (s, approved) = t
+        .call(
+            "POST",
+            &format!("/api/customer/v1/links/{b_token}/approval"),
+            None,
+            Some(json!({
+                "approved_service_ids": [view["services"][0]["id"]], "declined_service_ids": [],
+                "signer_name": "B Signer", "signature": "M 1 1 L 5 5", "ticket_version": view["ticket_version"],
+            })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{approved}");
+    let b_approval = approved["approval"]["id"].as_str().unwrap().to_owned();
+    let (s, hook) = t
+        .post(
+            "/api/v1/webhooks",
+            &b_owner,
+            json!({"url": "http://127.0.0.1:9/b-hook"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{hook}");
+    let b_webhook = hook["id"].as_str().unwrap().to_owned();
     let fixtures: BTreeMap<&str, String> = [
         ("ticket_id", b_ticket.clone()),
         ("customer_id", b_customer.clone()),
@@ -220,6 +273,9 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         ("external_id", "iso-b-ticket".to_owned()),
         ("notification_id", b_notification.clone()),
         ("message_id", b_message.clone()),
+        ("link_id", b_link.clone()),
+        ("approval_id", b_approval.clone()),
+        ("webhook_id", b_webhook.clone()),
         ("kind", "reminder".to_owned()),
         ("user_id", b_member.to_string()),
         ("invitation_id", inv["id"].as_str().unwrap().to_owned()),
@@ -241,6 +297,12 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         b_status,
         b_notification,
         b_message,
+        b_link,
+        b_approval,
+        b_webhook,
+        hook["secret"].as_str().unwrap().to_owned(),
+        "b-hook".to_owned(),
+        "B Signer".to_owned(),
         "B private text".to_owned(),
         "Zanzibar".to_owned(),
         "B internal".to_owned(),
@@ -380,6 +442,10 @@ both_backends!(
                 .replace("{notification_id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{external_id}", "probe-ticket")
                 .replace("{message_id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{link_id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{approval_id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{webhook_id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{token}", "pwc_probe")
                 .replace("{kind}", "reminder")
                 .replace("{role}", "viewer")
                 .replace("{feature}", "sms")

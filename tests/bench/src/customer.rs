@@ -1,0 +1,143 @@
+//! The customer's page: bytes of the first load (the page and everything it
+//! pulls from us), raw and gzip-compressed, and the server's time to answer
+//! the page of a ticket with 20 services, against the same ticket as JSON
+//! and against `/health` through the same stack (same run, same machine).
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use pitwall_testkit::{Backend, Options, TestApp};
+use serde_json::{Value, json};
+
+fn gzip_len(bytes: &[u8]) -> usize {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let _ = e.write_all(bytes);
+    e.finish().map(|v| v.len()).unwrap_or(0)
+}
+
+/// `/static/...` assets named in `src=` or `href=` attributes.
+fn assets(html: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for attr in ["src=\"", "href=\""] {
+        for part in html.split(attr).skip(1) {
+            if let Some(end) = part.find('"') {
+                let url = &part[..end];
+                if url.starts_with("/static/") && !out.iter().any(|u| u == url) {
+                    out.push(url.to_owned());
+                }
+            }
+        }
+    }
+    out
+}
+
+async fn timed(client: &reqwest::Client, url: &str, n: usize) -> Vec<Duration> {
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t0 = Instant::now();
+        let r = client.get(url).send().await;
+        if let Ok(r) = r {
+            let _ = r.bytes().await;
+        }
+        v.push(t0.elapsed());
+    }
+    v.sort();
+    v
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+pub async fn customer_page(backend: Backend, n: usize) -> anyhow::Result<()> {
+    let opts = Options {
+        env: vec![("PITWALL_LINK_LOOKUPS_PER_MINUTE".into(), "1000000".into())],
+        ..Default::default()
+    };
+    let Some(t) = TestApp::spawn_with(backend, opts).await else {
+        println!("customer page: skipped, {backend:?} not reachable");
+        return Ok(());
+    };
+    let (_, owner) = t.shop("bench-page", "premium").await;
+    let (_, key) = t
+        .post("/api/v1/api-keys", &owner, json!({"name": "POS"}))
+        .await;
+    let key = key["secret"].as_str().unwrap_or_default().to_owned();
+    let services: Vec<Value> = (0..20)
+        .map(|i| {
+            json!({"external_id": format!("S-{i}"), "title": format!("Service number {i}: inspect and replace"),
+                   "status": if i % 2 == 0 { "recommended" } else { "approved" },
+                   "line_items": [
+                       {"kind": "labor", "description": "Labour, diagnosis and fitting", "quantity": 1.5, "unit_price": 12000, "taxable": false},
+                       {"kind": "part", "description": "OEM part with a long description", "quantity": 2, "unit_price": 4599, "taxable": true},
+                       {"kind": "fee", "description": "Shop supplies", "quantity": 1, "unit_price": 500, "taxable": true}]})
+        })
+        .collect();
+    let (_, pushed) = t
+        .call(
+            "PUT",
+            "/api/pos/v1/tickets/BENCH-1",
+            Some(&key),
+            Some(json!({
+                "kind": "estimate", "number": "90210", "pos_updated_at": "2026-11-23T10:00:00Z",
+                "customer": {"external_id": "c", "first_name": "Dana", "phone": "+15125550123"},
+                "vehicle": {"external_id": "v", "year": 2019, "make": "Honda", "model": "Civic", "plate": "ABC1234"},
+                "services": services, "tax_rate": 0.0825,
+            })),
+        )
+        .await;
+    let ticket = pushed["ticket"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let (_, issued) = t
+        .post(
+            &format!("/api/v1/tickets/{ticket}/customer-links"),
+            &owner,
+            json!({}),
+        )
+        .await;
+    let url = issued["url"].as_str().unwrap_or_default().to_owned();
+    let token = url.rsplit("/c/").next().unwrap_or_default().to_owned();
+    let client = reqwest::Client::new();
+
+    // First load: the page and what it pulls from us.
+    let html = client.get(&url).send().await?.text().await?;
+    let mut raw = html.len();
+    let mut gz = gzip_len(html.as_bytes());
+    let files = assets(&html);
+    for a in &files {
+        let body = client.get(t.url(a)).send().await?.bytes().await?;
+        raw += body.len();
+        gz += gzip_len(&body);
+    }
+    println!(
+        "customer page ({backend:?}), 20 services: first load {:.1} KB raw, {:.1} KB gzip (page {:.1} KB + {} assets: {})",
+        raw as f64 / 1024.0,
+        gz as f64 / 1024.0,
+        html.len() as f64 / 1024.0,
+        files.len(),
+        files.join(", ")
+    );
+
+    // Warm up, then time each kind of answer in turn.
+    let json_url = t.url(&format!("/api/customer/v1/links/{token}"));
+    let health = t.url("/health");
+    timed(&client, &url, 20).await;
+    let page = timed(&client, &url, n).await;
+    let api = timed(&client, &json_url, n).await;
+    let bare = timed(&client, &health, n).await;
+    let p50 = |v: &[Duration]| v[v.len() / 2];
+    let p99 = |v: &[Duration]| v[(v.len() * 99 / 100).min(v.len() - 1)];
+    println!(
+        "customer page ({backend:?}): p50 {:.2} ms, p99 {:.2} ms; JSON of the same {:.2} ms; /health {:.2} ms; page/JSON {:.2}x, page/health {:.1}x ({n} sequential requests each)",
+        ms(p50(&page)),
+        ms(p99(&page)),
+        ms(p50(&api)),
+        ms(p50(&bare)),
+        ms(p50(&page)) / ms(p50(&api)),
+        ms(p50(&page)) / ms(p50(&bare)),
+    );
+    t.finish().await;
+    Ok(())
+}
