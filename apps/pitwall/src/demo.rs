@@ -239,6 +239,37 @@ const DEMO_TICKETS: &[DemoTicket] = &[
             800,
         )],
     ),
+    // The estimate for the approval walk-through: three recommended jobs.
+    (
+        "10237",
+        "Jordan",
+        "Kim",
+        "(512) 555-0175",
+        Some("jordan.kim@example.com"),
+        2018,
+        "Subaru",
+        "Forester",
+        "LMB-6403",
+        &[
+            (
+                "Rear brake pads",
+                "recommended",
+                1.2,
+                12_000,
+                "Rear pad set",
+                5_899,
+            ),
+            ("Wiper blades", "recommended", 0.1, 12_000, "Wiper pair", 3_199),
+            (
+                "Coolant flush",
+                "recommended",
+                0.8,
+                12_000,
+                "Coolant 2 gal",
+                3_800,
+            ),
+        ],
+    ),
 ];
 
 async fn seed_tickets(

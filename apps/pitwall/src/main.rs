@@ -200,6 +200,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             )?;
             writeln!(
                 out,
+                "  Approvals: open estimate #10237 (Jordan Kim), Customer link -> Send by text (the text,\n  with its /c/ link, lands in the outbox) or Create and copy. Open the link on a phone or a\n  narrow window: the ticket page shows \"Customer viewing\"; approve two of three services,\n  sign, and the approval appears on the ticket and the dashboard at once.\n"
+            )?;
+            writeln!(
+                out,
                 "  Demo POS key (new each run, shown once): {pos_key}\n  Push a ticket as the POS would:\n    PITWALL_URL={} PITWALL_POS_KEY={pos_key} ops/pos-push-example.sh\n",
                 config.base_url
             )?;
