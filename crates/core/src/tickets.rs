@@ -824,6 +824,9 @@ pub struct DashboardRow {
     pub unread_reply: bool,
     /// The ticket's newest outgoing message (its state shows on the row).
     pub last_message: Option<pitwall_store::messages::Message>,
+    /// The customer has the ticket's page open; it counts as open until
+    /// then without another beat (live timeline feature).
+    pub customer_viewing_until: Option<DateTime<Utc>>,
 }
 
 pub struct DashboardFilter {
@@ -859,6 +862,17 @@ pub async fn dashboard(
             .into_iter()
             .filter_map(|m| m.ticket_id.map(|t| (t, m)))
             .collect();
+    let viewing: std::collections::HashMap<uuid::Uuid, DateTime<Utc>> =
+        if ctx.features.has(Feature::Timeline) {
+            let window = chrono::Duration::seconds(crate::links::PRESENCE_WINDOW_SECS);
+            pitwall_store::customer_links::viewing(&app.db, shop, &ids, Utc::now() - window)
+                .await?
+                .into_iter()
+                .map(|(t, seen)| (t, seen + window))
+                .collect()
+        } else {
+            Default::default()
+        };
     let mut rows = Vec::with_capacity(open.len());
     for mut view in views(&app.db, shop, open).await? {
         let t = &view.ticket;
@@ -878,12 +892,14 @@ pub async fn dashboard(
             None => (false, false),
         };
         let last_message = last.remove(&view.ticket.id);
+        let customer_viewing_until = viewing.get(&view.ticket.id).copied();
         rows.push(DashboardRow {
             view,
             sms,
             email,
             unread_reply,
             last_message,
+            customer_viewing_until,
         });
     }
     let urgency = |r: &DashboardRow| match r.view.timer.as_ref().map(|t| t.level) {

@@ -8,11 +8,15 @@
     reason = "a page handler yields either its page or another whole page (redirect, error); both are poem responses"
 )]
 
+mod i18n;
 mod pages;
 mod render;
 mod session;
 
-use pages::{admin, api_keys, app, auth, messages, roles, settings, tickets, users};
+use pages::{
+    admin, api_keys, app, approvals, auth, customer, messages, roles, settings, tickets, users,
+    webhooks,
+};
 use poem::{Route, get, post};
 
 /// Adds every page route to `route` (the binary calls this on a Route that
@@ -22,6 +26,13 @@ pub fn mount(route: Route) -> Route {
         .at("/", get(auth::root))
         .at("/static/app.css", get(render::stylesheet))
         .at("/static/app.js", get(render::script))
+        .at("/static/customer.css", get(render::customer_css))
+        .at("/static/customer.js", get(render::customer_js))
+        .at("/static/signature.js", get(render::signature_js))
+        .at("/c/:token", get(customer::show))
+        .at("/c/:token/approval", post(customer::approve))
+        .at("/c/:token/messages", post(customer::send_message))
+        .at("/c/:token/events", get(customer::event_stream))
         .at("/login", get(auth::login_form).post(auth::login))
         .at("/logout", post(auth::logout))
         .at(
@@ -49,6 +60,13 @@ pub fn mount(route: Route) -> Route {
         .at("/app/roles", get(roles::show))
         .at("/app/roles/:role", post(roles::save))
         .at("/app/settings", get(settings::show).post(settings::save))
+        .at(
+            "/app/settings/customer-page",
+            post(settings::save_customer_page),
+        )
+        .at("/app/webhooks", get(webhooks::show).post(webhooks::create))
+        .at("/app/webhooks/:id/test", post(webhooks::test))
+        .at("/app/webhooks/:id/delete", post(webhooks::delete))
         .at("/app/api-keys", get(api_keys::show).post(api_keys::create))
         .at("/app/api-keys/:id/revoke", post(api_keys::revoke))
         .at("/app/dashboard", get(tickets::dashboard))
@@ -59,6 +77,16 @@ pub fn mount(route: Route) -> Route {
         .at("/app/tickets/:id/comments", post(tickets::comment))
         .at("/app/tickets/:id/assignment", post(tickets::assign))
         .at("/app/tickets/:id/reminder", post(tickets::reminder))
+        .at("/app/tickets/:id/links", post(approvals::issue_link))
+        .at(
+            "/app/tickets/:id/links/:link_id/revoke",
+            post(approvals::revoke_link),
+        )
+        .at("/app/tickets/:id/customer-view", get(approvals::preview))
+        .at("/app/tickets/:id/approvals", post(approvals::record))
+        .at("/app/tickets/:id/approvals/seen", post(approvals::seen))
+        .at("/app/tickets/:id/approvals/verify", get(approvals::verify))
+        .at("/app/approvals/:id", get(approvals::show))
         .at("/app/work", get(tickets::work))
         .at("/app/sync-health", get(tickets::sync_health))
         .at(

@@ -67,6 +67,28 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/message_templates.html"),
     ),
     (
+        "customer_view.html",
+        include_str!("../templates/customer_view.html"),
+    ),
+    (
+        "customer_status.html",
+        include_str!("../templates/customer_status.html"),
+    ),
+    (
+        "customer_error.html",
+        include_str!("../templates/customer_error.html"),
+    ),
+    ("approval.html", include_str!("../templates/approval.html")),
+    (
+        "approval_service.html",
+        include_str!("../templates/approval_service.html"),
+    ),
+    (
+        "approvals_verify.html",
+        include_str!("../templates/approvals_verify.html"),
+    ),
+    ("webhooks.html", include_str!("../templates/webhooks.html")),
+    (
         "admin_shops.html",
         include_str!("../templates/admin_shops.html"),
     ),
@@ -371,6 +393,41 @@ pub(crate) fn money(minor: i64, currency: &str) -> String {
     }
 }
 
+fn asset(content_type: &str, body: &'static str) -> Response {
+    Response::builder()
+        .content_type(content_type)
+        .header("cache-control", "public, max-age=3600")
+        .body(body)
+}
+
+/// The customer page's own stylesheet and scripts (small: the page is
+/// often opened on a phone over a weak connection).
+#[handler]
+pub(crate) fn customer_css() -> Response {
+    asset(
+        "text/css; charset=utf-8",
+        include_str!("../static/customer.css"),
+    )
+}
+
+#[handler]
+pub(crate) fn customer_js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../static/customer.js"),
+    )
+}
+
+/// Signature capture on a canvas: the customer's page and the staff's
+/// in-person approval share it.
+#[handler]
+pub(crate) fn signature_js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../static/signature.js"),
+    )
+}
+
 #[handler]
 pub(crate) fn stylesheet() -> Response {
     Response::builder()
@@ -453,7 +510,11 @@ mod tests {
             ),
             (
                 "settings.html",
-                context! { s => context! { name => "Main St Garage", time_zone => "UTC" }, branding_note => "Not in plan", ..layout.clone() },
+                context! {
+                    s => context! { name => "Main St Garage", time_zone => "UTC" }, branding_note => "Not in plan",
+                    customer_page => context! { ttl_hours => 72, locale => "en", min => 1, max => 2160, locales => vec![context! { code => "en", name => "English" }] },
+                    ..layout.clone()
+                },
             ),
             (
                 "api_keys.html",
@@ -574,6 +635,63 @@ mod tests {
             samples.as_slice(),
             &[
                 (
+                    "customer_view.html",
+                    context! {
+                        lang => "es", t => crate::i18n::table(pitwall_core::domain::locale::Locale::Es),
+                        shop => context! { name => "Main St Garage", phone => "+15125550100", address => "1 Main St", hours => "Mon–Fri 8–6" },
+                        brand => context! { primary => "#1a56db", primary_ink => "#ffffff", accent => "#f59e0b", logo => "https://x.test/logo.png" },
+                        c => context! { number => "1001", kind_label => "Orden de trabajo", version => 3, vehicle => "2019 Honda Civic", plate => "ABC1234",
+                            status => "In shop", status_color => "#00897b", promised => "lun, 9 mar, 15:30", updated => "lun, 9 mar, 13:00",
+                            subtotal => "244,99 US$", tax => "5,36 US$", total => "250,35 US$", subtotal_minor => 24499, taxable_minor => 6499, rate_ppm => 82500, currency => "USD" },
+                        groups => vec![context! { code => "awaiting", label => "Esperan", services => vec![context! {
+                            id => "s1", title => "Frenos", status => "recommended", status_label => "Recomendado", subtotal => "244,99 US$", change => "Nuevo",
+                            items => vec![context! { description => "Pastillas", kind => "pieza", quantity => "1,5", amount => "180,00 US$" }] }] }],
+                        awaiting => vec![context! { id => "s1", title => "Frenos", subtotal => "244,99 US$", subtotal_minor => 24499, taxable_minor => 6499, checked => true }],
+                        shown => vec![context! { id => "s1", subtotal => 24499 }],
+                        sel => context! { selected => "244,99 US$", total => "250,35 US$" },
+                        may_approve => true,
+                        latest => context! { signer => "Dana", at => "now", approved => vec![context! { title => "Frenos", subtotal => "1 US$" }], declined => vec![context! { title => "Filtro", subtotal => "2 US$" }], approved_total => "1 US$", tax => "0 US$", total => "1 US$" },
+                        earlier => vec![context! { signer => "Dana", at => "then", approved_total => "1 US$" }],
+                        authorisation => "Autorizo", events => "/c/pwc_x/events", live_src => "/c/pwc_x", post_base => "/c/pwc_x",
+                        expires => "mar, 10 mar", notice => "Enviado", error => "Cambió", changes => vec!["Frenos: precio"],
+                        removed_count => 1, removed_note => "Se quitó 1", form => context! { signer_name => "Dana", message => "" },
+                    },
+                ),
+                (
+                    "customer_error.html",
+                    context! { lang => "en", heading => "This link no longer works", text => "Ask for a new one.", shop_name => "Main St Garage", shop_phone => "+15125550100", call => "Call the shop:" },
+                ),
+                (
+                    "approval.html",
+                    context! {
+                        a => context! { id => "a1", ticket_id => "t1", seq => 1, at => "now", at_utc => "2026-01-01T00:00:00Z", method => "in person", raw_method => "in_person",
+                            signer => "Dana", staff => "Olive", signature_png => None::<String>, signature_svg => "M 1 1 L 2 2",
+                            approved => vec![context! { title => "Brakes", subtotal => "$1.00", items => vec![context! { kind => "labor", description => "Pads", quantity => "1", unit_price => "$1.00", amount => "$1.00" }] }],
+                            declined => Vec::<Value>::new(), approved_total => "$1.00", subtotal => "$1.00", tax => "$0.08", total => "$1.08", ticket_version => 2,
+                            ip => "127.0.0.1", user_agent => "Firefox", note => "ok", hash => "ab", prev_hash => None::<String> },
+                        ticket => context! { id => "t1", number => "1001", kind => "workorder" },
+                        ..layout.clone()
+                    },
+                ),
+                (
+                    "approvals_verify.html",
+                    context! {
+                        rows => vec![context! { id => "a1", seq => 1, hash => "ab", state => "altered", text => "Altered", at => "now", signer => "Dana" }],
+                        all_intact => false, ticket => context! { id => "t1", number => "1001", kind => "workorder" },
+                        ..layout.clone()
+                    },
+                ),
+                (
+                    "webhooks.html",
+                    context! {
+                        url => "", max => 5, events => vec!["work_approved"],
+                        hooks => vec![context! { id => "w1", url => "https://x.test/h", secret => "whsec_x", active => true, created => "now",
+                            deliveries => vec![context! { event => "test", status => "failed", attempts => 6, response_status => 500, error => "HTTP 500", at => "now", delivered => None::<String> }] }],
+                        ..layout.clone()
+                    },
+                ),
+
+                (
                     "messages.html",
                     context! {
                         threads => vec![context! {
@@ -633,7 +751,9 @@ mod tests {
                         "dashboard_rows.html",
                         "ticket_live.html",
                         "messages_rows.html",
-                        "thread_live.html"
+                        "thread_live.html",
+                        "customer_status.html",
+                        "approval_service.html"
                     ]
                     .contains(name),
                 "{name} has no sample"

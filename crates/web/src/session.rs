@@ -31,6 +31,11 @@ impl FormData {
         Some(self.get(name)).filter(|v| !v.trim().is_empty())
     }
 
+    /// Every name/value pair, in order.
+    pub(crate) fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     pub(crate) fn all(&self, name: &str) -> Vec<String> {
         self.0
             .iter()
@@ -244,6 +249,8 @@ async fn shop_layout(app: &App, s: &Signed, ctx: &ShopCtx) -> Value {
             roles => users,
             settings => app.may(ctx, Permission::ShopSettingsManage).await,
             api_keys => app.may(ctx, Permission::ApiKeysManage).await,
+            webhooks => app.may(ctx, Permission::ShopSettingsManage).await
+                && ctx.features.has(Feature::Webhooks),
             admin => s.actor.platform_role.is_some(),
         },
         shop_name => ctx.shop.name.clone(),
@@ -292,6 +299,11 @@ pub(crate) fn flash(req: &Request) -> Option<&'static str> {
         "consent" => "Consent to texts recorded.",
         "opted_out" => "Texts are off for this customer.",
         "simulated" => "Reply recorded as if the customer had texted it.",
+        "link_revoked" => "Link revoked: it no longer opens the ticket.",
+        "approval_recorded" => "Approval recorded.",
+        "webhook_added" => "Webhook added. Its signing secret is below.",
+        "webhook_test" => "Test event queued: it shows under recent deliveries in a moment.",
+        "webhook_deleted" => "Webhook deleted.",
         _ => return None,
     })
 }

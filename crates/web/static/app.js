@@ -29,6 +29,43 @@
     });
   }
 
+  // "Customer viewing" holds until data-left seconds from when it was drawn
+  // unless the page is re-read meanwhile: then the live regions are read
+  // again (still open: the mark comes back with a later time), or, without
+  // a live stream, the mark just goes.
+  var refreshAll = null;
+  function presence() {
+    document.querySelectorAll("[data-until]").forEach(function (el) {
+      if (el.dataset.armed) return;
+      el.dataset.armed = "1";
+      var left = parseInt(el.dataset.left, 10);
+      if (!(left > 0)) left = Math.max(1, Math.round((Date.parse(el.dataset.until) - Date.now()) / 1000));
+      setTimeout(function () {
+        if (!el.isConnected) return;
+        el.hidden = true;
+        if (refreshAll) refreshAll();
+      }, left * 1000);
+    });
+  }
+
+  // Copy buttons: data-copy names the input whose value they copy.
+  function copyButtons() {
+    document.querySelectorAll("[data-copy]").forEach(function (b) {
+      var input = document.getElementById(b.dataset.copy);
+      if (!input) return;
+      b.hidden = false;
+      b.addEventListener("click", function () {
+        var done = function () { b.textContent = "Copied"; };
+        if (navigator.clipboard && window.isSecureContext) {
+          navigator.clipboard.writeText(input.value).then(done, function () { input.select(); });
+        } else {
+          input.select();
+          try { document.execCommand("copy"); done(); } catch (e) { /* selected for the user */ }
+        }
+      });
+    });
+  }
+
   // A region marked data-live-src is re-read from that URL whenever the
   // server announces a change on the page's event stream.
   function live() {
@@ -43,11 +80,12 @@
         fetch(r.dataset.liveSrc, { credentials: "same-origin", headers: { "x-fragment": "1" } })
           .then(function (resp) { return resp.ok ? resp.text() : null; })
           .then(function (html) {
-            if (html !== null) { r.innerHTML = html; tick(); }
+            if (html !== null) { r.innerHTML = html; tick(); presence(); }
           })
           .catch(function () {});
       });
     }
+    refreshAll = function () { if (!pending) pending = setTimeout(refresh, 100); };
     var es = new EventSource(src);
     es.onmessage = function () {
       // Several events in a burst cause one re-read.
@@ -64,4 +102,6 @@
   tick();
   setInterval(tick, 1000);
   live();
+  presence();
+  copyButtons();
 })();

@@ -4,12 +4,15 @@
 pub(crate) mod admin;
 pub(crate) mod api_keys;
 pub(crate) mod app;
+pub(crate) mod approvals;
 pub(crate) mod auth;
+pub(crate) mod customer;
 pub(crate) mod messages;
 pub(crate) mod roles;
 pub(crate) mod settings;
 pub(crate) mod tickets;
 pub(crate) mod users;
+pub(crate) mod webhooks;
 
 use minijinja::{Value, context};
 use poem::Response;

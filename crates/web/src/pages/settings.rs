@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use minijinja::{Value, context};
+use pitwall_core::domain::locale::Locale;
 use pitwall_core::domain::{Feature, Permission, ShopProfileInput};
 use pitwall_core::{App, Error, shops};
 use poem::web::Data;
@@ -33,14 +34,11 @@ pub(crate) async fn show(app: Data<&App>, req: &Request) -> Response {
             app.require(&shop.ctx, Permission::ShopSettingsManage)
                 .await
                 .or_page(&shop.layout)?;
-            let s = &shop.ctx.shop;
-            let values = context! {
-                name => s.name.clone(), phone => s.phone.clone(), email => s.email.clone(),
-                address => s.address.clone(), hours => s.hours.clone(), time_zone => s.time_zone.clone(),
-                logo_url => s.logo_url.clone(), primary_color => s.primary_color.clone(),
-                accent_color => s.accent_color.clone(),
-            };
-            Ok(settings_page(&shop, values, Notice::ok(flash(req))))
+            Ok(settings_page(
+                &shop,
+                current_values(&shop),
+                Notice::ok(flash(req)),
+            ))
         }
         .await,
     )
@@ -59,11 +57,55 @@ fn settings_page(shop: &InShop, values: Value, notice: Notice) -> Response {
         )),
         _ => None,
     };
+    let sh = &shop.ctx.shop;
     render::page(
         notice.status,
         "settings.html",
-        context! { s => values, branding_note, ..notice.with(&shop.layout) },
+        context! {
+            s => values, branding_note,
+            customer_page => context! {
+                ttl_hours => sh.link_ttl_hours, locale => sh.locale.clone(),
+                min => pitwall_core::links::MIN_TTL_HOURS, max => pitwall_core::links::MAX_TTL_HOURS,
+                locales => [Locale::En, Locale::Es].iter().map(|l| context! { code => l.as_str(), name => l.name() }).collect::<Vec<_>>(),
+            },
+            ..notice.with(&shop.layout)
+        },
     )
+}
+
+/// The customer page's settings: how long links work, the language.
+#[handler]
+pub(crate) async fn save_customer_page(app: Data<&App>, req: &Request, form: FormData) -> Response {
+    respond(
+        async {
+            let shop = Signed::posted(&app, req, &form)
+                .await?
+                .in_shop(&app)
+                .await?;
+            let result = match form.get("link_ttl_hours").trim().parse::<i32>() {
+                Ok(h) => pitwall_core::links::set_ttl(&app, &shop.ctx, h, form.get("locale")).await,
+                Err(_) => Err(Error::invalid(
+                    "link_ttl_hours",
+                    "must be a whole number of hours",
+                )),
+            };
+            finish(result, "/app/settings?ok=saved", &shop.layout, async |n| {
+                Ok(settings_page(&shop, current_values(&shop), n))
+            })
+            .await
+        }
+        .await,
+    )
+}
+
+fn current_values(shop: &InShop) -> Value {
+    let s = &shop.ctx.shop;
+    context! {
+        name => s.name.clone(), phone => s.phone.clone(), email => s.email.clone(),
+        address => s.address.clone(), hours => s.hours.clone(), time_zone => s.time_zone.clone(),
+        logo_url => s.logo_url.clone(), primary_color => s.primary_color.clone(),
+        accent_color => s.accent_color.clone(),
+    }
 }
 
 #[handler]

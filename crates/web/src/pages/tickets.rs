@@ -55,6 +55,7 @@ fn ticket_value(shop: &InShop, v: &TicketView) -> Value {
         priority => t.priority,
         promised => t.promised_at.map(|p| local(shop, p)),
         promised_input => t.promised_at.map(|p| p.with_timezone(&shop_tz(shop)).format("%Y-%m-%dT%H:%M").to_string()),
+        approval_unseen => approval_unseen(t),
         subtotal => money(t.subtotal, cur),
         tax => money(t.tax, cur),
         total => money(t.total, cur),
@@ -67,6 +68,8 @@ fn ticket_value(shop: &InShop, v: &TicketView) -> Value {
             text => pitwall_core::domain::timer::format_secs(s.remaining_secs.unwrap_or(s.elapsed_secs)),
         }),
         services => v.services.iter().map(|s| context! {
+            id => s.service.id.to_string(),
+            awaiting => pitwall_core::approvals::awaits_decision(&s.service.status),
             title => s.service.title.clone(),
             status => s.service.status.clone(),
             subtotal => money(s.service.subtotal, cur),
@@ -80,6 +83,25 @@ fn ticket_value(shop: &InShop, v: &TicketView) -> Value {
             }).collect::<Vec<_>>(),
         }).collect::<Vec<_>>(),
     }
+}
+
+/// Work approved that no staff member has looked at yet (the dashboard's
+/// highlight).
+fn approval_unseen(t: &pitwall_core::store::tickets::Ticket) -> bool {
+    t.approved_at
+        .is_some_and(|a| t.approval_seen_at.is_none_or(|seen| seen < a))
+}
+
+/// "Customer viewing" for a template: until when it holds without news,
+/// and how many seconds that is from now (the script hides the mark then,
+/// on the page's own clock).
+pub(super) fn viewing_value(until: Option<DateTime<Utc>>) -> Option<Value> {
+    until.map(|u| {
+        context! {
+            until => rfc3339(u),
+            left => (u - Utc::now()).num_seconds().max(1),
+        }
+    })
 }
 
 fn shop_tz(shop: &InShop) -> chrono_tz::Tz {
@@ -163,6 +185,7 @@ pub(crate) async fn dashboard(
                         context! { label, level, reason => m.error_message.clone().or(m.hold_reason.clone()) }
                     });
                     context! { sms => r.sms, email => r.email, unread => r.unread_reply, last,
+                    viewing => viewing_value(r.customer_viewing_until),
                     ..ticket_value(&shop, &r.view) }
                 })
                 .collect();
@@ -301,9 +324,23 @@ async fn ticket_page(
     notice: Notice,
     fragment: bool,
 ) -> Page {
+    ticket_page_with(app, shop, id, notice, fragment, None).await
+}
+
+/// The ticket page; `issued` is a customer link just made (its URL is
+/// shown this once).
+pub(super) async fn ticket_page_with(
+    app: &App,
+    shop: &InShop,
+    id: TicketId,
+    notice: Notice,
+    fragment: bool,
+    issued: Option<Value>,
+) -> Page {
     let d = tickets::get(app, &shop.ctx, id)
         .await
         .or_page(&shop.layout)?;
+    let care = super::approvals::customer_care(app, shop, &d.view).await?;
     let timeline = match tickets::timeline(app, &shop.ctx, id, PageRequest::first(200)).await {
         Ok(p) => Some(p.items),
         Err(pitwall_core::Error::FeatureNotInPlan { .. }) => None,
@@ -331,6 +368,8 @@ async fn ticket_page(
             actor => e.actor_name.clone(),
             at => local(shop, e.created_at),
             detail => timeline_detail(&e.kind, &e.data),
+            approval_id => serde_json::from_str::<serde_json::Value>(&e.data).ok()
+                .and_then(|v| v["approval_id"].as_str().map(str::to_owned)),
         }).collect::<Vec<_>>()),
         statuses => status_choices(app, shop).await,
         staff => staff_choices(app, shop).await,
@@ -338,7 +377,8 @@ async fn ticket_page(
         may_comment => app.may(&shop.ctx, pitwall_core::domain::Permission::TicketsComment).await,
         may_edit => app.may(&shop.ctx, pitwall_core::domain::Permission::TicketsEdit).await,
         may_message => app.may(&shop.ctx, pitwall_core::domain::Permission::MessagesSend).await,
-        ..notice.with(&shop.layout)
+        issued,
+        ..context! { ..care, ..notice.with(&shop.layout) }
     };
     let name = if fragment {
         "ticket_live.html"
@@ -371,6 +411,31 @@ fn timeline_detail(kind: &str, data: &str) -> String {
                 titles.join(", ")
             )
         }
+        "work_declined" => {
+            let titles: Vec<&str> = v["declined"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|x| x["title"].as_str()).collect())
+                .unwrap_or_default();
+            format!(
+                "declined ({}): {}",
+                s("method").replace('_', " "),
+                titles.join(", ")
+            )
+        }
+        "link_sent" => match s("how").as_str() {
+            "copied" => "link created to copy".to_owned(),
+            "sms" => "link sent by text".to_owned(),
+            "email" => "link sent by e-mail".to_owned(),
+            other => format!("link sent ({other})"),
+        },
+        "link_opened" => {
+            if v["first_open"].as_bool() == Some(true) {
+                "first open".to_owned()
+            } else {
+                format!("visit {}", v["visit"].as_i64().unwrap_or_default())
+            }
+        }
+        "customer_message" => "wrote from the customer page".to_owned(),
         "assigned" => format!(
             "advisor {}, technician {}",
             v["advisor"].as_str().unwrap_or("none"),
@@ -386,13 +451,21 @@ pub(crate) async fn show(app: Data<&App>, req: &Request, Path(id): Path<String>)
         async {
             let shop = Signed::from(&app, req).await?.in_shop(&app).await?;
             let id: TicketId = parse_id(&id, "ticket").or_page(&shop.layout)?;
-            ticket_page(&app, &shop, id, Notice::ok(flash(req)), wants_fragment(req)).await
+            let fragment = wants_fragment(req);
+            if !fragment {
+                // Opening the ticket is seeing its approval: the dashboard's
+                // highlight goes. A failure only keeps the highlight.
+                if let Err(e) = pitwall_core::approvals::acknowledge(&app, &shop.ctx, id).await {
+                    tracing::debug!(error = %e, "approval not acknowledged");
+                }
+            }
+            ticket_page(&app, &shop, id, Notice::ok(flash(req)), fragment).await
         }
         .await,
     )
 }
 
-async fn posted_ticket(
+pub(super) async fn posted_ticket(
     app: &App,
     req: &Request,
     form: &FormData,
