@@ -25,6 +25,7 @@ test-browser:
     PITWALL_BIN=$CARGO_TARGET_DIR/debug/pitwall node tests/browser/invite.mjs
     PITWALL_BIN=$CARGO_TARGET_DIR/debug/pitwall node tests/browser/dashboard.mjs
     PITWALL_BIN=$CARGO_TARGET_DIR/debug/pitwall node tests/browser/messages.mjs
+    PITWALL_BIN=$CARGO_TARGET_DIR/debug/pitwall node tests/browser/approvals.mjs
 
 lint:
     cargo fmt --all -- --check

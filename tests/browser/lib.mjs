@@ -55,11 +55,11 @@ export async function serve(env, base) {
   });
 }
 
-/** Numbered full-page screenshots under the artifacts folder. */
-export function screenshots(prefix) {
+/** Numbered full-page screenshots under the artifacts folder (or `dir`). */
+export function screenshots(prefix, dir = artifacts) {
   let step = 0;
   return (page, name) => page.screenshot({
-    path: join(artifacts, `${prefix}${String(++step).padStart(2, '0')}-${name}.png`),
+    path: join(dir, `${prefix}${String(++step).padStart(2, '0')}-${name}.png`),
     fullPage: true,
   });
 }
