@@ -259,7 +259,14 @@ const DEMO_TICKETS: &[DemoTicket] = &[
                 "Rear pad set",
                 5_899,
             ),
-            ("Wiper blades", "recommended", 0.1, 12_000, "Wiper pair", 3_199),
+            (
+                "Wiper blades",
+                "recommended",
+                0.1,
+                12_000,
+                "Wiper pair",
+                3_199,
+            ),
             (
                 "Coolant flush",
                 "recommended",
