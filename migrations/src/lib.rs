@@ -10,6 +10,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_foundation;
 mod m20261124_000002_tickets;
 mod m20261125_000003_messaging;
+mod m20261127_000005_billing;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_foundation::Migration),
             Box::new(m20261124_000002_tickets::Migration),
             Box::new(m20261125_000003_messaging::Migration),
+            Box::new(m20261127_000005_billing::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 //! the edge cannot hold an invalid e-mail, slug, role or colour.
 
 pub mod access;
+pub mod billing;
 pub mod ids;
 pub mod messaging;
 pub mod phone;

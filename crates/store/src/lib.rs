@@ -7,6 +7,7 @@
 pub mod activity;
 pub mod api_keys;
 pub mod audit;
+pub mod billing;
 pub mod customers;
 pub mod db;
 pub mod entities;

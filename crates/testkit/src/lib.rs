@@ -42,6 +42,7 @@ const MIGRATION_SOURCES: &[&str] = &[
     include_str!("../../../migrations/src/m20261123_000001_foundation.rs"),
     include_str!("../../../migrations/src/m20261124_000002_tickets.rs"),
     include_str!("../../../migrations/src/m20261125_000003_messaging.rs"),
+    include_str!("../../../migrations/src/m20261127_000005_billing.rs"),
 ];
 
 fn template_name() -> String {
