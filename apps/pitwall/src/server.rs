@@ -48,6 +48,21 @@ pub async fn build_app(config: &Config, db: pitwall_store::Db) -> anyhow::Result
         .await
         .context("loading the policy")?;
     authz.spawn_sync(Duration::from_secs(1));
+    let stripe = match &config.stripe {
+        Some(s) => Some(
+            pitwall_core::billing::StripeSettings::new(
+                &s.secret_key,
+                &s.api_base,
+                s.webhook_secrets
+                    .iter()
+                    .map(|w| pitwall_core::Secret::new(w))
+                    .collect(),
+                s.prices.clone(),
+            )
+            .map_err(anyhow::Error::msg)?,
+        ),
+        None => None,
+    };
     Ok(App {
         live: pitwall_core::live::Live::start(&db),
         cache: Default::default(),
@@ -60,6 +75,9 @@ pub async fn build_app(config: &Config, db: pitwall_store::Db) -> anyhow::Result
                 .as_ref()
                 .map(|t| pitwall_core::Secret::new(&t.auth_token)),
             default_sms_from: config.twilio_from.clone(),
+            stripe,
+            trial_days: config.trial_days,
+            past_due_grace: chrono::Duration::days(config.past_due_grace_days),
             ..CoreConfig::new(&config.base_url)
         }),
     })
@@ -94,6 +112,10 @@ pub fn senders(config: &Config, app: &App) -> anyhow::Result<Senders> {
             default_sms_from: config.twilio_from.clone(),
             sms_rate_per_sender: config.sms_rate_per_sender,
         },
+        billing: app.config.stripe.is_some().then(|| {
+            std::sync::Arc::new(pitwall_core::billing::Worker(app.clone()))
+                as std::sync::Arc<dyn pitwall_jobs::billing::BillingWork>
+        }),
     })
 }
 

@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod billing;
 pub mod body;
 pub mod error;
 pub mod messaging;
@@ -30,6 +31,7 @@ pub type Apis = (
     messaging::MessagingApi,
     pos::PosApi,
     admin::AdminApi,
+    billing::BillingApi,
 );
 
 pub fn openapi(base_url: &str) -> OpenApiService<Apis, ()> {
@@ -40,6 +42,7 @@ pub fn openapi(base_url: &str) -> OpenApiService<Apis, ()> {
             messaging::MessagingApi,
             pos::PosApi,
             admin::AdminApi,
+            billing::BillingApi,
         ),
         "Pitwall API",
         env!("CARGO_PKG_VERSION"),

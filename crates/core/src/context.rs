@@ -31,6 +31,13 @@ pub struct CoreConfig {
     pub twilio_auth_token: Option<Secret>,
     /// The platform's sender for shops without their own number.
     pub default_sms_from: Option<String>,
+    /// Stripe; `None` runs without billing (the demo): the billing page
+    /// says so and everything else works.
+    pub stripe: Option<crate::billing::StripeSettings>,
+    /// How long a past-due shop keeps its full plan.
+    pub past_due_grace: Duration,
+    /// The time billing rules read (tests move it).
+    pub clock: crate::clock::Clock,
 }
 
 /// A secret setting: usable, never printed.
@@ -63,6 +70,9 @@ impl CoreConfig {
             trial_days: 14,
             twilio_auth_token: None,
             default_sms_from: None,
+            stripe: None,
+            past_due_grace: Duration::days(7),
+            clock: Default::default(),
         }
     }
 }
@@ -178,7 +188,7 @@ impl App {
             .ok_or(Error::NotFound("shop"))?;
         let role = Role::parse(&membership.role)
             .ok_or_else(|| Error::Internal(format!("membership role {:?}", membership.role)))?;
-        let lifecycle = shops::lifecycle_of(&shop)?;
+        let lifecycle = crate::billing::effective_lifecycle(self, &shop).await?;
         let features = FeatureSet::load(&self.db, &shop).await?;
         Ok(ShopCtx {
             user_id: actor.user_id,

@@ -9,7 +9,9 @@
 pub mod admin;
 pub mod api_keys;
 pub mod auth;
+pub mod billing;
 pub mod cache;
+pub mod clock;
 pub mod context;
 pub mod customers;
 pub mod error;

@@ -7,7 +7,8 @@ use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
 use pitwall_store::{Db, StoreError, outbox};
 
-use crate::{EMAIL_QUEUE, JobsHandle, MESSAGE_QUEUE, SendEmail, SendMessage};
+use crate::billing::BillingJob;
+use crate::{BILLING_QUEUE, EMAIL_QUEUE, JobsHandle, MESSAGE_QUEUE, SendEmail, SendMessage};
 
 /// How many tries a job gets in all (the first and the retries).
 pub const MAX_ATTEMPTS: usize = 6;
@@ -25,6 +26,7 @@ pub(crate) trait Scheduled {
     }
 }
 impl Scheduled for SendEmail {}
+impl Scheduled for BillingJob {}
 impl Scheduled for SendMessage {
     fn run_at(&self) -> Option<u64> {
         self.not_before.and_then(|t| u64::try_from(t).ok())
@@ -68,6 +70,7 @@ where
 pub(crate) struct Pusher {
     email: Queue<SendEmail>,
     message: Queue<SendMessage>,
+    billing: Queue<BillingJob>,
 }
 
 impl Pusher {
@@ -75,6 +78,7 @@ impl Pusher {
         Pusher {
             email: Queue::for_db(db, EMAIL_QUEUE),
             message: Queue::for_db(db, MESSAGE_QUEUE),
+            billing: Queue::for_db(db, BILLING_QUEUE),
         }
     }
 
@@ -84,6 +88,7 @@ impl Pusher {
         let res = match row.queue.as_str() {
             EMAIL_QUEUE => self.email.push(row).await,
             MESSAGE_QUEUE => self.message.push(row).await,
+            BILLING_QUEUE => self.billing.push(row).await,
             _ => return Ok(false),
         };
         match res {

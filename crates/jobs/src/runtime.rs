@@ -16,7 +16,8 @@ use crate::mailer::Mailer;
 use crate::send_email::{self, EmailDeps};
 use crate::send_message::{self, MessageDeps, MessagingSettings};
 use crate::sms::SmsSender;
-use crate::{EMAIL_QUEUE, JobsHandle, MESSAGE_QUEUE, relay};
+use crate::billing::{self, BillingDeps};
+use crate::{BILLING_QUEUE, EMAIL_QUEUE, JobsHandle, MESSAGE_QUEUE, relay};
 use pitwall_store::live::Live;
 
 #[derive(Debug, Clone)]
@@ -109,6 +110,9 @@ pub struct Senders {
     pub sms: SmsSender,
     pub live: Live,
     pub messaging: MessagingSettings,
+    /// Billing use cases (Stripe events, overage reports); `None` without
+    /// Stripe.
+    pub billing: Option<std::sync::Arc<dyn billing::BillingWork>>,
 }
 
 /// How many messages one worker process delivers at once. Most of a
@@ -146,6 +150,9 @@ pub async fn run(
         mailer: senders.mailer.clone(),
         settings: senders.messaging.clone(),
     };
+    let billing_deps = BillingDeps {
+        work: senders.billing.clone(),
+    };
     let monitor_signal = async move {
         let _ = monitor_stop.recv().await;
         Ok(())
@@ -166,6 +173,7 @@ pub async fn run(
                 handle.clone(),
                 handle.clone(),
             );
+            let (db3, s3, h3) = (db.clone(), settings.clone(), handle.clone());
             Monitor::new()
                 .register(move |index| {
                     let storage = $storage::<crate::SendEmail>::new(&$pool(&db1))
@@ -199,6 +207,22 @@ pub async fn run(
                         .retry(retry_policy(&s2))
                         .enable_tracing()
                         .build(send_message::run)
+                })
+                .register(move |index| {
+                    let storage = $storage::<billing::BillingJob>::new(&$pool(&db3))
+                        .with_config(
+                            $config
+                                .queue(BILLING_QUEUE)
+                                .heartbeat_interval(s3.heartbeat)
+                                .missed_heartbeats(3),
+                        )
+                        .poll_with_stream(wakeups(&s3, &h3));
+                    WorkerBuilder::new(format!("pitwall-billing-{worker_name}-{index}"))
+                        .backend(storage)
+                        .data(billing_deps.clone())
+                        .retry(retry_policy(&s3))
+                        .enable_tracing()
+                        .build(billing::run)
                 })
                 .shutdown_timeout(settings.shutdown_timeout)
                 .run_with_signal(monitor_signal)
