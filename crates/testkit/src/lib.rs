@@ -6,6 +6,7 @@
 //! agree), which takes milliseconds per test.
 
 pub mod fake_sms;
+pub mod fake_stripe;
 
 use std::path::PathBuf;
 use std::time::Duration;

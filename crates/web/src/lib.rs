@@ -12,7 +12,7 @@ mod pages;
 mod render;
 mod session;
 
-use pages::{admin, api_keys, app, auth, messages, roles, settings, tickets, users};
+use pages::{admin, api_keys, app, auth, billing, messages, roles, settings, tickets, users};
 use poem::{Route, get, post};
 
 /// Adds every page route to `route` (the binary calls this on a Route that
@@ -51,6 +51,9 @@ pub fn mount(route: Route) -> Route {
         .at("/app/settings", get(settings::show).post(settings::save))
         .at("/app/api-keys", get(api_keys::show).post(api_keys::create))
         .at("/app/api-keys/:id/revoke", post(api_keys::revoke))
+        .at("/app/billing", get(billing::show))
+        .at("/app/billing/checkout", post(billing::start_checkout))
+        .at("/app/billing/portal", post(billing::start_portal))
         .at("/app/dashboard", get(tickets::dashboard))
         .at("/app/events", get(tickets::events))
         .at("/app/tickets", get(tickets::list))

@@ -27,6 +27,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("roles.html", include_str!("../templates/roles.html")),
     ("settings.html", include_str!("../templates/settings.html")),
     ("api_keys.html", include_str!("../templates/api_keys.html")),
+    ("billing.html", include_str!("../templates/billing.html")),
     (
         "dashboard.html",
         include_str!("../templates/dashboard.html"),

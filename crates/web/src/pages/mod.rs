@@ -5,6 +5,7 @@ pub(crate) mod admin;
 pub(crate) mod api_keys;
 pub(crate) mod app;
 pub(crate) mod auth;
+pub(crate) mod billing;
 pub(crate) mod messages;
 pub(crate) mod roles;
 pub(crate) mod settings;
