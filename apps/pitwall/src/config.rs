@@ -231,7 +231,10 @@ impl Config {
                 ));
             }
             (None, Some(_)) => {
-                return Err(bad("STRIPE_SECRET_KEY", "is needed with STRIPE_WEBHOOK_SECRET"));
+                return Err(bad(
+                    "STRIPE_SECRET_KEY",
+                    "is needed with STRIPE_WEBHOOK_SECRET",
+                ));
             }
             (Some(secret_key), Some(secrets)) => {
                 let webhook_secrets: Vec<String> = secrets
@@ -243,7 +246,8 @@ impl Config {
                 if webhook_secrets.is_empty() {
                     return Err(bad("STRIPE_WEBHOOK_SECRET", "has no secret"));
                 }
-                let api_base = val("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".into());
+                let api_base =
+                    val("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".into());
                 match url::Url::parse(&api_base) {
                     Ok(u) if matches!(u.scheme(), "http" | "https") => {}
                     _ => {
@@ -269,7 +273,10 @@ impl Config {
             None => Ok(default),
             Some(v) => match v.parse::<i64>() {
                 Ok(d) if (0..=3650).contains(&d) => Ok(d),
-                _ => Err(bad(var, format!("must be a number of days from 0 to 3650, got {v:?}"))),
+                _ => Err(bad(
+                    var,
+                    format!("must be a number of days from 0 to 3650, got {v:?}"),
+                )),
             },
         };
         let trial_days = days("PITWALL_TRIAL_DAYS", 14)?;
@@ -398,18 +405,35 @@ mod tests {
         assert!(c.stripe.is_none());
         assert_eq!((c.trial_days, c.past_due_grace_days), (14, 7));
         for (pairs, var) in [
-            (vec![("STRIPE_SECRET_KEY", "sk_test_1")], "STRIPE_WEBHOOK_SECRET"),
-            (vec![("STRIPE_WEBHOOK_SECRET", "whsec_1")], "STRIPE_SECRET_KEY"),
             (
-                vec![("STRIPE_SECRET_KEY", "sk_test_1"), ("STRIPE_WEBHOOK_SECRET", "whsec_1"), ("STRIPE_API_BASE", "nope")],
+                vec![("STRIPE_SECRET_KEY", "sk_test_1")],
+                "STRIPE_WEBHOOK_SECRET",
+            ),
+            (
+                vec![("STRIPE_WEBHOOK_SECRET", "whsec_1")],
+                "STRIPE_SECRET_KEY",
+            ),
+            (
+                vec![
+                    ("STRIPE_SECRET_KEY", "sk_test_1"),
+                    ("STRIPE_WEBHOOK_SECRET", "whsec_1"),
+                    ("STRIPE_API_BASE", "nope"),
+                ],
                 "STRIPE_API_BASE",
             ),
             (
-                vec![("STRIPE_SECRET_KEY", "sk_test_1"), ("STRIPE_WEBHOOK_SECRET", "whsec_1"), ("PITWALL_STRIPE_PRICES", "pro")],
+                vec![
+                    ("STRIPE_SECRET_KEY", "sk_test_1"),
+                    ("STRIPE_WEBHOOK_SECRET", "whsec_1"),
+                    ("PITWALL_STRIPE_PRICES", "pro"),
+                ],
                 "PITWALL_STRIPE_PRICES",
             ),
             (vec![("PITWALL_TRIAL_DAYS", "two")], "PITWALL_TRIAL_DAYS"),
-            (vec![("PITWALL_PAST_DUE_GRACE_DAYS", "-1")], "PITWALL_PAST_DUE_GRACE_DAYS"),
+            (
+                vec![("PITWALL_PAST_DUE_GRACE_DAYS", "-1")],
+                "PITWALL_PAST_DUE_GRACE_DAYS",
+            ),
         ] {
             assert_eq!(with(&pairs).unwrap_err().var, var);
         }

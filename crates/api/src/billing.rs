@@ -232,7 +232,12 @@ impl BillingApi {
         tag = "BillingTags::Billing",
         operation_id = "create_portal_session"
     )]
-    async fn portal(&self, app: Data<&App>, req: &Request, auth: UserToken) -> ApiResult<SessionUrl> {
+    async fn portal(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+    ) -> ApiResult<SessionUrl> {
         let ctx = ctx(&app, req, &auth).await?;
         let url = billing::start_portal(&app, &ctx).await?;
         Ok(Json(SessionUrl { url }))

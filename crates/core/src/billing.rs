@@ -14,8 +14,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use pitwall_domain::billing::{
-    self as rules, BillingInterval, PriceMap, SignatureError, SmsOverage,
-    SubscriptionStatus,
+    self as rules, BillingInterval, PriceMap, SignatureError, SmsOverage, SubscriptionStatus,
 };
 use pitwall_domain::{MessageId, Permission, Quota, Role, ShopId, ShopLifecycle};
 use pitwall_jobs::billing::{BillingFailure, BillingJob, BillingWork};
@@ -393,9 +392,8 @@ async fn portal_session(
         let mut flow = bps::CreateBillingPortalSessionFlowData::new(
             bps::CreateBillingPortalSessionFlowDataType::SubscriptionUpdate,
         );
-        flow.subscription_update = Some(
-            bps::CreateBillingPortalSessionFlowDataSubscriptionUpdate::new(sub.to_owned()),
-        );
+        flow.subscription_update =
+            Some(bps::CreateBillingPortalSessionFlowDataSubscriptionUpdate::new(sub.to_owned()));
         req = req.flow_data(flow);
     }
     let session = req
@@ -458,7 +456,11 @@ pub enum Received {
 /// invoice (in the API versions before and after Stripe moved it under
 /// `parent`).
 fn subscription_named(event_type: &str, object: &serde_json::Value) -> Option<String> {
-    let s = |v: &serde_json::Value| v.as_str().map(str::to_owned).or_else(|| v["id"].as_str().map(str::to_owned));
+    let s = |v: &serde_json::Value| {
+        v.as_str()
+            .map(str::to_owned)
+            .or_else(|| v["id"].as_str().map(str::to_owned))
+    };
     if event_type.starts_with("customer.subscription.") {
         return object["id"].as_str().map(str::to_owned);
     }
@@ -522,22 +524,28 @@ async fn read_subscription(
         .send(&s.client)
         .await
         .map_err(|e| match e {
-            stripe::StripeError::Stripe(_, status) if (400..500).contains(&status) && status != 429 => {
+            stripe::StripeError::Stripe(_, status)
+                if (400..500).contains(&status) && status != 429 =>
+            {
                 BillingFailure::Permanent(format!("Stripe answered {status} for the subscription"))
             }
             other => BillingFailure::Retry(format!("reading the subscription: {other}")),
         })?;
     let status = SubscriptionStatus::parse(sub.status.as_str()).ok_or_else(|| {
-        BillingFailure::Permanent(format!("unknown subscription status {:?}", sub.status.as_str()))
+        BillingFailure::Permanent(format!(
+            "unknown subscription status {:?}",
+            sub.status.as_str()
+        ))
     })?;
     let item = sub.items.data.first();
-    let interval = item.and_then(|i| i.price.recurring.as_ref()).map(|r| r.interval.as_str()).and_then(
-        |i| match i {
+    let interval = item
+        .and_then(|i| i.price.recurring.as_ref())
+        .map(|r| r.interval.as_str())
+        .and_then(|i| match i {
             "month" => Some(BillingInterval::Monthly),
             "year" => Some(BillingInterval::Yearly),
             _ => None,
-        },
-    );
+        });
     let state = billing::SubscriptionState {
         customer_id: sub.customer.id().as_str().to_owned(),
         subscription_id: sub.id.as_str().to_owned(),
@@ -562,7 +570,9 @@ fn retry(e: impl std::fmt::Display) -> BillingFailure {
 /// time.
 pub async fn process_event(app: &App, event_id: &str) -> std::result::Result<(), BillingFailure> {
     let Some(event) = billing::event(&app.db, event_id).await.map_err(retry)? else {
-        return Err(BillingFailure::Permanent(format!("event {event_id} is not stored")));
+        return Err(BillingFailure::Permanent(format!(
+            "event {event_id} is not stored"
+        )));
     };
     if event.processed_at.is_some() {
         return Ok(());
@@ -572,11 +582,19 @@ pub async fn process_event(app: &App, event_id: &str) -> std::result::Result<(),
         .stripe
         .as_ref()
         .ok_or_else(|| BillingFailure::Retry("Stripe is not configured".into()))?;
-    billing::count_event_attempt(&app.db, event_id).await.map_err(retry)?;
+    billing::count_event_attempt(&app.db, event_id)
+        .await
+        .map_err(retry)?;
     let Some(sub_id) = event.object_id.clone() else {
-        billing::finish_event(&app.db, event_id, None, "ignored", Some("names no subscription"))
-            .await
-            .map_err(retry)?;
+        billing::finish_event(
+            &app.db,
+            event_id,
+            None,
+            "ignored",
+            Some("names no subscription"),
+        )
+        .await
+        .map_err(retry)?;
         return Ok(());
     };
     let (state, metadata) = match read_subscription(s, &sub_id).await {
@@ -610,25 +628,43 @@ pub async fn process_event(app: &App, event_id: &str) -> std::result::Result<(),
         (Some(m), _) => m,
         (None, Some(c)) => c,
         (None, None) => {
-            billing::finish_event(&app.db, event_id, None, "no_shop", Some("no shop has this customer"))
-                .await
-                .map_err(retry)?;
+            billing::finish_event(
+                &app.db,
+                event_id,
+                None,
+                "no_shop",
+                Some("no shop has this customer"),
+            )
+            .await
+            .map_err(retry)?;
             return Ok(());
         }
     };
     let Some(shop_row) = shops::get(&app.db, shop).await.map_err(retry)? else {
-        billing::finish_event(&app.db, event_id, None, "no_shop", Some("the shop does not exist"))
-            .await
-            .map_err(retry)?;
+        billing::finish_event(
+            &app.db,
+            event_id,
+            None,
+            "no_shop",
+            Some("the shop does not exist"),
+        )
+        .await
+        .map_err(retry)?;
         return Ok(());
     };
     let prices = price_map(app).await.map_err(|e| retry(e.to_string()))?;
     let outcome = apply_state(app, &shop_row, &state, &prices, event_id)
         .await
         .map_err(|e| retry(e.to_string()))?;
-    billing::finish_event(&app.db, event_id, Some(shop), outcome.0, outcome.1.as_deref())
-        .await
-        .map_err(retry)?;
+    billing::finish_event(
+        &app.db,
+        event_id,
+        Some(shop),
+        outcome.0,
+        outcome.1.as_deref(),
+    )
+    .await
+    .map_err(retry)?;
     app.cache.clear();
     app.jobs.nudge();
     Ok(())
@@ -668,8 +704,8 @@ async fn apply_state(
             ));
         }
     }
-    let past_due_since = (state.status == SubscriptionStatus::PastDue)
-        .then(|| before.past_due_since.unwrap_or(now));
+    let past_due_since =
+        (state.status == SubscriptionStatus::PastDue).then(|| before.past_due_since.unwrap_or(now));
     let mut notified = past_due_since.and(before.past_due_notified_at);
     let tell_owner = past_due_since.is_some() && notified.is_none();
     if tell_owner {
@@ -679,7 +715,10 @@ async fn apply_state(
     let mut notes = Vec::new();
     if before.comp {
         txn.commit().await?;
-        return Ok(("applied", Some("comp plan: plan and lifecycle left as support set them".into())));
+        return Ok((
+            "applied",
+            Some("comp plan: plan and lifecycle left as support set them".into()),
+        ));
     }
     if before.status.as_deref() != Some(state.status.as_str()) {
         audit::record(
@@ -780,14 +819,19 @@ async fn apply_state(
 }
 
 /// The owners' e-mail addresses.
-async fn owners(db: &impl pitwall_store::sea_orm::ConnectionTrait, shop: ShopId) -> Result<Vec<String>> {
-    Ok(members::list_members(db, shop, PageRequest::first(PageRequest::MAX_LIMIT))
-        .await?
-        .items
-        .into_iter()
-        .filter(|m| Role::parse(&m.membership.role) == Some(Role::Owner))
-        .map(|m| m.user.email)
-        .collect())
+async fn owners(
+    db: &impl pitwall_store::sea_orm::ConnectionTrait,
+    shop: ShopId,
+) -> Result<Vec<String>> {
+    Ok(
+        members::list_members(db, shop, PageRequest::first(PageRequest::MAX_LIMIT))
+            .await?
+            .items
+            .into_iter()
+            .filter(|m| Role::parse(&m.membership.role) == Some(Role::Owner))
+            .map(|m| m.user.email)
+            .collect(),
+    )
 }
 
 /// Reports one message's SMS overage to Stripe as a meter event; the
@@ -797,8 +841,13 @@ pub async fn report_overage(
     shop: ShopId,
     message: MessageId,
 ) -> std::result::Result<(), BillingFailure> {
-    let Some(row) = billing::overage_report(&app.db, shop, message).await.map_err(retry)? else {
-        return Err(BillingFailure::Permanent("no overage recorded for the message".into()));
+    let Some(row) = billing::overage_report(&app.db, shop, message)
+        .await
+        .map_err(retry)?
+    else {
+        return Err(BillingFailure::Permanent(
+            "no overage recorded for the message".into(),
+        ));
     };
     if row.reported_at.is_some() {
         return Ok(());
@@ -813,7 +862,9 @@ pub async fn report_overage(
         .map_err(retry)?
         .and_then(|b| b.stripe_customer_id)
     else {
-        return Err(BillingFailure::Permanent("the shop has no Stripe customer".into()));
+        return Err(BillingFailure::Permanent(
+            "the shop has no Stripe customer".into(),
+        ));
     };
     let mut payload = HashMap::new();
     payload.insert("stripe_customer_id".to_owned(), customer);
@@ -851,8 +902,7 @@ impl BillingWork for Worker {
 }
 
 mod futures_boxed {
-    pub type BoxFuture<'a, T> =
-        std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+    pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 }
 
 // ------------------------------------------------------------ support
@@ -867,7 +917,9 @@ pub struct AdminView {
 
 pub async fn admin_view(app: &App, actor: &Actor, shop: ShopId) -> Result<AdminView> {
     actor.require_platform()?;
-    shops::get(&app.db, shop).await?.ok_or(Error::NotFound("shop"))?;
+    shops::get(&app.db, shop)
+        .await?
+        .ok_or(Error::NotFound("shop"))?;
     let row = billing::get(&app.db, shop).await?;
     Ok(AdminView {
         grace_ends_at: row
@@ -889,8 +941,11 @@ pub async fn set_comp(
     reason: &str,
 ) -> Result<()> {
     actor.require_platform()?;
-    let reason = pitwall_domain::values::required_text(reason, 500).map_err(Error::field("reason"))?;
-    let before = shops::get(&app.db, shop).await?.ok_or(Error::NotFound("shop"))?;
+    let reason =
+        pitwall_domain::values::required_text(reason, 500).map_err(Error::field("reason"))?;
+    let before = shops::get(&app.db, shop)
+        .await?
+        .ok_or(Error::NotFound("shop"))?;
     if let Some(p) = plan
         && plans::get(&app.db, p).await?.is_none()
     {
@@ -920,13 +975,22 @@ pub async fn set_comp(
 
 /// Support extends a shop's trial by `days` (from its end, or from now if
 /// it has ended) and puts a shop whose trial ran out back on trial.
-pub async fn extend_trial(app: &App, actor: &Actor, shop: ShopId, days: i64, reason: &str) -> Result<DateTime<Utc>> {
+pub async fn extend_trial(
+    app: &App,
+    actor: &Actor,
+    shop: ShopId,
+    days: i64,
+    reason: &str,
+) -> Result<DateTime<Utc>> {
     actor.require_platform()?;
     if !(1..=365).contains(&days) {
         return Err(Error::invalid("days", "must be between 1 and 365"));
     }
-    let reason = pitwall_domain::values::required_text(reason, 500).map_err(Error::field("reason"))?;
-    let before = shops::get(&app.db, shop).await?.ok_or(Error::NotFound("shop"))?;
+    let reason =
+        pitwall_domain::values::required_text(reason, 500).map_err(Error::field("reason"))?;
+    let before = shops::get(&app.db, shop)
+        .await?
+        .ok_or(Error::NotFound("shop"))?;
     let now = app.config.clock.now();
     let from = before.trial_ends_at.filter(|t| *t > now).unwrap_or(now);
     let ends = from + Duration::days(days);
@@ -996,14 +1060,20 @@ pub async fn set_price(
         p => rules::parse_price_id(p).map_err(Error::field("price_id"))?,
     };
     let overage = sms_overage
-        .map(|o| SmsOverage::parse(o.trim()).ok_or_else(|| Error::invalid("sms_overage", "must be stop or report")))
+        .map(|o| {
+            SmsOverage::parse(o.trim())
+                .ok_or_else(|| Error::invalid("sms_overage", "must be stop or report"))
+        })
         .transpose()?;
     if !price_id.is_empty() {
         let map = price_map(app).await?;
         if let Some((other, i)) = map.plan_of(&price_id)
             && (other != plan || i != interval)
         {
-            return Err(Error::invalid("price_id", format!("is already the price of {other} ({i})")));
+            return Err(Error::invalid(
+                "price_id",
+                format!("is already the price of {other} ({i})"),
+            ));
         }
     }
     let txn = pitwall_store::begin_write(&app.db).await?;

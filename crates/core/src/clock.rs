@@ -20,6 +20,7 @@ impl Clock {
 
     /// Moves this clock (and every clone of it) forward. For tests.
     pub fn advance(&self, by: Duration) {
-        self.offset_secs.fetch_add(by.num_seconds(), Ordering::Relaxed);
+        self.offset_secs
+            .fetch_add(by.num_seconds(), Ordering::Relaxed);
     }
 }

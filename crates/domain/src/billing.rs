@@ -74,7 +74,11 @@ pub fn lifecycle_for(
 }
 
 /// Whether a past-due shop's grace has run out.
-pub fn grace_over(past_due_since: Option<DateTime<Utc>>, grace: Duration, now: DateTime<Utc>) -> bool {
+pub fn grace_over(
+    past_due_since: Option<DateTime<Utc>>,
+    grace: Duration,
+    now: DateTime<Utc>,
+) -> bool {
     past_due_since.is_some_and(|since| now >= since + grace)
 }
 
@@ -131,7 +135,9 @@ impl PriceMap {
         let mut out: Vec<PlanPrice> = Vec::new();
         for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             let (key, price) = entry.split_once('=').ok_or_else(|| {
-                Invalid(format!("{entry:?} is not plan=price_id (for example pro=price_123)"))
+                Invalid(format!(
+                    "{entry:?} is not plan=price_id (for example pro=price_123)"
+                ))
             })?;
             let (plan, interval) = match key.trim().split_once(':') {
                 None => (key.trim(), BillingInterval::Monthly),
@@ -142,7 +148,8 @@ impl PriceMap {
                     })?,
                 ),
             };
-            let price_id = parse_price_id(price).map_err(|e| Invalid(format!("{entry:?}: {}", e.0)))?;
+            let price_id =
+                parse_price_id(price).map_err(|e| Invalid(format!("{entry:?}: {}", e.0)))?;
             if plan.is_empty()
                 || !plan
                     .chars()
@@ -205,11 +212,15 @@ pub fn parse_price_id(raw: &str) -> Result<String, Invalid> {
     if s.len() > 6
         && s.len() <= 255
         && s.starts_with("price_")
-        && s[6..].chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s[6..]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
     {
         Ok(s.to_owned())
     } else {
-        Err(Invalid("must be a Stripe Price id such as price_1Nx...".into()))
+        Err(Invalid(
+            "must be a Stripe Price id such as price_1Nx...".into(),
+        ))
     }
 }
 
@@ -239,11 +250,17 @@ pub fn verify_signature(
     secrets: &[String],
     now: DateTime<Utc>,
 ) -> Result<(), SignatureError> {
-    let header = header.map(str::trim).filter(|h| !h.is_empty()).ok_or(SignatureError::Missing)?;
+    let header = header
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .ok_or(SignatureError::Missing)?;
     let mut timestamp = None;
     let mut signatures = Vec::new();
     for part in header.split(',') {
-        let (k, v) = part.trim().split_once('=').ok_or(SignatureError::Malformed)?;
+        let (k, v) = part
+            .trim()
+            .split_once('=')
+            .ok_or(SignatureError::Malformed)?;
         match k {
             "t" => timestamp = Some(v.parse::<i64>().map_err(|_| SignatureError::Malformed)?),
             "v1" => {
@@ -302,19 +319,44 @@ mod tests {
     fn statuses_map_to_lifecycles() {
         let g = Duration::days(7);
         let now = at(1_000_000_000);
-        assert_eq!(lifecycle_for(SubscriptionStatus::Trialing, None, g, now), Some(ShopLifecycle::Trial));
-        assert_eq!(lifecycle_for(SubscriptionStatus::Active, None, g, now), Some(ShopLifecycle::Active));
         assert_eq!(
-            lifecycle_for(SubscriptionStatus::PastDue, Some(now - Duration::days(6)), g, now),
+            lifecycle_for(SubscriptionStatus::Trialing, None, g, now),
+            Some(ShopLifecycle::Trial)
+        );
+        assert_eq!(
+            lifecycle_for(SubscriptionStatus::Active, None, g, now),
+            Some(ShopLifecycle::Active)
+        );
+        assert_eq!(
+            lifecycle_for(
+                SubscriptionStatus::PastDue,
+                Some(now - Duration::days(6)),
+                g,
+                now
+            ),
             Some(ShopLifecycle::PastDue)
         );
         assert_eq!(
-            lifecycle_for(SubscriptionStatus::PastDue, Some(now - Duration::days(7)), g, now),
+            lifecycle_for(
+                SubscriptionStatus::PastDue,
+                Some(now - Duration::days(7)),
+                g,
+                now
+            ),
             Some(ShopLifecycle::Suspended)
         );
-        assert_eq!(lifecycle_for(SubscriptionStatus::Canceled, None, g, now), Some(ShopLifecycle::Closed));
-        assert_eq!(lifecycle_for(SubscriptionStatus::Unpaid, None, g, now), Some(ShopLifecycle::Suspended));
-        assert_eq!(lifecycle_for(SubscriptionStatus::Incomplete, None, g, now), None);
+        assert_eq!(
+            lifecycle_for(SubscriptionStatus::Canceled, None, g, now),
+            Some(ShopLifecycle::Closed)
+        );
+        assert_eq!(
+            lifecycle_for(SubscriptionStatus::Unpaid, None, g, now),
+            Some(ShopLifecycle::Suspended)
+        );
+        assert_eq!(
+            lifecycle_for(SubscriptionStatus::Incomplete, None, g, now),
+            None
+        );
         assert!(!ShopLifecycle::Closed.allows_writes());
         assert!(!ShopLifecycle::Suspended.allows_writes());
     }
@@ -323,26 +365,77 @@ mod tests {
     fn grace_ends_by_the_clock_alone() {
         let g = Duration::days(3);
         let since = at(1_000_000_000);
-        assert_eq!(effective_lifecycle(ShopLifecycle::PastDue, Some(since), g, since + Duration::days(2)), ShopLifecycle::PastDue);
-        assert_eq!(effective_lifecycle(ShopLifecycle::PastDue, Some(since), g, since + Duration::days(3)), ShopLifecycle::Suspended);
-        assert_eq!(effective_lifecycle(ShopLifecycle::Active, Some(since), g, since + Duration::days(30)), ShopLifecycle::Active);
+        assert_eq!(
+            effective_lifecycle(
+                ShopLifecycle::PastDue,
+                Some(since),
+                g,
+                since + Duration::days(2)
+            ),
+            ShopLifecycle::PastDue
+        );
+        assert_eq!(
+            effective_lifecycle(
+                ShopLifecycle::PastDue,
+                Some(since),
+                g,
+                since + Duration::days(3)
+            ),
+            ShopLifecycle::Suspended
+        );
+        assert_eq!(
+            effective_lifecycle(
+                ShopLifecycle::Active,
+                Some(since),
+                g,
+                since + Duration::days(30)
+            ),
+            ShopLifecycle::Active
+        );
     }
 
     #[test]
     fn price_map_parses_and_names_bad_entries() {
         let m = PriceMap::parse("pro=price_123, premium=price_456,pro:yearly=price_789").unwrap();
-        assert_eq!(m.price_for("pro", BillingInterval::Monthly), Some("price_123"));
-        assert_eq!(m.price_for("pro", BillingInterval::Yearly), Some("price_789"));
-        assert_eq!(m.plan_of("price_456"), Some(("premium", BillingInterval::Monthly)));
+        assert_eq!(
+            m.price_for("pro", BillingInterval::Monthly),
+            Some("price_123")
+        );
+        assert_eq!(
+            m.price_for("pro", BillingInterval::Yearly),
+            Some("price_789")
+        );
+        assert_eq!(
+            m.plan_of("price_456"),
+            Some(("premium", BillingInterval::Monthly))
+        );
         assert_eq!(PriceMap::parse("").unwrap(), PriceMap::default());
-        for bad in ["pro", "pro=abc", "pro:weekly=price_1", "pro=price_1,pro=price_2", "pro=price_1,premium=price_1", "P R O=price_1"] {
+        for bad in [
+            "pro",
+            "pro=abc",
+            "pro:weekly=price_1",
+            "pro=price_1,pro=price_2",
+            "pro=price_1,premium=price_1",
+            "P R O=price_1",
+        ] {
             assert!(PriceMap::parse(bad).is_err(), "{bad}");
         }
         let merged = m.merged(&[
-            PlanPrice { plan: "pro".into(), interval: BillingInterval::Monthly, price_id: "price_new".into() },
-            PlanPrice { plan: "premium".into(), interval: BillingInterval::Monthly, price_id: String::new() },
+            PlanPrice {
+                plan: "pro".into(),
+                interval: BillingInterval::Monthly,
+                price_id: "price_new".into(),
+            },
+            PlanPrice {
+                plan: "premium".into(),
+                interval: BillingInterval::Monthly,
+                price_id: String::new(),
+            },
         ]);
-        assert_eq!(merged.price_for("pro", BillingInterval::Monthly), Some("price_new"));
+        assert_eq!(
+            merged.price_for("pro", BillingInterval::Monthly),
+            Some("price_new")
+        );
         assert_eq!(merged.price_for("premium", BillingInterval::Monthly), None);
     }
 
@@ -353,16 +446,35 @@ mod tests {
         let header = sign(body, "whsec_new", now.timestamp());
         let secrets = vec!["whsec_old".to_owned(), "whsec_new".to_owned()];
         assert_eq!(verify_signature(body, Some(&header), &secrets, now), Ok(()));
-        assert_eq!(verify_signature(body, Some(&header), &secrets[..1], now), Err(SignatureError::Mismatch));
-        assert_eq!(verify_signature(b"{}", Some(&header), &secrets, now), Err(SignatureError::Mismatch));
-        assert_eq!(verify_signature(body, None, &secrets, now), Err(SignatureError::Missing));
-        assert_eq!(verify_signature(body, Some("v1=zz"), &secrets, now), Err(SignatureError::Malformed));
+        assert_eq!(
+            verify_signature(body, Some(&header), &secrets[..1], now),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_signature(b"{}", Some(&header), &secrets, now),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_signature(body, None, &secrets, now),
+            Err(SignatureError::Missing)
+        );
+        assert_eq!(
+            verify_signature(body, Some("v1=zz"), &secrets, now),
+            Err(SignatureError::Malformed)
+        );
         assert_eq!(
             verify_signature(body, Some(&header), &secrets, now + Duration::seconds(301)),
             Err(SignatureError::Stale)
         );
         // Stripe's rotation header: one v1 per secret.
-        let both = format!("{},v1={}", sign(body, "whsec_x", now.timestamp()), &header[header.find("v1=").unwrap() + 3..]);
-        assert_eq!(verify_signature(body, Some(&both), &secrets[1..], now), Ok(()));
+        let both = format!(
+            "{},v1={}",
+            sign(body, "whsec_x", now.timestamp()),
+            &header[header.find("v1=").unwrap() + 3..]
+        );
+        assert_eq!(
+            verify_signature(body, Some(&both), &secrets[1..], now),
+            Ok(())
+        );
     }
 }

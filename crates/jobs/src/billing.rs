@@ -40,10 +40,7 @@ pub enum BillingFailure {
 
 /// The billing use cases, as the worker calls them.
 pub trait BillingWork: Send + Sync + 'static {
-    fn run(
-        &self,
-        job: BillingJob,
-    ) -> futures::future::BoxFuture<'_, Result<(), BillingFailure>>;
+    fn run(&self, job: BillingJob) -> futures::future::BoxFuture<'_, Result<(), BillingFailure>>;
 }
 
 /// What the billing worker runs with; `None` when Stripe is not configured

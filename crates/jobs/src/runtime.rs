@@ -12,11 +12,11 @@ use apalis_sqlite::SqliteStorage;
 use pitwall_store::Db;
 use pitwall_store::sea_orm::DbBackend;
 
+use crate::billing::{self, BillingDeps};
 use crate::mailer::Mailer;
 use crate::send_email::{self, EmailDeps};
 use crate::send_message::{self, MessageDeps, MessagingSettings};
 use crate::sms::SmsSender;
-use crate::billing::{self, BillingDeps};
 use crate::{BILLING_QUEUE, EMAIL_QUEUE, JobsHandle, MESSAGE_QUEUE, relay};
 use pitwall_store::live::Live;
 

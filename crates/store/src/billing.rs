@@ -22,8 +22,13 @@ pub use shop_billing::Model as ShopBilling;
 pub use stripe_event::Model as StripeEvent;
 
 /// The shop's billing row; `None` before anything billing happened.
-pub async fn get(db: &impl ConnectionTrait, shop: ShopId) -> Result<Option<ShopBilling>, StoreError> {
-    Ok(shop_billing::Entity::find_by_id(shop.as_uuid()).one(db).await?)
+pub async fn get(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+) -> Result<Option<ShopBilling>, StoreError> {
+    Ok(shop_billing::Entity::find_by_id(shop.as_uuid())
+        .one(db)
+        .await?)
 }
 
 /// The shop whose Stripe customer this is (platform-level: a webhook names
@@ -76,7 +81,10 @@ pub async fn set_customer_once(
 ) -> Result<String, StoreError> {
     ensure(db, shop).await?;
     shop_billing::Entity::update_many()
-        .col_expr(shop_billing::Column::StripeCustomerId, Expr::value(customer_id))
+        .col_expr(
+            shop_billing::Column::StripeCustomerId,
+            Expr::value(customer_id),
+        )
         .col_expr(shop_billing::Column::UpdatedAt, Expr::value(now()))
         .filter(shop_billing::Column::ShopId.eq(shop.as_uuid()))
         .filter(shop_billing::Column::StripeCustomerId.is_null())
@@ -176,7 +184,9 @@ pub async fn insert_event(
 }
 
 pub async fn event(db: &impl ConnectionTrait, id: &str) -> Result<Option<StripeEvent>, StoreError> {
-    Ok(stripe_event::Entity::find_by_id(id.to_owned()).one(db).await?)
+    Ok(stripe_event::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?)
 }
 
 /// Counts a processing attempt.

@@ -138,7 +138,11 @@ pub fn customer_json(id: &str, metadata: &HashMap<String, String>) -> Value {
 
 /// The interval a fake price bills in: ids ending `_yearly` are yearly.
 fn interval_of(price: &str) -> &'static str {
-    if price.ends_with("_yearly") { "year" } else { "month" }
+    if price.ends_with("_yearly") {
+        "year"
+    } else {
+        "month"
+    }
 }
 
 pub fn subscription_json(s: &FakeSubscription) -> Value {
@@ -226,17 +230,32 @@ async fn create_session(req: &Request, body: Body, state: Data<&Shared>) -> Resp
     let mut s = lock(&state);
     let base = s.base.clone();
     if field(&f, "mode") != Some("subscription") {
-        return stripe_error(StatusCode::BAD_REQUEST, "invalid_request_error", "mode must be subscription", Some("mode"));
+        return stripe_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "mode must be subscription",
+            Some("mode"),
+        );
     }
     let (Some(customer), Some(price), Some(success)) = (
         field(&f, "customer"),
         field(&f, "line_items[0][price]"),
         field(&f, "success_url"),
     ) else {
-        return stripe_error(StatusCode::BAD_REQUEST, "invalid_request_error", "missing parameter", None);
+        return stripe_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "missing parameter",
+            None,
+        );
     };
     if !s.customers.contains_key(customer) {
-        return stripe_error(StatusCode::BAD_REQUEST, "invalid_request_error", "No such customer", Some("customer"));
+        return stripe_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "No such customer",
+            Some("customer"),
+        );
     }
     let id = next_id(&mut s, "cs_test");
     let session = FakeSession {
@@ -263,7 +282,12 @@ async fn create_portal(req: &Request, body: Body, state: Data<&Shared>) -> Respo
     let mut s = lock(&state);
     let base = s.base.clone();
     let Some(customer) = field(&f, "customer").filter(|c| s.customers.contains_key(*c)) else {
-        return stripe_error(StatusCode::BAD_REQUEST, "invalid_request_error", "No such customer", Some("customer"));
+        return stripe_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "No such customer",
+            Some("customer"),
+        );
     };
     let customer = customer.to_owned();
     let flow = field(&f, "flow_data[type]").map(str::to_owned);
@@ -297,11 +321,20 @@ async fn meter_event(req: &Request, body: Body, state: Data<&Shared>) -> Respons
     let f = form(body).await;
     let mut s = lock(&state);
     let (Some(name), Some(identifier)) = (field(&f, "event_name"), field(&f, "identifier")) else {
-        return stripe_error(StatusCode::BAD_REQUEST, "invalid_request_error", "missing parameter", None);
+        return stripe_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "missing parameter",
+            None,
+        );
     };
     let payload = map_of(&f, "payload");
     // Stripe keeps one event per identifier.
-    if !s.meter_events.iter().any(|(_, p)| p.get("identifier").map(String::as_str) == Some(identifier)) {
+    if !s
+        .meter_events
+        .iter()
+        .any(|(_, p)| p.get("identifier").map(String::as_str) == Some(identifier))
+    {
         let mut p = payload.clone();
         p.insert("identifier".into(), identifier.to_owned());
         s.meter_events.push((name.to_owned(), p));
@@ -323,7 +356,12 @@ async fn get_subscription(req: &Request, Path(id): Path<String>, state: Data<&Sh
     s.subscription_reads += 1;
     match s.subscriptions.get(&id) {
         Some(sub) => Json(subscription_json(sub)).into_response(),
-        None => stripe_error(StatusCode::NOT_FOUND, "invalid_request_error", "No such subscription", Some("id")),
+        None => stripe_error(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "No such subscription",
+            Some("id"),
+        ),
     }
 }
 
@@ -429,7 +467,13 @@ impl FakeStripe {
     }
 
     /// Adds a subscription directly (as if made elsewhere); answers its id.
-    pub fn add_subscription(&self, customer: &str, price: &str, status: &str, shop_id: Option<&str>) -> String {
+    pub fn add_subscription(
+        &self,
+        customer: &str,
+        price: &str,
+        status: &str,
+        shop_id: Option<&str>,
+    ) -> String {
         let mut s = lock(&self.state);
         let id = next_id(&mut s, "sub");
         let mut metadata = HashMap::new();
@@ -488,7 +532,10 @@ impl FakeStripe {
 
     /// `invoice.<kind>` for the subscription (new API shape: under `parent`).
     pub fn invoice_event(&self, kind: &str, sub: &str) -> Value {
-        let customer = self.subscription(sub).map(|s| s.customer).unwrap_or_default();
+        let customer = self
+            .subscription(sub)
+            .map(|s| s.customer)
+            .unwrap_or_default();
         self.event(
             &format!("invoice.{kind}"),
             json!({"id": format!("in_{sub}"), "object": "invoice", "customer": customer,
@@ -505,7 +552,8 @@ impl FakeStripe {
         t: Option<i64>,
     ) -> anyhow::Result<(StatusCode, String)> {
         let body = event.to_string();
-        let header = pitwall_core::domain::billing::sign(body.as_bytes(), secret, t.unwrap_or_else(now));
+        let header =
+            pitwall_core::domain::billing::sign(body.as_bytes(), secret, t.unwrap_or_else(now));
         let r = self
             .http
             .post(url)
@@ -531,7 +579,12 @@ impl FakeStripe {
             let sub = FakeSubscription {
                 id: sub_id.clone(),
                 customer: session.customer.clone(),
-                status: if session.trial_end.is_some() { "trialing" } else { "active" }.to_owned(),
+                status: if session.trial_end.is_some() {
+                    "trialing"
+                } else {
+                    "active"
+                }
+                .to_owned(),
                 price: session.price.clone(),
                 metadata: session.subscription_metadata.clone(),
                 period_end: session.trial_end.unwrap_or_else(|| now() + 30 * 86400),
@@ -543,7 +596,10 @@ impl FakeStripe {
             (s.sessions[idx].clone(), sub_id, s.webhook.clone())
         };
         if let Some((url, secret)) = webhook {
-            let completed = self.event("checkout.session.completed", session_json(&self.url(), &session));
+            let completed = self.event(
+                "checkout.session.completed",
+                session_json(&self.url(), &session),
+            );
             for e in [
                 completed,
                 self.subscription_event("created", &sub_id),

@@ -27,8 +27,15 @@ pub(crate) async fn show(app: Data<&App>, req: &Request) -> Response {
     )
 }
 
-async fn billing_page(app: &App, shop: &InShop, notice: Notice, from_checkout: Option<&str>) -> Page {
-    let o = billing::overview(app, &shop.ctx).await.or_page(&shop.layout)?;
+async fn billing_page(
+    app: &App,
+    shop: &InShop,
+    notice: Notice,
+    from_checkout: Option<&str>,
+) -> Page {
+    let o = billing::overview(app, &shop.ctx)
+        .await
+        .or_page(&shop.layout)?;
     let s = &o.summary;
     Ok(render::page(
         notice.status,
@@ -74,10 +81,20 @@ fn away(url: &str) -> Response {
 pub(crate) async fn start_checkout(app: Data<&App>, req: &Request, form: FormData) -> Response {
     respond(
         async {
-            let shop = Signed::posted(&app, req, &form).await?.in_shop(&app).await?;
-            match billing::start_checkout(&app, &shop.ctx, form.get("plan"), form.opt("interval")).await {
+            let shop = Signed::posted(&app, req, &form)
+                .await?
+                .in_shop(&app)
+                .await?;
+            match billing::start_checkout(&app, &shop.ctx, form.get("plan"), form.opt("interval"))
+                .await
+            {
                 Ok(url) => Ok(away(&url)),
-                Err(e) => refused(&e, &shop.layout, async |n| billing_page(&app, &shop, n, None).await).await,
+                Err(e) => {
+                    refused(&e, &shop.layout, async |n| {
+                        billing_page(&app, &shop, n, None).await
+                    })
+                    .await
+                }
             }
         }
         .await,
@@ -88,10 +105,18 @@ pub(crate) async fn start_checkout(app: Data<&App>, req: &Request, form: FormDat
 pub(crate) async fn start_portal(app: Data<&App>, req: &Request, form: FormData) -> Response {
     respond(
         async {
-            let shop = Signed::posted(&app, req, &form).await?.in_shop(&app).await?;
+            let shop = Signed::posted(&app, req, &form)
+                .await?
+                .in_shop(&app)
+                .await?;
             match billing::start_portal(&app, &shop.ctx).await {
                 Ok(url) => Ok(away(&url)),
-                Err(e) => refused(&e, &shop.layout, async |n| billing_page(&app, &shop, n, None).await).await,
+                Err(e) => {
+                    refused(&e, &shop.layout, async |n| {
+                        billing_page(&app, &shop, n, None).await
+                    })
+                    .await
+                }
             }
         }
         .await,
