@@ -682,7 +682,12 @@ async fn apply_state(
     let shop = ShopId::from_uuid(shop_row.id);
     let now = app.config.clock.now();
     let txn = pitwall_store::begin_write(&app.db).await?;
-    let before = billing::ensure(&txn, shop).await?;
+    let before = billing::lock(&txn, shop).await?;
+    // Re-read under the lock: another event of this shop may have just
+    // changed plan or lifecycle (each change is audited once).
+    let shop_row = &shops::get(&txn, shop)
+        .await?
+        .ok_or(Error::NotFound("shop"))?;
     // An older subscription ending must not close a shop that has since
     // subscribed again (events of both arrive in any order).
     let live = rules::status_counts_as_subscribed(Some(state.status));

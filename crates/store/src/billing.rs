@@ -415,3 +415,18 @@ pub async fn set_trial_end(
         .await?;
     Ok(())
 }
+
+/// Takes the shop's billing row for the rest of the transaction, so two
+/// events of one shop applied at once take turns (PostgreSQL: `FOR UPDATE`;
+/// SQLite's write transactions already take turns).
+pub async fn lock(db: &impl ConnectionTrait, shop: ShopId) -> Result<ShopBilling, StoreError> {
+    let row = ensure(db, shop).await?;
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        return shop_billing::Entity::find_by_id(shop.as_uuid())
+            .lock_exclusive()
+            .one(db)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("billing row of shop {shop} vanished")));
+    }
+    Ok(row)
+}

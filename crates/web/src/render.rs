@@ -609,6 +609,20 @@ mod tests {
                         ..layout.clone()
                     },
                 ),
+                (
+                    "billing.html",
+                    context! {
+                        checkout => "success", plan_name => "Pro", lifecycle => "past due",
+                        status => "past_due", interval => "monthly", trial_days_left => 3,
+                        trial_ends => "2025-01-15", grace_ends => "2025-01-20",
+                        next_invoice => "2025-02-01", cancel_at_period_end => false, comp => true,
+                        configured => true, sms_used => 12, sms_included => 500,
+                        sms_overage => "report", sms_overage_reported => 4,
+                        subscribed => true, has_customer => true, past_due => true,
+                        plans => vec![context! { code => "pro", name => "Pro", current => true, price => "$99.00", intervals => vec!["monthly"] }],
+                        ..layout.clone()
+                    },
+                ),
             ],
         ]
         .concat();
