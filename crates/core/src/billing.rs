@@ -37,6 +37,24 @@ pub struct StripeSettings {
     pub webhook_secrets: Vec<Secret>,
     /// `PITWALL_STRIPE_PRICES`; admin edits in the database win over it.
     pub prices: PriceMap,
+    /// `STRIPE_API_BASE` without a trailing slash.
+    pub api_base: String,
+}
+
+impl StripeSettings {
+    /// Where the billing page's forms may lead (its CSP `form-action`):
+    /// Stripe's hosted Checkout and portal, or the local fake's pages when
+    /// the API is pointed elsewhere.
+    pub fn page_origins(&self) -> Vec<String> {
+        let mut out = vec![
+            "https://checkout.stripe.com".to_owned(),
+            "https://billing.stripe.com".to_owned(),
+        ];
+        if !self.api_base.starts_with("https://api.stripe.com") {
+            out.push(self.api_base.clone());
+        }
+        out
+    }
 }
 
 impl StripeSettings {
@@ -56,6 +74,7 @@ impl StripeSettings {
             client,
             webhook_secrets,
             prices,
+            api_base: api_base.trim_end_matches('/').to_owned(),
         })
     }
 }

@@ -37,7 +37,7 @@ async fn billing_page(
         .await
         .or_page(&shop.layout)?;
     let s = &o.summary;
-    Ok(render::page(
+    let mut page = render::page(
         notice.status,
         "billing.html",
         context! {
@@ -66,7 +66,19 @@ async fn billing_page(
             }).collect::<Vec<_>>(),
             ..notice.with(&shop.layout)
         },
-    ))
+    );
+    // The forms post here and are redirected to Stripe's own pages; the
+    // site-wide `form-action 'self'` would stop that redirect.
+    if let Some(stripe) = &app.config.stripe {
+        let csp = format!(
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self' {}",
+            stripe.page_origins().join(" ")
+        );
+        if let Ok(v) = csp.parse() {
+            page.headers_mut().insert("content-security-policy", v);
+        }
+    }
+    Ok(page)
 }
 
 /// Stripe's pages are on another site: a 303 to them.
