@@ -20,12 +20,13 @@ test-pg:
 
 # The browser test (needs Debian chromium).
 test-browser:
-    cargo build -p pitwall
+    cargo build -p pitwall -p pitwall-testkit --bins
     cd tests/browser && npm ci --no-audit --no-fund
     PITWALL_BIN=$CARGO_TARGET_DIR/debug/pitwall node tests/browser/invite.mjs
     PITWALL_BIN=$CARGO_TARGET_DIR/debug/pitwall node tests/browser/dashboard.mjs
     PITWALL_BIN=$CARGO_TARGET_DIR/debug/pitwall node tests/browser/messages.mjs
     PITWALL_BIN=$CARGO_TARGET_DIR/debug/pitwall node tests/browser/approvals.mjs
+    PITWALL_BIN=$CARGO_TARGET_DIR/debug/pitwall node tests/browser/billing.mjs
 
 lint:
     cargo fmt --all -- --check

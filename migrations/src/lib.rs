@@ -11,6 +11,7 @@ mod m20261123_000001_foundation;
 mod m20261124_000002_tickets;
 mod m20261125_000003_messaging;
 mod m20261126_000004_customer_links;
+mod m20261127_000005_billing;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_tickets::Migration),
             Box::new(m20261125_000003_messaging::Migration),
             Box::new(m20261126_000004_customer_links::Migration),
+            Box::new(m20261127_000005_billing::Migration),
         ]
     }
 }

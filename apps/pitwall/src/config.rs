@@ -46,6 +46,22 @@ pub struct Config {
     pub webhooks_allow_private: bool,
     /// Customer link lookups allowed per client address and minute.
     pub link_lookups_per_minute: u32,
+    /// Stripe billing; `None` runs without billing (the demo).
+    pub stripe: Option<Stripe>,
+    /// `PITWALL_TRIAL_DAYS`: a new shop's trial.
+    pub trial_days: i64,
+    /// `PITWALL_PAST_DUE_GRACE_DAYS`: how long a past-due shop keeps its plan.
+    pub past_due_grace_days: i64,
+}
+
+/// `STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET` (comma-separated, several
+/// during a rotation), `STRIPE_API_BASE`, `PITWALL_STRIPE_PRICES`.
+#[derive(Clone)]
+pub struct Stripe {
+    pub secret_key: String,
+    pub webhook_secrets: Vec<String>,
+    pub api_base: String,
+    pub prices: pitwall_domain::billing::PriceMap,
 }
 
 /// `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, `TWILIO_API_BASE`.
@@ -69,6 +85,9 @@ impl std::fmt::Debug for Config {
             .field("sms_rate_per_sender", &self.sms_rate_per_sender)
             .field("webhooks_allow_private", &self.webhooks_allow_private)
             .field("link_lookups_per_minute", &self.link_lookups_per_minute)
+            .field("stripe", &self.stripe.as_ref().map(|s| &s.api_base))
+            .field("trial_days", &self.trial_days)
+            .field("past_due_grace_days", &self.past_due_grace_days)
             .finish()
     }
 }
@@ -232,7 +251,69 @@ impl Config {
                 }
             },
         };
+        let stripe = match (val("STRIPE_SECRET_KEY"), val("STRIPE_WEBHOOK_SECRET")) {
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(bad(
+                    "STRIPE_WEBHOOK_SECRET",
+                    "is needed with STRIPE_SECRET_KEY (whsec_..., comma-separated during a rotation)",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(bad(
+                    "STRIPE_SECRET_KEY",
+                    "is needed with STRIPE_WEBHOOK_SECRET",
+                ));
+            }
+            (Some(secret_key), Some(secrets)) => {
+                let webhook_secrets: Vec<String> = secrets
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if webhook_secrets.is_empty() {
+                    return Err(bad("STRIPE_WEBHOOK_SECRET", "has no secret"));
+                }
+                let api_base =
+                    val("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".into());
+                match url::Url::parse(&api_base) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                    _ => {
+                        return Err(bad(
+                            "STRIPE_API_BASE",
+                            "must be an http(s) URL such as https://api.stripe.com",
+                        ));
+                    }
+                }
+                let prices = pitwall_domain::billing::PriceMap::parse(
+                    &val("PITWALL_STRIPE_PRICES").unwrap_or_default(),
+                )
+                .map_err(|e| bad("PITWALL_STRIPE_PRICES", e.0))?;
+                Some(Stripe {
+                    secret_key,
+                    webhook_secrets,
+                    api_base: api_base.trim_end_matches('/').to_owned(),
+                    prices,
+                })
+            }
+        };
+        let days = |var: &'static str, default: i64| match val(var) {
+            None => Ok(default),
+            Some(v) => match v.parse::<i64>() {
+                Ok(d) if (0..=3650).contains(&d) => Ok(d),
+                _ => Err(bad(
+                    var,
+                    format!("must be a number of days from 0 to 3650, got {v:?}"),
+                )),
+            },
+        };
+        let trial_days = days("PITWALL_TRIAL_DAYS", 14)?;
+        let past_due_grace_days = days("PITWALL_PAST_DUE_GRACE_DAYS", 7)?;
         Ok(Self {
+            stripe,
+            trial_days,
+            past_due_grace_days,
             addr,
             database_url,
             base_url,
@@ -359,6 +440,58 @@ mod tests {
         );
         assert_eq!(c.twilio_from.as_deref(), Some("+15125550100"));
         assert!(!format!("{c:?}").contains("sekrit"));
+    }
+
+    #[test]
+    fn stripe_settings_are_checked_and_secrets_stay_hidden() {
+        let c = with(&[]).unwrap();
+        assert!(c.stripe.is_none());
+        assert_eq!((c.trial_days, c.past_due_grace_days), (14, 7));
+        for (pairs, var) in [
+            (
+                vec![("STRIPE_SECRET_KEY", "sk_test_1")],
+                "STRIPE_WEBHOOK_SECRET",
+            ),
+            (
+                vec![("STRIPE_WEBHOOK_SECRET", "whsec_1")],
+                "STRIPE_SECRET_KEY",
+            ),
+            (
+                vec![
+                    ("STRIPE_SECRET_KEY", "sk_test_1"),
+                    ("STRIPE_WEBHOOK_SECRET", "whsec_1"),
+                    ("STRIPE_API_BASE", "nope"),
+                ],
+                "STRIPE_API_BASE",
+            ),
+            (
+                vec![
+                    ("STRIPE_SECRET_KEY", "sk_test_1"),
+                    ("STRIPE_WEBHOOK_SECRET", "whsec_1"),
+                    ("PITWALL_STRIPE_PRICES", "pro"),
+                ],
+                "PITWALL_STRIPE_PRICES",
+            ),
+            (vec![("PITWALL_TRIAL_DAYS", "two")], "PITWALL_TRIAL_DAYS"),
+            (
+                vec![("PITWALL_PAST_DUE_GRACE_DAYS", "-1")],
+                "PITWALL_PAST_DUE_GRACE_DAYS",
+            ),
+        ] {
+            assert_eq!(with(&pairs).unwrap_err().var, var);
+        }
+        let c = with(&[
+            ("STRIPE_SECRET_KEY", "sk_test_sekrit"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_old, whsec_new"),
+            ("PITWALL_STRIPE_PRICES", "pro=price_1,pro:yearly=price_2"),
+        ])
+        .unwrap();
+        let s = c.stripe.as_ref().unwrap();
+        assert_eq!(s.webhook_secrets, vec!["whsec_old", "whsec_new"]);
+        assert_eq!(s.api_base, "https://api.stripe.com");
+        assert_eq!(s.prices.0.len(), 2);
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("sekrit") && !shown.contains("whsec"));
     }
 
     #[test]

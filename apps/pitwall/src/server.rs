@@ -48,6 +48,21 @@ pub async fn build_app(config: &Config, db: pitwall_store::Db) -> anyhow::Result
         .await
         .context("loading the policy")?;
     authz.spawn_sync(Duration::from_secs(1));
+    let stripe = match &config.stripe {
+        Some(s) => Some(
+            pitwall_core::billing::StripeSettings::new(
+                &s.secret_key,
+                &s.api_base,
+                s.webhook_secrets
+                    .iter()
+                    .map(|w| pitwall_core::Secret::new(w))
+                    .collect(),
+                s.prices.clone(),
+            )
+            .map_err(anyhow::Error::msg)?,
+        ),
+        None => None,
+    };
     Ok(App {
         live: pitwall_core::live::Live::start(&db),
         cache: Default::default(),
@@ -63,6 +78,9 @@ pub async fn build_app(config: &Config, db: pitwall_store::Db) -> anyhow::Result
             default_sms_from: config.twilio_from.clone(),
             webhooks_allow_private: config.webhooks_allow_private,
             link_lookups_per_minute: config.link_lookups_per_minute,
+            stripe,
+            trial_days: config.trial_days,
+            past_due_grace: chrono::Duration::days(config.past_due_grace_days),
             ..CoreConfig::new(&config.base_url)
         }),
     })
@@ -101,6 +119,10 @@ pub fn senders(config: &Config, app: &App) -> anyhow::Result<Senders> {
             allow_private: config.webhooks_allow_private,
             ..Default::default()
         },
+        billing: app.config.stripe.is_some().then(|| {
+            std::sync::Arc::new(pitwall_core::billing::Worker(app.clone()))
+                as std::sync::Arc<dyn pitwall_jobs::billing::BillingWork>
+        }),
     })
 }
 

@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod billing;
 pub mod body;
 pub mod customer;
 pub mod error;
@@ -33,6 +34,7 @@ pub type Apis = (
     customer::CustomerApi,
     pos::PosApi,
     admin::AdminApi,
+    billing::BillingApi,
 );
 
 pub fn openapi(base_url: &str) -> OpenApiService<Apis, ()> {
@@ -45,6 +47,7 @@ pub fn openapi(base_url: &str) -> OpenApiService<Apis, ()> {
             customer::CustomerApi,
             pos::PosApi,
             admin::AdminApi,
+            billing::BillingApi,
         ),
         "Pitwall API",
         env!("CARGO_PKG_VERSION"),

@@ -106,6 +106,8 @@ pub struct Me {
     /// What the user may do in `shop`.
     pub permissions: Vec<String>,
     pub shops: Vec<ShopMembership>,
+    /// The current shop's plan and billing status.
+    pub billing: Option<crate::billing::BillingOut>,
 }
 
 #[derive(Debug, Object, Deserialize)]

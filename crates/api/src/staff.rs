@@ -162,7 +162,12 @@ impl StaffApi {
                 }
             }
         }
+        let billing = match &ctx {
+            Some(c) => Some(pitwall_core::billing::summary(&app, c).await?.into()),
+            None => None,
+        };
         Ok(Json(Me {
+            billing,
             user: UserSummary {
                 id: actor.user_id.as_uuid(),
                 email: actor.email.clone(),

@@ -26,6 +26,7 @@ pub fn routes() -> Route {
     Route::new()
         .at("/twilio/inbound", post(inbound))
         .at("/twilio/status", post(receipt))
+        .at("/stripe", post(crate::billing::stripe_webhook))
 }
 
 /// The API's error envelope, with the status a webhook needs.

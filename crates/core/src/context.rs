@@ -35,6 +35,13 @@ pub struct CoreConfig {
     pub webhooks_allow_private: bool,
     /// Customer link lookups allowed per client address per minute.
     pub link_lookups_per_minute: u32,
+    /// Stripe; `None` runs without billing (the demo): the billing page
+    /// says so and everything else works.
+    pub stripe: Option<crate::billing::StripeSettings>,
+    /// How long a past-due shop keeps its full plan.
+    pub past_due_grace: Duration,
+    /// The time billing rules read (tests move it).
+    pub clock: crate::clock::Clock,
 }
 
 /// A secret setting: usable, never printed.
@@ -69,6 +76,9 @@ impl CoreConfig {
             default_sms_from: None,
             webhooks_allow_private: false,
             link_lookups_per_minute: 60,
+            stripe: None,
+            past_due_grace: Duration::days(7),
+            clock: Default::default(),
         }
     }
 }
@@ -186,7 +196,7 @@ impl App {
             .ok_or(Error::NotFound("shop"))?;
         let role = Role::parse(&membership.role)
             .ok_or_else(|| Error::Internal(format!("membership role {:?}", membership.role)))?;
-        let lifecycle = shops::lifecycle_of(&shop)?;
+        let lifecycle = crate::billing::effective_lifecycle(self, &shop).await?;
         let features = FeatureSet::load(&self.db, &shop).await?;
         Ok(ShopCtx {
             user_id: actor.user_id,

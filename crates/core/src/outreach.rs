@@ -240,6 +240,8 @@ pub(crate) async fn queue(
         } else if channel == Channel::Sms
             && o.kind != MessageKind::KeywordReply
             && let Some(limit) = ctx.quota(Quota::SmsPerMonth)
+            // A plan that bills overage through Stripe never stops here.
+            && !crate::billing::overage_billed(txn, &ctx.shop.plan_code).await?
         {
             let used = messages::sms_segments_in(txn, shop, &usage_month(now)).await?;
             if used + i64::from(segments) > limit {

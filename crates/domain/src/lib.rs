@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod approvals;
+pub mod billing;
 pub mod ids;
 pub mod locale;
 pub mod messaging;

@@ -7,6 +7,7 @@
 //! run the jobs; every job is safe to run twice.
 
 pub mod admin;
+pub mod billing;
 pub mod delivery;
 pub mod mailer;
 pub mod relay;
@@ -28,6 +29,8 @@ use tokio::sync::Notify;
 pub const EMAIL_QUEUE: &str = "pitwall.email";
 /// Customer messages (SMS and e-mail).
 pub const MESSAGE_QUEUE: &str = "pitwall.message";
+/// Stripe events and SMS overage reports.
+pub const BILLING_QUEUE: &str = "pitwall.billing";
 
 /// Send one recorded e-mail. Carries the id, never a copy of the message.
 #[derive(Debug, Clone, Serialize, Deserialize)]

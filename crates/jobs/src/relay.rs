@@ -7,8 +7,9 @@ use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
 use pitwall_store::{Db, StoreError, outbox};
 
+use crate::billing::BillingJob;
 use crate::webhooks::{DeliverWebhook, WEBHOOK_QUEUE};
-use crate::{EMAIL_QUEUE, JobsHandle, MESSAGE_QUEUE, SendEmail, SendMessage};
+use crate::{BILLING_QUEUE, EMAIL_QUEUE, JobsHandle, MESSAGE_QUEUE, SendEmail, SendMessage};
 
 /// How many tries a job gets in all (the first and the retries).
 pub const MAX_ATTEMPTS: usize = 6;
@@ -27,6 +28,7 @@ pub(crate) trait Scheduled {
 }
 impl Scheduled for SendEmail {}
 impl Scheduled for DeliverWebhook {}
+impl Scheduled for BillingJob {}
 impl Scheduled for SendMessage {
     fn run_at(&self) -> Option<u64> {
         self.not_before.and_then(|t| u64::try_from(t).ok())
@@ -71,6 +73,7 @@ pub(crate) struct Pusher {
     email: Queue<SendEmail>,
     message: Queue<SendMessage>,
     webhook: Queue<DeliverWebhook>,
+    billing: Queue<BillingJob>,
 }
 
 impl Pusher {
@@ -79,6 +82,7 @@ impl Pusher {
             email: Queue::for_db(db, EMAIL_QUEUE),
             message: Queue::for_db(db, MESSAGE_QUEUE),
             webhook: Queue::for_db(db, WEBHOOK_QUEUE),
+            billing: Queue::for_db(db, BILLING_QUEUE),
         }
     }
 
@@ -89,6 +93,7 @@ impl Pusher {
             EMAIL_QUEUE => self.email.push(row).await,
             MESSAGE_QUEUE => self.message.push(row).await,
             WEBHOOK_QUEUE => self.webhook.push(row).await,
+            BILLING_QUEUE => self.billing.push(row).await,
             _ => return Ok(false),
         };
         match res {

@@ -12,12 +12,13 @@ use apalis_sqlite::SqliteStorage;
 use pitwall_store::Db;
 use pitwall_store::sea_orm::DbBackend;
 
+use crate::billing::{self, BillingDeps};
 use crate::mailer::Mailer;
 use crate::send_email::{self, EmailDeps};
 use crate::send_message::{self, MessageDeps, MessagingSettings};
 use crate::sms::SmsSender;
 use crate::webhooks::{self, DeliverWebhook, WEBHOOK_QUEUE, WebhookDeps, WebhookSettings};
-use crate::{EMAIL_QUEUE, JobsHandle, MESSAGE_QUEUE, relay};
+use crate::{BILLING_QUEUE, EMAIL_QUEUE, JobsHandle, MESSAGE_QUEUE, relay};
 use pitwall_store::live::Live;
 
 #[derive(Debug, Clone)]
@@ -111,6 +112,9 @@ pub struct Senders {
     pub live: Live,
     pub messaging: MessagingSettings,
     pub webhooks: WebhookSettings,
+    /// Billing use cases (Stripe events, overage reports); `None` without
+    /// Stripe.
+    pub billing: Option<std::sync::Arc<dyn billing::BillingWork>>,
 }
 
 /// How many messages one worker process delivers at once. Most of a
@@ -152,6 +156,9 @@ pub async fn run(
         db: db.clone(),
         settings: senders.webhooks.clone(),
     };
+    let billing_deps = BillingDeps {
+        work: senders.billing.clone(),
+    };
     let monitor_signal = async move {
         let _ = monitor_stop.recv().await;
         Ok(())
@@ -173,6 +180,7 @@ pub async fn run(
                 handle.clone(),
             );
             let (db3, s3, h3) = (db.clone(), settings.clone(), handle.clone());
+            let (db4, s4, h4) = (db.clone(), settings.clone(), handle.clone());
             Monitor::new()
                 .register(move |index| {
                     let storage = $storage::<crate::SendEmail>::new(&$pool(&db1))
@@ -223,6 +231,22 @@ pub async fn run(
                         .retry(retry_policy(&s3))
                         .enable_tracing()
                         .build(webhooks::run)
+                })
+                .register(move |index| {
+                    let storage = $storage::<billing::BillingJob>::new(&$pool(&db4))
+                        .with_config(
+                            $config
+                                .queue(BILLING_QUEUE)
+                                .heartbeat_interval(s4.heartbeat)
+                                .missed_heartbeats(3),
+                        )
+                        .poll_with_stream(wakeups(&s4, &h4));
+                    WorkerBuilder::new(format!("pitwall-billing-{worker_name}-{index}"))
+                        .backend(storage)
+                        .data(billing_deps.clone())
+                        .retry(retry_policy(&s4))
+                        .enable_tracing()
+                        .build(billing::run)
                 })
                 .shutdown_timeout(settings.shutdown_timeout)
                 .run_with_signal(monitor_signal)

@@ -150,10 +150,16 @@ pub async fn run(job: SendMessage, deps: Data<MessageDeps>) -> Result<(), BoxDyn
     // it together. A text found mid-send after a crash was counted then.
     let month = pitwall_domain::messaging::usage_month(Utc::now());
     if channel == Channel::Sms && status != MessageStatus::Sending {
-        let limit = pitwall_store::plans::get(&deps.db, &shop_row.plan_code)
+        let included = pitwall_store::plans::get(&deps.db, &shop_row.plan_code)
             .await?
             .and_then(|p| p.sms_per_month)
             .map(i64::from);
+        // A plan whose overage is billed has no ceiling here: the segments
+        // past the included ones go to Stripe as usage (billing queue).
+        let billed_overage = included.is_some()
+            && pitwall_store::billing::sms_overage(&deps.db, &shop_row.plan_code).await?
+                == pitwall_domain::billing::SmsOverage::Report;
+        let limit = if billed_overage { None } else { included };
         if !messages::reserve_sms_segments(&deps.db, shop, &month, i64::from(msg.segments), limit)
             .await?
         {
@@ -168,6 +174,13 @@ pub async fn run(job: SendMessage, deps: Data<MessageDeps>) -> Result<(), BoxDyn
             )
             .await?;
             return Ok(());
+        }
+        if billed_overage && let Some(included) = included {
+            let used = messages::sms_segments_in(&deps.db, shop, &month).await?;
+            let over = (used - included).min(i64::from(msg.segments));
+            if over > 0 {
+                crate::billing::record_overage(&deps.db, shop, id, over).await?;
+            }
         }
     }
 

@@ -6,6 +6,7 @@
 //! agree), which takes milliseconds per test.
 
 pub mod fake_sms;
+pub mod fake_stripe;
 pub mod receiver;
 
 use std::path::PathBuf;
@@ -44,6 +45,7 @@ const MIGRATION_SOURCES: &[&str] = &[
     include_str!("../../../migrations/src/m20261124_000002_tickets.rs"),
     include_str!("../../../migrations/src/m20261125_000003_messaging.rs"),
     include_str!("../../../migrations/src/m20261126_000004_customer_links.rs"),
+    include_str!("../../../migrations/src/m20261127_000005_billing.rs"),
 ];
 
 fn template_name() -> String {

@@ -14,8 +14,8 @@ mod render;
 mod session;
 
 use pages::{
-    admin, api_keys, app, approvals, auth, customer, messages, roles, settings, tickets, users,
-    webhooks,
+    admin, api_keys, app, approvals, auth, billing, customer, messages, roles, settings, tickets,
+    users, webhooks,
 };
 use poem::{Route, get, post};
 
@@ -69,6 +69,9 @@ pub fn mount(route: Route) -> Route {
         .at("/app/webhooks/:id/delete", post(webhooks::delete))
         .at("/app/api-keys", get(api_keys::show).post(api_keys::create))
         .at("/app/api-keys/:id/revoke", post(api_keys::revoke))
+        .at("/app/billing", get(billing::show))
+        .at("/app/billing/checkout", post(billing::start_checkout))
+        .at("/app/billing/portal", post(billing::start_portal))
         .at("/app/dashboard", get(tickets::dashboard))
         .at("/app/events", get(tickets::events))
         .at("/app/tickets", get(tickets::list))

@@ -27,6 +27,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("roles.html", include_str!("../templates/roles.html")),
     ("settings.html", include_str!("../templates/settings.html")),
     ("api_keys.html", include_str!("../templates/api_keys.html")),
+    ("billing.html", include_str!("../templates/billing.html")),
     (
         "dashboard.html",
         include_str!("../templates/dashboard.html"),
@@ -735,6 +736,20 @@ mod tests {
                         settings => context! { sms_from => "+15125550100", start => "21:00", end => "08:00", require_consent => true },
                         default_sms_from => None::<String>, may_settings => true,
                         usage => context! { since => "2025-01-01", used => 12, quota => 500, over => false },
+                        ..layout.clone()
+                    },
+                ),
+                (
+                    "billing.html",
+                    context! {
+                        checkout => "success", plan_name => "Pro", lifecycle => "past due",
+                        status => "past_due", interval => "monthly", trial_days_left => 3,
+                        trial_ends => "2025-01-15", grace_ends => "2025-01-20",
+                        next_invoice => "2025-02-01", cancel_at_period_end => false, comp => true,
+                        configured => true, sms_used => 12, sms_included => 500,
+                        sms_overage => "report", sms_overage_reported => 4,
+                        subscribed => true, has_customer => true, past_due => true,
+                        plans => vec![context! { code => "pro", name => "Pro", current => true, price => "$99.00", intervals => vec!["monthly"] }],
                         ..layout.clone()
                     },
                 ),

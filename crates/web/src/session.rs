@@ -251,8 +251,12 @@ async fn shop_layout(app: &App, s: &Signed, ctx: &ShopCtx) -> Value {
             api_keys => app.may(ctx, Permission::ApiKeysManage).await,
             webhooks => app.may(ctx, Permission::ShopSettingsManage).await
                 && ctx.features.has(Feature::Webhooks),
+            billing => app.may(ctx, Permission::BillingManage).await,
             admin => s.actor.platform_role.is_some(),
         },
+        // The owner's warning while a late payment's grace runs.
+        past_due => ctx.lifecycle == pitwall_core::domain::ShopLifecycle::PastDue
+            && app.may(ctx, Permission::BillingManage).await,
         shop_name => ctx.shop.name.clone(),
         user_name => s.actor.name.clone(),
         role => ctx.role.as_str(),

@@ -6,6 +6,7 @@ pub(crate) mod api_keys;
 pub(crate) mod app;
 pub(crate) mod approvals;
 pub(crate) mod auth;
+pub(crate) mod billing;
 pub(crate) mod customer;
 pub(crate) mod messages;
 pub(crate) mod roles;

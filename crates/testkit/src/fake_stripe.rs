@@ -1,0 +1,617 @@
+//! A local Stripe speaking Stripe's wire format for the calls Pitwall
+//! makes, so tests run the real async-stripe client: form-encoded `POST
+//! /v1/customers`, `/v1/checkout/sessions`, `/v1/billing_portal/sessions`,
+//! `/v1/billing/meter_events`, `GET /v1/subscriptions/{id}`, with bearer
+//! auth, Stripe's JSON objects (every field the client requires) and
+//! Stripe's error shape. Its hosted Checkout page has a "Pay" button that
+//! creates the subscription, sends the signed webhooks Stripe would send
+//! and redirects to the success URL, as Stripe does.
+//!
+//! Tests change subscriptions (`set_status`, `set_price`) and deliver
+//! events (`deliver`), signed with the real scheme.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use poem::http::StatusCode;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::web::{Data, Html, Json, Path};
+use poem::{Body, EndpointExt, IntoResponse, Request, Response, Route, Server, get, handler, post};
+use serde_json::{Value, json};
+
+pub const SECRET_KEY: &str = "sk_test_fake_pitwall";
+pub const WEBHOOK_SECRET: &str = "whsec_fake_pitwall_current";
+
+#[derive(Debug, Clone)]
+pub struct FakeSubscription {
+    pub id: String,
+    pub customer: String,
+    pub status: String,
+    pub price: String,
+    pub metadata: HashMap<String, String>,
+    pub period_end: i64,
+    pub cancel_at_period_end: bool,
+    pub trial_end: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FakeSession {
+    pub id: String,
+    pub customer: String,
+    pub price: String,
+    pub client_reference_id: Option<String>,
+    pub subscription_metadata: HashMap<String, String>,
+    pub success_url: String,
+    pub trial_end: Option<i64>,
+    pub subscription: Option<String>,
+}
+
+#[derive(Default)]
+struct State {
+    customers: HashMap<String, HashMap<String, String>>,
+    idempotent: HashMap<String, String>,
+    sessions: Vec<FakeSession>,
+    subscriptions: HashMap<String, FakeSubscription>,
+    portal_sessions: Vec<(String, Option<String>)>,
+    meter_events: Vec<(String, HashMap<String, String>)>,
+    subscription_reads: usize,
+    webhook: Option<(String, String)>,
+    counter: u64,
+    /// This fake's own URL (for the Checkout and portal pages).
+    base: String,
+}
+
+#[derive(Clone)]
+pub struct FakeStripe {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    http: reqwest::Client,
+}
+
+type Shared = Arc<Mutex<State>>;
+
+fn lock(s: &Shared) -> std::sync::MutexGuard<'_, State> {
+    match s.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn stripe_error(status: StatusCode, kind: &str, message: &str, param: Option<&str>) -> Response {
+    (
+        status,
+        Json(json!({"error": {"type": kind, "message": message, "param": param, "code": "resource_missing"}})),
+    )
+        .into_response()
+}
+
+#[expect(
+    clippy::result_large_err,
+    reason = "the refusal is the whole HTTP answer the handler returns"
+)]
+fn authorised(req: &Request) -> Result<(), Response> {
+    if req.header("authorization") == Some(&format!("Bearer {SECRET_KEY}")) {
+        Ok(())
+    } else {
+        Err(stripe_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            "Invalid API Key provided",
+            None,
+        ))
+    }
+}
+
+async fn form(body: Body) -> Vec<(String, String)> {
+    let bytes = body.into_bytes().await.unwrap_or_default();
+    url::form_urlencoded::parse(&bytes)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn field<'a>(f: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    f.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// `prefix[key]=value` pairs as a map (Stripe's metadata encoding).
+fn map_of(f: &[(String, String)], prefix: &str) -> HashMap<String, String> {
+    f.iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix(prefix)
+                .and_then(|r| r.strip_prefix('['))
+                .and_then(|r| r.strip_suffix(']'))
+                .filter(|r| !r.contains('['))
+                .map(|key| (key.to_owned(), v.clone()))
+        })
+        .collect()
+}
+
+fn next_id(s: &mut State, prefix: &str) -> String {
+    s.counter += 1;
+    format!("{prefix}_fake{:06}", s.counter)
+}
+
+pub fn customer_json(id: &str, metadata: &HashMap<String, String>) -> Value {
+    json!({"id": id, "object": "customer", "created": now(), "livemode": false, "metadata": metadata})
+}
+
+/// The interval a fake price bills in: ids ending `_yearly` are yearly.
+fn interval_of(price: &str) -> &'static str {
+    if price.ends_with("_yearly") {
+        "year"
+    } else {
+        "month"
+    }
+}
+
+pub fn subscription_json(s: &FakeSubscription) -> Value {
+    let interval = interval_of(&s.price);
+    let created = now() - 60;
+    let price = json!({
+        "id": s.price, "object": "price", "active": true, "billing_scheme": "per_unit",
+        "created": created, "currency": "usd", "livemode": false, "metadata": {},
+        "product": "prod_fake", "type": "recurring", "unit_amount": 9900,
+        "recurring": {"interval": interval, "interval_count": 1, "usage_type": "licensed"},
+    });
+    let plan = json!({
+        "id": s.price, "object": "plan", "active": true, "billing_scheme": "per_unit",
+        "created": created, "currency": "usd", "interval": interval, "interval_count": 1,
+        "livemode": false, "usage_type": "licensed", "amount": 9900, "product": "prod_fake",
+    });
+    json!({
+        "id": s.id, "object": "subscription",
+        "automatic_tax": {"enabled": false},
+        "billing_cycle_anchor": created,
+        "billing_mode": {"type": "classic"},
+        "billing_schedules": [],
+        "cancel_at_period_end": s.cancel_at_period_end,
+        "collection_method": "charge_automatically",
+        "created": created, "currency": "usd", "customer": s.customer,
+        "discounts": [],
+        "invoice_settings": {"issuer": {"type": "self"}},
+        "items": {"object": "list", "has_more": false, "url": format!("/v1/subscription_items?subscription={}", s.id), "data": [{
+            "id": format!("si_{}", s.id), "object": "subscription_item", "created": created,
+            "current_period_end": s.period_end, "current_period_start": created,
+            "discounts": [], "metadata": {}, "plan": plan, "price": price, "quantity": 1,
+            "subscription": s.id,
+        }]},
+        "livemode": false, "metadata": s.metadata, "start_date": created,
+        "status": s.status, "trial_end": s.trial_end,
+    })
+}
+
+fn session_json(base: &str, s: &FakeSession) -> Value {
+    json!({
+        "id": s.id, "object": "checkout.session",
+        "automatic_tax": {"enabled": false},
+        "client_reference_id": s.client_reference_id,
+        "created": now(), "custom_fields": [], "custom_text": {},
+        "customer": s.customer, "expires_at": now() + 86400, "livemode": false,
+        "mode": "subscription", "payment_method_types": ["card"],
+        "payment_status": if s.subscription.is_some() { "paid" } else { "unpaid" },
+        "shipping_options": [], "status": if s.subscription.is_some() { "complete" } else { "open" },
+        "subscription": s.subscription, "success_url": s.success_url,
+        "url": format!("{base}/checkout/{}", s.id),
+        "metadata": {},
+    })
+}
+
+#[handler]
+async fn create_customer(req: &Request, body: Body, state: Data<&Shared>) -> Response {
+    if let Err(r) = authorised(req) {
+        return r;
+    }
+    let f = form(body).await;
+    let mut s = lock(&state);
+    // Stripe answers a repeated idempotency key with the first result.
+    let key = req.header("idempotency-key").map(str::to_owned);
+    if let Some(k) = &key
+        && let Some(id) = s.idempotent.get(k).cloned()
+    {
+        let md = s.customers.get(&id).cloned().unwrap_or_default();
+        return Json(customer_json(&id, &md)).into_response();
+    }
+    let id = next_id(&mut s, "cus");
+    let md = map_of(&f, "metadata");
+    s.customers.insert(id.clone(), md.clone());
+    if let Some(k) = key {
+        s.idempotent.insert(k, id.clone());
+    }
+    Json(customer_json(&id, &md)).into_response()
+}
+
+#[handler]
+async fn create_session(req: &Request, body: Body, state: Data<&Shared>) -> Response {
+    if let Err(r) = authorised(req) {
+        return r;
+    }
+    let f = form(body).await;
+    let mut s = lock(&state);
+    let base = s.base.clone();
+    if field(&f, "mode") != Some("subscription") {
+        return stripe_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "mode must be subscription",
+            Some("mode"),
+        );
+    }
+    let (Some(customer), Some(price), Some(success)) = (
+        field(&f, "customer"),
+        field(&f, "line_items[0][price]"),
+        field(&f, "success_url"),
+    ) else {
+        return stripe_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "missing parameter",
+            None,
+        );
+    };
+    if !s.customers.contains_key(customer) {
+        return stripe_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "No such customer",
+            Some("customer"),
+        );
+    }
+    let id = next_id(&mut s, "cs_test");
+    let session = FakeSession {
+        id,
+        customer: customer.to_owned(),
+        price: price.to_owned(),
+        client_reference_id: field(&f, "client_reference_id").map(str::to_owned),
+        subscription_metadata: map_of(&f, "subscription_data[metadata]"),
+        success_url: success.to_owned(),
+        trial_end: field(&f, "subscription_data[trial_end]").and_then(|t| t.parse().ok()),
+        subscription: None,
+    };
+    let out = session_json(&base, &session);
+    s.sessions.push(session);
+    Json(out).into_response()
+}
+
+#[handler]
+async fn create_portal(req: &Request, body: Body, state: Data<&Shared>) -> Response {
+    if let Err(r) = authorised(req) {
+        return r;
+    }
+    let f = form(body).await;
+    let mut s = lock(&state);
+    let base = s.base.clone();
+    let Some(customer) = field(&f, "customer").filter(|c| s.customers.contains_key(*c)) else {
+        return stripe_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "No such customer",
+            Some("customer"),
+        );
+    };
+    let customer = customer.to_owned();
+    let flow = field(&f, "flow_data[type]").map(str::to_owned);
+    let id = next_id(&mut s, "bps");
+    s.portal_sessions.push((customer.clone(), flow));
+    let created = now();
+    Json(json!({
+        "id": id, "object": "billing_portal.session", "created": created, "customer": customer,
+        "livemode": false, "return_url": field(&f, "return_url"), "url": format!("{base}/portal/{id}"),
+        "configuration": {
+            "id": "bpc_fake", "object": "billing_portal.configuration", "active": true,
+            "business_profile": {}, "created": created, "is_default": true, "livemode": false,
+            "login_page": {"enabled": false}, "updated": created, "metadata": {},
+            "features": {
+                "customer_update": {"allowed_updates": [], "enabled": false},
+                "invoice_history": {"enabled": true},
+                "payment_method_update": {"enabled": true},
+                "subscription_cancel": {"cancellation_reason": {"enabled": false, "options": []}, "enabled": true, "mode": "at_period_end", "proration_behavior": "none"},
+                "subscription_update": {"default_allowed_updates": ["price"], "enabled": true, "proration_behavior": "create_prorations", "schedule_at_period_end": {"conditions": []}, "trial_update_behavior": "end_trial"},
+            },
+        },
+    }))
+    .into_response()
+}
+
+#[handler]
+async fn meter_event(req: &Request, body: Body, state: Data<&Shared>) -> Response {
+    if let Err(r) = authorised(req) {
+        return r;
+    }
+    let f = form(body).await;
+    let mut s = lock(&state);
+    let (Some(name), Some(identifier)) = (field(&f, "event_name"), field(&f, "identifier")) else {
+        return stripe_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "missing parameter",
+            None,
+        );
+    };
+    let payload = map_of(&f, "payload");
+    // Stripe keeps one event per identifier.
+    if !s
+        .meter_events
+        .iter()
+        .any(|(_, p)| p.get("identifier").map(String::as_str) == Some(identifier))
+    {
+        let mut p = payload.clone();
+        p.insert("identifier".into(), identifier.to_owned());
+        s.meter_events.push((name.to_owned(), p));
+    }
+    Json(json!({
+        "object": "billing.meter_event", "created": now(), "event_name": name,
+        "identifier": identifier, "livemode": false, "payload": payload,
+        "timestamp": field(&f, "timestamp").and_then(|t| t.parse::<i64>().ok()).unwrap_or_else(now),
+    }))
+    .into_response()
+}
+
+#[handler]
+async fn get_subscription(req: &Request, Path(id): Path<String>, state: Data<&Shared>) -> Response {
+    if let Err(r) = authorised(req) {
+        return r;
+    }
+    let mut s = lock(&state);
+    s.subscription_reads += 1;
+    match s.subscriptions.get(&id) {
+        Some(sub) => Json(subscription_json(sub)).into_response(),
+        None => stripe_error(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "No such subscription",
+            Some("id"),
+        ),
+    }
+}
+
+#[handler]
+async fn checkout_page(Path(id): Path<String>, state: Data<&Shared>) -> Response {
+    let s = lock(&state);
+    match s.sessions.iter().find(|x| x.id == id) {
+        Some(x) => Html(format!(
+            "<!doctype html><html><head><title>Fake Stripe Checkout</title></head><body>\
+             <h1>Fake Stripe Checkout</h1><p id=\"price\">{}</p>\
+             <form method=\"post\" action=\"/checkout/{}/pay\"><button type=\"submit\">Pay</button></form>\
+             </body></html>",
+            x.price, x.id
+        ))
+        .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+#[handler]
+async fn checkout_pay(Path(id): Path<String>, fake: Data<&FakeStripe>) -> Response {
+    match fake.complete_checkout(&id).await {
+        Ok(success) => Response::builder()
+            .status(StatusCode::SEE_OTHER)
+            .header("location", success)
+            .finish(),
+        Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    }
+}
+
+impl FakeStripe {
+    pub async fn start() -> anyhow::Result<Self> {
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    pub async fn start_on(addr: &str) -> anyhow::Result<Self> {
+        let state: Shared = Arc::new(Mutex::new(State::default()));
+        let acceptor = TcpListener::bind(addr.to_owned()).into_acceptor().await?;
+        let addr = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .ok_or_else(|| anyhow::anyhow!("fake Stripe has no address"))?;
+        lock(&state).base = format!("http://{addr}");
+        let fake = Self {
+            addr,
+            state: state.clone(),
+            http: reqwest::Client::new(),
+        };
+        let app = Route::new()
+            .at("/v1/customers", post(create_customer))
+            .at("/v1/checkout/sessions", post(create_session))
+            .at("/v1/billing_portal/sessions", post(create_portal))
+            .at("/v1/billing/meter_events", post(meter_event))
+            .at("/v1/subscriptions/:id", get(get_subscription))
+            .at("/checkout/:id", get(checkout_page))
+            .at("/checkout/:id/pay", post(checkout_pay))
+            .data(state)
+            .data(fake.clone());
+        tokio::spawn(async move {
+            let _ = Server::new_with_acceptor(acceptor).run(app).await;
+        });
+        Ok(fake)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Settings that point Pitwall at this fake, with `prices` as
+    /// `PITWALL_STRIPE_PRICES`.
+    pub fn env(&self, prices: &str) -> Vec<(String, String)> {
+        vec![
+            ("STRIPE_SECRET_KEY".into(), SECRET_KEY.into()),
+            ("STRIPE_WEBHOOK_SECRET".into(), WEBHOOK_SECRET.into()),
+            ("STRIPE_API_BASE".into(), self.url()),
+            ("PITWALL_STRIPE_PRICES".into(), prices.into()),
+        ]
+    }
+
+    /// Where the Checkout page's "Pay" sends the webhooks.
+    pub fn set_webhook(&self, url: &str, secret: &str) {
+        lock(&self.state).webhook = Some((url.to_owned(), secret.to_owned()));
+    }
+
+    pub fn sessions(&self) -> Vec<FakeSession> {
+        lock(&self.state).sessions.clone()
+    }
+    pub fn customers(&self) -> usize {
+        lock(&self.state).customers.len()
+    }
+    pub fn portal_sessions(&self) -> Vec<(String, Option<String>)> {
+        lock(&self.state).portal_sessions.clone()
+    }
+    pub fn meter_events(&self) -> Vec<(String, HashMap<String, String>)> {
+        lock(&self.state).meter_events.clone()
+    }
+    pub fn subscription(&self, id: &str) -> Option<FakeSubscription> {
+        lock(&self.state).subscriptions.get(id).cloned()
+    }
+    pub fn subscription_reads(&self) -> usize {
+        lock(&self.state).subscription_reads
+    }
+
+    /// Adds a subscription directly (as if made elsewhere); answers its id.
+    pub fn add_subscription(
+        &self,
+        customer: &str,
+        price: &str,
+        status: &str,
+        shop_id: Option<&str>,
+    ) -> String {
+        let mut s = lock(&self.state);
+        let id = next_id(&mut s, "sub");
+        let mut metadata = HashMap::new();
+        if let Some(shop) = shop_id {
+            metadata.insert("shop_id".to_owned(), shop.to_owned());
+        }
+        s.subscriptions.insert(
+            id.clone(),
+            FakeSubscription {
+                id: id.clone(),
+                customer: customer.to_owned(),
+                status: status.to_owned(),
+                price: price.to_owned(),
+                metadata,
+                period_end: now() + 30 * 86400,
+                cancel_at_period_end: false,
+                trial_end: None,
+            },
+        );
+        id
+    }
+
+    pub fn set_status(&self, sub: &str, status: &str) {
+        if let Some(x) = lock(&self.state).subscriptions.get_mut(sub) {
+            x.status = status.to_owned();
+        }
+    }
+
+    pub fn set_price(&self, sub: &str, price: &str) {
+        if let Some(x) = lock(&self.state).subscriptions.get_mut(sub) {
+            x.price = price.to_owned();
+        }
+    }
+
+    /// An event as Stripe sends it, about `object`.
+    pub fn event(&self, event_type: &str, object: Value) -> Value {
+        let id = {
+            let mut s = lock(&self.state);
+            next_id(&mut s, "evt")
+        };
+        json!({
+            "id": id, "object": "event", "api_version": "2025-09-30.clover", "created": now(),
+            "livemode": false, "pending_webhooks": 1, "type": event_type,
+            "data": {"object": object},
+        })
+    }
+
+    /// `customer.subscription.<kind>` with the subscription as it is now.
+    pub fn subscription_event(&self, kind: &str, sub: &str) -> Value {
+        let object = self
+            .subscription(sub)
+            .map(|s| subscription_json(&s))
+            .unwrap_or_else(|| json!({"id": sub, "object": "subscription"}));
+        self.event(&format!("customer.subscription.{kind}"), object)
+    }
+
+    /// `invoice.<kind>` for the subscription (new API shape: under `parent`).
+    pub fn invoice_event(&self, kind: &str, sub: &str) -> Value {
+        let customer = self
+            .subscription(sub)
+            .map(|s| s.customer)
+            .unwrap_or_default();
+        self.event(
+            &format!("invoice.{kind}"),
+            json!({"id": format!("in_{sub}"), "object": "invoice", "customer": customer,
+                   "parent": {"type": "subscription_details", "subscription_details": {"subscription": sub}}}),
+        )
+    }
+
+    /// Posts `event` to `url` signed with `secret` at `t` (now if `None`).
+    pub async fn deliver_signed(
+        &self,
+        url: &str,
+        event: &Value,
+        secret: &str,
+        t: Option<i64>,
+    ) -> anyhow::Result<(StatusCode, String)> {
+        let body = event.to_string();
+        let header =
+            pitwall_core::domain::billing::sign(body.as_bytes(), secret, t.unwrap_or_else(now));
+        let r = self
+            .http
+            .post(url)
+            .header("Stripe-Signature", header)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await?;
+        let status = StatusCode::from_u16(r.status().as_u16())?;
+        Ok((status, r.text().await?))
+    }
+
+    /// Completes a Checkout session as the customer paying would: makes
+    /// the subscription and sends Stripe's webhooks. Answers the success URL.
+    pub async fn complete_checkout(&self, session_id: &str) -> anyhow::Result<String> {
+        let (session, sub_id, webhook) = {
+            let mut s = lock(&self.state);
+            let Some(idx) = s.sessions.iter().position(|x| x.id == session_id) else {
+                anyhow::bail!("no such session");
+            };
+            let sub_id = next_id(&mut s, "sub");
+            let session = s.sessions[idx].clone();
+            let sub = FakeSubscription {
+                id: sub_id.clone(),
+                customer: session.customer.clone(),
+                status: if session.trial_end.is_some() {
+                    "trialing"
+                } else {
+                    "active"
+                }
+                .to_owned(),
+                price: session.price.clone(),
+                metadata: session.subscription_metadata.clone(),
+                period_end: session.trial_end.unwrap_or_else(|| now() + 30 * 86400),
+                cancel_at_period_end: false,
+                trial_end: session.trial_end,
+            };
+            s.subscriptions.insert(sub_id.clone(), sub);
+            s.sessions[idx].subscription = Some(sub_id.clone());
+            (s.sessions[idx].clone(), sub_id, s.webhook.clone())
+        };
+        if let Some((url, secret)) = webhook {
+            let completed = self.event(
+                "checkout.session.completed",
+                session_json(&self.url(), &session),
+            );
+            for e in [
+                completed,
+                self.subscription_event("created", &sub_id),
+                self.invoice_event("paid", &sub_id),
+            ] {
+                self.deliver_signed(&url, &e, &secret, None).await?;
+            }
+        }
+        Ok(session.success_url)
+    }
+}
