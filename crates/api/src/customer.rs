@@ -32,9 +32,14 @@ pub enum CustomerTags {
     Webhooks,
 }
 
+/// The client's address without the port (limits and evidence are per
+/// address), and its user agent.
 fn visitor(req: &Request) -> (String, Option<String>) {
     (
-        req.remote_addr().to_string(),
+        req.remote_addr()
+            .as_socket_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| req.remote_addr().to_string()),
         req.header("user-agent").map(str::to_owned),
     )
 }
