@@ -300,6 +300,8 @@ async fn seed_tickets(
                 last_name: Some((*last).into()),
                 phone: Some((*phone).into()),
                 email: email.map(str::to_owned),
+                // Jordan Kim reads Spanish: the approval walk-through shows it.
+                locale: (*number == "10237").then(|| "es".to_owned()),
             }),
             vehicle: Some(VehicleInput {
                 external_id: Some(format!("DEMO-V{i}")),

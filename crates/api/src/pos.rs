@@ -306,6 +306,7 @@ impl PosApi {
                 last_name: b.last_name,
                 phone: b.phone,
                 email: b.email,
+                locale: b.locale,
             },
         )
         .await?;

@@ -51,6 +51,7 @@ impl Example for PosTicketRequest {
                 last_name: Some("Reyes".into()),
                 phone: Some("(512) 555-0123".into()),
                 email: Some("dana@example.com".into()),
+                locale: Some("en".into()),
             }),
             vehicle: Some(PosVehicle {
                 external_id: Some("V-5521".into()),
@@ -107,6 +108,11 @@ pub struct PosCustomer {
     pub phone: Option<String>,
     #[serde(default)]
     pub email: Option<String>,
+    /// The customer's language for their pages: `en` or `es` (`es-MX`
+    /// reads as `es`). Absent keeps what is stored; the shop's applies
+    /// when nothing is.
+    #[serde(default)]
+    pub locale: Option<String>,
 }
 
 #[derive(Debug, Clone, Object, Deserialize)]
@@ -162,6 +168,7 @@ impl From<PosCustomer> for pos::CustomerInput {
             last_name: c.last_name,
             phone: c.phone,
             email: c.email,
+            locale: c.locale,
         }
     }
 }
@@ -260,6 +267,9 @@ pub struct PosCustomerRequest {
     pub phone: Option<String>,
     #[serde(default)]
     pub email: Option<String>,
+    /// `en` or `es`: the language of the customer's pages.
+    #[serde(default)]
+    pub locale: Option<String>,
 }
 
 #[derive(Debug, Clone, Object, Deserialize)]
@@ -299,6 +309,8 @@ pub struct CustomerOut {
     pub email_opt_out: bool,
     /// Set when this customer was merged into another.
     pub merged_into: Option<uuid::Uuid>,
+    /// The language of the customer's pages, if the POS gave one.
+    pub locale: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -317,6 +329,7 @@ impl From<&customers::Customer> for CustomerOut {
             sms_opt_out: c.sms_opt_out,
             email_opt_out: c.email_opt_out,
             merged_into: c.merged_into,
+            locale: c.locale.clone(),
             created_at: c.created_at,
         }
     }

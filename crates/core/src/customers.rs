@@ -104,6 +104,7 @@ pub async fn create(
             last_name,
             phone: phone.map(|p| p.as_str().to_owned()),
             email: email.map(|e| e.as_str().to_owned()),
+            locale: None,
         },
     )
     .await?;
@@ -142,6 +143,7 @@ pub async fn merge(
         last_name: kept.last_name.clone().or(dup.last_name.clone()),
         phone: kept.phone.clone().or(dup.phone.clone()),
         email: kept.email.clone().or(dup.email.clone()),
+        locale: kept.locale.clone().or(dup.locale.clone()),
     };
     let kept = customers::update(&txn, kept, fields).await?;
     // The duplicate's tickets are the kept customer's now: index them so.

@@ -927,6 +927,7 @@ async fn record_inbound(
                     last_name: None,
                     phone: Some(from.as_str().to_owned()),
                     email: None,
+                    locale: None,
                 },
             )
             .await?

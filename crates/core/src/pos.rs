@@ -67,6 +67,8 @@ pub struct CustomerInput {
     pub last_name: Option<String>,
     pub phone: Option<String>,
     pub email: Option<String>,
+    /// `en` or `es` (a tag such as `es-MX` is read as `es`).
+    pub locale: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -171,6 +173,19 @@ fn valid_customer(p: &mut Problems, at: &str, c: &CustomerInput, country: &str) 
         last_name: opt_text(p, &f("last_name"), &c.last_name, 100),
         phone,
         email,
+        locale: c
+            .locale
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .and_then(|raw| {
+                p.check(
+                    &f("locale"),
+                    pitwall_domain::locale::Locale::from_tag(raw).ok_or_else(|| {
+                        pitwall_domain::Invalid("must be en or es (or a tag such as es-MX)".into())
+                    }),
+                )
+            })
+            .map(|l| l.as_str().to_owned()),
     })
 }
 

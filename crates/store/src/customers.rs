@@ -22,6 +22,9 @@ pub struct CustomerFields {
     /// E.164.
     pub phone: Option<String>,
     pub email: Option<String>,
+    /// `en` or `es`: the customer's pages speak it. `None` keeps what is
+    /// stored (the shop's language applies when nothing is).
+    pub locale: Option<String>,
 }
 
 pub async fn get(
@@ -80,7 +83,7 @@ pub async fn insert(
         email_opt_out: Set(false),
         sms_consent_at: Set(None),
         merged_into: Set(None),
-        locale: Set(None),
+        locale: Set(f.locale),
         created_at: Set(at),
         updated_at: Set(at),
     }
@@ -98,7 +101,8 @@ pub async fn update(
         && existing.last_name == f.last_name
         && existing.phone == f.phone
         && existing.email == f.email
-        && (f.external_id.is_none() || existing.external_id == f.external_id);
+        && (f.external_id.is_none() || existing.external_id == f.external_id)
+        && (f.locale.is_none() || existing.locale == f.locale);
     if unchanged {
         return Ok(existing);
     }
@@ -109,6 +113,9 @@ pub async fn update(
     row.phone = Set(f.phone);
     row.email = Set(f.email);
     row.external_id = Set(f.external_id.or(keep_external));
+    if f.locale.is_some() {
+        row.locale = Set(f.locale);
+    }
     row.updated_at = Set(now());
     Ok(row.update(db).await?)
 }

@@ -893,3 +893,43 @@ async fn outgoing_webhooks_are_signed_retried_and_logged() {
         t.finish().await;
     }
 }
+
+both_backends!(
+    the_customers_language_comes_from_the_pos,
+    async |t: &TestApp| {
+        let s = setup(t, "lang-shop", "premium").await;
+        let (token, _) = link(t, &s.owner, &s.ticket, json!({})).await;
+        assert_eq!(customer_get(t, &token).await.1["locale"], "en");
+        let mut bad = estimate("5001", "2026-11-23T11:00:00Z");
+        bad["customer"]["locale"] = json!("fr");
+        let (st, b) = t
+            .call("PUT", "/api/pos/v1/tickets/E-1", Some(&s.key), Some(bad))
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["field"], "customer/locale");
+        let mut spanish = estimate("5001", "2026-11-23T12:00:00Z");
+        spanish["customer"]["locale"] = json!("es-MX");
+        let (st, b) = t
+            .call(
+                "PUT",
+                "/api/pos/v1/tickets/E-1",
+                Some(&s.key),
+                Some(spanish),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+        assert_eq!(b["ticket"]["customer"]["locale"], "es");
+        assert_eq!(customer_get(t, &token).await.1["locale"], "es");
+        // A later push without a language keeps it.
+        let (st, _) = t
+            .call(
+                "PUT",
+                "/api/pos/v1/tickets/E-1",
+                Some(&s.key),
+                Some(estimate("5001", "2026-11-23T13:00:00Z")),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(customer_get(t, &token).await.1["locale"], "es");
+    }
+);
