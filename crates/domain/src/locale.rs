@@ -151,7 +151,7 @@ mod tests {
         assert_eq!(Locale::En.money(123_450, "USD"), "$1,234.50");
         assert_eq!(Locale::En.money(-5, "USD"), "-$0.05");
         assert_eq!(Locale::Es.money(123_450, "USD"), "1234,50\u{a0}US$");
-        assert_eq!(Locale::Es.money(1_234_567_89, "EUR"), "1.234.567,89\u{a0}€");
+        assert_eq!(Locale::Es.money(123_456_789, "EUR"), "1.234.567,89\u{a0}€");
         assert_eq!(Locale::En.money(1500, "JPY"), "JPY\u{a0}1,500");
     }
 
