@@ -46,6 +46,9 @@ pub struct BillingOut {
     pub trial_days_left: Option<i64>,
     /// When a past-due shop becomes read-only.
     pub grace_ends_at: Option<DateTime<Utc>>,
+    /// The trial ended without a subscription or a comp plan: the shop is
+    /// read-only (`lifecycle` suspended) until the owner subscribes.
+    pub trial_ended: bool,
     /// A plan given by support, outside Stripe.
     pub comp: bool,
     /// Whether this Pitwall takes payments through Stripe.
@@ -65,6 +68,7 @@ impl From<billing::Summary> for BillingOut {
             trial_ends_at: s.trial_ends_at,
             trial_days_left: s.trial_days_left,
             grace_ends_at: s.grace_ends_at,
+            trial_ended: s.trial_ended,
             comp: s.comp,
             configured: s.configured,
         }

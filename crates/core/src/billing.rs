@@ -96,20 +96,31 @@ fn stripe(app: &App) -> Result<&StripeSettings> {
 }
 
 /// The lifecycle a request sees (see [`rules::effective_lifecycle`]): reads
-/// the billing row only for a past-due shop.
+/// the billing row only for a past-due shop or a shop whose trial's end
+/// has passed.
 pub(crate) async fn effective_lifecycle(app: &App, shop: &shops::Shop) -> Result<ShopLifecycle> {
     let stored = shops::lifecycle_of(shop)?;
-    if stored != ShopLifecycle::PastDue {
+    let now = app.config.clock.now();
+    let trial_passed =
+        stored == ShopLifecycle::Trial && shop.trial_ends_at.is_some_and(|e| now >= e);
+    if stored != ShopLifecycle::PastDue && !trial_passed {
         return Ok(stored);
     }
-    let since = billing::get(&app.db, ShopId::from_uuid(shop.id))
-        .await?
-        .and_then(|b| b.past_due_since);
+    let row = billing::get(&app.db, ShopId::from_uuid(shop.id)).await?;
+    let facts = rules::BillingFacts {
+        past_due_since: row.as_ref().and_then(|b| b.past_due_since),
+        trial_ends_at: shop.trial_ends_at,
+        subscription: row
+            .as_ref()
+            .and_then(|b| b.status.as_deref())
+            .and_then(SubscriptionStatus::parse),
+        comp: row.as_ref().is_some_and(|b| b.comp),
+    };
     Ok(rules::effective_lifecycle(
         stored,
-        since,
+        &facts,
         app.config.past_due_grace,
-        app.config.clock.now(),
+        now,
     ))
 }
 
@@ -139,6 +150,9 @@ pub struct Summary {
     pub trial_days_left: Option<i64>,
     /// When a past-due shop becomes read-only.
     pub grace_ends_at: Option<DateTime<Utc>>,
+    /// The trial ended without a subscription: read-only until the owner
+    /// subscribes.
+    pub trial_ended: bool,
     pub comp: bool,
     pub configured: bool,
 }
@@ -146,10 +160,11 @@ pub struct Summary {
 pub async fn summary(app: &App, ctx: &ShopCtx) -> Result<Summary> {
     let row = billing::get(&app.db, ctx.shop_id()).await?;
     let now = app.config.clock.now();
+    let trial_ended = ctx.trial_ended();
     let trial_ends_at = ctx
         .shop
         .trial_ends_at
-        .filter(|_| ctx.lifecycle == ShopLifecycle::Trial);
+        .filter(|_| ctx.lifecycle == ShopLifecycle::Trial || trial_ended);
     let grace_ends_at = row
         .as_ref()
         .and_then(|r| r.past_due_since)
@@ -173,6 +188,7 @@ pub async fn summary(app: &App, ctx: &ShopCtx) -> Result<Summary> {
         trial_ends_at,
         trial_days_left: trial_ends_at.map(|end| (end - now).num_days().max(0)),
         grace_ends_at,
+        trial_ended,
         comp: row.as_ref().is_some_and(|r| r.comp),
         configured: app.config.stripe.is_some(),
     })

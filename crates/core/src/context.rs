@@ -146,6 +146,14 @@ impl ShopCtx {
         self.features.require(f)
     }
 
+    /// Whether the shop is read-only because its trial ended without a
+    /// subscription (the banner then asks the owner to subscribe).
+    pub fn trial_ended(&self) -> bool {
+        shops::lifecycle_of(&self.shop).is_ok_and(|stored| {
+            pitwall_domain::billing::restricted_by_trial_end(stored, self.lifecycle)
+        })
+    }
+
     /// Suspended and closed shops are read-only.
     pub fn require_writable(&self) -> Result<()> {
         if self.lifecycle.allows_writes() {

@@ -312,7 +312,7 @@ pub async fn approve(
 ) -> Result<(CustomerPage, approval_store::Approval, bool)> {
     let r = resolve(app, token, visitor).await?;
     r.features.require(Feature::Approvals)?;
-    let lifecycle = shops::lifecycle_of(&r.shop)?;
+    let lifecycle = crate::billing::effective_lifecycle(app, &r.shop).await?;
     if !lifecycle.allows_writes() {
         return Err(Error::ShopRestricted(lifecycle));
     }

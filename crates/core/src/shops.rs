@@ -1,6 +1,5 @@
 //! Creating shops and editing their profile.
 
-use chrono::Utc;
 use pitwall_domain::{
     Email, Feature, Password, Permission, PlatformRole, Role, ShopId, ShopLifecycle, ShopProfile,
     ShopProfileInput, Slug, UserId,
@@ -88,7 +87,9 @@ pub async fn create_shop(
             slug: &slug,
             plan_code: input.plan,
             lifecycle: ShopLifecycle::Trial,
-            trial_ends_at: Some(Utc::now() + chrono::Duration::days(app.config.trial_days)),
+            trial_ends_at: Some(
+                app.config.clock.now() + chrono::Duration::days(app.config.trial_days),
+            ),
             time_zone: &time_zone,
         },
     )

@@ -82,20 +82,57 @@ pub fn grace_over(
     past_due_since.is_some_and(|since| now >= since + grace)
 }
 
-/// The lifecycle a request sees: a shop stored as past due whose grace has
-/// run out is restricted at once, without waiting for another event or a
-/// sweep (the clock moves; nothing has to write for the rule to hold).
+/// What the request-time rules read besides the stored lifecycle: the
+/// shop's billing row and its trial end.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BillingFacts {
+    /// When this past-due episode began.
+    pub past_due_since: Option<DateTime<Utc>>,
+    /// When the shop's trial ends (support may move it).
+    pub trial_ends_at: Option<DateTime<Utc>>,
+    /// Stripe's subscription status as last applied; `None` before any.
+    pub subscription: Option<SubscriptionStatus>,
+    /// A plan given by support, outside Stripe.
+    pub comp: bool,
+}
+
+/// Whether a shop on trial has run out of it with nothing to carry it on:
+/// the trial's end has passed, there is no live subscription and no comp
+/// plan. A subscription that is itself trialing (or active, or in its
+/// dunning) is left to Stripe, whose next event moves the shop.
+pub fn trial_over(facts: &BillingFacts, now: DateTime<Utc>) -> bool {
+    facts.trial_ends_at.is_some_and(|end| now >= end)
+        && !facts.comp
+        && !status_counts_as_subscribed(facts.subscription)
+}
+
+/// The lifecycle a request sees, from the stored one and the clock alone
+/// (nothing has to write for these rules to hold, no sweep):
+///
+/// - a shop stored as past due whose grace has run out is restricted;
+/// - a shop stored as on trial whose trial has ended without a
+///   subscription or a comp plan is restricted (read-only, nothing sends)
+///   until the owner subscribes (the subscription's event makes it active)
+///   or support extends the trial or gives a comp plan.
 pub fn effective_lifecycle(
     stored: ShopLifecycle,
-    past_due_since: Option<DateTime<Utc>>,
+    facts: &BillingFacts,
     grace: Duration,
     now: DateTime<Utc>,
 ) -> ShopLifecycle {
-    if stored == ShopLifecycle::PastDue && grace_over(past_due_since, grace, now) {
-        ShopLifecycle::Suspended
-    } else {
-        stored
+    match stored {
+        ShopLifecycle::PastDue if grace_over(facts.past_due_since, grace, now) => {
+            ShopLifecycle::Suspended
+        }
+        ShopLifecycle::Trial if trial_over(facts, now) => ShopLifecycle::Suspended,
+        other => other,
     }
+}
+
+/// Whether the restriction a request sees comes from a trial that ended
+/// (the banner then asks the owner to subscribe, not to fix a card).
+pub fn restricted_by_trial_end(stored: ShopLifecycle, effective: ShopLifecycle) -> bool {
+    stored == ShopLifecycle::Trial && effective == ShopLifecycle::Suspended
 }
 
 /// Whether the shop may take out a subscription from the billing page
@@ -365,31 +402,92 @@ mod tests {
     fn grace_ends_by_the_clock_alone() {
         let g = Duration::days(3);
         let since = at(1_000_000_000);
+        let facts = BillingFacts {
+            past_due_since: Some(since),
+            ..Default::default()
+        };
         assert_eq!(
-            effective_lifecycle(
-                ShopLifecycle::PastDue,
-                Some(since),
-                g,
-                since + Duration::days(2)
-            ),
+            effective_lifecycle(ShopLifecycle::PastDue, &facts, g, since + Duration::days(2)),
             ShopLifecycle::PastDue
         );
         assert_eq!(
-            effective_lifecycle(
-                ShopLifecycle::PastDue,
-                Some(since),
-                g,
-                since + Duration::days(3)
-            ),
+            effective_lifecycle(ShopLifecycle::PastDue, &facts, g, since + Duration::days(3)),
             ShopLifecycle::Suspended
         );
         assert_eq!(
-            effective_lifecycle(
-                ShopLifecycle::Active,
-                Some(since),
-                g,
-                since + Duration::days(30)
-            ),
+            effective_lifecycle(ShopLifecycle::Active, &facts, g, since + Duration::days(30)),
+            ShopLifecycle::Active
+        );
+    }
+
+    #[test]
+    fn a_trial_ends_by_the_clock_unless_something_carries_it_on() {
+        let g = Duration::days(7);
+        let end = at(1_000_000_000);
+        let trial = BillingFacts {
+            trial_ends_at: Some(end),
+            ..Default::default()
+        };
+        let seen =
+            |facts: &BillingFacts, now| effective_lifecycle(ShopLifecycle::Trial, facts, g, now);
+        assert_eq!(
+            seen(&trial, end - Duration::seconds(1)),
+            ShopLifecycle::Trial
+        );
+        assert_eq!(seen(&trial, end), ShopLifecycle::Suspended);
+        assert!(restricted_by_trial_end(
+            ShopLifecycle::Trial,
+            seen(&trial, end)
+        ));
+        assert!(!restricted_by_trial_end(
+            ShopLifecycle::PastDue,
+            ShopLifecycle::Suspended
+        ));
+        // No end at all (a shop made before trials had one): never ends.
+        assert_eq!(
+            seen(&BillingFacts::default(), end + Duration::days(999)),
+            ShopLifecycle::Trial
+        );
+        // A comp plan, or a subscription Stripe is still running, carries it.
+        let comp = BillingFacts {
+            comp: true,
+            ..trial
+        };
+        assert_eq!(seen(&comp, end + Duration::days(1)), ShopLifecycle::Trial);
+        for live in [
+            SubscriptionStatus::Trialing,
+            SubscriptionStatus::Active,
+            SubscriptionStatus::PastDue,
+        ] {
+            let f = BillingFacts {
+                subscription: Some(live),
+                ..trial
+            };
+            assert_eq!(
+                seen(&f, end + Duration::days(1)),
+                ShopLifecycle::Trial,
+                "{live}"
+            );
+        }
+        // A checkout that never completed, or a canceled subscription, does not.
+        for dead in [
+            SubscriptionStatus::Incomplete,
+            SubscriptionStatus::IncompleteExpired,
+            SubscriptionStatus::Canceled,
+        ] {
+            let f = BillingFacts {
+                subscription: Some(dead),
+                ..trial
+            };
+            assert_eq!(
+                seen(&f, end + Duration::days(1)),
+                ShopLifecycle::Suspended,
+                "{dead}"
+            );
+        }
+        // Only a shop stored as on trial: an active shop's old trial end is history.
+        assert_eq!(
+            effective_lifecycle(ShopLifecycle::Active, &trial, g, end + Duration::days(1)),
             ShopLifecycle::Active
         );
     }

@@ -55,6 +55,9 @@ struct State {
     subscriptions: HashMap<String, FakeSubscription>,
     portal_sessions: Vec<(String, Option<String>)>,
     meter_events: Vec<(String, HashMap<String, String>)>,
+    /// Every meter-event request, duplicates included (Stripe would keep
+    /// one per identifier; a test checks Pitwall asked once).
+    meter_event_requests: usize,
     subscription_reads: usize,
     webhook: Option<(String, String)>,
     counter: u64,
@@ -324,6 +327,7 @@ async fn meter_event(req: &Request, body: Body, state: Data<&Shared>) -> Respons
     }
     let f = form(body).await;
     let mut s = lock(&state);
+    s.meter_event_requests += 1;
     let (Some(name), Some(identifier)) = (field(&f, "event_name"), field(&f, "identifier")) else {
         return stripe_error(
             StatusCode::BAD_REQUEST,
@@ -462,6 +466,10 @@ impl FakeStripe {
     }
     pub fn meter_events(&self) -> Vec<(String, HashMap<String, String>)> {
         lock(&self.state).meter_events.clone()
+    }
+    /// How many meter-event requests arrived, duplicates included.
+    pub fn meter_event_requests(&self) -> usize {
+        lock(&self.state).meter_event_requests
     }
     pub fn subscription(&self, id: &str) -> Option<FakeSubscription> {
         lock(&self.state).subscriptions.get(id).cloned()

@@ -14,8 +14,8 @@ mod render;
 mod session;
 
 use pages::{
-    admin, api_keys, app, approvals, auth, billing, customer, messages, roles, settings, tickets,
-    users, webhooks,
+    admin, admin_billing, api_keys, app, approvals, auth, billing, customer, messages, roles,
+    settings, tickets, users, webhooks,
 };
 use poem::{Route, get, post};
 
@@ -147,6 +147,23 @@ pub fn mount(route: Route) -> Route {
         .at(
             "/admin/shops/:id/features/:feature",
             post(admin::set_feature),
+        )
+        .at(
+            "/admin/shops/:id/billing/comp",
+            post(admin_billing::give_comp),
+        )
+        .at(
+            "/admin/shops/:id/billing/comp/end",
+            post(admin_billing::end_comp),
+        )
+        .at(
+            "/admin/shops/:id/billing/trial",
+            post(admin_billing::extend_trial),
+        )
+        .at("/admin/billing/prices", get(admin_billing::prices))
+        .at(
+            "/admin/billing/prices/:plan",
+            post(admin_billing::set_price),
         )
         .at("/admin/audit", get(admin::audit))
         .at("/admin/jobs", get(admin::jobs))

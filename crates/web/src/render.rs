@@ -102,6 +102,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/admin_shop.html"),
     ),
     (
+        "admin_prices.html",
+        include_str!("../templates/admin_prices.html"),
+    ),
+    (
         "admin_audit.html",
         include_str!("../templates/admin_audit.html"),
     ),
@@ -544,7 +548,26 @@ mod tests {
                     lifecycles => vec!["trial", "suspended"],
                     features => vec![context! { name => "sms", description => "Texts", enabled => true, in_plan => false, override => true, reason => "trial" }],
                     usage => context! { since => "2025-01-01", used => 12, quota => 2000 },
+                    billing => context! {
+                        configured => true, customer => "cus_1", subscription => "sub_1",
+                        status => "past_due", price_id => "price_pro", interval => "monthly",
+                        period_end => "2025-02-01", cancel_at_period_end => false,
+                        trial_ends_at => None::<String>, comp => true, comp_reason => "partner",
+                        past_due_since => "2025-01-10 09:00 UTC", grace_ends_at => "2025-01-17 09:00 UTC",
+                        events => vec![context! { id => "evt_1", event_type => "invoice.payment_failed", received_at => "2025-01-10 09:00 UTC", processed_at => "2025-01-10 09:00 UTC", result => "applied", detail => None::<String>, attempts => 1 }],
+                    },
                     policy => vec![context! { role => "owner", customised => false, permissions => vec!["users.view"] }],
+                    ..layout.clone()
+                },
+            ),
+            (
+                "admin_prices.html",
+                context! {
+                    configured => false, may_edit => true,
+                    plans => vec![context! {
+                        code => "pro", sms_overage => "report",
+                        prices => vec![context! { interval => "monthly", price_id => "price_pro" }, context! { interval => "yearly", price_id => None::<String> }],
+                    }],
                     ..layout.clone()
                 },
             ),

@@ -254,6 +254,13 @@ async fn shop_layout(app: &App, s: &Signed, ctx: &ShopCtx) -> Value {
             billing => app.may(ctx, Permission::BillingManage).await,
             admin => s.actor.platform_role.is_some(),
         },
+        // A trial that ended without a subscription: the owner is asked to
+        // subscribe, the others are told why nothing can be changed.
+        trial_ended => if ctx.trial_ended() {
+            Some(if app.may(ctx, Permission::BillingManage).await { "owner" } else { "staff" })
+        } else {
+            None
+        },
         // The owner's warning while a late payment's grace runs.
         past_due => ctx.lifecycle == pitwall_core::domain::ShopLifecycle::PastDue
             && app.may(ctx, Permission::BillingManage).await,

@@ -638,3 +638,478 @@ async fn without_stripe_billing_says_so_and_everything_else_works() {
     assert!(r.status().is_redirection() || r.status().is_success());
     t.finish().await;
 }
+
+// ------------------------------------------------------------ pages
+
+/// A browser-like client with its own cookie jar, not following redirects.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn sign_in(t: &TestApp, c: &reqwest::Client, email: &str) {
+    let r = c
+        .post(t.url("/login"))
+        .form(&[("email", email), ("password", pitwall_testkit::PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-in of {email}");
+}
+
+async fn page(t: &TestApp, c: &reqwest::Client, path: &str) -> (StatusCode, String) {
+    let r = c.get(t.url(path)).send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+async fn form(
+    t: &TestApp,
+    c: &reqwest::Client,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (StatusCode, String, String) {
+    let r = c.post(t.url(path)).form(fields).send().await.unwrap();
+    let status = r.status();
+    let to = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, to, r.text().await.unwrap())
+}
+
+fn csrf_of(html: &str) -> String {
+    let at = html
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a CSRF token");
+    html[at + 19..].split('"').next().unwrap().to_owned()
+}
+
+/// The text of the element marked `data-testid="{id}"` (up to its first tag).
+fn testid<'a>(html: &'a str, id: &str) -> &'a str {
+    let marker = format!("data-testid=\"{id}\">");
+    let at = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {id} in {html}"));
+    html[at + marker.len()..].split("</").next().unwrap()
+}
+
+async fn shop_trial_end(t: &TestApp, shop: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    pitwall_core::store::shops::get(&t.app.db, shop.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .trial_ends_at
+}
+
+with_stripe!(
+    admin_console_shows_billing_and_its_forms_use_the_support_tools,
+    async |t: &TestApp, fake: &FakeStripe| {
+        let (shop, token, customer) = shop_with_customer(t, fake, "console-bill").await;
+        let sub = fake.add_subscription(&customer, "price_pro", "active", Some(&shop));
+        deliver(t, fake, &fake.subscription_event("created", &sub)).await;
+        wait_me(t, &token, |m| m["billing"]["plan"] == "pro").await;
+        t.platform(
+            "support@console-bill.test",
+            pitwall_core::domain::PlatformRole::Support,
+        )
+        .await;
+        let c = browser();
+        sign_in(t, &c, "support@console-bill.test").await;
+        let shop_page = format!("/admin/shops/{shop}");
+        // The event's result is written by the job; wait for it.
+        let mut html = String::new();
+        for _ in 0..100 {
+            let (s, h) = page(t, &c, &shop_page).await;
+            assert_eq!(s, StatusCode::OK);
+            html = h;
+            if html.contains("applied") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            testid(&html, "admin-billing-customer").contains(&customer),
+            "{html}"
+        );
+        assert!(testid(&html, "admin-billing-subscription").contains(&sub));
+        assert_eq!(testid(&html, "admin-billing-status"), "active");
+        assert!(testid(&html, "admin-billing-plan").starts_with("pro"));
+        assert_eq!(testid(&html, "admin-billing-comp"), "no");
+        assert_eq!(testid(&html, "admin-billing-past-due"), "not past due");
+        assert!(html.contains("data-testid=\"admin-billing-events\""));
+        assert!(html.contains("customer.subscription.created") && html.contains("applied"));
+        let csrf = csrf_of(&html);
+
+        // A comp plan through the form: the shop's features follow at once.
+        let (_, me) = t.get("/api/v1/me", &token).await;
+        assert!(!me["shop"]["features"].to_string().contains("webhooks"));
+        let (s, to, _) = form(
+            t,
+            &c,
+            &format!("{shop_page}/billing/comp"),
+            &[
+                ("plan", "premium"),
+                ("reason", "partner garage"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert_eq!(to, format!("{shop_page}?ok=saved"));
+        let (_, me) = t.get("/api/v1/me", &token).await;
+        assert_eq!(me["billing"]["plan"], "premium", "{me}");
+        assert_eq!(me["billing"]["comp"], true);
+        assert!(
+            me["shop"]["features"].to_string().contains("webhooks"),
+            "{me}"
+        );
+        let (_, html) = page(t, &c, &to).await;
+        assert!(html.contains("Saved."));
+        assert_eq!(testid(&html, "admin-billing-comp"), "yes: partner garage");
+
+        // Bad input names the field and changes nothing.
+        let before = shop_trial_end(t, &shop).await;
+        for (days, says) in [
+            ("0", "days: must be between 1 and 365"),
+            ("10000", "days: must be between 1 and 365"),
+            ("soon", "days: must be a whole number of days"),
+        ] {
+            let (s, _, body) = form(
+                t,
+                &c,
+                &format!("{shop_page}/billing/trial"),
+                &[("days", days), ("reason", "asked"), ("csrf", &csrf)],
+            )
+            .await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{days}");
+            assert!(body.contains(says), "{days}: {body}");
+            // The shop's page again, with its billing section.
+            assert!(body.contains("admin-billing-customer"));
+        }
+        let (s, _, body) = form(
+            t,
+            &c,
+            &format!("{shop_page}/billing/trial"),
+            &[("days", "30"), ("reason", " "), ("csrf", &csrf)],
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body.contains("reason:"), "{body}");
+        let (s, _, body) = form(
+            t,
+            &c,
+            &format!("{shop_page}/billing/comp"),
+            &[("plan", "gold"), ("reason", "x"), ("csrf", &csrf)],
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body.contains("plan: is not a plan"), "{body}");
+        assert_eq!(shop_trial_end(t, &shop).await, before, "nothing changed");
+        let (_, me) = t.get("/api/v1/me", &token).await;
+        assert_eq!(me["billing"]["plan"], "premium");
+
+        // Extending the trial by 30 days.
+        let (s, _, _) = form(
+            t,
+            &c,
+            &format!("{shop_page}/billing/trial"),
+            &[("days", "30"), ("reason", "slow start"), ("csrf", &csrf)],
+        )
+        .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let after = shop_trial_end(t, &shop).await.unwrap();
+        assert_eq!(after, before.unwrap() + chrono::Duration::days(30));
+        let (_, html) = page(t, &c, &shop_page).await;
+        assert_eq!(
+            testid(&html, "admin-billing-trial"),
+            after.format("%Y-%m-%d %H:%M UTC").to_string()
+        );
+
+        // Ending the comp plan.
+        let (s, _, _) = form(
+            t,
+            &c,
+            &format!("{shop_page}/billing/comp/end"),
+            &[("reason", "partnership over"), ("csrf", &csrf)],
+        )
+        .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let (_, html) = page(t, &c, &shop_page).await;
+        assert_eq!(testid(&html, "admin-billing-comp"), "no");
+        let (_, me) = t.get("/api/v1/me", &token).await;
+        assert_eq!(me["billing"]["comp"], false);
+        let (_, audit) = page(t, &c, &format!("/admin/audit?shop={shop}")).await;
+        for action in ["billing.comp", "billing.comp_end", "billing.extend_trial"] {
+            assert!(audit.contains(action), "{action} audited");
+        }
+
+        // Prices: support may look, not change.
+        let (s, html) = page(t, &c, "/admin/billing/prices").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(testid(&html, "price-pro-monthly").contains("price_pro"));
+        assert!(!html.contains("name=\"price_id\""));
+        let (s, _, _) = form(
+            t,
+            &c,
+            "/admin/billing/prices/pro",
+            &[
+                ("interval", "monthly"),
+                ("price_id", "price_x"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+    }
+);
+
+with_stripe!(
+    admin_console_prices_page_edits_prices_and_overage,
+    async |t: &TestApp, _fake: &FakeStripe| {
+        t.platform(
+            "admin@prices.test",
+            pitwall_core::domain::PlatformRole::PlatformAdmin,
+        )
+        .await;
+        let c = browser();
+        sign_in(t, &c, "admin@prices.test").await;
+        let (s, html) = page(t, &c, "/admin/billing/prices").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            html.contains("data-testid=\"admin-prices\""),
+            "linked from the nav"
+        );
+        assert_eq!(testid(&html, "overage-pro"), "stop");
+        let csrf = csrf_of(&html);
+        for (price, says) in [
+            ("nope", "price id: must be a Stripe Price id"),
+            ("price_premium", "price id: is already the price of premium"),
+        ] {
+            let (s, _, body) = form(
+                t,
+                &c,
+                "/admin/billing/prices/pro",
+                &[
+                    ("interval", "monthly"),
+                    ("price_id", price),
+                    ("sms_overage", "report"),
+                    ("csrf", &csrf),
+                ],
+            )
+            .await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{price}");
+            assert!(body.contains(says), "{price}: {body}");
+        }
+        let (s, _, body) = form(
+            t,
+            &c,
+            "/admin/billing/prices/pro",
+            &[
+                ("interval", "monthly"),
+                ("price_id", "price_pro_v2"),
+                ("sms_overage", "sometimes"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            body.contains("sms overage: must be stop or report"),
+            "{body}"
+        );
+        // Nothing changed.
+        let (_, html) = page(t, &c, "/admin/billing/prices").await;
+        assert!(testid(&html, "price-pro-monthly").contains("<code>price_pro"));
+        assert!(!html.contains("price_pro_v2"));
+        assert_eq!(testid(&html, "overage-pro"), "stop");
+        // A good one.
+        let (s, to, _) = form(
+            t,
+            &c,
+            "/admin/billing/prices/pro",
+            &[
+                ("interval", "yearly"),
+                ("price_id", "price_pro_y2"),
+                ("sms_overage", "report"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let (_, html) = page(t, &c, &to).await;
+        assert!(html.contains("Saved."));
+        assert!(testid(&html, "price-pro-yearly").contains("price_pro_y2"));
+        assert_eq!(testid(&html, "overage-pro"), "report");
+        // The same use case as the API: the API lists the change.
+        let admin = t
+            .login("admin@prices.test", pitwall_testkit::PASSWORD)
+            .await;
+        let (_, list) = t.get("/api/admin/v1/stripe-prices", &admin).await;
+        assert!(list.to_string().contains("price_pro_y2"), "{list}");
+    }
+);
+
+with_stripe!(
+    shop_staff_cannot_use_the_billing_console,
+    async |t: &TestApp, _fake: &FakeStripe| {
+        let (shop, token) = t.shop("staff-bill", "starter").await;
+        t.member(
+            shop,
+            "adv@staff-bill.test",
+            pitwall_core::domain::Role::Advisor,
+        )
+        .await;
+        for who in ["owner@staff-bill.test", "adv@staff-bill.test"] {
+            let c = browser();
+            sign_in(t, &c, who).await;
+            let (_, home) = page(t, &c, "/app").await;
+            let csrf = csrf_of(&home);
+            for path in [
+                format!("/admin/shops/{shop}"),
+                "/admin/billing/prices".into(),
+            ] {
+                let (s, _) = page(t, &c, &path).await;
+                assert_eq!(s, StatusCode::FORBIDDEN, "{who} {path}");
+            }
+            for (path, fields) in [
+                (
+                    format!("/admin/shops/{shop}/billing/comp"),
+                    vec![("plan", "premium"), ("reason", "me")],
+                ),
+                (
+                    format!("/admin/shops/{shop}/billing/trial"),
+                    vec![("days", "300"), ("reason", "me")],
+                ),
+                (
+                    "/admin/billing/prices/starter".into(),
+                    vec![("interval", "monthly"), ("price_id", "price_mine")],
+                ),
+            ] {
+                let mut fields = fields.clone();
+                fields.push(("csrf", &csrf));
+                let (s, _, _) = form(t, &c, &path, &fields).await;
+                assert_eq!(s, StatusCode::FORBIDDEN, "{who} {path}");
+            }
+        }
+        let (_, me) = t.get("/api/v1/me", &token).await;
+        assert_eq!(me["billing"]["plan"], "starter");
+        assert_eq!(me["billing"]["comp"], false);
+    }
+);
+
+// ------------------------------------------------------------ trial end
+
+with_stripe!(
+    a_trial_that_ends_without_a_subscription_makes_the_shop_read_only_until_it_subscribes,
+    env = &[("PITWALL_TRIAL_DAYS", "14")],
+    async |t: &TestApp, fake: &FakeStripe| {
+        let (shop, token) = t.shop("trial-end", "pro").await;
+        t.member(
+            shop,
+            "adv@trial-end.test",
+            pitwall_core::domain::Role::Advisor,
+        )
+        .await;
+        let (extended, ext_token) = t.shop("trial-ext", "pro").await;
+        let (s, _) = brand(t, &token, "#111111").await;
+        assert_eq!(s, StatusCode::OK);
+
+        // The day before the end: still on trial.
+        t.app.config.clock.advance(chrono::Duration::days(13));
+        tokio::time::sleep(pitwall_core::cache::TTL).await;
+        let (s, _) = brand(t, &token, "#222222").await;
+        assert_eq!(s, StatusCode::OK);
+        // Past the end, with no subscription: read-only on the next request.
+        t.app
+            .config
+            .clock
+            .advance(chrono::Duration::days(1) + chrono::Duration::minutes(1));
+        tokio::time::sleep(pitwall_core::cache::TTL).await;
+        let (s, b) = brand(t, &token, "#333333").await;
+        assert_eq!(b["code"], "shop_restricted", "{s} {b}");
+        let (_, me) = t.get("/api/v1/me", &token).await;
+        assert_eq!(me["billing"]["lifecycle"], "suspended", "{me}");
+        assert_eq!(me["billing"]["trial_ended"], true);
+        // Staff can still read.
+        let (s, _) = t.get("/api/v1/shop", &token).await;
+        assert_eq!(s, StatusCode::OK);
+
+        // The banner: the owner is asked to subscribe, the others told why.
+        let owner = browser();
+        sign_in(t, &owner, "owner@trial-end.test").await;
+        let (_, home) = page(t, &owner, "/app").await;
+        assert!(
+            testid(&home, "trial-ended-banner").contains("Your free trial has ended"),
+            "{home}"
+        );
+        assert!(home.contains("Subscribe on the billing page"));
+        let (_, billing_page) = page(t, &owner, "/app/billing").await;
+        assert!(billing_page.contains("data-testid=\"trial-ended\""));
+        let adv = browser();
+        sign_in(t, &adv, "adv@trial-end.test").await;
+        let (_, home) = page(t, &adv, "/app").await;
+        assert!(testid(&home, "trial-ended-banner").contains("until the owner subscribes"));
+
+        // Subscribing restores it (no trial is carried into Stripe: it ended).
+        let (s, b) = t
+            .post(
+                "/api/v1/billing/checkout-sessions",
+                &token,
+                json!({"plan": "pro"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "a restricted shop can subscribe: {b}");
+        let session = fake.sessions().last().unwrap().clone();
+        assert_eq!(session.trial_end, None);
+        fake.complete_checkout(&session.id).await.unwrap();
+        let me = wait_me(t, &token, |m| m["billing"]["lifecycle"] == "active").await;
+        assert_eq!(me["billing"]["trial_ended"], false, "{me}");
+        let (s, b) = brand(t, &token, "#444444").await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (_, home) = page(t, &owner, "/app").await;
+        assert!(!home.contains("trial-ended-banner"));
+
+        // Support extending the trial also opens a shop whose trial ended.
+        let (s, b) = brand(t, &ext_token, "#555555").await;
+        assert_eq!(b["code"], "shop_restricted", "{s} {b}");
+        let support = t
+            .platform(
+                "support@trial-end.test",
+                pitwall_core::domain::PlatformRole::Support,
+            )
+            .await;
+        let (s, b) = t
+            .post(
+                &format!("/api/admin/v1/shops/{extended}/billing/trial"),
+                &support,
+                json!({"days": 7, "reason": "needs another week"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (_, me) = t.get("/api/v1/me", &ext_token).await;
+        assert_eq!(me["billing"]["lifecycle"], "trial", "{me}");
+        assert_eq!(me["billing"]["trial_days_left"], 6, "{me}");
+        let (s, _) = brand(t, &ext_token, "#666666").await;
+        assert_eq!(s, StatusCode::OK);
+        // And past that extension, restricted again without any write.
+        t.app.config.clock.advance(chrono::Duration::days(8));
+        tokio::time::sleep(pitwall_core::cache::TTL).await;
+        let (_, me) = t.get("/api/v1/me", &ext_token).await;
+        assert_eq!(me["billing"]["lifecycle"], "suspended", "{me}");
+        // A comp plan carries a shop whose trial ended.
+        let (s, _) = t
+            .post(
+                &format!("/api/admin/v1/shops/{extended}/billing/comp"),
+                &support,
+                json!({"plan": "pro", "reason": "partner"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _) = brand(t, &ext_token, "#777777").await;
+        assert_eq!(s, StatusCode::OK);
+    }
+);

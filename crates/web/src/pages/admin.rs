@@ -30,11 +30,15 @@ fn list_query(req: &Request) -> ListQuery {
     req.params().unwrap_or_default()
 }
 
-async fn platform(app: &App, req: &Request) -> Result<Signed, Response> {
+pub(crate) async fn platform(app: &App, req: &Request) -> Result<Signed, Response> {
     Signed::from(app, req).await?.require_platform()
 }
 
-async fn platform_post(app: &App, req: &Request, form: &FormData) -> Result<Signed, Response> {
+pub(crate) async fn platform_post(
+    app: &App,
+    req: &Request,
+    form: &FormData,
+) -> Result<Signed, Response> {
     Signed::posted(app, req, form).await?.require_platform()
 }
 
@@ -169,6 +173,9 @@ async fn shop_page(app: &App, s: &Signed, id: ShopId, notice: Notice) -> Page {
     )
     .await
     .or_page(&layout)?;
+    let billing = super::admin_billing::section(app, s, id, d.shop.trial_ends_at)
+        .await
+        .or_page(&layout)?;
     let features = Feature::ALL
         .iter()
         .map(|f| {
@@ -199,6 +206,7 @@ async fn shop_page(app: &App, s: &Signed, id: ShopId, notice: Notice) -> Page {
             plans => plan_options(&plans),
             lifecycles => ShopLifecycle::ALL.iter().map(|l| l.as_str()).collect::<Vec<_>>(),
             features,
+            billing,
             usage => context! {
                 since => render::day(usage.period_start),
                 used => usage.sms_segments,
@@ -259,7 +267,7 @@ pub(crate) async fn shop_sync_health(
 }
 
 /// Runs one of the shop page's forms, then shows the shop again.
-async fn shop_action(
+pub(crate) async fn shop_action(
     app: &App,
     req: &Request,
     id: &str,

@@ -47,6 +47,7 @@ async fn billing_page(
             status => s.status.clone(),
             interval => s.interval.clone(),
             trial_days_left => s.trial_days_left,
+            trial_ended => s.trial_ended,
             trial_ends => s.trial_ends_at.map(render::day),
             grace_ends => s.grace_ends_at.map(render::day),
             next_invoice => s.next_invoice_at.map(render::day),

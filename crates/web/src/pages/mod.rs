@@ -2,6 +2,7 @@
 //! calls one use case of `pitwall_core`, and renders or redirects.
 
 pub(crate) mod admin;
+pub(crate) mod admin_billing;
 pub(crate) mod api_keys;
 pub(crate) mod app;
 pub(crate) mod approvals;
