@@ -32,6 +32,9 @@ pub const MAX_BATCH: usize = 100;
 pub struct PosCtx {
     pub shop: shops::Shop,
     pub key: api_keys::ApiKey,
+    /// What the shop may do now (billing's past-due grace and trial end
+    /// applied, as for staff).
+    pub lifecycle: pitwall_domain::ShopLifecycle,
 }
 
 impl PosCtx {
@@ -46,15 +49,19 @@ pub async fn authenticate(app: &App, secret: &str) -> Result<PosCtx> {
     let (key, shop) = crate::api_keys::authenticate(app, secret).await?;
     let features = crate::features::FeatureSet::load_for(app, ShopId::from_uuid(shop.id)).await?;
     features.require(Feature::PosSync)?;
-    Ok(PosCtx { shop, key })
+    let lifecycle = crate::billing::effective_lifecycle(app, &shop).await?;
+    Ok(PosCtx {
+        shop,
+        key,
+        lifecycle,
+    })
 }
 
 fn require_writable(pos: &PosCtx) -> Result<()> {
-    let lifecycle = shops::lifecycle_of(&pos.shop)?;
-    if lifecycle.allows_writes() {
+    if pos.lifecycle.allows_writes() {
         Ok(())
     } else {
-        Err(Error::ShopRestricted(lifecycle))
+        Err(Error::ShopRestricted(pos.lifecycle))
     }
 }
 

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use pitwall_testkit::fake_sms::FakeSms;
 use pitwall_testkit::fake_stripe::{FakeStripe, WEBHOOK_SECRET};
 use pitwall_testkit::{Backend, Options, StatusCode, TestApp};
 use serde_json::{Value, json};
@@ -1017,6 +1018,11 @@ with_stripe!(
         let (extended, ext_token) = t.shop("trial-ext", "pro").await;
         let (s, _) = brand(t, &token, "#111111").await;
         assert_eq!(s, StatusCode::OK);
+        let (s, key) = t
+            .post("/api/v1/api-keys", &token, json!({"name": "POS"}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{key}");
+        let key = key["secret"].as_str().unwrap().to_owned();
 
         // The day before the end: still on trial.
         t.app.config.clock.advance(chrono::Duration::days(13));
@@ -1037,6 +1043,9 @@ with_stripe!(
         // Staff can still read.
         let (s, _) = t.get("/api/v1/shop", &token).await;
         assert_eq!(s, StatusCode::OK);
+        // The POS sees the same rule.
+        let (s, b) = pos_push(t, &key, "RO-TRIAL").await;
+        assert_eq!(b["code"], "shop_restricted", "{s} {b}");
 
         // The banner: the owner is asked to subscribe, the others told why.
         let owner = browser();
@@ -1070,6 +1079,8 @@ with_stripe!(
         assert_eq!(me["billing"]["trial_ended"], false, "{me}");
         let (s, b) = brand(t, &token, "#444444").await;
         assert_eq!(s, StatusCode::OK, "{b}");
+        let (s, b) = pos_push(t, &key, "RO-TRIAL").await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
         let (_, home) = page(t, &owner, "/app").await;
         assert!(!home.contains("trial-ended-banner"));
 
@@ -1111,5 +1122,243 @@ with_stripe!(
         assert_eq!(s, StatusCode::OK);
         let (s, _) = brand(t, &ext_token, "#777777").await;
         assert_eq!(s, StatusCode::OK);
+    }
+);
+
+/// A POS pushes a ticket whose customer has `phone`; answers the response.
+async fn pos_ticket(t: &TestApp, key: &str, ext: &str, phone: &str) -> (StatusCode, Value) {
+    t.call(
+        "PUT",
+        &format!("/api/pos/v1/tickets/{ext}"),
+        Some(key),
+        Some(json!({
+            "kind": "workorder", "number": "2001", "pos_updated_at": "2026-11-23T10:00:00Z",
+            "customer": {"external_id": format!("C-{ext}"), "first_name": "Dana", "last_name": "Reyes", "phone": phone},
+            "vehicle": {"external_id": format!("V-{ext}"), "year": 2019, "make": "Honda", "model": "Civic"},
+            "services": [],
+        })),
+    )
+    .await
+}
+
+async fn pos_push(t: &TestApp, key: &str, ext: &str) -> (StatusCode, Value) {
+    pos_ticket(t, key, ext, "(512) 555-0123").await
+}
+
+// ------------------------------------------------------------ SMS overage
+
+/// Like `with_stripe!`, with the local SMS provider too.
+macro_rules! with_stripe_and_sms {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run_with_sms(Backend::Sqlite, $body).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                run_with_sms(Backend::Postgres, $body).await;
+            }
+        }
+    };
+}
+
+async fn run_with_sms<F>(backend: Backend, body: F)
+where
+    F: AsyncFnOnce(&TestApp, &FakeStripe, &FakeSms),
+{
+    let fake = FakeStripe::start().await.expect("fake Stripe");
+    let sms = FakeSms::start().await.expect("fake SMS provider");
+    let mut env = fake.env(PRICES);
+    env.extend(sms.env("+15125550100"));
+    let Some(t) = TestApp::spawn_with(
+        backend,
+        Options {
+            workers: true,
+            env,
+            ..Default::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    fake.set_webhook(&t.url("/webhooks/stripe"), WEBHOOK_SECRET);
+    body(&t, &fake, &sms).await;
+    t.finish().await;
+}
+
+/// Lowers a plan's included texts to `n` through the admin API.
+async fn include_texts(t: &TestApp, admin: &str, plan: &str, n: i64) {
+    let (_, plans) = t.get("/api/admin/v1/plans", admin).await;
+    let p = plans["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == plan)
+        .unwrap()
+        .clone();
+    let body = json!({
+        "name": p["name"], "monthly_price_cents": p["monthly_price_cents"],
+        "features": p["features"], "max_users": p["max_users"],
+        "sms_per_month": n, "max_locations": p["max_locations"],
+    });
+    let (s, b) = t
+        .call(
+            "PUT",
+            &format!("/api/admin/v1/plans/{plan}"),
+            Some(admin),
+            Some(body),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+}
+
+/// A shop on `plan` with a Stripe customer (made by a Checkout it never
+/// completed) and a POS key; answers shop id, owner token, customer id and
+/// the id of a customer with a phone.
+async fn texting_shop(
+    t: &TestApp,
+    fake: &FakeStripe,
+    slug: &str,
+    plan: &str,
+    other_plan: &str,
+) -> (String, String, String, String) {
+    let (shop, token) = t.shop(slug, plan).await;
+    let (s, b) = t
+        .post(
+            "/api/v1/billing/checkout-sessions",
+            &token,
+            json!({"plan": other_plan}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let customer = fake
+        .sessions()
+        .iter()
+        .rev()
+        .find(|x| x.client_reference_id.as_deref() == Some(&shop.to_string()))
+        .map(|x| x.customer.clone())
+        .expect("session");
+    let (s, key) = t
+        .post("/api/v1/api-keys", &token, json!({"name": "POS"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{key}");
+    let (s, b) = pos_ticket(
+        t,
+        key["secret"].as_str().unwrap(),
+        &format!("RO-{slug}"),
+        "(512) 555-0123",
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let person = b["ticket"]["customer"]["id"].as_str().unwrap().to_owned();
+    (shop.to_string(), token, customer, person)
+}
+
+async fn text(t: &TestApp, token: &str, person: &str, body: &str) -> (StatusCode, Value) {
+    t.post(
+        &format!("/api/v1/threads/{person}/messages"),
+        token,
+        json!({"channel": "sms", "body": body}),
+    )
+    .await
+}
+
+with_stripe_and_sms!(
+    sms_overage_is_reported_once_per_message_or_stops_per_plan,
+    async |t: &TestApp, fake: &FakeStripe, sms: &FakeSms| {
+        let admin = t
+            .platform(
+                "admin@overage.test",
+                pitwall_core::domain::PlatformRole::PlatformAdmin,
+            )
+            .await;
+        // Pro bills texts past one a month; Premium stops at one.
+        include_texts(t, &admin, "pro", 1).await;
+        include_texts(t, &admin, "premium", 1).await;
+        let (s, b) = t
+            .call(
+                "PUT",
+                "/api/admin/v1/plans/pro/stripe-price",
+                Some(&admin),
+                Some(json!({"interval": "monthly", "price_id": "price_pro", "sms_overage": "report"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+
+        // Report: sending does not stop; each text past the allowance is
+        // one meter event, its identifier the message id.
+        let (_, token, customer, person) =
+            texting_shop(t, fake, "overage-report", "pro", "premium").await;
+        let mut ids = Vec::new();
+        for i in 0..4 {
+            let (s, b) = text(t, &token, &person, &format!("Your car is ready ({i})")).await;
+            assert_eq!(s, StatusCode::CREATED, "text {i} is not refused: {b}");
+            ids.push(b["id"].as_str().unwrap().to_owned());
+            // One at a time, so which texts are past the allowance is known.
+            sms.wait_for(i + 1, 15).await;
+        }
+        assert_eq!(sms.messages().len(), 4, "every text reached the provider");
+        let mut events = Vec::new();
+        for _ in 0..200 {
+            events = fake.meter_events();
+            if events.len() >= 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Let any retry or duplicate arrive before counting.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(
+            fake.meter_event_requests(),
+            3,
+            "once per message: {events:?}"
+        );
+        let events = fake.meter_events();
+        assert_eq!(events.len(), 3, "{events:?}");
+        let mut reported: Vec<String> = events
+            .iter()
+            .map(|(name, p)| {
+                assert_eq!(name, pitwall_core::billing::SMS_METER_EVENT);
+                assert_eq!(p.get("stripe_customer_id"), Some(&customer));
+                assert_eq!(p.get("value").map(String::as_str), Some("1"));
+                p["identifier"].clone()
+            })
+            .collect();
+        reported.sort();
+        let mut over = ids[1..].to_vec();
+        over.sort();
+        assert_eq!(reported, over, "the texts past the first, by message id");
+        let (_, b) = t.get("/api/v1/billing", &token).await;
+        assert_eq!(b["sms_overage"], "report", "{b}");
+        assert_eq!(b["sms_used"], 4, "{b}");
+        assert_eq!(b["sms_overage_reported"], 3, "{b}");
+
+        // Stop: the second text is refused with quota_exceeded, nothing is
+        // reported.
+        let (_, token, _, person) = texting_shop(t, fake, "overage-stop", "premium", "pro").await;
+        let (s, b) = text(t, &token, &person, "first").await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        sms.wait_for(5, 15).await;
+        // The first text counts once it is sent.
+        for _ in 0..100 {
+            let (_, u) = t.get("/api/v1/billing", &token).await;
+            if u["sms_used"] == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let (s, b) = text(t, &token, &person, "second").await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+        assert_eq!(b["code"], "quota_exceeded");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(sms.messages().len(), 5);
+        assert_eq!(
+            fake.meter_event_requests(),
+            3,
+            "nothing reported for a stop plan"
+        );
     }
 );
