@@ -13,7 +13,7 @@ use pitwall_core::approvals::{Decision, awaits_decision};
 use pitwall_core::customer::{self, CustomerPage, Visitor};
 use pitwall_core::domain::ServiceId;
 use pitwall_core::domain::locale::Locale;
-use pitwall_core::domain::tickets::tax_on;
+use pitwall_core::domain::tickets::{ServiceStatus, Totals};
 use pitwall_core::live::Heard;
 use pitwall_core::store::customer_links::CustomerLink;
 use pitwall_core::{App, Error};
@@ -219,12 +219,23 @@ pub(crate) fn context_of(p: &CustomerPage, mode: &Mode<'_>, x: &Extras) -> Value
     let money = |m: i64| locale.money(m, cur);
     let when = |d: DateTime<Utc>| locale.datetime(d, tz);
     let status_label = |s: &str| word(locale, &format!("st_{s}")).to_owned();
-    let counted = p
-        .view
-        .services
-        .iter()
-        .filter(|s| s.service.status != "declined");
-    let taxable: i64 = counted.map(|s| s.service.taxable_subtotal).sum();
+    // The domain's totals rule, on the statuses as they are and as they
+    // would be if the customer sent the boxes as checked now.
+    let totals_if = |decline_unchecked: &dyn Fn(uuid::Uuid) -> bool| {
+        Totals::of(
+            p.view.services.iter().map(|s| {
+                let sv = &s.service;
+                let status = if awaits_decision(&sv.status) && decline_unchecked(sv.id) {
+                    ServiceStatus::Declined
+                } else {
+                    ServiceStatus::parse(&sv.status).unwrap_or(ServiceStatus::Pending)
+                };
+                (status, sv.subtotal, sv.taxable_subtotal)
+            }),
+            t.tax_rate_ppm,
+        )
+    };
+    let taxable = totals_if(&|_| false).taxable;
     let service = |s: &pitwall_core::tickets::ServiceView| {
         let sv = &s.service;
         context! {
@@ -264,19 +275,12 @@ pub(crate) fn context_of(p: &CustomerPage, mode: &Mode<'_>, x: &Extras) -> Value
         .filter(|s| awaits_decision(&s.service.status))
         .collect();
     let is_checked = |id: uuid::Uuid| x.checked.as_ref().is_none_or(|c| c.contains(&id));
-    let (unchecked_sub, unchecked_tax): (i64, i64) = awaiting_services
-        .iter()
-        .filter(|s| !is_checked(s.service.id))
-        .fold((0, 0), |(a, b), s| {
-            (a + s.service.subtotal, b + s.service.taxable_subtotal)
-        });
     let selected: i64 = awaiting_services
         .iter()
         .filter(|s| is_checked(s.service.id))
         .map(|s| s.service.subtotal)
         .sum();
-    let sel_sub = t.subtotal - unchecked_sub;
-    let sel_total = sel_sub + tax_on(taxable - unchecked_tax, t.tax_rate_ppm);
+    let sel_total = totals_if(&|id| !is_checked(id)).total;
     let awaiting: Vec<Value> = awaiting_services
         .iter()
         .map(|s| {
