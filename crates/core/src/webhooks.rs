@@ -133,8 +133,7 @@ pub async fn delete(app: &App, ctx: &ShopCtx, id: WebhookId) -> Result<()> {
     Ok(())
 }
 
-/// Sends a `test` event to one webhook (to every active one, in fact, as
-/// deliveries are per event; the test names the webhook it was asked for).
+/// Sends a `test` event to this one webhook.
 pub async fn send_test(app: &App, ctx: &ShopCtx, id: WebhookId) -> Result<()> {
     app.require(ctx, Permission::ShopSettingsManage).await?;
     ctx.require_feature(Feature::Webhooks)?;
