@@ -413,21 +413,15 @@ pub(crate) async fn record(
         )
         .await?;
     }
-    let announced = app
-        .live
-        .announce(
-            &txn,
-            vec![
-                crate::tickets::timeline_live(shop, ticket_id, event.id),
-                LiveEvent {
-                    shop_id: shop.as_uuid(),
-                    ticket_id: Some(ticket_id.as_uuid()),
-                    kind: kind.as_str().into(),
-                    event_id: Some(event.id),
-                },
-            ],
-        )
-        .await?;
+    let announced = app.live.announce(vec![
+        crate::tickets::timeline_live(shop, ticket_id, event.id),
+        LiveEvent {
+            shop_id: shop.as_uuid(),
+            ticket_id: Some(ticket_id.as_uuid()),
+            kind: kind.as_str().into(),
+            event_id: Some(event.id),
+        },
+    ]);
     txn.commit().await?;
     app.live.after_commit(announced);
     app.jobs.nudge();
@@ -606,18 +600,12 @@ pub async fn acknowledge(app: &App, ctx: &ShopCtx, ticket: TicketId) -> Result<(
     app.require(ctx, Permission::TicketsView).await?;
     let shop = ctx.shop_id();
     if tickets::mark_approval_seen(&app.db, shop, ticket).await? {
-        let announced = app
-            .live
-            .announce(
-                &app.db,
-                vec![LiveEvent {
-                    shop_id: shop.as_uuid(),
-                    ticket_id: Some(ticket.as_uuid()),
-                    kind: "approval_seen".into(),
-                    event_id: None,
-                }],
-            )
-            .await?;
+        let announced = app.live.announce(vec![LiveEvent {
+            shop_id: shop.as_uuid(),
+            ticket_id: Some(ticket.as_uuid()),
+            kind: "approval_seen".into(),
+            event_id: None,
+        }]);
         app.live.after_commit(announced);
     }
     Ok(())

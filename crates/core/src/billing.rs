@@ -1136,11 +1136,3 @@ pub async fn set_price(
     app.cache.clear();
     Ok(())
 }
-
-/// Whether the shop's plan bills SMS past its allowance instead of stopping.
-pub(crate) async fn overage_billed(
-    db: &impl pitwall_store::sea_orm::ConnectionTrait,
-    plan: &str,
-) -> Result<bool> {
-    Ok(billing::sms_overage(db, plan).await? == SmsOverage::Report)
-}

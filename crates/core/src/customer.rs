@@ -232,7 +232,7 @@ pub async fn open(app: &App, token: &str, visitor: Visitor<'_>) -> Result<Custom
     if new_visit || !was_viewing {
         live.push(presence_event(shop, ticket));
     }
-    let announced = app.live.announce(&txn, live).await?;
+    let announced = app.live.announce(live);
     txn.commit().await?;
     app.live.after_commit(announced);
     let mut link = r.link;
@@ -294,10 +294,7 @@ pub async fn beat(app: &App, link: &CustomerLink, open: bool) -> Result<()> {
     )
     .await?;
     if was != open {
-        let announced = app
-            .live
-            .announce(&app.db, vec![presence_event(shop, ticket)])
-            .await?;
+        let announced = app.live.announce(vec![presence_event(shop, ticket)]);
         app.live.after_commit(announced);
     }
     Ok(())
@@ -412,21 +409,15 @@ pub async fn send_message(app: &App, token: &str, visitor: Visitor<'_>, body: &s
         json!({ "activity": "customer_message", "message_id": m.id, "at": now }),
     )
     .await?;
-    let announced = app
-        .live
-        .announce(
-            &txn,
-            vec![
-                crate::tickets::timeline_live(shop, ticket_id, event.id),
-                LiveEvent {
-                    shop_id: shop.as_uuid(),
-                    ticket_id: Some(ticket_id.as_uuid()),
-                    kind: "customer_reply".into(),
-                    event_id: Some(event.id),
-                },
-            ],
-        )
-        .await?;
+    let announced = app.live.announce(vec![
+        crate::tickets::timeline_live(shop, ticket_id, event.id),
+        LiveEvent {
+            shop_id: shop.as_uuid(),
+            ticket_id: Some(ticket_id.as_uuid()),
+            kind: "customer_reply".into(),
+            event_id: Some(event.id),
+        },
+    ]);
     txn.commit().await?;
     app.live.after_commit(announced);
     tracing::info!(shop.id = %shop, message.id = %m.id, "customer wrote from the page");

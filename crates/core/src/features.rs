@@ -1,5 +1,6 @@
 //! Plans, features and quotas: what a shop may use.
 
+use pitwall_domain::billing::SmsOverage;
 use pitwall_domain::{Feature, Quota, ShopId, UserId};
 use pitwall_store::{Db, audit, plans, shops};
 use serde_json::json;
@@ -14,6 +15,9 @@ pub struct FeatureSet {
     pub overrides: Vec<(Feature, bool)>,
     /// The catalogue, cheapest first, for "which plan has it".
     catalogue: Vec<(String, Vec<Feature>)>,
+    /// What the plan does past its SMS allowance (the platform's billing
+    /// setting for the plan).
+    pub sms_overage: SmsOverage,
 }
 
 impl FeatureSet {
@@ -29,9 +33,11 @@ impl FeatureSet {
             .into_iter()
             .filter_map(|o| Some((Feature::parse(&o.feature)?, o.enabled)))
             .collect();
+        let sms_overage = pitwall_store::billing::sms_overage(db, &plan.code).await?;
         Ok(Self {
             plan,
             overrides,
+            sms_overage,
             catalogue: all.into_iter().map(|p| (p.code, p.features)).collect(),
         })
     }
@@ -72,6 +78,16 @@ impl FeatureSet {
             .copied()
             .filter(|f| self.has(*f))
             .collect()
+    }
+
+    /// The monthly SMS allowance, when sending stops at it. A plan that
+    /// bills overage through Stripe never stops (its allowance is reported,
+    /// not enforced, here).
+    pub fn sms_stop_at(&self) -> Option<i64> {
+        match self.sms_overage {
+            SmsOverage::Report => None,
+            SmsOverage::Stop => self.quota(Quota::SmsPerMonth),
+        }
     }
 
     pub fn quota(&self, q: Quota) -> Option<i64> {

@@ -144,13 +144,9 @@ pub async fn issue(
         },
     )
     .await?;
-    let announced = app
-        .live
-        .announce(
-            &txn,
-            vec![crate::tickets::timeline_live(shop, ticket_id, event.id)],
-        )
-        .await?;
+    let announced = app.live.announce(vec![crate::tickets::timeline_live(
+        shop, ticket_id, event.id,
+    )]);
     txn.commit().await?;
     app.live.after_commit(announced);
     if message.is_some() {
@@ -228,21 +224,15 @@ pub async fn revoke(app: &App, ctx: &ShopCtx, ticket: TicketId, id: LinkId) -> R
         },
     )
     .await?;
-    let announced = app
-        .live
-        .announce(
-            &txn,
-            vec![
-                crate::tickets::timeline_live(shop, ticket, event.id),
-                LiveEvent {
-                    shop_id: shop.as_uuid(),
-                    ticket_id: Some(ticket.as_uuid()),
-                    kind: "presence".into(),
-                    event_id: None,
-                },
-            ],
-        )
-        .await?;
+    let announced = app.live.announce(vec![
+        crate::tickets::timeline_live(shop, ticket, event.id),
+        LiveEvent {
+            shop_id: shop.as_uuid(),
+            ticket_id: Some(ticket.as_uuid()),
+            kind: "presence".into(),
+            event_id: None,
+        },
+    ]);
     txn.commit().await?;
     app.live.after_commit(announced);
     Ok(())

@@ -169,7 +169,7 @@ pub async fn read_thread(app: &App, ctx: &ShopCtx, customer: CustomerId) -> Resu
             event_id: None,
         });
     }
-    let announced = app.live.announce(&txn, events).await?;
+    let announced = app.live.announce(events);
     txn.commit().await?;
     app.live.after_commit(announced);
     Ok(())
@@ -221,18 +221,12 @@ pub async fn set_thread_done(
         messages::touch_thread(&txn, shop, customer, Utc::now(), false).await?;
     }
     messages::set_thread_done(&txn, shop, customer, done).await?;
-    let announced = app
-        .live
-        .announce(
-            &txn,
-            vec![LiveEvent {
-                shop_id: shop.as_uuid(),
-                ticket_id: None,
-                kind: "thread".into(),
-                event_id: None,
-            }],
-        )
-        .await?;
+    let announced = app.live.announce(vec![LiveEvent {
+        shop_id: shop.as_uuid(),
+        ticket_id: None,
+        kind: "thread".into(),
+        event_id: None,
+    }]);
     txn.commit().await?;
     app.live.after_commit(announced);
     Ok(())
@@ -311,18 +305,12 @@ pub async fn reply(
     // Replying reads the thread.
     messages::mark_thread_read(&txn, shop, customer).await?;
     tickets::mark_customer_replies_read(&txn, shop, c.id).await?;
-    let announced = app
-        .live
-        .announce(
-            &txn,
-            vec![LiveEvent {
-                shop_id: shop.as_uuid(),
-                ticket_id: m.ticket_id,
-                kind: "message".into(),
-                event_id: None,
-            }],
-        )
-        .await?;
+    let announced = app.live.announce(vec![LiveEvent {
+        shop_id: shop.as_uuid(),
+        ticket_id: m.ticket_id,
+        kind: "message".into(),
+        event_id: None,
+    }]);
     txn.commit().await?;
     app.live.after_commit(announced);
     app.jobs.nudge();
@@ -452,18 +440,12 @@ pub async fn send_reminder(
     let m = sent
         .pop()
         .ok_or_else(|| Error::Internal("reminder queued nothing".into()))?;
-    let announced = app
-        .live
-        .announce(
-            &txn,
-            vec![LiveEvent {
-                shop_id: shop.as_uuid(),
-                ticket_id: Some(t.id),
-                kind: "message".into(),
-                event_id: None,
-            }],
-        )
-        .await?;
+    let announced = app.live.announce(vec![LiveEvent {
+        shop_id: shop.as_uuid(),
+        ticket_id: Some(t.id),
+        kind: "message".into(),
+        event_id: None,
+    }]);
     txn.commit().await?;
     app.live.after_commit(announced);
     app.jobs.nudge();
@@ -985,18 +967,12 @@ async fn record_inbound(
     if let Some(k) = keyword {
         answer_keyword(&txn, &shop_row, &customer, ticket_id, k).await?;
     }
-    let announced = app
-        .live
-        .announce(
-            &txn,
-            vec![LiveEvent {
-                shop_id: shop.as_uuid(),
-                ticket_id: ticket_id.map(|t| t.as_uuid()),
-                kind: "customer_reply".into(),
-                event_id,
-            }],
-        )
-        .await?;
+    let announced = app.live.announce(vec![LiveEvent {
+        shop_id: shop.as_uuid(),
+        ticket_id: ticket_id.map(|t| t.as_uuid()),
+        kind: "customer_reply".into(),
+        event_id,
+    }]);
     txn.commit().await?;
     app.live.after_commit(announced);
     if keyword.is_some() {

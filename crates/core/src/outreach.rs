@@ -10,9 +10,10 @@ use pitwall_domain::messaging::{
     Channel, Direction, MessageKind, MessageStatus, QuietHours, TEMPLATE_VARIABLES, sms_size,
 };
 use pitwall_domain::tickets::{ActorKind, TimelineKind};
-use pitwall_domain::{CustomerId, Feature, MessageId, Quota, TicketId, UserId};
+use pitwall_domain::{CustomerId, Feature, MessageId, Quota, TicketId, TimelineEventId, UserId};
+use pitwall_store::batch::Batch;
 use pitwall_store::messages::{self, Message, NewMessage};
-use pitwall_store::sea_orm::ConnectionTrait;
+use pitwall_store::sea_orm::{ConnectionTrait, IntoActiveModel};
 use pitwall_store::{activity, customers, statuses, tickets};
 use serde_json::json;
 
@@ -173,10 +174,41 @@ pub(crate) async fn queue(
     ctx: &ShopCtx,
     o: Outgoing<'_>,
 ) -> Result<Vec<Message>> {
+    let now = Utc::now();
+    let sms_used = match ctx.features.sms_stop_at() {
+        Some(_) if o.channels.contains(&Channel::Sms) => {
+            Some(messages::sms_segments_in(txn, ctx.shop_id(), &usage_month(now)).await?)
+        }
+        _ => None,
+    };
+    let mut batch = Batch::new();
+    let out = plan(ctx, o, sms_used, now, &mut batch)?;
+    batch.run_in(txn).await?;
+    Ok(out)
+}
+
+/// The month whose SMS usage a message sent now must fit in, when the
+/// shop's plan stops at its allowance (else there is nothing to read).
+pub(crate) fn sms_usage_month(ctx: &ShopCtx, now: chrono::DateTime<Utc>) -> Option<String> {
+    ctx.features.sms_stop_at().map(|_| usage_month(now))
+}
+
+/// Decides `o` on each channel under the messaging rules and adds the
+/// messages, their delivery jobs, their timeline events and the thread's
+/// touch to `batch`. `sms_used`: the segments used this month, read by
+/// the caller when [`sms_usage_month`] asked for them. Returns the
+/// messages as they will be written (including refused ones, recorded as
+/// failed or held).
+pub(crate) fn plan(
+    ctx: &ShopCtx,
+    o: Outgoing<'_>,
+    sms_used: Option<i64>,
+    now: chrono::DateTime<Utc>,
+    batch: &mut Batch,
+) -> Result<Vec<Message>> {
     let shop = ctx.shop_id();
     let customer = o.customer;
     let customer_id = CustomerId::from_uuid(customer.id);
-    let now = Utc::now();
     let mut planned = Vec::new();
     for &channel in o.channels {
         let (address, opted_out, feature) = match channel {
@@ -239,11 +271,9 @@ pub(crate) async fn queue(
             ));
         } else if channel == Channel::Sms
             && o.kind != MessageKind::KeywordReply
-            && let Some(limit) = ctx.quota(Quota::SmsPerMonth)
-            // A plan that bills overage through Stripe never stops here.
-            && !crate::billing::overage_billed(txn, &ctx.shop.plan_code).await?
+            && let Some(limit) = ctx.features.sms_stop_at()
         {
-            let used = messages::sms_segments_in(txn, shop, &usage_month(now)).await?;
+            let used = sms_used.unwrap_or(0);
             if used + i64::from(segments) > limit {
                 if o.requested {
                     return Err(Error::QuotaExceeded {
@@ -278,66 +308,73 @@ pub(crate) async fn queue(
             Some(Refusal::Fail(..) | Refusal::Hold("quota_exceeded", _))
         );
         planned.push((
-            NewMessage {
-                ticket: o.ticket,
-                customer: Some(customer_id),
-                channel,
-                direction: Direction::Outbound,
-                kind: o.kind,
-                to_address: address,
-                from_address: None,
-                subject: o.subject.as_deref(),
-                body: o.body,
-                segments,
-                created_by: o.by,
-                status,
-                held_until,
-                hold_reason,
-                provider_id: None,
-                error,
-            },
+            messages::message_row(
+                shop,
+                NewMessage {
+                    ticket: o.ticket,
+                    customer: Some(customer_id),
+                    channel,
+                    direction: Direction::Outbound,
+                    kind: o.kind,
+                    to_address: address,
+                    from_address: None,
+                    subject: o.subject.as_deref(),
+                    body: o.body,
+                    segments,
+                    created_by: o.by,
+                    status,
+                    held_until,
+                    hold_reason,
+                    provider_id: None,
+                    error,
+                },
+                now,
+            ),
             needs_job,
         ));
     }
-    // One statement each for the messages, their jobs and their events.
-    let (rows, needs_job): (Vec<NewMessage>, Vec<bool>) = planned.into_iter().unzip();
-    let out = messages::insert_many(txn, shop, rows).await?;
-    let jobs: Vec<(MessageId, Option<chrono::DateTime<Utc>>)> = out
+    if planned.is_empty() {
+        return Ok(vec![]);
+    }
+    let jobs: Vec<(MessageId, Option<chrono::DateTime<Utc>>)> = planned
         .iter()
-        .zip(&needs_job)
-        .filter(|(_, j)| **j)
+        .filter(|(_, j)| *j)
         .map(|(m, _)| (MessageId::from_uuid(m.id), m.held_until))
         .collect();
-    pitwall_jobs::enqueue_messages(txn, shop, &jobs).await?;
+    let out: Vec<Message> = planned.into_iter().map(|(m, _)| m).collect();
+    batch.insert(out.iter().cloned().map(|m| m.into_active_model()));
+    batch.insert(pitwall_jobs::message_job_rows(shop, &jobs, now)?);
     if let Some(ticket) = o.ticket {
-        let events = out
-            .iter()
-            .map(|m| activity::NewEvent {
-                ticket,
-                kind: match MessageStatus::parse(&m.status) {
-                    Some(MessageStatus::Failed) => TimelineKind::MessageFailed.as_str(),
-                    Some(MessageStatus::Held) => TimelineKind::MessageHeld.as_str(),
-                    _ => TimelineKind::MessageQueued.as_str(),
+        batch.insert(out.iter().map(|m| {
+            activity::event_row(
+                shop,
+                TimelineEventId::new(),
+                activity::NewEvent {
+                    ticket,
+                    kind: match MessageStatus::parse(&m.status) {
+                        Some(MessageStatus::Failed) => TimelineKind::MessageFailed.as_str(),
+                        Some(MessageStatus::Held) => TimelineKind::MessageHeld.as_str(),
+                        _ => TimelineKind::MessageQueued.as_str(),
+                    },
+                    actor_kind: if o.by.is_some() {
+                        ActorKind::Staff.as_str()
+                    } else {
+                        ActorKind::System.as_str()
+                    },
+                    actor_id: o.by.map(|u| u.as_uuid()),
+                    actor_name: None,
+                    data: json!({
+                        "message_id": m.id, "channel": m.channel, "kind": o.kind,
+                        "error_code": m.error_code, "hold_reason": m.hold_reason,
+                        "held_until": m.held_until,
+                    }),
                 },
-                actor_kind: if o.by.is_some() {
-                    ActorKind::Staff.as_str()
-                } else {
-                    ActorKind::System.as_str()
-                },
-                actor_id: o.by.map(|u| u.as_uuid()),
-                actor_name: None,
-                data: json!({
-                    "message_id": m.id, "channel": m.channel, "kind": o.kind,
-                    "error_code": m.error_code, "hold_reason": m.hold_reason,
-                    "held_until": m.held_until,
-                }),
-            })
-            .collect();
-        activity::record_events(txn, shop, events).await?;
+                now,
+            )
+        }));
     }
-    if !out.is_empty() {
-        messages::touch_thread(txn, shop, customer_id, now, false).await?;
-    }
+    let (thread, on_conflict) = messages::thread_touch(shop, customer_id, now, false);
+    batch.upsert(thread, on_conflict);
     Ok(out)
 }
 
@@ -354,16 +391,20 @@ pub fn month_start(now: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
         .unwrap_or(now)
 }
 
-/// Queues the status update for every channel that reaches the customer
-/// (the caller has the customer and vehicle in hand).
-pub(crate) async fn queue_status_update(
-    txn: &impl ConnectionTrait,
+/// Plans the status update for every channel that reaches the customer
+/// into `batch` (the caller has the customer and vehicle in hand, and the
+/// SMS usage when [`sms_usage_month`] asked for it).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn plan_status_update(
     ctx: &ShopCtx,
     ticket: &tickets::Ticket,
     status: &statuses::VehicleStatus,
     customer: Option<&customers::Customer>,
     vehicle: Option<&customers::Vehicle>,
     by: UserId,
+    sms_used: Option<i64>,
+    now: chrono::DateTime<Utc>,
+    batch: &mut Batch,
 ) -> Result<Vec<Message>> {
     let Some(customer) = customer else {
         return Ok(vec![]);
@@ -380,8 +421,7 @@ pub(crate) async fn queue_status_update(
         None,
     );
     let body = render(&status.message_template, &vars)?;
-    queue(
-        txn,
+    plan(
         ctx,
         Outgoing {
             ticket: Some(TicketId::from_uuid(ticket.id)),
@@ -393,6 +433,8 @@ pub(crate) async fn queue_status_update(
             by: Some(by),
             requested: false,
         },
+        sms_used,
+        now,
+        batch,
     )
-    .await
 }

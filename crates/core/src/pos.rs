@@ -578,21 +578,15 @@ async fn put_once(app: &App, pos: &PosCtx, ext: &str, v: &ValidTicket) -> Result
     } else {
         "ticket_updated"
     };
-    let announced = app
-        .live
-        .announce(
-            &txn,
-            vec![
-                LiveEvent {
-                    shop_id: shop.as_uuid(),
-                    ticket_id: Some(tid.as_uuid()),
-                    kind: kind.into(),
-                    event_id: Some(event.id),
-                },
-                timeline_live(shop, tid, event.id),
-            ],
-        )
-        .await?;
+    let announced = app.live.announce(vec![
+        LiveEvent {
+            shop_id: shop.as_uuid(),
+            ticket_id: Some(tid.as_uuid()),
+            kind: kind.into(),
+            event_id: Some(event.id),
+        },
+        timeline_live(shop, tid, event.id),
+    ]);
     let ticket = tickets::get(&txn, shop, tid)
         .await?
         .ok_or(Error::NotFound("ticket"))?;
@@ -855,10 +849,7 @@ pub async fn add_comment(
         },
     )
     .await?;
-    let announced = app
-        .live
-        .announce(&txn, vec![timeline_live(shop, tid, event.id)])
-        .await?;
+    let announced = app.live.announce(vec![timeline_live(shop, tid, event.id)]);
     txn.commit().await?;
     app.live.after_commit(announced);
     Ok(comment)
@@ -1028,11 +1019,7 @@ pub async fn process_notification(
             },
         )
         .await?;
-        announced = Some(
-            app.live
-                .announce(&txn, vec![timeline_live(shop, tid, event.id)])
-                .await?,
-        );
+        announced = Some(app.live.announce(vec![timeline_live(shop, tid, event.id)]));
     }
     let n = activity::notification(&txn, shop, id)
         .await?

@@ -57,16 +57,11 @@ pub async fn transition(
         .await?;
         event_id = Some(e.id);
     }
-    let announced = live
-        .announce(
-            txn,
-            vec![LiveEvent {
-                shop_id: msg.shop_id,
-                ticket_id: msg.ticket_id,
-                kind: "message".into(),
-                event_id,
-            }],
-        )
-        .await?;
+    let announced = live.announce(vec![LiveEvent {
+        shop_id: msg.shop_id,
+        ticket_id: msg.ticket_id,
+        kind: "message".into(),
+        event_id,
+    }]);
     Ok(Some(announced))
 }

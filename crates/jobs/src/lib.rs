@@ -65,8 +65,25 @@ pub async fn enqueue_messages(
     shop: ShopId,
     jobs: &[(MessageId, Option<chrono::DateTime<chrono::Utc>>)],
 ) -> Result<(), StoreError> {
-    let payloads = jobs
+    outbox::insert_many(db, Some(shop), MESSAGE_QUEUE, &message_payloads(jobs)?).await
+}
+
+/// The outbox rows of those jobs, for a `pitwall_store::batch::Batch`.
+pub fn message_job_rows(
+    shop: ShopId,
+    jobs: &[(MessageId, Option<chrono::DateTime<chrono::Utc>>)],
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<pitwall_store::entities::outbox::ActiveModel>, StoreError> {
+    Ok(message_payloads(jobs)?
         .iter()
+        .map(|p| outbox::row(Some(shop), MESSAGE_QUEUE, p, at))
+        .collect())
+}
+
+fn message_payloads(
+    jobs: &[(MessageId, Option<chrono::DateTime<chrono::Utc>>)],
+) -> Result<Vec<serde_json::Value>, StoreError> {
+    jobs.iter()
         .map(|(message_id, not_before)| {
             serde_json::to_value(SendMessage {
                 message_id: *message_id,
@@ -74,8 +91,7 @@ pub async fn enqueue_messages(
             })
             .map_err(|e| StoreError::Corrupt(e.to_string()))
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    outbox::insert_many(db, Some(shop), MESSAGE_QUEUE, &payloads).await
+        .collect()
 }
 
 /// Writes the job for an e-mail into the outbox, inside the caller's

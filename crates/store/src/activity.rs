@@ -33,13 +33,15 @@ pub struct NewEvent<'a> {
     pub data: serde_json::Value,
 }
 
-pub async fn record_event(
-    db: &impl ConnectionTrait,
+/// The row of one timeline event, for a [`crate::batch::Batch`].
+pub fn event_row(
     shop: ShopId,
+    id: TimelineEventId,
     e: NewEvent<'_>,
-) -> Result<TimelineEvent, StoreError> {
-    Ok(timeline_event::ActiveModel {
-        id: Set(TimelineEventId::new().as_uuid()),
+    at: DateTime<Utc>,
+) -> timeline_event::ActiveModel {
+    timeline_event::ActiveModel {
+        id: Set(id.as_uuid()),
         shop_id: Set(shop.as_uuid()),
         ticket_id: Set(e.ticket.as_uuid()),
         kind: Set(e.kind.to_owned()),
@@ -47,10 +49,18 @@ pub async fn record_event(
         actor_id: Set(e.actor_id),
         actor_name: Set(e.actor_name.map(str::to_owned)),
         data: Set(e.data.to_string()),
-        created_at: Set(now()),
+        created_at: Set(at),
     }
-    .insert(db)
-    .await?)
+}
+
+pub async fn record_event(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    e: NewEvent<'_>,
+) -> Result<TimelineEvent, StoreError> {
+    Ok(event_row(shop, TimelineEventId::new(), e, now())
+        .insert(db)
+        .await?)
 }
 
 /// Several events in one statement; their ids, in order.
@@ -63,29 +73,16 @@ pub async fn record_events(
         return Ok(vec![]);
     }
     let at = now();
-    let mut ids = Vec::with_capacity(events.len());
+    let ids: Vec<TimelineEventId> = events.iter().map(|_| TimelineEventId::new()).collect();
     let rows: Vec<timeline_event::ActiveModel> = events
         .into_iter()
-        .map(|e| {
-            let id = TimelineEventId::new().as_uuid();
-            ids.push(id);
-            timeline_event::ActiveModel {
-                id: Set(id),
-                shop_id: Set(shop.as_uuid()),
-                ticket_id: Set(e.ticket.as_uuid()),
-                kind: Set(e.kind.to_owned()),
-                actor_kind: Set(e.actor_kind.to_owned()),
-                actor_id: Set(e.actor_id),
-                actor_name: Set(e.actor_name.map(str::to_owned)),
-                data: Set(e.data.to_string()),
-                created_at: Set(at),
-            }
-        })
+        .zip(&ids)
+        .map(|(e, id)| event_row(shop, *id, e, at))
         .collect();
     timeline_event::Entity::insert_many(rows)
         .exec_without_returning(db)
         .await?;
-    Ok(ids)
+    Ok(ids.into_iter().map(|i| i.as_uuid()).collect())
 }
 
 /// Oldest first, seek-paginated: a timeline reads like a story.
@@ -117,16 +114,16 @@ pub async fn event(
         .await?)
 }
 
-pub async fn record_status_change(
-    db: &impl ConnectionTrait,
+/// The row of one status change, for a [`crate::batch::Batch`].
+pub fn status_change_row(
     shop: ShopId,
     ticket: TicketId,
     from: Option<uuid::Uuid>,
     to: StatusId,
     by: Option<UserId>,
     at: DateTime<Utc>,
-) -> Result<StatusChange, StoreError> {
-    Ok(status_change::ActiveModel {
+) -> status_change::ActiveModel {
+    status_change::ActiveModel {
         id: Set(StatusChangeId::new().as_uuid()),
         shop_id: Set(shop.as_uuid()),
         ticket_id: Set(ticket.as_uuid()),
@@ -135,8 +132,6 @@ pub async fn record_status_change(
         changed_by: Set(by.map(|u| u.as_uuid())),
         created_at: Set(at),
     }
-    .insert(db)
-    .await?)
 }
 
 pub async fn status_history(

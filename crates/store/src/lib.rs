@@ -8,6 +8,7 @@ pub mod activity;
 pub mod api_keys;
 pub mod approvals;
 pub mod audit;
+pub mod batch;
 pub mod billing;
 pub mod customer_links;
 pub mod customers;

@@ -1,24 +1,33 @@
 //! Live updates for dashboards and ticket pages (server-sent events).
 //!
-//! A use case announces a change *inside* its transaction with
-//! [`Live::announce`] and calls [`Live::after_commit`] once committed, so
-//! nobody hears of a change that rolled back.
+//! A use case names its changes with [`Live::announce`] while it writes and
+//! hands them to [`Live::after_commit`] once committed, so nobody hears of a
+//! change that rolled back.
 //!
-//! On PostgreSQL the announcement is `pg_notify`, which PostgreSQL delivers
-//! only on commit and to every process listening; each process runs one
-//! listener ([`Live::start`]) that feeds its local subscribers. So a status
-//! set through one API process shows on a dashboard served by another. On
-//! SQLite (one process by design) the announcement goes straight to the
+//! On PostgreSQL the announcement is `pg_notify`, delivered to every process
+//! listening; each process runs one listener ([`Live::start`]) that feeds its
+//! local subscribers. So a status set through one API process shows on a
+//! dashboard served by another. The NOTIFY is sent after the change's
+//! commit, not inside it: PostgreSQL serialises the commits of all
+//! transactions that notify (a database-wide lock held through the commit's
+//! WAL flush), which made every write path that announced wait in line for
+//! every other (see docs/BENCHMARKS.md). One notifier task per process sends
+//! whatever has gathered in one statement, committed asynchronously (it
+//! writes nothing worth a flush). The price: a process that dies between a
+//! commit and its notification loses that notification; open pages catch up
+//! on their next event or reconnect, as after any outage.
+//!
+//! On SQLite (one process by design) the announcement goes straight to the
 //! local subscribers after commit.
 
 use std::time::Duration;
 
 use pitwall_domain::ShopId;
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::DbBackend;
 
-use crate::{Db, StoreError};
+use crate::Db;
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 /// The PostgreSQL channel every process listens on.
 pub const CHANNEL: &str = "pitwall_live";
@@ -38,11 +47,12 @@ pub struct LiveEvent {
 #[derive(Clone)]
 pub struct Live {
     tx: broadcast::Sender<LiveEvent>,
-    backend: DbBackend,
+    /// PostgreSQL: the notifier's queue.
+    notifier: Option<mpsc::Sender<LiveEvent>>,
 }
 
-/// What was announced in a transaction and still has to reach the local
-/// subscribers after commit (SQLite only; PostgreSQL delivers by itself).
+/// Changes announced by a use case, to hand to [`Live::after_commit`] once
+/// its transaction committed.
 #[must_use = "call Live::after_commit once the transaction committed"]
 pub struct Announced(Vec<LiveEvent>);
 
@@ -50,47 +60,44 @@ impl Live {
     /// Subscribers that fall this far behind lose the oldest events and
     /// re-read everything (see `Subscription::recv`).
     const BUFFER: usize = 1024;
+    /// Events waiting for the notifier beyond this are dropped (the database
+    /// is down or far behind; pages re-read when they reconnect).
+    const BACKLOG: usize = 10_000;
 
-    /// Makes the hub; on PostgreSQL also starts this process's listener.
+    /// Makes the hub; on PostgreSQL also starts this process's listener and
+    /// notifier.
     pub fn start(db: &Db) -> Self {
         let (tx, _) = broadcast::channel(Self::BUFFER);
-        let live = Live {
-            tx,
-            backend: db.get_database_backend(),
-        };
-        if live.backend == DbBackend::Postgres {
+        let mut live = Live { tx, notifier: None };
+        if db.get_database_backend() == DbBackend::Postgres {
             let pool = db.get_postgres_connection_pool().clone();
-            let tx = live.tx.clone();
-            tokio::spawn(listen(pool, tx));
+            let (ntx, nrx) = mpsc::channel(Self::BACKLOG);
+            live.notifier = Some(ntx);
+            tokio::spawn(listen(pool.clone(), live.tx.clone()));
+            tokio::spawn(notify(pool, nrx, live.tx.clone()));
         }
         live
     }
 
-    pub async fn announce(
-        &self,
-        txn: &impl ConnectionTrait,
-        events: Vec<LiveEvent>,
-    ) -> Result<Announced, StoreError> {
-        if self.backend == DbBackend::Postgres {
-            for e in &events {
-                let payload =
-                    serde_json::to_string(e).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                txn.execute_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    "SELECT pg_notify($1, $2)",
-                    [CHANNEL.into(), payload.into()],
-                ))
-                .await?;
-            }
-            return Ok(Announced(Vec::new()));
-        }
-        Ok(Announced(events))
+    /// Names changes a use case is writing; nothing is heard until
+    /// [`Live::after_commit`].
+    pub fn announce(&self, events: Vec<LiveEvent>) -> Announced {
+        Announced(events)
     }
 
     pub fn after_commit(&self, announced: Announced) {
         for e in announced.0 {
-            // No subscriber is not an error.
-            let _ = self.tx.send(e);
+            match &self.notifier {
+                Some(n) => {
+                    if n.try_send(e).is_err() {
+                        tracing::warn!("live notifier backlog full; an update was dropped");
+                    }
+                }
+                // No subscriber is not an error.
+                None => {
+                    let _ = self.tx.send(e);
+                }
+            }
         }
     }
 
@@ -153,9 +160,11 @@ async fn listen(pool: sea_orm::sqlx::PgPool, tx: broadcast::Sender<LiveEvent>) {
         }
         loop {
             match listener.try_recv().await {
-                Ok(Some(n)) => match serde_json::from_str::<LiveEvent>(n.payload()) {
-                    Ok(e) => {
-                        let _ = tx.send(e);
+                Ok(Some(n)) => match parse_payload(n.payload()) {
+                    Ok(events) => {
+                        for e in events {
+                            let _ = tx.send(e);
+                        }
                     }
                     Err(e) => tracing::warn!(error = %e, "unreadable live event"),
                 },
@@ -173,5 +182,111 @@ async fn listen(pool: sea_orm::sqlx::PgPool, tx: broadcast::Sender<LiveEvent>) {
             }
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// A NOTIFY payload: the events the notifier gathered (a JSON array), or
+/// one event (what processes of the previous release send during a rolling
+/// upgrade).
+fn parse_payload(payload: &str) -> Result<Vec<LiveEvent>, serde_json::Error> {
+    if payload.trim_start().starts_with('[') {
+        serde_json::from_str(payload)
+    } else {
+        serde_json::from_str(payload).map(|e| vec![e])
+    }
+}
+
+/// PostgreSQL's NOTIFY payload limit is 8,000 bytes.
+const MAX_PAYLOAD: usize = 7_500;
+
+/// Splits events into NOTIFY payloads under the size limit.
+fn payloads(events: &[LiveEvent]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::from("[");
+    for e in events {
+        let Ok(one) = serde_json::to_string(e) else {
+            continue;
+        };
+        if current.len() > 1 && current.len() + one.len() + 2 > MAX_PAYLOAD {
+            current.push(']');
+            out.push(std::mem::replace(&mut current, String::from("[")));
+        }
+        if current.len() > 1 {
+            current.push(',');
+        }
+        current.push_str(&one);
+    }
+    if current.len() > 1 {
+        current.push(']');
+        out.push(current);
+    }
+    out
+}
+
+/// Sends committed changes as NOTIFYs: whatever gathered while the previous
+/// send was under way goes in the next statement. When the database cannot
+/// be reached the events still reach this process's own subscribers.
+async fn notify(
+    pool: sea_orm::sqlx::PgPool,
+    mut rx: mpsc::Receiver<LiveEvent>,
+    local: broadcast::Sender<LiveEvent>,
+) {
+    const GATHER: usize = 256;
+    let mut gathered = Vec::with_capacity(GATHER);
+    while rx.recv_many(&mut gathered, GATHER).await > 0 {
+        let mut sql = String::from("SELECT set_config('synchronous_commit', 'off', true)");
+        let sends = payloads(&gathered);
+        for i in 0..sends.len() {
+            sql.push_str(&format!(", pg_notify($1, ${})", i + 2));
+        }
+        // Only fixed text and numbered placeholders: the payloads are bound.
+        let mut q = sea_orm::sqlx::query(sea_orm::sqlx::AssertSqlSafe(sql)).bind(CHANNEL);
+        for p in &sends {
+            q = q.bind(p);
+        }
+        if let Err(e) = q.execute(&pool).await {
+            if pool.is_closed() {
+                return;
+            }
+            tracing::warn!(error = %e, "live notify failed; only this process hears these updates");
+            for e in gathered.drain(..) {
+                let _ = local.send(e);
+            }
+        }
+        gathered.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(i: u32) -> LiveEvent {
+        LiveEvent {
+            shop_id: uuid::Uuid::from_u128(u128::from(i)),
+            ticket_id: Some(uuid::Uuid::from_u128(u128::from(i) + 1)),
+            kind: "status_changed".into(),
+            event_id: None,
+        }
+    }
+
+    #[test]
+    fn gathered_events_split_under_the_notify_limit_and_read_back() {
+        let events: Vec<LiveEvent> = (0..200).map(event).collect();
+        let sent = payloads(&events);
+        assert!(sent.len() > 1, "200 events do not fit one payload");
+        assert!(sent.iter().all(|p| p.len() <= MAX_PAYLOAD));
+        let back: Vec<LiveEvent> = sent
+            .iter()
+            .flat_map(|p| parse_payload(p).expect("readable"))
+            .collect();
+        assert_eq!(back, events);
+    }
+
+    #[test]
+    fn a_single_event_payload_is_still_understood() {
+        let one = serde_json::to_string(&event(7)).expect("json");
+        assert_eq!(parse_payload(&one).expect("readable"), vec![event(7)]);
+        assert!(parse_payload("nonsense").is_err());
     }
 }

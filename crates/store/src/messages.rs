@@ -47,7 +47,9 @@ pub struct NewMessage<'a> {
     pub error: Option<(&'a str, &'a str)>,
 }
 
-fn new_row(shop: ShopId, m: NewMessage<'_>, at: DateTime<Utc>) -> Message {
+/// The row of a new message (its id made here), for inserting alone, with
+/// others, or in a [`crate::batch::Batch`].
+pub fn message_row(shop: ShopId, m: NewMessage<'_>, at: DateTime<Utc>) -> Message {
     Message {
         id: MessageId::new().as_uuid(),
         shop_id: shop.as_uuid(),
@@ -84,7 +86,7 @@ pub async fn insert(
     shop: ShopId,
     m: NewMessage<'_>,
 ) -> Result<Message, StoreError> {
-    let row = new_row(shop, m, now());
+    let row = message_row(shop, m, now());
     message::Entity::insert(row.clone().into_active_model())
         .exec_without_returning(db)
         .await?;
@@ -101,7 +103,7 @@ pub async fn insert_many(
         return Ok(vec![]);
     }
     let at = now();
-    let rows: Vec<Message> = list.into_iter().map(|m| new_row(shop, m, at)).collect();
+    let rows: Vec<Message> = list.into_iter().map(|m| message_row(shop, m, at)).collect();
     message::Entity::insert_many(rows.iter().cloned().map(|r| r.into_active_model()))
         .exec_without_returning(db)
         .await?;
@@ -475,18 +477,15 @@ pub async fn shop_last_texting(
 
 // ----- threads -----
 
-/// Notes a message in the customer's thread, creating it on first use
-/// (one upsert: two messages to a new customer at once make one thread).
-/// An inbound message marks the thread unread and reopens it.
-pub async fn touch_thread(
-    db: &impl ConnectionTrait,
+/// The customer's thread moved on: created on its first message, else its
+/// last message time (and, for an inbound one, the unread mark) updated.
+/// For a [`crate::batch::Batch`]: the row and its conflict clause.
+pub fn thread_touch(
     shop: ShopId,
     customer: CustomerId,
     at: DateTime<Utc>,
     inbound: bool,
-) -> Result<(), StoreError> {
-    use message_thread::Column as C;
-    use sea_orm::sea_query::OnConflict;
+) -> (message_thread::ActiveModel, &'static str) {
     let row = message_thread::ActiveModel {
         id: Set(ThreadId::new().as_uuid()),
         shop_id: Set(shop.as_uuid()),
@@ -499,21 +498,32 @@ pub async fn touch_thread(
         created_at: Set(at),
         updated_at: Set(at),
     };
-    let mut on_conflict = OnConflict::columns([C::ShopId, C::CustomerId]);
-    on_conflict.update_columns([C::LastMessageAt, C::UpdatedAt]);
-    if inbound {
-        on_conflict
-            .update_columns([C::LastInboundAt, C::DoneAt])
-            .value(
-                C::UnreadSince,
-                Expr::cust("COALESCE(message_threads.unread_since, excluded.unread_since)"),
-            );
-    }
-    message_thread::Entity::insert(row)
-        .on_conflict(on_conflict.to_owned())
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
+    let on_conflict = if inbound {
+        "ON CONFLICT (shop_id, customer_id) DO UPDATE SET \
+         last_message_at = excluded.last_message_at, updated_at = excluded.updated_at, \
+         last_inbound_at = excluded.last_inbound_at, done_at = excluded.done_at, \
+         unread_since = COALESCE(message_threads.unread_since, excluded.unread_since)"
+    } else {
+        "ON CONFLICT (shop_id, customer_id) DO UPDATE SET \
+         last_message_at = excluded.last_message_at, updated_at = excluded.updated_at"
+    };
+    (row, on_conflict)
+}
+
+/// Notes a message in the customer's thread, creating it on first use
+/// (one upsert: two messages to a new customer at once make one thread).
+/// An inbound message marks the thread unread and reopens it.
+pub async fn touch_thread(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    customer: CustomerId,
+    at: DateTime<Utc>,
+    inbound: bool,
+) -> Result<(), StoreError> {
+    let (row, on_conflict) = thread_touch(shop, customer, at, inbound);
+    let mut batch = crate::batch::Batch::new();
+    batch.upsert(row, on_conflict);
+    batch.run_in(db).await
 }
 
 pub async fn thread(

@@ -39,6 +39,23 @@ pub async fn insert(
 }
 
 /// Several jobs in one statement.
+/// The row of one job, for a [`crate::batch::Batch`].
+pub fn row(
+    shop: Option<ShopId>,
+    queue: &str,
+    payload: &serde_json::Value,
+    at: DateTime<Utc>,
+) -> outbox::ActiveModel {
+    outbox::ActiveModel {
+        id: Set(OutboxId::new().as_uuid()),
+        shop_id: Set(shop.map(|s| s.as_uuid())),
+        queue: Set(queue.to_owned()),
+        payload: Set(payload.to_string()),
+        created_at: Set(at),
+        pushed_at: Set(None),
+    }
+}
+
 pub async fn insert_many(
     db: &impl ConnectionTrait,
     shop: Option<ShopId>,
@@ -49,17 +66,7 @@ pub async fn insert_many(
         return Ok(());
     }
     let at = now();
-    let rows: Vec<outbox::ActiveModel> = payloads
-        .iter()
-        .map(|p| outbox::ActiveModel {
-            id: Set(OutboxId::new().as_uuid()),
-            shop_id: Set(shop.map(|s| s.as_uuid())),
-            queue: Set(queue.to_owned()),
-            payload: Set(p.to_string()),
-            created_at: Set(at),
-            pushed_at: Set(None),
-        })
-        .collect();
+    let rows: Vec<outbox::ActiveModel> = payloads.iter().map(|p| row(shop, queue, p, at)).collect();
     outbox::Entity::insert_many(rows)
         .exec_without_returning(db)
         .await?;

@@ -421,28 +421,117 @@ pub async fn open(
         .await?)
 }
 
-pub async fn set_status(
+/// Everything a status change decides on, read in one round trip.
+#[derive(Debug, Clone)]
+pub struct StatusInputs {
+    pub ticket: Ticket,
+    pub customer: Option<crate::customers::Customer>,
+    pub vehicle: Option<crate::customers::Vehicle>,
+    /// The status asked for, if it is one of the shop's.
+    pub to: Option<crate::statuses::VehicleStatus>,
+    /// The status the ticket has now.
+    pub from: Option<crate::statuses::VehicleStatus>,
+    /// SMS segments used in `sms_month`, when asked for.
+    pub sms_used: Option<i64>,
+}
+
+/// The ticket with its customer, vehicle, current status and the status
+/// `to`, each joined on the shop, and (when `sms_month` is given) the
+/// shop's SMS segments used that month. `None` when the ticket is not the
+/// shop's.
+pub async fn status_inputs(
     db: &impl ConnectionTrait,
     shop: ShopId,
     id: TicketId,
+    to: StatusId,
+    sms_month: Option<&str>,
+) -> Result<Option<StatusInputs>, StoreError> {
+    use crate::entities::{customer, vehicle, vehicle_status};
+    use sea_orm::{DbBackend, FromQueryResult, Statement};
+    let backend = db.get_database_backend();
+    let sql = format!(
+        "SELECT {}, {}, {}, {}, {}, \
+         (SELECT u.segments FROM sms_usage u WHERE u.shop_id = $1 AND u.month = $4) AS sms_used \
+         FROM tickets t \
+         LEFT JOIN customers c ON c.shop_id = t.shop_id AND c.id = t.customer_id \
+         LEFT JOIN vehicles v ON v.shop_id = t.shop_id AND v.id = t.vehicle_id \
+         LEFT JOIN vehicle_statuses n ON n.shop_id = t.shop_id AND n.id = $3 \
+         LEFT JOIN vehicle_statuses f ON f.shop_id = t.shop_id AND f.id = t.status_id \
+         WHERE t.shop_id = $1 AND t.id = $2",
+        prefixed::<ticket::Entity>("t"),
+        prefixed::<customer::Entity>("c"),
+        prefixed::<vehicle::Entity>("v"),
+        prefixed::<vehicle_status::Entity>("n"),
+        prefixed::<vehicle_status::Entity>("f"),
+    );
+    // SQLite numbers its parameters `?N`.
+    let sql = match backend {
+        DbBackend::Postgres => sql,
+        _ => sql.replace('$', "?"),
+    };
+    let Some(row) = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [
+                shop.as_uuid().into(),
+                id.as_uuid().into(),
+                to.as_uuid().into(),
+                sms_month.map(str::to_owned).into(),
+            ],
+        ))
+        .await?
+    else {
+        return Ok(None);
+    };
+    fn joined<M: FromQueryResult>(
+        row: &sea_orm::QueryResult,
+        alias: &str,
+    ) -> Result<Option<M>, StoreError> {
+        let pre = format!("{alias}_");
+        if row.try_get::<Option<uuid::Uuid>>(&pre, "id")?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(M::from_query_result(row, &pre)?))
+    }
+    Ok(Some(StatusInputs {
+        ticket: Ticket::from_query_result(&row, "t_")?,
+        customer: joined(&row, "c")?,
+        vehicle: joined(&row, "v")?,
+        to: joined(&row, "n")?,
+        from: joined(&row, "f")?,
+        sms_used: row.try_get::<Option<i64>>("", "sms_used")?,
+    }))
+}
+
+/// `alias.col AS alias_col, ...` for every column of `E`.
+fn prefixed<E: EntityTrait>(alias: &str) -> String {
+    use sea_orm::{IdenStatic, Iterable};
+    E::Column::iter()
+        .map(|c| format!("{alias}.\"{0}\" AS \"{alias}_{0}\"", c.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The guard of a status change: the update applies only to the version
+/// the change was decided on (see [`crate::batch`]).
+pub fn status_guard(
+    shop: ShopId,
+    id: TicketId,
+    version: i32,
     status: StatusId,
     at: DateTime<Utc>,
     due: Option<DateTime<Utc>>,
-) -> Result<(), StoreError> {
-    ticket::Entity::update_many()
-        .col_expr(ticket::Column::StatusId, Expr::value(status.as_uuid()))
-        .col_expr(ticket::Column::StatusChangedAt, Expr::value(Some(at)))
-        .col_expr(ticket::Column::StatusDueAt, Expr::value(due))
-        .col_expr(
-            ticket::Column::Version,
-            Expr::col(ticket::Column::Version).add(1),
-        )
-        .col_expr(ticket::Column::UpdatedAt, Expr::value(at))
-        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
-        .filter(ticket::Column::Id.eq(id.as_uuid()))
-        .exec(db)
-        .await?;
-    Ok(())
+) -> crate::batch::Guard {
+    crate::batch::Guard::update::<ticket::Entity>()
+        .set(ticket::Column::StatusId, status.as_uuid())
+        .set(ticket::Column::StatusChangedAt, Some(at))
+        .set(ticket::Column::StatusDueAt, due)
+        .increment(ticket::Column::Version)
+        .set(ticket::Column::UpdatedAt, at)
+        .filter(ticket::Column::ShopId, shop.as_uuid())
+        .filter(ticket::Column::Id, id.as_uuid())
+        .filter(ticket::Column::Version, version)
 }
 
 /// Staff-owned fields of a ticket.
