@@ -12,6 +12,7 @@ mod m20261124_000002_tickets;
 mod m20261125_000003_messaging;
 mod m20261126_000004_customer_links;
 mod m20261127_000005_billing;
+mod m20261128_000006_message_indexes;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_messaging::Migration),
             Box::new(m20261126_000004_customer_links::Migration),
             Box::new(m20261127_000005_billing::Migration),
+            Box::new(m20261128_000006_message_indexes::Migration),
         ]
     }
 }

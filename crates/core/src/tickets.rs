@@ -222,9 +222,8 @@ async fn view_with(
     status: Option<statuses::VehicleStatus>,
 ) -> Result<TicketView> {
     let tid = TicketId::from_uuid(ticket.id);
-    let mut items = tickets::line_items(db, shop, tid).await?;
-    let services = tickets::services(db, shop, tid)
-        .await?
+    let (services, mut items) = tickets::services_and_line_items(db, shop, tid).await?;
+    let services = services
         .into_iter()
         .filter(|s| !s.removed)
         .map(|service| {
@@ -464,15 +463,28 @@ pub async fn get(app: &App, ctx: &ShopCtx, id: TicketId) -> Result<TicketDetail>
         id.and_then(|id| all_statuses.iter().find(|s| s.id == id))
             .map(|s| s.label.clone())
     };
-    let mut status_history = Vec::new();
-    for c in activity::status_history(&app.db, shop, id).await? {
-        status_history.push(StatusHistoryEntry {
+    let changes = activity::status_history(&app.db, shop, id).await?;
+    // Who made the changes, in one query however long the history.
+    let mut who: Vec<uuid::Uuid> = changes.iter().filter_map(|c| c.changed_by).collect();
+    who.sort_unstable();
+    who.dedup();
+    let people = if who.is_empty() {
+        Vec::new()
+    } else {
+        identity::users_by_ids(&app.db, &who).await?
+    };
+    let status_history = changes
+        .into_iter()
+        .map(|c| StatusHistoryEntry {
             from: label(c.from_status_id),
             to: label(Some(c.to_status_id)).unwrap_or_default(),
-            by: person(&app.db, c.changed_by).await?.map(|p| p.name),
+            by: c
+                .changed_by
+                .and_then(|u| people.iter().find(|p| p.id == u))
+                .map(|p| p.name.clone()),
             at: c.created_at,
-        });
-    }
+        })
+        .collect();
     let comments = activity::comments(&app.db, shop, id, PageRequest::first(200))
         .await?
         .items;
@@ -538,8 +550,14 @@ pub async fn set_status(
         ));
     }
     let shop = ctx.shop_id();
-    const ATTEMPTS: usize = 5;
-    for _ in 0..ATTEMPTS {
+    // Only changes racing on the same ticket retry; a short random pause
+    // lets them pass one another instead of colliding again.
+    const ATTEMPTS: u64 = 16;
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            let pause = rand::random::<u64>() % (500 * attempt);
+            tokio::time::sleep(std::time::Duration::from_micros(pause)).await;
+        }
         let now = Utc::now();
         let sms_month = crate::outreach::sms_usage_month(ctx, now);
         let inputs = tickets::status_inputs(&app.db, shop, id, status_id, sms_month.as_deref())
@@ -640,11 +658,10 @@ pub async fn set_status(
         .await?;
         return Ok(StatusChange { view, messages });
     }
-    // Only a ticket changing faster than it can be read gets here.
-    let current = ticket_in(&app.db, ctx, id).await?.version;
-    Err(Error::TicketChanged {
-        shown: current,
-        current,
+    // Only a ticket changed by many others at this very moment gets here.
+    Err(Error::Conflict {
+        field: "status_id".into(),
+        message: "could not be set: others are changing this ticket right now; try again".into(),
     })
 }
 

@@ -325,6 +325,47 @@ pub async fn line_items(
         .await?)
 }
 
+/// A ticket's services in order, and their line items in order, in one
+/// query (the ticket view after a change).
+pub async fn services_and_line_items(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    ticket: TicketId,
+) -> Result<(Vec<Service>, Vec<LineItem>), StoreError> {
+    use sea_orm::{FromQueryResult, Statement};
+    let backend = db.get_database_backend();
+    let sql = numbered(
+        backend,
+        format!(
+            "SELECT {}, {} FROM ticket_services s \
+             LEFT JOIN line_items l ON l.shop_id = s.shop_id AND l.service_id = s.id \
+             WHERE s.shop_id = $1 AND s.ticket_id = $2 \
+             ORDER BY s.position, s.id, l.position",
+            prefixed::<ticket_service::Entity>("s"),
+            prefixed::<line_item::Entity>("l"),
+        ),
+    );
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [shop.as_uuid().into(), ticket.as_uuid().into()],
+        ))
+        .await?;
+    let mut services: Vec<Service> = Vec::new();
+    let mut items = Vec::new();
+    for row in &rows {
+        let service = Service::from_query_result(row, "s_")?;
+        if services.last().is_none_or(|s| s.id != service.id) {
+            services.push(service);
+        }
+        if let Some(item) = joined::<LineItem>(row, "l")? {
+            items.push(item);
+        }
+    }
+    Ok((services, items))
+}
+
 /// Filters of the ticket list; every one is optional.
 #[derive(Debug, Clone, Default)]
 pub struct TicketFilter {
@@ -447,7 +488,7 @@ pub async fn status_inputs(
     sms_month: Option<&str>,
 ) -> Result<Option<StatusInputs>, StoreError> {
     use crate::entities::{customer, vehicle, vehicle_status};
-    use sea_orm::{DbBackend, FromQueryResult, Statement};
+    use sea_orm::{FromQueryResult, Statement};
     let backend = db.get_database_backend();
     let sql = format!(
         "SELECT {}, {}, {}, {}, {}, \
@@ -464,11 +505,7 @@ pub async fn status_inputs(
         prefixed::<vehicle_status::Entity>("n"),
         prefixed::<vehicle_status::Entity>("f"),
     );
-    // SQLite numbers its parameters `?N`.
-    let sql = match backend {
-        DbBackend::Postgres => sql,
-        _ => sql.replace('$', "?"),
-    };
+    let sql = numbered(backend, sql);
     let Some(row) = db
         .query_one_raw(Statement::from_sql_and_values(
             backend,
@@ -484,16 +521,6 @@ pub async fn status_inputs(
     else {
         return Ok(None);
     };
-    fn joined<M: FromQueryResult>(
-        row: &sea_orm::QueryResult,
-        alias: &str,
-    ) -> Result<Option<M>, StoreError> {
-        let pre = format!("{alias}_");
-        if row.try_get::<Option<uuid::Uuid>>(&pre, "id")?.is_none() {
-            return Ok(None);
-        }
-        Ok(Some(M::from_query_result(row, &pre)?))
-    }
     Ok(Some(StatusInputs {
         ticket: Ticket::from_query_result(&row, "t_")?,
         customer: joined(&row, "c")?,
@@ -502,6 +529,27 @@ pub async fn status_inputs(
         from: joined(&row, "f")?,
         sms_used: row.try_get::<Option<i64>>("", "sms_used")?,
     }))
+}
+
+/// The row of a left-joined table read with [`prefixed`] columns, `None`
+/// when the join found nothing.
+fn joined<M: sea_orm::FromQueryResult>(
+    row: &sea_orm::QueryResult,
+    alias: &str,
+) -> Result<Option<M>, StoreError> {
+    let pre = format!("{alias}_");
+    if row.try_get::<Option<uuid::Uuid>>(&pre, "id")?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(M::from_query_result(row, &pre)?))
+}
+
+/// SQLite numbers its parameters `?N` where PostgreSQL writes `$N`.
+fn numbered(backend: sea_orm::DbBackend, sql: String) -> String {
+    match backend {
+        sea_orm::DbBackend::Postgres => sql,
+        _ => sql.replace('$', "?"),
+    }
 }
 
 /// `alias.col AS alias_col, ...` for every column of `E`.

@@ -46,6 +46,7 @@ const MIGRATION_SOURCES: &[&str] = &[
     include_str!("../../../migrations/src/m20261125_000003_messaging.rs"),
     include_str!("../../../migrations/src/m20261126_000004_customer_links.rs"),
     include_str!("../../../migrations/src/m20261127_000005_billing.rs"),
+    include_str!("../../../migrations/src/m20261128_000006_message_indexes.rs"),
 ];
 
 fn template_name() -> String {

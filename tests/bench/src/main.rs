@@ -208,7 +208,11 @@ async fn main() -> anyhow::Result<()> {
     // `--only messaging` (or `tickets`) runs one group.
     let only: Option<String> = std::env::args().skip_while(|a| a != "--only").nth(1);
     if only.as_deref() == Some("status") {
-        tickets::status_vs_pgbench(if quick { 3 } else { 10 }, 8).await?;
+        if quick {
+            tickets::status_vs_pgbench(3, 8, 1).await?;
+        } else {
+            tickets::status_vs_pgbench(10, 8, 3).await?;
+        }
         return Ok(());
     }
     if only.as_deref() == Some("customer") {
@@ -231,7 +235,7 @@ async fn main() -> anyhow::Result<()> {
         tickets::search_at_scale(50, 200, 200).await?;
         tickets::batch_import(Backend::Sqlite, 2).await?;
         tickets::batch_import(Backend::Postgres, 2).await?;
-        tickets::status_vs_pgbench(3, 8).await?;
+        tickets::status_vs_pgbench(3, 8, 1).await?;
         messaging::jobs_vs_skip_locked(2_000, 8).await?;
         messaging::status_to_provider(50).await?;
         customer::customer_page(Backend::Sqlite, 100).await?;
@@ -239,7 +243,7 @@ async fn main() -> anyhow::Result<()> {
         tickets::search_at_scale(1_000, 1_000, 2_000).await?;
         tickets::batch_import(Backend::Sqlite, 20).await?;
         tickets::batch_import(Backend::Postgres, 20).await?;
-        tickets::status_vs_pgbench(10, 8).await?;
+        tickets::status_vs_pgbench(10, 8, 3).await?;
         messaging::jobs_vs_skip_locked(20_000, 8).await?;
         messaging::status_to_provider(500).await?;
         customer::customer_page(Backend::Sqlite, 1_000).await?;

@@ -173,10 +173,12 @@ pub async fn batch_import(backend: Backend, batches: usize) -> anyhow::Result<()
 }
 
 /// Status changes through `PUT /api/v1/tickets/{id}/status` (history,
-/// timeline, two queued messages with jobs, NOTIFY: one transaction each)
-/// against `pgbench`'s default mixed (TPC-B-like) workload, same machine,
-/// same concurrency, one after the other.
-pub async fn status_vs_pgbench(secs: u64, clients: usize) -> anyhow::Result<()> {
+/// timeline, the customer's text with its job and event, thread, NOTIFY:
+/// all or nothing) against `pgbench`'s default mixed (TPC-B-like) workload,
+/// same machine, same concurrency. The three run in turn, `rounds` times,
+/// so that a machine that speeds up or slows down during the run affects
+/// both sides of each ratio alike; the median round is the figure.
+pub async fn status_vs_pgbench(secs: u64, clients: usize, rounds: usize) -> anyhow::Result<()> {
     let Some(t) = TestApp::spawn(Backend::Postgres).await else {
         println!("status vs pgbench: skipped, PostgreSQL not reachable");
         return Ok(());
@@ -186,33 +188,12 @@ pub async fn status_vs_pgbench(secs: u64, clients: usize) -> anyhow::Result<()> 
     let init = std::process::Command::new("pgbench")
         .args(["-i", "-q", "-s", "10", &url])
         .output();
-    let tps = match init {
-        Ok(o) if o.status.success() => {
-            let run = std::process::Command::new("pgbench")
-                .args([
-                    "-c",
-                    &clients.to_string(),
-                    "-j",
-                    "2",
-                    "-T",
-                    &secs.to_string(),
-                    &url,
-                ])
-                .output()?;
-            let text = String::from_utf8_lossy(&run.stdout).to_string();
-            text.lines()
-                .find(|l| l.starts_with("tps"))
-                .and_then(|l| l.split_whitespace().nth(2))
-                .and_then(|v| v.parse::<f64>().ok())
-        }
-        _ => None,
-    };
-    pitwall_testkit::drop_pg_database(&pgbench_db).await;
-    let Some(tps) = tps else {
+    if !matches!(init, Ok(ref o) if o.status.success()) {
         println!("status vs pgbench: skipped, pgbench is not installed or failed");
+        pitwall_testkit::drop_pg_database(&pgbench_db).await;
         t.finish().await;
         return Ok(());
-    };
+    }
 
     let (_, owner) = t.shop("status-bench", "premium").await;
     let (_, key) = t
@@ -246,20 +227,95 @@ pub async fn status_vs_pgbench(secs: u64, clients: usize) -> anyhow::Result<()> 
         })
         .unwrap_or_default();
     anyhow::ensure!(!ids.is_empty() && notify.len() >= 2, "bench data missing");
+    let actor = pitwall_core::auth::authenticate(&t.app, &owner, pitwall_core::auth::Kind::Api)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let ctx = t
+        .app
+        .shop_ctx(&actor, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
 
+    let mut direct_ratios = Vec::new();
+    let mut http_ratios = Vec::new();
+    for round in 1..=rounds {
+        let Some(tps) = pgbench(&url, clients, secs) else {
+            println!("status vs pgbench: pgbench failed");
+            break;
+        };
+        let http = status_changes_over_http(&t, &owner, &ids, &notify, clients, secs).await;
+        let direct = status_changes_direct(&t, &ctx, &ids, &notify, clients, secs).await;
+        println!(
+            "  round {round}: pgbench {tps:.0} tps; use case {direct:.0}/s ({:.2}); HTTP API {http:.0}/s ({:.2})",
+            direct / tps,
+            http / tps
+        );
+        direct_ratios.push(direct / tps);
+        http_ratios.push(http / tps);
+    }
+    pitwall_testkit::drop_pg_database(&pgbench_db).await;
+    if !direct_ratios.is_empty() {
+        println!(
+            "status change vs pgbench (PostgreSQL, {clients} clients, {rounds} rounds of {secs} s each): \
+             median ratio through the use case {:.2}, through the HTTP API {:.2} \
+             (each change: ticket, history, timeline event, 1 text + its job + its event, thread, NOTIFY, \
+             then the ticket view)",
+            median(&mut direct_ratios),
+            median(&mut http_ratios)
+        );
+    }
+    t.finish().await;
+    Ok(())
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// pgbench's default TPC-B-like run; its transactions per second.
+fn pgbench(url: &str, clients: usize, secs: u64) -> Option<f64> {
+    let run = std::process::Command::new("pgbench")
+        .args([
+            "-c",
+            &clients.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &secs.to_string(),
+            url,
+        ])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&run.stdout).to_string();
+    text.lines()
+        .find(|l| l.starts_with("tps"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|v| v.parse::<f64>().ok())
+}
+
+/// Status changes per second through `PUT /api/v1/tickets/{id}/status`.
+async fn status_changes_over_http(
+    t: &TestApp,
+    owner: &str,
+    ids: &[TicketId],
+    notify: &[StatusId],
+    clients: usize,
+    secs: u64,
+) -> f64 {
     let done = Arc::new(AtomicU64::new(0));
     let until = Instant::now() + Duration::from_secs(secs);
     let client = reqwest::Client::new();
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let (client, done, owner) = (client.clone(), done.clone(), owner.clone());
+        let (client, done, owner) = (client.clone(), done.clone(), owner.to_owned());
         let urls: Vec<String> = ids
             .iter()
             .skip(c)
             .step_by(clients)
             .map(|id| t.url(&format!("/api/v1/tickets/{id}/status")))
             .collect();
-        let notify = notify.clone();
+        let notify = notify.to_vec();
         tasks.push(tokio::spawn(async move {
             let mut i = 0usize;
             while Instant::now() < until {
@@ -285,23 +341,24 @@ pub async fn status_vs_pgbench(secs: u64, clients: usize) -> anyhow::Result<()> 
     for task in tasks {
         let _ = task.await;
     }
-    let changes = done.load(Ordering::Relaxed) as f64 / secs as f64;
+    done.load(Ordering::Relaxed) as f64 / secs as f64
+}
 
-    // The same write path without HTTP: the use case the API calls, with
-    // the same concurrency (its answer, the ticket view, is still read).
-    let actor = pitwall_core::auth::authenticate(&t.app, &owner, pitwall_core::auth::Kind::Api)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let ctx = t
-        .app
-        .shop_ctx(&actor, None)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+/// The same write path without HTTP: the use case the API calls, with the
+/// same concurrency (its answer, the ticket view, is still read).
+async fn status_changes_direct(
+    t: &TestApp,
+    ctx: &pitwall_core::ShopCtx,
+    ids: &[TicketId],
+    notify: &[StatusId],
+    clients: usize,
+    secs: u64,
+) -> f64 {
     let done = Arc::new(AtomicU64::new(0));
     let until = Instant::now() + Duration::from_secs(secs);
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let (app, ctx, done, notify) = (t.app.clone(), ctx.clone(), done.clone(), notify.clone());
+        let (app, ctx, done, notify) = (t.app.clone(), ctx.clone(), done.clone(), notify.to_vec());
         let mine: Vec<TicketId> = ids.iter().skip(c).step_by(clients).copied().collect();
         tasks.push(tokio::spawn(async move {
             let mut i = 0usize;
@@ -327,14 +384,5 @@ pub async fn status_vs_pgbench(secs: u64, clients: usize) -> anyhow::Result<()> 
     for task in tasks {
         let _ = task.await;
     }
-    let direct = done.load(Ordering::Relaxed) as f64 / secs as f64;
-    println!(
-        "status change vs pgbench (PostgreSQL, {clients} clients, {secs} s each): pgbench TPC-B-like {tps:.0} tps; \
-         status changes (each: ticket, history, timeline event, 1 text + its job + its event, thread, NOTIFY, \
-         then the ticket view) through the use case {direct:.0}/s, ratio {:.2}; through the HTTP API {changes:.0}/s, ratio {:.2}",
-        direct / tps,
-        changes / tps
-    );
-    t.finish().await;
-    Ok(())
+    done.load(Ordering::Relaxed) as f64 / secs as f64
 }

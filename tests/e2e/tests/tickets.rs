@@ -448,6 +448,105 @@ both_backends!(a_status_change_is_one_transaction, async |t: &TestApp| {
 });
 
 both_backends!(
+    concurrent_status_changes_chain_and_a_stale_write_changes_nothing,
+    async |t: &TestApp| {
+        let (_, owner) = t.shop("race-shop", "premium").await;
+        let key = pos_key(t, &owner).await;
+        let (_, pushed) = put(t, &key, "RC-1", ticket("6101", "2026-11-23T10:00:00Z")).await;
+        let id = pushed["ticket"]["id"].as_str().unwrap().to_owned();
+        let (_, list) = t.get("/api/v1/vehicle-statuses", &owner).await;
+        let statuses: Vec<(String, String)> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["id"].as_str().unwrap().to_owned(),
+                    s["label"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert!(statuses.len() >= 6, "{list}");
+
+        // Every status at once on one ticket: each change is decided on the
+        // state it read and written only if nobody got there first, so all
+        // succeed and the history is one unbroken chain.
+        let url = t.url(&format!("/api/v1/tickets/{id}/status"));
+        let client = reqwest::Client::new();
+        let answers: Vec<_> = statuses
+            .iter()
+            .map(|(sid, _)| {
+                let request = client
+                    .put(&url)
+                    .bearer_auth(&owner)
+                    .json(&json!({"status_id": sid}))
+                    .send();
+                tokio::spawn(async move {
+                    let r = request.await.unwrap();
+                    (r.status().as_u16(), r.text().await.unwrap_or_default())
+                })
+            })
+            .collect();
+        for a in answers {
+            let (s, b) = a.await.unwrap();
+            assert_eq!(s, 200, "{b}");
+        }
+        let (_, detail) = t.get(&format!("/api/v1/tickets/{id}"), &owner).await;
+        let history = detail["status_history"].as_array().unwrap();
+        assert_eq!(history.len(), statuses.len(), "{detail}");
+        // A pushed ticket starts at the shop's first status.
+        assert_eq!(
+            history[0]["from"], pushed["ticket"]["status"]["label"],
+            "{detail}"
+        );
+        for pair in history.windows(2) {
+            assert_eq!(pair[1]["from"], pair[0]["to"], "{detail}");
+        }
+        let mut reached: Vec<&str> = history.iter().map(|h| h["to"].as_str().unwrap()).collect();
+        reached.sort_unstable();
+        let mut all: Vec<&str> = statuses.iter().map(|(_, l)| l.as_str()).collect();
+        all.sort_unstable();
+        assert_eq!(reached, all);
+        assert_eq!(
+            detail["ticket"]["status"]["label"],
+            history[history.len() - 1]["to"],
+            "{detail}"
+        );
+
+        // A write decided on an old version writes nothing at all.
+        use pitwall_core::store::{activity, batch::Batch, tickets};
+        use pitwall_domain::{ShopId, StatusId, TicketId};
+        let db = &t.app.db;
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT shop_id, version FROM tickets WHERE external_id = 'RC-1'".to_owned(),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let shop = ShopId::from_uuid(row.try_get::<uuid::Uuid>("", "shop_id").unwrap());
+        let version = row.try_get::<i32>("", "version").unwrap();
+        let tid: TicketId = id.parse().unwrap();
+        let to: StatusId = statuses[0].0.parse().unwrap();
+        let now = chrono::Utc::now();
+        let before = count(t, "status_changes").await;
+        let mut stale =
+            Batch::guarded(tickets::status_guard(shop, tid, version - 1, to, now, None));
+        stale.insert([activity::status_change_row(shop, tid, None, to, None, now)]);
+        assert!(!stale.run_guarded(db).await.unwrap());
+        assert_eq!(count(t, "status_changes").await, before);
+        let (_, after) = t.get(&format!("/api/v1/tickets/{id}"), &owner).await;
+        assert_eq!(after["ticket"]["status"], detail["ticket"]["status"]);
+        // The same write on the current version lands.
+        let mut current = Batch::guarded(tickets::status_guard(shop, tid, version, to, now, None));
+        current.insert([activity::status_change_row(shop, tid, None, to, None, now)]);
+        assert!(current.run_guarded(db).await.unwrap());
+        assert_eq!(count(t, "status_changes").await, before + 1);
+    }
+);
+
+both_backends!(
     statuses_are_managed_and_retired_ones_stay_on_tickets,
     async |t: &TestApp| {
         let (_, owner) = t.shop("setup-shop", "premium").await;
