@@ -42,14 +42,6 @@ impl FeatureSet {
         })
     }
 
-    /// For principals that are not a user (a POS key).
-    pub async fn load_for(app: &App, shop: ShopId) -> Result<Self> {
-        let s = shops::get(&app.db, shop)
-            .await?
-            .ok_or(Error::NotFound("shop"))?;
-        Self::load(&app.db, &s).await
-    }
-
     pub fn has(&self, f: Feature) -> bool {
         match self.overrides.iter().find(|(o, _)| *o == f) {
             Some((_, enabled)) => *enabled,

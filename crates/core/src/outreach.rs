@@ -175,9 +175,9 @@ pub(crate) async fn queue(
     o: Outgoing<'_>,
 ) -> Result<Vec<Message>> {
     let now = Utc::now();
-    let sms_used = match ctx.features.sms_stop_at() {
-        Some(_) if o.channels.contains(&Channel::Sms) => {
-            Some(messages::sms_segments_in(txn, ctx.shop_id(), &usage_month(now)).await?)
+    let sms_used = match sms_usage_month(ctx, now) {
+        Some(month) if o.channels.contains(&Channel::Sms) => {
+            Some(messages::sms_segments_in(txn, ctx.shop_id(), &month).await?)
         }
         _ => None,
     };

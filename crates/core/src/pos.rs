@@ -47,7 +47,7 @@ impl PosCtx {
 /// working; suspended shops may read but not push.
 pub async fn authenticate(app: &App, secret: &str) -> Result<PosCtx> {
     let (key, shop) = crate::api_keys::authenticate(app, secret).await?;
-    let features = crate::features::FeatureSet::load_for(app, ShopId::from_uuid(shop.id)).await?;
+    let features = crate::features::FeatureSet::load(&app.db, &shop).await?;
     features.require(Feature::PosSync)?;
     let lifecycle = crate::billing::effective_lifecycle(app, &shop).await?;
     Ok(PosCtx {

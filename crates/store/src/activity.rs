@@ -63,28 +63,6 @@ pub async fn record_event(
         .await?)
 }
 
-/// Several events in one statement; their ids, in order.
-pub async fn record_events(
-    db: &impl ConnectionTrait,
-    shop: ShopId,
-    events: Vec<NewEvent<'_>>,
-) -> Result<Vec<uuid::Uuid>, StoreError> {
-    if events.is_empty() {
-        return Ok(vec![]);
-    }
-    let at = now();
-    let ids: Vec<TimelineEventId> = events.iter().map(|_| TimelineEventId::new()).collect();
-    let rows: Vec<timeline_event::ActiveModel> = events
-        .into_iter()
-        .zip(&ids)
-        .map(|(e, id)| event_row(shop, *id, e, at))
-        .collect();
-    timeline_event::Entity::insert_many(rows)
-        .exec_without_returning(db)
-        .await?;
-    Ok(ids.into_iter().map(|i| i.as_uuid()).collect())
-}
-
 /// Oldest first, seek-paginated: a timeline reads like a story.
 pub async fn timeline(
     db: &impl ConnectionTrait,

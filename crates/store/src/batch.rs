@@ -19,7 +19,7 @@
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DbBackend, EntityName,
-    EntityTrait, IdenStatic, Iterable, Statement, TransactionTrait, Value,
+    EntityTrait, IdenStatic, Iterable, Statement, Value,
 };
 
 use crate::{Db, StoreError};
@@ -38,7 +38,7 @@ enum SetTo {
 }
 
 impl Guard {
-    pub fn update<E: EntityTrait + Default>() -> Self {
+    pub fn update<E: EntityTrait>() -> Self {
         Guard {
             table: E::default().table_name(),
             set: Vec::new(),
@@ -217,12 +217,7 @@ impl Batch {
                 };
                 let mut sql = Sql::new(backend);
                 guard.write(&mut sql);
-                let txn = db
-                    .begin_with_options(sea_orm::TransactionOptions {
-                        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
-                        ..Default::default()
-                    })
-                    .await?;
+                let txn = crate::begin_write(db).await?;
                 if txn.execute_raw(sql.statement()).await?.rows_affected() != 1 {
                     txn.rollback().await?;
                     return Ok(false);

@@ -93,23 +93,6 @@ pub async fn insert(
     Ok(row)
 }
 
-/// Several messages in one statement.
-pub async fn insert_many(
-    db: &impl ConnectionTrait,
-    shop: ShopId,
-    list: Vec<NewMessage<'_>>,
-) -> Result<Vec<Message>, StoreError> {
-    if list.is_empty() {
-        return Ok(vec![]);
-    }
-    let at = now();
-    let rows: Vec<Message> = list.into_iter().map(|m| message_row(shop, m, at)).collect();
-    message::Entity::insert_many(rows.iter().cloned().map(|r| r.into_active_model()))
-        .exec_without_returning(db)
-        .await?;
-    Ok(rows)
-}
-
 pub async fn get(
     db: &impl ConnectionTrait,
     shop: ShopId,

@@ -38,7 +38,6 @@ pub async fn insert(
     Ok(id)
 }
 
-/// Several jobs in one statement.
 /// The row of one job, for a [`crate::batch::Batch`].
 pub fn row(
     shop: Option<ShopId>,
@@ -56,6 +55,7 @@ pub fn row(
     }
 }
 
+/// Several jobs in one statement.
 pub async fn insert_many(
     db: &impl ConnectionTrait,
     shop: Option<ShopId>,

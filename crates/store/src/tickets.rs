@@ -355,9 +355,10 @@ pub async fn services_and_line_items(
     let mut services: Vec<Service> = Vec::new();
     let mut items = Vec::new();
     for row in &rows {
-        let service = Service::from_query_result(row, "s_")?;
-        if services.last().is_none_or(|s| s.id != service.id) {
-            services.push(service);
+        // One row per line item: the service repeats on each of them.
+        let id: uuid::Uuid = row.try_get("s_", "id")?;
+        if services.last().is_none_or(|s| s.id != id) {
+            services.push(Service::from_query_result(row, "s_")?);
         }
         if let Some(item) = joined::<LineItem>(row, "l")? {
             items.push(item);
