@@ -7,6 +7,7 @@
 
 pub mod fake_sms;
 pub mod fake_stripe;
+pub mod pages;
 pub mod receiver;
 
 use std::path::PathBuf;

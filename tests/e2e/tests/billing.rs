@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use pitwall_testkit::fake_sms::FakeSms;
 use pitwall_testkit::fake_stripe::{FakeStripe, WEBHOOK_SECRET};
+use pitwall_testkit::pages::{browser, csrf_of, page, sign_in};
 use pitwall_testkit::{Backend, Options, StatusCode, TestApp};
 use serde_json::{Value, json};
 
@@ -642,30 +643,6 @@ async fn without_stripe_billing_says_so_and_everything_else_works() {
 
 // ------------------------------------------------------------ pages
 
-/// A browser-like client with its own cookie jar, not following redirects.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-async fn sign_in(t: &TestApp, c: &reqwest::Client, email: &str) {
-    let r = c
-        .post(t.url("/login"))
-        .form(&[("email", email), ("password", pitwall_testkit::PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-in of {email}");
-}
-
-async fn page(t: &TestApp, c: &reqwest::Client, path: &str) -> (StatusCode, String) {
-    let r = c.get(t.url(path)).send().await.unwrap();
-    (r.status(), r.text().await.unwrap())
-}
-
 async fn form(
     t: &TestApp,
     c: &reqwest::Client,
@@ -680,13 +657,6 @@ async fn form(
         .map(|l| l.to_str().unwrap().to_owned())
         .unwrap_or_default();
     (status, to, r.text().await.unwrap())
-}
-
-fn csrf_of(html: &str) -> String {
-    let at = html
-        .find("name=\"csrf\" value=\"")
-        .expect("a form with a CSRF token");
-    html[at + 19..].split('"').next().unwrap().to_owned()
 }
 
 /// The text of the element marked `data-testid="{id}"` (up to its first tag).

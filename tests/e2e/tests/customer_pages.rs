@@ -8,26 +8,9 @@
 use std::time::Duration;
 
 use pitwall_core::domain::Role;
-use pitwall_testkit::{PASSWORD, StatusCode, TestApp, both_backends};
+use pitwall_testkit::pages::{browser, csrf_of, sign_in};
+use pitwall_testkit::{StatusCode, TestApp, both_backends};
 use serde_json::{Value, json};
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-async fn sign_in(t: &TestApp, c: &reqwest::Client, email: &str) {
-    let r = c
-        .post(t.url("/login"))
-        .form(&[("email", email), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-in of {email}");
-}
 
 /// The page's HTML with the `/` minijinja escapes in attributes undone.
 async fn text(r: reqwest::Response) -> String {
@@ -37,13 +20,6 @@ async fn text(r: reqwest::Response) -> String {
 async fn page(t: &TestApp, c: &reqwest::Client, path: &str) -> (StatusCode, String) {
     let r = c.get(t.url(path)).send().await.unwrap();
     (r.status(), text(r).await)
-}
-
-fn csrf_of(html: &str) -> String {
-    let at = html
-        .find("name=\"csrf\" value=\"")
-        .expect("a form with a CSRF token");
-    html[at + 19..].split('"').next().unwrap().to_owned()
 }
 
 /// A shop on `plan` with a POS key, and one ticket with three services

@@ -2,43 +2,18 @@
 //! and permission refusals in words, the admin console.
 
 use pitwall_core::domain::{PlatformRole, Role};
+use pitwall_testkit::pages::{self, browser, csrf_of, page};
 use pitwall_testkit::{PASSWORD, StatusCode, TestApp, both_backends};
 
-/// A browser-like client with its own cookie jar.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
+/// Signs in through the form and checks where it lands and the cookie.
 async fn sign_in(t: &TestApp, c: &reqwest::Client, email: &str) {
-    let r = c
-        .post(t.url("/login"))
-        .form(&[("email", email), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-in of {email}");
+    let r = pages::sign_in(t, c, email).await;
     assert_eq!(r.headers()["location"], "/app");
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "{cookie}"
     );
-}
-
-async fn page(t: &TestApp, c: &reqwest::Client, path: &str) -> (StatusCode, String) {
-    let r = c.get(t.url(path)).send().await.unwrap();
-    (r.status(), r.text().await.unwrap())
-}
-
-fn csrf_of(html: &str) -> String {
-    let at = html
-        .find("name=\"csrf\" value=\"")
-        .expect("a form with a CSRF token");
-    html[at + 19..].split('"').next().unwrap().to_owned()
 }
 
 both_backends!(sign_in_navigation_and_csrf, async |t: &TestApp| {
