@@ -13,6 +13,7 @@ mod m20261125_000003_messaging;
 mod m20261126_000004_customer_links;
 mod m20261127_000005_billing;
 mod m20261128_000006_message_indexes;
+mod m20261203_000007_sender_numbers;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_customer_links::Migration),
             Box::new(m20261127_000005_billing::Migration),
             Box::new(m20261128_000006_message_indexes::Migration),
+            Box::new(m20261203_000007_sender_numbers::Migration),
         ]
     }
 }

@@ -35,6 +35,8 @@ const env = {
 const password = 'owner password 123';
 execFileSync(bin, ['admin', 'create-shop', '--name', 'Texting Garage', '--slug', 'texting-garage', '--plan', 'pro',
   '--owner-email', 'owner@texting.test', '--owner-password', password], { env, stdio: 'inherit' });
+execFileSync(bin, ['admin', 'create-admin', '--email', 'support@texting.test', '--password', password, '--support'],
+  { env, stdio: 'inherit' });
 await serve(env, base);
 
 async function api(method, path, token, body) {
@@ -64,10 +66,13 @@ async function textIn(body) {
   if (!r.ok) throw new Error(`the inbound webhook answered ${r.status}: ${await r.text()}`);
 }
 
-// The shop texts from its own number; the POS sends a ticket whose
-// customer has a mobile number.
+// Platform support gives the shop its own number; the POS sends a ticket
+// whose customer has a mobile number.
 const { token } = await api('POST', '/api/v1/auth/login', '', { email: 'owner@texting.test', password });
-await api('PUT', '/api/v1/messaging-settings', token, { sms_from: shopNumber, require_sms_consent: false });
+const { token: support } = await api('POST', '/api/v1/auth/login', '', { email: 'support@texting.test', password });
+const { id: shopId } = await api('GET', '/api/v1/shop', token);
+await api('PUT', `/api/admin/v1/shops/${shopId}/sms-from`, support, { sms_from: shopNumber });
+await api('PUT', '/api/v1/messaging-settings', token, { require_sms_consent: false });
 const { secret: posKey } = await api('POST', '/api/v1/api-keys', token, { name: 'POS' });
 const pushed = await api('PUT', '/api/pos/v1/tickets/RO-TEXT-1', posKey, {
   kind: 'workorder', number: '77001', pos_updated_at: new Date().toISOString(),

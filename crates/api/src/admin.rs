@@ -195,6 +195,28 @@ impl AdminApi {
         Ok(Json(shop_out(&app, &actor, id).await?))
     }
 
+    /// Assign the shop its own SMS sender number, or take it back (null).
+    /// A number belongs to one shop (409 `conflict` on `sms_from`), and the
+    /// platform's shared number is never a shop's own.
+    #[oai(
+        path = "/shops/:shop_id/sms-from",
+        method = "put",
+        tag = "AdminTags::AdminShops",
+        operation_id = "admin_set_shop_sms_from"
+    )]
+    async fn set_sms_from(
+        &self,
+        app: Data<&App>,
+        auth: UserToken,
+        shop_id: Path<uuid::Uuid>,
+        body: JsonBody<SetSmsFromRequest>,
+    ) -> ApiResult<AdminShop> {
+        let actor = actor(&app, &auth).await?;
+        let id = ShopId::from_uuid(shop_id.0);
+        admin::set_sms_from(&app, &actor, id, body.0.sms_from.as_deref()).await?;
+        Ok(Json(shop_out(&app, &actor, id).await?))
+    }
+
     /// Suspend, reactivate or close a shop, with a reason.
     #[oai(
         path = "/shops/:shop_id/lifecycle",

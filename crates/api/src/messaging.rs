@@ -186,7 +186,8 @@ pub struct PreviewOut {
 
 #[derive(Debug, Clone, Object)]
 pub struct MessagingSettingsOut {
-    /// The shop's own sender number (E.164), if it has one.
+    /// The shop's own sender number (E.164), if it has one. Assigned by
+    /// platform support (admin API `PUT /api/admin/v1/shops/{shop_id}/sms-from`).
     pub sms_from: Option<String>,
     /// The platform's number used when the shop has none.
     pub default_sms_from: Option<String>,
@@ -212,6 +213,8 @@ impl From<messaging::Settings> for MessagingSettingsOut {
 #[derive(Debug, Clone, Object, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MessagingSettingsRequest {
+    /// Read-only: leave it out or send the current number back. A different
+    /// number is refused (422 on `sms_from`); platform support assigns it.
     pub sms_from: Option<String>,
     pub quiet_hours_start: Option<String>,
     pub quiet_hours_end: Option<String>,

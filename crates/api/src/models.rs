@@ -55,6 +55,9 @@ pub struct ShopOut {
     pub logo_url: Option<String>,
     pub primary_color: Option<String>,
     pub accent_color: Option<String>,
+    /// The shop's own SMS sender number, assigned by platform support; null:
+    /// texts go from the platform's shared number.
+    pub sms_from: Option<String>,
     /// Features the shop may use now: its plan's plus support's overrides.
     pub features: Vec<String>,
     pub quotas: Quotas,
@@ -78,6 +81,7 @@ impl ShopOut {
             logo_url: s.logo_url.clone(),
             primary_color: s.primary_color.clone(),
             accent_color: s.accent_color.clone(),
+            sms_from: s.sms_from.clone(),
             features: f.enabled().iter().map(|f| f.as_str().to_owned()).collect(),
             quotas: Quotas {
                 users: f.quota(Quota::Users),
@@ -394,6 +398,14 @@ pub struct AdminShop {
 #[serde(deny_unknown_fields)]
 pub struct SetPlanRequest {
     pub plan: String,
+}
+
+#[derive(Debug, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetSmsFromRequest {
+    /// The shop's own sender number in E.164 (`+15125550100`), or null to
+    /// send from the platform's shared number. Unique across shops.
+    pub sms_from: Option<String>,
 }
 
 #[derive(Debug, Object, Deserialize)]

@@ -1,5 +1,6 @@
 //! The admin console's use cases: platform admins and support.
 
+use pitwall_domain::phone::Phone;
 use pitwall_domain::{Feature, ShopId, ShopLifecycle};
 use pitwall_store::{Page, PageRequest, audit, plans, shops};
 use serde_json::json;
@@ -65,6 +66,74 @@ pub async fn set_plan(app: &App, actor: &Actor, id: ShopId, plan: &str) -> Resul
     txn.commit().await?;
     app.cache.clear();
     Ok(shop)
+}
+
+/// Assigns the shop its own SMS sender number, or takes it back (`None`:
+/// the shop texts from the platform's shared number). A number routes
+/// replies and STOP keywords to its shop, so it belongs to one shop only,
+/// and the shared number is never a shop's own.
+pub async fn set_sms_from(
+    app: &App,
+    actor: &Actor,
+    id: ShopId,
+    number: Option<&str>,
+) -> Result<shops::Shop> {
+    actor.require_platform()?;
+    let before = shops::get(&app.db, id)
+        .await?
+        .ok_or(Error::NotFound("shop"))?;
+    let number = match number.map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(
+            Phone::parse(s, &before.country)
+                .map_err(|e| Error::invalid("sms_from", e.0))?
+                .as_str()
+                .to_owned(),
+        ),
+    };
+    if let Some(n) = &number {
+        if app.config.default_sms_from.as_deref() == Some(n.as_str()) {
+            return Err(Error::Conflict {
+                field: "sms_from".into(),
+                message:
+                    "is the platform's shared number (TWILIO_FROM) and cannot be one shop's own"
+                        .into(),
+            });
+        }
+        if shops::by_sms_from(&app.db, n)
+            .await?
+            .is_some_and(|other| other.id != before.id)
+        {
+            return Err(taken());
+        }
+    }
+    let txn = pitwall_store::begin_write(&app.db).await?;
+    // The unique index decides a race the check above lost.
+    let shop = match shops::set_sms_from(&txn, id, number.as_deref()).await {
+        Err(pitwall_store::StoreError::Conflict { .. }) => return Err(taken()),
+        other => other?.ok_or(Error::NotFound("shop"))?,
+    };
+    audit::record(
+        &txn,
+        audit::NewAudit {
+            shop: Some(id),
+            actor: Some(actor.user_id),
+            action: "shop.set_sms_from",
+            target: number.clone(),
+            details: json!({ "from": before.sms_from, "to": number }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    app.cache.clear();
+    Ok(shop)
+}
+
+fn taken() -> Error {
+    Error::Conflict {
+        field: "sms_from".into(),
+        message: "is already another shop's sender number".into(),
+    }
 }
 
 /// Suspends or reactivates a shop. A suspended shop is read-only.

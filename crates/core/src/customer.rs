@@ -376,6 +376,7 @@ pub async fn send_message(app: &App, token: &str, visitor: Visitor<'_>, body: &s
             from_address: None,
             subject: None,
             body,
+            outgoing_body: None,
             segments: 0,
             created_by: None,
             status: MessageStatus::Received,

@@ -99,15 +99,21 @@ pub async fn issue(
             .await?
             .map(|t| t.body)
             .unwrap_or_else(|| TemplateKind::Link.default_body().to_owned());
-        let vars = outreach::vars_for(
-            ctx,
-            &customer,
-            Some(&ticket),
-            vehicle.as_ref(),
-            None,
-            Some(&url),
-        );
-        let body = outreach::render(&template, &vars)?;
+        // Rendered twice: whole for the customer, masked for the chat log,
+        // where anyone who reads the thread could otherwise sign as them.
+        let render_with = |link: &str| {
+            let vars = outreach::vars_for(
+                ctx,
+                &customer,
+                Some(&ticket),
+                vehicle.as_ref(),
+                None,
+                Some(link),
+            );
+            outreach::render(&template, &vars)
+        };
+        let sent_body = render_with(&url)?;
+        let body = render_with(&masked_url(&app.config.base_url, &token))?;
         message = outreach::queue(
             &txn,
             ctx,
@@ -117,6 +123,7 @@ pub async fn issue(
                 kind: MessageKind::Link,
                 channels: &[channel],
                 body: &body,
+                sent_body: Some(&sent_body),
                 subject: Some(format!("Your {} from {}", ticket.kind, ctx.shop.name)),
                 by: Some(ctx.user_id),
                 requested: true,
@@ -154,6 +161,20 @@ pub async fn issue(
     }
     tracing::info!(shop.id = %shop, ticket.id = %ticket_id, link.id = %link.id, "customer link issued");
     Ok(Issued { link, url, message })
+}
+
+/// The link as the chat log shows it: enough to tell links apart, not
+/// enough to open one.
+pub fn masked_url(base_url: &str, token: &str) -> String {
+    let tail: String = token
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("{base_url}/c/pwc_…{tail}")
 }
 
 /// A link as staff see it (never the token).

@@ -293,6 +293,7 @@ pub async fn reply(
             kind: MessageKind::Reply,
             channels: &[channel],
             body,
+            sent_body: None,
             subject: Some(format!("A message from {}", ctx.shop.name)),
             by: Some(ctx.user_id),
             requested: true,
@@ -359,6 +360,7 @@ pub async fn resend(app: &App, ctx: &ShopCtx, id: MessageId) -> Result<Message> 
             kind,
             channels: &[channel],
             body: &old.body,
+            sent_body: None,
             subject: old.subject.clone(),
             by: Some(ctx.user_id),
             requested: true,
@@ -431,6 +433,7 @@ pub async fn send_reminder(
             kind: MessageKind::Reminder,
             channels: &[channel],
             body: &body,
+            sent_body: None,
             subject: Some(format!("A reminder from {}", ctx.shop.name)),
             by: Some(ctx.user_id),
             requested: true,
@@ -574,12 +577,19 @@ pub async fn put_settings(app: &App, ctx: &ShopCtx, input: SettingsInput<'_>) ->
     app.require(ctx, Permission::ShopSettingsManage).await?;
     ctx.require_writable()?;
     let mut p = crate::Problems::default();
-    let sms_from = match input.sms_from.map(str::trim).filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => p
-            .check("sms_from", Phone::parse(s, &ctx.shop.country))
-            .map(|ph| ph.as_str().to_owned()),
-    };
+    // The sender number is platform support's to assign (a number routes
+    // replies and STOP keywords to its shop); the form may send it back
+    // unchanged.
+    if let Some(s) = input.sms_from.map(str::trim).filter(|s| !s.is_empty()) {
+        let same = Phone::parse(s, &ctx.shop.country)
+            .is_ok_and(|ph| ctx.shop.sms_from.as_deref() == Some(ph.as_str()));
+        if !same {
+            p.add(
+                "sms_from",
+                "is assigned by platform support; ask support to change the shop's sender number",
+            );
+        }
+    }
     let start = input
         .quiet_hours_start
         .map(str::trim)
@@ -624,7 +634,6 @@ pub async fn put_settings(app: &App, ctx: &ShopCtx, input: SettingsInput<'_>) ->
         &app.db,
         shop,
         shops::MessagingSettings {
-            sms_from: sms_from.as_deref(),
             quiet_hours: quiet,
             require_sms_consent: input.require_sms_consent,
         },
@@ -632,7 +641,7 @@ pub async fn put_settings(app: &App, ctx: &ShopCtx, input: SettingsInput<'_>) ->
     .await?;
     app.cache.clear();
     Ok(Settings {
-        sms_from,
+        sms_from: ctx.shop.sms_from.clone(),
         default_sms_from: app.config.default_sms_from.clone(),
         quiet_hours_start: quiet.map(|q| hhmm(q.0)),
         quiet_hours_end: quiet.map(|q| hhmm(q.1)),
@@ -827,7 +836,14 @@ pub async fn receive_sms(app: &App, sms: InboundSms<'_>) -> Result<Inbound> {
     {
         return Ok(Inbound::Duplicate);
     }
-    let shop_row = match shops::by_sms_from(&app.db, to.as_str()).await? {
+    // The platform's shared number is never a shop's own, whatever a row
+    // says: a reply to it goes to the shop that last texted that phone.
+    let shared = app.config.default_sms_from.as_deref() == Some(to.as_str());
+    let own = match shared {
+        true => None,
+        false => shops::by_sms_from(&app.db, to.as_str()).await?,
+    };
+    let shop_row = match own {
         Some(s) => s,
         None => {
             let shop = messages::shop_last_texting(&app.db, from.as_str(), to.as_str())
@@ -931,6 +947,7 @@ async fn record_inbound(
             from_address: Some(from.as_str()),
             subject: None,
             body: sms.body,
+            outgoing_body: None,
             segments: pitwall_domain::messaging::sms_size(sms.body).segments as i32,
             created_by: None,
             status: MessageStatus::Received,
@@ -1054,6 +1071,7 @@ async fn answer_keyword(
             from_address: None,
             subject: None,
             body: &body,
+            outgoing_body: None,
             segments: pitwall_domain::messaging::sms_size(&body).segments as i32,
             created_by: None,
             status: MessageStatus::Queued,

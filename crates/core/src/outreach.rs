@@ -152,7 +152,11 @@ pub struct Outgoing<'a> {
     pub customer: &'a customers::Customer,
     pub kind: MessageKind,
     pub channels: &'a [Channel],
+    /// The text as stored and shown in the chat log.
     pub body: &'a str,
+    /// The text as it goes out, when it is not `body`: a customer link is
+    /// stored masked and sent whole (see [`crate::links`]).
+    pub sent_body: Option<&'a str>,
     pub subject: Option<String>,
     pub by: Option<UserId>,
     /// Staff asked for exactly this message: a refusal is an error they
@@ -245,7 +249,7 @@ pub(crate) fn plan(
             continue;
         }
         let segments = match channel {
-            Channel::Sms => sms_size(o.body).segments as i32,
+            Channel::Sms => sms_size(o.sent_body.unwrap_or(o.body)).segments as i32,
             Channel::Email | Channel::Web => 0,
         };
         let mut refusal = None;
@@ -320,6 +324,7 @@ pub(crate) fn plan(
                     from_address: None,
                     subject: o.subject.as_deref(),
                     body: o.body,
+                    outgoing_body: o.sent_body,
                     segments,
                     created_by: o.by,
                     status,
@@ -429,6 +434,7 @@ pub(crate) fn plan_status_update(
             kind: MessageKind::StatusUpdate,
             channels: &[Channel::Sms, Channel::Email],
             body: &body,
+            sent_body: None,
             subject: Some(format!("{}: {}", ctx.shop.name, status.label)),
             by: Some(by),
             requested: false,

@@ -190,11 +190,14 @@ pub async fn run(job: SendMessage, deps: Data<MessageDeps>) -> Result<(), BoxDyn
         wait_for_slot(&deps, sender).await?;
     }
 
+    // What the customer receives: a customer link goes out whole, while
+    // the stored body keeps it masked.
+    let text = msg.outgoing_body.as_deref().unwrap_or(&msg.body);
     let sms = sender.as_ref().map(|from| OutgoingSms {
         message_id: msg.id.to_string(),
         to: msg.to_address.clone(),
         from: from.clone(),
-        body: msg.body.clone(),
+        body: text.to_owned(),
         status_callback: (!deps.sms.is_dev()).then(|| {
             format!(
                 "{}/webhooks/twilio/status?message_id={}",
@@ -255,8 +258,8 @@ pub async fn run(job: SendMessage, deps: Data<MessageDeps>) -> Result<(), BoxDyn
                     .subject
                     .clone()
                     .unwrap_or_else(|| format!("A message from {}", shop_row.name)),
-                text: msg.body.clone(),
-                html: Some(email_html(&shop_row.name, &msg.body)),
+                text: text.to_owned(),
+                html: Some(email_html(&shop_row.name, text)),
             };
             match deps.mailer.send(&mail).await {
                 Ok(()) => Tried::Sent(

@@ -46,6 +46,7 @@ fn is_unavailable(err: &DbErr) -> bool {
 /// "UNIQUE constraint failed: users.email", PostgreSQL names the index.
 fn conflict_field(msg: &str) -> &'static str {
     for (needle, field) in [
+        ("sms_from", "sms_from"),
         ("external", "external_id"),
         ("slug", "slug"),
         ("memberships", "email"),

@@ -35,6 +35,9 @@ pub struct NewMessage<'a> {
     pub from_address: Option<&'a str>,
     pub subject: Option<&'a str>,
     pub body: &'a str,
+    /// The text that goes out, when it is not `body`: `body` keeps a
+    /// customer link masked, this carries it and is cleared once sent.
+    pub outgoing_body: Option<&'a str>,
     pub segments: i32,
     pub created_by: Option<UserId>,
     pub status: MessageStatus,
@@ -59,6 +62,7 @@ pub fn message_row(shop: ShopId, m: NewMessage<'_>, at: DateTime<Utc>) -> Messag
         direction: m.direction.as_str().to_owned(),
         to_address: m.to_address.to_owned(),
         body: m.body.to_owned(),
+        outgoing_body: m.outgoing_body.map(str::to_owned),
         status: m.status.as_str().to_owned(),
         provider_id: m.provider_id.map(str::to_owned),
         error_code: m.error.map(|e| e.0.to_owned()),
@@ -199,10 +203,15 @@ pub async fn advance(
         row.from_address = Set(Some(f.to_owned()));
     }
     match to {
-        MessageStatus::Sent => row.sent_at = Set(current.sent_at.or(Some(at))),
+        // Once out, the only copy of a customer link is the customer's.
+        MessageStatus::Sent => {
+            row.sent_at = Set(current.sent_at.or(Some(at)));
+            row.outgoing_body = Set(None);
+        }
         MessageStatus::Delivered => {
             row.sent_at = Set(current.sent_at.or(Some(at)));
             row.delivered_at = Set(Some(at));
+            row.outgoing_body = Set(None);
         }
         _ => {}
     }

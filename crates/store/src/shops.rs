@@ -179,8 +179,30 @@ pub async fn by_sms_from(
         .await?)
 }
 
-pub struct MessagingSettings<'a> {
-    pub sms_from: Option<&'a str>,
+/// Assigns (or takes back) the shop's own sender number. Unique across
+/// shops: a number already assigned is a `Conflict` on `sms_from`.
+pub async fn set_sms_from(
+    db: &impl ConnectionTrait,
+    id: ShopId,
+    number: Option<&str>,
+) -> Result<Option<Shop>, StoreError> {
+    use sea_orm::sea_query::Expr;
+    let res = Shops::update_many()
+        .col_expr(
+            shop::Column::SmsFrom,
+            Expr::value(number.map(str::to_owned)),
+        )
+        .col_expr(shop::Column::UpdatedAt, Expr::value(now()))
+        .filter(shop::Column::Id.eq(id.as_uuid()))
+        .exec(db)
+        .await?;
+    if res.rows_affected == 0 {
+        return Ok(None);
+    }
+    get(db, id).await
+}
+
+pub struct MessagingSettings {
     pub quiet_hours: Option<(i32, i32)>,
     pub require_sms_consent: bool,
 }
@@ -188,14 +210,10 @@ pub struct MessagingSettings<'a> {
 pub async fn set_messaging(
     db: &impl ConnectionTrait,
     id: ShopId,
-    s: MessagingSettings<'_>,
+    s: MessagingSettings,
 ) -> Result<(), StoreError> {
     use sea_orm::sea_query::Expr;
     Shops::update_many()
-        .col_expr(
-            shop::Column::SmsFrom,
-            Expr::value(s.sms_from.map(str::to_owned)),
-        )
         .col_expr(
             shop::Column::QuietHoursStart,
             Expr::value(s.quiet_hours.map(|q| q.0)),

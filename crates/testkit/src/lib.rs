@@ -48,6 +48,7 @@ const MIGRATION_SOURCES: &[&str] = &[
     include_str!("../../../migrations/src/m20261126_000004_customer_links.rs"),
     include_str!("../../../migrations/src/m20261127_000005_billing.rs"),
     include_str!("../../../migrations/src/m20261128_000006_message_indexes.rs"),
+    include_str!("../../../migrations/src/m20261203_000007_sender_numbers.rs"),
 ];
 
 fn template_name() -> String {
@@ -452,6 +453,20 @@ impl TestApp {
             .await
             .expect("platform user");
         self.login(email, PASSWORD).await
+    }
+
+    /// Platform support assigns the shop its own sender number (the admin
+    /// API, as support does); answers the response.
+    pub async fn assign_sms_from(&self, shop: ShopId, number: Option<&str>) -> (StatusCode, Value) {
+        let email = format!("numbers-{}@platform.test", uuid::Uuid::new_v4().simple());
+        let support = self.platform(&email, PlatformRole::Support).await;
+        self.call(
+            "PUT",
+            &format!("/api/admin/v1/shops/{shop}/sms-from"),
+            Some(&support),
+            Some(serde_json::json!({ "sms_from": number })),
+        )
+        .await
     }
 
     /// Waits until an e-mail to `to` is in the development outbox; answers

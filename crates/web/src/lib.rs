@@ -143,6 +143,7 @@ pub fn mount(route: Route) -> Route {
         .at("/admin/shops/:id", get(admin::shop))
         .at("/admin/shops/:id/sync-health", get(admin::shop_sync_health))
         .at("/admin/shops/:id/plan", post(admin::set_plan))
+        .at("/admin/shops/:id/sms-from", post(admin::set_sms_from))
         .at("/admin/shops/:id/lifecycle", post(admin::set_lifecycle))
         .at(
             "/admin/shops/:id/features/:feature",

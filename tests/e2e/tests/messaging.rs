@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 
 const SHOP_NUMBER: &str = "+15125550100";
 const CUSTOMER: &str = "+15125550123";
+/// A shop's own number, assigned by platform support (not the shared one).
+const OWN_NUMBER: &str = "+15125550177";
 
 /// Runs `body` on both databases with workers and the fake provider.
 macro_rules! with_provider {
@@ -340,26 +342,127 @@ with_provider!(
 );
 
 with_provider!(
-    webhooks_refuse_forged_and_bad_requests_and_change_nothing,
+    sender_numbers_are_assigned_by_support_and_belong_to_one_shop,
     async |t: &TestApp, fake: &FakeSms| {
-        let (_, owner) = t.shop("hook-shop", "premium").await;
-        let (_, customer) = ticket(t, &owner, "(512) 555-0123").await;
-        // The shop's own number: texts to it belong to this shop.
+        let (shop_a, owner_a) = t.shop("number-a", "premium").await;
+        let (shop_b, owner_b) = t.shop("number-b", "premium").await;
+        let settings = async |owner: &str| t.get("/api/v1/messaging-settings", owner).await.1;
+
+        // Staff cannot choose their sender number: not in the settings, not
+        // through the admin API.
         let (s, b) = t
             .call(
                 "PUT",
                 "/api/v1/messaging-settings",
-                Some(&owner),
-                Some(json!({"sms_from": "(512) 555-0100", "require_sms_consent": false})),
+                Some(&owner_a),
+                Some(json!({"sms_from": OWN_NUMBER, "require_sms_consent": false})),
             )
             .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["field"], "sms_from");
+        let (s, b) = t
+            .call(
+                "PUT",
+                &format!("/api/admin/v1/shops/{shop_a}/sms-from"),
+                Some(&owner_a),
+                Some(json!({"sms_from": OWN_NUMBER})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+        assert_eq!(settings(&owner_a).await["sms_from"], Value::Null);
+
+        // Support assigns it; staff see it and may send it back unchanged.
+        let (s, b) = t.assign_sms_from(shop_a, Some("(512) 555-0177")).await;
         assert_eq!(s, StatusCode::OK, "{b}");
-        assert_eq!(b["sms_from"], SHOP_NUMBER);
+        assert_eq!(b["shop"]["sms_from"], OWN_NUMBER);
+        assert_eq!(settings(&owner_a).await["sms_from"], OWN_NUMBER);
+        for body in [
+            json!({"sms_from": OWN_NUMBER, "require_sms_consent": true}),
+            json!({"require_sms_consent": false}),
+        ] {
+            let (s, b) = t
+                .call(
+                    "PUT",
+                    "/api/v1/messaging-settings",
+                    Some(&owner_a),
+                    Some(body),
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+            assert_eq!(b["sms_from"], OWN_NUMBER);
+        }
+
+        // Shop B can take neither A's number (however it is written) nor
+        // the platform's shared one; a non-number is named.
+        for (number, status) in [
+            ("+1 512 555 0177", StatusCode::CONFLICT),
+            (SHOP_NUMBER, StatusCode::CONFLICT),
+            ("not a number", StatusCode::UNPROCESSABLE_ENTITY),
+        ] {
+            let (s, b) = t.assign_sms_from(shop_b, Some(number)).await;
+            assert_eq!(s, status, "{number}: {b}");
+            assert_eq!(b["field"], "sms_from", "{number}: {b}");
+            if status == StatusCode::CONFLICT {
+                assert_eq!(b["code"], "conflict");
+            }
+        }
+        assert_eq!(settings(&owner_b).await["sms_from"], Value::Null);
+
+        // The same phone is a customer of both shops: a STOP to A's own
+        // number opts out of A only.
+        let (_, customer_a) = ticket(t, &owner_a, CUSTOMER).await;
+        let (_, customer_b) = ticket(t, &owner_b, CUSTOMER).await;
+        let (s, b) = fake
+            .text_in(&t.base_url, CUSTOMER, OWN_NUMBER, "STOP")
+            .await
+            .unwrap();
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (_, th) = t
+            .get(&format!("/api/v1/threads/{customer_a}"), &owner_a)
+            .await;
+        assert_eq!(th["customer"]["sms_opt_out"], true, "{th}");
+        let (_, th) = t
+            .get(&format!("/api/v1/threads/{customer_b}"), &owner_b)
+            .await;
+        assert_eq!(th["customer"]["sms_opt_out"], false, "{th}");
+
+        // Taken back, the number is free for another shop.
+        let (s, b) = t.assign_sms_from(shop_a, None).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["shop"]["sms_from"], Value::Null);
+        let (s, b) = t.assign_sms_from(shop_b, Some(OWN_NUMBER)).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (_, audit) = t
+            .get(
+                &format!("/api/admin/v1/audit?shop_id={shop_b}"),
+                &t.platform(
+                    "auditor@platform.test",
+                    pitwall_core::domain::PlatformRole::PlatformAdmin,
+                )
+                .await,
+            )
+            .await;
+        assert!(
+            audit.to_string().contains("shop.set_sms_from"),
+            "the assignment is audited: {audit}"
+        );
+    }
+);
+
+with_provider!(
+    webhooks_refuse_forged_and_bad_requests_and_change_nothing,
+    async |t: &TestApp, fake: &FakeSms| {
+        let (shop, owner) = t.shop("hook-shop", "premium").await;
+        let (_, customer) = ticket(t, &owner, "(512) 555-0123").await;
+        // The shop's own number: texts to it belong to this shop.
+        let (s, b) = t.assign_sms_from(shop, Some("(512) 555-0177")).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["shop"]["sms_from"], OWN_NUMBER);
         let inbound = format!("{}/webhooks/twilio/inbound", t.base_url);
         let form = [
             ("MessageSid", "SMforged"),
             ("From", CUSTOMER),
-            ("To", SHOP_NUMBER),
+            ("To", OWN_NUMBER),
             ("Body", "hello"),
         ];
         // Unsigned, wrongly signed, signed over other words or another URL.
@@ -420,7 +523,7 @@ with_provider!(
         let (s, b) = fake
             .post_signed(
                 &inbound,
-                &[("MessageSid", "SM1"), ("To", SHOP_NUMBER), ("Body", "x")],
+                &[("MessageSid", "SM1"), ("To", OWN_NUMBER), ("Body", "x")],
             )
             .await
             .unwrap();
@@ -432,7 +535,7 @@ with_provider!(
                 &[
                     ("MessageSid", "SM2"),
                     ("From", "not a phone"),
-                    ("To", SHOP_NUMBER),
+                    ("To", OWN_NUMBER),
                     ("Body", "x"),
                 ],
             )
@@ -454,7 +557,7 @@ with_provider!(
                 &[
                     ("MessageSid", "SM3"),
                     ("From", CUSTOMER),
-                    ("To", SHOP_NUMBER),
+                    ("To", OWN_NUMBER),
                     ("Body", &long),
                 ],
             )
@@ -469,7 +572,7 @@ with_provider!(
                 &[
                     ("MessageSid", "SM4"),
                     ("From", CUSTOMER),
-                    ("To", SHOP_NUMBER),
+                    ("To", OWN_NUMBER),
                     ("Body", &huge),
                 ],
             )
@@ -483,7 +586,7 @@ with_provider!(
                 &[
                     ("MessageSid", "SM5"),
                     ("From", CUSTOMER),
-                    ("To", SHOP_NUMBER),
+                    ("To", OWN_NUMBER),
                     ("Body", ""),
                 ],
             )

@@ -396,14 +396,7 @@ both_backends!(
     message_pages_inbox_thread_reply_setup_and_gates,
     async |t: &TestApp| {
         let (shop, owner) = t.shop("msg-pages", "pro").await;
-        let (s, b) = t
-            .call(
-                "PUT",
-                "/api/v1/messaging-settings",
-                Some(&owner),
-                Some(serde_json::json!({"sms_from": "+15125550100", "require_sms_consent": false})),
-            )
-            .await;
+        let (s, b) = t.assign_sms_from(shop, Some("+15125550100")).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         let bea = customer(t, &owner, "Bea", "+15125550131").await;
         let al = customer(t, &owner, "Al", "+15125550132").await;
@@ -696,13 +689,36 @@ both_backends!(
             "{html}"
         );
 
-        // Messaging settings: saved; a bad time named.
+        // Messaging settings: the sender number is shown, not editable
+        // (support assigns it); a forged one is refused; a bad time named.
+        let (_, html) = page(t, &c, "/app/message-templates").await;
+        assert!(
+            html.contains(r#"data-testid="settings-sms-from">+15125550100<"#)
+                && !html.contains(r#"name="sms_from""#),
+            "{html}"
+        );
+        let (s, html, _) = post_form(
+            t,
+            &c,
+            "/app/messaging-settings",
+            &[
+                ("sms_from", "+15125550199"),
+                ("quiet_hours_start", "21:00"),
+                ("quiet_hours_end", "08:00"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(html.contains("assigned by platform support"), "{html}");
+        let (_, settings) = t.get("/api/v1/messaging-settings", &owner).await;
+        assert_eq!(settings["sms_from"], "+15125550100", "{settings}");
+        assert_eq!(settings["quiet_hours_start"], serde_json::Value::Null);
         let (s, _, _) = post_form(
             t,
             &c,
             "/app/messaging-settings",
             &[
-                ("sms_from", "+15125550100"),
                 ("quiet_hours_start", "21:00"),
                 ("quiet_hours_end", "08:00"),
                 ("csrf", &csrf),
@@ -843,6 +859,39 @@ both_backends!(
             .next()
             .unwrap();
         assert!(usage.contains("of 2000"), "{usage}");
+
+        // Support moves the shop to another number in the console; a number
+        // another shop holds is refused, naming the field.
+        assert!(
+            html.contains(r#"name="sms_from" type="tel" value="+15125550100""#),
+            "{html}"
+        );
+        let csrf = csrf_of(&html);
+        let path = format!("/admin/shops/{shop}/sms-from");
+        let (s, _, _) = post_form(
+            t,
+            &a,
+            &path,
+            &[("csrf", &csrf), ("sms_from", "+15125550111")],
+        )
+        .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let (_, settings) = t.get("/api/v1/messaging-settings", &owner).await;
+        assert_eq!(settings["sms_from"], "+15125550111", "{settings}");
+        let (other, _) = t.shop("msg-pages-other", "pro").await;
+        let (s, b) = t.assign_sms_from(other, Some("+15125550122")).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (s, html, _) = post_form(
+            t,
+            &a,
+            &path,
+            &[("csrf", &csrf), ("sms_from", "+15125550122")],
+        )
+        .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{html}");
+        assert!(html.contains("another shop"), "{html}");
+        let (_, settings) = t.get("/api/v1/messaging-settings", &owner).await;
+        assert_eq!(settings["sms_from"], "+15125550111", "{settings}");
     }
 );
 

@@ -12,6 +12,9 @@ pub struct Model {
     pub direction: String,
     pub to_address: String,
     pub body: String,
+    /// The text as it goes out when it differs from `body` (it carries a
+    /// customer link, masked in `body`); cleared once sent.
+    pub outgoing_body: Option<String>,
     pub status: String,
     pub provider_id: Option<String>,
     pub error_code: Option<String>,

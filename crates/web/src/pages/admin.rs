@@ -200,6 +200,7 @@ async fn shop_page(app: &App, s: &Signed, id: ShopId, notice: Notice) -> Page {
                 slug => d.shop.slug.clone(),
                 plan_code => d.shop.plan_code.clone(),
                 lifecycle => d.shop.lifecycle.clone(),
+                sms_from => d.shop.sms_from.clone(),
                 trial_ends_at => d.shop.trial_ends_at.map(render::day),
                 created_at => render::day(d.shop.created_at),
             },
@@ -297,6 +298,23 @@ pub(crate) async fn set_plan(
     respond(
         shop_action(&app, req, &id, &form, async |s, id| {
             admin::set_plan(&app, &s.actor, id, form.get("plan"))
+                .await
+                .map(drop)
+        })
+        .await,
+    )
+}
+
+#[handler]
+pub(crate) async fn set_sms_from(
+    app: Data<&App>,
+    req: &Request,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Response {
+    respond(
+        shop_action(&app, req, &id, &form, async |s, id| {
+            admin::set_sms_from(&app, &s.actor, id, form.opt("sms_from"))
                 .await
                 .map(drop)
         })

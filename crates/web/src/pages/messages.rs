@@ -480,7 +480,6 @@ struct Edited<'a> {
 
 /// The messaging settings form as typed, kept when it is refused.
 struct TypedSettings<'a> {
-    sms_from: &'a str,
     start: &'a str,
     end: &'a str,
     require_consent: bool,
@@ -556,10 +555,10 @@ async fn setup_page(
         .collect::<Vec<_>>();
     let form = match typed {
         Some(t) => context! {
-            sms_from => t.sms_from, start => t.start, end => t.end, require_consent => t.require_consent,
+            sms_from => settings.sms_from.clone(), start => t.start, end => t.end, require_consent => t.require_consent,
         },
         None => context! {
-            sms_from => settings.sms_from.clone().unwrap_or_default(),
+            sms_from => settings.sms_from.clone(),
             start => settings.quiet_hours_start.clone().unwrap_or_default(),
             end => settings.quiet_hours_end.clone().unwrap_or_default(),
             require_consent => settings.require_sms_consent,
@@ -698,7 +697,6 @@ pub(crate) async fn save_settings(app: Data<&App>, req: &Request, form: FormData
                 &shop.layout,
                 async |n| {
                     let typed = TypedSettings {
-                        sms_from: form.get("sms_from"),
                         start: form.get("quiet_hours_start"),
                         end: form.get("quiet_hours_end"),
                         require_consent,
