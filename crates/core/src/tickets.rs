@@ -190,6 +190,36 @@ async fn person(db: &impl ConnectionTrait, id: Option<uuid::Uuid>) -> Result<Opt
         }))
 }
 
+/// Whether the signed-in member may see customers' phone and e-mail.
+/// Technicians and parts work on the car, not with the customer: a role
+/// without `customers.view` sees tickets without them, and messages
+/// without the address they went to.
+struct Contact(bool);
+
+impl Contact {
+    async fn of(app: &App, ctx: &ShopCtx) -> Self {
+        Contact(app.may(ctx, Permission::CustomersView).await)
+    }
+
+    fn view(&self, mut v: TicketView) -> TicketView {
+        if !self.0
+            && let Some(c) = v.customer.as_mut()
+        {
+            c.phone = None;
+            c.email = None;
+        }
+        v
+    }
+
+    fn messages(&self, list: &mut [pitwall_store::messages::Message]) {
+        if !self.0 {
+            for m in list {
+                m.to_address.clear();
+            }
+        }
+    }
+}
+
 /// Loads everything a ticket view shows.
 pub async fn view(
     db: &impl ConnectionTrait,
@@ -447,8 +477,13 @@ pub async fn list(
         vehicle_id: None,
     };
     let page = tickets::list(&app.db, ctx.shop_id(), &filter, page).await?;
+    let contact = Contact::of(app, ctx).await;
     Ok(Page {
-        items: views(&app.db, ctx.shop_id(), page.items).await?,
+        items: views(&app.db, ctx.shop_id(), page.items)
+            .await?
+            .into_iter()
+            .map(|v| contact.view(v))
+            .collect(),
         next_cursor: page.next_cursor,
     })
 }
@@ -488,9 +523,11 @@ pub async fn get(app: &App, ctx: &ShopCtx, id: TicketId) -> Result<TicketDetail>
     let comments = activity::comments(&app.db, shop, id, PageRequest::first(200))
         .await?
         .items;
-    let messages = pitwall_store::messages::of_ticket(&app.db, shop, id).await?;
+    let mut messages = pitwall_store::messages::of_ticket(&app.db, shop, id).await?;
+    let contact = Contact::of(app, ctx).await;
+    contact.messages(&mut messages);
     Ok(TicketDetail {
-        view: view(&app.db, shop, ticket).await?,
+        view: contact.view(view(&app.db, shop, ticket).await?),
         status_history,
         comments,
         messages,
@@ -656,7 +693,13 @@ pub async fn set_status(
             Some(status),
         )
         .await?;
-        return Ok(StatusChange { view, messages });
+        let contact = Contact::of(app, ctx).await;
+        let mut messages = messages;
+        contact.messages(&mut messages);
+        return Ok(StatusChange {
+            view: contact.view(view),
+            messages,
+        });
     }
     // Only a ticket changed by many others at this very moment gets here.
     Err(Error::Conflict {
@@ -805,7 +848,7 @@ pub async fn assign(app: &App, ctx: &ShopCtx, id: TicketId, a: Assignment) -> Re
     let view = view(&txn, shop, ticket).await?;
     txn.commit().await?;
     app.live.after_commit(announced);
-    Ok(view)
+    Ok(Contact::of(app, ctx).await.view(view))
 }
 
 pub struct ApprovalInput {
@@ -842,7 +885,8 @@ pub async fn record_approval(
     )
     .await?;
     let ticket = ticket_in(&app.db, ctx, id).await?;
-    view(&app.db, ctx.shop_id(), ticket).await
+    let view = view(&app.db, ctx.shop_id(), ticket).await?;
+    Ok(Contact::of(app, ctx).await.view(view))
 }
 
 /// One row of the active-customers dashboard.
@@ -905,6 +949,7 @@ pub async fn dashboard(
         } else {
             Default::default()
         };
+    let contact = Contact::of(app, ctx).await;
     let mut rows = Vec::with_capacity(open.len());
     for mut view in views(&app.db, shop, open).await? {
         let t = &view.ticket;
@@ -923,7 +968,9 @@ pub async fn dashboard(
             ),
             None => (false, false),
         };
-        let last_message = last.remove(&view.ticket.id);
+        let view = contact.view(view);
+        let mut last_message = last.remove(&view.ticket.id);
+        contact.messages(last_message.as_mut_slice());
         let customer_viewing_until = viewing.get(&view.ticket.id).copied();
         rows.push(DashboardRow {
             view,
@@ -954,7 +1001,12 @@ pub async fn my_work(app: &App, ctx: &ShopCtx) -> Result<Vec<TicketView>> {
     ctx.require_feature(Feature::TechnicianView)?;
     let shop = ctx.shop_id();
     let assigned = tickets::assigned_to(&app.db, shop, ctx.user_id).await?;
-    views(&app.db, shop, assigned).await
+    let contact = Contact::of(app, ctx).await;
+    Ok(views(&app.db, shop, assigned)
+        .await?
+        .into_iter()
+        .map(|v| contact.view(v))
+        .collect())
 }
 
 /// Staff read the customer's reply (clears the dashboard's orange mark).

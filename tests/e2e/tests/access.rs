@@ -431,3 +431,78 @@ both_backends!(admin_api_is_for_platform_staff, async |t: &TestApp| {
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
 });
+
+// The customer's phone and e-mail are for roles with `customers.view`:
+// technicians and parts see the ticket and the customer's name, not how to
+// reach them, in every ticket read and on the pages.
+both_backends!(
+    customer_contact_is_for_roles_that_see_customers,
+    async |t: &TestApp| {
+        let (shop, owner) = t.shop("contact-shop", "premium").await;
+        let (s, key) = t
+            .post("/api/v1/api-keys", &owner, json!({"name": "POS"}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{key}");
+        let key = key["secret"].as_str().unwrap();
+        let (s, b) = t
+            .call(
+                "PUT",
+                "/api/pos/v1/tickets/RO-CONTACT",
+                Some(key),
+                Some(json!({
+                    "kind": "workorder", "number": "3001", "pos_updated_at": "2026-11-23T10:00:00Z",
+                    "customer": {"external_id": "C-CONTACT", "first_name": "Dana", "last_name": "Reyes",
+                                 "phone": "(512) 555-0164", "email": "dana@contact.test"},
+                    "vehicle": {"external_id": "V-CONTACT", "year": 2019, "make": "Honda", "model": "Civic"},
+                    "services": [],
+                })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let ticket = b["ticket"]["id"].as_str().unwrap().to_owned();
+        let contact = ["5550164", "555-0164", "dana@contact.test"];
+        let shows = |v: &str| contact.iter().any(|c| v.contains(c));
+
+        for (role, sees) in [
+            (Role::Technician, false),
+            (Role::Parts, false),
+            (Role::Viewer, true),
+            (Role::Advisor, true),
+        ] {
+            let email = format!("{role}@contact.test");
+            let (user, token) = t.member(shop, &email, role).await;
+            if role == Role::Technician {
+                let (s, b) = t
+                    .call(
+                        "PUT",
+                        &format!("/api/v1/tickets/{ticket}/assignment"),
+                        Some(&owner),
+                        Some(json!({"technician_id": user.to_string(), "priority": 0})),
+                    )
+                    .await;
+                assert_eq!(s, StatusCode::OK, "{b}");
+            }
+            let mut reads = vec![
+                format!("/api/v1/tickets/{ticket}"),
+                "/api/v1/tickets".to_owned(),
+                "/api/v1/dashboard".to_owned(),
+            ];
+            if role == Role::Technician {
+                reads.push("/api/v1/me/work".to_owned());
+            }
+            for path in &reads {
+                let (s, b) = t.get(path, &token).await;
+                assert_eq!(s, StatusCode::OK, "{role} {path}: {b}");
+                let text = b.to_string();
+                assert!(text.contains("Dana"), "{role} {path} sees the name: {text}");
+                assert_eq!(shows(&text), sees, "{role} {path}: {text}");
+            }
+            let c = pitwall_testkit::pages::browser();
+            pitwall_testkit::pages::sign_in(t, &c, &email).await;
+            let (s, html) =
+                pitwall_testkit::pages::page(t, &c, &format!("/app/tickets/{ticket}")).await;
+            assert_eq!(s, StatusCode::OK, "{role}");
+            assert_eq!(shows(&html), sees, "{role} ticket page: {html}");
+        }
+    }
+);

@@ -342,6 +342,70 @@ with_provider!(
 );
 
 with_provider!(
+    customer_links_go_out_whole_and_are_stored_masked,
+    async |t: &TestApp, fake: &FakeSms| {
+        use pitwall_core::store::entities::message;
+        use pitwall_core::store::sea_orm::EntityTrait;
+        let (_, owner) = t.shop("masked-links", "premium").await;
+        let (ticket_id, customer) = ticket(t, &owner, CUSTOMER).await;
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket_id}/customer-links"),
+                &owner,
+                json!({"send": "sms"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let url = b["url"].as_str().unwrap().to_owned();
+        let token = url.rsplit('/').next().unwrap().to_owned();
+        let id = b["message_id"].as_str().unwrap().to_owned();
+
+        // The customer receives the link whole, and it opens their page.
+        let got = fake.wait_for(1, 15).await;
+        assert!(got[0].body.contains(&url), "{}", got[0].body);
+        let (s, _) = t
+            .call(
+                "GET",
+                &format!("/api/customer/v1/links/{token}"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+
+        // Everyone who reads the thread, the dashboard or the timeline sees
+        // it masked: enough to tell links apart, not to open one.
+        let m = message_in(t, &owner, &customer, &id, &["sent", "delivered"]).await;
+        let body = m["body"].as_str().unwrap();
+        let tail = &token[token.len() - 4..];
+        assert!(
+            body.contains(&format!("/c/pwc_…{tail}")) && !body.contains(&token),
+            "{body}"
+        );
+        for path in [
+            format!("/api/v1/threads/{customer}"),
+            "/api/v1/dashboard".to_owned(),
+            format!("/api/v1/tickets/{ticket_id}/timeline"),
+        ] {
+            let (s, b) = t.get(&path, &owner).await;
+            assert_eq!(s, StatusCode::OK, "{path}: {b}");
+            assert!(
+                !b.to_string().contains(&token),
+                "{path} shows the token: {b}"
+            );
+        }
+        // Once sent, the database keeps no usable copy either.
+        let row = message::Entity::find_by_id(uuid::Uuid::parse_str(&id).unwrap())
+            .one(&t.app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!row.body.contains(&token), "{}", row.body);
+        assert_eq!(row.outgoing_body, None);
+    }
+);
+
+with_provider!(
     sender_numbers_are_assigned_by_support_and_belong_to_one_shop,
     async |t: &TestApp, fake: &FakeSms| {
         let (shop_a, owner_a) = t.shop("number-a", "premium").await;
