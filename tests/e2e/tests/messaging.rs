@@ -805,7 +805,7 @@ with_provider!(
 with_provider!(
     templates_are_checked_sandboxed_and_previewed,
     async |t: &TestApp, _fake: &FakeSms| {
-        let (_, owner) = t.shop("tpl-shop", "premium").await;
+        let (shop, owner) = t.shop("tpl-shop", "premium").await;
         let (_, list) = t.get("/api/v1/message-templates", &owner).await;
         assert_eq!(list["items"].as_array().unwrap().len(), 3);
         assert!(
@@ -884,6 +884,44 @@ with_provider!(
             (Some("GSM-7"), Some(2))
         );
         assert!(p["cost_hint_cents"].as_f64().unwrap() > 0.0);
+        // A template that would take the server's memory is refused in
+        // preview and save alike, naming the field (the memory itself is
+        // measured in crates/core/tests/template_memory.rs).
+        for hostile in [
+            r#"{{ "x" * 100000000 }}"#,
+            r#"{% set ns = namespace(s="xxxxxxxx") %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}"#,
+            r#"{{ range(100000000)|join(",") }}"#,
+        ] {
+            let (s, b) = t
+                .post(
+                    "/api/v1/message-templates/preview",
+                    &owner,
+                    json!({"body": hostile}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{hostile}: {b}");
+            assert_eq!(b["field"], "body", "{hostile}: {b}");
+            let (s, b) = put(hostile).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{hostile}: {b}");
+            assert_eq!(b["field"], "body", "{hostile}: {b}");
+        }
+        // Preview is for those who edit templates, not every viewer.
+        for role in [
+            pitwall_core::domain::Role::Viewer,
+            pitwall_core::domain::Role::Technician,
+            pitwall_core::domain::Role::Advisor,
+        ] {
+            let (_, token) = t.member(shop, &format!("{role}@tpl.test"), role).await;
+            let (s, b) = t
+                .post(
+                    "/api/v1/message-templates/preview",
+                    &token,
+                    json!({"body": "Hi"}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::FORBIDDEN, "{role}: {b}");
+            assert_eq!(b["permission"], "message_setup.manage");
+        }
         // Status templates are held to the same rules.
         let (s, b) = t
             .post(
