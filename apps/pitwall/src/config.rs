@@ -46,6 +46,9 @@ pub struct Config {
     pub webhooks_allow_private: bool,
     /// Customer link lookups allowed per client address and minute.
     pub link_lookups_per_minute: u32,
+    /// How often open live streams re-check the session, membership and
+    /// customer link (seconds).
+    pub stream_recheck_secs: u64,
     /// Stripe billing; `None` runs without billing (the demo).
     pub stripe: Option<Stripe>,
     /// `PITWALL_TRIAL_DAYS`: a new shop's trial.
@@ -85,6 +88,7 @@ impl std::fmt::Debug for Config {
             .field("sms_rate_per_sender", &self.sms_rate_per_sender)
             .field("webhooks_allow_private", &self.webhooks_allow_private)
             .field("link_lookups_per_minute", &self.link_lookups_per_minute)
+            .field("stream_recheck_secs", &self.stream_recheck_secs)
             .field("stripe", &self.stripe.as_ref().map(|s| &s.api_base))
             .field("trial_days", &self.trial_days)
             .field("past_due_grace_days", &self.past_due_grace_days)
@@ -251,6 +255,18 @@ impl Config {
                 }
             },
         };
+        let stream_recheck_secs = match val("PITWALL_STREAM_RECHECK_SECS") {
+            None => 15,
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if (1..=300).contains(&n) => n,
+                _ => {
+                    return Err(bad(
+                        "PITWALL_STREAM_RECHECK_SECS",
+                        format!("must be a whole number from 1 to 300, got {v:?}"),
+                    ));
+                }
+            },
+        };
         let stripe = match (val("STRIPE_SECRET_KEY"), val("STRIPE_WEBHOOK_SECRET")) {
             (None, None) => None,
             (Some(_), None) => {
@@ -326,6 +342,7 @@ impl Config {
             sms_rate_per_sender,
             webhooks_allow_private,
             link_lookups_per_minute,
+            stream_recheck_secs,
         })
     }
 

@@ -4,7 +4,7 @@
 
 use futures::StreamExt;
 use pitwall_core::domain::{CustomerId, ServiceId, StatusId, TicketId, UserId};
-use pitwall_core::live::Heard;
+use pitwall_core::streams::Told;
 use pitwall_core::{App, customers, pos, statuses, tickets};
 use poem::Request;
 use poem::web::Data;
@@ -316,9 +316,12 @@ impl TicketsApi {
         auth: UserToken,
         ticket_id: Query<Option<uuid::Uuid>>,
     ) -> Result<EventStream<futures::stream::BoxStream<'static, LiveEventOut>>, ApiError> {
-        let ctx = shop_ctx(&app, req, &auth).await?;
-        let stream = live_stream(&app, &ctx, ticket_id.0.map(TicketId::from_uuid)).await?;
-        Ok(EventStream::new(stream.boxed()).keep_alive(std::time::Duration::from_secs(15)))
+        let actor = crate::auth::actor(&app, &auth).await?;
+        let ctx = app
+            .shop_ctx(&actor, crate::auth::requested_shop(req)?)
+            .await?;
+        let stream = live_stream(&app, &actor, &ctx, ticket_id.0.map(TicketId::from_uuid)).await?;
+        Ok(EventStream::new(stream.boxed()).keep_alive(pitwall_core::streams::KEEP_ALIVE))
     }
 
     /// The active-customers dashboard: every open ticket, overdue and urgent
@@ -606,38 +609,32 @@ fn customer_detail(d: &customers::CustomerDetail) -> CustomerDetailOut {
 }
 
 /// The shop's live changes (one ticket's, if given) as a stream; a
-/// subscriber that fell behind gets `resync`.
+/// subscriber that fell behind gets `resync`. It ends when the session,
+/// the membership or the permission no longer holds (`pitwall_core::streams`).
 pub async fn live_stream(
     app: &App,
+    actor: &pitwall_core::Actor,
     ctx: &pitwall_core::ShopCtx,
     ticket: Option<TicketId>,
 ) -> Result<impl futures::Stream<Item = LiveEventOut> + Send + 'static, ApiError> {
-    let sub = pitwall_core::tickets::subscribe(app, ctx, ticket).await?;
-    let only = ticket.map(|t| t.as_uuid());
-    Ok(futures::stream::unfold(sub, move |mut sub| async move {
-        loop {
-            match sub.recv().await {
-                Heard::Event(e) => {
-                    if only.is_some() && e.ticket_id != only {
-                        continue;
-                    }
-                    let out = LiveEventOut {
-                        kind: e.kind,
-                        ticket_id: e.ticket_id,
-                        event_id: e.event_id,
-                    };
-                    return Some((out, sub));
-                }
-                Heard::Lagged => {
-                    let out = LiveEventOut {
-                        kind: "resync".into(),
-                        ticket_id: None,
-                        event_id: None,
-                    };
-                    return Some((out, sub));
-                }
-                Heard::Closed => return None,
-            }
-        }
-    }))
+    let stream = pitwall_core::streams::open_staff(app, actor, ctx, ticket).await?;
+    let app = app.clone();
+    Ok(futures::stream::unfold(
+        (stream, app),
+        |(mut stream, app)| async move {
+            let out = match stream.next(&app).await? {
+                Told::Event(e) => LiveEventOut {
+                    kind: e.kind,
+                    ticket_id: e.ticket_id,
+                    event_id: e.event_id,
+                },
+                Told::Resync => LiveEventOut {
+                    kind: "resync".into(),
+                    ticket_id: None,
+                    event_id: None,
+                },
+            };
+            Some((out, (stream, app)))
+        },
+    ))
 }

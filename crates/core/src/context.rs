@@ -35,6 +35,8 @@ pub struct CoreConfig {
     pub webhooks_allow_private: bool,
     /// Customer link lookups allowed per client address per minute.
     pub link_lookups_per_minute: u32,
+    /// How often open live streams re-check what let them open.
+    pub stream_recheck: std::time::Duration,
     /// Stripe; `None` runs without billing (the demo): the billing page
     /// says so and everything else works.
     pub stripe: Option<crate::billing::StripeSettings>,
@@ -76,6 +78,7 @@ impl CoreConfig {
             default_sms_from: None,
             webhooks_allow_private: false,
             link_lookups_per_minute: 60,
+            stream_recheck: std::time::Duration::from_secs(15),
             stripe: None,
             past_due_grace: Duration::days(7),
             clock: Default::default(),
@@ -94,6 +97,8 @@ pub struct App {
     pub config: Arc<CoreConfig>,
     /// Customer link lookups per client address (this process).
     pub link_limiter: Arc<crate::customer::LookupLimiter>,
+    /// Live streams open per user and per customer link (this process).
+    pub streams: Arc<crate::streams::StreamSlots>,
 }
 
 /// A signed-in user, as authentication found them.

@@ -263,19 +263,29 @@ fn presence_event(shop: ShopId, ticket: TicketId) -> LiveEvent {
 
 /// The customer's page subscribes to its ticket's changes (a status change
 /// shows without reload) and beats while open.
-pub struct Watch {
-    pub link: CustomerLink,
-    pub subscription: crate::live::Subscription,
-}
-
-pub async fn watch(app: &App, token: &str, visitor: Visitor<'_>) -> Result<Watch> {
+/// Opens the customer's live stream of their ticket: the link must work,
+/// and the link may hold only a few streams from one address.
+pub async fn watch(
+    app: &App,
+    token: &str,
+    visitor: Visitor<'_>,
+) -> Result<crate::streams::CustomerStream> {
     let r = resolve(app, token, visitor).await?;
     let subscription = app.live.subscribe(ShopId::from_uuid(r.shop.id));
-    beat(app, &r.link, true).await?;
-    Ok(Watch {
-        link: r.link,
-        subscription,
-    })
+    let stream = crate::streams::open_customer(app, r.link, subscription, visitor.host())?;
+    beat(app, &stream.link, true).await?;
+    Ok(stream)
+}
+
+/// A beat of an open stream: `false` when the link no longer works
+/// (revoked, expired) and the stream must end; else the customer is still
+/// looking, which staff see.
+pub async fn keep_watching(app: &App, link: &CustomerLink) -> Result<bool> {
+    if !crate::streams::link_works(app, link).await? {
+        return Ok(false);
+    }
+    beat(app, link, true).await?;
+    Ok(true)
 }
 
 /// The page is still open (`true`) or was just closed (`false`). Staff

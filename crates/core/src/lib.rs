@@ -27,6 +27,7 @@ pub mod pos;
 pub mod roles;
 pub mod shops;
 pub mod statuses;
+pub mod streams;
 pub mod tickets;
 pub mod tokens;
 pub mod webhooks;

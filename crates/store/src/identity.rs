@@ -158,6 +158,20 @@ pub async fn live_session(
     Ok(Some((s, u)))
 }
 
+/// Whether the session with this row id is still live (not revoked, not
+/// expired): asked again by long-lived streams.
+pub async fn session_is_live(
+    db: &impl ConnectionTrait,
+    id: uuid::Uuid,
+) -> Result<bool, StoreError> {
+    Ok(session::Entity::find_by_id(id)
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(now()))
+        .one(db)
+        .await?
+        .is_some())
+}
+
 pub async fn revoke_session(
     db: &impl ConnectionTrait,
     token_hash: &str,

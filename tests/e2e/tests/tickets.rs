@@ -822,3 +822,147 @@ both_backends!(plans_gate_the_ticket_features, async |t: &TestApp| {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     assert_eq!(b["field"], "technician_id");
 });
+
+/// Reads `stream` until it ends; `false` when it is still open after `secs`.
+async fn ends_within(stream: &mut reqwest::Response, secs: u64) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        match tokio::time::timeout_at(deadline, stream.chunk()).await {
+            Err(_) => return false,
+            Ok(Ok(Some(_))) => {}
+            Ok(Ok(None) | Err(_)) => return true,
+        }
+    }
+}
+
+async fn open_stream(t: &TestApp, path: &str, token: Option<&str>) -> reqwest::Response {
+    let mut req = t.client.get(t.url(path));
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    req.send().await.unwrap()
+}
+
+// Live streams are capped per user and per customer link, and re-check on
+// each beat (every second here) what let them open: signing out, leaving
+// the shop and a revoked link end them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_streams_are_capped_and_end_when_access_does() {
+    use pitwall_testkit::Backend;
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let opts = pitwall_testkit::Options {
+            env: vec![("PITWALL_STREAM_RECHECK_SECS".into(), "1".into())],
+            ..Default::default()
+        };
+        let Some(t) = TestApp::spawn_with(backend, opts).await else {
+            continue;
+        };
+        let (shop, owner) = t.shop("streams-shop", "premium").await;
+        let key = pos_key(&t, &owner).await;
+        let (_, pushed) = put(&t, &key, "S-1", ticket("8101", "2026-11-23T10:00:00Z")).await;
+        let id = pushed["ticket"]["id"].as_str().unwrap().to_owned();
+
+        // Signing out ends the stream that session opened.
+        let token = t
+            .login("owner@streams-shop.test", pitwall_testkit::PASSWORD)
+            .await;
+        let mut stream = open_stream(&t, "/api/v1/events", Some(&token)).await;
+        assert_eq!(stream.status(), StatusCode::OK);
+        assert!(!ends_within(&mut stream, 2).await, "open while signed in");
+        let (s, _) = t
+            .call("POST", "/api/v1/auth/logout", Some(&token), None)
+            .await;
+        assert!(s.is_success(), "{s}");
+        assert!(ends_within(&mut stream, 10).await, "ended by signing out");
+
+        // Removal from the shop ends a member's ticket stream.
+        let (user, advisor) = t.member(shop, "adv@streams.test", Role::Advisor).await;
+        let mut stream = open_stream(
+            &t,
+            &format!("/api/v1/events?ticket_id={id}"),
+            Some(&advisor),
+        )
+        .await;
+        assert_eq!(stream.status(), StatusCode::OK);
+        let (s, b) = t
+            .call(
+                "DELETE",
+                &format!("/api/v1/users/{user}"),
+                Some(&owner),
+                None,
+            )
+            .await;
+        assert!(s.is_success(), "{s}: {b}");
+        assert!(
+            ends_within(&mut stream, 10).await,
+            "ended by leaving the shop"
+        );
+
+        // One user holds at most a few streams; closing one frees its place.
+        let mut open = Vec::new();
+        for _ in 0..pitwall_core::streams::STAFF_STREAMS_PER_USER {
+            let s = open_stream(&t, "/api/v1/events", Some(&owner)).await;
+            assert_eq!(s.status(), StatusCode::OK);
+            open.push(s);
+        }
+        let refused = open_stream(&t, "/api/v1/events", Some(&owner)).await;
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        let body: serde_json::Value = refused.json().await.unwrap();
+        assert_eq!(body["code"], "rate_limited", "{body}");
+        // The server notices a closed client at its next keep-alive write.
+        drop(open.pop());
+        let mut freed = false;
+        for _ in 0..150 {
+            let s = open_stream(&t, "/api/v1/events", Some(&owner)).await;
+            if s.status() == StatusCode::OK {
+                freed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(freed, "a closed stream gives its place back");
+        drop(open);
+
+        // A customer link: a few streams per address, and revoking it ends
+        // them and the "viewing" mark.
+        let (s, link) = t
+            .post(
+                &format!("/api/v1/tickets/{id}/customer-links"),
+                &owner,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{link}");
+        let url = link["url"].as_str().unwrap();
+        let path = format!("{}/events", &url[url.find("/c/").unwrap()..]);
+        let mut customer = Vec::new();
+        for _ in 0..pitwall_core::streams::CUSTOMER_STREAMS_PER_LINK {
+            let s = open_stream(&t, &path, None).await;
+            assert_eq!(s.status(), StatusCode::OK);
+            customer.push(s);
+        }
+        let refused = open_stream(&t, &path, None).await;
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        let links = format!("/api/v1/tickets/{id}/customer-links");
+        let (_, list) = t.get(&links, &owner).await;
+        assert_eq!(list["items"][0]["viewing"], true, "{list}");
+        let link_id = list["items"][0]["id"].as_str().unwrap().to_owned();
+        let (s, b) = t
+            .call(
+                "POST",
+                &format!("{links}/{link_id}/revoke"),
+                Some(&owner),
+                None,
+            )
+            .await;
+        assert!(s.is_success(), "{s}: {b}");
+        for s in &mut customer {
+            assert!(ends_within(s, 10).await, "ended by revoking the link");
+        }
+        let (_, list) = t.get(&links, &owner).await;
+        assert_eq!(list["items"][0]["viewing"], false, "{list}");
+        let (_, dash) = t.get("/api/v1/dashboard", &owner).await;
+        assert!(!dash.to_string().contains("viewing_until\":\"2"), "{dash}");
+        t.finish().await;
+    }
+}

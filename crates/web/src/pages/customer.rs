@@ -14,8 +14,8 @@ use pitwall_core::customer::{self, CustomerPage, Visitor};
 use pitwall_core::domain::ServiceId;
 use pitwall_core::domain::locale::Locale;
 use pitwall_core::domain::tickets::{ServiceStatus, Totals};
-use pitwall_core::live::Heard;
 use pitwall_core::store::customer_links::CustomerLink;
+use pitwall_core::streams::Told;
 use pitwall_core::{App, Error};
 use poem::http::StatusCode;
 use poem::web::sse::{Event, SSE};
@@ -35,9 +35,6 @@ const FORWARDED: &[&str] = &[
     "work_declined",
     "timeline",
 ];
-
-/// How often an open page tells staff it is still open.
-const BEAT_SECS: u64 = 10;
 
 /// The client as the use cases want it: the address without the port.
 struct Client {
@@ -606,45 +603,23 @@ pub(crate) async fn event_stream(
         Ok(w) => w,
         Err(e) => return error_page(&e, browser_locale(req)),
     };
-    let ticket = Some(watch.link.ticket_id);
     let closing = Closing {
         app: app.clone(),
-        link: watch.link,
+        link: watch.link.clone(),
     };
-    let mut beat = tokio::time::interval(std::time::Duration::from_secs(BEAT_SECS));
-    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // `watch` beat already; the interval's first tick is immediate.
-    beat.reset();
-    let stream = futures::stream::unfold(
-        (watch.subscription, beat, closing),
-        move |(mut sub, mut beat, closing)| async move {
-            loop {
-                tokio::select! {
-                    heard = sub.recv() => match heard {
-                        Heard::Event(e) if e.ticket_id == ticket && FORWARDED.contains(&e.kind.as_str()) => {
-                            let data = serde_json::json!({ "kind": e.kind }).to_string();
-                            return Some((Event::message(data), (sub, beat, closing)));
-                        }
-                        Heard::Event(_) => {}
-                        Heard::Lagged => {
-                            return Some((Event::message("{\"kind\":\"resync\"}"), (sub, beat, closing)));
-                        }
-                        Heard::Closed => return None,
-                    },
-                    _ = beat.tick() => {
-                        if let Err(e) = customer::beat(&closing.app, &closing.link, true).await {
-                            tracing::warn!(error = %e, "customer page beat failed");
-                        }
-                    }
-                }
-            }
-        },
-    );
+    let stream =
+        futures::stream::unfold((watch, closing), move |(mut watch, closing)| async move {
+            let data = match watch.next(&closing.app, FORWARDED).await? {
+                Told::Event(e) => serde_json::json!({ "kind": e.kind }).to_string(),
+                Told::Resync => "{\"kind\":\"resync\"}".to_owned(),
+            };
+            Some((Event::message(data), (watch, closing)))
+        });
     // A closed page is noticed when a write fails (often the second after
     // the close): a comment every 5 s keeps that, and so "customer
     // viewing", well within 30 s.
     SSE::new(stream.boxed())
-        .keep_alive(std::time::Duration::from_secs(5))
+        .keep_alive(pitwall_core::streams::KEEP_ALIVE)
         .into_response()
 }
 

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use minijinja::{Value, context};
 use pitwall_core::domain::{CustomerId, StatusId, TicketId, UserId};
-use pitwall_core::live::Heard;
 use pitwall_core::store::PageRequest;
+use pitwall_core::streams::Told;
 use pitwall_core::tickets::{self, TicketView};
 use pitwall_core::{App, customers, pos, statuses};
 use poem::http::StatusCode;
@@ -238,26 +238,29 @@ pub(crate) async fn events(
         Err(r) => return r,
     };
     let ticket = opt_id::<TicketId>(&q.ticket);
-    let sub = match tickets::subscribe(&app, &shop.ctx, ticket).await {
+    let stream = match pitwall_core::streams::open_staff(
+        &app,
+        &shop.signed.actor,
+        &shop.ctx,
+        ticket,
+    )
+    .await
+    {
         Ok(s) => s,
         Err(e) => return render::error(&e, shop.layout.clone()),
     };
-    let only = ticket.map(|t| t.as_uuid());
-    let stream = futures::stream::unfold(sub, move |mut sub| async move {
-        loop {
-            match sub.recv().await {
-                Heard::Event(e) if only.is_none() || e.ticket_id == only => {
-                    let data = serde_json::json!({"kind": e.kind, "ticket_id": e.ticket_id});
-                    return Some((Event::message(data.to_string()), sub));
-                }
-                Heard::Event(_) => continue,
-                Heard::Lagged => return Some((Event::message("{\"kind\":\"resync\"}"), sub)),
-                Heard::Closed => return None,
+    let app = app.clone();
+    let stream = futures::stream::unfold((stream, app), |(mut stream, app)| async move {
+        let data = match stream.next(&app).await? {
+            Told::Event(e) => {
+                serde_json::json!({"kind": e.kind, "ticket_id": e.ticket_id}).to_string()
             }
-        }
+            Told::Resync => "{\"kind\":\"resync\"}".to_owned(),
+        };
+        Some((Event::message(data), (stream, app)))
     });
     SSE::new(stream.boxed())
-        .keep_alive(std::time::Duration::from_secs(15))
+        .keep_alive(pitwall_core::streams::KEEP_ALIVE)
         .into_response()
 }
 
