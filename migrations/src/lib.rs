@@ -14,6 +14,7 @@ mod m20261126_000004_customer_links;
 mod m20261127_000005_billing;
 mod m20261128_000006_message_indexes;
 mod m20261203_000007_sender_numbers;
+mod m20261204_000008_inspection_sheets;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000005_billing::Migration),
             Box::new(m20261128_000006_message_indexes::Migration),
             Box::new(m20261203_000007_sender_numbers::Migration),
+            Box::new(m20261204_000008_inspection_sheets::Migration),
         ]
     }
 }

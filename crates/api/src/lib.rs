@@ -12,6 +12,7 @@ pub mod billing;
 pub mod body;
 pub mod customer;
 pub mod error;
+pub mod inspections;
 pub mod messaging;
 pub mod metrics;
 pub mod models;
@@ -35,6 +36,7 @@ pub type Apis = (
     pos::PosApi,
     admin::AdminApi,
     billing::BillingApi,
+    inspections::InspectionsApi,
 );
 
 pub fn openapi(base_url: &str) -> OpenApiService<Apis, ()> {
@@ -48,6 +50,7 @@ pub fn openapi(base_url: &str) -> OpenApiService<Apis, ()> {
             pos::PosApi,
             admin::AdminApi,
             billing::BillingApi,
+            inspections::InspectionsApi,
         ),
         "Pitwall API",
         env!("CARGO_PKG_VERSION"),

@@ -18,6 +18,7 @@ pub mod customer;
 pub mod customers;
 pub mod error;
 pub mod features;
+pub mod inspections;
 pub mod links;
 pub mod mail;
 pub mod members;

@@ -95,6 +95,7 @@ pub async fn create_shop(
     )
     .await?;
     pitwall_store::statuses::seed_defaults(&txn, shop_id).await?;
+    crate::inspections::sheets::seed(&txn, shop_id).await?;
     let owner_invited = match (existing_owner, password_hash) {
         (Some(user), _) => {
             let user_id = UserId::from_uuid(user.id);

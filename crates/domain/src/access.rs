@@ -72,6 +72,7 @@ string_enum!(
         ShopSettingsManage = "shop.settings.manage",
         BillingManage = "billing.manage",
         AuditView = "audit.view",
+        InspectionsSetup = "inspections.setup",
     }
 );
 
@@ -102,6 +103,7 @@ impl Permission {
             ShopSettingsManage => "Edit shop name, branding, contact and hours",
             BillingManage => "Manage the subscription",
             AuditView => "See the shop's audit log",
+            InspectionsSetup => "Edit, import and export inspection sheets",
         }
     }
 }
@@ -133,6 +135,7 @@ impl Role {
                 ApiKeysManage,
                 ShopSettingsManage,
                 AuditView,
+                InspectionsSetup,
             ],
             Role::Advisor => &[
                 DashboardView,

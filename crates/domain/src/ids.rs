@@ -78,6 +78,7 @@ id_type!(
     WebhookId,
     WebhookDeliveryId,
     ConsentEventId,
+    InspectionTemplateId,
     TemplateId,
     SyncEventId,
 );

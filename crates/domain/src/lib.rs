@@ -7,6 +7,7 @@ pub mod access;
 pub mod approvals;
 pub mod billing;
 pub mod ids;
+pub mod inspections;
 pub mod locale;
 pub mod messaging;
 pub mod phone;

@@ -16,6 +16,7 @@ pub mod db;
 pub mod entities;
 pub mod error;
 pub mod identity;
+pub mod inspection_templates;
 pub mod live;
 pub mod members;
 pub mod messages;

@@ -49,6 +49,8 @@ const MIGRATION_SOURCES: &[&str] = &[
     include_str!("../../../migrations/src/m20261127_000005_billing.rs"),
     include_str!("../../../migrations/src/m20261128_000006_message_indexes.rs"),
     include_str!("../../../migrations/src/m20261203_000007_sender_numbers.rs"),
+    include_str!("../../../migrations/src/m20261204_000008_inspection_sheets.rs"),
+    include_str!("../../../crates/domain/src/inspections_multipoint.json"),
 ];
 
 fn template_name() -> String {
