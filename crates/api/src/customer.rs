@@ -254,6 +254,7 @@ impl From<&CustomerPage> for CustomerViewOut {
 
 #[derive(Debug, Clone, Object, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[oai(example)]
 pub struct CustomerApprovalRequest {
     #[serde(default)]
     #[oai(default)]
@@ -268,6 +269,22 @@ pub struct CustomerApprovalRequest {
     pub signature: String,
     /// The `ticket_version` the customer was shown.
     pub ticket_version: i32,
+}
+
+impl poem_openapi::types::Example for CustomerApprovalRequest {
+    fn example() -> Self {
+        CustomerApprovalRequest {
+            approved_service_ids: vec![uuid::Uuid::from_u128(
+                0x0193_6a2e_5c1b_7f00_8000_0000_0000_0001,
+            )],
+            declined_service_ids: vec![uuid::Uuid::from_u128(
+                0x0193_6a2e_5c1b_7f00_8000_0000_0000_0002,
+            )],
+            signer_name: "Dana Reyes".into(),
+            signature: "M 10 40 L 30 10 L 50 40 L 70 12".into(),
+            ticket_version: 3,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Object)]

@@ -9,6 +9,11 @@
 //! anonymous type (`TicketOutAdvisorType1` instead of `PersonOut` in
 //! openapi-python-client). The second part says nothing the outer object
 //! does not, so it is dropped: `{nullable, description, allOf: [{$ref}]}`.
+//!
+//! poem-openapi makes an operation's summary of its doc comment's whole
+//! first paragraph, line breaks included. A summary is the one line beside
+//! the path in `/docs`: it keeps the first sentence on one line, and the
+//! rest of the paragraph opens the description.
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -46,7 +51,39 @@ pub fn tidy(raw: &str) -> String {
         return raw.to_owned();
     };
     repair(&mut doc);
+    if let Node::Object(root) = &mut doc
+        && let Some(Node::Object(paths)) = root.get_mut("paths")
+    {
+        for item in paths.values_mut() {
+            if let Node::Object(methods) = item {
+                for op in methods.values_mut() {
+                    if let Node::Object(op) = op {
+                        one_line_summary(op);
+                    }
+                }
+            }
+        }
+    }
     serde_json::to_string_pretty(&doc).unwrap_or_else(|_| raw.to_owned())
+}
+
+fn one_line_summary(op: &mut IndexMap<String, Node>) {
+    let Some(Node::String(summary)) = op.get("summary") else {
+        return;
+    };
+    let joined = summary.split_whitespace().collect::<Vec<_>>().join(" ");
+    let (first, rest) = match joined.find(". ") {
+        Some(i) => (joined[..=i].to_owned(), joined[i + 2..].to_owned()),
+        None => (joined, String::new()),
+    };
+    op.insert("summary".into(), Node::String(first));
+    if !rest.is_empty() {
+        let description = match op.get("description") {
+            Some(Node::String(d)) => format!("{rest}\n\n{d}"),
+            _ => rest,
+        };
+        op.insert("description".into(), Node::String(description));
+    }
 }
 
 fn repair(v: &mut Node) {
@@ -97,6 +134,22 @@ mod tests {
         let raw = json!({"allOf": [{"$ref": "#/x"}, {"properties": {"a": {}}}]});
         let out: Value = serde_json::from_str(&tidy(&raw.to_string())).unwrap();
         assert_eq!(out["allOf"].as_array().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn a_summary_is_its_first_sentence_on_one_line() {
+        let raw = json!({"paths": {"/x": {"get": {
+            "summary": "Create or update a ticket. Idempotent: the same\nbody twice makes one.",
+            "description": "More.",
+        }, "put": {"summary": "Short\nand wrapped"}}}});
+        let out: Value = serde_json::from_str(&tidy(&raw.to_string())).unwrap();
+        let get = &out["paths"]["/x"]["get"];
+        assert_eq!(get["summary"], "Create or update a ticket.");
+        assert_eq!(
+            get["description"],
+            "Idempotent: the same body twice makes one.\n\nMore."
+        );
+        assert_eq!(out["paths"]["/x"]["put"]["summary"], "Short and wrapped");
     }
 
     #[test]

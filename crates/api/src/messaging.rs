@@ -596,6 +596,9 @@ impl MessagingApi {
         Ok(Json(messaging::settings(&app, &ctx).await?.into()))
     }
 
+    /// Replace the shop's messaging settings. The whole object is written:
+    /// an absent or null `sms_from` sends from the platform's number; absent
+    /// or null quiet hours (both, or neither) mean none.
     #[oai(
         path = "/messaging-settings",
         method = "put",

@@ -250,8 +250,30 @@ pub struct PosBatchTicket {
 
 /// Up to 100 tickets; each is answered on its own.
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct PosBatchRequest {
     pub tickets: Vec<PosBatchTicket>,
+}
+
+impl Example for PosBatchRequest {
+    fn example() -> Self {
+        let first = PosTicketRequest::example();
+        let mut second = PosTicketRequest::example();
+        second.number = "10235".into();
+        second.kind = "estimate".into();
+        PosBatchRequest {
+            tickets: vec![
+                PosBatchTicket {
+                    external_id: "RO-10234".into(),
+                    ticket: first,
+                },
+                PosBatchTicket {
+                    external_id: "EST-10235".into(),
+                    ticket: second,
+                },
+            ],
+        }
+    }
 }
 
 #[derive(Debug, Clone, Object, Deserialize)]
@@ -889,6 +911,7 @@ pub struct AssignmentRequest {
 
 #[derive(Debug, Clone, Object, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[oai(example)]
 pub struct ApprovalRequest {
     #[serde(default)]
     #[oai(default)]
@@ -911,6 +934,23 @@ pub struct ApprovalRequest {
     #[serde(default)]
     #[oai(nullable)]
     pub note: Option<String>,
+}
+
+impl Example for ApprovalRequest {
+    fn example() -> Self {
+        ApprovalRequest {
+            approved_service_ids: vec![uuid::Uuid::from_u128(
+                0x0193_6a2e_5c1b_7f00_8000_0000_0000_0001,
+            )],
+            declined_service_ids: vec![uuid::Uuid::from_u128(
+                0x0193_6a2e_5c1b_7f00_8000_0000_0000_0002,
+            )],
+            method: "phone".into(),
+            signer_name: Some("Dana Reyes".into()),
+            signature: None,
+            note: Some("Called at 9:40; brakes yes, wipers next visit.".into()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Object)]
