@@ -37,14 +37,20 @@ pub struct BillingOut {
     pub lifecycle: String,
     /// Stripe's subscription status (trialing, active, past_due, canceled,
     /// unpaid, ...); `null` before any subscription.
+    #[oai(nullable)]
     pub status: Option<String>,
     /// monthly or yearly.
+    #[oai(nullable)]
     pub interval: Option<String>,
+    #[oai(nullable)]
     pub next_invoice_at: Option<DateTime<Utc>>,
     pub cancel_at_period_end: bool,
+    #[oai(nullable)]
     pub trial_ends_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub trial_days_left: Option<i64>,
     /// When a past-due shop becomes read-only.
+    #[oai(nullable)]
     pub grace_ends_at: Option<DateTime<Utc>>,
     /// The trial ended without a subscription or a comp plan: the shop is
     /// read-only (`lifecycle` suspended) until the owner subscribes.
@@ -82,6 +88,7 @@ pub struct BillingDetail {
     /// SMS segments sent this month (UTC).
     pub sms_used: i64,
     /// Included in the plan; `null`: unlimited.
+    #[oai(nullable)]
     pub sms_included: Option<i64>,
     /// stop (sending stops at the allowance) or report (billed as usage).
     pub sms_overage: String,
@@ -94,6 +101,7 @@ pub struct CheckoutRequest {
     /// The plan code (starter, pro, premium).
     pub plan: String,
     /// monthly (default) or yearly.
+    #[oai(nullable)]
     pub interval: Option<String>,
 }
 
@@ -108,23 +116,34 @@ pub struct StripeEventOut {
     pub id: String,
     pub event_type: String,
     pub received_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub processed_at: Option<DateTime<Utc>>,
     /// applied, ignored, no_shop, failed; `null` while queued.
+    #[oai(nullable)]
     pub result: Option<String>,
+    #[oai(nullable)]
     pub detail: Option<String>,
     pub attempts: i32,
 }
 
 #[derive(Debug, Object)]
 pub struct AdminBillingOut {
+    #[oai(nullable)]
     pub stripe_customer_id: Option<String>,
+    #[oai(nullable)]
     pub stripe_subscription_id: Option<String>,
+    #[oai(nullable)]
     pub status: Option<String>,
+    #[oai(nullable)]
     pub price_id: Option<String>,
+    #[oai(nullable)]
     pub current_period_end: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub past_due_since: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub grace_ends_at: Option<DateTime<Utc>>,
     pub comp: bool,
+    #[oai(nullable)]
     pub comp_reason: Option<String>,
     pub events: Vec<StripeEventOut>,
 }
@@ -133,6 +152,7 @@ pub struct AdminBillingOut {
 #[serde(deny_unknown_fields)]
 pub struct CompRequest {
     /// The plan to give; `null` ends the comp.
+    #[oai(nullable)]
     pub plan: Option<String>,
     pub reason: String,
 }
@@ -158,6 +178,7 @@ pub struct PriceRequest {
     /// A Stripe Price id; empty: the plan is not sold in this interval.
     pub price_id: String,
     /// stop or report.
+    #[oai(nullable)]
     pub sms_overage: Option<String>,
 }
 
@@ -165,6 +186,7 @@ pub struct PriceRequest {
 pub struct PriceOut {
     pub plan: String,
     pub interval: String,
+    #[oai(nullable)]
     pub price_id: Option<String>,
     pub sms_overage: String,
 }

@@ -49,13 +49,20 @@ fn visitor(req: &Request) -> (String, Option<String>) {
 #[derive(Debug, Clone, Object)]
 pub struct CustomerShopOut {
     pub name: String,
+    #[oai(nullable)]
     pub phone: Option<String>,
+    #[oai(nullable)]
     pub email: Option<String>,
+    #[oai(nullable)]
     pub address: Option<String>,
+    #[oai(nullable)]
     pub hours: Option<String>,
     /// Only with custom branding in the shop's plan.
+    #[oai(nullable)]
     pub logo_url: Option<String>,
+    #[oai(nullable)]
     pub primary_color: Option<String>,
+    #[oai(nullable)]
     pub accent_color: Option<String>,
 }
 
@@ -94,6 +101,7 @@ pub struct CustomerStatusOut {
 #[derive(Debug, Clone, Object)]
 pub struct CustomerVehicleOut {
     pub label: String,
+    #[oai(nullable)]
     pub plate: Option<String>,
 }
 
@@ -160,7 +168,9 @@ pub struct CustomerViewOut {
     /// Send it back with the approval: a changed ticket refuses an
     /// approval made on an older version (`ticket_changed`).
     pub ticket_version: i32,
+    #[oai(nullable)]
     pub vehicle: Option<CustomerVehicleOut>,
+    #[oai(nullable)]
     pub status: Option<CustomerStatusOut>,
     pub services: Vec<CustomerServiceOut>,
     /// Minor units; declined services do not count.
@@ -169,11 +179,13 @@ pub struct CustomerViewOut {
     pub total: i64,
     /// ISO 4217.
     pub currency: String,
+    #[oai(nullable)]
     pub promised_at: Option<DateTime<Utc>>,
     /// The shop's plan lets the customer approve and sign here.
     pub may_approve: bool,
     /// Earlier approvals of this ticket, oldest first.
     pub approvals: Vec<CustomerApprovalOut>,
+    #[oai(nullable)]
     pub expires_at: Option<DateTime<Utc>>,
 }
 
@@ -242,6 +254,7 @@ impl From<&CustomerPage> for CustomerViewOut {
 
 #[derive(Debug, Clone, Object, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[oai(example)]
 pub struct CustomerApprovalRequest {
     #[serde(default)]
     #[oai(default)]
@@ -256,6 +269,22 @@ pub struct CustomerApprovalRequest {
     pub signature: String,
     /// The `ticket_version` the customer was shown.
     pub ticket_version: i32,
+}
+
+impl poem_openapi::types::Example for CustomerApprovalRequest {
+    fn example() -> Self {
+        CustomerApprovalRequest {
+            approved_service_ids: vec![uuid::Uuid::from_u128(
+                0x0193_6a2e_5c1b_7f00_8000_0000_0000_0001,
+            )],
+            declined_service_ids: vec![uuid::Uuid::from_u128(
+                0x0193_6a2e_5c1b_7f00_8000_0000_0000_0002,
+            )],
+            signer_name: "Dana Reyes".into(),
+            signature: "M 10 40 L 30 10 L 50 40 L 70 12".into(),
+            ticket_version: 3,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Object)]
@@ -399,6 +428,7 @@ pub struct CreateLinkRequest {
     /// `sms` or `email` to send it with the shop's link template; null to
     /// copy it by hand.
     #[serde(default)]
+    #[oai(nullable)]
     pub send: Option<String>,
     /// Revoke the ticket's other links (re-issue).
     #[serde(default)]
@@ -413,6 +443,7 @@ pub struct CreatedLinkOut {
     pub url: String,
     pub expires_at: DateTime<Utc>,
     /// The text or e-mail carrying it, when sent.
+    #[oai(nullable)]
     pub message_id: Option<uuid::Uuid>,
 }
 
@@ -429,8 +460,11 @@ pub struct LinkOut {
     pub state: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub revoked_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub first_opened_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub last_opened_at: Option<DateTime<Utc>>,
     /// Visits (an open after 30 minutes without one is a new visit).
     pub visits: i32,
@@ -450,16 +484,22 @@ pub struct ApprovalOut {
     pub ticket_id: uuid::Uuid,
     /// Place in the ticket's chain, from 1.
     pub seq: i32,
+    #[oai(nullable)]
     pub staff_name: Option<String>,
     /// PNG data URL or SVG path; none for a phone approval.
+    #[oai(nullable)]
     pub signature: Option<String>,
+    #[oai(nullable)]
     pub note: Option<String>,
+    #[oai(nullable)]
     pub ip: Option<String>,
+    #[oai(nullable)]
     pub user_agent: Option<String>,
     pub ticket_version: i32,
     pub currency: String,
     /// SHA-256 (hex) over the record's canonical form, including `prev_hash`.
     pub hash: String,
+    #[oai(nullable)]
     pub prev_hash: Option<String>,
 }
 
@@ -528,9 +568,12 @@ pub struct DeliveryOut {
     /// `pending`, `delivered` or `failed`.
     pub status: String,
     pub attempts: i32,
+    #[oai(nullable)]
     pub response_status: Option<i32>,
+    #[oai(nullable)]
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub delivered_at: Option<DateTime<Utc>>,
 }
 

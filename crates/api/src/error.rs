@@ -16,6 +16,7 @@ pub struct ErrorBody {
     /// A sentence for people.
     pub message: String,
     /// The field or parameter at fault (a JSON pointer for bodies), if any.
+    #[oai(nullable)]
     pub field: Option<String>,
     /// For `permission_denied`: the permission needed.
     #[oai(skip_serializing_if_is_none)]

@@ -61,14 +61,14 @@ pub struct SheetItemIo {
     /// `condition`, `measurement` (with `unit`), `tire` or `text`.
     pub kind: String,
     /// Measurements only: `mm`, `psi`, `%`...
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable)]
     pub unit: Option<String>,
     /// When a photo is required: `never`, `on_attention` or `always`.
     pub photo: String,
     /// What the item is, in plain words, for the customer.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable)]
     pub explanation: Option<String>,
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable)]
     pub service: Option<RecommendedServiceIo>,
 }
 
@@ -120,7 +120,7 @@ pub struct InspectionTemplateImport {
     /// The file's text.
     pub content: String,
     /// The new sheet's name; else the JSON file's own.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable)]
     pub name: Option<String>,
 }
 

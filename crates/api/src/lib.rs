@@ -11,6 +11,7 @@ pub mod auth;
 pub mod billing;
 pub mod body;
 pub mod customer;
+pub mod document;
 pub mod error;
 pub mod inspections;
 pub mod messaging;
@@ -24,6 +25,8 @@ pub mod tickets;
 pub mod webhooks;
 
 use pitwall_core::App;
+use poem::endpoint::make_sync;
+use poem::web::Html;
 use poem::{Endpoint, EndpointExt, IntoResponse, Response, Route};
 use poem_openapi::OpenApiService;
 
@@ -66,14 +69,23 @@ pub fn openapi(base_url: &str) -> OpenApiService<Apis, ()> {
 /// The OpenAPI document as committed under `openapi/`. The server URL is
 /// fixed so that the document does not depend on the deployment.
 pub fn spec_json() -> String {
-    openapi("/").spec()
+    document::tidy(&openapi("/").spec())
 }
 
 /// The API routes, ready to be nested into the app's route tree.
 pub fn routes(base_url: &str) -> Route {
     let api = openapi(base_url);
-    let docs = api.swagger_ui();
-    let spec = api.spec_endpoint();
+    let raw = api.spec();
+    let document = document::tidy(&raw);
+    // Swagger UI embeds the document it is given; poem-openapi gives it its
+    // own, so the repaired one takes that one's place in the page.
+    let docs_html = api.swagger_ui_html().replacen(&raw, &document, 1);
+    let docs = Route::new().at("/", make_sync(move |_| Html(docs_html.clone())));
+    let spec = make_sync(move |_| {
+        Response::builder()
+            .content_type("application/json; charset=utf-8")
+            .body(document.clone())
+    });
     ops::mount(
         Route::new()
             .nest("/", api)

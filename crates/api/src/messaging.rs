@@ -32,14 +32,19 @@ pub enum MessagingTags {
 pub struct ThreadOut {
     pub customer_id: uuid::Uuid,
     pub customer_name: String,
+    #[oai(nullable)]
     pub phone: Option<String>,
     /// The customer wrote and nobody has read it yet.
     pub unread: bool,
+    #[oai(nullable)]
     pub unread_since: Option<DateTime<Utc>>,
     pub last_message_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub assigned_to: Option<uuid::Uuid>,
+    #[oai(nullable)]
     pub assigned_name: Option<String>,
     pub done: bool,
+    #[oai(nullable)]
     pub last_message: Option<MessageOut>,
 }
 
@@ -63,6 +68,7 @@ impl From<&ThreadRow> for ThreadOut {
 #[derive(Debug, Clone, Object)]
 pub struct ThreadList {
     pub items: Vec<ThreadOut>,
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -73,6 +79,7 @@ pub struct ConsentOut {
     pub action: String,
     /// `keyword` (the customer texted it), `staff`, `carrier`.
     pub source: String,
+    #[oai(nullable)]
     pub detail: Option<String>,
     pub at: DateTime<Utc>,
 }
@@ -93,9 +100,11 @@ impl From<&messages::ConsentEvent> for ConsentOut {
 pub struct ThreadDetailOut {
     pub customer: CustomerOut,
     pub unread: bool,
+    #[oai(nullable)]
     pub assigned_to: Option<uuid::Uuid>,
     pub done: bool,
     /// The customer's open ticket replies are filed under.
+    #[oai(nullable)]
     pub open_ticket_id: Option<uuid::Uuid>,
     /// Oldest first: the last 200 messages.
     pub messages: Vec<MessageOut>,
@@ -110,6 +119,7 @@ pub struct ReplyRequest {
     pub body: String,
     /// File the message under this ticket of the customer (default: their
     /// latest open ticket).
+    #[oai(nullable)]
     pub ticket_id: Option<uuid::Uuid>,
 }
 
@@ -117,6 +127,7 @@ pub struct ReplyRequest {
 #[serde(deny_unknown_fields)]
 pub struct AssignThreadRequest {
     /// A member of the shop, or null to unassign.
+    #[oai(nullable)]
     pub user_id: Option<uuid::Uuid>,
 }
 
@@ -188,11 +199,15 @@ pub struct PreviewOut {
 pub struct MessagingSettingsOut {
     /// The shop's own sender number (E.164), if it has one. Assigned by
     /// platform support (admin API `PUT /api/admin/v1/shops/{shop_id}/sms-from`).
+    #[oai(nullable)]
     pub sms_from: Option<String>,
     /// The platform's number used when the shop has none.
+    #[oai(nullable)]
     pub default_sms_from: Option<String>,
     /// Local time `HH:MM`; reminders wait from start to end.
+    #[oai(nullable)]
     pub quiet_hours_start: Option<String>,
+    #[oai(nullable)]
     pub quiet_hours_end: Option<String>,
     /// Text only customers whose consent staff recorded.
     pub require_sms_consent: bool,
@@ -215,8 +230,11 @@ impl From<messaging::Settings> for MessagingSettingsOut {
 pub struct MessagingSettingsRequest {
     /// Read-only: leave it out or send the current number back. A different
     /// number is refused (422 on `sms_from`); platform support assigns it.
+    #[oai(nullable)]
     pub sms_from: Option<String>,
+    #[oai(nullable)]
     pub quiet_hours_start: Option<String>,
+    #[oai(nullable)]
     pub quiet_hours_end: Option<String>,
     pub require_sms_consent: bool,
 }
@@ -225,6 +243,7 @@ pub struct MessagingSettingsRequest {
 #[serde(deny_unknown_fields)]
 pub struct ConsentRequest {
     /// How the customer agreed (in person, signed form, ...).
+    #[oai(nullable)]
     pub detail: Option<String>,
 }
 
@@ -241,6 +260,7 @@ pub struct UsageOut {
     pub period_start: DateTime<Utc>,
     pub sms_segments: i64,
     /// The plan's monthly SMS allowance; none means unlimited.
+    #[oai(nullable)]
     pub sms_quota: Option<i64>,
 }
 
@@ -579,6 +599,9 @@ impl MessagingApi {
         Ok(Json(messaging::settings(&app, &ctx).await?.into()))
     }
 
+    /// Replace the shop's messaging settings. The whole object is written:
+    /// an absent or null `sms_from` sends from the platform's number; absent
+    /// or null quiet hours (both, or neither) mean none.
     #[oai(
         path = "/messaging-settings",
         method = "put",

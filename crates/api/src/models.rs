@@ -27,14 +27,18 @@ pub struct UserSummary {
     pub email: String,
     pub name: String,
     /// `platform_admin` or `support` for platform staff.
+    #[oai(nullable)]
     pub platform_role: Option<String>,
 }
 
 #[derive(Debug, Object)]
 pub struct Quotas {
     /// `null` means unlimited.
+    #[oai(nullable)]
     pub users: Option<i64>,
+    #[oai(nullable)]
     pub sms_per_month: Option<i64>,
+    #[oai(nullable)]
     pub locations: Option<i64>,
 }
 
@@ -46,17 +50,26 @@ pub struct ShopOut {
     pub plan: String,
     /// trial, active, past_due, suspended, closed.
     pub lifecycle: String,
+    #[oai(nullable)]
     pub trial_ends_at: Option<DateTime<Utc>>,
     pub time_zone: String,
+    #[oai(nullable)]
     pub phone: Option<String>,
+    #[oai(nullable)]
     pub email: Option<String>,
+    #[oai(nullable)]
     pub address: Option<String>,
+    #[oai(nullable)]
     pub hours: Option<String>,
+    #[oai(nullable)]
     pub logo_url: Option<String>,
+    #[oai(nullable)]
     pub primary_color: Option<String>,
+    #[oai(nullable)]
     pub accent_color: Option<String>,
     /// The shop's own SMS sender number, assigned by platform support; null:
     /// texts go from the platform's shared number.
+    #[oai(nullable)]
     pub sms_from: Option<String>,
     /// Features the shop may use now: its plan's plus support's overrides.
     pub features: Vec<String>,
@@ -105,12 +118,15 @@ pub struct Me {
     pub user: UserSummary,
     /// The shop requests act in (header `X-Pitwall-Shop` or the session's
     /// choice); `null` for platform staff without a shop.
+    #[oai(nullable)]
     pub shop: Option<ShopOut>,
+    #[oai(nullable)]
     pub role: Option<String>,
     /// What the user may do in `shop`.
     pub permissions: Vec<String>,
     pub shops: Vec<ShopMembership>,
     /// The current shop's plan and billing status.
+    #[oai(nullable)]
     pub billing: Option<crate::billing::BillingOut>,
 }
 
@@ -144,6 +160,7 @@ impl From<&members::Member> for Member {
 #[derive(Debug, Object)]
 pub struct MemberList {
     pub items: Vec<Member>,
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -185,6 +202,7 @@ impl From<&members::Invitation> for Invitation {
 #[derive(Debug, Object)]
 pub struct InvitationList {
     pub items: Vec<Invitation>,
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -195,6 +213,7 @@ pub struct AcceptInvitationRequest {
     pub token: String,
     /// Needed when the address has no account yet.
     #[serde(default)]
+    #[oai(nullable)]
     pub name: Option<String>,
     pub password: String,
 }
@@ -250,19 +269,26 @@ pub struct ShopProfileRequest {
     pub name: String,
     pub time_zone: String,
     #[serde(default)]
+    #[oai(nullable)]
     pub phone: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub email: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub address: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub hours: Option<String>,
     /// Needs the `custom_branding` feature.
     #[serde(default)]
+    #[oai(nullable)]
     pub logo_url: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub primary_color: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub accent_color: Option<String>,
 }
 
@@ -274,7 +300,9 @@ pub struct ApiKey {
     pub prefix: String,
     pub scopes: String,
     pub created_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub last_used_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
@@ -295,6 +323,7 @@ impl From<&api_keys::ApiKey> for ApiKey {
 #[derive(Debug, Object)]
 pub struct ApiKeyList {
     pub items: Vec<ApiKey>,
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -317,8 +346,11 @@ pub struct Plan {
     pub name: String,
     pub monthly_price_cents: i64,
     pub features: Vec<String>,
+    #[oai(nullable)]
     pub max_users: Option<i32>,
+    #[oai(nullable)]
     pub sms_per_month: Option<i32>,
+    #[oai(nullable)]
     pub max_locations: Option<i32>,
 }
 
@@ -348,16 +380,20 @@ pub struct PlanRequest {
     pub monthly_price_cents: i64,
     pub features: Vec<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub max_users: Option<i32>,
     #[serde(default)]
+    #[oai(nullable)]
     pub sms_per_month: Option<i32>,
     #[serde(default)]
+    #[oai(nullable)]
     pub max_locations: Option<i32>,
 }
 
 #[derive(Debug, Object)]
 pub struct ShopList {
     pub items: Vec<ShopOut>,
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -369,6 +405,7 @@ pub struct CreateShopRequest {
     pub plan: String,
     pub owner_email: String,
     #[serde(default)]
+    #[oai(nullable)]
     pub time_zone: Option<String>,
 }
 
@@ -384,6 +421,7 @@ pub struct FeatureOverride {
     pub feature: String,
     pub enabled: bool,
     pub reason: String,
+    #[oai(nullable)]
     pub set_by: Option<uuid::Uuid>,
     pub updated_at: DateTime<Utc>,
 }
@@ -405,6 +443,7 @@ pub struct SetPlanRequest {
 pub struct SetSmsFromRequest {
     /// The shop's own sender number in E.164 (`+15125550100`), or null to
     /// send from the platform's shared number. Unique across shops.
+    #[oai(nullable)]
     pub sms_from: Option<String>,
 }
 
@@ -426,9 +465,12 @@ pub struct FeatureOverrideRequest {
 #[derive(Debug, Object)]
 pub struct AuditEntry {
     pub id: uuid::Uuid,
+    #[oai(nullable)]
     pub shop_id: Option<uuid::Uuid>,
+    #[oai(nullable)]
     pub actor_user_id: Option<uuid::Uuid>,
     pub action: String,
+    #[oai(nullable)]
     pub target: Option<String>,
     pub details: serde_json::Value,
     pub created_at: DateTime<Utc>,
@@ -451,6 +493,7 @@ impl From<&audit::AuditEntry> for AuditEntry {
 #[derive(Debug, Object)]
 pub struct AuditList {
     pub items: Vec<AuditEntry>,
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -462,8 +505,11 @@ pub struct Job {
     pub status: String,
     pub attempts: i64,
     pub max_attempts: i64,
+    #[oai(nullable)]
     pub last_error: Option<String>,
+    #[oai(nullable)]
     pub run_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub done_at: Option<DateTime<Utc>>,
 }
 

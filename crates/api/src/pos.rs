@@ -38,10 +38,6 @@ pub enum PutTicketResponse {
     /// (`outcome: unchanged`).
     #[oai(status = 200)]
     Ok(Json<PosPushResult>),
-    /// `stale_update`: `pos_updated_at` is older than the stored ticket's;
-    /// nothing changed.
-    #[oai(status = 409)]
-    Stale(Json<ErrorBody>),
 }
 
 fn stale_body(view: &pitwall_core::tickets::TicketView) -> ErrorBody {
@@ -139,11 +135,14 @@ impl PosApi {
             outcome: pushed.outcome.as_str().to_owned(),
             ticket: TicketOut::from(&pushed.ticket),
         };
-        Ok(match pushed.outcome {
-            pos::Outcome::Created => PutTicketResponse::Created(Json(result)),
-            pos::Outcome::Stale => PutTicketResponse::Stale(Json(stale_body(&pushed.ticket))),
-            _ => PutTicketResponse::Ok(Json(result)),
-        })
+        // A stale push is a 409 like every other conflict: declaring it
+        // here as well gave the document two `409` keys, which strict
+        // parsers refuse.
+        match pushed.outcome {
+            pos::Outcome::Created => Ok(PutTicketResponse::Created(Json(result))),
+            pos::Outcome::Stale => Err(ApiError::Conflict(Json(stale_body(&pushed.ticket)))),
+            _ => Ok(PutTicketResponse::Ok(Json(result))),
+        }
     }
 
     /// A ticket by the POS's id.

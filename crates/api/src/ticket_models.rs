@@ -21,18 +21,23 @@ pub struct PosTicketRequest {
     /// The number people say ("RO 10234").
     pub number: String,
     #[serde(default)]
+    #[oai(nullable)]
     pub customer: Option<PosCustomer>,
     #[serde(default)]
+    #[oai(nullable)]
     pub vehicle: Option<PosVehicle>,
     #[serde(default)]
     #[oai(default)]
     pub services: Vec<PosService>,
     /// Decimal fraction: 0.0825 for 8.25 %. Applies to taxable line items.
     #[serde(default)]
+    #[oai(nullable)]
     pub tax_rate: Option<f64>,
     #[serde(default)]
+    #[oai(nullable)]
     pub promised_at: Option<DateTime<Utc>>,
     #[serde(default)]
+    #[oai(nullable)]
     pub closed: Option<bool>,
     /// When the POS last changed the ticket. A push older than the stored
     /// one changes nothing (`409 stale_update`); an equal one is a repeat
@@ -97,21 +102,27 @@ impl Example for PosTicketRequest {
 #[serde(deny_unknown_fields)]
 pub struct PosCustomer {
     #[serde(default)]
+    #[oai(nullable)]
     pub external_id: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub first_name: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub last_name: Option<String>,
     /// Any common format; stored in E.164 read in the shop's country. A
     /// number an existing customer has finds that customer.
     #[serde(default)]
+    #[oai(nullable)]
     pub phone: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub email: Option<String>,
     /// The customer's language for their pages: `en` or `es` (`es-MX`
     /// reads as `es`). Absent keeps what is stored; the shop's applies
     /// when nothing is.
     #[serde(default)]
+    #[oai(nullable)]
     pub locale: Option<String>,
 }
 
@@ -119,18 +130,25 @@ pub struct PosCustomer {
 #[serde(deny_unknown_fields)]
 pub struct PosVehicle {
     #[serde(default)]
+    #[oai(nullable)]
     pub external_id: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub vin: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub year: Option<i32>,
     #[serde(default)]
+    #[oai(nullable)]
     pub make: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub model: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub plate: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub mileage: Option<i64>,
 }
 
@@ -232,27 +250,56 @@ pub struct PosBatchTicket {
 
 /// Up to 100 tickets; each is answered on its own.
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct PosBatchRequest {
     pub tickets: Vec<PosBatchTicket>,
+}
+
+impl Example for PosBatchRequest {
+    fn example() -> Self {
+        let first = PosTicketRequest::example();
+        let mut second = PosTicketRequest::example();
+        second.number = "10235".into();
+        second.kind = "estimate".into();
+        PosBatchRequest {
+            tickets: vec![
+                PosBatchTicket {
+                    external_id: "RO-10234".into(),
+                    ticket: first,
+                },
+                PosBatchTicket {
+                    external_id: "EST-10235".into(),
+                    ticket: second,
+                },
+            ],
+        }
+    }
 }
 
 #[derive(Debug, Clone, Object, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PosVehicleRequest {
     #[serde(default)]
+    #[oai(nullable)]
     pub vin: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub year: Option<i32>,
     #[serde(default)]
+    #[oai(nullable)]
     pub make: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub model: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub plate: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub mileage: Option<i64>,
     /// The owner, by the POS's customer id.
     #[serde(default)]
+    #[oai(nullable)]
     pub customer_external_id: Option<String>,
 }
 
@@ -260,15 +307,20 @@ pub struct PosVehicleRequest {
 #[serde(deny_unknown_fields)]
 pub struct PosCustomerRequest {
     #[serde(default)]
+    #[oai(nullable)]
     pub first_name: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub last_name: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub phone: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub email: Option<String>,
     /// `en` or `es`: the language of the customer's pages.
     #[serde(default)]
+    #[oai(nullable)]
     pub locale: Option<String>,
 }
 
@@ -277,6 +329,7 @@ pub struct PosCustomerRequest {
 pub struct PosCommentRequest {
     /// The POS's id of the comment; sending it again adds nothing.
     #[serde(default)]
+    #[oai(nullable)]
     pub external_id: Option<String>,
     pub author: String,
     pub body: String,
@@ -293,13 +346,18 @@ pub struct PersonOut {
 #[derive(Debug, Clone, Object)]
 pub struct CustomerOut {
     pub id: uuid::Uuid,
+    #[oai(nullable)]
     pub external_id: Option<String>,
+    #[oai(nullable)]
     pub first_name: Option<String>,
+    #[oai(nullable)]
     pub last_name: Option<String>,
     /// First and last name, or the phone number when there is no name.
     pub name: String,
     /// E.164.
+    #[oai(nullable)]
     pub phone: Option<String>,
+    #[oai(nullable)]
     pub email: Option<String>,
     /// Reachable by text: has a number and has not opted out.
     pub sms: bool,
@@ -308,8 +366,10 @@ pub struct CustomerOut {
     pub sms_opt_out: bool,
     pub email_opt_out: bool,
     /// Set when this customer was merged into another.
+    #[oai(nullable)]
     pub merged_into: Option<uuid::Uuid>,
     /// The language of the customer's pages, if the POS gave one.
+    #[oai(nullable)]
     pub locale: Option<String>,
     pub created_at: DateTime<Utc>,
 }
@@ -338,15 +398,23 @@ impl From<&customers::Customer> for CustomerOut {
 #[derive(Debug, Clone, Object)]
 pub struct VehicleOut {
     pub id: uuid::Uuid,
+    #[oai(nullable)]
     pub external_id: Option<String>,
+    #[oai(nullable)]
     pub customer_id: Option<uuid::Uuid>,
     /// "2019 Honda Civic".
     pub label: String,
+    #[oai(nullable)]
     pub vin: Option<String>,
+    #[oai(nullable)]
     pub year: Option<i32>,
+    #[oai(nullable)]
     pub make: Option<String>,
+    #[oai(nullable)]
     pub model: Option<String>,
+    #[oai(nullable)]
     pub plate: Option<String>,
+    #[oai(nullable)]
     pub mileage: Option<i64>,
 }
 
@@ -402,9 +470,11 @@ pub struct TimerOut {
     /// `count_down` or `count_up`.
     pub mode: String,
     pub started_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub due_at: Option<DateTime<Utc>>,
     pub elapsed_secs: i64,
     /// Negative once overdue.
+    #[oai(nullable)]
     pub remaining_secs: Option<i64>,
     /// `normal`, `warning` (orange) or `overdue` (red).
     pub level: String,
@@ -416,9 +486,13 @@ pub struct TicketOut {
     pub external_id: String,
     pub kind: String,
     pub number: String,
+    #[oai(nullable)]
     pub customer: Option<CustomerOut>,
+    #[oai(nullable)]
     pub vehicle: Option<VehicleOut>,
+    #[oai(nullable)]
     pub status: Option<StatusRef>,
+    #[oai(nullable)]
     pub status_changed_at: Option<DateTime<Utc>>,
     pub services: Vec<ServiceOut>,
     /// Decimal fraction (0.0825).
@@ -430,10 +504,14 @@ pub struct TicketOut {
     /// ISO 4217.
     pub currency: String,
     pub closed: bool,
+    #[oai(nullable)]
     pub promised_at: Option<DateTime<Utc>>,
     pub priority: i32,
+    #[oai(nullable)]
     pub advisor: Option<PersonOut>,
+    #[oai(nullable)]
     pub technician: Option<PersonOut>,
+    #[oai(nullable)]
     pub timer: Option<TimerOut>,
     pub pos_updated_at: DateTime<Utc>,
     /// Grows with every change the customer could see.
@@ -528,8 +606,10 @@ pub struct PosBatchResult {
     pub external_id: String,
     /// `created`, `updated`, `unchanged`, `stale` or `rejected`.
     pub outcome: String,
+    #[oai(nullable)]
     pub ticket: Option<TicketOut>,
     /// Why it was rejected (`code`, `message`, `field`, `errors`).
+    #[oai(nullable)]
     pub error: Option<crate::error::ErrorBody>,
 }
 
@@ -543,6 +623,7 @@ pub struct CommentOut {
     pub id: uuid::Uuid,
     /// `pos`, `staff` or `pitwall` (written by Pitwall, e.g. work approved).
     pub source: String,
+    #[oai(nullable)]
     pub external_id: Option<String>,
     pub author: String,
     pub body: String,
@@ -565,6 +646,7 @@ impl From<&activity::Comment> for CommentOut {
 #[derive(Debug, Clone, Object)]
 pub struct CommentList {
     pub items: Vec<CommentOut>,
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -578,6 +660,7 @@ pub struct NotificationOut {
     pub ticket_number: String,
     pub data: serde_json::Value,
     pub created_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub processed_at: Option<DateTime<Utc>>,
 }
 
@@ -599,13 +682,16 @@ impl From<&pos::NotificationView> for NotificationOut {
 #[derive(Debug, Clone, Object)]
 pub struct NotificationList {
     pub items: Vec<NotificationOut>,
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, Object)]
 pub struct MessageOut {
     pub id: uuid::Uuid,
+    #[oai(nullable)]
     pub ticket_id: Option<uuid::Uuid>,
+    #[oai(nullable)]
     pub customer_id: Option<uuid::Uuid>,
     /// `sms` or `email`.
     pub channel: String,
@@ -615,6 +701,7 @@ pub struct MessageOut {
     /// `keyword_reply` or `inbound`.
     pub kind: String,
     pub to: String,
+    #[oai(nullable)]
     pub from: Option<String>,
     pub body: String,
     /// `queued`, `held`, `sending`, `sent`, `delivered`, `failed`, or
@@ -622,20 +709,27 @@ pub struct MessageOut {
     pub status: String,
     /// Why it is held: `quiet_hours` (until `held_until`) or
     /// `quota_exceeded`.
+    #[oai(nullable)]
     pub hold_reason: Option<String>,
+    #[oai(nullable)]
     pub held_until: Option<DateTime<Utc>>,
     /// The provider's code (`30003`, `21610`, ...) or ours
     /// (`customer_opted_out`, `consent_required`, `no_sender`, ...).
+    #[oai(nullable)]
     pub error_code: Option<String>,
     /// The reason in words.
+    #[oai(nullable)]
     pub error_message: Option<String>,
     /// Tries so far.
     pub attempts: i32,
     /// SMS segments billed.
     pub segments: i32,
     /// The staff member who sent it (none for automatic messages).
+    #[oai(nullable)]
     pub created_by: Option<uuid::Uuid>,
+    #[oai(nullable)]
     pub sent_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub delivered_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -672,13 +766,16 @@ impl From<&activity::Message> for MessageOut {
 #[derive(Debug, Clone, Object)]
 pub struct TicketList {
     pub items: Vec<TicketOut>,
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, Object)]
 pub struct StatusHistoryOut {
+    #[oai(nullable)]
     pub from: Option<String>,
     pub to: String,
+    #[oai(nullable)]
     pub by: Option<String>,
     pub at: DateTime<Utc>,
 }
@@ -743,6 +840,7 @@ pub struct TimelineEventOut {
     pub kind: String,
     /// `staff`, `pos`, `customer` or `system`.
     pub actor_kind: String,
+    #[oai(nullable)]
     pub actor_name: Option<String>,
     pub data: serde_json::Value,
     pub created_at: DateTime<Utc>,
@@ -764,6 +862,7 @@ impl From<&activity::TimelineEvent> for TimelineEventOut {
 #[derive(Debug, Clone, Object)]
 pub struct TimelineList {
     pub items: Vec<TimelineEventOut>,
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -774,6 +873,7 @@ pub struct SetStatusRequest {
     /// For count-down statuses: minutes until due (defaults to the
     /// status's default duration).
     #[serde(default)]
+    #[oai(nullable)]
     pub duration_minutes: Option<i32>,
 }
 
@@ -795,19 +895,23 @@ pub struct CommentRequest {
 pub struct AssignmentRequest {
     /// null clears it.
     #[serde(default)]
+    #[oai(nullable)]
     pub advisor_id: Option<uuid::Uuid>,
     #[serde(default)]
+    #[oai(nullable)]
     pub technician_id: Option<uuid::Uuid>,
     /// 0 normal, 1 soon, 2 high, 3 urgent.
     #[serde(default)]
     #[oai(default)]
     pub priority: i32,
     #[serde(default)]
+    #[oai(nullable)]
     pub promised_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Object, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[oai(example)]
 pub struct ApprovalRequest {
     #[serde(default)]
     #[oai(default)]
@@ -820,13 +924,33 @@ pub struct ApprovalRequest {
     /// Who approved: required in person; for a phone approval, the name
     /// the customer gave.
     #[serde(default)]
+    #[oai(nullable)]
     pub signer_name: Option<String>,
     /// In person: the signature made on the staff device (PNG data URL or
     /// SVG path). Not for phone approvals.
     #[serde(default)]
+    #[oai(nullable)]
     pub signature: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub note: Option<String>,
+}
+
+impl Example for ApprovalRequest {
+    fn example() -> Self {
+        ApprovalRequest {
+            approved_service_ids: vec![uuid::Uuid::from_u128(
+                0x0193_6a2e_5c1b_7f00_8000_0000_0000_0001,
+            )],
+            declined_service_ids: vec![uuid::Uuid::from_u128(
+                0x0193_6a2e_5c1b_7f00_8000_0000_0000_0002,
+            )],
+            method: "phone".into(),
+            signer_name: Some("Dana Reyes".into()),
+            signature: None,
+            note: Some("Called at 9:40; brakes yes, wipers next visit.".into()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Object)]
@@ -841,6 +965,7 @@ pub struct VehicleStatusOut {
     pub message_template: String,
     /// `open`, `count_down` or `count_up`.
     pub timer_mode: String,
+    #[oai(nullable)]
     pub default_minutes: Option<i32>,
     pub retired: bool,
 }
@@ -880,9 +1005,11 @@ pub struct VehicleStatusRequest {
     /// `open`, `count_down` or `count_up`.
     pub timer_mode: String,
     #[serde(default)]
+    #[oai(nullable)]
     pub default_minutes: Option<i32>,
     /// Where it goes (0 first); omitted keeps its place or appends.
     #[serde(default)]
+    #[oai(nullable)]
     pub position: Option<i32>,
 }
 
@@ -903,6 +1030,7 @@ impl From<VehicleStatusRequest> for pitwall_core::statuses::StatusInput {
 #[derive(Debug, Clone, Object)]
 pub struct CustomerList {
     pub items: Vec<CustomerOut>,
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -910,12 +1038,16 @@ pub struct CustomerList {
 #[serde(deny_unknown_fields)]
 pub struct CustomerRequest {
     #[serde(default)]
+    #[oai(nullable)]
     pub first_name: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub last_name: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub phone: Option<String>,
     #[serde(default)]
+    #[oai(nullable)]
     pub email: Option<String>,
 }
 
@@ -948,6 +1080,7 @@ pub struct DashboardRowOut {
     /// The customer replied and nobody has read it (orange).
     pub unread_reply: bool,
     /// The ticket's newest outgoing text or e-mail and where it stands.
+    #[oai(nullable)]
     pub last_message: Option<MessageOut>,
 }
 
@@ -960,17 +1093,22 @@ pub struct DashboardOut {
 pub struct SyncEventOut {
     pub id: uuid::Uuid,
     pub operation: String,
+    #[oai(nullable)]
     pub external_id: Option<String>,
     pub outcome: String,
+    #[oai(nullable)]
     pub errors: Option<serde_json::Value>,
     /// The body as sent (rejected pushes only, cut at 16 KB).
+    #[oai(nullable)]
     pub payload: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Object)]
 pub struct SyncHealthOut {
+    #[oai(nullable)]
     pub last_push_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub last_accepted_at: Option<DateTime<Utc>>,
     pub accepted_24h: u64,
     pub stale_24h: u64,
@@ -1017,6 +1155,8 @@ pub struct LiveEventOut {
     /// `ticket_created`, `ticket_updated`, `status_changed`, `timeline`,
     /// `work_approved`, or `resync` (events were missed: re-read everything).
     pub kind: String,
+    #[oai(nullable)]
     pub ticket_id: Option<uuid::Uuid>,
+    #[oai(nullable)]
     pub event_id: Option<uuid::Uuid>,
 }

@@ -7,6 +7,7 @@
 
 pub mod fake_sms;
 pub mod fake_stripe;
+pub mod openapi;
 pub mod pages;
 pub mod receiver;
 
@@ -337,8 +338,8 @@ impl TestApp {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> (StatusCode, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("HTTP method");
-        let mut req = self.client.request(method, self.url(path));
+        let verb = reqwest::Method::from_bytes(method.as_bytes()).expect("HTTP method");
+        let mut req = self.client.request(verb, self.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -359,7 +360,13 @@ impl TestApp {
             return (status, Value::Null);
         }
         let text = resp.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        // Every answer a test reads through here is held to the published
+        // document, so the document cannot drift from what is sent.
+        if let Err(e) = openapi::committed().check(method, path, status.as_u16(), &body) {
+            panic!("{e}");
+        }
+        (status, body)
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
