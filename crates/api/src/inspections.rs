@@ -131,12 +131,19 @@ pub enum TemplateCreated {
     Created(Json<InspectionTemplateOut>),
 }
 
+/// A sheet as a file: what `import` with `format: json` reads.
+#[derive(Debug, Clone, Object)]
+pub struct InspectionSheetFile {
+    pub name: String,
+    pub sections: Vec<SheetSectionIo>,
+}
+
 #[derive(ApiResponse)]
 pub enum TemplateFile {
     /// The sheet as a JSON file (`{"name", "sections"}`).
-    #[oai(status = 200, content_type = "application/json")]
+    #[oai(status = 200)]
     Json(
-        PlainText<String>,
+        Json<InspectionSheetFile>,
         #[oai(header = "Content-Disposition")] String,
     ),
     /// The sheet as CSV: a header, then one row per item; a service's line
@@ -441,7 +448,16 @@ impl InspectionsApi {
             )
         };
         Ok(match format {
-            Format::Json => TemplateFile::Json(PlainText(content), file("json")),
+            Format::Json => {
+                let o = out(&t);
+                TemplateFile::Json(
+                    Json(InspectionSheetFile {
+                        name: o.name,
+                        sections: o.sections,
+                    }),
+                    file("json"),
+                )
+            }
             Format::Csv => TemplateFile::Csv(PlainText(content), file("csv")),
         })
     }

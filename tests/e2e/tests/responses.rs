@@ -639,6 +639,52 @@ both_backends!(
         )
         .await;
 
+        // Inspection sheets.
+        let sheets = w.get("/api/v1/inspection-templates", owner).await;
+        let sheet_id = id(&sheets["items"][0]);
+        let sheet = w
+            .get(&format!("/api/v1/inspection-templates/{sheet_id}"), owner)
+            .await;
+        let file = w
+            .get(
+                &format!("/api/v1/inspection-templates/{sheet_id}/export?format=json"),
+                owner,
+            )
+            .await;
+        let imported = w
+            .call(
+                "POST",
+                "/api/v1/inspection-templates/import",
+                Some(owner),
+                Some(json!({"format": "json", "content": file.to_string(), "name": null})),
+                StatusCode::CREATED,
+            )
+            .await;
+        let made = w
+            .call(
+                "POST",
+                "/api/v1/inspection-templates",
+                Some(owner),
+                Some(json!({"name": "Walk sheet", "sections": sheet["sections"]})),
+                StatusCode::CREATED,
+            )
+            .await;
+        w.send(
+            "PUT",
+            &format!("/api/v1/inspection-templates/{}", id(&made)),
+            owner,
+            json!({"name": "Walk sheet 2", "sections": imported["sections"]}),
+        )
+        .await;
+        w.call(
+            "DELETE",
+            &format!("/api/v1/inspection-templates/{}", id(&made)),
+            Some(owner),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+
         // The admin API.
         w.get("/api/admin/v1/shops?limit=5", admin).await;
         let created = w
@@ -662,6 +708,15 @@ both_backends!(
             json!({"plan": "pro"}),
         )
         .await;
+        let assigned = w
+            .send(
+                "PUT",
+                &format!("/api/admin/v1/shops/{second}/sms-from"),
+                admin,
+                json!({"sms_from": "+15125550188"}),
+            )
+            .await;
+        assert_eq!(assigned["shop"]["sms_from"], "+15125550188");
         w.send(
             "PUT",
             &format!("/api/admin/v1/shops/{second}/lifecycle"),
