@@ -14,8 +14,8 @@ mod render;
 mod session;
 
 use pages::{
-    admin, admin_billing, api_keys, app, approvals, auth, billing, customer, messages, roles,
-    settings, tickets, users, webhooks,
+    admin, admin_billing, api_keys, app, approvals, auth, billing, customer, inspections, messages,
+    roles, settings, tickets, users, webhooks,
 };
 use poem::{Route, get, post};
 
@@ -97,6 +97,20 @@ pub fn mount(route: Route) -> Route {
             get(tickets::statuses_show).post(tickets::statuses_create),
         )
         .at("/app/statuses/:id", post(tickets::statuses_update))
+        .at("/app/inspection-sheets", get(inspections::list))
+        .at("/app/inspection-sheets/import", post(inspections::import))
+        .at(
+            "/app/inspection-sheets/:id",
+            get(inspections::show).post(inspections::save),
+        )
+        .at(
+            "/app/inspection-sheets/:id/delete",
+            post(inspections::delete),
+        )
+        .at(
+            "/app/inspection-sheets/:id/export",
+            get(inspections::export),
+        )
         .at("/app/statuses/:id/retire", post(tickets::statuses_retire))
         .at(
             "/app/customers",

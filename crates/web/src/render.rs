@@ -68,6 +68,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/message_templates.html"),
     ),
     (
+        "inspection_sheets.html",
+        include_str!("../templates/inspection_sheets.html"),
+    ),
+    (
+        "inspection_sheet.html",
+        include_str!("../templates/inspection_sheet.html"),
+    ),
+    (
         "customer_view.html",
         include_str!("../templates/customer_view.html"),
     ),
@@ -759,6 +767,25 @@ mod tests {
                         settings => context! { sms_from => "+15125550100", start => "21:00", end => "08:00", require_consent => true },
                         default_sms_from => None::<String>, may_settings => true,
                         usage => context! { since => "2025-01-01", used => 12, quota => 500, over => false },
+                        ..layout.clone()
+                    },
+                ),
+                (
+                    "inspection_sheets.html",
+                    context! {
+                        sheets => vec![context! { id => "t1", name => "Multi-point", items => 32, updated => "2026-12-03" }],
+                        may_edit => true, columns => "section,key",
+                        import => context! { format => "csv", name => "", content => "" },
+                        ..layout.clone()
+                    },
+                ),
+                (
+                    "inspection_sheet.html",
+                    context! {
+                        sheet => context! { id => "t1", version => 2, items => 1, sections => vec![context! {
+                            name => "Brakes", items => vec![context! { key => "pads", label => "Pads", kind => "measurement", unit => "mm", photo => "on_attention", service => "Brake pads" }],
+                        }] },
+                        name => "Multi-point", content => "section,key", may_edit => true, columns => "section,key",
                         ..layout.clone()
                     },
                 ),

@@ -251,6 +251,8 @@ async fn shop_layout(app: &App, s: &Signed, ctx: &ShopCtx) -> Value {
             api_keys => app.may(ctx, Permission::ApiKeysManage).await,
             webhooks => app.may(ctx, Permission::ShopSettingsManage).await
                 && ctx.features.has(Feature::Webhooks),
+            inspection_sheets => app.may(ctx, Permission::InspectionsSetup).await
+                && ctx.features.has(Feature::Inspections),
             billing => app.may(ctx, Permission::BillingManage).await,
             admin => s.actor.platform_role.is_some(),
         },
@@ -292,6 +294,7 @@ pub(crate) fn flash(req: &Request) -> Option<&'static str> {
         "removed" => "Removed from the shop.",
         "revoked" => "Revoked.",
         "saved" => "Saved.",
+        "deleted" => "Deleted.",
         "status" => "Status set.",
         "commented" => "Comment added.",
         "assigned" => "Assignment saved.",

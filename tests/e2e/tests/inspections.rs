@@ -284,3 +284,115 @@ both_backends!(
         assert_eq!(same, sheet, "another shop changed nothing");
     }
 );
+
+both_backends!(
+    sheet_pages_list_import_edit_and_export,
+    async |t: &TestApp| {
+        use pitwall_testkit::pages::{browser, csrf_of, page, sign_in};
+        let (shop, owner) = t.shop("sheet-pages", "premium").await;
+        let id = multipoint(t, &owner).await;
+        let c = browser();
+        sign_in(t, &c, "owner@sheet-pages.test").await;
+        let (s, html) = page(t, &c, "/app/inspection-sheets").await;
+        assert_eq!(s, StatusCode::OK, "{html}");
+        assert!(
+            html.contains("Multi-point inspection")
+                && html.contains("data-testid=\"nav-inspection-sheets\""),
+            "{html}"
+        );
+        let csrf = csrf_of(&html);
+
+        // Edit: the CSV as a spreadsheet shows it; a bad row is named and
+        // nothing changes; a good edit is saved.
+        let (_, html) = page(t, &c, &format!("/app/inspection-sheets/{id}")).await;
+        let (_, _, csv) = export(t, &owner, &id, "csv").await;
+        let post = |path: String, form: Vec<(&'static str, String)>| {
+            let c = c.clone();
+            async move { c.post(t.url(&path)).form(&form).send().await.unwrap() }
+        };
+        assert!(html.contains("oil_level"), "{html}");
+        let bad = csv.replacen(",condition,", ",colour,", 1);
+        let r = post(
+            format!("/app/inspection-sheets/{id}"),
+            vec![
+                ("csrf", csrf.clone()),
+                ("name", "Quick".into()),
+                ("content", bad),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = r.text().await.unwrap();
+        assert!(html.contains("content rows 2 kind: must be condition"), "{html}");
+        let (_, same) = t.get(&format!("{BASE}/{id}"), &owner).await;
+        assert_eq!(same["name"], "Multi-point inspection");
+        let good = csv.replacen("Engine oil level and condition", "Oil", 1);
+        let r = post(
+            format!("/app/inspection-sheets/{id}"),
+            vec![
+                ("csrf", csrf.clone()),
+                ("name", "Quick".into()),
+                ("content", good),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let (_, saved) = t.get(&format!("{BASE}/{id}"), &owner).await;
+        assert_eq!(saved["name"], "Quick");
+        assert_eq!(saved["sections"][0]["items"][0]["label"], "Oil");
+
+        // Download, then import the file as a new sheet.
+        let r = c
+            .get(t.url(&format!("/app/inspection-sheets/{id}/export?format=csv")))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.headers()["content-disposition"]
+                .to_str()
+                .unwrap()
+                .contains("attachment")
+        );
+        let file = r.text().await.unwrap();
+        let r = post(
+            "/app/inspection-sheets/import".into(),
+            vec![
+                ("csrf", csrf.clone()),
+                ("name", "Copy".into()),
+                ("format", "csv".into()),
+                ("content", file),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let (_, list) = t.get(BASE, &owner).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 2, "{list}");
+
+        // A technician sees no sheet editor in the navigation and cannot
+        // post one; without the CSRF token nothing happens either.
+        t.member(shop, "tech@sheet-pages.test", Role::Technician)
+            .await;
+        let tc = browser();
+        sign_in(t, &tc, "tech@sheet-pages.test").await;
+        let (_, html) = page(t, &tc, "/app/dashboard").await;
+        assert!(!html.contains("nav-inspection-sheets"));
+        let (_, html) = page(t, &tc, &format!("/app/inspection-sheets/{id}")).await;
+        assert!(!html.contains("data-testid=\"sheet-edit\""));
+        let r = post(
+            format!("/app/inspection-sheets/{id}/delete"),
+            vec![("name", "x".into())],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let r = post(
+            format!("/app/inspection-sheets/{id}/delete"),
+            vec![("csrf", csrf)],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            t.get(&format!("{BASE}/{id}"), &owner).await.0,
+            StatusCode::NOT_FOUND
+        );
+    }
+);

@@ -177,19 +177,7 @@ pub async fn import(
     name: Option<&str>,
 ) -> Result<SheetTemplate> {
     may_edit(app, ctx).await?;
-    if content.len() > MAX_IMPORT_BYTES {
-        return Err(Error::invalid(
-            "content",
-            format!("must be at most {} KiB", MAX_IMPORT_BYTES / 1024),
-        ));
-    }
-    let (file_name, sheet) = match format {
-        Format::Json => sheet::from_json(content).map_err(|p| problems("content", p))?,
-        Format::Csv => (
-            None,
-            sheet::from_csv(content).map_err(|p| problems("content", p))?,
-        ),
-    };
+    let (file_name, sheet) = parse_file(format, content)?;
     let name = match name.map(str::trim).filter(|n| !n.is_empty()) {
         Some(n) => name_of(n)?,
         None => match file_name {
@@ -199,6 +187,39 @@ pub async fn import(
         },
     };
     insert(app, ctx, &name, &sheet).await
+}
+
+/// Reads a sheet file (the page's editor edits the CSV form), naming
+/// problems under `content`.
+fn parse_file(format: Format, content: &str) -> Result<(Option<String>, Sheet)> {
+    if content.len() > MAX_IMPORT_BYTES {
+        return Err(Error::invalid(
+            "content",
+            format!("must be at most {} KiB", MAX_IMPORT_BYTES / 1024),
+        ));
+    }
+    match format {
+        Format::Json => sheet::from_json(content).map_err(|p| problems("content", p)),
+        Format::Csv => Ok((
+            None,
+            sheet::from_csv(content).map_err(|p| problems("content", p))?,
+        )),
+    }
+}
+
+/// Replaces a sheet's name and content from a file, as the sheet editor
+/// page sends it. The same rules as [`update`].
+pub async fn update_from_file(
+    app: &App,
+    ctx: &ShopCtx,
+    id: InspectionTemplateId,
+    name: &str,
+    format: Format,
+    content: &str,
+) -> Result<SheetTemplate> {
+    may_edit(app, ctx).await?;
+    let (_, sheet) = parse_file(format, content)?;
+    update(app, ctx, id, name, sheet).await
 }
 
 /// Gives a new shop the built-in multi-point sheet (in the transaction

@@ -9,6 +9,7 @@ pub(crate) mod approvals;
 pub(crate) mod auth;
 pub(crate) mod billing;
 pub(crate) mod customer;
+pub(crate) mod inspections;
 pub(crate) mod messages;
 pub(crate) mod roles;
 pub(crate) mod settings;
