@@ -46,6 +46,9 @@ pub struct Config {
     pub webhooks_allow_private: bool,
     /// Customer link lookups allowed per client address and minute.
     pub link_lookups_per_minute: u32,
+    /// `PITWALL_TRUSTED_PROXIES`: peers whose forwarding headers name the
+    /// client (empty: the TCP peer is the client).
+    pub trusted_proxies: pitwall_domain::net::TrustedProxies,
     /// Stripe billing; `None` runs without billing (the demo).
     pub stripe: Option<Stripe>,
     /// `PITWALL_TRIAL_DAYS`: a new shop's trial.
@@ -85,6 +88,7 @@ impl std::fmt::Debug for Config {
             .field("sms_rate_per_sender", &self.sms_rate_per_sender)
             .field("webhooks_allow_private", &self.webhooks_allow_private)
             .field("link_lookups_per_minute", &self.link_lookups_per_minute)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("stripe", &self.stripe.as_ref().map(|s| &s.api_base))
             .field("trial_days", &self.trial_days)
             .field("past_due_grace_days", &self.past_due_grace_days)
@@ -251,6 +255,15 @@ impl Config {
                 }
             },
         };
+        let trusted_proxies = pitwall_domain::net::TrustedProxies::parse(
+            &val("PITWALL_TRUSTED_PROXIES").unwrap_or_default(),
+        )
+        .map_err(|e| {
+            bad(
+                "PITWALL_TRUSTED_PROXIES",
+                format!("must be comma-separated address blocks such as 10.0.0.0/8,fd00::/8: {e}"),
+            )
+        })?;
         let stripe = match (val("STRIPE_SECRET_KEY"), val("STRIPE_WEBHOOK_SECRET")) {
             (None, None) => None,
             (Some(_), None) => {
@@ -326,6 +339,7 @@ impl Config {
             sms_rate_per_sender,
             webhooks_allow_private,
             link_lookups_per_minute,
+            trusted_proxies,
         })
     }
 
@@ -421,6 +435,17 @@ mod tests {
                 .var,
             "PITWALL_SMS_RATE_PER_SENDER"
         );
+        let e = with(&[("PITWALL_TRUSTED_PROXIES", "10.0.0.0/8,proxy.local")]).unwrap_err();
+        assert_eq!(e.var, "PITWALL_TRUSTED_PROXIES");
+        assert!(e.to_string().contains("proxy.local"), "{e}");
+    }
+
+    #[test]
+    fn trusted_proxies_default_to_none() {
+        assert!(with(&[]).unwrap().trusted_proxies.is_empty());
+        let c = with(&[("PITWALL_TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8")]).unwrap();
+        assert!(c.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+        assert!(!c.trusted_proxies.contains("192.0.2.1".parse().unwrap()));
     }
 
     #[test]

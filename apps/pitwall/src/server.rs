@@ -78,6 +78,7 @@ pub async fn build_app(config: &Config, db: pitwall_store::Db) -> anyhow::Result
             default_sms_from: config.twilio_from.clone(),
             webhooks_allow_private: config.webhooks_allow_private,
             link_lookups_per_minute: config.link_lookups_per_minute,
+            trusted_proxies: config.trusted_proxies.clone(),
             stripe,
             trial_days: config.trial_days,
             past_due_grace: chrono::Duration::days(config.past_due_grace_days),

@@ -23,7 +23,8 @@ pub mod tickets;
 pub mod webhooks;
 
 use pitwall_core::App;
-use poem::{Endpoint, EndpointExt, IntoResponse, Response, Route};
+use pitwall_domain::net::{ClientAddr, TrustedProxies};
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use poem_openapi::OpenApiService;
 
 pub type Apis = (
@@ -84,47 +85,78 @@ pub fn routes(base_url: &str) -> Route {
 /// an access-log line and metrics; every error becomes JSON (API) or stays
 /// as the page layer made it.
 pub fn with_stack<E: Endpoint + 'static>(ep: E, app: App) -> impl Endpoint {
+    let trusted = std::sync::Arc::new(app.config.trusted_proxies.clone());
     ep.data(app)
         .catch_all_error(error::to_json_error)
-        .around(|ep, req| async move {
-            let started = std::time::Instant::now();
-            let request_id = req
-                .header("x-request-id")
-                .filter(|v| {
-                    v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                })
-                .map(str::to_owned)
-                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-            let method = req.method().clone();
-            let route = metrics::route_label(req.uri().path());
-            let is_docs = req.uri().path().starts_with("/docs");
-            let is_customer = is_customer_path(req.uri().path());
-            // Every line logged while handling the request carries its id.
-            let span = tracing::info_span!("request", request.id = %request_id);
-            let mut resp = match tracing::Instrument::instrument(ep.call(req), span).await {
-                Ok(r) => r.into_response(),
-                Err(e) => error::to_json_error(e).await,
-            };
-            let status = resp.status();
-            let elapsed = started.elapsed();
-            metrics::observe(&route, status.as_u16(), elapsed);
-            tracing::info!(
-                request.id = %request_id,
-                http.method = %method,
-                http.route = %route,
-                http.status = status.as_u16(),
-                duration_ms = elapsed.as_secs_f64() * 1000.0,
-                "request"
-            );
-            security_headers(&mut resp, is_docs);
-            if is_customer {
-                customer_headers(&mut resp);
-            }
-            if let Ok(v) = request_id.parse() {
-                resp.headers_mut().insert("x-request-id", v);
-            }
-            Ok::<Response, poem::Error>(resp)
+        .around(move |ep, mut req| {
+            let client = client_of(&req, &trusted);
+            req.set_data(client);
+            stack(ep, req)
         })
+}
+
+/// The one place a request's client address is worked out (see
+/// `pitwall_domain::net::ClientAddr::resolve`); handlers read it with
+/// [`client_addr`].
+fn client_of(req: &Request, trusted: &TrustedProxies) -> ClientAddr {
+    let values = |name: &str| -> Vec<&str> {
+        req.headers()
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect()
+    };
+    ClientAddr::resolve(
+        req.remote_addr().as_socket_addr().map(|a| a.ip()),
+        &values("x-forwarded-for"),
+        &values("forwarded"),
+        trusted,
+    )
+}
+
+/// The client address the stack put on the request.
+pub fn client_addr(req: &Request) -> ClientAddr {
+    req.data::<ClientAddr>()
+        .copied()
+        .unwrap_or(ClientAddr::UNKNOWN)
+}
+
+async fn stack<E: Endpoint>(ep: std::sync::Arc<E>, req: Request) -> poem::Result<Response> {
+    let started = std::time::Instant::now();
+    let request_id = req
+        .header("x-request-id")
+        .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let method = req.method().clone();
+    let route = metrics::route_label(req.uri().path());
+    let is_docs = req.uri().path().starts_with("/docs");
+    let is_customer = is_customer_path(req.uri().path());
+    // Every line logged while handling the request carries its id.
+    let span = tracing::info_span!("request", request.id = %request_id);
+    let mut resp = match tracing::Instrument::instrument(ep.call(req), span).await {
+        Ok(r) => r.into_response(),
+        Err(e) => error::to_json_error(e).await,
+    };
+    let status = resp.status();
+    let elapsed = started.elapsed();
+    metrics::observe(&route, status.as_u16(), elapsed);
+    tracing::info!(
+        request.id = %request_id,
+        http.method = %method,
+        http.route = %route,
+        http.status = status.as_u16(),
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        "request"
+    );
+    security_headers(&mut resp, is_docs);
+    if is_customer {
+        customer_headers(&mut resp);
+    }
+    if let Ok(v) = request_id.parse() {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    Ok(resp)
 }
 
 /// The customer's pages and JSON: reached by a capability URL.

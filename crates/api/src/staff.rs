@@ -55,7 +55,7 @@ impl StaffApi {
             &app,
             &body.0.email,
             &body.0.password,
-            &req.remote_addr().to_string(),
+            crate::client_addr(req),
             pitwall_core::auth::Kind::Api,
         )
         .await?;

@@ -1,6 +1,7 @@
 //! Signing in and out, sessions, and password reset.
 
 use chrono::Utc;
+use pitwall_domain::net::ClientAddr;
 use pitwall_domain::{Email, Password, ShopId, UserId};
 use pitwall_store::identity::{self, SessionKind};
 
@@ -27,7 +28,7 @@ pub async fn login(
     app: &App,
     email: &str,
     password: &str,
-    client: &str,
+    client: ClientAddr,
     kind: SessionKind,
 ) -> Result<NewSession> {
     let email = Email::parse(email).map_err(Error::field("email"))?;
@@ -35,9 +36,7 @@ pub async fn login(
         return Err(Error::invalid("password", "is required"));
     }
     let account_key = format!("acct:{}", fingerprint(email.as_str()));
-    // The port changes with every connection; the limit is per host.
-    let host = client.rsplit_once(':').map_or(client, |(host, _)| host);
-    let address_key = format!("addr:{}", fingerprint(host));
+    let address_key = format!("addr:{}", fingerprint(&client.limiter_key()));
     let since = Utc::now() - chrono::Duration::minutes(FAILURE_WINDOW_MINUTES);
     if identity::login_failures_since(&app.db, &account_key, since).await?
         >= MAX_FAILURES_PER_ACCOUNT

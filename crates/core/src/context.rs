@@ -35,6 +35,8 @@ pub struct CoreConfig {
     pub webhooks_allow_private: bool,
     /// Customer link lookups allowed per client address per minute.
     pub link_lookups_per_minute: u32,
+    /// Proxies whose `X-Forwarded-For` / `Forwarded` name the client.
+    pub trusted_proxies: pitwall_domain::net::TrustedProxies,
     /// Stripe; `None` runs without billing (the demo): the billing page
     /// says so and everything else works.
     pub stripe: Option<crate::billing::StripeSettings>,
@@ -76,6 +78,7 @@ impl CoreConfig {
             default_sms_from: None,
             webhooks_allow_private: false,
             link_lookups_per_minute: 60,
+            trusted_proxies: Default::default(),
             stripe: None,
             past_due_grace: Duration::days(7),
             clock: Default::default(),

@@ -9,6 +9,7 @@ pub mod billing;
 pub mod ids;
 pub mod locale;
 pub mod messaging;
+pub mod net;
 pub mod phone;
 pub mod plans;
 pub mod shop;

@@ -154,7 +154,8 @@ pub struct Options {
     pub pg_via: Option<String>,
     /// Retry delays for jobs (tests use short ones).
     pub min_backoff: Option<Duration>,
-    /// More settings, as environment variables (`TWILIO_*`, ...).
+    /// More settings, as environment variables (`TWILIO_*`, ...); they
+    /// override the kit's own (an empty value unsets one).
     pub env: Vec<(String, String)>,
 }
 
@@ -231,8 +232,10 @@ impl TestApp {
             env.push(("SMTP_URL".to_owned(), smtp.clone()));
         }
         env.extend(opts.env.iter().cloned());
+        // The last entry wins, so a test can override the kit's defaults
+        // (an empty value reads as unset).
         let config =
-            Config::from_lookup(|k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))?;
+            Config::from_lookup(|k| env.iter().rfind(|(n, _)| n == k).map(|(_, v)| v.clone()))?;
         let db = pitwall::server::open_db(&config, false).await?;
         if backend == Backend::Sqlite {
             pitwall::server::migrate(&db).await?;

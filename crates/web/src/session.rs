@@ -2,6 +2,7 @@
 
 use minijinja::{Value, context};
 use pitwall_core::auth::{self, Kind, csrf_ok, csrf_token};
+use pitwall_core::domain::net::ClientAddr;
 use pitwall_core::domain::{Feature, Permission};
 use pitwall_core::{Actor, App, Error, ShopCtx};
 use poem::http::StatusCode;
@@ -57,6 +58,15 @@ impl<'a> FromRequest<'a> for FormData {
                 .unwrap_or_default(),
         ))
     }
+}
+
+/// The client's address as the HTTP stack worked it out once for the
+/// request (`pitwall_api::with_stack`, which honours
+/// `PITWALL_TRUSTED_PROXIES`); never read from headers here.
+pub(crate) fn client_addr(req: &Request) -> ClientAddr {
+    req.data::<ClientAddr>()
+        .copied()
+        .unwrap_or(ClientAddr::UNKNOWN)
 }
 
 pub(crate) fn cookie_token(req: &Request) -> Option<&str> {

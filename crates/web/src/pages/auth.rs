@@ -12,7 +12,8 @@ use poem::{Request, Response, handler};
 use super::Notice;
 use crate::render::{self, redirect};
 use crate::session::{
-    FormData, Signed, cookie_token, cross_site, flash, redirect_with_session, same_origin,
+    FormData, Signed, client_addr, cookie_token, cross_site, flash, redirect_with_session,
+    same_origin,
 };
 
 #[handler]
@@ -60,7 +61,7 @@ pub(crate) async fn login(app: Data<&App>, req: &Request, form: FormData) -> Res
         &app,
         email,
         form.get("password"),
-        &req.remote_addr().to_string(),
+        client_addr(req),
         Kind::Web,
     )
     .await
