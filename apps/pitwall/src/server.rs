@@ -67,6 +67,7 @@ pub async fn build_app(config: &Config, db: pitwall_store::Db) -> anyhow::Result
         live: pitwall_core::live::Live::start(&db),
         cache: Default::default(),
         link_limiter: Default::default(),
+        passwords: Default::default(),
         db,
         authz,
         jobs: JobsHandle::default(),

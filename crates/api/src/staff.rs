@@ -89,9 +89,11 @@ impl StaffApi {
     async fn request_password_reset(
         &self,
         app: Data<&App>,
+        req: &Request,
         body: JsonBody<PasswordResetRequest>,
     ) -> ApiResult<Accepted> {
-        pitwall_core::auth::request_password_reset(&app, &body.0.email).await?;
+        pitwall_core::auth::request_password_reset(&app, &body.0.email, crate::client_addr(req))
+            .await?;
         Ok(Json(Accepted { ok: true }))
     }
 

@@ -97,6 +97,8 @@ pub struct App {
     pub config: Arc<CoreConfig>,
     /// Customer link lookups per client address (this process).
     pub link_limiter: Arc<crate::customer::LookupLimiter>,
+    /// Password hashing and checks, limited to one per core.
+    pub passwords: Arc<crate::tokens::Passwords>,
 }
 
 /// A signed-in user, as authentication found them.

@@ -423,9 +423,7 @@ impl TestApp {
             Some(u) => pitwall_core::domain::UserId::from_uuid(u.id),
             None => {
                 let id = pitwall_core::domain::UserId::new();
-                let hash = pitwall_core::tokens::hash_password(PASSWORD)
-                    .await
-                    .expect("hash");
+                let hash = self.app.passwords.hash(PASSWORD).await.expect("hash");
                 pitwall_core::store::identity::insert_user(
                     &self.app.db,
                     id,

@@ -4,7 +4,7 @@
 
 use pitwall_core::store::sea_orm::{ConnectionTrait, Statement};
 use pitwall_testkit::{Backend, Options, StatusCode, TestApp};
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
@@ -34,6 +34,32 @@ async fn spawn(backend: Backend, pairs: &[(&str, &str)]) -> Option<TestApp> {
         },
     )
     .await
+}
+
+/// Runs a test body on both databases with the loopback (where the test
+/// client connects from) as a trusted proxy, so requests can say which
+/// client they stand for with `X-Forwarded-For`.
+macro_rules! both_backends_behind_proxy {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            async fn run(backend: Backend) {
+                let f = $body;
+                if let Some(t) = spawn(backend, &[("PITWALL_TRUSTED_PROXIES", "127.0.0.1")]).await {
+                    f(&t).await;
+                    t.finish().await;
+                }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run(Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                run(Backend::Postgres).await;
+            }
+        }
+    };
 }
 
 // ---- 1. client addresses behind a proxy -------------------------------------
@@ -236,6 +262,336 @@ async fn the_approval_records_the_client_a_trusted_proxy_names() {
             Some(expected),
             "trusted proxies {trusted:?}"
         );
+        t.finish().await;
+    }
+}
+
+// ---- 2. bounded bodies and work before sign-in --------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_forms_over_the_limit_are_refused_with_the_envelope() {
+    let Some(t) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let big = format!("email=a%40b.test&password={}", "x".repeat(1024 * 1024 + 1));
+    for path in ["/login", "/forgot-password", "/c/pwc_x/approval"] {
+        let resp = t
+            .client
+            .post(t.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", &t.base_url)
+            .body(big.clone())
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        assert_eq!(body["code"], "payload_too_large", "{path}: {body}");
+        assert!(body["message"].is_string() && body.get("field").is_some());
+    }
+    // A form of ordinary size is read as before.
+    let resp = t
+        .client
+        .post(t.url("/login"))
+        .header("origin", &t.base_url)
+        .form(&[
+            ("email", "nobody@example.com"),
+            ("password", "not it at all"),
+        ])
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    t.finish().await;
+}
+
+/// Signs in through the API claiming to come from `client` (the test runs
+/// with the loopback as trusted proxy).
+async fn sign_in_from(t: &TestApp, email: &str, password: &str, client: &str) -> StatusCode {
+    t.call_with(
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"email": email, "password": password})),
+        &[("x-forwarded-for", client)],
+    )
+    .await
+    .0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_hashing_runs_under_a_concurrency_limit() {
+    let Some(t) = spawn(Backend::Sqlite, &[("PITWALL_TRUSTED_PROXIES", "127.0.0.1")]).await else {
+        return;
+    };
+    let limit = t.app.passwords.limit();
+    // More sign-ins at once than there are permits, each from its own
+    // address so that no rate limit stops one before its password check.
+    let attempts = (0..limit + 4).map(|i| {
+        let email = format!("nobody{i}@example.com");
+        let client = format!("198.51.100.{}", i % 250);
+        let t = &t;
+        async move { sign_in_from(t, &email, "a wrong password", &client).await }
+    });
+    let answers = futures::future::join_all(attempts).await;
+    assert!(
+        answers.iter().all(|s| *s == StatusCode::UNAUTHORIZED),
+        "{answers:?}"
+    );
+    let most = t.app.passwords.max_in_flight();
+    assert!(most >= 1, "the checks ran");
+    assert!(
+        most <= limit,
+        "{most} password checks at once, limit {limit}"
+    );
+    t.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_counts_the_attempt_before_checking_the_password() {
+    let Some(t) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    t.shop("burst-shop", "starter").await;
+    // A burst of guesses sent at once: each is counted before its (slow)
+    // password check, so no more than the free attempts get a check.
+    let answers = futures::future::join_all((0..12).map(|_| {
+        let t = &t;
+        async move {
+            t.call(
+                "POST",
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"email": "owner@burst-shop.test", "password": "a wrong guess"})),
+            )
+            .await
+            .0
+        }
+    }))
+    .await;
+    let checked = answers
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(checked + refused, 12, "{answers:?}");
+    assert!(
+        checked as u64 <= pitwall_core::auth::FREE_ATTEMPTS_PER_ACCOUNT,
+        "{checked} guesses were checked: {answers:?}"
+    );
+    t.finish().await;
+}
+
+both_backends_behind_proxy!(
+    failures_slow_down_the_address_not_the_account,
+    async |t: &TestApp| {
+        t.shop("slow-shop", "starter").await;
+        let owner = "owner@slow-shop.test";
+        for _ in 0..pitwall_core::auth::FREE_ATTEMPTS_PER_ACCOUNT {
+            assert_eq!(
+                sign_in_from(t, owner, "a wrong guess", "203.0.113.5").await,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        // The guessing address waits, even with the right password...
+        assert_eq!(
+            sign_in_from(t, owner, pitwall_testkit::PASSWORD, "203.0.113.5").await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        // ... while the owner, elsewhere, signs in.
+        assert_eq!(
+            sign_in_from(t, owner, pitwall_testkit::PASSWORD, "198.51.100.5").await,
+            StatusCode::OK
+        );
+    }
+);
+
+async fn confirm_reset(t: &TestApp, token: &str, password: &str) -> StatusCode {
+    t.call(
+        "POST",
+        "/api/v1/auth/password-reset/confirm",
+        None,
+        Some(json!({"token": token, "password": password})),
+    )
+    .await
+    .0
+}
+
+async fn ask_reset(t: &TestApp, email: &str, client: &str) -> (StatusCode, Value) {
+    t.call_with(
+        "POST",
+        "/api/v1/auth/password-reset",
+        None,
+        Some(json!({"email": email})),
+        &[("x-forwarded-for", client)],
+    )
+    .await
+}
+
+both_backends_behind_proxy!(
+    reset_confirmation_checks_the_token_before_hashing,
+    async |t: &TestApp| {
+        let before = t.app.passwords.hashes_made();
+        for token in ["guessed", "pwr_0000000000000000000000000000000000000000000"] {
+            assert_eq!(
+                confirm_reset(t, token, "a brand new password").await,
+                StatusCode::NOT_FOUND
+            );
+        }
+        assert_eq!(
+            t.app.passwords.hashes_made(),
+            before,
+            "a token that names nothing costs no hashing"
+        );
+    }
+);
+
+both_backends_behind_proxy!(
+    reset_requests_are_limited_per_account_and_per_address,
+    async |t: &TestApp| {
+        use pitwall_core::auth::{RESETS_PER_ACCOUNT, RESETS_PER_ADDRESS};
+        t.shop("resetlimit-shop", "starter").await;
+        // One account, asked for from ever new addresses.
+        for i in 0..RESETS_PER_ACCOUNT {
+            let (s, b) = ask_reset(t, "owner@resetlimit-shop.test", &format!("192.0.2.{i}")).await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+        }
+        let (s, b) = ask_reset(t, "owner@resetlimit-shop.test", "192.0.2.200").await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{b}");
+        assert_eq!(b["code"], "rate_limited");
+        // The same for an address with no account: the limit says nothing.
+        for i in 0..RESETS_PER_ACCOUNT {
+            let (s, _) = ask_reset(t, "ghost@resetlimit-shop.test", &format!("192.0.2.{i}")).await;
+            assert_eq!(s, StatusCode::OK);
+        }
+        let (s, _) = ask_reset(t, "ghost@resetlimit-shop.test", "192.0.2.201").await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+        // One address asking for ever new accounts.
+        for i in 0..RESETS_PER_ADDRESS {
+            let (s, b) = ask_reset(t, &format!("someone{i}@example.com"), "203.0.113.77").await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+        }
+        let (s, _) = ask_reset(t, "one-more@example.com", "203.0.113.77").await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    }
+);
+
+/// Makes every insert into `password_resets` fail, as a broken disk or a
+/// bug would: only a request for an existing account gets that far.
+async fn break_reset_inserts(t: &TestApp) {
+    let statements: &[&str] = match t.backend {
+        Backend::Sqlite => &["CREATE TRIGGER no_resets BEFORE INSERT ON password_resets \
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END"],
+        Backend::Postgres => &[
+            "CREATE FUNCTION no_resets() RETURNS trigger AS $$ BEGIN \
+             RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER no_resets BEFORE INSERT ON password_resets \
+             FOR EACH ROW EXECUTE FUNCTION no_resets()",
+        ],
+    };
+    for sql in statements {
+        t.app
+            .db
+            .execute_raw(Statement::from_string(
+                t.app.db.get_database_backend(),
+                *sql,
+            ))
+            .await
+            .expect("trigger installed");
+    }
+}
+
+both_backends_behind_proxy!(
+    a_reset_request_answers_alike_whether_the_account_exists,
+    async |t: &TestApp| {
+        t.shop("alike-shop", "starter").await;
+        break_reset_inserts(t).await;
+        // The answer comes before (and without) any work that depends on
+        // the account, so even that work failing cannot tell them apart.
+        let known = ask_reset(t, "owner@alike-shop.test", "192.0.2.10").await;
+        let unknown = ask_reset(t, "nobody@alike-shop.test", "192.0.2.11").await;
+        assert_eq!(known.0, StatusCode::OK, "{}", known.1);
+        assert_eq!(known, unknown);
+    }
+);
+
+/// The reset link of the newest e-mail to `to` that is not `except`.
+async fn next_reset_link(t: &TestApp, to: &str, except: Option<&str>) -> String {
+    let prefix = format!("{}/reset-password/", t.base_url);
+    for _ in 0..600 {
+        if let Ok(entries) = std::fs::read_dir(t.dir.join("outbox")) {
+            for e in entries.flatten() {
+                if let Ok(mail) = std::fs::read_to_string(e.path())
+                    && mail.contains(&format!("To: {to}"))
+                {
+                    let link = pitwall_testkit::link_in(&mail, &prefix);
+                    if Some(link.as_str()) != except {
+                        return link;
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no new reset e-mail to {to} in 30 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_request_or_a_reset_ends_older_reset_links() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(t) = TestApp::spawn_with(
+            backend,
+            Options {
+                workers: true,
+                ..Default::default()
+            },
+        )
+        .await
+        else {
+            continue;
+        };
+        let (_, _) = t.shop("links-shop", "starter").await;
+        let owner = "owner@links-shop.test";
+        assert_eq!(ask_reset(&t, owner, "192.0.2.1").await.0, StatusCode::OK);
+        let first = next_reset_link(&t, owner, None).await;
+        assert_eq!(ask_reset(&t, owner, "192.0.2.1").await.0, StatusCode::OK);
+        let second = next_reset_link(&t, owner, Some(&first)).await;
+        let token = |link: &str| link.rsplit('/').next().unwrap_or_default().to_owned();
+        // The newer request ended the first link.
+        assert_eq!(
+            confirm_reset(&t, &token(&first), "a brand new password").await,
+            StatusCode::NOT_FOUND
+        );
+        // A link made at the same time as the second (two requests racing)
+        // ends when the second is used.
+        let user = pitwall_core::store::identity::user_by_email(
+            &t.app.db,
+            &pitwall_core::domain::Email::parse(owner).expect("email"),
+        )
+        .await
+        .expect("lookup")
+        .map(|u| pitwall_core::domain::UserId::from_uuid(u.id))
+        .expect("owner");
+        pitwall_core::store::identity::insert_password_reset(
+            &t.app.db,
+            user,
+            pitwall_core::tokens::hash_token("racing-link"),
+            chrono::Utc::now() + chrono::Duration::hours(1),
+        )
+        .await
+        .expect("reset row");
+        assert_eq!(
+            confirm_reset(&t, &token(&second), "a brand new password").await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            confirm_reset(&t, "racing-link", "another new password").await,
+            StatusCode::NOT_FOUND
+        );
+        t.login(owner, "a brand new password").await;
         t.finish().await;
     }
 }

@@ -116,7 +116,7 @@ pub(crate) async fn forgot(app: Data<&App>, req: &Request, form: FormData) -> Re
     if !same_origin(&app, req) {
         return cross_site();
     }
-    match auth::request_password_reset(&app, form.get("email")).await {
+    match auth::request_password_reset(&app, form.get("email"), client_addr(req)).await {
         // The same answer whether or not the address has an account.
         Ok(()) => render::message(
             StatusCode::OK,
