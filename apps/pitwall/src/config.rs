@@ -28,6 +28,8 @@ pub enum LogFormat {
 #[derive(Clone)]
 pub struct Config {
     pub addr: SocketAddr,
+    /// `PITWALL_METRICS_ADDR`: serve `/metrics` here and not on `addr`.
+    pub metrics_addr: Option<SocketAddr>,
     pub database_url: String,
     pub base_url: String,
     pub data_dir: PathBuf,
@@ -79,6 +81,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("addr", &self.addr)
+            .field("metrics_addr", &self.metrics_addr)
             .field("database", &self.database_kind())
             .field("base_url", &self.base_url)
             .field("data_dir", &self.data_dir)
@@ -118,6 +121,15 @@ impl Config {
                     format!("must be host:port such as 127.0.0.1:8080, got {v:?}"),
                 )
             })?,
+        };
+        let metrics_addr = match val("PITWALL_METRICS_ADDR") {
+            None => None,
+            Some(v) => Some(v.parse::<SocketAddr>().map_err(|_| {
+                bad(
+                    "PITWALL_METRICS_ADDR",
+                    format!("must be host:port such as 0.0.0.0:9090, got {v:?}"),
+                )
+            })?),
         };
         let data_dir = PathBuf::from(val("PITWALL_DATA_DIR").unwrap_or_else(|| "./data".into()));
         let database_url = match val("DATABASE_URL") {
@@ -328,6 +340,7 @@ impl Config {
             trial_days,
             past_due_grace_days,
             addr,
+            metrics_addr,
             database_url,
             base_url,
             data_dir,
@@ -445,6 +458,13 @@ mod tests {
         assert!(with(&[]).unwrap().trusted_proxies.is_empty());
         let c = with(&[("PITWALL_TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8")]).unwrap();
         assert!(c.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+        assert!(c.metrics_addr.is_none());
+        assert_eq!(
+            with(&[("PITWALL_METRICS_ADDR", "9090")]).unwrap_err().var,
+            "PITWALL_METRICS_ADDR"
+        );
+        let c = with(&[("PITWALL_METRICS_ADDR", "0.0.0.0:9090")]).unwrap();
+        assert_eq!(c.metrics_addr.map(|a| a.port()), Some(9090));
         assert!(!c.trusted_proxies.contains("192.0.2.1".parse().unwrap()));
     }
 

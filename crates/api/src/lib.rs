@@ -24,7 +24,7 @@ pub mod webhooks;
 
 use pitwall_core::App;
 use pitwall_domain::net::{ClientAddr, TrustedProxies};
-use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
+use poem::{Endpoint, EndpointExt, IntoResponse, PathPattern, Request, Response, Route};
 use poem_openapi::OpenApiService;
 
 pub type Apis = (
@@ -67,8 +67,10 @@ pub fn spec_json() -> String {
     openapi("/").spec()
 }
 
-/// The API routes, ready to be nested into the app's route tree.
-pub fn routes(base_url: &str) -> Route {
+/// The API routes, ready to be nested into the app's route tree. With
+/// `public_metrics` false, `/metrics` is left out (it is served on its own
+/// address, [`metrics_endpoint`]).
+pub fn routes(base_url: &str, public_metrics: bool) -> Route {
     let api = openapi(base_url);
     let docs = api.swagger_ui();
     let spec = api.spec_endpoint();
@@ -78,7 +80,13 @@ pub fn routes(base_url: &str) -> Route {
             .at("/openapi.json", spec)
             .nest("/webhooks", webhooks::routes())
             .nest("/docs", docs),
+        public_metrics,
     )
+}
+
+/// `/metrics` alone, for the separate listener (`PITWALL_METRICS_ADDR`).
+pub fn metrics_endpoint(app: App) -> impl Endpoint {
+    ops::metrics_only().data(app)
 }
 
 /// Wraps the whole app: every response gets a request id, security headers,
@@ -87,7 +95,7 @@ pub fn routes(base_url: &str) -> Route {
 pub fn with_stack<E: Endpoint + 'static>(ep: E, app: App) -> impl Endpoint {
     let trusted = std::sync::Arc::new(app.config.trusted_proxies.clone());
     ep.data(app)
-        .catch_all_error(error::to_json_error)
+        .catch_all_error(error_keeping_route)
         .around(move |ep, mut req| {
             let client = client_of(&req, &trusted);
             req.set_data(client);
@@ -121,6 +129,22 @@ pub fn client_addr(req: &Request) -> ClientAddr {
         .unwrap_or(ClientAddr::UNKNOWN)
 }
 
+/// The error envelope, keeping the route template the router matched (a
+/// handler's error still belongs to its route; a path no route has does
+/// not).
+async fn error_keeping_route(err: poem::Error) -> Response {
+    let matched = if err.is::<poem::error::NotFoundError>() {
+        None
+    } else {
+        err.data::<PathPattern>().cloned()
+    };
+    let mut resp = error::to_json_error(err).await;
+    if let Some(p) = matched {
+        resp.set_data(p);
+    }
+    resp
+}
+
 async fn stack<E: Endpoint>(ep: std::sync::Arc<E>, req: Request) -> poem::Result<Response> {
     let started = std::time::Instant::now();
     let request_id = req
@@ -129,22 +153,31 @@ async fn stack<E: Endpoint>(ep: std::sync::Arc<E>, req: Request) -> poem::Result
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let method = req.method().clone();
-    let route = metrics::route_label(req.uri().path());
+    let path_label = metrics::route_label(req.uri().path());
     let is_docs = req.uri().path().starts_with("/docs");
     let is_customer = is_customer_path(req.uri().path());
     // Every line logged while handling the request carries its id.
     let span = tracing::info_span!("request", request.id = %request_id);
     let mut resp = match tracing::Instrument::instrument(ep.call(req), span).await {
         Ok(r) => r.into_response(),
-        Err(e) => error::to_json_error(e).await,
+        Err(e) => error_keeping_route(e).await,
     };
     let status = resp.status();
     let elapsed = started.elapsed();
-    metrics::observe(&route, status.as_u16(), elapsed);
+    // Metrics are labelled by the route template the router matched
+    // (`/c/:token`; the API's parameters read `:param0`, ...), so their
+    // series are bounded by the routes we have, whatever paths clients make
+    // up. The log line keeps the path, ids and tokens masked.
+    let template = resp.data::<PathPattern>().map(|p| p.0.clone());
+    metrics::observe(
+        template.as_deref().unwrap_or(metrics::UNMATCHED),
+        status.as_u16(),
+        elapsed,
+    );
     tracing::info!(
         request.id = %request_id,
         http.method = %method,
-        http.route = %route,
+        http.route = %path_label,
         http.status = status.as_u16(),
         duration_ms = elapsed.as_secs_f64() * 1000.0,
         "request"

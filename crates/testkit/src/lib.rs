@@ -162,6 +162,8 @@ pub struct Options {
 pub struct TestApp {
     pub backend: Backend,
     pub base_url: String,
+    /// Where `/metrics` is served when `PITWALL_METRICS_ADDR` is set.
+    pub metrics_url: Option<String>,
     pub app: App,
     pub client: reqwest::Client,
     pub dir: PathBuf,
@@ -274,7 +276,7 @@ impl TestApp {
             None
         };
         let mut rx = stop.subscribe();
-        let running = pitwall::server::serve(app.clone(), addr, async move {
+        let running = pitwall::server::serve(app.clone(), addr, config.metrics_addr, async move {
             let _ = rx.recv().await;
         })
         .await?;
@@ -285,6 +287,7 @@ impl TestApp {
         Ok(Self {
             backend,
             base_url,
+            metrics_url: running.metrics_addr.map(|a| format!("http://{a}")),
             app,
             client,
             dir,

@@ -595,3 +595,104 @@ async fn a_newer_request_or_a_reset_ends_older_reset_links() {
         t.finish().await;
     }
 }
+
+// ---- 3. metrics ---------------------------------------------------------------
+
+/// The `pitwall_http_requests_total` lines of a scrape.
+async fn request_series(t: &TestApp, base: &str) -> Vec<String> {
+    let text = t
+        .client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with("pitwall_http_requests_total{"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_paths_share_one_unmatched_series() {
+    let Some(t) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let (_, owner) = t.shop("metrics-shop", "starter").await;
+    let marker = uuid::Uuid::new_v4().simple().to_string();
+    for i in 0..5 {
+        for path in [
+            format!("/made-up-{marker}-{i}"),
+            format!("/api/v1/made-up-{marker}/{i}"),
+            format!("/app/made-up-{marker}-{i}"),
+            format!("/docs/made-up-{marker}-{i}"),
+        ] {
+            let (s, _) = t.call("GET", &path, None, None).await;
+            assert_eq!(s, StatusCode::NOT_FOUND, "{path}");
+        }
+    }
+    // A real route answering 404 keeps its own template.
+    let missing = uuid::Uuid::now_v7();
+    let (s, _) = t.get(&format!("/api/v1/tickets/{missing}"), &owner).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let series = request_series(&t, &t.base_url).await;
+    assert!(
+        series.iter().all(|l| !l.contains(&marker[..12])),
+        "a made-up path became a series: {series:#?}"
+    );
+    assert!(
+        series
+            .iter()
+            .any(|l| l.contains(r#"route="unmatched""#) && l.contains(r#"status="404""#)),
+        "{series:#?}"
+    );
+    assert!(
+        series
+            .iter()
+            .any(|l| l.contains(r#"route="/api/v1/tickets/:"#) && l.contains(r#"status="404""#)),
+        "matched routes are labelled by their template: {series:#?}"
+    );
+    t.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_leave_the_public_port_for_their_own_address() {
+    let Some(t) = spawn(Backend::Sqlite, &[("PITWALL_METRICS_ADDR", "127.0.0.1:0")]).await else {
+        return;
+    };
+    let public = t
+        .client
+        .get(t.url("/metrics"))
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(public.status(), StatusCode::NOT_FOUND);
+    assert_eq!(t.call("GET", "/health", None, None).await.0, StatusCode::OK);
+    let own = t.metrics_url.clone().expect("a metrics address");
+    assert_ne!(own, t.base_url);
+    let scrape = t
+        .client
+        .get(format!("{own}/metrics"))
+        .send()
+        .await
+        .expect("scrape");
+    assert_eq!(scrape.status(), StatusCode::OK);
+    assert!(
+        scrape
+            .text()
+            .await
+            .unwrap_or_default()
+            .contains("pitwall_http_requests_total")
+    );
+    // Nothing else is served there.
+    let other = t
+        .client
+        .get(format!("{own}/api/v1/me"))
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(other.status(), StatusCode::NOT_FOUND);
+    t.finish().await;
+}
