@@ -1,5 +1,6 @@
 //! Network addresses: which client a request came from when proxies stand
-//! in between, and the key rate limits count that client under.
+//! in between, the key rate limits count that client under, and which
+//! addresses we may call on a shop's behalf (its webhooks).
 //!
 //! Behind a load balancer every TCP connection comes from the balancer, so
 //! the client is read from `X-Forwarded-For` / `Forwarded`, but only when
@@ -178,6 +179,68 @@ impl fmt::Display for ClientAddr {
     }
 }
 
+/// Whether `ip` is a globally routable unicast address: the only kind a
+/// shop's webhook may make us connect to. Deny by default: IPv6 must be
+/// global unicast (`2000::/3`), and within it, and in IPv4, every
+/// special-purpose block is refused: unspecified, "this network",
+/// loopback, private, shared (CGNAT), link-local, IETF protocol
+/// assignments, documentation, benchmarking, 6to4 (relay and `2002::/16`),
+/// Teredo and ORCHID (`2001::/23`), reserved, broadcast and multicast.
+/// NAT64 (`64:ff9b::/96`, `64:ff9b:1::/48`), IPv4-compatible, unique
+/// local, site-local and link-local IPv6 fall outside `2000::/3`. An
+/// IPv4-mapped address (`::ffff:a.b.c.d`) is judged as the IPv4 address it
+/// carries.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public_v4(v4),
+            None => is_public_v6(v6),
+        },
+    }
+}
+
+const DENIED_V4: &[(u32, u8)] = &[
+    (0x0000_0000, 8),  // 0.0.0.0/8 "this network", unspecified
+    (0x0a00_0000, 8),  // 10.0.0.0/8 private
+    (0x6440_0000, 10), // 100.64.0.0/10 shared address space (CGNAT)
+    (0x7f00_0000, 8),  // 127.0.0.0/8 loopback
+    (0xa9fe_0000, 16), // 169.254.0.0/16 link-local
+    (0xac10_0000, 12), // 172.16.0.0/12 private
+    (0xc000_0000, 24), // 192.0.0.0/24 IETF protocol assignments
+    (0xc000_0200, 24), // 192.0.2.0/24 documentation (TEST-NET-1)
+    (0xc058_6300, 24), // 192.88.99.0/24 6to4 relay anycast
+    (0xc0a8_0000, 16), // 192.168.0.0/16 private
+    (0xc612_0000, 15), // 198.18.0.0/15 benchmarking
+    (0xc633_6400, 24), // 198.51.100.0/24 documentation (TEST-NET-2)
+    (0xcb00_7100, 24), // 203.0.113.0/24 documentation (TEST-NET-3)
+    (0xe000_0000, 4),  // 224.0.0.0/4 multicast
+    (0xf000_0000, 4),  // 240.0.0.0/4 reserved, and 255.255.255.255 broadcast
+];
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let a = u32::from(ip);
+    !DENIED_V4
+        .iter()
+        .any(|&(net, len)| a & (u32::MAX << (32 - u32::from(len))) == net)
+}
+
+const DENIED_V6: &[(u128, u8)] = &[
+    (0x2001_0000 << 96, 23), // 2001::/23 IETF protocol assignments (Teredo, benchmarking 2001:2::/48, ORCHID)
+    (0x2001_0db8 << 96, 32), // 2001:db8::/32 documentation
+    (0x2002 << 112, 16),     // 2002::/16 6to4
+    (0x3fff << 112, 20),     // 3fff::/20 documentation
+];
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let a = u128::from(ip);
+    let global_unicast = a >> 125 == 0b001;
+    global_unicast
+        && !DENIED_V6
+            .iter()
+            .any(|&(net, len)| a & (u128::MAX << (128 - u32::from(len))) == net)
+}
+
 /// One hop of a forwarding header: `1.2.3.4`, `1.2.3.4:80`, `2001:db8::1`,
 /// `[2001:db8::1]:443`, optionally quoted (`Forwarded`).
 fn parse_hop(raw: &str) -> Option<IpAddr> {
@@ -291,5 +354,79 @@ mod tests {
         );
         let v4 = ClientAddr::new(ip("::ffff:203.0.113.9"));
         assert_eq!(v4.limiter_key(), "203.0.113.9");
+    }
+
+    #[test]
+    fn only_globally_routable_addresses_are_public() {
+        for denied in [
+            "0.0.0.0",
+            "0.1.2.3",
+            "10.1.2.3",
+            "100.64.0.1",
+            "100.127.255.254",
+            "127.0.0.1",
+            "169.254.169.254",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.0.0.8",
+            "192.0.2.1",
+            "192.88.99.1",
+            "192.168.1.1",
+            "198.18.0.1",
+            "198.19.255.255",
+            "198.51.100.1",
+            "203.0.113.1",
+            "224.0.0.1",
+            "239.255.255.250",
+            "240.0.0.1",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "::127.0.0.1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a00:1",
+            "64:ff9b::808:808",
+            "64:ff9b:1::1",
+            "100::1",
+            "2001::1",
+            "2001:2::1",
+            "2001:10::1",
+            "2001:db8::1",
+            "2002:7f00:1::1",
+            "2002:808:808::1",
+            "3fff::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "fec0::1",
+            "ff02::1",
+            "ff0e::1",
+        ] {
+            assert!(
+                !is_public(denied.parse().expect("address")),
+                "{denied} must be refused"
+            );
+        }
+        for allowed in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "93.184.216.34",
+            "100.63.255.255",
+            "100.128.0.1",
+            "172.32.0.1",
+            "198.20.0.1",
+            "223.255.255.254",
+            "::ffff:8.8.8.8",
+            "2606:4700:4700::1111",
+            "2a00:1450:4001::1",
+            "2001:4860:4860::8888",
+        ] {
+            assert!(
+                is_public(allowed.parse().expect("address")),
+                "{allowed} must be allowed"
+            );
+        }
     }
 }

@@ -696,3 +696,98 @@ async fn metrics_leave_the_public_port_for_their_own_address() {
     assert_eq!(other.status(), StatusCode::NOT_FOUND);
     t.finish().await;
 }
+
+// ---- 4. outgoing webhooks -------------------------------------------------------
+
+/// Waits until the webhook's latest delivery is no longer pending.
+async fn settled_delivery(t: &TestApp, owner: &str, hook: &str) -> Value {
+    for _ in 0..100 {
+        let (_, list) = t.get("/api/v1/webhooks", owner).await;
+        let delivery = list["items"]
+            .as_array()
+            .and_then(|hooks| hooks.iter().find(|h| h["id"] == hook))
+            .map(|h| h["deliveries"][0].clone())
+            .unwrap_or_default();
+        if delivery["status"] == "failed" || delivery["status"] == "delivered" {
+            return delivery;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the delivery to {hook} did not settle in 10 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_never_reach_private_addresses_in_production() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        // The kit lets webhooks reach the loopback; production does not.
+        let Some(t) = TestApp::spawn_with(
+            backend,
+            Options {
+                workers: true,
+                env: env(&[("PITWALL_WEBHOOKS_ALLOW_PRIVATE", "")]),
+                ..Default::default()
+            },
+        )
+        .await
+        else {
+            continue;
+        };
+        let (shop, owner) = t.shop("private-hooks", "premium").await;
+        let rx = pitwall_testkit::receiver::Receiver::start(&[])
+            .await
+            .expect("receiver");
+        let port = rx.addr.port();
+        // Registering such a URL is refused...
+        let (s, b) = t
+            .post(
+                "/api/v1/webhooks",
+                &owner,
+                json!({"url": format!("https://127.0.0.1:{port}/hook")}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["field"], "url");
+        // ... but a name can start pointing inside later (or answer
+        // differently when we connect: DNS rebinding). Stored directly, as
+        // if it had been public when registered.
+        let (_, me) = t.get("/api/v1/me", &owner).await;
+        let owner_id = me["user"]["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .map(pitwall_core::domain::UserId::from_uuid)
+            .expect("owner id");
+        for url in [
+            format!("http://localhost:{port}/hook"),
+            format!("http://127.0.0.1:{port}/hook"),
+            format!("http://[::ffff:127.0.0.1]:{port}/hook"),
+        ] {
+            let hook = pitwall_core::store::webhooks::insert(
+                &t.app.db,
+                shop,
+                &url,
+                "whsec_test",
+                owner_id,
+            )
+            .await
+            .expect("webhook row");
+            let (s, b) = t
+                .post(
+                    &format!("/api/v1/webhooks/{}/test", hook.id),
+                    &owner,
+                    json!({}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+            let delivery = settled_delivery(&t, &owner, &hook.id.to_string()).await;
+            assert_eq!(delivery["status"], "failed", "{url}: {delivery}");
+            assert_eq!(
+                delivery["attempts"], 1,
+                "refused at once, not retried: {delivery}"
+            );
+            let error = delivery["last_error"].as_str().unwrap_or_default();
+            assert!(error.contains("not public"), "{url}: {error}");
+        }
+        assert!(rx.received().is_empty(), "nothing reached the receiver");
+        t.finish().await;
+    }
+}
