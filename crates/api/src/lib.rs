@@ -94,12 +94,16 @@ pub fn metrics_endpoint(app: App) -> impl Endpoint {
 /// as the page layer made it.
 pub fn with_stack<E: Endpoint + 'static>(ep: E, app: App) -> impl Endpoint {
     let trusted = std::sync::Arc::new(app.config.trusted_proxies.clone());
+    // Served over https (behind a TLS-terminating proxy the request itself
+    // is plain http, so the public URL decides): browsers must not come
+    // back over plain http.
+    let hsts = app.config.base_url.starts_with("https://");
     ep.data(app)
         .catch_all_error(error_keeping_route)
         .around(move |ep, mut req| {
             let client = client_of(&req, &trusted);
             req.set_data(client);
-            stack(ep, req)
+            stack(ep, req, hsts)
         })
 }
 
@@ -145,7 +149,11 @@ async fn error_keeping_route(err: poem::Error) -> Response {
     resp
 }
 
-async fn stack<E: Endpoint>(ep: std::sync::Arc<E>, req: Request) -> poem::Result<Response> {
+async fn stack<E: Endpoint>(
+    ep: std::sync::Arc<E>,
+    req: Request,
+    hsts: bool,
+) -> poem::Result<Response> {
     let started = std::time::Instant::now();
     let request_id = req
         .header("x-request-id")
@@ -182,7 +190,7 @@ async fn stack<E: Endpoint>(ep: std::sync::Arc<E>, req: Request) -> poem::Result
         duration_ms = elapsed.as_secs_f64() * 1000.0,
         "request"
     );
-    security_headers(&mut resp, is_docs);
+    security_headers(&mut resp, is_docs, hsts);
     if is_customer {
         customer_headers(&mut resp);
     }
@@ -212,7 +220,10 @@ fn customer_headers(resp: &mut Response) {
     }
 }
 
-fn security_headers(resp: &mut Response, relaxed_for_docs: bool) {
+/// What `Strict-Transport-Security` says when the public URL is https.
+pub const HSTS: &str = "max-age=31536000; includeSubDomains";
+
+fn security_headers(resp: &mut Response, relaxed_for_docs: bool, hsts: bool) {
     // The interactive docs page is the one page with inline script.
     let csp = if relaxed_for_docs {
         "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
@@ -231,5 +242,11 @@ fn security_headers(resp: &mut Response, relaxed_for_docs: bool) {
         {
             h.insert(name, v);
         }
+    }
+    if hsts {
+        h.insert(
+            "strict-transport-security",
+            poem::http::HeaderValue::from_static(HSTS),
+        );
     }
 }

@@ -248,8 +248,19 @@ impl TestApp {
         let addr = probe.local_addr()?;
         drop(probe);
         let base_url = format!("http://{addr}");
+        // A test may give the app a public URL of its own (https, say);
+        // the test client still talks to the listener.
+        let public_url = if opts
+            .env
+            .iter()
+            .any(|(n, v)| n == "PITWALL_BASE_URL" && !v.is_empty())
+        {
+            config.base_url.clone()
+        } else {
+            base_url.clone()
+        };
         let config = Config {
-            base_url: base_url.clone(),
+            base_url: public_url,
             addr,
             ..config
         };

@@ -791,3 +791,49 @@ async fn webhooks_never_reach_private_addresses_in_production() {
         t.finish().await;
     }
 }
+
+// ---- 5. HSTS ---------------------------------------------------------------------
+
+/// The `Strict-Transport-Security` header of a page, an API error and a
+/// probe.
+async fn hsts_headers(t: &TestApp) -> Vec<Option<String>> {
+    let mut out = Vec::new();
+    for path in ["/login", "/api/v1/me", "/health"] {
+        let resp = t
+            .client
+            .get(t.url(path))
+            .send()
+            .await
+            .expect("request sent");
+        out.push(
+            resp.headers()
+                .get("strict-transport-security")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        );
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hsts_is_sent_when_the_public_url_is_https() {
+    let Some(t) = spawn(
+        Backend::Sqlite,
+        &[("PITWALL_BASE_URL", "https://pitwall.example.com")],
+    )
+    .await
+    else {
+        return;
+    };
+    assert_eq!(
+        hsts_headers(&t).await,
+        vec![Some("max-age=31536000; includeSubDomains".to_owned()); 3]
+    );
+    t.finish().await;
+    // Over plain http the header would be meaningless (and pin nothing).
+    let Some(t) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    assert_eq!(hsts_headers(&t).await, vec![None; 3]);
+    t.finish().await;
+}
