@@ -28,6 +28,8 @@ pub enum LogFormat {
 #[derive(Clone)]
 pub struct Config {
     pub addr: SocketAddr,
+    /// `PITWALL_METRICS_ADDR`: serve `/metrics` here and not on `addr`.
+    pub metrics_addr: Option<SocketAddr>,
     pub database_url: String,
     pub base_url: String,
     pub data_dir: PathBuf,
@@ -49,6 +51,9 @@ pub struct Config {
     /// How often open live streams re-check the session, membership and
     /// customer link (seconds).
     pub stream_recheck_secs: u64,
+    /// `PITWALL_TRUSTED_PROXIES`: peers whose forwarding headers name the
+    /// client (empty: the TCP peer is the client).
+    pub trusted_proxies: pitwall_domain::net::TrustedProxies,
     /// Stripe billing; `None` runs without billing (the demo).
     pub stripe: Option<Stripe>,
     /// `PITWALL_TRIAL_DAYS`: a new shop's trial.
@@ -79,6 +84,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("addr", &self.addr)
+            .field("metrics_addr", &self.metrics_addr)
             .field("database", &self.database_kind())
             .field("base_url", &self.base_url)
             .field("data_dir", &self.data_dir)
@@ -89,6 +95,7 @@ impl std::fmt::Debug for Config {
             .field("webhooks_allow_private", &self.webhooks_allow_private)
             .field("link_lookups_per_minute", &self.link_lookups_per_minute)
             .field("stream_recheck_secs", &self.stream_recheck_secs)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("stripe", &self.stripe.as_ref().map(|s| &s.api_base))
             .field("trial_days", &self.trial_days)
             .field("past_due_grace_days", &self.past_due_grace_days)
@@ -118,6 +125,15 @@ impl Config {
                     format!("must be host:port such as 127.0.0.1:8080, got {v:?}"),
                 )
             })?,
+        };
+        let metrics_addr = match val("PITWALL_METRICS_ADDR") {
+            None => None,
+            Some(v) => Some(v.parse::<SocketAddr>().map_err(|_| {
+                bad(
+                    "PITWALL_METRICS_ADDR",
+                    format!("must be host:port such as 0.0.0.0:9090, got {v:?}"),
+                )
+            })?),
         };
         let data_dir = PathBuf::from(val("PITWALL_DATA_DIR").unwrap_or_else(|| "./data".into()));
         let database_url = match val("DATABASE_URL") {
@@ -267,6 +283,15 @@ impl Config {
                 }
             },
         };
+        let trusted_proxies = pitwall_domain::net::TrustedProxies::parse(
+            &val("PITWALL_TRUSTED_PROXIES").unwrap_or_default(),
+        )
+        .map_err(|e| {
+            bad(
+                "PITWALL_TRUSTED_PROXIES",
+                format!("must be comma-separated address blocks such as 10.0.0.0/8,fd00::/8: {e}"),
+            )
+        })?;
         let stripe = match (val("STRIPE_SECRET_KEY"), val("STRIPE_WEBHOOK_SECRET")) {
             (None, None) => None,
             (Some(_), None) => {
@@ -331,6 +356,7 @@ impl Config {
             trial_days,
             past_due_grace_days,
             addr,
+            metrics_addr,
             database_url,
             base_url,
             data_dir,
@@ -343,6 +369,7 @@ impl Config {
             webhooks_allow_private,
             link_lookups_per_minute,
             stream_recheck_secs,
+            trusted_proxies,
         })
     }
 
@@ -438,6 +465,24 @@ mod tests {
                 .var,
             "PITWALL_SMS_RATE_PER_SENDER"
         );
+        let e = with(&[("PITWALL_TRUSTED_PROXIES", "10.0.0.0/8,proxy.local")]).unwrap_err();
+        assert_eq!(e.var, "PITWALL_TRUSTED_PROXIES");
+        assert!(e.to_string().contains("proxy.local"), "{e}");
+    }
+
+    #[test]
+    fn trusted_proxies_default_to_none() {
+        assert!(with(&[]).unwrap().trusted_proxies.is_empty());
+        let c = with(&[("PITWALL_TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8")]).unwrap();
+        assert!(c.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+        assert!(c.metrics_addr.is_none());
+        assert_eq!(
+            with(&[("PITWALL_METRICS_ADDR", "9090")]).unwrap_err().var,
+            "PITWALL_METRICS_ADDR"
+        );
+        let c = with(&[("PITWALL_METRICS_ADDR", "0.0.0.0:9090")]).unwrap();
+        assert_eq!(c.metrics_addr.map(|a| a.port()), Some(9090));
+        assert!(!c.trusted_proxies.contains("192.0.2.1".parse().unwrap()));
     }
 
     #[test]

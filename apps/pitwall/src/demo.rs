@@ -406,7 +406,7 @@ async fn add_staff(app: &App, shop: ShopId, email: &str, role: Role) -> anyhow::
         Some(u) => UserId::from_uuid(u.id),
         None => {
             let id = UserId::new();
-            let hash = pitwall_core::tokens::hash_password(DEMO_PASSWORD).await?;
+            let hash = app.passwords.hash(DEMO_PASSWORD).await?;
             let name = email
                 .as_str()
                 .split('@')

@@ -239,11 +239,11 @@ async fn serve(config: Config, workers: bool) -> anyhow::Result<()> {
         None
     };
     let mut rx = stop_tx.subscribe();
-    let running = server::serve(app, config.addr, async move {
+    let running = server::serve(app, config.addr, config.metrics_addr, async move {
         let _ = rx.recv().await;
     })
     .await?;
-    tracing::info!(addr = %running.addr, workers, "pitwall serving");
+    tracing::info!(addr = %running.addr, metrics_addr = ?running.metrics_addr, workers, "pitwall serving");
     server::shutdown_signal().await;
     let _ = stop_tx.send(());
     running.task.await.context("server task")??;

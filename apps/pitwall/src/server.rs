@@ -68,6 +68,7 @@ pub async fn build_app(config: &Config, db: pitwall_store::Db) -> anyhow::Result
         cache: Default::default(),
         link_limiter: Default::default(),
         streams: Default::default(),
+        passwords: Default::default(),
         db,
         authz,
         jobs: JobsHandle::default(),
@@ -80,6 +81,7 @@ pub async fn build_app(config: &Config, db: pitwall_store::Db) -> anyhow::Result
             webhooks_allow_private: config.webhooks_allow_private,
             link_lookups_per_minute: config.link_lookups_per_minute,
             stream_recheck: std::time::Duration::from_secs(config.stream_recheck_secs),
+            trusted_proxies: config.trusted_proxies.clone(),
             stripe,
             trial_days: config.trial_days,
             past_due_grace: chrono::Duration::days(config.past_due_grace_days),
@@ -129,8 +131,10 @@ pub fn senders(config: &Config, app: &App) -> anyhow::Result<Senders> {
 }
 
 /// The whole HTTP surface: API, docs, operations and pages, with the stack.
-pub fn endpoint(app: App) -> impl Endpoint {
-    let routes: Route = pitwall_web::mount(pitwall_api::routes(&app.config.base_url));
+/// `/metrics` is on it unless it has an address of its own.
+pub fn endpoint(app: App, public_metrics: bool) -> impl Endpoint {
+    let routes: Route =
+        pitwall_web::mount(pitwall_api::routes(&app.config.base_url, public_metrics));
     pitwall_api::with_stack(routes, app)
 }
 
@@ -149,35 +153,76 @@ pub fn spawn_workers(
     })
 }
 
-/// A running server bound to a port.
+/// A running server bound to a port (and the metrics one, if any).
 pub struct Running {
     pub addr: std::net::SocketAddr,
+    pub metrics_addr: Option<std::net::SocketAddr>,
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-/// Binds `addr` (port 0 picks a free one) and serves until `stop` fires,
-/// then finishes in-flight requests (up to 10 s).
-pub async fn serve(
-    app: App,
+async fn bind(
     addr: std::net::SocketAddr,
-    stop: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<Running> {
+    var: &str,
+) -> anyhow::Result<(impl Acceptor + 'static, std::net::SocketAddr)> {
     let acceptor = TcpListener::bind(addr)
         .into_acceptor()
         .await
-        .with_context(|| format!("binding PITWALL_ADDR {addr}"))?;
+        .with_context(|| format!("binding {var} {addr}"))?;
     let bound = acceptor
         .local_addr()
         .first()
         .and_then(|a| a.as_socket_addr().copied())
         .unwrap_or(addr);
-    let ep = endpoint(app);
-    let task = tokio::spawn(async move {
-        Server::new_with_acceptor(acceptor)
-            .run_with_graceful_shutdown(ep, stop, Some(Duration::from_secs(10)))
-            .await
+    Ok((acceptor, bound))
+}
+
+/// Binds `addr` (port 0 picks a free one) and, with `metrics_addr`, a
+/// second listener that serves only `/metrics` (then absent from `addr`),
+/// and serves until `stop` fires, then finishes in-flight requests (up to
+/// 10 s).
+pub async fn serve(
+    app: App,
+    addr: std::net::SocketAddr,
+    metrics_addr: Option<std::net::SocketAddr>,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Running> {
+    let (acceptor, bound) = bind(addr, "PITWALL_ADDR").await?;
+    let metrics = match metrics_addr {
+        Some(a) => Some(bind(a, "PITWALL_METRICS_ADDR").await?),
+        None => None,
+    };
+    let metrics_bound = metrics.as_ref().map(|(_, a)| *a);
+    let ep = endpoint(app.clone(), metrics.is_none());
+    // One stop signal for both listeners.
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        stop.await;
+        let _ = tx.send(true);
     });
-    Ok(Running { addr: bound, task })
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let public = Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
+        ep,
+        stopped(rx.clone()),
+        Some(Duration::from_secs(10)),
+    );
+    let task = match metrics {
+        None => tokio::spawn(public),
+        Some((acceptor, _)) => {
+            let scrape = Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
+                pitwall_api::metrics_endpoint(app),
+                stopped(rx),
+                Some(Duration::from_secs(10)),
+            );
+            tokio::spawn(async move { tokio::try_join!(public, scrape).map(|_| ()) })
+        }
+    };
+    Ok(Running {
+        addr: bound,
+        metrics_addr: metrics_bound,
+        task,
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM (what Kubernetes sends).

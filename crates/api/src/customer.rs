@@ -9,6 +9,7 @@ use pitwall_core::customer::{self, CustomerPage, Visitor};
 use pitwall_core::domain::approvals::{Link, ServiceSnapshot};
 use pitwall_core::domain::{ApprovalId, LinkId, ServiceId, TicketId, WebhookId};
 use pitwall_core::{links, webhooks};
+use pitwall_domain::net::ClientAddr;
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::Path;
@@ -32,14 +33,11 @@ pub enum CustomerTags {
     Webhooks,
 }
 
-/// The client's address without the port (limits and evidence are per
-/// address), and its user agent.
-fn visitor(req: &Request) -> (String, Option<String>) {
+/// The client's address (limits and evidence are per address), and its
+/// user agent.
+fn visitor(req: &Request) -> (ClientAddr, Option<String>) {
     (
-        req.remote_addr()
-            .as_socket_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_else(|| req.remote_addr().to_string()),
+        crate::client_addr(req),
         req.header("user-agent").map(str::to_owned),
     )
 }
@@ -340,7 +338,7 @@ impl CustomerApi {
     ) -> ApiResult<CustomerViewOut> {
         let (address, ua) = visitor(req);
         let v = Visitor {
-            address: &address,
+            address,
             user_agent: ua.as_deref(),
         };
         let page = customer::open(&app, &token.0, v).await?;
@@ -366,7 +364,7 @@ impl CustomerApi {
     ) -> Result<ApprovalRecorded, ApiError> {
         let (address, ua) = visitor(req);
         let v = Visitor {
-            address: &address,
+            address,
             user_agent: ua.as_deref(),
         };
         let b = body.0;
@@ -412,7 +410,7 @@ impl CustomerApi {
     ) -> ApiResult<Accepted> {
         let (address, ua) = visitor(req);
         let v = Visitor {
-            address: &address,
+            address,
             user_agent: ua.as_deref(),
         };
         customer::send_message(&app, &token.0, v, &body.0.body).await?;

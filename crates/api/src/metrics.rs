@@ -56,7 +56,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     }
 });
 
-/// Collapses ids and tokens so the route label has few values.
+/// The route label of a request no route matched.
+pub const UNMATCHED: &str = "unmatched";
+
+/// Collapses ids and tokens in a path (for the access log of a path no
+/// route matched; metrics use the route template).
 pub fn route_label(path: &str) -> String {
     let mut out = Vec::new();
     let mut prev = "";

@@ -46,9 +46,17 @@ async fn metrics(app: Data<&App>) -> Response {
         .body(crate::metrics::render())
 }
 
-pub fn mount(route: Route) -> Route {
-    route
-        .at("/health", get(health))
-        .at("/ready", get(ready))
-        .at("/metrics", get(metrics))
+/// The probes, and `/metrics` unless it has its own address.
+pub fn mount(route: Route, with_metrics: bool) -> Route {
+    let route = route.at("/health", get(health)).at("/ready", get(ready));
+    if with_metrics {
+        route.at("/metrics", get(metrics))
+    } else {
+        route
+    }
+}
+
+/// `/metrics` alone (everything else 404), for its own listener.
+pub fn metrics_only() -> Route {
+    Route::new().at("/metrics", get(metrics))
 }

@@ -55,7 +55,7 @@ impl StaffApi {
             &app,
             &body.0.email,
             &body.0.password,
-            &req.remote_addr().to_string(),
+            crate::client_addr(req),
             pitwall_core::auth::Kind::Api,
         )
         .await?;
@@ -89,9 +89,11 @@ impl StaffApi {
     async fn request_password_reset(
         &self,
         app: Data<&App>,
+        req: &Request,
         body: JsonBody<PasswordResetRequest>,
     ) -> ApiResult<Accepted> {
-        pitwall_core::auth::request_password_reset(&app, &body.0.email).await?;
+        pitwall_core::auth::request_password_reset(&app, &body.0.email, crate::client_addr(req))
+            .await?;
         Ok(Json(Accepted { ok: true }))
     }
 

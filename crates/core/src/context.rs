@@ -37,6 +37,8 @@ pub struct CoreConfig {
     pub link_lookups_per_minute: u32,
     /// How often open live streams re-check what let them open.
     pub stream_recheck: std::time::Duration,
+    /// Proxies whose `X-Forwarded-For` / `Forwarded` name the client.
+    pub trusted_proxies: pitwall_domain::net::TrustedProxies,
     /// Stripe; `None` runs without billing (the demo): the billing page
     /// says so and everything else works.
     pub stripe: Option<crate::billing::StripeSettings>,
@@ -79,6 +81,7 @@ impl CoreConfig {
             webhooks_allow_private: false,
             link_lookups_per_minute: 60,
             stream_recheck: std::time::Duration::from_secs(15),
+            trusted_proxies: Default::default(),
             stripe: None,
             past_due_grace: Duration::days(7),
             clock: Default::default(),
@@ -99,6 +102,8 @@ pub struct App {
     pub link_limiter: Arc<crate::customer::LookupLimiter>,
     /// Live streams open per user and per customer link (this process).
     pub streams: Arc<crate::streams::StreamSlots>,
+    /// Password hashing and checks, limited to one per core.
+    pub passwords: Arc<crate::tokens::Passwords>,
 }
 
 /// A signed-in user, as authentication found them.

@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use chrono::{Duration, Utc};
 use pitwall_domain::locale::Locale;
 use pitwall_domain::messaging::{Channel, Direction, MessageKind, MessageStatus};
+use pitwall_domain::net::ClientAddr;
 use pitwall_domain::tickets::{ActorKind, NotificationKind, TimelineKind};
 use pitwall_domain::{CustomerId, Feature, LinkId, Permission, ShopId, TicketId};
 use pitwall_store::customer_links::{self as store, CustomerLink};
@@ -34,24 +35,10 @@ pub const MAX_MESSAGE_CHARS: usize = 2_000;
 /// Who is at the other end of the request.
 #[derive(Debug, Clone, Copy)]
 pub struct Visitor<'a> {
-    /// The client's address (`ip:port` or `ip`); the port is ignored.
-    pub address: &'a str,
+    /// The client's address, as the HTTP stack worked it out (behind
+    /// trusted proxies, the address they forwarded).
+    pub address: ClientAddr,
     pub user_agent: Option<&'a str>,
-}
-
-impl Visitor<'_> {
-    fn host(&self) -> &str {
-        // poem writes remote addresses as `socket://ip:port`.
-        let a = self.address.trim_start_matches("socket://");
-        // `[::1]:443`, `1.2.3.4:80`, or a bare address.
-        if let Some(rest) = a.strip_prefix('[') {
-            return rest.split(']').next().unwrap_or(rest);
-        }
-        match a.rsplit_once(':') {
-            Some((h, p)) if !h.contains(':') && p.chars().all(|c| c.is_ascii_digit()) => h,
-            _ => a,
-        }
-    }
 }
 
 /// Link lookups per client address and minute, in this process.
@@ -114,8 +101,10 @@ struct Resolved {
 
 /// Finds the link a token names, or says why it does not work.
 async fn resolve(app: &App, token: &str, visitor: Visitor<'_>) -> Result<Resolved> {
-    app.link_limiter
-        .check(visitor.host(), app.config.link_lookups_per_minute)?;
+    app.link_limiter.check(
+        &visitor.address.limiter_key(),
+        app.config.link_lookups_per_minute,
+    )?;
     // Tokens we issue have this form; anything else is not looked up.
     if !token.starts_with("pwc_")
         || token.len() > 80
@@ -272,7 +261,8 @@ pub async fn watch(
 ) -> Result<crate::streams::CustomerStream> {
     let r = resolve(app, token, visitor).await?;
     let subscription = app.live.subscribe(ShopId::from_uuid(r.shop.id));
-    let stream = crate::streams::open_customer(app, r.link, subscription, visitor.host())?;
+    let stream =
+        crate::streams::open_customer(app, r.link, subscription, &visitor.address.limiter_key())?;
     beat(app, &stream.link, true).await?;
     Ok(stream)
 }
@@ -324,6 +314,7 @@ pub async fn approve(
         return Err(Error::ShopRestricted(lifecycle));
     }
     let ticket = TicketId::from_uuid(r.link.ticket_id);
+    let address = visitor.address.to_string();
     let (approval, new) = approvals::record(
         app,
         &r.shop,
@@ -331,7 +322,7 @@ pub async fn approve(
         ticket,
         By::Customer {
             link: &r.link,
-            ip: Some(visitor.host()),
+            ip: Some(&address),
             user_agent: visitor.user_agent,
         },
         decision,

@@ -8,7 +8,7 @@ use pitwall_store::{Page, PageRequest, audit, identity, members, shops};
 use serde_json::json;
 
 use crate::auth::{NewSession, start_session};
-use crate::tokens::{hash_password, hash_token, new_token, verify_password};
+use crate::tokens::{hash_token, new_token};
 use crate::{App, Error, Result, ShopCtx, mail};
 
 pub async fn list(app: &App, ctx: &ShopCtx, page: PageRequest) -> Result<Page<members::Member>> {
@@ -207,7 +207,11 @@ pub async fn accept_invitation(
     let existing = identity::user_by_email(&app.db, &email).await?;
     let new_user = match &existing {
         Some(u) => {
-            if !verify_password(password, u.password_hash.as_deref()).await? {
+            if !app
+                .passwords
+                .verify(password, u.password_hash.as_deref())
+                .await?
+            {
                 return Err(Error::invalid(
                     "password",
                     "is not the password of this account",
@@ -219,7 +223,7 @@ pub async fn accept_invitation(
             let name =
                 pitwall_domain::values::required_text(name, 120).map_err(Error::field("name"))?;
             let password = Password::parse(password).map_err(Error::field("password"))?;
-            Some((name, hash_password(password.expose()).await?))
+            Some((name, app.passwords.hash(password.expose()).await?))
         }
     };
     let txn = pitwall_store::begin_write(&app.db).await?;

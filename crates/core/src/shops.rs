@@ -8,7 +8,6 @@ use pitwall_store::{audit, identity, members, plans, shops};
 use serde_json::json;
 
 use crate::members::invite_in_txn;
-use crate::tokens::hash_password;
 use crate::{Actor, App, Error, Result, ShopCtx};
 
 /// Who is creating a shop: support in the console, or an operator at the CLI.
@@ -73,7 +72,7 @@ pub async fn create_shop(
     }
     let existing_owner = identity::user_by_email(&app.db, &owner_email).await?;
     let password_hash = match &password {
-        Some(p) if existing_owner.is_none() => Some(hash_password(p.expose()).await?),
+        Some(p) if existing_owner.is_none() => Some(app.passwords.hash(p.expose()).await?),
         _ => None,
     };
 
@@ -152,7 +151,7 @@ pub async fn create_platform_user(
 ) -> Result<UserId> {
     let email = Email::parse(email).map_err(Error::field("email"))?;
     let password = Password::parse(password).map_err(Error::field("password"))?;
-    let hash = hash_password(password.expose()).await?;
+    let hash = app.passwords.hash(password.expose()).await?;
     let txn = pitwall_store::begin_write(&app.db).await?;
     let id = match identity::user_by_email(&txn, &email).await? {
         Some(u) => {

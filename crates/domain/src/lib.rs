@@ -10,6 +10,7 @@ pub mod ids;
 pub mod inspections;
 pub mod locale;
 pub mod messaging;
+pub mod net;
 pub mod phone;
 pub mod plans;
 pub mod shop;

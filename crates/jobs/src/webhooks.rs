@@ -8,13 +8,16 @@
 //! receiver drops one it already handled (a retry after a lost answer).
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::{AbortError, BoxDynError, Data};
 use hmac::{Hmac, Mac};
+use pitwall_domain::net::is_public;
 use pitwall_domain::{ShopId, WebhookDeliveryId, WebhookId};
 use pitwall_store::sea_orm::ConnectionTrait;
 use pitwall_store::{Db, StoreError, outbox, webhooks};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
@@ -105,28 +108,77 @@ pub fn signature(secret: &str, ts: i64, body: &str) -> String {
     format!("t={ts},v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// Addresses a shop's webhook must not reach in production.
+/// Addresses a shop's webhook must not reach in production: everything
+/// that is not globally routable (`pitwall_domain::net::is_public`).
 pub fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64
-        }
-        IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80
-                || v6
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| is_private(IpAddr::V4(v4)))
-        }
+    !is_public(ip)
+}
+
+/// A name resolved only to addresses a webhook may not reach.
+#[derive(Debug)]
+struct NotPublic;
+
+impl std::fmt::Display for NotPublic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the host resolves only to addresses that are not public")
     }
+}
+
+impl std::error::Error for NotPublic {}
+
+/// A name that did not resolve at all.
+#[derive(Debug)]
+struct Unresolved(String);
+
+impl std::fmt::Display for Unresolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot resolve the host: {}", self.0)
+    }
+}
+
+impl std::error::Error for Unresolved {}
+
+/// The resolver the webhook client connects through: it drops every
+/// address that is not public, at connect time, so a name that resolves
+/// to a public address when checked and to a private one when connecting
+/// (DNS rebinding) still cannot reach the private one.
+struct PublicOnly {
+    allow_private: bool,
+}
+
+impl Resolve for PublicOnly {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow_private = self.allow_private;
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map_err(|e| Box::new(Unresolved(e.to_string())) as BoxError)?
+                .collect();
+            let kept: Vec<SocketAddr> = found
+                .into_iter()
+                .filter(|a| allow_private || is_public(a.ip()))
+                .collect();
+            if kept.is_empty() {
+                return Err(Box::new(NotPublic) as BoxError);
+            }
+            Ok(Box::new(kept.into_iter()) as Addrs)
+        })
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Our resolver's refusal somewhere in a request error's causes.
+fn cause<T: std::error::Error + 'static>(e: &reqwest::Error) -> Option<&T> {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(found) = s.downcast_ref::<T>() {
+            return Some(found);
+        }
+        source = s.source();
+    }
+    None
 }
 
 enum Outcome {
@@ -144,28 +196,31 @@ async fn post(
     let Ok(parsed) = url::Url::parse(url) else {
         return Outcome::Permanent(None, "the URL is not valid".into());
     };
-    let (Some(host), Some(port)) = (
-        parsed.host_str().map(str::to_owned),
-        parsed.port_or_known_default(),
-    ) else {
+    if parsed.host_str().is_none_or(str::is_empty) {
         return Outcome::Permanent(None, "the URL has no host".into());
+    }
+    // An address written out is never resolved: check it here. Names are
+    // checked by the resolver as the connection is made.
+    let literal = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+        _ => None,
     };
-    // Resolve once, check, and connect to exactly what was checked (a
-    // second lookup could answer differently).
-    let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((host.as_str(), port)).await {
-        Ok(a) => a.collect(),
-        Err(e) => return Outcome::Transient(None, format!("cannot resolve the host: {e}")),
-    };
-    let Some(addr) = addrs
-        .into_iter()
-        .find(|a| settings.allow_private || !is_private(a.ip()))
-    else {
-        return Outcome::Permanent(None, "the host resolves to a private address".into());
-    };
+    if let Some(ip) = literal
+        && !settings.allow_private
+        && !is_public(ip)
+    {
+        return Outcome::Permanent(None, format!("the address {ip} is not public"));
+    }
     let client = match reqwest::Client::builder()
         .timeout(settings.timeout)
         .redirect(reqwest::redirect::Policy::none())
-        .resolve(&host, addr)
+        // A proxy from the environment would connect for us, to addresses
+        // our resolver never saw.
+        .no_proxy()
+        .dns_resolver(Arc::new(PublicOnly {
+            allow_private: settings.allow_private,
+        }))
         .build()
     {
         Ok(c) => c,
@@ -188,6 +243,12 @@ async fn post(
             } else {
                 Outcome::Permanent(Some(code), format!("answered {code}"))
             }
+        }
+        Err(e) if cause::<NotPublic>(&e).is_some() => {
+            Outcome::Permanent(None, NotPublic.to_string())
+        }
+        Err(ref e) if let Some(u) = cause::<Unresolved>(e) => {
+            Outcome::Transient(None, u.to_string())
         }
         Err(e) if e.is_timeout() => Outcome::Transient(None, "timed out".into()),
         Err(e) if e.is_connect() => {

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use pitwall_domain::{Email, PlatformRole, ShopId, UserId};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
-    sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, Set, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -233,6 +233,36 @@ pub async fn insert_password_reset(
     .await?)
 }
 
+/// The user a reset token belongs to, if it is unused and unexpired;
+/// changes nothing.
+pub async fn live_password_reset(
+    db: &impl ConnectionTrait,
+    token_hash: &str,
+) -> Result<Option<UserId>, StoreError> {
+    Ok(password_reset::Entity::find()
+        .filter(password_reset::Column::TokenHash.eq(token_hash))
+        .filter(password_reset::Column::UsedAt.is_null())
+        .filter(password_reset::Column::ExpiresAt.gt(now()))
+        .one(db)
+        .await?
+        .map(|r| UserId::from_uuid(r.user_id)))
+}
+
+/// Ends every reset link of a user that is still open (a newer request or
+/// a successful reset makes them void).
+pub async fn end_password_resets(
+    db: &impl ConnectionTrait,
+    user: UserId,
+) -> Result<(), StoreError> {
+    password_reset::Entity::update_many()
+        .col_expr(password_reset::Column::UsedAt, Expr::value(Some(now())))
+        .filter(password_reset::Column::UserId.eq(user.as_uuid()))
+        .filter(password_reset::Column::UsedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Marks a reset token used and returns its user, if it was live. The update
 /// is conditional, so two concurrent uses cannot both succeed.
 pub async fn consume_password_reset(
@@ -256,27 +286,49 @@ pub async fn consume_password_reset(
     Ok((res.rows_affected == 1).then(|| UserId::from_uuid(r.user_id)))
 }
 
-pub async fn record_login_failure(db: &impl ConnectionTrait, key: &str) -> Result<(), StoreError> {
-    login_failure::ActiveModel {
+/// Counts one attempt under `key` (a sign-in, a reset request), before the
+/// work it asks for; answers the row's id.
+pub async fn record_attempt(db: &impl ConnectionTrait, key: &str) -> Result<i64, StoreError> {
+    Ok(login_failure::ActiveModel {
         id: sea_orm::NotSet,
         key: Set(key.to_owned()),
         created_at: Set(now()),
     }
     .insert(db)
-    .await?;
-    Ok(())
+    .await?
+    .id)
 }
 
-pub async fn login_failures_since(
+/// The attempts under `key` since `since` other than `except`: how many,
+/// and when the latest was.
+pub async fn attempts_since(
     db: &impl ConnectionTrait,
     key: &str,
     since: DateTime<Utc>,
-) -> Result<u64, StoreError> {
-    Ok(login_failure::Entity::find()
-        .filter(login_failure::Column::Key.eq(key))
-        .filter(login_failure::Column::CreatedAt.gt(since))
-        .count(db)
-        .await?)
+    except: i64,
+) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
+    let others = || {
+        login_failure::Entity::find()
+            .filter(login_failure::Column::Key.eq(key))
+            .filter(login_failure::Column::CreatedAt.gt(since))
+            .filter(login_failure::Column::Id.ne(except))
+    };
+    let n = others().count(db).await?;
+    let latest = others()
+        .order_by_desc(login_failure::Column::CreatedAt)
+        .one(db)
+        .await?
+        .map(|r| r.created_at);
+    Ok((n, latest))
+}
+
+/// Removes attempts by id (a sign-in that succeeded does not count).
+pub async fn forget_attempts(db: &impl ConnectionTrait, ids: &[i64]) -> Result<(), StoreError> {
+    login_failure::Entity::delete_many()
+        .filter(login_failure::Column::Id.is_in(ids.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 pub async fn clear_login_failures(db: &impl ConnectionTrait, key: &str) -> Result<(), StoreError> {

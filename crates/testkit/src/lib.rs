@@ -158,13 +158,16 @@ pub struct Options {
     pub pg_via: Option<String>,
     /// Retry delays for jobs (tests use short ones).
     pub min_backoff: Option<Duration>,
-    /// More settings, as environment variables (`TWILIO_*`, ...).
+    /// More settings, as environment variables (`TWILIO_*`, ...); they
+    /// override the kit's own (an empty value unsets one).
     pub env: Vec<(String, String)>,
 }
 
 pub struct TestApp {
     pub backend: Backend,
     pub base_url: String,
+    /// Where `/metrics` is served when `PITWALL_METRICS_ADDR` is set.
+    pub metrics_url: Option<String>,
     pub app: App,
     pub client: reqwest::Client,
     pub dir: PathBuf,
@@ -235,8 +238,10 @@ impl TestApp {
             env.push(("SMTP_URL".to_owned(), smtp.clone()));
         }
         env.extend(opts.env.iter().cloned());
+        // The last entry wins, so a test can override the kit's defaults
+        // (an empty value reads as unset).
         let config =
-            Config::from_lookup(|k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))?;
+            Config::from_lookup(|k| env.iter().rfind(|(n, _)| n == k).map(|(_, v)| v.clone()))?;
         let db = pitwall::server::open_db(&config, false).await?;
         if backend == Backend::Sqlite {
             pitwall::server::migrate(&db).await?;
@@ -247,8 +252,19 @@ impl TestApp {
         let addr = probe.local_addr()?;
         drop(probe);
         let base_url = format!("http://{addr}");
+        // A test may give the app a public URL of its own (https, say);
+        // the test client still talks to the listener.
+        let public_url = if opts
+            .env
+            .iter()
+            .any(|(n, v)| n == "PITWALL_BASE_URL" && !v.is_empty())
+        {
+            config.base_url.clone()
+        } else {
+            base_url.clone()
+        };
         let config = Config {
-            base_url: base_url.clone(),
+            base_url: public_url,
             addr,
             ..config
         };
@@ -275,7 +291,7 @@ impl TestApp {
             None
         };
         let mut rx = stop.subscribe();
-        let running = pitwall::server::serve(app.clone(), addr, async move {
+        let running = pitwall::server::serve(app.clone(), addr, config.metrics_addr, async move {
             let _ = rx.recv().await;
         })
         .await?;
@@ -286,6 +302,7 @@ impl TestApp {
         Ok(Self {
             backend,
             base_url,
+            metrics_url: running.metrics_addr.map(|a| format!("http://{a}")),
             app,
             client,
             dir,
@@ -430,9 +447,7 @@ impl TestApp {
             Some(u) => pitwall_core::domain::UserId::from_uuid(u.id),
             None => {
                 let id = pitwall_core::domain::UserId::new();
-                let hash = pitwall_core::tokens::hash_password(PASSWORD)
-                    .await
-                    .expect("hash");
+                let hash = self.app.passwords.hash(PASSWORD).await.expect("hash");
                 pitwall_core::store::identity::insert_user(
                     &self.app.db,
                     id,

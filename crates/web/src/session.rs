@@ -2,11 +2,13 @@
 
 use minijinja::{Value, context};
 use pitwall_core::auth::{self, Kind, csrf_ok, csrf_token};
+use pitwall_core::domain::net::ClientAddr;
 use pitwall_core::domain::{Feature, Permission};
 use pitwall_core::{Actor, App, Error, ShopCtx};
+use poem::error::ReadBodyError;
 use poem::http::StatusCode;
 use poem::web::Form;
-use poem::{FromRequest, Request, RequestBody, Response};
+use poem::{Body, FromRequest, Request, RequestBody, Response};
 use serde::Deserialize;
 
 use crate::render::{self, OrPage};
@@ -45,18 +47,43 @@ impl FormData {
     }
 }
 
+/// The largest page form taken: a drawn signature (at most 300 KB as a
+/// data URL, somewhat more once form-encoded) fits with room to spare.
+pub(crate) const MAX_FORM_BYTES: usize = 1024 * 1024;
+
 impl<'a> FromRequest<'a> for FormData {
-    /// Never fails: the app's error layer would answer a failed extraction
-    /// in JSON. A body that is not a form reads as an empty form, which the
-    /// CSRF check or the use case then refuses in words.
+    /// A body over [`MAX_FORM_BYTES`] is refused (413, with the API's error
+    /// envelope) before it is read in full, so nobody can make us hold an
+    /// unbounded body, signed in or not. Anything else never fails: the
+    /// app's error layer would answer a failed extraction in JSON. A body
+    /// that is not a form reads as an empty form, which the CSRF check or
+    /// the use case then refuses in words.
     async fn from_request(req: &'a Request, body: &mut RequestBody) -> poem::Result<Self> {
+        let Ok(raw) = body.take() else {
+            return Ok(Self(Vec::new()));
+        };
+        let bytes = match raw.into_bytes_limit(MAX_FORM_BYTES).await {
+            Ok(b) => b,
+            Err(e @ ReadBodyError::PayloadTooLarge) => return Err(e.into()),
+            Err(_) => return Ok(Self(Vec::new())),
+        };
+        let mut bounded = RequestBody::new(Body::from(bytes));
         Ok(Self(
-            Form::<Vec<(String, String)>>::from_request(req, body)
+            Form::<Vec<(String, String)>>::from_request(req, &mut bounded)
                 .await
                 .map(|Form(pairs)| pairs)
                 .unwrap_or_default(),
         ))
     }
+}
+
+/// The client's address as the HTTP stack worked it out once for the
+/// request (`pitwall_api::with_stack`, which honours
+/// `PITWALL_TRUSTED_PROXIES`); never read from headers here.
+pub(crate) fn client_addr(req: &Request) -> ClientAddr {
+    req.data::<ClientAddr>()
+        .copied()
+        .unwrap_or(ClientAddr::UNKNOWN)
 }
 
 pub(crate) fn cookie_token(req: &Request) -> Option<&str> {

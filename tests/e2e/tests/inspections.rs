@@ -323,7 +323,10 @@ both_backends!(
         .await;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let html = r.text().await.unwrap();
-        assert!(html.contains("content rows 2 kind: must be condition"), "{html}");
+        assert!(
+            html.contains("content rows 2 kind: must be condition"),
+            "{html}"
+        );
         let (_, same) = t.get(&format!("{BASE}/{id}"), &owner).await;
         assert_eq!(same["name"], "Multi-point inspection");
         let good = csv.replacen("Engine oil level and condition", "Oil", 1);

@@ -12,7 +12,8 @@ use poem::{Request, Response, handler};
 use super::Notice;
 use crate::render::{self, redirect};
 use crate::session::{
-    FormData, Signed, cookie_token, cross_site, flash, redirect_with_session, same_origin,
+    FormData, Signed, client_addr, cookie_token, cross_site, flash, redirect_with_session,
+    same_origin,
 };
 
 #[handler]
@@ -60,7 +61,7 @@ pub(crate) async fn login(app: Data<&App>, req: &Request, form: FormData) -> Res
         &app,
         email,
         form.get("password"),
-        &req.remote_addr().to_string(),
+        client_addr(req),
         Kind::Web,
     )
     .await
@@ -115,7 +116,7 @@ pub(crate) async fn forgot(app: Data<&App>, req: &Request, form: FormData) -> Re
     if !same_origin(&app, req) {
         return cross_site();
     }
-    match auth::request_password_reset(&app, form.get("email")).await {
+    match auth::request_password_reset(&app, form.get("email"), client_addr(req)).await {
         // The same answer whether or not the address has an account.
         Ok(()) => render::message(
             StatusCode::OK,

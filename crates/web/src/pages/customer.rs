@@ -13,6 +13,7 @@ use pitwall_core::approvals::{Decision, awaits_decision};
 use pitwall_core::customer::{self, CustomerPage, Visitor};
 use pitwall_core::domain::ServiceId;
 use pitwall_core::domain::locale::Locale;
+use pitwall_core::domain::net::ClientAddr;
 use pitwall_core::domain::tickets::{ServiceStatus, Totals};
 use pitwall_core::store::customer_links::CustomerLink;
 use pitwall_core::streams::Told;
@@ -25,7 +26,7 @@ use serde::Deserialize;
 
 use crate::i18n::{self, fill, word};
 use crate::render;
-use crate::session::FormData;
+use crate::session::{FormData, client_addr};
 
 /// Live changes the customer's page re-reads on.
 const FORWARDED: &[&str] = &[
@@ -36,28 +37,24 @@ const FORWARDED: &[&str] = &[
     "timeline",
 ];
 
-/// The client as the use cases want it: the address without the port.
+/// The client as the use cases want it: the address the HTTP stack worked
+/// out, and the user agent.
 struct Client {
-    address: String,
+    address: ClientAddr,
     user_agent: Option<String>,
 }
 
 impl Client {
     fn of(req: &Request) -> Self {
-        let address = req
-            .remote_addr()
-            .as_socket_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_else(|| "unknown".to_owned());
         Self {
-            address,
+            address: client_addr(req),
             user_agent: req.header("user-agent").map(str::to_owned),
         }
     }
 
     fn visitor(&self) -> Visitor<'_> {
         Visitor {
-            address: &self.address,
+            address: self.address,
             user_agent: self.user_agent.as_deref(),
         }
     }
