@@ -133,6 +133,7 @@ async fn snapshot(t: &TestApp, token: &str) -> BTreeMap<&'static str, Value> {
         ("templates", "/api/v1/message-templates"),
         ("messaging", "/api/v1/messaging-settings"),
         ("webhooks", "/api/v1/webhooks"),
+        ("inspection_templates", "/api/v1/inspection-templates"),
     ] {
         m.insert(k, without_use_times(t.get(path, token).await.1));
     }
@@ -266,6 +267,9 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{hook}");
     let b_webhook = hook["id"].as_str().unwrap().to_owned();
+    // B's inspection sheet (every shop starts with one).
+    let (_, sheets) = t.get("/api/v1/inspection-templates", &b_owner).await;
+    let b_template = sheets["items"][0]["id"].as_str().unwrap().to_owned();
     let fixtures: BTreeMap<&str, String> = [
         ("ticket_id", b_ticket.clone()),
         ("customer_id", b_customer.clone()),
@@ -276,6 +280,7 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         ("link_id", b_link.clone()),
         ("approval_id", b_approval.clone()),
         ("webhook_id", b_webhook.clone()),
+        ("template_id", b_template.clone()),
         ("kind", "reminder".to_owned()),
         ("user_id", b_member.to_string()),
         ("invitation_id", inv["id"].as_str().unwrap().to_owned()),
@@ -300,6 +305,7 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         b_link,
         b_approval,
         b_webhook,
+        b_template,
         hook["secret"].as_str().unwrap().to_owned(),
         "b-hook".to_owned(),
         "B Signer".to_owned(),
@@ -445,6 +451,7 @@ both_backends!(
                 .replace("{link_id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{approval_id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{webhook_id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{template_id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{token}", "pwc_probe")
                 .replace("{kind}", "reminder")
                 .replace("{role}", "viewer")
