@@ -122,6 +122,10 @@ pub async fn update(
     sheet: Sheet,
 ) -> Result<SheetTemplate> {
     may_edit(app, ctx).await?;
+    // Another shop's id is not found, whatever the body says.
+    store::get(&app.db, ctx.shop_id(), id)
+        .await?
+        .ok_or(Error::NotFound("inspection template"))?;
     let name = name_of(name)?;
     let found = sheet.problems(&sheet::JsonPaths);
     if !found.is_empty() {
