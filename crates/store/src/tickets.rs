@@ -245,16 +245,27 @@ pub const SOURCE_PITWALL: &str = "pitwall";
 /// Adds a service made in Pitwall (from an inspection finding). Its
 /// external id is `pitwall-{id}`, so the POS can adopt it by sending that
 /// id back.
+pub struct OwnService<'a> {
+    pub position: i32,
+    pub title: &'a str,
+    pub status: &'a str,
+    pub subtotal: i64,
+    pub taxable_subtotal: i64,
+}
+
 pub async fn insert_own_service(
     db: &impl ConnectionTrait,
     shop: ShopId,
     ticket: TicketId,
-    position: i32,
-    title: &str,
-    status: &str,
-    subtotal: i64,
-    taxable_subtotal: i64,
+    f: OwnService<'_>,
 ) -> Result<Service, StoreError> {
+    let OwnService {
+        position,
+        title,
+        status,
+        subtotal,
+        taxable_subtotal,
+    } = f;
     let id = ServiceId::new().as_uuid();
     Ok(ticket_service::ActiveModel {
         id: Set(id),

@@ -209,11 +209,13 @@ pub async fn to_service(
         &txn,
         shop,
         ticket_id,
-        position,
-        &title,
-        ServiceStatus::Recommended.as_str(),
-        subtotal,
-        taxable,
+        tickets::OwnService {
+            position,
+            title: &title,
+            status: ServiceStatus::Recommended.as_str(),
+            subtotal,
+            taxable_subtotal: taxable,
+        },
     )
     .await?;
     tickets::add_line_items(

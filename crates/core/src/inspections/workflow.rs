@@ -26,14 +26,12 @@ fn moved_elsewhere(now: InspectionStatus) -> Error {
 }
 
 async fn record(
-    app: &App,
     txn: &impl pitwall_store::sea_orm::ConnectionTrait,
     ctx: &ShopCtx,
     ticket: TicketId,
     kind: TimelineKind,
     data: serde_json::Value,
 ) -> Result<Vec<crate::live::LiveEvent>> {
-    let _ = app;
     let event = activity::record_event(
         txn,
         ctx.shop_id(),
@@ -101,7 +99,6 @@ pub async fn submit(app: &App, ctx: &ShopCtx, id: InspectionId) -> Result<Inspec
     }
     let ticket = TicketId::from_uuid(current.row.ticket_id);
     let live = record(
-        app,
         &txn,
         ctx,
         ticket,
@@ -156,7 +153,6 @@ pub async fn send_back(
     }
     let ticket = TicketId::from_uuid(current.row.ticket_id);
     let live = record(
-        app,
         &txn,
         ctx,
         ticket,
@@ -239,7 +235,6 @@ pub async fn publish(
     };
     use pitwall_domain::inspections::Condition::{Good, NeedsAttention, Urgent};
     let live = record(
-        app,
         &txn,
         ctx,
         ticket,
