@@ -15,6 +15,7 @@ mod m20261127_000005_billing;
 mod m20261128_000006_message_indexes;
 mod m20261203_000007_sender_numbers;
 mod m20261204_000008_inspection_sheets;
+mod m20261204_000009_inspections;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_message_indexes::Migration),
             Box::new(m20261203_000007_sender_numbers::Migration),
             Box::new(m20261204_000008_inspection_sheets::Migration),
+            Box::new(m20261204_000009_inspections::Migration),
         ]
     }
 }

@@ -185,6 +185,9 @@ pub struct CustomerViewOut {
     pub approvals: Vec<CustomerApprovalOut>,
     #[oai(nullable)]
     pub expires_at: Option<DateTime<Utc>>,
+    /// The ticket's published inspection; null until one is published.
+    #[oai(nullable)]
+    pub inspection: Option<crate::inspections::CustomerInspectionOut>,
 }
 
 impl From<&CustomerPage> for CustomerViewOut {
@@ -246,6 +249,7 @@ impl From<&CustomerPage> for CustomerViewOut {
             may_approve: p.may_approve,
             approvals: p.approvals.iter().map(CustomerApprovalOut::from).collect(),
             expires_at: p.link.as_ref().map(|l| l.expires_at),
+            inspection: p.inspection.as_ref().map(Into::into),
         }
     }
 }

@@ -4,10 +4,13 @@
 
 use chrono::{DateTime, Utc};
 use pitwall_core::App;
-use pitwall_core::domain::InspectionTemplateId;
 use pitwall_core::domain::inspections as domain;
 use pitwall_core::domain::tickets::LineItemKind;
+use pitwall_core::domain::{InspectionId, InspectionTemplateId, TicketId};
+use pitwall_core::inspections::findings::{self, FindingInput, LineInput, ServiceInput};
+use pitwall_core::inspections::published::CustomerInspection;
 use pitwall_core::inspections::sheets::{self, Format, SheetTemplate};
+use pitwall_core::inspections::{InspectionView, start, workflow};
 use pitwall_core::{Error, FieldError};
 use poem::Request;
 use poem::web::Data;
@@ -25,6 +28,8 @@ use crate::models::Accepted;
 pub enum InspectionTags {
     /// Inspection sheets: sections of items a technician rates.
     InspectionTemplates,
+    /// Inspections of a ticket: findings, services, submit, return, publish.
+    Inspections,
 }
 
 /// A line of an item's recommended service; money in minor units.
@@ -460,5 +465,517 @@ impl InspectionsApi {
             }
             Format::Csv => TemplateFile::Csv(PlainText(content), file("csv")),
         })
+    }
+}
+
+// ---- inspecting ----------------------------------------------------------
+
+/// A photo or video of a finding (uploads come later: always empty now).
+#[derive(Debug, Clone, Object)]
+pub struct InspectionMediaOut {
+    pub id: uuid::Uuid,
+    pub content_type: String,
+    pub url: String,
+}
+
+/// One item of the sheet as rated on this inspection.
+#[derive(Debug, Clone, Object)]
+pub struct FindingOut {
+    pub item_key: String,
+    pub label: String,
+    /// `condition`, `measurement`, `tire` or `text`.
+    pub kind: String,
+    /// Measurements only.
+    #[oai(nullable)]
+    pub unit: Option<String>,
+    /// The sheet section's name.
+    pub section: String,
+    /// `not_checked`, `good`, `needs_attention` or `urgent`.
+    pub condition: String,
+    /// A number (`measurement`), or tire positions (`lf`, `rf`, `lr`,
+    /// `rr`, `spare`) to tread depths (`tire`).
+    #[oai(nullable)]
+    pub measurement: Option<serde_json::Value>,
+    /// For the shop only; never shown to the customer.
+    #[oai(nullable)]
+    pub note: Option<String>,
+    #[oai(nullable)]
+    pub customer_note: Option<String>,
+    pub media: Vec<InspectionMediaOut>,
+    /// The recommended service made from this finding.
+    #[oai(nullable)]
+    pub service_id: Option<uuid::Uuid>,
+    /// When the sheet asks for a photo: `never`, `on_attention`, `always`.
+    pub photo: String,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct InspectionOut {
+    pub id: uuid::Uuid,
+    pub ticket_id: uuid::Uuid,
+    /// The sheet it started from; null once that sheet is deleted.
+    #[oai(nullable)]
+    pub template_id: Option<uuid::Uuid>,
+    pub name: String,
+    /// `in_progress`, `submitted`, `returned` or `published`.
+    pub status: String,
+    /// Bumped by every change, each finding included.
+    pub version: i32,
+    /// Why the advisor sent it back (while `returned`).
+    #[oai(nullable)]
+    pub returned_reason: Option<String>,
+    #[oai(nullable)]
+    pub submitted_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
+    pub published_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// One per item of the sheet, in sheet order.
+    pub findings: Vec<FindingOut>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct InspectionSummary {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub status: String,
+    pub version: i32,
+    #[oai(nullable)]
+    pub submitted_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
+    pub published_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct InspectionList {
+    pub items: Vec<InspectionSummary>,
+}
+
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartInspectionRequest {
+    /// One of the shop's sheets; the inspection keeps a copy of it.
+    pub template_id: uuid::Uuid,
+}
+
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindingRequest {
+    /// `not_checked`, `good`, `needs_attention` or `urgent`.
+    pub condition: String,
+    /// A number for `measurement` items; for `tire` items an object of
+    /// positions (`lf`, `rf`, `lr`, `rr`, `spare`) to tread depths (0 to
+    /// 100); null for the other kinds.
+    #[serde(default)]
+    #[oai(nullable)]
+    pub measurement: Option<serde_json::Value>,
+    /// For the shop only (at most 2000 characters).
+    #[serde(default)]
+    #[oai(nullable)]
+    pub note: Option<String>,
+    /// What the customer reads (at most 2000 characters).
+    #[serde(default)]
+    #[oai(nullable)]
+    pub customer_note: Option<String>,
+}
+
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindingServiceRequest {
+    /// The service's title; null (and no line items) takes the sheet
+    /// item's recommended service.
+    #[serde(default)]
+    #[oai(nullable)]
+    pub title: Option<String>,
+    #[serde(default)]
+    #[oai(default)]
+    pub line_items: Vec<ServiceLineIo>,
+}
+
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnInspectionRequest {
+    /// What the technician should look at again (1 to 500 characters).
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishInspectionRequest {
+    /// `sms` or `email` sends the customer a link (every messaging rule
+    /// applies); null publishes without sending.
+    #[serde(default)]
+    #[oai(nullable)]
+    pub send: Option<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct PublishedInspectionOut {
+    pub inspection: InspectionOut,
+    /// The customer link sent with it, shown this once.
+    #[oai(nullable)]
+    pub link_url: Option<String>,
+    #[oai(nullable)]
+    pub message_id: Option<uuid::Uuid>,
+}
+
+/// A finding as the customer reads it.
+#[derive(Debug, Clone, Object)]
+pub struct CustomerFindingOut {
+    pub item_key: String,
+    pub label: String,
+    /// What the item is, in plain words.
+    #[oai(nullable)]
+    pub explanation: Option<String>,
+    /// `urgent`, `needs_attention` or `good`.
+    pub condition: String,
+    #[oai(nullable)]
+    pub customer_note: Option<String>,
+    #[oai(nullable)]
+    pub measurement: Option<serde_json::Value>,
+    #[oai(nullable)]
+    pub unit: Option<String>,
+    pub media: Vec<InspectionMediaOut>,
+    /// The service to approve or decline with the others.
+    #[oai(nullable)]
+    pub service_id: Option<uuid::Uuid>,
+}
+
+/// The ticket's published inspection: urgent findings first, then those
+/// needing attention, then good ones; unchecked items are left out.
+#[derive(Debug, Clone, Object)]
+pub struct CustomerInspectionOut {
+    pub id: uuid::Uuid,
+    pub name: String,
+    #[oai(nullable)]
+    pub published_at: Option<DateTime<Utc>>,
+    pub findings: Vec<CustomerFindingOut>,
+}
+
+impl From<&CustomerInspection> for CustomerInspectionOut {
+    fn from(i: &CustomerInspection) -> Self {
+        CustomerInspectionOut {
+            id: i.id.as_uuid(),
+            name: i.name.clone(),
+            published_at: i.published_at,
+            findings: i
+                .findings
+                .iter()
+                .map(|f| CustomerFindingOut {
+                    item_key: f.item_key.clone(),
+                    label: f.label.clone(),
+                    explanation: f.explanation.clone(),
+                    condition: f.condition.as_str().to_owned(),
+                    customer_note: f.customer_note.clone(),
+                    measurement: f.measurement.clone(),
+                    unit: f.unit.clone(),
+                    media: vec![],
+                    service_id: f.service_id,
+                })
+                .collect(),
+        }
+    }
+}
+
+fn inspection_out(v: &InspectionView) -> InspectionOut {
+    let r = &v.row;
+    InspectionOut {
+        id: r.id,
+        ticket_id: r.ticket_id,
+        template_id: r.template_id,
+        name: r.name.clone(),
+        status: v.status.as_str().to_owned(),
+        version: r.version,
+        returned_reason: r.returned_reason.clone(),
+        submitted_at: r.submitted_at,
+        published_at: r.published_at,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        findings: v
+            .findings
+            .iter()
+            .map(|f| FindingOut {
+                item_key: f.row.item_key.clone(),
+                label: f.item.label.clone(),
+                kind: f.item.kind.as_str().to_owned(),
+                unit: f.item.unit.clone(),
+                section: f.section.clone(),
+                condition: f.condition.as_str().to_owned(),
+                measurement: f.measurement.clone(),
+                note: f.row.note.clone(),
+                customer_note: f.row.customer_note.clone(),
+                media: vec![],
+                service_id: f.row.service_id,
+                photo: f.item.photo.as_str().to_owned(),
+            })
+            .collect(),
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum InspectionCreated {
+    /// The inspection, as stored.
+    #[oai(status = 201)]
+    Created(Json<InspectionOut>),
+}
+
+fn inspection_id(id: uuid::Uuid) -> InspectionId {
+    InspectionId::from_uuid(id)
+}
+
+pub struct InspectingApi;
+
+#[OpenApi(prefix_path = "/api/v1")]
+impl InspectingApi {
+    /// Start an inspection on the ticket from one of the shop's sheets
+    /// (`inspections.edit`): one finding per item, each `not_checked`. The
+    /// inspection keeps a copy of the sheet: editing or deleting the sheet
+    /// later changes nothing here.
+    #[oai(
+        path = "/tickets/:ticket_id/inspections",
+        method = "post",
+        tag = "InspectionTags::Inspections",
+        operation_id = "start_inspection"
+    )]
+    async fn start(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+        ticket_id: Path<uuid::Uuid>,
+        body: JsonBody<StartInspectionRequest>,
+    ) -> Result<InspectionCreated, ApiError> {
+        let ctx = shop_ctx(&app, req, &auth).await?;
+        let v = start::start(
+            &app,
+            &ctx,
+            TicketId::from_uuid(ticket_id.0),
+            InspectionTemplateId::from_uuid(body.0.template_id),
+        )
+        .await?;
+        Ok(InspectionCreated::Created(Json(inspection_out(&v))))
+    }
+
+    /// The ticket's inspections, oldest first.
+    #[oai(
+        path = "/tickets/:ticket_id/inspections",
+        method = "get",
+        tag = "InspectionTags::Inspections",
+        operation_id = "list_ticket_inspections"
+    )]
+    async fn list(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+        ticket_id: Path<uuid::Uuid>,
+    ) -> ApiResult<InspectionList> {
+        let ctx = shop_ctx(&app, req, &auth).await?;
+        let rows = start::of_ticket(&app, &ctx, TicketId::from_uuid(ticket_id.0)).await?;
+        Ok(Json(InspectionList {
+            items: rows
+                .into_iter()
+                .map(|r| InspectionSummary {
+                    id: r.id,
+                    name: r.name,
+                    status: r.status,
+                    version: r.version,
+                    submitted_at: r.submitted_at,
+                    published_at: r.published_at,
+                    created_at: r.created_at,
+                    updated_at: r.updated_at,
+                })
+                .collect(),
+        }))
+    }
+
+    /// One inspection with every finding, in sheet order.
+    #[oai(
+        path = "/inspections/:inspection_id",
+        method = "get",
+        tag = "InspectionTags::Inspections",
+        operation_id = "get_inspection"
+    )]
+    async fn get(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+        inspection_id: Path<uuid::Uuid>,
+    ) -> ApiResult<InspectionOut> {
+        let ctx = shop_ctx(&app, req, &auth).await?;
+        let v = start::get(&app, &ctx, self::inspection_id(inspection_id.0)).await?;
+        Ok(Json(inspection_out(&v)))
+    }
+
+    /// Set one finding (`inspections.edit`) while the inspection is in
+    /// progress or returned. Only this finding's row is written, so two
+    /// devices rating different items never lose each other's work; the
+    /// inspection's version goes up. Bad input answers 422 naming the
+    /// field (`measurement/lf`) and changes nothing.
+    #[oai(
+        path = "/inspections/:inspection_id/findings/:item_key",
+        method = "put",
+        tag = "InspectionTags::Inspections",
+        operation_id = "update_inspection_finding"
+    )]
+    async fn set_finding(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+        inspection_id: Path<uuid::Uuid>,
+        item_key: Path<String>,
+        body: JsonBody<FindingRequest>,
+    ) -> ApiResult<InspectionOut> {
+        let ctx = shop_ctx(&app, req, &auth).await?;
+        let b = body.0;
+        let v = findings::set(
+            &app,
+            &ctx,
+            self::inspection_id(inspection_id.0),
+            &item_key.0,
+            FindingInput {
+                condition: b.condition,
+                measurement: b.measurement,
+                note: b.note,
+                customer_note: b.customer_note,
+            },
+        )
+        .await?;
+        Ok(Json(inspection_out(&v)))
+    }
+
+    /// Turn a finding into a recommended service on the ticket
+    /// (`inspections.edit`): the sheet item's service, or the body's,
+    /// priced by the same rules as every other service. A POS push keeps
+    /// it until the POS sends it itself (external id `pitwall-{id}`).
+    #[oai(
+        path = "/inspections/:inspection_id/findings/:item_key/service",
+        method = "post",
+        tag = "InspectionTags::Inspections",
+        operation_id = "create_finding_service"
+    )]
+    async fn to_service(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+        inspection_id: Path<uuid::Uuid>,
+        item_key: Path<String>,
+        body: JsonBody<FindingServiceRequest>,
+    ) -> Result<InspectionCreated, ApiError> {
+        let ctx = shop_ctx(&app, req, &auth).await?;
+        let b = body.0;
+        let input = match (b.title, b.line_items.is_empty()) {
+            (None, true) => None,
+            (title, _) => Some(ServiceInput {
+                title: title.unwrap_or_default(),
+                line_items: b
+                    .line_items
+                    .into_iter()
+                    .map(|l| LineInput {
+                        kind: l.kind,
+                        description: l.description,
+                        quantity: l.quantity,
+                        unit_price: l.unit_price,
+                        taxable: l.taxable,
+                    })
+                    .collect(),
+            }),
+        };
+        let v = findings::to_service(
+            &app,
+            &ctx,
+            self::inspection_id(inspection_id.0),
+            &item_key.0,
+            input,
+        )
+        .await?;
+        Ok(InspectionCreated::Created(Json(inspection_out(&v))))
+    }
+
+    /// Hand the inspection in (`inspections.edit`). Refused (422) while a
+    /// finding the sheet asks a photo of has none: `errors` names each
+    /// `findings/{item_key}/media`.
+    #[oai(
+        path = "/inspections/:inspection_id/submit",
+        method = "post",
+        tag = "InspectionTags::Inspections",
+        operation_id = "submit_inspection"
+    )]
+    async fn submit(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+        inspection_id: Path<uuid::Uuid>,
+    ) -> ApiResult<InspectionOut> {
+        let ctx = shop_ctx(&app, req, &auth).await?;
+        let v = workflow::submit(&app, &ctx, self::inspection_id(inspection_id.0)).await?;
+        Ok(Json(inspection_out(&v)))
+    }
+
+    /// Send a submitted inspection back to the technician with a reason
+    /// (`tickets.edit`).
+    #[oai(
+        path = "/inspections/:inspection_id/return",
+        method = "post",
+        tag = "InspectionTags::Inspections",
+        operation_id = "return_inspection"
+    )]
+    async fn send_back(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+        inspection_id: Path<uuid::Uuid>,
+        body: JsonBody<ReturnInspectionRequest>,
+    ) -> ApiResult<InspectionOut> {
+        let ctx = shop_ctx(&app, req, &auth).await?;
+        let v = workflow::send_back(
+            &app,
+            &ctx,
+            self::inspection_id(inspection_id.0),
+            &body.0.reason,
+        )
+        .await?;
+        Ok(Json(inspection_out(&v)))
+    }
+
+    /// Show a submitted inspection to the customer (`customer_links.send`);
+    /// with `send` a customer link goes out by text or e-mail through
+    /// every messaging rule (when it cannot, nothing is published).
+    #[oai(
+        path = "/inspections/:inspection_id/publish",
+        method = "post",
+        tag = "InspectionTags::Inspections",
+        operation_id = "publish_inspection"
+    )]
+    async fn publish(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+        inspection_id: Path<uuid::Uuid>,
+        body: JsonBody<PublishInspectionRequest>,
+    ) -> ApiResult<PublishedInspectionOut> {
+        let ctx = shop_ctx(&app, req, &auth).await?;
+        let (v, issued) = workflow::publish(
+            &app,
+            &ctx,
+            self::inspection_id(inspection_id.0),
+            body.0.send.as_deref(),
+        )
+        .await?;
+        Ok(Json(PublishedInspectionOut {
+            inspection: inspection_out(&v),
+            link_url: issued.as_ref().map(|i| i.url.clone()),
+            message_id: issued
+                .as_ref()
+                .and_then(|i| i.message.as_ref().map(|m| m.id)),
+        }))
     }
 }

@@ -41,6 +41,7 @@ pub type Apis = (
     admin::AdminApi,
     billing::BillingApi,
     inspections::InspectionsApi,
+    inspections::InspectingApi,
 );
 
 pub fn openapi(base_url: &str) -> OpenApiService<Apis, ()> {
@@ -55,6 +56,7 @@ pub fn openapi(base_url: &str) -> OpenApiService<Apis, ()> {
             admin::AdminApi,
             billing::BillingApi,
             inspections::InspectionsApi,
+            inspections::InspectingApi,
         ),
         "Pitwall API",
         env!("CARGO_PKG_VERSION"),

@@ -85,6 +85,8 @@ pub struct CustomerPage {
     pub may_approve: bool,
     /// The shop's logo and colours (custom branding is in the plan).
     pub branded: bool,
+    /// The latest published inspection, when the plan has inspections.
+    pub inspection: Option<crate::inspections::published::CustomerInspection>,
 }
 
 impl CustomerPage {
@@ -165,7 +167,13 @@ async fn page(
         view.customer.as_ref().and_then(|c| c.locale.as_deref()),
         &shop.locale,
     );
+    let inspection = if features.has(Feature::Inspections) {
+        crate::inspections::published::for_customer(&app.db, shop_id, ticket).await?
+    } else {
+        None
+    };
     Ok(CustomerPage {
+        inspection,
         link,
         locale,
         view,

@@ -138,7 +138,7 @@ struct ValidService {
     external_id: String,
     title: String,
     status: ServiceStatus,
-    items: Vec<(LineItemKind, String, i64, i64, bool, i64)>,
+    items: Vec<ValidLine>,
     subtotal: i64,
     taxable: i64,
 }
@@ -231,6 +231,38 @@ fn valid_vehicle(p: &mut Problems, at: &str, v: &VehicleInput) -> ValidVehicle {
     })
 }
 
+/// A line item checked and priced: kind, description, quantity in
+/// thousandths, unit price and amount in minor units, taxable.
+pub(crate) type ValidLine = (LineItemKind, String, i64, i64, bool, i64);
+
+/// The money rules of one line item, wherever a service comes from (a POS
+/// push, an inspection finding); problems are named through `at`.
+pub(crate) fn valid_line(
+    p: &mut Problems,
+    at: &dyn Fn(&str) -> String,
+    kind: &str,
+    description: &str,
+    quantity: f64,
+    unit_price: i64,
+    taxable: bool,
+) -> Option<ValidLine> {
+    let kind_ok = LineItemKind::parse(kind.trim());
+    if kind_ok.is_none() {
+        p.add(at("kind"), "must be labor, part or fee");
+    }
+    let desc = p.check(&at("description"), values::required_text(description, 300));
+    let qty = p.check(&at("quantity"), rules::quantity_milli(quantity));
+    if unit_price.abs() > 10_000_000_000 {
+        p.add(
+            at("unit_price"),
+            "must be at most 10000000000 minor units either way",
+        );
+    }
+    let (kind, desc, qty) = (kind_ok?, desc?, qty?);
+    let amount = rules::line_amount(qty, unit_price);
+    Some((kind, desc, qty, unit_price, taxable, amount))
+}
+
 fn validate(input: &TicketInput, country: &str) -> Result<ValidTicket> {
     let mut p = Problems::default();
     let kind = TicketKind::parse(input.kind.trim());
@@ -284,24 +316,16 @@ fn validate(input: &TicketInput, country: &str) -> Result<ValidTicket> {
         let mut items = Vec::new();
         for (j, li) in s.line_items.iter().enumerate() {
             let at = |name: &str| format!("services/{i}/line_items/{j}/{name}");
-            let kind = LineItemKind::parse(li.kind.trim());
-            if kind.is_none() {
-                p.add(at("kind"), "must be labor, part or fee");
-            }
-            let desc = p.check(
-                &at("description"),
-                values::required_text(&li.description, 300),
-            );
-            let qty = p.check(&at("quantity"), rules::quantity_milli(li.quantity));
-            if li.unit_price.abs() > 10_000_000_000 {
-                p.add(
-                    at("unit_price"),
-                    "must be at most 10000000000 minor units either way",
-                );
-            }
-            if let (Some(kind), Some(desc), Some(qty)) = (kind, desc, qty) {
-                let amount = rules::line_amount(qty, li.unit_price);
-                items.push((kind, desc, qty, li.unit_price, li.taxable, amount));
+            if let Some(l) = valid_line(
+                &mut p,
+                &at,
+                &li.kind,
+                &li.description,
+                li.quantity,
+                li.unit_price,
+                li.taxable,
+            ) {
+                items.push(l);
             }
         }
         if let (Some(external_id), Some(title), Some(status)) = (ext, title, status) {
@@ -535,13 +559,20 @@ async fn put_once(app: &App, pos: &PosCtx, ext: &str, v: &ValidTicket) -> Result
         }
         kept.push(row.id);
     }
+    // A service Pitwall made (from an inspection finding) stays, with its
+    // line items, until the POS sends it itself.
+    let own: Vec<uuid::Uuid> = current
+        .iter()
+        .filter(|c| c.source == tickets::SOURCE_PITWALL && !kept.contains(&c.id))
+        .map(|c| c.id)
+        .collect();
     let removed: Vec<uuid::Uuid> = current
         .iter()
-        .filter(|c| !kept.contains(&c.id) && !c.removed)
+        .filter(|c| !kept.contains(&c.id) && !own.contains(&c.id) && !c.removed)
         .map(|c| c.id)
         .collect();
     tickets::mark_services_removed(&txn, shop, &removed).await?;
-    tickets::replace_line_items(&txn, shop, tid, items).await?;
+    tickets::replace_line_items(&txn, shop, tid, &own, items).await?;
     let totals = recompute_totals(&txn, shop, &ticket).await?;
     let event = activity::record_event(
         &txn,

@@ -79,6 +79,8 @@ id_type!(
     WebhookDeliveryId,
     ConsentEventId,
     InspectionTemplateId,
+    InspectionId,
+    FindingId,
     TemplateId,
     SyncEventId,
 );

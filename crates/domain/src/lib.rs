@@ -6,6 +6,7 @@
 pub mod access;
 pub mod approvals;
 pub mod billing;
+pub mod findings;
 pub mod ids;
 pub mod inspections;
 pub mod locale;

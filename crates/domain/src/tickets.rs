@@ -74,6 +74,9 @@ string_enum!(
         WorkApproved = "work_approved",
         WorkDeclined = "work_declined",
         PaymentReceived = "payment_received",
+        InspectionSubmitted = "inspection_submitted",
+        InspectionReturned = "inspection_returned",
+        InspectionPublished = "inspection_published",
     }
 );
 
@@ -84,6 +87,7 @@ string_enum!(
         WorkApproved = "work_approved",
         PaymentReceived = "payment_received",
         Comment = "comment",
+        InspectionPublished = "inspection_published",
     }
 );
 

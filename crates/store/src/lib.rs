@@ -17,6 +17,7 @@ pub mod entities;
 pub mod error;
 pub mod identity;
 pub mod inspection_templates;
+pub mod inspections;
 pub mod live;
 pub mod members;
 pub mod messages;

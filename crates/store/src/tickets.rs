@@ -215,6 +215,8 @@ pub async fn upsert_service(
             row.subtotal = Set(f.subtotal);
             row.taxable_subtotal = Set(f.taxable_subtotal);
             row.removed = Set(false);
+            // The POS sends it now: from here on it owns the service.
+            row.source = Set(SOURCE_POS.to_owned());
             Ok(row.update(db).await?)
         }
         None => Ok(ticket_service::ActiveModel {
@@ -228,10 +230,58 @@ pub async fn upsert_service(
             subtotal: Set(f.subtotal),
             taxable_subtotal: Set(f.taxable_subtotal),
             removed: Set(false),
+            source: Set(SOURCE_POS.to_owned()),
         }
         .insert(db)
         .await?),
     }
+}
+
+/// Where a service came from: the POS, or Pitwall (a finding turned into
+/// a recommendation) until the POS sends it itself.
+pub const SOURCE_POS: &str = "pos";
+pub const SOURCE_PITWALL: &str = "pitwall";
+
+/// Adds a service made in Pitwall (from an inspection finding). Its
+/// external id is `pitwall-{id}`, so the POS can adopt it by sending that
+/// id back.
+pub struct OwnService<'a> {
+    pub position: i32,
+    pub title: &'a str,
+    pub status: &'a str,
+    pub subtotal: i64,
+    pub taxable_subtotal: i64,
+}
+
+pub async fn insert_own_service(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    ticket: TicketId,
+    f: OwnService<'_>,
+) -> Result<Service, StoreError> {
+    let OwnService {
+        position,
+        title,
+        status,
+        subtotal,
+        taxable_subtotal,
+    } = f;
+    let id = ServiceId::new().as_uuid();
+    Ok(ticket_service::ActiveModel {
+        id: Set(id),
+        shop_id: Set(shop.as_uuid()),
+        ticket_id: Set(ticket.as_uuid()),
+        external_id: Set(format!("pitwall-{id}")),
+        position: Set(position),
+        title: Set(title.to_owned()),
+        status: Set(status.to_owned()),
+        subtotal: Set(subtotal),
+        taxable_subtotal: Set(taxable_subtotal),
+        removed: Set(false),
+        source: Set(SOURCE_PITWALL.to_owned()),
+    }
+    .insert(db)
+    .await?)
 }
 
 pub async fn mark_services_removed(
@@ -280,18 +330,33 @@ pub struct LineItemFields {
     pub amount: i64,
 }
 
-/// Line items have no identity of their own: a push replaces them all.
+/// Line items have no identity of their own: a push replaces them all,
+/// except those of the services in `keep` (made in Pitwall, not the POS's
+/// to replace).
 pub async fn replace_line_items(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    ticket: TicketId,
+    keep: &[uuid::Uuid],
+    items: Vec<LineItemFields>,
+) -> Result<(), StoreError> {
+    let mut delete = line_item::Entity::delete_many()
+        .filter(line_item::Column::ShopId.eq(shop.as_uuid()))
+        .filter(line_item::Column::TicketId.eq(ticket.as_uuid()));
+    if !keep.is_empty() {
+        delete = delete.filter(line_item::Column::ServiceId.is_not_in(keep.iter().copied()));
+    }
+    delete.exec(db).await?;
+    add_line_items(db, shop, ticket, items).await
+}
+
+/// Adds line items (to a service just made in Pitwall).
+pub async fn add_line_items(
     db: &impl ConnectionTrait,
     shop: ShopId,
     ticket: TicketId,
     items: Vec<LineItemFields>,
 ) -> Result<(), StoreError> {
-    line_item::Entity::delete_many()
-        .filter(line_item::Column::ShopId.eq(shop.as_uuid()))
-        .filter(line_item::Column::TicketId.eq(ticket.as_uuid()))
-        .exec(db)
-        .await?;
     if items.is_empty() {
         return Ok(());
     }
@@ -743,6 +808,26 @@ pub async fn mark_customer_replies_read(
             .await?;
     }
     Ok(unread)
+}
+
+/// What the ticket says changed (a service added): a page showing the
+/// old version must not approve on it.
+pub async fn bump_version(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    id: TicketId,
+) -> Result<(), StoreError> {
+    ticket::Entity::update_many()
+        .col_expr(
+            ticket::Column::Version,
+            Expr::col(ticket::Column::Version).add(1),
+        )
+        .col_expr(ticket::Column::UpdatedAt, Expr::value(now()))
+        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .filter(ticket::Column::Id.eq(id.as_uuid()))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// An approval changed what the ticket says (service statuses, totals): a

@@ -51,6 +51,7 @@ const MIGRATION_SOURCES: &[&str] = &[
     include_str!("../../../migrations/src/m20261128_000006_message_indexes.rs"),
     include_str!("../../../migrations/src/m20261203_000007_sender_numbers.rs"),
     include_str!("../../../migrations/src/m20261204_000008_inspection_sheets.rs"),
+    include_str!("../../../migrations/src/m20261204_000009_inspections.rs"),
     include_str!("../../../crates/domain/src/inspections_multipoint.json"),
 ];
 

@@ -267,9 +267,19 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{hook}");
     let b_webhook = hook["id"].as_str().unwrap().to_owned();
-    // B's inspection sheet (every shop starts with one).
+    // B's sheet and an inspection started from it on B's ticket.
     let (_, sheets) = t.get("/api/v1/inspection-templates", &b_owner).await;
     let b_template = sheets["items"][0]["id"].as_str().unwrap().to_owned();
+    let (s, insp) = t
+        .post(
+            &format!("/api/v1/tickets/{b_ticket}/inspections"),
+            &b_owner,
+            json!({"template_id": b_template}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{insp}");
+    let b_inspection = insp["id"].as_str().unwrap().to_owned();
+    let b_item = insp["findings"][0]["item_key"].as_str().unwrap().to_owned();
     let fixtures: BTreeMap<&str, String> = [
         ("ticket_id", b_ticket.clone()),
         ("customer_id", b_customer.clone()),
@@ -281,6 +291,8 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         ("approval_id", b_approval.clone()),
         ("webhook_id", b_webhook.clone()),
         ("template_id", b_template.clone()),
+        ("inspection_id", b_inspection.clone()),
+        ("item_key", b_item),
         ("kind", "reminder".to_owned()),
         ("user_id", b_member.to_string()),
         ("invitation_id", inv["id"].as_str().unwrap().to_owned()),
@@ -306,6 +318,7 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         b_approval,
         b_webhook,
         b_template,
+        b_inspection,
         hook["secret"].as_str().unwrap().to_owned(),
         "b-hook".to_owned(),
         "B Signer".to_owned(),
@@ -338,8 +351,10 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
             // it must not touch or show B's ticket, which the snapshot and
             // the leak check prove; it need not answer 404.
             // Templates are named by kind within the caller's own shop.
-            has_id |=
-                name != "role" && name != "kind" && !(name == "external_id" && o.method == "PUT");
+            has_id |= name != "role"
+                && name != "kind"
+                && name != "item_key"
+                && !(name == "external_id" && o.method == "PUT");
         }
         let body = body_schema(&o.op).map(|s| {
             let mut v = example(&spec, &s, "");
@@ -452,6 +467,8 @@ both_backends!(
                 .replace("{approval_id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{webhook_id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{template_id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{inspection_id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{item_key}", "oil_level")
                 .replace("{token}", "pwc_probe")
                 .replace("{kind}", "reminder")
                 .replace("{role}", "viewer")

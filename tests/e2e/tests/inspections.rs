@@ -399,3 +399,536 @@ both_backends!(
         );
     }
 );
+
+// ---- inspecting ----------------------------------------------------------
+
+/// A small sheet: a condition item with a default service, a tire item
+/// that needs a photo on attention, a measurement and a text item.
+fn quick_sheet(name: &str) -> Value {
+    json!({"name": name, "sections": [
+        {"name": "Under the hood", "items": [
+            {"key": "oil", "label": "Engine oil", "kind": "condition", "photo": "never",
+             "explanation": "Oil keeps the engine alive",
+             "service": {"title": "Oil change", "line_items": [
+                 {"kind": "labor", "description": "Change oil", "quantity": 0.5, "unit_price": 9000, "taxable": true},
+                 {"kind": "part", "description": "Oil 5 qt", "quantity": 1, "unit_price": 3000, "taxable": false}]}},
+            {"key": "battery", "label": "Battery", "kind": "measurement", "unit": "V", "photo": "never"}]},
+        {"name": "Wheels", "items": [
+            {"key": "tread", "label": "Tread depth", "kind": "tire", "photo": "on_attention"},
+            {"key": "remarks", "label": "Remarks", "kind": "text", "photo": "never"}]}
+    ]})
+}
+
+/// A ticket pushed by the POS with one service; the POS key and the ticket id.
+async fn pushed_ticket(t: &TestApp, owner: &str, ext: &str) -> (String, String) {
+    let (s, key) = t
+        .post("/api/v1/api-keys", owner, json!({"name": "POS"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{key}");
+    let key = key["secret"].as_str().unwrap().to_owned();
+    let (s, pushed) = t
+        .call(
+            "PUT",
+            &format!("/api/pos/v1/tickets/{ext}"),
+            Some(&key),
+            Some(pos_body("2026-01-01T00:00:00Z")),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{pushed}");
+    (key, pushed["ticket"]["id"].as_str().unwrap().to_owned())
+}
+
+fn pos_body(at: &str) -> Value {
+    json!({
+        "kind": "workorder", "number": "W-1", "pos_updated_at": at,
+        "customer": {"external_id": "c1", "first_name": "Ana", "last_name": "Lopez", "phone": "(512) 555-0142", "email": "ana@example.test"},
+        "services": [{"external_id": "s1", "title": "Brakes", "status": "pending",
+            "line_items": [{"kind": "labor", "description": "Pads", "quantity": 1, "unit_price": 10000, "taxable": true}]}],
+    })
+}
+
+async fn start(t: &TestApp, owner: &str, ticket: &str) -> (String, Value) {
+    let (s, sheet) = t.post(BASE, owner, quick_sheet("Quick")).await;
+    assert_eq!(s, StatusCode::CREATED, "{sheet}");
+    let template = sheet["id"].as_str().unwrap().to_owned();
+    let (s, insp) = t
+        .post(
+            &format!("/api/v1/tickets/{ticket}/inspections"),
+            owner,
+            json!({"template_id": template}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{insp}");
+    (template, insp)
+}
+
+async fn put_finding(
+    t: &TestApp,
+    token: &str,
+    insp: &str,
+    key: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    t.call(
+        "PUT",
+        &format!("/api/v1/inspections/{insp}/findings/{key}"),
+        Some(token),
+        Some(body),
+    )
+    .await
+}
+
+both_backends!(
+    an_inspection_keeps_its_sheet_and_each_finding_is_its_own,
+    async |t: &TestApp| {
+        let (shop, owner) = t.shop("insp-start", "premium").await;
+        let (_, ticket) = pushed_ticket(t, &owner, "t1").await;
+        let (template, insp) = start(t, &owner, &ticket).await;
+        let id = insp["id"].as_str().unwrap().to_owned();
+        assert_eq!(insp["status"], "in_progress");
+        assert_eq!(insp["ticket_id"], ticket.as_str());
+        let keys: Vec<&str> = insp["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["item_key"].as_str().unwrap())
+            .collect();
+        assert_eq!(keys, ["oil", "battery", "tread", "remarks"]);
+        let oil = &insp["findings"][0];
+        assert_eq!(oil["condition"], "not_checked");
+        assert_eq!(oil["section"], "Under the hood");
+        assert_eq!(oil["media"], json!([]));
+        assert_eq!(insp["findings"][1]["unit"], "V");
+
+        // Editing, then deleting, the sheet changes nothing here.
+        let mut edited = quick_sheet("Renamed");
+        edited["sections"][0]["items"][0]["label"] = json!("Changed label");
+        edited["sections"].as_array_mut().unwrap().pop();
+        let (s, _) = t
+            .call(
+                "PUT",
+                &format!("{BASE}/{template}"),
+                Some(&owner),
+                Some(edited),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(
+            t.call("DELETE", &format!("{BASE}/{template}"), Some(&owner), None)
+                .await
+                .0,
+            StatusCode::OK
+        );
+        let (s, again) = t.get(&format!("/api/v1/inspections/{id}"), &owner).await;
+        assert_eq!(s, StatusCode::OK, "{again}");
+        assert_eq!(again["findings"], insp["findings"]);
+        assert_eq!(again["name"], "Quick");
+        assert_eq!(again["template_id"], Value::Null);
+
+        // Two devices, different findings: neither loses the other's work.
+        let (_, tech_token) = t
+            .member(shop, "tech@insp-start.test", Role::Technician)
+            .await;
+        let (s, a) = put_finding(t, &owner, &id, "oil", json!({"condition": "needs_attention", "note": "seeping", "customer_note": "Oil is low"})).await;
+        assert_eq!(s, StatusCode::OK, "{a}");
+        let (s, b) = put_finding(
+            t,
+            &tech_token,
+            &id,
+            "tread",
+            json!({"condition": "good", "measurement": {"lf": 7, "rf": 6.5}}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["findings"][0]["condition"], "needs_attention", "{b}");
+        assert_eq!(b["findings"][0]["note"], "seeping");
+        assert_eq!(
+            b["findings"][2]["measurement"],
+            json!({"lf": 7.0, "rf": 6.5})
+        );
+        assert!(b["version"].as_i64().unwrap() > insp["version"].as_i64().unwrap() + 1);
+
+        // Bad input is named and changes nothing.
+        for (key, body, field) in [
+            (
+                "battery",
+                json!({"condition": "good", "measurement": "12"}),
+                "measurement",
+            ),
+            (
+                "tread",
+                json!({"condition": "good", "measurement": {"lf": 5, "middle": 3}}),
+                "measurement/middle",
+            ),
+            (
+                "tread",
+                json!({"condition": "good", "measurement": {"rr": -2}}),
+                "measurement/rr",
+            ),
+            (
+                "tread",
+                json!({"condition": "good", "measurement": 5}),
+                "measurement",
+            ),
+            (
+                "remarks",
+                json!({"condition": "good", "measurement": 1}),
+                "measurement",
+            ),
+            ("oil", json!({"condition": "broken"}), "condition"),
+            (
+                "oil",
+                json!({"condition": "good", "note": "x".repeat(2001)}),
+                "note",
+            ),
+        ] {
+            let (s, e) = put_finding(t, &owner, &id, key, body).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{key}: {e}");
+            let named = fields(&e);
+            assert!(
+                named.contains(&field.to_owned()) || e["field"] == field,
+                "{key}: {e}"
+            );
+        }
+        let (s, _) =
+            put_finding(t, &owner, &id, "no_such_item", json!({"condition": "good"})).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (_, after) = t.get(&format!("/api/v1/inspections/{id}"), &owner).await;
+        assert_eq!(after["findings"], b["findings"], "nothing changed");
+        assert_eq!(after["version"], b["version"]);
+
+        let (s, list) = t
+            .get(&format!("/api/v1/tickets/{ticket}/inspections"), &owner)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{list}");
+        assert_eq!(list["items"][0]["id"], id.as_str());
+    }
+);
+
+both_backends!(
+    findings_become_services_a_push_keeps_and_publishing_shows_the_customer,
+    async |t: &TestApp| {
+        let (shop, owner) = t.shop("insp-flow", "premium").await;
+        let (key, ticket) = pushed_ticket(t, &owner, "t1").await;
+        let (_, insp) = start(t, &owner, &ticket).await;
+        let id = insp["id"].as_str().unwrap().to_owned();
+        let (_, tech) = t
+            .member(shop, "tech@insp-flow.test", Role::Technician)
+            .await;
+
+        // The item's default service, priced like any other.
+        let (s, made) = t
+            .post(
+                &format!("/api/v1/inspections/{id}/findings/oil/service"),
+                &tech,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{made}");
+        let service = made["findings"][0]["service_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (_, tv) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
+        let tv = if tv["ticket"].is_object() {
+            tv["ticket"].clone()
+        } else {
+            tv
+        };
+        let svc = tv["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == service.as_str())
+            .cloned()
+            .unwrap_or_else(|| panic!("{tv}"));
+        assert_eq!(svc["title"], "Oil change");
+        assert_eq!(svc["status"], "recommended");
+        assert_eq!(svc["subtotal"], 7500, "0.5 × 9000 + 3000");
+        let (s, again) = t
+            .post(
+                &format!("/api/v1/inspections/{id}/findings/oil/service"),
+                &tech,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{again}");
+        // No default: the body names what is missing; bad money is named.
+        let (s, e) = t
+            .post(
+                &format!("/api/v1/inspections/{id}/findings/battery/service"),
+                &tech,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        let (s, e) = t.post(&format!("/api/v1/inspections/{id}/findings/battery/service"), &tech,
+            json!({"title": "Battery", "line_items": [{"kind": "gift", "description": "", "quantity": 0, "unit_price": 1}]})).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        let named = fields(&e);
+        for f in [
+            "line_items/0/kind",
+            "line_items/0/description",
+            "line_items/0/quantity",
+        ] {
+            assert!(named.contains(&f.to_owned()), "{f}: {e}");
+        }
+
+        // A later push without it keeps the Pitwall service and its lines.
+        let (s, pushed) = t
+            .call(
+                "PUT",
+                "/api/pos/v1/tickets/t1",
+                Some(&key),
+                Some(pos_body("2026-01-02T00:00:00Z")),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{pushed}");
+        let kept = pushed["ticket"]["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == service.as_str())
+            .cloned()
+            .unwrap_or_else(|| panic!("dropped: {pushed}"));
+        assert_eq!(kept["line_items"].as_array().unwrap().len(), 2, "{kept}");
+
+        // Submit: a tire rated urgent needs a photo, so it is refused.
+        let (s, _) = put_finding(
+            t,
+            &tech,
+            &id,
+            "tread",
+            json!({"condition": "urgent", "measurement": {"lf": 2}, "customer_note": "Worn"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, e) = t
+            .post(
+                &format!("/api/v1/inspections/{id}/submit"),
+                &tech,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert_eq!(fields(&e), ["findings/tread/media"]);
+        put_finding(
+            t,
+            &tech,
+            &id,
+            "tread",
+            json!({"condition": "good", "measurement": {"lf": 7}}),
+        )
+        .await;
+        put_finding(
+            t,
+            &tech,
+            &id,
+            "battery",
+            json!({"condition": "urgent", "measurement": 11.2, "note": "internal only"}),
+        )
+        .await;
+        let (s, sub) = t
+            .post(
+                &format!("/api/v1/inspections/{id}/submit"),
+                &tech,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{sub}");
+        assert_eq!(sub["status"], "submitted");
+        let (s, _) = put_finding(t, &tech, &id, "oil", json!({"condition": "good"})).await;
+        assert_eq!(s, StatusCode::CONFLICT, "submitted findings are frozen");
+
+        // Technicians neither return nor publish.
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/inspections/{id}/publish"),
+                &tech,
+                json!({"send": null}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/inspections/{id}/return"),
+                &tech,
+                json!({"reason": "x"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, e) = t
+            .post(
+                &format!("/api/v1/inspections/{id}/return"),
+                &owner,
+                json!({"reason": " "}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        let (s, back) = t
+            .post(
+                &format!("/api/v1/inspections/{id}/return"),
+                &owner,
+                json!({"reason": "Measure the battery again"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{back}");
+        assert_eq!(back["status"], "returned");
+        assert_eq!(back["returned_reason"], "Measure the battery again");
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/inspections/{id}/submit"),
+                &tech,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+
+        // The customer sees nothing until it is published.
+        let (_, link) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket}/customer-links"),
+                &owner,
+                json!({}),
+            )
+            .await;
+        let token = link["url"]
+            .as_str()
+            .unwrap()
+            .rsplit("/c/")
+            .next()
+            .unwrap()
+            .to_owned();
+        let (_, view) = t
+            .call(
+                "GET",
+                &format!("/api/customer/v1/links/{token}"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(view["inspection"], Value::Null, "{view}");
+
+        let (s, e) = t
+            .post(
+                &format!("/api/v1/inspections/{id}/publish"),
+                &owner,
+                json!({"send": "pigeon"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        let (s, p) = t
+            .post(
+                &format!("/api/v1/inspections/{id}/publish"),
+                &owner,
+                json!({"send": "email"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{p}");
+        assert_eq!(p["inspection"]["status"], "published");
+        assert!(p["link_url"].as_str().unwrap().contains("/c/pwc_"), "{p}");
+        assert!(p["message_id"].is_string(), "{p}");
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/inspections/{id}/publish"),
+                &owner,
+                json!({"send": null}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "published once");
+
+        let (_, view) = t
+            .call(
+                "GET",
+                &format!("/api/customer/v1/links/{token}"),
+                None,
+                None,
+            )
+            .await;
+        let seen = &view["inspection"];
+        let order: Vec<(&str, &str)> = seen["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["item_key"].as_str().unwrap(),
+                    f["condition"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(order, [("battery", "urgent"), ("tread", "good")], "{seen}");
+        assert_eq!(seen["findings"][0]["measurement"], json!(11.2));
+        assert!(
+            !view.to_string().contains("internal only"),
+            "internal notes stay inside"
+        );
+        let (_, tl) = t
+            .get(&format!("/api/v1/tickets/{ticket}/timeline"), &owner)
+            .await;
+        let kinds = tl.to_string();
+        for k in [
+            "inspection_submitted",
+            "inspection_returned",
+            "inspection_published",
+        ] {
+            assert!(kinds.contains(k), "{k}: {tl}");
+        }
+        let (_, notes) = t.get("/api/pos/v1/notifications", &key).await;
+        assert!(
+            notes["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["kind"] == "inspection_published"),
+            "{notes}"
+        );
+    }
+);
+
+both_backends!(
+    inspections_need_the_plan_and_stay_in_their_shop,
+    async |t: &TestApp| {
+        let (_, pro) = t.shop("insp-pro", "pro").await;
+        let (_, pro_ticket) = pushed_ticket(t, &pro, "p1").await;
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/tickets/{pro_ticket}/inspections"),
+                &pro,
+                json!({"template_id": uuid::Uuid::nil()}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+        assert_eq!(b["code"], "feature_not_in_plan");
+
+        let (_, a) = t.shop("insp-a", "premium").await;
+        let (_, b_owner) = t.shop("insp-b", "premium").await;
+        let (_, ticket) = pushed_ticket(t, &a, "a1").await;
+        let (template, insp) = start(t, &a, &ticket).await;
+        let id = insp["id"].as_str().unwrap();
+        assert_eq!(
+            t.get(&format!("/api/v1/inspections/{id}"), &b_owner)
+                .await
+                .0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            put_finding(t, &b_owner, id, "oil", json!({"condition": "urgent"}))
+                .await
+                .0,
+            StatusCode::NOT_FOUND
+        );
+        // B's ticket with A's sheet: the sheet is not B's.
+        let (_, b_ticket) = pushed_ticket(t, &b_owner, "b1").await;
+        let (s, e) = t
+            .post(
+                &format!("/api/v1/tickets/{b_ticket}/inspections"),
+                &b_owner,
+                json!({"template_id": template}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        let (_, same) = t.get(&format!("/api/v1/inspections/{id}"), &a).await;
+        assert_eq!(same["findings"], insp["findings"]);
+    }
+);

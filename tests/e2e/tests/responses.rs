@@ -685,6 +685,101 @@ both_backends!(
         )
         .await;
 
+        // Inspecting: start, rate, a service, submit (refused, then not),
+        // return, publish.
+        let quick = w
+            .call(
+                "POST",
+                "/api/v1/inspection-templates",
+                Some(owner),
+                Some(json!({"name": "Walk quick", "sections": [{"name": "All", "items": [
+                    {"key": "oil", "label": "Oil", "kind": "condition", "photo": "never",
+                     "service": {"title": "Oil change", "line_items": [{"kind": "labor", "description": "Change", "quantity": 1, "unit_price": 5000, "taxable": true}]}},
+                    {"key": "tread", "label": "Tread", "kind": "tire", "photo": "on_attention"}]}]})),
+                StatusCode::CREATED,
+            )
+            .await;
+        let insp = w
+            .call(
+                "POST",
+                &format!("/api/v1/tickets/{ticket}/inspections"),
+                Some(owner),
+                Some(json!({"template_id": id(&quick)})),
+                StatusCode::CREATED,
+            )
+            .await;
+        let insp = id(&insp);
+        w.get(&format!("/api/v1/tickets/{ticket}/inspections"), owner)
+            .await;
+        w.get(&format!("/api/v1/inspections/{insp}"), owner).await;
+        w.send(
+            "PUT",
+            &format!("/api/v1/inspections/{insp}/findings/oil"),
+            owner,
+            json!({"condition": "needs_attention", "measurement": null, "note": "seep", "customer_note": "Low"}),
+        )
+        .await;
+        w.send(
+            "PUT",
+            &format!("/api/v1/inspections/{insp}/findings/tread"),
+            owner,
+            json!({"condition": "urgent", "measurement": {"lf": 2}}),
+        )
+        .await;
+        w.call(
+            "POST",
+            &format!("/api/v1/inspections/{insp}/submit"),
+            Some(owner),
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        w.send(
+            "PUT",
+            &format!("/api/v1/inspections/{insp}/findings/tread"),
+            owner,
+            json!({"condition": "good", "measurement": {"lf": 7}}),
+        )
+        .await;
+        w.call(
+            "POST",
+            &format!("/api/v1/inspections/{insp}/findings/oil/service"),
+            Some(owner),
+            Some(json!({})),
+            StatusCode::CREATED,
+        )
+        .await;
+        w.call(
+            "POST",
+            &format!("/api/v1/inspections/{insp}/submit"),
+            Some(owner),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+        w.send(
+            "POST",
+            &format!("/api/v1/inspections/{insp}/return"),
+            owner,
+            json!({"reason": "Look again"}),
+        )
+        .await;
+        w.call(
+            "POST",
+            &format!("/api/v1/inspections/{insp}/submit"),
+            Some(owner),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+        w.send(
+            "POST",
+            &format!("/api/v1/inspections/{insp}/publish"),
+            owner,
+            json!({"send": null}),
+        )
+        .await;
+
         // The admin API.
         w.get("/api/admin/v1/shops?limit=5", admin).await;
         let created = w

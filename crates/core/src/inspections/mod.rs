@@ -1,4 +1,121 @@
-//! Digital vehicle inspections. `sheets`: the shop's templates, with
-//! import and export.
+//! Digital vehicle inspections, by what users do:
+//! - `sheets`: the shop's templates, with import and export;
+//! - `start`: start an inspection on a ticket from a sheet, read one, list
+//!   a ticket's;
+//! - `findings`: rate one item (one row per finding, so two devices never
+//!   lose each other's work), turn a finding into a recommended service;
+//! - `workflow`: submit (photo rules), return to the technician, publish
+//!   to the customer (and send the link);
+//! - `published`: what the customer's page shows of it.
 
+pub mod findings;
+pub mod published;
 pub mod sheets;
+pub mod start;
+pub mod workflow;
+
+use pitwall_domain::findings::InspectionStatus;
+use pitwall_domain::inspections::{Condition, Item, Sheet};
+use pitwall_domain::{Feature, InspectionId, Permission};
+use pitwall_store::inspections::{self as store, Finding, Inspection};
+use pitwall_store::sea_orm::ConnectionTrait;
+
+use crate::{App, Error, Result, ShopCtx};
+
+/// An inspection with its sheet copy and every finding, in sheet order.
+#[derive(Debug, Clone)]
+pub struct InspectionView {
+    pub row: Inspection,
+    pub status: InspectionStatus,
+    pub sheet: Sheet,
+    pub findings: Vec<FindingView>,
+}
+
+/// A finding with the sheet item it rates.
+#[derive(Debug, Clone)]
+pub struct FindingView {
+    pub row: Finding,
+    pub item: Item,
+    pub section: String,
+    pub condition: Condition,
+    pub measurement: Option<serde_json::Value>,
+}
+
+pub(crate) fn read_sheet(row: &Inspection) -> Result<Sheet> {
+    serde_json::from_str(&row.sheet)
+        .map_err(|e| Error::Internal(format!("inspection {} sheet: {e}", row.id)))
+}
+
+pub(crate) fn status_of(row: &Inspection) -> Result<InspectionStatus> {
+    InspectionStatus::parse(&row.status)
+        .ok_or_else(|| Error::Internal(format!("inspection {} status {}", row.id, row.status)))
+}
+
+/// Joins findings to the items of the inspection's own sheet copy.
+pub(crate) fn assemble(row: Inspection, findings: Vec<Finding>) -> Result<InspectionView> {
+    let sheet = read_sheet(&row)?;
+    let status = status_of(&row)?;
+    let mut out = Vec::with_capacity(findings.len());
+    for f in findings {
+        let Some((section, item)) = sheet.items().find(|(_, i)| i.key == f.item_key) else {
+            return Err(Error::Internal(format!(
+                "inspection {} finding {} has no item",
+                row.id, f.item_key
+            )));
+        };
+        let condition = Condition::parse(&f.condition).unwrap_or(Condition::NotChecked);
+        let measurement =
+            match &f.measurement {
+                Some(m) => Some(serde_json::from_str(m).map_err(|e| {
+                    Error::Internal(format!("inspection {} measurement: {e}", row.id))
+                })?),
+                None => None,
+            };
+        out.push(FindingView {
+            section: section.name.clone(),
+            item: item.clone(),
+            condition,
+            measurement,
+            row: f,
+        });
+    }
+    Ok(InspectionView {
+        row,
+        status,
+        sheet,
+        findings: out,
+    })
+}
+
+pub(crate) async fn load(
+    db: &impl ConnectionTrait,
+    ctx: &ShopCtx,
+    id: InspectionId,
+) -> Result<InspectionView> {
+    let row = store::get(db, ctx.shop_id(), id)
+        .await?
+        .ok_or(Error::NotFound("inspection"))?;
+    let findings = store::findings(db, ctx.shop_id(), id).await?;
+    assemble(row, findings)
+}
+
+pub(crate) async fn may_read(app: &App, ctx: &ShopCtx) -> Result<()> {
+    ctx.require_feature(Feature::Inspections)?;
+    app.require(ctx, Permission::TicketsView).await
+}
+
+/// The plan, the permission, and a shop that may still change things.
+pub(crate) async fn may(app: &App, ctx: &ShopCtx, perm: Permission) -> Result<()> {
+    ctx.require_feature(Feature::Inspections)?;
+    app.require(ctx, perm).await?;
+    ctx.require_writable()
+}
+
+pub(crate) fn not_editable(status: InspectionStatus) -> Error {
+    Error::Conflict {
+        field: "status".into(),
+        message: format!(
+            "is {status}: findings change only while the inspection is in progress or returned"
+        ),
+    }
+}

@@ -9,6 +9,8 @@ pub mod customer;
 pub mod customer_link;
 pub mod email;
 pub mod feature_override;
+pub mod inspection;
+pub mod inspection_finding;
 pub mod inspection_template;
 pub mod invitation;
 pub mod line_item;

@@ -14,6 +14,9 @@ pub struct Model {
     pub subtotal: i64,
     pub taxable_subtotal: i64,
     pub removed: bool,
+    /// `pos`, or `pitwall` for a service made here (from an inspection
+    /// finding) that the POS has not sent yet.
+    pub source: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
