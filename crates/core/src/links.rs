@@ -110,6 +110,7 @@ pub async fn issue(
         let body = outreach::render(&template, &vars)?;
         message = outreach::queue(
             &txn,
+            &app.config.clock,
             ctx,
             Outgoing {
                 ticket: Some(ticket_id),

@@ -286,6 +286,7 @@ pub async fn reply(
     };
     let mut sent = outreach::queue(
         &txn,
+        &app.config.clock,
         ctx,
         Outgoing {
             ticket,
@@ -352,6 +353,7 @@ pub async fn resend(app: &App, ctx: &ShopCtx, id: MessageId) -> Result<Message> 
     let kind = MessageKind::parse(&old.kind).unwrap_or(MessageKind::Reply);
     let mut sent = outreach::queue(
         &txn,
+        &app.config.clock,
         ctx,
         Outgoing {
             ticket: old.ticket_id.map(TicketId::from_uuid),
@@ -424,6 +426,7 @@ pub async fn send_reminder(
     let body = outreach::render(&template, &vars)?;
     let mut sent = outreach::queue(
         &txn,
+        &app.config.clock,
         ctx,
         Outgoing {
             ticket: Some(ticket),

@@ -190,11 +190,13 @@ async fn person(db: &impl ConnectionTrait, id: Option<uuid::Uuid>) -> Result<Opt
         }))
 }
 
-/// Loads everything a ticket view shows.
+/// Loads everything a ticket view shows; its timer as of `now` (the app's
+/// clock).
 pub async fn view(
     db: &impl ConnectionTrait,
     shop: ShopId,
     ticket: tickets::Ticket,
+    now: DateTime<Utc>,
 ) -> Result<TicketView> {
     let customer = match ticket.customer_id {
         Some(c) => customers::get(db, shop, pitwall_domain::CustomerId::from_uuid(c)).await?,
@@ -208,7 +210,7 @@ pub async fn view(
         Some(s) => statuses::get(db, shop, StatusId::from_uuid(s)).await?,
         None => None,
     };
-    view_with(db, shop, ticket, customer, vehicle, status).await
+    view_with(db, shop, ticket, customer, vehicle, status, now).await
 }
 
 /// The view of a ticket whose customer, vehicle and status the caller
@@ -220,6 +222,7 @@ async fn view_with(
     customer: Option<customers::Customer>,
     vehicle: Option<customers::Vehicle>,
     status: Option<statuses::VehicleStatus>,
+    now: DateTime<Utc>,
 ) -> Result<TicketView> {
     let tid = TicketId::from_uuid(ticket.id);
     let (services, mut items) = tickets::services_and_line_items(db, shop, tid).await?;
@@ -236,7 +239,7 @@ async fn view_with(
             }
         })
         .collect();
-    let timer = timer_of(&ticket, status.as_ref(), Utc::now());
+    let timer = timer_of(&ticket, status.as_ref(), now);
     let wanted: Vec<uuid::Uuid> = [ticket.advisor_id, ticket.technician_id]
         .into_iter()
         .flatten()
@@ -266,11 +269,12 @@ async fn view_with(
 }
 
 /// Loads the views of many tickets with a fixed number of queries (lists,
-/// the dashboard), whatever the page size.
+/// the dashboard), whatever the page size; their timers as of `now`.
 pub async fn views(
     db: &impl ConnectionTrait,
     shop: ShopId,
     list: Vec<tickets::Ticket>,
+    now: DateTime<Utc>,
 ) -> Result<Vec<TicketView>> {
     use std::collections::HashMap;
     if list.is_empty() {
@@ -328,7 +332,6 @@ pub async fn views(
             line_items,
         });
     }
-    let now = Utc::now();
     Ok(list
         .into_iter()
         .map(|ticket| {
@@ -448,7 +451,7 @@ pub async fn list(
     };
     let page = tickets::list(&app.db, ctx.shop_id(), &filter, page).await?;
     Ok(Page {
-        items: views(&app.db, ctx.shop_id(), page.items).await?,
+        items: views(&app.db, ctx.shop_id(), page.items, app.config.clock.now()).await?,
         next_cursor: page.next_cursor,
     })
 }
@@ -490,7 +493,7 @@ pub async fn get(app: &App, ctx: &ShopCtx, id: TicketId) -> Result<TicketDetail>
         .items;
     let messages = pitwall_store::messages::of_ticket(&app.db, shop, id).await?;
     Ok(TicketDetail {
-        view: view(&app.db, shop, ticket).await?,
+        view: view(&app.db, shop, ticket, app.config.clock.now()).await?,
         status_history,
         comments,
         messages,
@@ -621,6 +624,7 @@ pub async fn set_status(
         let messages = if status.notify_customer {
             crate::outreach::plan_status_update(
                 ctx,
+                &app.config.clock,
                 &ticket,
                 &status,
                 inputs.customer.as_ref(),
@@ -654,6 +658,7 @@ pub async fn set_status(
             inputs.customer,
             inputs.vehicle,
             Some(status),
+            app.config.clock.now(),
         )
         .await?;
         return Ok(StatusChange { view, messages });
@@ -802,7 +807,7 @@ pub async fn assign(app: &App, ctx: &ShopCtx, id: TicketId, a: Assignment) -> Re
         },
     ]);
     let ticket = ticket_in(&txn, ctx, id).await?;
-    let view = view(&txn, shop, ticket).await?;
+    let view = view(&txn, shop, ticket, app.config.clock.now()).await?;
     txn.commit().await?;
     app.live.after_commit(announced);
     Ok(view)
@@ -842,7 +847,7 @@ pub async fn record_approval(
     )
     .await?;
     let ticket = ticket_in(&app.db, ctx, id).await?;
-    view(&app.db, ctx.shop_id(), ticket).await
+    view(&app.db, ctx.shop_id(), ticket, app.config.clock.now()).await
 }
 
 /// One row of the active-customers dashboard.
@@ -906,7 +911,7 @@ pub async fn dashboard(
             Default::default()
         };
     let mut rows = Vec::with_capacity(open.len());
-    for mut view in views(&app.db, shop, open).await? {
+    for mut view in views(&app.db, shop, open, app.config.clock.now()).await? {
         let t = &view.ticket;
         let unread_reply = match (t.customer_replied_at, t.reply_read_at) {
             (Some(r), Some(read)) => r > read,
@@ -954,7 +959,7 @@ pub async fn my_work(app: &App, ctx: &ShopCtx) -> Result<Vec<TicketView>> {
     ctx.require_feature(Feature::TechnicianView)?;
     let shop = ctx.shop_id();
     let assigned = tickets::assigned_to(&app.db, shop, ctx.user_id).await?;
-    views(&app.db, shop, assigned).await
+    views(&app.db, shop, assigned, app.config.clock.now()).await
 }
 
 /// Staff read the customer's reply (clears the dashboard's orange mark).
