@@ -997,7 +997,9 @@ with_provider!(
             .and_then(|t| t.with_nanosecond(0))
             .expect("the top of an hour");
         let end = end_local.with_timezone(&Utc);
-        let start_hour = (end_local.hour() + 22) % 24;
+        // An hour long: the real time, up to two hours before the end, is
+        // outside them, so only the moved clock puts the reminder inside.
+        let start_hour = (end_local.hour() + 23) % 24;
         let (s, b) = t
             .call(
                 "PUT",
