@@ -6,7 +6,10 @@
 // viewing mark goes once the customer's page is closed. axe runs on the
 // customer's page (any violation fails), and the first load's weight is
 // measured. Screenshots of each step go to $ARTIFACTS_DIR (default
-// tests/browser/artifacts).
+// tests/browser/artifacts). With PITWALL_BROWSER_LOCALE=es the customer
+// is Spanish-speaking: the POS sends the customer's language (`es-MX`, how
+// Pitwall picks the customer page's language; the phone's own is Spanish
+// too), and the page, its totals and its confirmation are in Spanish.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -14,12 +17,15 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { bin, freePort, launch, screenshots, serve, waitFor } from './lib.mjs';
+import { bin, database, freePort, launch, screenshots, serve, waitFor } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const artifacts = process.env.ARTIFACTS_DIR || join(here, 'artifacts');
 mkdirSync(artifacts, { recursive: true });
-const shot = screenshots('approvals-', artifacts);
+const locale = process.env.PITWALL_BROWSER_LOCALE || 'en';
+if (!['en', 'es'].includes(locale)) throw new Error(`PITWALL_BROWSER_LOCALE must be en or es, not ${locale}`);
+const spanish = locale === 'es';
+const shot = screenshots(`approvals-${locale}-`, artifacts);
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const work = mkdtempSync(join(tmpdir(), 'pitwall-approvals-'));
@@ -27,7 +33,7 @@ const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const env = {
   ...process.env,
-  DATABASE_URL: `sqlite://${work}/pitwall.db?mode=rwc`,
+  DATABASE_URL: database(work),
   PITWALL_DATA_DIR: work,
   PITWALL_ADDR: `127.0.0.1:${port}`,
   PITWALL_BASE_URL: base,
@@ -57,7 +63,8 @@ const { secret: posKey } = await api('POST', '/api/v1/api-keys', token, { name: 
 const line = (description, quantity, unit_price, taxable) => ({ kind: taxable ? 'part' : 'labor', description, quantity, unit_price, taxable });
 const pushed = await api('PUT', '/api/pos/v1/tickets/RO-APPROVE-1', posKey, {
   kind: 'estimate', number: '88001', pos_updated_at: new Date().toISOString(), tax_rate: 0.0825,
-  customer: { external_id: 'C-APP', first_name: 'Alex', last_name: 'Approver', phone: '(512) 555-0188', email: 'alex@example.com' },
+  customer: { external_id: 'C-APP', first_name: 'Alex', last_name: 'Approver', phone: '(512) 555-0188', email: 'alex@example.com',
+    ...(spanish ? { locale: 'es-MX' } : {}) },
   vehicle: { external_id: 'V-APP', year: 2018, make: 'Toyota', model: 'Camry', plate: 'APR-0001' },
   services: [
     { external_id: 'S-1', title: 'Front brake pads and rotors', status: 'recommended',
@@ -88,12 +95,19 @@ try {
   await shot(advisor, 'advisor-before');
 
   // The customer, on a phone. Count every byte of the first load.
-  const customerCtx = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
+  const customerCtx = await browser.newContext({
+    viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, locale: spanish ? 'es-ES' : 'en-US',
+  });
   const customer = await customerCtx.newPage();
   const loaded = [];
   customer.on('response', (r) => loaded.push(r));
   await customer.goto(link, { waitUntil: 'load' });
   await waitFor('the customer page to go live', () => customer.evaluate(() => document.body.dataset.live === 'on'));
+  const lang = await customer.getAttribute('html', 'lang');
+  if (lang !== locale) throw new Error(`the customer page is in ${lang}, not ${locale}`);
+  const heading = await customer.textContent('#approve-h');
+  const wanted = spanish ? 'Aprobar el trabajo' : 'Approve the work';
+  if (heading?.trim() !== wanted) throw new Error(`the approval heading reads ${heading}, not ${wanted}`);
   let raw = 0, gz = 0, wire = 0, compressed = false;
   const rows = [];
   for (const r of loaded) {
@@ -136,7 +150,8 @@ try {
   const after = await total();
   if (before === after) throw new Error(`the total did not change when a service was deselected (${before})`);
   // 180.00 + 149.99 + 89.00 + 33.00 = 451.99; tax 8.25 % of 182.99 = 15.10
-  if (after.trim() !== '$467.09') throw new Error(`the total with the cabin filter declined is ${after}, not $467.09`);
+  const expected = spanish ? '467,09\u00a0US$' : '$467.09';
+  if (after.trim() !== expected) throw new Error(`the total with the cabin filter declined is ${JSON.stringify(after)}, not ${JSON.stringify(expected)}`);
   await customer.fill('[data-testid=signer-name]', 'Alex Approver');
   const pad = await customer.locator('[data-testid=signature-pad]').boundingBox();
   await customer.mouse.move(pad.x + 20, pad.y + pad.height * 0.7);
@@ -157,6 +172,9 @@ try {
   const approved = await customer.locator('[data-testid=conf-approved] li').count();
   const declined = await customer.locator('[data-testid=conf-declined] li').count();
   if (approved !== 2 || declined !== 1) throw new Error(`confirmation shows ${approved} approved, ${declined} declined`);
+  const thanks = await customer.textContent('#conf-h');
+  const thanked = spanish ? 'Gracias: su aprobación quedó registrada' : 'Thank you: your approval is recorded';
+  if (thanks?.trim() !== thanked) throw new Error(`the confirmation reads ${thanks}, not ${thanked}`);
   const confDeclined = await customer.textContent('[data-testid=conf-declined]');
   if (!confDeclined.includes('Cabin air filter')) throw new Error(`the declined service: ${confDeclined}`);
   await shot(customer, 'customer-confirmation');

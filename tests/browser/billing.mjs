@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { bin, cleanup, freePort, launch, screenshots, serve, start, waitFor } from './lib.mjs';
+import { bin, cleanup, database, freePort, launch, screenshots, serve, start, waitFor } from './lib.mjs';
 
 const work = mkdtempSync(join(tmpdir(), 'pitwall-browser-'));
 const shot = screenshots('billing-');
@@ -21,7 +21,7 @@ const stripeBase = `http://127.0.0.1:${stripePort}`;
 start(fakeBin, [`127.0.0.1:${stripePort}`, `${base}/webhooks/stripe`], { stdio: 'inherit' });
 const env = {
   ...process.env,
-  DATABASE_URL: `sqlite://${work}/pitwall.db?mode=rwc`,
+  DATABASE_URL: database(work),
   PITWALL_DATA_DIR: work,
   PITWALL_ADDR: `127.0.0.1:${port}`,
   PITWALL_BASE_URL: base,

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { artifacts, bin, cleanup, freePort, launch, screenshots, serve, start, waitFor } from './lib.mjs';
+import { artifacts, bin, cleanup, database, freePort, launch, screenshots, serve, start, waitFor } from './lib.mjs';
 
 const work = mkdtempSync(join(tmpdir(), 'pitwall-browser-'));
 const shot = screenshots('');
@@ -20,7 +20,7 @@ const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const env = {
   ...process.env,
-  DATABASE_URL: `sqlite://${work}/pitwall.db?mode=rwc`,
+  DATABASE_URL: database(work),
   PITWALL_DATA_DIR: work,
   PITWALL_ADDR: `127.0.0.1:${port}`,
   PITWALL_BASE_URL: base,

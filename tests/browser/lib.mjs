@@ -1,6 +1,6 @@
 // What the browser tests share: ports, waiting, screenshots, chromium, and
 // a Pitwall process that is stopped when the test exits.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -45,6 +45,32 @@ export function start(cmd, args, options) {
   const child = spawn(cmd, args, options);
   children.push(child);
   return child;
+}
+
+/** The test's database: SQLite in `work`, or, with
+ * PITWALL_BROWSER_DB=postgres, a new PostgreSQL database (at
+ * PITWALL_TEST_PG, as the Rust tests use), migrated, and dropped when the
+ * test exits. Answers its DATABASE_URL. */
+export function database(work) {
+  const kind = process.env.PITWALL_BROWSER_DB || 'sqlite';
+  if (kind === 'sqlite') return `sqlite://${work}/pitwall.db?mode=rwc`;
+  if (kind !== 'postgres') throw new Error(`PITWALL_BROWSER_DB must be sqlite or postgres, not ${kind}`);
+  const server = process.env.PITWALL_TEST_PG || 'postgres://postgres@127.0.0.1:5432';
+  const name = `pitwall_browser_${process.pid}_${Date.now()}`;
+  const psql = (sql) => execFileSync('psql', [`${server}/postgres`, '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { stdio: 'inherit' });
+  psql(`CREATE DATABASE ${name}`);
+  // At exit Pitwall is stopped at once (a graceful stop would outlive this
+  // process and log the missing database), then the database dropped.
+  process.on('exit', () => {
+    for (const c of children) {
+      try { c.kill('SIGKILL'); } catch { /* already gone */ }
+    }
+    try { psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); } catch { /* best effort */ }
+  });
+  const url = `${server}/${name}`;
+  execFileSync(bin, ['migrate', 'up'], { env: { ...process.env, DATABASE_URL: url, PITWALL_DATA_DIR: work }, stdio: 'inherit' });
+  console.log(`browser test database: PostgreSQL (${name})`);
+  return url;
 }
 
 /** Runs `pitwall serve` and waits until /ready answers. */

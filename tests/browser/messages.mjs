@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { artifacts, bin, freePort, launch, screenshots, serve, twilioSignature, waitFor } from './lib.mjs';
+import { artifacts, bin, database, freePort, launch, screenshots, serve, twilioSignature, waitFor } from './lib.mjs';
 
 const work = mkdtempSync(join(tmpdir(), 'pitwall-messages-'));
 const shot = screenshots('messages-');
@@ -23,7 +23,7 @@ const shopNumber = '+15125550100';
 const customerPhone = '+15125550177';
 const env = {
   ...process.env,
-  DATABASE_URL: `sqlite://${work}/pitwall.db?mode=rwc`,
+  DATABASE_URL: database(work),
   PITWALL_DATA_DIR: work,
   PITWALL_ADDR: `127.0.0.1:${port}`,
   PITWALL_BASE_URL: base,

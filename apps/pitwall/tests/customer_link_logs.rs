@@ -170,8 +170,37 @@ async fn the_token_of_a_customer_link_is_never_logged() {
         .send()
         .await
         .unwrap();
-    // Give the text's worker a moment: the message carries the link.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The text carries the link: wait until the worker has sent it (and
+    // logged doing so) before reading the log.
+    let message = issued["message_id"].as_str().expect("a text").to_owned();
+    let customer = pushed["ticket"]["customer"]["id"]
+        .as_str()
+        .expect("a customer")
+        .to_owned();
+    let started = Instant::now();
+    loop {
+        let thread: Value = client
+            .get(format!("{base}/api/v1/threads/{customer}"))
+            .bearer_auth(&staff)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let sent = thread["messages"].as_array().is_some_and(|ms| {
+            ms.iter()
+                .any(|m| m["id"] == message.as_str() && m["status"] == "sent")
+        });
+        if sent {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the worker never sent the text: {thread}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     drop(server);
 
     let text = std::fs::read_to_string(&log_path).unwrap();
@@ -180,6 +209,11 @@ async fn the_token_of_a_customer_link_is_never_logged() {
         "the customer's requests are logged: {text}"
     );
     assert!(text.contains("approval recorded"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("message sent") && l.contains(&message)),
+        "the worker's send is in the log: {text}"
+    );
     let secret = &token[4..];
     assert!(
         !text.contains(secret),

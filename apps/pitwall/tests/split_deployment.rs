@@ -172,3 +172,204 @@ async fn serve_without_workers_plus_a_worker_process() {
     pitwall_testkit::drop_pg_database(&name).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+async fn ready(client: &reqwest::Client, base: &str) {
+    let started = Instant::now();
+    while !client
+        .get(format!("{base}/ready"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{base} never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn json_of(r: reqwest::RequestBuilder) -> serde_json::Value {
+    let r = r.send().await.expect("the request is answered");
+    let status = r.status();
+    let body: serde_json::Value = r.json().await.unwrap_or_default();
+    assert!(status.is_success(), "{status}: {body}");
+    body
+}
+
+/// Two API processes of the real binary on one PostgreSQL database (as
+/// behind a load balancer): a customer's live page is served by one, the
+/// advisor changes the ticket's status through the other, and the page's
+/// stream hears of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_change_reaches_a_live_stream_served_by_another_process() {
+    let name = match pitwall_testkit::pg_database(&pitwall_testkit::pg_admin_url()).await {
+        Ok(n) => n,
+        Err(e) if !pitwall_testkit::pg_required() => {
+            eprintln!("SKIPPED: PostgreSQL is not reachable ({e:#})");
+            return;
+        }
+        Err(e) => panic!("PostgreSQL: {e:#}"),
+    };
+    let dir = std::env::temp_dir().join(format!("pitwall-live-{name}"));
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let env_for = |which: &str, port: u16| {
+        let d = dir.join(which);
+        std::fs::create_dir_all(&d).unwrap();
+        vec![
+            (
+                "DATABASE_URL",
+                format!("{}/{name}", pitwall_testkit::pg_admin_url()),
+            ),
+            ("PITWALL_ADDR", format!("127.0.0.1:{port}")),
+            ("PITWALL_BASE_URL", format!("http://127.0.0.1:{port}")),
+            ("PITWALL_DATA_DIR", d.display().to_string()),
+        ]
+    };
+    let (port_a, port_b) = (free_port(), free_port());
+    let (env_a, env_b) = (env_for("a", port_a), env_for("b", port_b));
+    assert!(
+        pitwall(&env_a, &["migrate", "up"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(
+        pitwall(
+            &env_a,
+            &[
+                "admin",
+                "create-shop",
+                "--name",
+                "Live Garage",
+                "--slug",
+                "live-garage",
+                "--plan",
+                "premium",
+                "--owner-email",
+                "owner@live.test",
+                "--owner-password",
+                "owner password here",
+            ]
+        )
+        .status()
+        .unwrap()
+        .success()
+    );
+    let _a = Proc(pitwall(&env_a, &["serve", "--no-workers"]).spawn().unwrap());
+    let _b = Proc(pitwall(&env_b, &["serve", "--no-workers"]).spawn().unwrap());
+    let (a, b) = (
+        format!("http://127.0.0.1:{port_a}"),
+        format!("http://127.0.0.1:{port_b}"),
+    );
+    let client = reqwest::Client::new();
+    ready(&client, &a).await;
+    ready(&client, &b).await;
+
+    // Through process A: the owner, the POS's ticket, a customer link.
+    let login = json_of(
+        client
+            .post(format!("{a}/api/v1/auth/login"))
+            .json(&json!({"email": "owner@live.test", "password": "owner password here"})),
+    )
+    .await;
+    let staff = login["token"].as_str().expect("token").to_owned();
+    let key = json_of(
+        client
+            .post(format!("{a}/api/v1/api-keys"))
+            .bearer_auth(&staff)
+            .json(&json!({"name": "POS"})),
+    )
+    .await;
+    let pushed = json_of(
+        client
+            .put(format!("{a}/api/pos/v1/tickets/LIVE-1"))
+            .bearer_auth(key["secret"].as_str().expect("secret"))
+            .json(&json!({
+                "kind": "estimate", "number": "42", "pos_updated_at": "2026-11-23T10:00:00Z",
+                "customer": {"external_id": "c1", "first_name": "Lee", "phone": "+15125550177"},
+                "services": [],
+            })),
+    )
+    .await;
+    let ticket = pushed["ticket"]["id"].as_str().expect("ticket").to_owned();
+    let issued = json_of(
+        client
+            .post(format!("{a}/api/v1/tickets/{ticket}/customer-links"))
+            .bearer_auth(&staff)
+            .json(&json!({})),
+    )
+    .await;
+    let url = issued["url"].as_str().expect("a link");
+    let token = url.rsplit("/c/").next().expect("a token").to_owned();
+    let statuses = json_of(
+        client
+            .get(format!("{a}/api/v1/vehicle-statuses"))
+            .bearer_auth(&staff),
+    )
+    .await;
+    let ids: Vec<String> = statuses["items"]
+        .as_array()
+        .expect("statuses")
+        .iter()
+        .filter_map(|s| s["id"].as_str().map(str::to_owned))
+        .take(2)
+        .collect();
+    assert_eq!(ids.len(), 2, "{statuses}");
+
+    // The customer's page, live, served by process B.
+    let mut stream = client
+        .get(format!("{b}/c/{token}/events"))
+        .send()
+        .await
+        .expect("the stream opens");
+    assert!(stream.status().is_success(), "{}", stream.status());
+    let (tx, mut heard) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let reader = tokio::spawn(async move {
+        while let Ok(Some(chunk)) = stream.chunk().await {
+            if tx
+                .send(String::from_utf8_lossy(&chunk).into_owned())
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+
+    // The advisor changes the status through process A. B's listener may
+    // still be connecting when the first change commits: change again
+    // until the stream hears one, up to a deadline.
+    let started = Instant::now();
+    let mut text = String::new();
+    let mut i = 0;
+    while !text.contains("status_changed") {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "process B's stream never heard of a status change made through A; it sent: {text:?}"
+        );
+        json_of(
+            client
+                .put(format!("{a}/api/v1/tickets/{ticket}/status"))
+                .bearer_auth(&staff)
+                .json(&json!({"status_id": ids[i % 2]})),
+        )
+        .await;
+        i += 1;
+        if let Ok(Some(more)) = tokio::time::timeout(Duration::from_secs(2), heard.recv()).await {
+            text.push_str(&more);
+        }
+        while let Ok(more) = heard.try_recv() {
+            text.push_str(&more);
+        }
+    }
+    reader.abort();
+    drop((_a, _b));
+    pitwall_testkit::drop_pg_database(&name).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

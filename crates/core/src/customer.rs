@@ -157,7 +157,7 @@ async fn page(
     let t = tickets::get(&app.db, shop_id, ticket)
         .await?
         .ok_or(Error::NotFound("link"))?;
-    let view = crate::tickets::view(&app.db, shop_id, t).await?;
+    let view = crate::tickets::view(&app.db, shop_id, t, app.config.clock.now()).await?;
     let approvals = approval_store::of_ticket(&app.db, shop_id, ticket)
         .await?
         .into_iter()

@@ -116,6 +116,7 @@ pub async fn issue(
         let body = render_with(&masked_url(&app.config.base_url, &token))?;
         message = outreach::queue(
             &txn,
+            &app.config.clock,
             ctx,
             Outgoing {
                 ticket: Some(ticket_id),

@@ -286,6 +286,7 @@ pub async fn reply(
     };
     let mut sent = outreach::queue(
         &txn,
+        &app.config.clock,
         ctx,
         Outgoing {
             ticket,
@@ -353,6 +354,7 @@ pub async fn resend(app: &App, ctx: &ShopCtx, id: MessageId) -> Result<Message> 
     let kind = MessageKind::parse(&old.kind).unwrap_or(MessageKind::Reply);
     let mut sent = outreach::queue(
         &txn,
+        &app.config.clock,
         ctx,
         Outgoing {
             ticket: old.ticket_id.map(TicketId::from_uuid),
@@ -426,6 +428,7 @@ pub async fn send_reminder(
     let body = outreach::render(&template, &vars)?;
     let mut sent = outreach::queue(
         &txn,
+        &app.config.clock,
         ctx,
         Outgoing {
             ticket: Some(ticket),

@@ -17,6 +17,7 @@ use pitwall_store::sea_orm::{ConnectionTrait, IntoActiveModel};
 use pitwall_store::{activity, customers, statuses, tickets};
 use serde_json::json;
 
+use crate::clock::Clock;
 use crate::{Error, Result, ShopCtx};
 
 /// The longest text a template may produce: ten SMS segments, or a
@@ -175,6 +176,7 @@ enum Refusal {
 /// messages written (including refused ones, recorded as failed or held).
 pub(crate) async fn queue(
     txn: &impl ConnectionTrait,
+    clock: &Clock,
     ctx: &ShopCtx,
     o: Outgoing<'_>,
 ) -> Result<Vec<Message>> {
@@ -186,7 +188,7 @@ pub(crate) async fn queue(
         _ => None,
     };
     let mut batch = Batch::new();
-    let out = plan(ctx, o, sms_used, now, &mut batch)?;
+    let out = plan(ctx, clock, o, sms_used, now, &mut batch)?;
     batch.run_in(txn).await?;
     Ok(out)
 }
@@ -205,6 +207,7 @@ pub(crate) fn sms_usage_month(ctx: &ShopCtx, now: chrono::DateTime<Utc>) -> Opti
 /// failed or held).
 pub(crate) fn plan(
     ctx: &ShopCtx,
+    clock: &Clock,
     o: Outgoing<'_>,
     sms_used: Option<i64>,
     now: chrono::DateTime<Utc>,
@@ -294,7 +297,7 @@ pub(crate) fn plan(
             && let Some(q) = QuietHours::new(s, e)
         {
             let tz: chrono_tz::Tz = ctx.shop.time_zone.parse().unwrap_or(chrono_tz::UTC);
-            if let Some(until) = q.ends_after(now, tz) {
+            if let Some(until) = q.ends_after(clock.now(), tz) {
                 refusal = Some(Refusal::Hold("quiet_hours", Some(until)));
             }
         }
@@ -344,7 +347,12 @@ pub(crate) fn plan(
     let jobs: Vec<(MessageId, Option<chrono::DateTime<Utc>>)> = planned
         .iter()
         .filter(|(_, j)| *j)
-        .map(|(m, _)| (MessageId::from_uuid(m.id), m.held_until))
+        .map(|(m, _)| {
+            (
+                MessageId::from_uuid(m.id),
+                m.held_until.map(|t| clock.on_system_clock(t)),
+            )
+        })
         .collect();
     let out: Vec<Message> = planned.into_iter().map(|(m, _)| m).collect();
     batch.insert(out.iter().cloned().map(|m| m.into_active_model()));
@@ -402,6 +410,7 @@ pub fn month_start(now: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn plan_status_update(
     ctx: &ShopCtx,
+    clock: &Clock,
     ticket: &tickets::Ticket,
     status: &statuses::VehicleStatus,
     customer: Option<&customers::Customer>,
@@ -428,6 +437,7 @@ pub(crate) fn plan_status_update(
     let body = render(&status.message_template, &vars)?;
     plan(
         ctx,
+        clock,
         Outgoing {
             ticket: Some(TicketId::from_uuid(ticket.id)),
             customer,

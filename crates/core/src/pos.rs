@@ -463,7 +463,7 @@ async fn put_once(app: &App, pos: &PosCtx, ext: &str, v: &ValidTicket) -> Result
             },
         )
         .await?;
-        let ticket = view(&txn, shop, t.clone()).await?;
+        let ticket = view(&txn, shop, t.clone(), app.config.clock.now()).await?;
         txn.commit().await?;
         return Ok(Pushed { outcome, ticket });
     }
@@ -621,7 +621,7 @@ async fn put_once(app: &App, pos: &PosCtx, ext: &str, v: &ValidTicket) -> Result
     let ticket = tickets::get(&txn, shop, tid)
         .await?
         .ok_or(Error::NotFound("ticket"))?;
-    let ticket = view(&txn, shop, ticket).await?;
+    let ticket = view(&txn, shop, ticket, app.config.clock.now()).await?;
     txn.commit().await?;
     app.live.after_commit(announced);
     Ok(Pushed { outcome, ticket })
@@ -682,7 +682,7 @@ pub async fn get_ticket(app: &App, pos: &PosCtx, external_id_raw: &str) -> Resul
     let t = tickets::by_external_id(&app.db, pos.shop_id(), &ext)
         .await?
         .ok_or(Error::NotFound("ticket"))?;
-    view(&app.db, pos.shop_id(), t).await
+    view(&app.db, pos.shop_id(), t, app.config.clock.now()).await
 }
 
 /// One ticket of a batch, answered on its own.

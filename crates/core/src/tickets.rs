@@ -220,11 +220,13 @@ impl Contact {
     }
 }
 
-/// Loads everything a ticket view shows.
+/// Loads everything a ticket view shows; its timer as of `now` (the app's
+/// clock).
 pub async fn view(
     db: &impl ConnectionTrait,
     shop: ShopId,
     ticket: tickets::Ticket,
+    now: DateTime<Utc>,
 ) -> Result<TicketView> {
     let customer = match ticket.customer_id {
         Some(c) => customers::get(db, shop, pitwall_domain::CustomerId::from_uuid(c)).await?,
@@ -238,7 +240,7 @@ pub async fn view(
         Some(s) => statuses::get(db, shop, StatusId::from_uuid(s)).await?,
         None => None,
     };
-    view_with(db, shop, ticket, customer, vehicle, status).await
+    view_with(db, shop, ticket, customer, vehicle, status, now).await
 }
 
 /// The view of a ticket whose customer, vehicle and status the caller
@@ -250,6 +252,7 @@ async fn view_with(
     customer: Option<customers::Customer>,
     vehicle: Option<customers::Vehicle>,
     status: Option<statuses::VehicleStatus>,
+    now: DateTime<Utc>,
 ) -> Result<TicketView> {
     let tid = TicketId::from_uuid(ticket.id);
     let (services, mut items) = tickets::services_and_line_items(db, shop, tid).await?;
@@ -266,7 +269,7 @@ async fn view_with(
             }
         })
         .collect();
-    let timer = timer_of(&ticket, status.as_ref(), Utc::now());
+    let timer = timer_of(&ticket, status.as_ref(), now);
     let wanted: Vec<uuid::Uuid> = [ticket.advisor_id, ticket.technician_id]
         .into_iter()
         .flatten()
@@ -296,11 +299,12 @@ async fn view_with(
 }
 
 /// Loads the views of many tickets with a fixed number of queries (lists,
-/// the dashboard), whatever the page size.
+/// the dashboard), whatever the page size; their timers as of `now`.
 pub async fn views(
     db: &impl ConnectionTrait,
     shop: ShopId,
     list: Vec<tickets::Ticket>,
+    now: DateTime<Utc>,
 ) -> Result<Vec<TicketView>> {
     use std::collections::HashMap;
     if list.is_empty() {
@@ -358,7 +362,6 @@ pub async fn views(
             line_items,
         });
     }
-    let now = Utc::now();
     Ok(list
         .into_iter()
         .map(|ticket| {
@@ -479,7 +482,7 @@ pub async fn list(
     let page = tickets::list(&app.db, ctx.shop_id(), &filter, page).await?;
     let contact = Contact::of(app, ctx).await;
     Ok(Page {
-        items: views(&app.db, ctx.shop_id(), page.items)
+        items: views(&app.db, ctx.shop_id(), page.items, app.config.clock.now())
             .await?
             .into_iter()
             .map(|v| contact.view(v))
@@ -527,7 +530,7 @@ pub async fn get(app: &App, ctx: &ShopCtx, id: TicketId) -> Result<TicketDetail>
     let contact = Contact::of(app, ctx).await;
     contact.messages(&mut messages);
     Ok(TicketDetail {
-        view: contact.view(view(&app.db, shop, ticket).await?),
+        view: contact.view(view(&app.db, shop, ticket, app.config.clock.now()).await?),
         status_history,
         comments,
         messages,
@@ -658,6 +661,7 @@ pub async fn set_status(
         let messages = if status.notify_customer {
             crate::outreach::plan_status_update(
                 ctx,
+                &app.config.clock,
                 &ticket,
                 &status,
                 inputs.customer.as_ref(),
@@ -691,6 +695,7 @@ pub async fn set_status(
             inputs.customer,
             inputs.vehicle,
             Some(status),
+            app.config.clock.now(),
         )
         .await?;
         let contact = Contact::of(app, ctx).await;
@@ -845,7 +850,7 @@ pub async fn assign(app: &App, ctx: &ShopCtx, id: TicketId, a: Assignment) -> Re
         },
     ]);
     let ticket = ticket_in(&txn, ctx, id).await?;
-    let view = view(&txn, shop, ticket).await?;
+    let view = view(&txn, shop, ticket, app.config.clock.now()).await?;
     txn.commit().await?;
     app.live.after_commit(announced);
     Ok(Contact::of(app, ctx).await.view(view))
@@ -885,7 +890,7 @@ pub async fn record_approval(
     )
     .await?;
     let ticket = ticket_in(&app.db, ctx, id).await?;
-    let view = view(&app.db, ctx.shop_id(), ticket).await?;
+    let view = view(&app.db, ctx.shop_id(), ticket, app.config.clock.now()).await?;
     Ok(Contact::of(app, ctx).await.view(view))
 }
 
@@ -951,7 +956,7 @@ pub async fn dashboard(
         };
     let contact = Contact::of(app, ctx).await;
     let mut rows = Vec::with_capacity(open.len());
-    for mut view in views(&app.db, shop, open).await? {
+    for mut view in views(&app.db, shop, open, app.config.clock.now()).await? {
         let t = &view.ticket;
         let unread_reply = match (t.customer_replied_at, t.reply_read_at) {
             (Some(r), Some(read)) => r > read,
@@ -1002,7 +1007,7 @@ pub async fn my_work(app: &App, ctx: &ShopCtx) -> Result<Vec<TicketView>> {
     let shop = ctx.shop_id();
     let assigned = tickets::assigned_to(&app.db, shop, ctx.user_id).await?;
     let contact = Contact::of(app, ctx).await;
-    Ok(views(&app.db, shop, assigned)
+    Ok(views(&app.db, shop, assigned, app.config.clock.now())
         .await?
         .into_iter()
         .map(|v| contact.view(v))

@@ -537,6 +537,36 @@ mod tests {
         assert_eq!(merged.price_for("premium", BillingInterval::Monthly), None);
     }
 
+    /// A vector computed outside this code (Python's `hmac` and OpenSSL
+    /// agree on it): HMAC-SHA256 with the secret over `"{t}.{payload}"`,
+    /// as Stripe documents. Signing and checking must both meet it.
+    ///
+    /// `printf '%s' '1767225600.{"id":"evt_known_answer","object":"event","type":"invoice.paid"}' \
+    ///   | openssl dgst -sha256 -hmac whsec_known_answer_2026`
+    #[test]
+    fn the_signature_scheme_meets_a_known_answer() {
+        let body = br#"{"id":"evt_known_answer","object":"event","type":"invoice.paid"}"#;
+        let secret = "whsec_known_answer_2026";
+        let t = 1_767_225_600;
+        let known = "4f4ea29412103ed87aa7a79d3ee7f8468b402a2d8ade95818864568f7c5d9330";
+        assert_eq!(sign(body, secret, t), format!("t={t},v1={known}"));
+        let header = format!("t={t},v1={known}");
+        assert_eq!(
+            verify_signature(body, Some(&header), &[secret.to_owned()], at(t)),
+            Ok(())
+        );
+        // One bit off in the signature, or the body, and it is refused.
+        let off = format!("t={t},v1=5{}", &known[1..]);
+        assert_eq!(
+            verify_signature(body, Some(&off), &[secret.to_owned()], at(t)),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_signature(&body[1..], Some(&header), &[secret.to_owned()], at(t)),
+            Err(SignatureError::Mismatch)
+        );
+    }
+
     #[test]
     fn signatures_verify_with_any_current_secret() {
         let body = br#"{"id":"evt_1"}"#;

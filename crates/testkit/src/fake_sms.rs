@@ -239,13 +239,21 @@ impl FakeSms {
         self.with(|s| s.refused.insert(number.to_owned(), code));
     }
 
-    /// Waits until `n` messages have arrived (up to `secs`).
+    /// Waits until `n` messages have arrived; fails the test when they have
+    /// not within `secs` (a caller must never go on with fewer).
     pub async fn wait_for(&self, n: usize, secs: u64) -> Vec<FakeMessage> {
         let until = Instant::now() + std::time::Duration::from_secs(secs);
         loop {
             let m = self.messages();
-            if m.len() >= n || Instant::now() > until {
+            if m.len() >= n {
                 return m;
+            }
+            if Instant::now() > until {
+                let bodies: Vec<&str> = m.iter().map(|x| x.body.as_str()).collect();
+                panic!(
+                    "{n} texts expected at the provider within {secs} s, {} arrived: {bodies:?}",
+                    m.len()
+                );
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
@@ -319,5 +327,17 @@ impl FakeSms {
             ],
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A test waiting for texts that never come fails there, instead of
+    /// going on with fewer.
+    #[tokio::test]
+    #[should_panic(expected = "1 texts expected at the provider within 0 s, 0 arrived")]
+    async fn wait_for_fails_when_the_texts_do_not_come() {
+        let fake = super::FakeSms::start().await.expect("fake provider");
+        fake.wait_for(1, 0).await;
     }
 }

@@ -81,6 +81,19 @@ fn lock(s: &Shared) -> std::sync::MutexGuard<'_, State> {
     }
 }
 
+/// The `Stripe-Signature` header Stripe sends: `t=<unix>,v1=<hex of
+/// HMAC-SHA256 over "{t}.{payload}">`. Written here from Stripe's
+/// description, not with Pitwall's own routine, so that the fake checks
+/// Pitwall's verification instead of agreeing with it by construction.
+pub fn stripe_signature(payload: &[u8], secret: &str, t: i64) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(payload);
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -564,8 +577,7 @@ impl FakeStripe {
         t: Option<i64>,
     ) -> anyhow::Result<(StatusCode, String)> {
         let body = event.to_string();
-        let header =
-            pitwall_core::domain::billing::sign(body.as_bytes(), secret, t.unwrap_or_else(now));
+        let header = stripe_signature(body.as_bytes(), secret, t.unwrap_or_else(now));
         let r = self
             .http
             .post(url)
@@ -621,5 +633,19 @@ impl FakeStripe {
             }
         }
         Ok(session.success_url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The same vector as Pitwall's own known-answer test, computed with
+    /// `openssl dgst -sha256 -hmac`: the fake signs as Stripe does.
+    #[test]
+    fn the_fake_signs_a_known_answer() {
+        let body = br#"{"id":"evt_known_answer","object":"event","type":"invoice.paid"}"#;
+        assert_eq!(
+            super::stripe_signature(body, "whsec_known_answer_2026", 1_767_225_600),
+            "t=1767225600,v1=4f4ea29412103ed87aa7a79d3ee7f8468b402a2d8ade95818864568f7c5d9330"
+        );
     }
 }

@@ -10,6 +10,7 @@ pub mod fake_stripe;
 pub mod openapi;
 pub mod pages;
 pub mod receiver;
+pub mod template;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -21,7 +22,6 @@ use pitwall_core::domain::{PlatformRole, ShopId};
 use pitwall_jobs::runtime::WorkerSettings;
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 pub use reqwest::StatusCode;
 
@@ -42,25 +42,24 @@ pub fn pg_required() -> bool {
         || std::env::var("PITWALL_REQUIRE_PG").is_ok_and(|v| v == "1")
 }
 
-const MIGRATION_SOURCES: &[&str] = &[
-    include_str!("../../../migrations/src/m20261123_000001_foundation.rs"),
-    include_str!("../../../migrations/src/m20261124_000002_tickets.rs"),
-    include_str!("../../../migrations/src/m20261125_000003_messaging.rs"),
-    include_str!("../../../migrations/src/m20261126_000004_customer_links.rs"),
-    include_str!("../../../migrations/src/m20261127_000005_billing.rs"),
-    include_str!("../../../migrations/src/m20261128_000006_message_indexes.rs"),
-    include_str!("../../../migrations/src/m20261203_000007_sender_numbers.rs"),
-    include_str!("../../../migrations/src/m20261204_000008_inspection_sheets.rs"),
-    include_str!("../../../migrations/src/m20261204_000009_inspections.rs"),
-    include_str!("../../../crates/domain/src/inspections_multipoint.json"),
-];
-
-fn template_name() -> String {
-    let mut h = Sha256::new();
-    for s in MIGRATION_SOURCES {
-        h.update(s.as_bytes());
+/// The migrated template's name: a hash of everything the migrations read
+/// (see [`template`]) and of the migrator's own list, computed once per
+/// process.
+fn template_name() -> anyhow::Result<String> {
+    use pitwall_migrations::MigratorTrait;
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(n) = NAME.get() {
+        return Ok(n.clone());
     }
-    format!("pitwall_tpl_{}", &hex::encode(h.finalize())[..12])
+    let names: Vec<String> = pitwall_migrations::Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    let fp = template::fingerprint(&template::workspace_root(), &names)
+        .context("hashing what the migrations read")?;
+    Ok(NAME
+        .get_or_init(|| format!("pitwall_tpl_{}", &fp.digest[..12]))
+        .clone())
 }
 
 /// A new PostgreSQL database cloned from the migrated template; its name.
@@ -73,7 +72,7 @@ pub async fn pg_database(admin_url: &str) -> anyhow::Result<String> {
     .context("PostgreSQL did not answer in 3 s")?
     .context("connecting to PostgreSQL")?;
     let backend = admin.get_database_backend();
-    let template = template_name();
+    let template = template_name()?;
     admin
         .execute_raw(Statement::from_string(
             backend,

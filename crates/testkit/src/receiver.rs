@@ -90,10 +90,25 @@ impl Receiver {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
         loop {
             let got = self.received();
-            if got.len() >= n || tokio::time::Instant::now() > deadline {
+            if got.len() >= n {
                 return got;
             }
+            assert!(
+                tokio::time::Instant::now() <= deadline,
+                "{n} deliveries expected within {secs} s, {} arrived",
+                got.len()
+            );
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    #[should_panic(expected = "1 deliveries expected within 0 s, 0 arrived")]
+    async fn wait_for_fails_when_the_deliveries_do_not_come() {
+        let rx = super::Receiver::start(&[]).await.expect("receiver");
+        rx.wait_for(1, 0).await;
     }
 }

@@ -31,18 +31,56 @@ fn assets(html: &str) -> Vec<String> {
     out
 }
 
-async fn timed(client: &reqwest::Client, url: &str, n: usize) -> Vec<Duration> {
+/// `n` sequential GETs of `url`, each timed; every answer must succeed and
+/// pass `check`, or the run stops with an error naming the failures.
+async fn timed(
+    client: &reqwest::Client,
+    url: &str,
+    n: usize,
+    check: &dyn Fn(&[u8]) -> bool,
+) -> anyhow::Result<Vec<Duration>> {
     let mut v = Vec::with_capacity(n);
+    let mut failed = 0usize;
+    let mut first = None;
     for _ in 0..n {
         let t0 = Instant::now();
-        let r = client.get(url).send().await;
-        if let Ok(r) = r {
-            let _ = r.bytes().await;
-        }
+        let outcome = match client.get(url).send().await {
+            Ok(r) if r.status().is_success() => match r.bytes().await {
+                Ok(b) if check(&b) => Ok(()),
+                Ok(_) => Err("the answer lacks what it should show".to_owned()),
+                Err(e) => Err(e.to_string()),
+            },
+            Ok(r) => Err(format!("answered {}", r.status())),
+            Err(e) => Err(e.to_string()),
+        };
         v.push(t0.elapsed());
+        if let Err(e) = outcome {
+            failed += 1;
+            first.get_or_insert(e);
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!(
+            "{url}: {failed} of {n} requests failed (first: {})",
+            first.unwrap_or_default()
+        );
     }
     v.sort();
-    v
+    Ok(v)
+}
+
+/// The customer's page shows every one of its services.
+fn shows_services(html: &[u8], n: usize) -> bool {
+    String::from_utf8_lossy(html)
+        .matches("data-testid=\"service\"")
+        .count()
+        == n
+}
+
+/// The JSON of the link lists every service.
+fn lists_services(json: &[u8], n: usize) -> bool {
+    serde_json::from_slice::<Value>(json)
+        .is_ok_and(|v| v["services"].as_array().is_some_and(|s| s.len() == n))
 }
 
 fn ms(d: Duration) -> f64 {
@@ -73,7 +111,7 @@ pub async fn customer_page(backend: Backend, n: usize) -> anyhow::Result<()> {
                        {"kind": "fee", "description": "Shop supplies", "quantity": 1, "unit_price": 500, "taxable": true}]})
         })
         .collect();
-    let (_, pushed) = t
+    let (status, pushed) = t
         .call(
             "PUT",
             "/api/pos/v1/tickets/BENCH-1",
@@ -86,6 +124,10 @@ pub async fn customer_page(backend: Backend, n: usize) -> anyhow::Result<()> {
             })),
         )
         .await;
+    anyhow::ensure!(
+        status.is_success(),
+        "the POS push answered {status}: {pushed}"
+    );
     let ticket = pushed["ticket"]["id"]
         .as_str()
         .unwrap_or_default()
@@ -101,13 +143,21 @@ pub async fn customer_page(backend: Backend, n: usize) -> anyhow::Result<()> {
     let token = url.rsplit("/c/").next().unwrap_or_default().to_owned();
     let client = reqwest::Client::new();
 
+    anyhow::ensure!(!token.is_empty(), "no customer link: {issued}");
+
     // First load: the page and what it pulls from us.
     let html = client.get(&url).send().await?.text().await?;
+    anyhow::ensure!(
+        shows_services(html.as_bytes(), 20),
+        "the customer page does not show its 20 services"
+    );
     let mut raw = html.len();
     let mut gz = gzip_len(html.as_bytes());
     let files = assets(&html);
     for a in &files {
-        let body = client.get(t.url(a)).send().await?.bytes().await?;
+        let r = client.get(t.url(a)).send().await?;
+        anyhow::ensure!(r.status().is_success(), "{a} answered {}", r.status());
+        let body = r.bytes().await?;
         raw += body.len();
         gz += gzip_len(&body);
     }
@@ -123,10 +173,13 @@ pub async fn customer_page(backend: Backend, n: usize) -> anyhow::Result<()> {
     // Warm up, then time each kind of answer in turn.
     let json_url = t.url(&format!("/api/customer/v1/links/{token}"));
     let health = t.url("/health");
-    timed(&client, &url, 20).await;
-    let page = timed(&client, &url, n).await;
-    let api = timed(&client, &json_url, n).await;
-    let bare = timed(&client, &health, n).await;
+    let page_ok = |b: &[u8]| shows_services(b, 20);
+    let json_ok = |b: &[u8]| lists_services(b, 20);
+    let any = |_: &[u8]| true;
+    timed(&client, &url, 20, &page_ok).await?;
+    let page = timed(&client, &url, n, &page_ok).await?;
+    let api = timed(&client, &json_url, n, &json_ok).await?;
+    let bare = timed(&client, &health, n, &any).await?;
     let p50 = |v: &[Duration]| v[v.len() / 2];
     let p99 = |v: &[Duration]| v[(v.len() * 99 / 100).min(v.len() - 1)];
     println!(

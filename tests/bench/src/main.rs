@@ -59,37 +59,78 @@ async fn guarded_hello(
     Ok("hello")
 }
 
-async fn load(url: String, token: Option<String>, connections: usize, secs: u64) -> f64 {
+/// Requests per second from `connections` clients for `secs` seconds.
+/// Every answer must be a success whose body passes `check` (the work the
+/// request stands for was done); any failed request is counted, reported
+/// and makes the run an error, so that a figure is never made of errors.
+async fn load(
+    url: String,
+    token: Option<String>,
+    connections: usize,
+    secs: u64,
+    check: fn(&[u8]) -> bool,
+) -> anyhow::Result<f64> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
-        .build()
-        .expect("client");
+        .build()?;
     let done = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let first_failure = Arc::new(std::sync::Mutex::new(None::<String>));
     let until = Instant::now() + Duration::from_secs(secs);
     let mut tasks = Vec::new();
     for _ in 0..connections {
-        let (client, url, token, done) = (client.clone(), url.clone(), token.clone(), done.clone());
+        let (client, url, token) = (client.clone(), url.clone(), token.clone());
+        let (done, failed, first_failure) = (done.clone(), failed.clone(), first_failure.clone());
         tasks.push(tokio::spawn(async move {
             while Instant::now() < until {
                 let mut req = client.get(&url);
                 if let Some(t) = &token {
                     req = req.bearer_auth(t);
                 }
-                match req.send().await {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
+                let outcome = match req.send().await {
+                    Ok(r) if r.status().is_success() => match r.bytes().await {
+                        Ok(b) if check(&b) => Ok(()),
+                        Ok(b) => Err(format!(
+                            "unexpected answer: {}",
+                            String::from_utf8_lossy(&b[..b.len().min(200)])
+                        )),
+                        Err(e) => Err(format!("reading the answer: {e}")),
+                    },
+                    Ok(r) => Err(format!("answered {}", r.status())),
+                    Err(e) => Err(e.to_string()),
+                };
+                match outcome {
+                    Ok(()) => {
                         done.fetch_add(1, Ordering::Relaxed);
                     }
-                    Ok(r) => panic!("{url} answered {}", r.status()),
-                    Err(e) => panic!("{url}: {e}"),
+                    Err(e) => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                        if let Ok(mut f) = first_failure.lock() {
+                            f.get_or_insert(e);
+                        }
+                    }
                 }
             }
         }));
     }
     for t in tasks {
-        let _ = t.await;
+        t.await?;
     }
-    done.load(Ordering::Relaxed) as f64 / secs as f64
+    let failed = failed.load(Ordering::Relaxed);
+    let done = done.load(Ordering::Relaxed);
+    if failed > 0 {
+        let first = first_failure
+            .lock()
+            .ok()
+            .and_then(|f| f.clone())
+            .unwrap_or_default();
+        anyhow::bail!(
+            "{url}: {failed} of {} requests failed (first: {first})",
+            failed + done
+        );
+    }
+    anyhow::ensure!(done > 0, "{url}: no request completed in {secs} s");
+    Ok(done as f64 / secs as f64)
 }
 
 async fn stack_vs_bare(secs: u64, backend: Backend) -> anyhow::Result<()> {
@@ -118,21 +159,36 @@ async fn stack_vs_bare(secs: u64, backend: Backend) -> anyhow::Result<()> {
     );
 
     let connections = 64;
-    let bare = load(format!("http://{bare_addr}/hello"), None, connections, secs).await;
+    let says_hello = |b: &[u8]| b == b"hello";
+    let bare = load(
+        format!("http://{bare_addr}/hello"),
+        None,
+        connections,
+        secs,
+        says_hello,
+    )
+    .await?;
     let stack = load(
         format!("http://{guarded_addr}/hello"),
         Some(owner.clone()),
         connections,
         secs,
+        says_hello,
     )
-    .await;
+    .await?;
+    // The list holds the owner: the query ran and found them.
+    let one_user = |b: &[u8]| {
+        serde_json::from_slice::<serde_json::Value>(b)
+            .is_ok_and(|v| v["items"].as_array().is_some_and(|i| i.len() == 1))
+    };
     let full = load(
         t.url("/api/v1/users?limit=1"),
         Some(owner),
         connections,
         secs,
+        one_user,
     )
-    .await;
+    .await?;
     println!(
         "stack vs bare ({backend:?}, {connections} connections, {secs} s each): bare poem {bare:.0} req/s; \
          same handler behind the full stack (auth, shop context, casbin, plan) {stack:.0} req/s, ratio {:.2}; \

@@ -76,6 +76,8 @@ pub async fn search_at_scale(shops: usize, per_shop: usize, queries: usize) -> a
     let ctx = t.app.shop_ctx(&actor, Some(shop)).await?;
     let mut times = Vec::with_capacity(queries);
     let mut hits = 0usize;
+    // Tickets found by each kind of search (number, name, phone, plate).
+    let mut found = [0usize; 4];
     for i in 0..queries {
         let q = match i % 4 {
             0 => format!("{}", 10000 + (i * 37) % per_shop),
@@ -100,7 +102,14 @@ pub async fn search_at_scale(shops: usize, per_shop: usize, queries: usize) -> a
         .await?;
         times.push(started.elapsed());
         hits += page.items.len();
+        found[i % 4] += page.items.len();
     }
+    // A search timed while finding nothing measures nothing: each kind of
+    // search must have found tickets.
+    anyhow::ensure!(
+        found.iter().all(|&n| n > 0),
+        "searches found no tickets (by number, name, phone, plate: {found:?})"
+    );
     times.sort();
     println!(
         "ticket search (PostgreSQL, {shops} shops, {count} tickets loaded in {:.1} s): {queries} searches of one shop, \
@@ -163,6 +172,11 @@ pub async fn batch_import(backend: Backend, batches: usize) -> anyhow::Result<()
             .unwrap_or(0);
     }
     let secs = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        n == batches * 100,
+        "{n} of {} tickets were created",
+        batches * 100
+    );
     println!(
         "POS batch import ({backend:?}): {n} new tickets (2 services, 3 line items each) in {batches} batches of 100, \
          {:.0} tickets/s",
@@ -243,8 +257,8 @@ pub async fn status_vs_pgbench(secs: u64, clients: usize, rounds: usize) -> anyh
             println!("status vs pgbench: pgbench failed");
             break;
         };
-        let http = status_changes_over_http(&t, &owner, &ids, &notify, clients, secs).await;
-        let direct = status_changes_direct(&t, &ctx, &ids, &notify, clients, secs).await;
+        let http = status_changes_over_http(&t, &owner, &ids, &notify, clients, secs).await?;
+        let direct = status_changes_direct(&t, &ctx, &ids, &notify, clients, secs).await?;
         println!(
             "  round {round}: pgbench {tps:.0} tps; use case {direct:.0}/s ({:.2}); HTTP API {http:.0}/s ({:.2})",
             direct / tps,
@@ -294,6 +308,87 @@ fn pgbench(url: &str, clients: usize, secs: u64) -> Option<f64> {
         .and_then(|v| v.parse::<f64>().ok())
 }
 
+/// How many status changes are recorded (each change writes one).
+async fn recorded_changes(t: &TestApp) -> anyhow::Result<i64> {
+    let db = &t.app.db;
+    db.query_one_raw(Statement::from_string(
+        db.get_database_backend(),
+        "SELECT COUNT(*) AS n FROM status_changes",
+    ))
+    .await?
+    .and_then(|r| r.try_get::<i64>("", "n").ok())
+    .ok_or_else(|| anyhow::anyhow!("could not count status changes"))
+}
+
+/// Runs `clients` tasks until `secs` pass; each try answers whether it
+/// succeeded (or why not). Any failure, or a count of recorded changes
+/// that differs from the successes, is an error: a rate made of failed or
+/// empty requests is not a result.
+async fn status_change_rate<F, Fut>(
+    t: &TestApp,
+    what: &str,
+    clients: usize,
+    secs: u64,
+    one: F,
+) -> anyhow::Result<f64>
+where
+    F: Fn(usize, usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), String>> + Send,
+{
+    let before = recorded_changes(t).await?;
+    let done = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let first_failure = Arc::new(std::sync::Mutex::new(None::<String>));
+    let until = Instant::now() + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (done, failed, first_failure, one) = (
+            done.clone(),
+            failed.clone(),
+            first_failure.clone(),
+            one.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut i = 0usize;
+            while Instant::now() < until {
+                match one(c, i).await {
+                    Ok(()) => {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                        if let Ok(mut f) = first_failure.lock() {
+                            f.get_or_insert(e);
+                        }
+                    }
+                }
+                i += 1;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await?;
+    }
+    let (done, failed) = (done.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    if failed > 0 {
+        let first = first_failure
+            .lock()
+            .ok()
+            .and_then(|f| f.clone())
+            .unwrap_or_default();
+        anyhow::bail!(
+            "{what}: {failed} of {} status changes failed (first: {first})",
+            done + failed
+        );
+    }
+    let recorded = recorded_changes(t).await? - before;
+    anyhow::ensure!(
+        done > 0 && recorded == done as i64,
+        "{what}: {done} status changes answered, {recorded} recorded"
+    );
+    Ok(done as f64 / secs as f64)
+}
+
 /// Status changes per second through `PUT /api/v1/tickets/{id}/status`.
 async fn status_changes_over_http(
     t: &TestApp,
@@ -302,46 +397,36 @@ async fn status_changes_over_http(
     notify: &[StatusId],
     clients: usize,
     secs: u64,
-) -> f64 {
-    let done = Arc::new(AtomicU64::new(0));
-    let until = Instant::now() + Duration::from_secs(secs);
+) -> anyhow::Result<f64> {
     let client = reqwest::Client::new();
-    let mut tasks = Vec::new();
-    for c in 0..clients {
-        let (client, done, owner) = (client.clone(), done.clone(), owner.to_owned());
-        let urls: Vec<String> = ids
-            .iter()
-            .skip(c)
-            .step_by(clients)
+    let urls: Arc<Vec<String>> = Arc::new(
+        ids.iter()
             .map(|id| t.url(&format!("/api/v1/tickets/{id}/status")))
-            .collect();
-        let notify = notify.to_vec();
-        tasks.push(tokio::spawn(async move {
-            let mut i = 0usize;
-            while Instant::now() < until {
-                let url = &urls[i % urls.len()];
-                let status = notify[i % notify.len()];
-                i += 1;
-                let r = client
-                    .put(url)
-                    .bearer_auth(&owner)
-                    .json(&json!({"status_id": status}))
-                    .send()
-                    .await;
-                match r {
-                    Ok(r) if r.status().is_success() => {
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ok(r) => panic!("status change answered {}", r.status()),
-                    Err(e) => panic!("status change: {e}"),
-                }
+            .collect(),
+    );
+    let (notify, owner) = (Arc::new(notify.to_vec()), Arc::new(owner.to_owned()));
+    status_change_rate(t, "HTTP API", clients, secs, move |c, i| {
+        let (client, urls, notify, owner) =
+            (client.clone(), urls.clone(), notify.clone(), owner.clone());
+        async move {
+            // Client c takes every clients-th ticket, so no two race.
+            let mine = urls.len().div_ceil(clients).max(1);
+            let url = &urls[(c + (i % mine) * clients) % urls.len()];
+            let status = notify[i % notify.len()];
+            match client
+                .put(url)
+                .bearer_auth(owner.as_str())
+                .json(&json!({"status_id": status}))
+                .send()
+                .await
+            {
+                Ok(r) if r.status().is_success() => Ok(()),
+                Ok(r) => Err(format!("answered {}", r.status())),
+                Err(e) => Err(e.to_string()),
             }
-        }));
-    }
-    for task in tasks {
-        let _ = task.await;
-    }
-    done.load(Ordering::Relaxed) as f64 / secs as f64
+        }
+    })
+    .await
 }
 
 /// The same write path without HTTP: the use case the API calls, with the
@@ -353,36 +438,29 @@ async fn status_changes_direct(
     notify: &[StatusId],
     clients: usize,
     secs: u64,
-) -> f64 {
-    let done = Arc::new(AtomicU64::new(0));
-    let until = Instant::now() + Duration::from_secs(secs);
-    let mut tasks = Vec::new();
-    for c in 0..clients {
-        let (app, ctx, done, notify) = (t.app.clone(), ctx.clone(), done.clone(), notify.to_vec());
-        let mine: Vec<TicketId> = ids.iter().skip(c).step_by(clients).copied().collect();
-        tasks.push(tokio::spawn(async move {
-            let mut i = 0usize;
-            while Instant::now() < until {
-                let r = pitwall_core::tickets::set_status(
-                    &app,
-                    &ctx,
-                    mine[i % mine.len()],
-                    notify[i % notify.len()],
-                    None,
-                )
-                .await;
-                i += 1;
-                match r {
-                    Ok(_) => {
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(e) => panic!("status change: {e}"),
+) -> anyhow::Result<f64> {
+    let (app, ctx) = (t.app.clone(), ctx.clone());
+    let (ids, notify) = (Arc::new(ids.to_vec()), Arc::new(notify.to_vec()));
+    status_change_rate(t, "use case", clients, secs, move |c, i| {
+        let (app, ctx, ids, notify) = (app.clone(), ctx.clone(), ids.clone(), notify.clone());
+        async move {
+            let mine = ids.len().div_ceil(clients).max(1);
+            let id = ids[(c + (i % mine) * clients) % ids.len()];
+            let status = notify[i % notify.len()];
+            match pitwall_core::tickets::set_status(&app, &ctx, id, status, None).await {
+                Ok(change)
+                    if change
+                        .view
+                        .status
+                        .as_ref()
+                        .is_some_and(|s| s.id == status.as_uuid()) =>
+                {
+                    Ok(())
                 }
+                Ok(_) => Err("the ticket does not show the new status".to_owned()),
+                Err(e) => Err(e.to_string()),
             }
-        }));
-    }
-    for task in tasks {
-        let _ = task.await;
-    }
-    done.load(Ordering::Relaxed) as f64 / secs as f64
+        }
+    })
+    .await
 }

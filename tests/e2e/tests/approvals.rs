@@ -7,6 +7,7 @@
 
 use pitwall_core::domain::Role;
 use pitwall_core::store::sea_orm::{ConnectionTrait, DbBackend, Statement};
+use pitwall_testkit::fake_sms::FakeSms;
 use pitwall_testkit::receiver::Receiver;
 use pitwall_testkit::{Backend, Options, StatusCode, TestApp, both_backends};
 use serde_json::{Value, json};
@@ -712,12 +713,54 @@ both_backends!(presence_and_the_customers_message, async |t: &TestApp| {
     assert_eq!(dash["items"][0]["unread_reply"], true, "{dash}");
 });
 
-both_backends!(
-    links_go_out_by_text_with_the_shops_template,
-    async |t: &TestApp| {
+mod links_go_out_by_text_with_the_shops_template {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        links_by_text(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        links_by_text(Backend::Postgres).await;
+    }
+}
+
+/// With the workers and a provider: the text the customer gets is the
+/// shop's own link template, filled in.
+async fn links_by_text(backend: Backend) {
+    let fake = FakeSms::start().await.expect("fake SMS provider");
+    let opts = Options {
+        workers: true,
+        env: fake.env("+15125550100"),
+        ..Default::default()
+    };
+    let Some(t) = TestApp::spawn_with(backend, opts).await else {
+        return;
+    };
+    {
+        let t = &t;
         let s = setup(t, "send-shop", "premium").await;
+        let (st, b) = t
+            .call(
+                "PUT",
+                "/api/v1/message-templates/link",
+                Some(&s.owner),
+                Some(json!({"body": "{{ shop_name }} for {{ first_name }}: your {{ vehicle }} estimate, {{ link }} (reply STOP to stop)"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{b}");
         let (token, b) = link(t, &s.owner, &s.ticket, json!({"send": "sms"})).await;
         let message = b["message_id"].as_str().expect("a message").to_owned();
+        let url = b["url"].as_str().unwrap().to_owned();
+        let got = fake.wait_for(1, 15).await;
+        assert_eq!(
+            got[0].body,
+            format!(
+                "Shop send-shop for Dana: your 2019 Honda Civic estimate, {url} (reply STOP to stop)"
+            )
+        );
         let (_, tk) = t
             .get(&format!("/api/v1/tickets/{}", s.ticket), &s.owner)
             .await;
@@ -762,7 +805,8 @@ both_backends!(
         assert_eq!(st, StatusCode::FORBIDDEN, "{b}");
         assert_eq!(b["permission"], "customer_links.send");
     }
-);
+    t.finish().await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outgoing_webhooks_are_signed_retried_and_logged() {

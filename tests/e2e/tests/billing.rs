@@ -611,10 +611,29 @@ with_stripe!(
     }
 );
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_stripe_billing_says_so_and_everything_else_works() {
-    let t = TestApp::spawn(Backend::Sqlite).await.unwrap();
-    let (_, token) = t.shop("nostripe", "starter").await;
+mod without_stripe_billing_says_so_and_everything_else_works {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        without_stripe(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        without_stripe(Backend::Postgres).await;
+    }
+}
+
+async fn without_stripe(backend: Backend) {
+    let opts = Options {
+        workers: true,
+        ..Default::default()
+    };
+    let Some(t) = TestApp::spawn_with(backend, opts).await else {
+        return;
+    };
+    let (shop, token) = t.shop("nostripe", "starter").await;
     let (s, b) = t.get("/api/v1/billing", &token).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["configured"], false);
@@ -638,6 +657,107 @@ async fn without_stripe_billing_says_so_and_everything_else_works() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let r = t.client.get(t.url("/app/billing")).send().await.unwrap();
     assert!(r.status().is_redirection() || r.status().is_success());
+
+    // Everything else works. The POS pushes a ticket; a status that tells
+    // the customer is set, and the workers text them.
+    let (_, key) = t
+        .post("/api/v1/api-keys", &token, json!({"name": "POS"}))
+        .await;
+    let key = key["secret"].as_str().expect("an API key").to_owned();
+    let (s, pushed) = t
+        .call(
+            "PUT",
+            "/api/pos/v1/tickets/NS-1",
+            Some(&key),
+            Some(json!({
+                "kind": "workorder", "number": "3001", "pos_updated_at": "2026-11-23T10:00:00Z",
+                "customer": {"external_id": "C-NS", "first_name": "Nora", "phone": "(512) 555-0161"},
+                "services": [],
+            })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{pushed}");
+    let ticket = pushed["ticket"]["id"].as_str().unwrap().to_owned();
+    let customer = pushed["ticket"]["customer"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, statuses) = t.get("/api/v1/vehicle-statuses", &token).await;
+    let notify = statuses["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["notify_customer"] == true)
+        .expect("a status that tells the customer")["id"]
+        .clone();
+    let (s, set) = t
+        .call(
+            "PUT",
+            &format!("/api/v1/tickets/{ticket}/status"),
+            Some(&token),
+            Some(json!({"status_id": notify})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{set}");
+    let message = set["messages"][0]["id"]
+        .as_str()
+        .expect("a text")
+        .to_owned();
+    let mut last = Value::Null;
+    for _ in 0..300 {
+        let (_, th) = t.get(&format!("/api/v1/threads/{customer}"), &token).await;
+        last = th["messages"]
+            .as_array()
+            .and_then(|ms| ms.iter().find(|m| m["id"] == message.as_str()).cloned())
+            .unwrap_or_default();
+        if last["status"] == "sent" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(last["status"], "sent", "{last}");
+    // Invitations go out by e-mail.
+    let (s, b) = t
+        .post(
+            "/api/v1/invitations",
+            &token,
+            json!({"email": "advisor@nostripe.test", "role": "advisor"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    t.wait_for_mail("advisor@nostripe.test").await;
+    // Support moves the shop to another plan, and its features follow.
+    let (s, b) = brand(&t, &token, "#123456").await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "Starter has no branding: {b}");
+    let support = t
+        .platform(
+            "support@nostripe.test",
+            pitwall_core::domain::PlatformRole::Support,
+        )
+        .await;
+    let (s, b) = t
+        .call(
+            "PUT",
+            &format!("/api/admin/v1/shops/{shop}/plan"),
+            Some(&support),
+            Some(json!({"plan": "pro"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    wait_me(&t, &token, |me| me["billing"]["plan"] == "pro").await;
+    let (s, b) = brand(&t, &token, "#123456").await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // The pages: the dashboard, and billing saying who sets plans.
+    let c = browser();
+    sign_in(&t, &c, "owner@nostripe.test").await;
+    let (s, html) = page(&t, &c, "/app").await;
+    assert_eq!(s, StatusCode::OK, "{html}");
+    let (s, html) = page(&t, &c, "/app/billing").await;
+    assert_eq!(s, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("data-testid=\"billing-not-configured\""),
+        "{html}"
+    );
     t.finish().await;
 }
 

@@ -148,6 +148,26 @@ async fn unread_on_dashboard(t: &TestApp, owner: &str, ticket: &str) -> bool {
         == true
 }
 
+/// Waits until no message of the customer's thread waits for a worker
+/// (queued or mid-send). Taken after a text queued last has reached the
+/// provider, it proves the workers have been through everything written
+/// before it, so a count of what the provider got is final.
+async fn settled(t: &TestApp, owner: &str, customer: &str) -> Value {
+    let mut th = Value::Null;
+    for _ in 0..300 {
+        th = t.get(&format!("/api/v1/threads/{customer}"), owner).await.1;
+        let busy = th["messages"].as_array().is_some_and(|ms| {
+            ms.iter()
+                .any(|m| m["status"] == "queued" || m["status"] == "sending")
+        });
+        if !busy {
+            return th;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("messages still wait for a worker: {th}");
+}
+
 with_provider!(
     a_status_text_is_delivered_receipted_answered_and_stopped,
     async |t: &TestApp, fake: &FakeSms| {
@@ -185,8 +205,10 @@ with_provider!(
         let last = last_message_on_dashboard(t, &owner, &ticket_id).await;
         assert_eq!(last["id"], msg_id.as_str());
         assert_eq!(last["status"], "delivered");
-        // A late "sent" receipt never undoes "delivered".
-        fake.report(&got[0], "sent", None).await.unwrap();
+        // A late "sent" receipt is taken (so the provider stops retrying it)
+        // and never undoes "delivered".
+        let (s, b) = fake.report(&got[0], "sent", None).await.unwrap();
+        assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
         let (_, th) = t.get(&format!("/api/v1/threads/{customer}"), &owner).await;
         assert_eq!(th["messages"][0]["status"], "delivered");
         let (_, tl) = t
@@ -291,15 +313,19 @@ with_provider!(
         let last = last_message_on_dashboard(t, &owner, &ticket_id).await;
         assert_eq!(last["status"], "failed");
         assert_eq!(last["error_code"], "customer_opted_out");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        assert_eq!(fake.messages().len(), 3, "nothing more was texted");
 
-        // HELP answers with the shop's name; START opts back in.
+        // HELP answers with the shop's name. Its answer is queued after
+        // the refused texts: once it has gone and nothing waits, the
+        // workers have been through the queue, and nothing more was texted.
         fake.text_in(&t.base_url, CUSTOMER, SHOP_NUMBER, "HELP")
             .await
             .unwrap();
         let got = fake.wait_for(4, 15).await;
         assert!(got[3].body.contains("Shop msg-shop"), "{}", got[3].body);
+        settled(t, &owner, &customer).await;
+        let bodies: Vec<String> = fake.messages().into_iter().map(|m| m.body).collect();
+        assert_eq!(bodies.len(), 4, "nothing more was texted: {bodies:?}");
+        // START opts back in.
         fake.text_in(&t.base_url, CUSTOMER, SHOP_NUMBER, "Start")
             .await
             .unwrap();
@@ -986,8 +1012,25 @@ with_provider!(
             )
             .await;
         assert_eq!(set["messages"][0]["status"], "queued");
+        // The status text was queued after the reminder; once it has gone,
+        // the reminder is still held and the provider has nothing else.
         let got = fake.wait_for(1, 15).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        message_in(
+            t,
+            &owner,
+            &customer,
+            set["messages"][0]["id"].as_str().unwrap(),
+            &["sent"],
+        )
+        .await;
+        let (_, th) = t.get(&format!("/api/v1/threads/{customer}"), &owner).await;
+        let reminder = th["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == r["id"])
+            .expect("the reminder in the thread");
+        assert_eq!(reminder["status"], "held", "{reminder}");
         assert_eq!(fake.messages().len(), 1, "the reminder waits: {got:?}");
         let (s, b) = t
             .call(
@@ -1136,6 +1179,67 @@ with_provider!(
         assert!(
             span >= Duration::from_millis(800),
             "six texts within {span:?}"
+        );
+    }
+);
+
+// Quiet hours end at the top of an hour in the shop's zone. The app's
+// clock (the one the rules read) is moved to a few seconds before that
+// instant, inside the quiet hours: a reminder is held until their end and
+// goes out then, without the test waiting for a real night to pass.
+with_provider!(
+    a_held_text_goes_when_quiet_hours_end,
+    async |t: &TestApp, fake: &FakeSms| {
+        use chrono::{Timelike, Utc};
+        let (_, owner) = t.shop("dawn-shop", "premium").await;
+        let (ticket_id, customer) = ticket(t, &owner, "(512) 555-0123").await;
+        let (_, shop) = t.get("/api/v1/shop", &owner).await;
+        let tz: chrono_tz::Tz = shop["time_zone"].as_str().unwrap().parse().unwrap();
+        let clock = &t.app.config.clock;
+        let end_local = (clock.now().with_timezone(&tz) + chrono::Duration::hours(2))
+            .with_minute(0)
+            .and_then(|t| t.with_second(0))
+            .and_then(|t| t.with_nanosecond(0))
+            .expect("the top of an hour");
+        let end = end_local.with_timezone(&Utc);
+        // An hour long: the real time, up to two hours before the end, is
+        // outside them, so only the moved clock puts the reminder inside.
+        let start_hour = (end_local.hour() + 23) % 24;
+        let (s, b) = t
+            .call(
+                "PUT",
+                "/api/v1/messaging-settings",
+                Some(&owner),
+                Some(json!({"quiet_hours_start": format!("{start_hour:02}:00"),
+                            "quiet_hours_end": format!("{:02}:00", end_local.hour()),
+                            "require_sms_consent": false, "sms_from": null})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        clock.advance(end - clock.now() - chrono::Duration::seconds(4));
+
+        let (s, r) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket_id}/reminders"),
+                &owner,
+                json!({"channel": "sms"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        assert_eq!(r["status"], "held", "{r}");
+        assert_eq!(r["hold_reason"], "quiet_hours");
+        let until: chrono::DateTime<Utc> = r["held_until"].as_str().unwrap().parse().unwrap();
+        assert_eq!(until, end, "held until the quiet hours end");
+
+        // Released when they end: at the provider, recorded as sent, and
+        // not before the end (by the system clock the queue runs on).
+        let got = fake.wait_for(1, 30).await;
+        assert_eq!(got[0].body, r["body"].as_str().unwrap());
+        let sent = message_in(t, &owner, &customer, r["id"].as_str().unwrap(), &["sent"]).await;
+        let sent_at: chrono::DateTime<Utc> = sent["sent_at"].as_str().unwrap().parse().unwrap();
+        assert!(
+            sent_at >= clock.on_system_clock(end),
+            "sent at {sent_at}, before the quiet hours ended"
         );
     }
 );

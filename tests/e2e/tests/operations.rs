@@ -72,14 +72,22 @@ struct SmtpServer {
 
 impl SmtpServer {
     fn start() -> Option<Self> {
+        Self::start_on(None)
+    }
+
+    /// On `port` if given (one try), else on a free port.
+    fn start_on(fixed: Option<u16>) -> Option<Self> {
         // Two tests may be handed the same free port; only a server whose
         // own Maildir appeared is ours, otherwise try another port.
-        for _ in 0..5 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .ok()?
-                .local_addr()
-                .ok()?
-                .port();
+        for _ in 0..if fixed.is_some() { 1 } else { 5 } {
+            let port = match fixed {
+                Some(p) => p,
+                None => std::net::TcpListener::bind("127.0.0.1:0")
+                    .ok()?
+                    .local_addr()
+                    .ok()?
+                    .port(),
+            };
             let dir = std::env::temp_dir()
                 .join(format!("pitwall-smtp-{}", uuid::Uuid::new_v4().simple()));
             // aiosmtpd's Mailbox handler makes the Maildir (tmp/new/cur)
@@ -350,10 +358,40 @@ async fn dead_job_is_visible_and_retryable(backend: Backend) {
     assert_eq!(job["queue"], "pitwall.email");
     assert!(job["attempts"].as_i64().unwrap() >= 1, "{job}");
     let id = job["id"].as_str().unwrap();
+    // The mail server comes back; a retried job runs again and sends.
+    let Some(smtp) = SmtpServer::start_on(Some(port)) else {
+        if pitwall_testkit::pg_required() {
+            panic!("python3-aiosmtpd is needed (apt-get install python3-aiosmtpd)");
+        }
+        eprintln!("SKIPPED: python3-aiosmtpd is not installed");
+        t.finish().await;
+        return;
+    };
+    assert!(
+        smtp.messages().is_empty(),
+        "nothing is sent before the retry"
+    );
     let (s, b) = t
         .post(&format!("/api/admin/v1/jobs/{id}/retry"), &admin, json!({}))
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
+    let started = Instant::now();
+    while !smtp.messages().iter().any(|m| m.contains("lost@dead.test")) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the retried job never sent the invitation"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, dead) = t.get("/api/admin/v1/jobs?state=dead", &admin).await;
+    assert!(
+        !dead["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j["id"] == id),
+        "the job is dead no more: {dead}"
+    );
     let (s, _) = t
         .post("/api/admin/v1/jobs/not-a-job/retry", &admin, json!({}))
         .await;

@@ -245,9 +245,19 @@ both_backends!(one_phone_number_is_one_customer, async |t: &TestApp| {
     // Search by phone in another format, and by name.
     let (_, found) = t.get("/api/v1/customers?q=(512)%20555-0177", &owner).await;
     assert_eq!(found["items"][0]["last_name"], "Nguyen", "{found}");
-    // Merge folds the duplicate's tickets into the kept customer.
+    // Merge folds the duplicate's tickets into the kept customer: give the
+    // duplicate two (the POS finds it by its phone).
     let keep = ra["ticket"]["customer"]["id"].as_str().unwrap();
     let dup = d["customer"]["id"].as_str().unwrap();
+    let mut dup_tickets = Vec::new();
+    for (ext, number) in [("P-3", "4003"), ("P-4", "4004")] {
+        let mut tk = ticket(number, "2026-11-23T10:00:00Z");
+        tk["customer"] = json!({"last_name": "Nguyen", "phone": "(512) 555-0177"});
+        let (s, r) = put(t, &key, ext, tk).await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        assert_eq!(r["ticket"]["customer"]["id"], dup, "{r}");
+        dup_tickets.push(r["ticket"]["id"].as_str().unwrap().to_owned());
+    }
     let (s, merged) = t
         .post(
             &format!("/api/v1/customers/{keep}/merge"),
@@ -258,6 +268,10 @@ both_backends!(one_phone_number_is_one_customer, async |t: &TestApp| {
     assert_eq!(s, StatusCode::OK, "{merged}");
     let (_, all) = t.get("/api/v1/customers", &owner).await;
     assert_eq!(all["items"].as_array().unwrap().len(), 1, "{all}");
+    for id in &dup_tickets {
+        let (_, tk) = t.get(&format!("/api/v1/tickets/{id}"), &owner).await;
+        assert_eq!(tk["ticket"]["customer"]["id"], keep, "{tk}");
+    }
     // Bad phone names the field and adds nobody.
     let (s, e) = t
         .post("/api/v1/customers", &owner, json!({"phone": "call me"}))
@@ -966,3 +980,66 @@ async fn live_streams_are_capped_and_end_when_access_does() {
         t.finish().await;
     }
 }
+
+// A count-down of 60 minutes turns orange with a fifth of it (12 minutes)
+// left and red when it runs out, on the API, the dashboard and the page.
+// The app's clock (the one the rules read) moves instead of real time.
+both_backends!(a_timer_turns_orange_then_red, async |t: &TestApp| {
+    let (_, owner) = t.shop("timer-shop", "premium").await;
+    let key = pos_key(t, &owner).await;
+    let (_, pushed) = put(t, &key, "TM-1", ticket("7001", "2026-11-23T10:00:00Z")).await;
+    let id = pushed["ticket"]["id"].as_str().unwrap().to_owned();
+    let in_shop = status_id(t, &owner, "In shop").await;
+    let (s, b) = t
+        .call(
+            "PUT",
+            &format!("/api/v1/tickets/{id}/status"),
+            Some(&owner),
+            Some(json!({"status_id": in_shop, "duration_minutes": 60})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["ticket"]["timer"]["mode"], "count_down");
+    let c = pitwall_testkit::pages::browser();
+    pitwall_testkit::pages::sign_in(t, &c, "owner@timer-shop.test").await;
+    // The level on the ticket, on the dashboard row, and the dashboard
+    // page's class for it (orange for warning, red for overdue).
+    let levels = async || {
+        let (_, detail) = t.get(&format!("/api/v1/tickets/{id}"), &owner).await;
+        let (_, dash) = t.get("/api/v1/dashboard", &owner).await;
+        let row = dash["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["ticket"]["id"] == id.as_str())
+            .expect("the ticket on the dashboard")
+            .clone();
+        let (_, html) = pitwall_testkit::pages::page(t, &c, "/app/dashboard").await;
+        let class = html
+            .split("<span class=\"timer ")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_default()
+            .to_owned();
+        (
+            detail["ticket"]["timer"]["level"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            row["ticket"]["timer"]["level"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            class,
+        )
+    };
+    let all = |l: &str| (l.to_owned(), l.to_owned(), l.to_owned());
+    assert_eq!(levels().await, all("normal"));
+    let clock = &t.app.config.clock;
+    clock.advance(chrono::Duration::minutes(47));
+    assert_eq!(levels().await, all("normal"), "13 minutes left");
+    clock.advance(chrono::Duration::minutes(2));
+    assert_eq!(levels().await, all("warning"), "11 minutes left");
+    clock.advance(chrono::Duration::minutes(11));
+    assert_eq!(levels().await, all("overdue"), "time is up");
+});
