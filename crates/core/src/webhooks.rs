@@ -10,7 +10,12 @@ use crate::tokens::new_token;
 use crate::{App, Error, Result, ShopCtx};
 
 /// The events a webhook receives.
-pub const EVENTS: &[&str] = &["work_approved", "work_declined", "test"];
+pub const EVENTS: &[&str] = &[
+    "work_approved",
+    "work_declined",
+    "inspection_published",
+    "test",
+];
 
 /// At most this many webhooks per shop.
 pub const MAX_PER_SHOP: usize = 5;

@@ -817,6 +817,15 @@ both_backends!(
             )
             .await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        // The shop's webhook hears of the publication.
+        let (s, hook) = t
+            .post(
+                "/api/v1/webhooks",
+                &owner,
+                json!({"url": "http://127.0.0.1:9/inspections"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{hook}");
         let (s, p) = t
             .post(
                 &format!("/api/v1/inspections/{id}/publish"),
@@ -825,6 +834,14 @@ both_backends!(
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{p}");
+        let (_, hooks) = t.get("/api/v1/webhooks", &owner).await;
+        let deliveries = hooks["items"][0]["deliveries"].as_array().unwrap();
+        assert!(
+            deliveries
+                .iter()
+                .any(|d| d["event"] == "inspection_published"),
+            "{hooks}"
+        );
         assert_eq!(p["inspection"]["status"], "published");
         assert!(p["link_url"].as_str().unwrap().contains("/c/pwc_"), "{p}");
         assert!(p["message_id"].is_string(), "{p}");

@@ -263,6 +263,33 @@ pub async fn publish(
         }),
     )
     .await?;
+    if ctx.features.has(pitwall_domain::Feature::Webhooks) {
+        let t = pitwall_store::tickets::get(&txn, shop, ticket)
+            .await?
+            .ok_or(Error::NotFound("ticket"))?;
+        let kind = TimelineKind::InspectionPublished.as_str();
+        pitwall_jobs::webhooks::enqueue(
+            &txn,
+            shop,
+            kind,
+            json!({
+                "event": kind,
+                "created_at": now,
+                "shop_id": shop,
+                "ticket_id": ticket,
+                "ticket_number": t.number,
+                "ticket_external_id": t.external_id,
+                "data": {
+                    "inspection_id": id,
+                    "name": current.row.name,
+                    "urgent": count(Urgent),
+                    "needs_attention": count(NeedsAttention),
+                    "good": count(Good),
+                },
+            }),
+        )
+        .await?;
+    }
     let view = load(&txn, ctx, id).await?;
     let announced = app.live.announce(live);
     txn.commit().await?;
