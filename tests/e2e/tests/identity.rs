@@ -80,7 +80,8 @@ both_backends!(wrong_password_is_rate_limited, async |t: &TestApp| {
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{b}");
         assert_eq!(b["code"], "unauthenticated");
     }
-    // Even the right password is refused while the account is locked.
+    // Even the right password is refused while this address is slowed down
+    // (the account itself stays open to other addresses: hardening.rs).
     let (s, b) = t
         .call(
             "POST",
