@@ -167,14 +167,11 @@ pub async fn issue(
 /// The link as the chat log shows it: enough to tell links apart, not
 /// enough to open one.
 pub fn masked_url(base_url: &str, token: &str) -> String {
-    let tail: String = token
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
+    // Tokens are ASCII (`pwc_` and URL-safe base64), so a byte offset is a
+    // character boundary.
+    let tail = token
+        .get(token.len().saturating_sub(4)..)
+        .unwrap_or_default();
     format!("{base_url}/c/pwc_…{tail}")
 }
 
