@@ -16,6 +16,7 @@ mod m20261128_000006_message_indexes;
 mod m20261203_000007_sender_numbers;
 mod m20261204_000008_inspection_sheets;
 mod m20261204_000009_inspections;
+mod m20261205_000010_billing_read_order;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000007_sender_numbers::Migration),
             Box::new(m20261204_000008_inspection_sheets::Migration),
             Box::new(m20261204_000009_inspections::Migration),
+            Box::new(m20261205_000010_billing_read_order::Migration),
         ]
     }
 }

@@ -555,6 +555,8 @@ async fn read_subscription(
     s: &StripeSettings,
     id: &str,
 ) -> std::result::Result<(billing::SubscriptionState, HashMap<String, String>), BillingFailure> {
+    // Real time, not the billing clock: it orders reads made by any worker.
+    let read_started_at = Utc::now();
     let sub = stripe_billing::subscription::RetrieveSubscription::new(id)
         .send(&s.client)
         .await
@@ -590,6 +592,7 @@ async fn read_subscription(
         current_period_end: item.and_then(|i| DateTime::from_timestamp(i.current_period_end, 0)),
         cancel_at_period_end: sub.cancel_at_period_end,
         trial_end: sub.trial_end.and_then(|t| DateTime::from_timestamp(t, 0)),
+        read_started_at,
     };
     Ok((state, sub.metadata))
 }
@@ -723,6 +726,21 @@ async fn apply_state(
     let shop_row = &shops::get(&txn, shop)
         .await?
         .ok_or(Error::NotFound("shop"))?;
+    // Two events of one shop can be processed at once, each re-reading the
+    // subscription. A read begun after ours saw at least what we saw, so
+    // ours must not overwrite it (the change it missed has its own event).
+    if let Some(newer) = before.state_read_at
+        && newer > state.read_started_at
+    {
+        txn.commit().await?;
+        return Ok((
+            "ignored",
+            Some(format!(
+                "superseded: a later read of the subscription was applied ({})",
+                before.last_event_id.as_deref().unwrap_or("support")
+            )),
+        ));
+    }
     // An older subscription ending must not close a shop that has since
     // subscribed again (events of both arrive in any order).
     let live = rules::status_counts_as_subscribed(Some(state.status));

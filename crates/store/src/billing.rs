@@ -61,6 +61,7 @@ pub async fn ensure(db: &impl ConnectionTrait, shop: ShopId) -> Result<ShopBilli
         comp: Set(false),
         comp_reason: Set(None),
         last_event_id: Set(None),
+        state_read_at: Set(None),
         updated_at: Set(now()),
     };
     shop_billing::Entity::insert(row)
@@ -107,6 +108,8 @@ pub struct SubscriptionState {
     pub current_period_end: Option<DateTime<Utc>>,
     pub cancel_at_period_end: bool,
     pub trial_end: Option<DateTime<Utc>>,
+    /// When the read from Stripe that answered this state began.
+    pub read_started_at: DateTime<Utc>,
 }
 
 /// Writes the subscription's state, the past-due episode's start (kept
@@ -132,6 +135,7 @@ pub async fn apply_subscription(
     am.past_due_since = Set(past_due_since);
     am.past_due_notified_at = Set(past_due_notified_at);
     am.last_event_id = Set(Some(event_id.to_owned()));
+    am.state_read_at = Set(Some(s.read_started_at));
     am.updated_at = Set(now());
     Ok(am.update(db).await?)
 }

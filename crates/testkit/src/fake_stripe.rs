@@ -59,6 +59,9 @@ struct State {
     /// one per identifier; a test checks Pitwall asked once).
     meter_event_requests: usize,
     subscription_reads: usize,
+    /// Holds the next subscription read's answer this long: the state is
+    /// taken when the request arrives, as a slow read from Stripe would.
+    slow_next_read: Option<std::time::Duration>,
     webhook: Option<(String, String)>,
     counter: u64,
     /// This fake's own URL (for the Checkout and portal pages).
@@ -373,10 +376,17 @@ async fn get_subscription(req: &Request, Path(id): Path<String>, state: Data<&Sh
     if let Err(r) = authorised(req) {
         return r;
     }
-    let mut s = lock(&state);
-    s.subscription_reads += 1;
-    match s.subscriptions.get(&id) {
-        Some(sub) => Json(subscription_json(sub)).into_response(),
+    let (answer, hold) = {
+        let mut s = lock(&state);
+        s.subscription_reads += 1;
+        let answer = s.subscriptions.get(&id).map(subscription_json);
+        (answer, s.slow_next_read.take())
+    };
+    if let Some(hold) = hold {
+        tokio::time::sleep(hold).await;
+    }
+    match answer {
+        Some(sub) => Json(sub).into_response(),
         None => stripe_error(
             StatusCode::NOT_FOUND,
             "invalid_request_error",
@@ -489,6 +499,12 @@ impl FakeStripe {
     }
     pub fn subscription_reads(&self) -> usize {
         lock(&self.state).subscription_reads
+    }
+
+    /// Makes the next subscription read slow: its answer is the state when
+    /// the request arrived, sent `hold` later.
+    pub fn slow_next_read(&self, hold: std::time::Duration) {
+        lock(&self.state).slow_next_read = Some(hold);
     }
 
     /// Adds a subscription directly (as if made elsewhere); answers its id.

@@ -252,6 +252,74 @@ with_stripe!(
 );
 
 with_stripe!(
+    a_slow_read_of_an_older_state_never_undoes_a_newer_one,
+    async |t: &TestApp, fake: &FakeStripe| {
+        let (shop, token, customer) = shop_with_customer(t, fake, "slow-read").await;
+        let sub = fake.add_subscription(&customer, "price_pro", "active", Some(&shop));
+        let created = fake.subscription_event("created", &sub);
+        assert_eq!(deliver(t, fake, &created).await, StatusCode::OK);
+        wait_me(t, &token, |m| m["billing"]["plan"] == "pro").await;
+
+        // The first event's read from Stripe sees Pro and answers late...
+        let reads = fake.subscription_reads();
+        fake.slow_next_read(Duration::from_millis(1500));
+        let slow = fake.subscription_event("updated", &sub);
+        assert_eq!(deliver(t, fake, &slow).await, StatusCode::OK);
+        for _ in 0..200 {
+            if fake.subscription_reads() > reads {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            fake.subscription_reads() > reads,
+            "the slow read never began"
+        );
+        // ...while the downgrade happens and its event is applied first.
+        fake.set_price(&sub, "price_starter");
+        let downgrade = fake.subscription_event("updated", &sub);
+        assert_eq!(deliver(t, fake, &downgrade).await, StatusCode::OK);
+        wait_me(t, &token, |m| m["billing"]["plan"] == "starter").await;
+
+        // The slow read finishes after: it is recorded, and changes nothing.
+        let admin = t
+            .platform(
+                "admin@slow-read.test",
+                pitwall_core::domain::PlatformRole::PlatformAdmin,
+            )
+            .await;
+        let mut slow_result = Value::Null;
+        for _ in 0..200 {
+            let (_, b) = t
+                .get(&format!("/api/admin/v1/shops/{shop}/billing"), &admin)
+                .await;
+            if let Some(e) = b["events"]
+                .as_array()
+                .and_then(|es| es.iter().find(|e| e["id"] == slow["id"]))
+                .filter(|e| e["processed_at"].is_string())
+            {
+                slow_result = e.clone();
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(slow_result["result"], "ignored", "{slow_result}");
+        assert!(
+            slow_result["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("superseded")),
+            "{slow_result}"
+        );
+        let (_, me) = t.get("/api/v1/me", &token).await;
+        assert_eq!(me["billing"]["plan"], "starter", "{me}");
+        let (_, b) = t
+            .get(&format!("/api/admin/v1/shops/{shop}/billing"), &admin)
+            .await;
+        assert_eq!(b["price_id"], "price_starter", "{b}");
+    }
+);
+
+with_stripe!(
     events_in_any_order_with_duplicates_end_in_the_same_state,
     async |t: &TestApp, fake: &FakeStripe| {
         // Six orders of the same deliveries, each on its own shop.

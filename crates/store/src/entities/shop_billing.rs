@@ -18,6 +18,7 @@ pub struct Model {
     pub comp: bool,
     pub comp_reason: Option<String>,
     pub last_event_id: Option<String>,
+    pub state_read_at: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,
 }
 
