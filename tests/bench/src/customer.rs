@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 use pitwall_testkit::{Backend, Options, TestApp};
 use serde_json::{Value, json};
 
-fn gzip_len(bytes: &[u8]) -> usize {
+pub(crate) fn gzip_len(bytes: &[u8]) -> usize {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     let _ = e.write_all(bytes);
     e.finish().map(|v| v.len()).unwrap_or(0)
 }
 
 /// `/static/...` assets named in `src=` or `href=` attributes.
-fn assets(html: &str) -> Vec<String> {
+pub(crate) fn assets(html: &str) -> Vec<String> {
     let mut out = Vec::new();
     for attr in ["src=\"", "href=\""] {
         for part in html.split(attr).skip(1) {

@@ -11,11 +11,15 @@
 //! 4. Messaging: jobs per second through the apalis worker path against a
 //!    raw `FOR UPDATE SKIP LOCKED` loop, and status change to provider
 //!    latency (p50/p99).
+//! 5. Inspections: a 4 MB phone photo's upload (thumbnail and screen copy
+//!    included) against writing the same bytes to disk, and the customer's
+//!    page with a published 30-item inspection against its 100 KB budget.
 //!
 //! `--quick` runs a short version (CI smoke run); without it, the figures
 //! in docs/BENCHMARKS.md.
 
 mod customer;
+mod inspections;
 mod messaging;
 mod tickets;
 
@@ -277,6 +281,12 @@ async fn main() -> anyhow::Result<()> {
         customer::customer_page(Backend::Postgres, n).await?;
         return Ok(());
     }
+    if only.as_deref() == Some("inspections") {
+        inspections::photo_upload(if quick { 3 } else { 20 }).await?;
+        inspections::inspected_page(Backend::Sqlite).await?;
+        inspections::inspected_page(Backend::Postgres).await?;
+        return Ok(());
+    }
     if only.as_deref() == Some("messaging") {
         let (jobs, changes) = if quick { (2_000, 50) } else { (20_000, 500) };
         messaging::jobs_vs_skip_locked(jobs, 8).await?;
@@ -295,6 +305,8 @@ async fn main() -> anyhow::Result<()> {
         messaging::jobs_vs_skip_locked(2_000, 8).await?;
         messaging::status_to_provider(50).await?;
         customer::customer_page(Backend::Sqlite, 100).await?;
+        inspections::photo_upload(3).await?;
+        inspections::inspected_page(Backend::Sqlite).await?;
     } else {
         tickets::search_at_scale(1_000, 1_000, 2_000).await?;
         tickets::batch_import(Backend::Sqlite, 20).await?;
@@ -304,6 +316,9 @@ async fn main() -> anyhow::Result<()> {
         messaging::status_to_provider(500).await?;
         customer::customer_page(Backend::Sqlite, 1_000).await?;
         customer::customer_page(Backend::Postgres, 1_000).await?;
+        inspections::photo_upload(20).await?;
+        inspections::inspected_page(Backend::Sqlite).await?;
+        inspections::inspected_page(Backend::Postgres).await?;
     }
     Ok(())
 }
