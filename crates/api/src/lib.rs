@@ -10,6 +10,7 @@ pub mod admin;
 pub mod auth;
 pub mod billing;
 pub mod body;
+mod compress;
 pub mod customer;
 pub mod document;
 pub mod error;
@@ -181,6 +182,14 @@ async fn stack<E: Endpoint>(
     let path_label = metrics::route_label(req.uri().path());
     let is_docs = req.uri().path().starts_with("/docs");
     let is_customer = is_customer_path(req.uri().path());
+    let gzip = compress::path_allows(req.uri().path())
+        && compress::accepts_gzip(
+            &req.headers()
+                .get_all(poem::http::header::ACCEPT_ENCODING)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect::<Vec<_>>(),
+        );
     // Every line logged while handling the request carries its id.
     let span = tracing::info_span!("request", request.id = %request_id);
     let mut resp = match tracing::Instrument::instrument(ep.call(req), span).await {
@@ -207,6 +216,9 @@ async fn stack<E: Endpoint>(
         duration_ms = elapsed.as_secs_f64() * 1000.0,
         "request"
     );
+    if gzip {
+        resp = compress::gzip(resp).await;
+    }
     security_headers(&mut resp, is_docs, hsts);
     if is_customer {
         customer_headers(&mut resp);

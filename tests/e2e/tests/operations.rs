@@ -9,6 +9,110 @@ use pitwall_core::domain::PlatformRole;
 use pitwall_testkit::{Backend, Options, StatusCode, TestApp, both_backends, link_in};
 use serde_json::json;
 
+/// GETs `path` asking for gzip (or not); status, the headers that matter
+/// and the body as it came over the wire.
+async fn fetch_encoded(
+    t: &TestApp,
+    path: &str,
+    token: Option<&str>,
+    accept: &str,
+) -> (StatusCode, Option<String>, Option<String>, Vec<u8>) {
+    let mut req = t.client.get(t.url(path)).header("accept-encoding", accept);
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    let r = req.send().await.unwrap();
+    let header = |name: &str| {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (encoding, vary) = (header("content-encoding"), header("vary"));
+    (
+        r.status(),
+        encoding,
+        vary,
+        r.bytes().await.unwrap().to_vec(),
+    )
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .expect("a gzip stream");
+    out
+}
+
+both_backends!(
+    text_answers_are_gzipped_when_asked_but_never_staff_pages,
+    async |t: &TestApp| {
+        let (_, owner) = t.shop("gzip-shop", "premium").await;
+        let (_, sheets) = t.get("/api/v1/inspection-templates", &owner).await;
+        let sheet = format!(
+            "/api/v1/inspection-templates/{}",
+            sheets["items"][0]["id"].as_str().unwrap()
+        );
+        // API JSON, the document and an asset: compressed, and the same
+        // bytes once unpacked.
+        for (path, token) in [
+            (sheet.as_str(), Some(owner.as_str())),
+            ("/openapi.json", None),
+            ("/static/customer.css", None),
+        ] {
+            let (s, plain_enc, _, plain) = fetch_encoded(t, path, token, "identity").await;
+            assert_eq!(s, StatusCode::OK, "{path}");
+            assert_eq!(plain_enc, None, "{path}: identity asked for");
+            let (s, enc, vary, packed) = fetch_encoded(t, path, token, "br, gzip;q=0.8").await;
+            assert_eq!(s, StatusCode::OK, "{path}");
+            assert_eq!(enc.as_deref(), Some("gzip"), "{path}");
+            assert!(
+                vary.unwrap_or_default().contains("accept-encoding"),
+                "{path}"
+            );
+            assert!(
+                packed.len() < plain.len() / 2,
+                "{path}: {} of {}",
+                packed.len(),
+                plain.len()
+            );
+            assert_eq!(gunzip(&packed), plain, "{path}");
+            // A weight of zero refuses it.
+            let (_, enc, _, _) = fetch_encoded(t, path, token, "gzip;q=0").await;
+            assert_eq!(enc, None, "{path}: gzip;q=0");
+        }
+        // Small answers are not worth it.
+        let (s, enc, _, body) =
+            fetch_encoded(t, "/api/v1/inspection-templates", Some(&owner), "gzip").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(body.len() < 1024, "{}", body.len());
+        assert_eq!(enc, None, "a small answer is sent as is");
+        // Staff pages are never compressed (CSRF tokens beside reflected
+        // text), however the client asks.
+        let browser = pitwall_testkit::pages::browser();
+        pitwall_testkit::pages::sign_in(t, &browser, "owner@gzip-shop.test").await;
+        let r = browser
+            .get(t.url("/app/inspection-sheets"))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(
+            r.headers().get("content-encoding").is_none(),
+            "a staff page must not be compressed"
+        );
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains("name=\"csrf\""),
+            "the page holds a CSRF token"
+        );
+        assert!(html.len() > 1024, "the page is big enough to compress");
+    }
+);
+
 both_backends!(probes_metrics_and_headers, async |t: &TestApp| {
     let r = t.client.get(t.url("/health")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
