@@ -43,6 +43,7 @@ fmt:
 
 # Benchmarks: middleware stack vs bare poem, casbin check at scale.
 bench:
+    cargo build --release -p pitwall
     cargo run --release -p pitwall-bench
 
 # Regenerate the committed OpenAPI document.

@@ -171,6 +171,8 @@ pub struct TestApp {
     pub app: App,
     pub client: reqwest::Client,
     pub dir: PathBuf,
+    /// The database this app runs on, for a second process to share it.
+    pub database_url: String,
     pg_name: Option<String>,
     stop: Option<tokio::sync::broadcast::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -225,7 +227,7 @@ impl TestApp {
             }
         };
         let mut env = vec![
-            ("DATABASE_URL".to_owned(), database_url),
+            ("DATABASE_URL".to_owned(), database_url.clone()),
             ("PITWALL_DATA_DIR".to_owned(), dir.display().to_string()),
             ("PITWALL_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
             // Tests receive shops' webhooks on 127.0.0.1.
@@ -306,6 +308,7 @@ impl TestApp {
             app,
             client,
             dir,
+            database_url,
             pg_name,
             stop: Some(stop),
             server: Some(running.task),

@@ -14,6 +14,8 @@
 //! 5. Inspections: a 4 MB phone photo's upload (thumbnail and screen copy
 //!    included) against writing the same bytes to disk, and the customer's
 //!    page with a published 30-item inspection against its 100 KB budget.
+//! 6. The real binary in its own process: start-up to `/ready` against
+//!    `--version`, and resident memory per shop once each has been served.
 //!
 //! `--quick` runs a short version (CI smoke run); without it, the figures
 //! in docs/BENCHMARKS.md.
@@ -21,6 +23,7 @@
 mod customer;
 mod inspections;
 mod messaging;
+mod process;
 mod tickets;
 
 use std::sync::Arc;
@@ -281,6 +284,11 @@ async fn main() -> anyhow::Result<()> {
         customer::customer_page(Backend::Postgres, n).await?;
         return Ok(());
     }
+    if only.as_deref() == Some("process") {
+        let (rounds, shops) = if quick { (3, 100) } else { (10, 1_000) };
+        process::startup_and_memory(rounds, shops).await?;
+        return Ok(());
+    }
     if only.as_deref() == Some("inspections") {
         inspections::photo_upload(if quick { 3 } else { 20 }).await?;
         inspections::inspected_page(Backend::Sqlite).await?;
@@ -307,6 +315,7 @@ async fn main() -> anyhow::Result<()> {
         customer::customer_page(Backend::Sqlite, 100).await?;
         inspections::photo_upload(3).await?;
         inspections::inspected_page(Backend::Sqlite).await?;
+        process::startup_and_memory(3, 100).await?;
     } else {
         tickets::search_at_scale(1_000, 1_000, 2_000).await?;
         tickets::batch_import(Backend::Sqlite, 20).await?;
@@ -319,6 +328,7 @@ async fn main() -> anyhow::Result<()> {
         inspections::photo_upload(20).await?;
         inspections::inspected_page(Backend::Sqlite).await?;
         inspections::inspected_page(Backend::Postgres).await?;
+        process::startup_and_memory(10, 1_000).await?;
     }
     Ok(())
 }
