@@ -87,16 +87,10 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-pub async fn customer_page(backend: Backend, n: usize) -> anyhow::Result<()> {
-    let opts = Options {
-        env: vec![("PITWALL_LINK_LOOKUPS_PER_MINUTE".into(), "1000000".into())],
-        ..Default::default()
-    };
-    let Some(t) = TestApp::spawn_with(backend, opts).await else {
-        println!("customer page: skipped, {backend:?} not reachable");
-        return Ok(());
-    };
-    let (_, owner) = t.shop("bench-page", "premium").await;
+/// A ticket with 20 services pushed by the POS, and a customer link to
+/// it: the page's URL and the link's token.
+async fn ticket_with_link(t: &TestApp, slug: &str) -> anyhow::Result<(String, String)> {
+    let (_, owner) = t.shop(slug, "premium").await;
     let (_, key) = t
         .post("/api/v1/api-keys", &owner, json!({"name": "POS"}))
         .await;
@@ -141,9 +135,21 @@ pub async fn customer_page(backend: Backend, n: usize) -> anyhow::Result<()> {
         .await;
     let url = issued["url"].as_str().unwrap_or_default().to_owned();
     let token = url.rsplit("/c/").next().unwrap_or_default().to_owned();
-    let client = reqwest::Client::new();
-
     anyhow::ensure!(!token.is_empty(), "no customer link: {issued}");
+    Ok((url, token))
+}
+
+pub async fn customer_page(backend: Backend, n: usize) -> anyhow::Result<()> {
+    let opts = Options {
+        env: vec![("PITWALL_LINK_LOOKUPS_PER_MINUTE".into(), "1000000".into())],
+        ..Default::default()
+    };
+    let Some(t) = TestApp::spawn_with(backend, opts).await else {
+        println!("customer page: skipped, {backend:?} not reachable");
+        return Ok(());
+    };
+    let (url, token) = ticket_with_link(&t, "bench-page").await?;
+    let client = reqwest::Client::new();
 
     // First load: the page and what it pulls from us.
     let html = client.get(&url).send().await?.text().await?;
@@ -190,6 +196,53 @@ pub async fn customer_page(backend: Backend, n: usize) -> anyhow::Result<()> {
         ms(p50(&bare)),
         ms(p50(&page)) / ms(p50(&api)),
         ms(p50(&page)) / ms(p50(&bare)),
+    );
+    t.finish().await;
+    Ok(())
+}
+
+/// The customer's page under 64 connections from `wrk` (a phone browser's
+/// `Accept-Encoding: gzip`), against `/health` through the same stack in
+/// the same run: alternating rounds, the median of each.
+pub async fn customer_page_under_load(
+    backend: Backend,
+    secs: u32,
+    rounds: usize,
+) -> anyhow::Result<()> {
+    let opts = Options {
+        env: vec![("PITWALL_LINK_LOOKUPS_PER_MINUTE".into(), "100000000".into())],
+        ..Default::default()
+    };
+    let Some(t) = TestApp::spawn_with(backend, opts).await else {
+        println!("customer page under load: skipped, {backend:?} not reachable");
+        return Ok(());
+    };
+    let (url, _) = ticket_with_link(&t, "bench-load").await?;
+    let health = t.url("/health");
+    let gzip = [("Accept-Encoding", "gzip")];
+    let (mut pages, mut bares) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        pages.push(crate::wrk::run(&url, 64, secs, &gzip).await?);
+        bares.push(crate::wrk::run(&health, 64, secs, &gzip).await?);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let ratios: Vec<String> = pages
+        .iter()
+        .zip(&bares)
+        .map(|(p, b)| format!("{:.2}", p.requests_per_sec / b.requests_per_sec))
+        .collect();
+    let page_rps = median(&mut pages.iter().map(|r| r.requests_per_sec).collect());
+    let bare_rps = median(&mut bares.iter().map(|r| r.requests_per_sec).collect());
+    let page_p99 = median(&mut pages.iter().map(|r| r.p99_ms).collect());
+    let bare_p99 = median(&mut bares.iter().map(|r| r.p99_ms).collect());
+    println!(
+        "customer page under load ({backend:?}, wrk, 64 connections, {rounds} x {secs} s): page {page_rps:.0} req/s, p99 {page_p99:.1} ms; \
+         /health {bare_rps:.0} req/s, p99 {bare_p99:.1} ms; ratio {:.2} (rounds {}; goal p99 <= 25 ms)",
+        page_rps / bare_rps,
+        ratios.join(", "),
     );
     t.finish().await;
     Ok(())

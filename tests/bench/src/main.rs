@@ -25,6 +25,7 @@ mod inspections;
 mod messaging;
 mod process;
 mod tickets;
+mod wrk;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -282,6 +283,9 @@ async fn main() -> anyhow::Result<()> {
         let n = if quick { 100 } else { 1_000 };
         customer::customer_page(Backend::Sqlite, n).await?;
         customer::customer_page(Backend::Postgres, n).await?;
+        let (secs, rounds) = if quick { (2, 1) } else { (5, 3) };
+        customer::customer_page_under_load(Backend::Sqlite, secs, rounds).await?;
+        customer::customer_page_under_load(Backend::Postgres, secs, rounds).await?;
         return Ok(());
     }
     if only.as_deref() == Some("process") {
@@ -313,6 +317,7 @@ async fn main() -> anyhow::Result<()> {
         messaging::jobs_vs_skip_locked(2_000, 8).await?;
         messaging::status_to_provider(50).await?;
         customer::customer_page(Backend::Sqlite, 100).await?;
+        customer::customer_page_under_load(Backend::Postgres, 2, 1).await?;
         inspections::photo_upload(3).await?;
         inspections::inspected_page(Backend::Sqlite).await?;
         process::startup_and_memory(3, 100).await?;
@@ -325,6 +330,8 @@ async fn main() -> anyhow::Result<()> {
         messaging::status_to_provider(500).await?;
         customer::customer_page(Backend::Sqlite, 1_000).await?;
         customer::customer_page(Backend::Postgres, 1_000).await?;
+        customer::customer_page_under_load(Backend::Sqlite, 5, 3).await?;
+        customer::customer_page_under_load(Backend::Postgres, 5, 3).await?;
         inspections::photo_upload(20).await?;
         inspections::inspected_page(Backend::Sqlite).await?;
         inspections::inspected_page(Backend::Postgres).await?;

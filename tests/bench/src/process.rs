@@ -127,9 +127,12 @@ pub async fn startup_and_memory(rounds: usize, shops: usize) -> anyhow::Result<(
             },
         )
         .await?;
-        let user = pitwall_core::store::identity::user_by_email(&t.app.db, &Email::parse(&email).map_err(|e| anyhow::anyhow!("{email}: {e:?}"))?)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("no owner for {email}"))?;
+        let user = pitwall_core::store::identity::user_by_email(
+            &t.app.db,
+            &Email::parse(&email).map_err(|e| anyhow::anyhow!("{email}: {e:?}"))?,
+        )
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no owner for {email}"))?;
         let token = pitwall_core::tokens::new_token("pt_");
         pitwall_core::store::identity::insert_session(
             &t.app.db,
