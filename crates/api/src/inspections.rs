@@ -507,6 +507,23 @@ pub struct FindingOut {
     pub service_id: Option<uuid::Uuid>,
     /// When the sheet asks for a photo: `never`, `on_attention`, `always`.
     pub photo: String,
+    /// The same item on this vehicle's last finished (submitted or
+    /// published) inspection in this shop; null when there is none or the
+    /// item was not checked then.
+    #[oai(nullable)]
+    pub previous: Option<PreviousFindingOut>,
+}
+
+/// Last visit's reading of an item.
+#[derive(Debug, Clone, Object)]
+pub struct PreviousFindingOut {
+    pub inspection_id: uuid::Uuid,
+    /// `good`, `needs_attention` or `urgent`.
+    pub condition: String,
+    #[oai(nullable)]
+    pub measurement: Option<serde_json::Value>,
+    /// When that inspection was submitted.
+    pub inspected_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -709,6 +726,12 @@ fn inspection_out(v: &InspectionView) -> InspectionOut {
                 media: vec![],
                 service_id: f.row.service_id,
                 photo: f.item.photo.as_str().to_owned(),
+                previous: f.previous.as_ref().map(|p| PreviousFindingOut {
+                    inspection_id: p.inspection_id.as_uuid(),
+                    condition: p.condition.as_str().to_owned(),
+                    measurement: p.measurement.clone(),
+                    inspected_at: p.inspected_at,
+                }),
             })
             .collect(),
     }

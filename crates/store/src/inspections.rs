@@ -125,6 +125,47 @@ pub async fn latest_published(
         .await?)
 }
 
+/// The vehicle's most recent earlier inspection in this shop that a
+/// technician finished (submitted or published), with its findings: last
+/// visit's readings, shown beside this visit's. `None` when the ticket has
+/// no vehicle or the vehicle no earlier inspection.
+pub async fn previous_visit(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    current: &Inspection,
+) -> Result<Option<(Inspection, Vec<Finding>)>, StoreError> {
+    use crate::entities::ticket;
+    let vehicle = ticket::Entity::find_by_id(current.ticket_id)
+        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .one(db)
+        .await?
+        .and_then(|t| t.vehicle_id);
+    let Some(vehicle) = vehicle else {
+        return Ok(None);
+    };
+    let tickets_of_vehicle = sea_orm::sea_query::Query::select()
+        .column(ticket::Column::Id)
+        .from(ticket::Entity)
+        .and_where(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .and_where(ticket::Column::VehicleId.eq(vehicle))
+        .to_owned();
+    let earlier = Inspections::find()
+        .filter(inspection::Column::ShopId.eq(shop.as_uuid()))
+        .filter(inspection::Column::TicketId.in_subquery(tickets_of_vehicle))
+        .filter(inspection::Column::Status.is_in(["submitted", "published"]))
+        .filter(inspection::Column::Id.ne(current.id))
+        .filter(inspection::Column::CreatedAt.lt(current.created_at))
+        .order_by_desc(inspection::Column::CreatedAt)
+        .order_by_desc(inspection::Column::Id)
+        .one(db)
+        .await?;
+    let Some(earlier) = earlier else {
+        return Ok(None);
+    };
+    let found = findings(db, shop, InspectionId::from_uuid(earlier.id)).await?;
+    Ok(Some((earlier, found)))
+}
+
 pub async fn findings(
     db: &impl ConnectionTrait,
     shop: ShopId,

@@ -949,3 +949,151 @@ both_backends!(
         assert_eq!(same["findings"], insp["findings"]);
     }
 );
+
+/// A ticket for `vehicle` (the POS's vehicle id) pushed with `key`.
+async fn ticket_for_vehicle(t: &TestApp, key: &str, ext: &str, vehicle: &str) -> String {
+    let mut body = pos_body("2026-01-01T00:00:00Z");
+    body["number"] = json!(ext);
+    body["vehicle"] =
+        json!({"external_id": vehicle, "year": 2018, "make": "Toyota", "model": "Corolla"});
+    let (s, pushed) = t
+        .call(
+            "PUT",
+            &format!("/api/pos/v1/tickets/{ext}"),
+            Some(key),
+            Some(body),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{pushed}");
+    pushed["ticket"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn start_with(t: &TestApp, token: &str, ticket: &str, template: &str) -> Value {
+    let (s, insp) = t
+        .post(
+            &format!("/api/v1/tickets/{ticket}/inspections"),
+            token,
+            json!({"template_id": template}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{insp}");
+    insp
+}
+
+fn finding<'a>(insp: &'a Value, key: &str) -> &'a Value {
+    insp["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["item_key"] == key)
+        .unwrap()
+}
+
+both_backends!(
+    last_visits_readings_are_shown_beside_this_visits,
+    async |t: &TestApp| {
+        let (_, owner) = t.shop("insp-previous", "premium").await;
+        let (key, _) = pushed_ticket(t, &owner, "first-visit-unused").await;
+        let (s, sheet) = t.post(BASE, &owner, quick_sheet("Quick")).await;
+        assert_eq!(s, StatusCode::CREATED, "{sheet}");
+        let template = sheet["id"].as_str().unwrap().to_owned();
+
+        // First visit: the battery reads 12.1 V and needs attention.
+        let visit1 = ticket_for_vehicle(t, &key, "V1", "car-1").await;
+        let first = start_with(t, &owner, &visit1, &template).await;
+        let first_id = first["id"].as_str().unwrap().to_owned();
+        for (item, body) in [
+            (
+                "battery",
+                json!({"condition": "needs_attention", "measurement": 12.1}),
+            ),
+            ("oil", json!({"condition": "good"})),
+        ] {
+            let (s, b) = put_finding(t, &owner, &first_id, item, body).await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+        }
+
+        // Second visit of the same car, started while the first is still
+        // being worked on: nothing finished to show yet.
+        let visit2 = ticket_for_vehicle(t, &key, "V2", "car-1").await;
+        let second = start_with(t, &owner, &visit2, &template).await;
+        let second_id = second["id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            finding(&second, "battery")["previous"],
+            Value::Null,
+            "{second}"
+        );
+
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/inspections/{first_id}/submit"),
+                &owner,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (s, second) = t
+            .get(&format!("/api/v1/inspections/{second_id}"), &owner)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{second}");
+        let battery = &finding(&second, "battery")["previous"];
+        assert_eq!(battery["condition"], "needs_attention", "{second}");
+        assert_eq!(battery["measurement"], json!(12.1));
+        assert_eq!(battery["inspection_id"], first_id.as_str());
+        assert!(battery["inspected_at"].is_string());
+        assert_eq!(finding(&second, "oil")["previous"]["condition"], "good");
+        assert_eq!(
+            finding(&second, "oil")["previous"]["measurement"],
+            Value::Null
+        );
+        // Not checked last time: nothing to show.
+        assert_eq!(finding(&second, "tread")["previous"], Value::Null);
+        // This visit's own reading does not change last visit's.
+        let (s, b) = put_finding(
+            t,
+            &owner,
+            &second_id,
+            "battery",
+            json!({"condition": "good", "measurement": 12.6}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(
+            finding(&b, "battery")["previous"]["measurement"],
+            json!(12.1),
+            "{b}"
+        );
+        assert_eq!(finding(&b, "battery")["measurement"], json!(12.6));
+
+        // The first visit has no earlier one; another car has none either.
+        let (_, first) = t
+            .get(&format!("/api/v1/inspections/{first_id}"), &owner)
+            .await;
+        assert_eq!(finding(&first, "battery")["previous"], Value::Null);
+        let other_car = ticket_for_vehicle(t, &key, "V3", "car-2").await;
+        let other = start_with(t, &owner, &other_car, &template).await;
+        assert!(
+            other["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|f| f["previous"].is_null()),
+            "{other}"
+        );
+
+        // Another shop's car with the same POS id is another car.
+        let (_, b_owner) = t.shop("insp-previous-b", "premium").await;
+        let (b_key, _) = pushed_ticket(t, &b_owner, "b-unused").await;
+        let (_, b_sheet) = t.post(BASE, &b_owner, quick_sheet("Quick")).await;
+        let b_ticket = ticket_for_vehicle(t, &b_key, "V1", "car-1").await;
+        let b_insp = start_with(t, &b_owner, &b_ticket, b_sheet["id"].as_str().unwrap()).await;
+        assert!(
+            b_insp["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|f| f["previous"].is_null()),
+            "{b_insp}"
+        );
+    }
+);

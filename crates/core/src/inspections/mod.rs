@@ -39,6 +39,17 @@ pub struct FindingView {
     pub section: String,
     pub condition: Condition,
     pub measurement: Option<serde_json::Value>,
+    /// The same item on this vehicle's last finished inspection.
+    pub previous: Option<Previous>,
+}
+
+/// Last visit's reading of an item, shown beside this visit's.
+#[derive(Debug, Clone)]
+pub struct Previous {
+    pub inspection_id: InspectionId,
+    pub condition: Condition,
+    pub measurement: Option<serde_json::Value>,
+    pub inspected_at: chrono::DateTime<chrono::Utc>,
 }
 
 pub(crate) fn read_sheet(row: &Inspection) -> Result<Sheet> {
@@ -76,6 +87,7 @@ pub(crate) fn assemble(row: Inspection, findings: Vec<Finding>) -> Result<Inspec
             item: item.clone(),
             condition,
             measurement,
+            previous: None,
             row: f,
         });
     }
@@ -96,7 +108,49 @@ pub(crate) async fn load(
         .await?
         .ok_or(Error::NotFound("inspection"))?;
     let findings = store::findings(db, ctx.shop_id(), id).await?;
-    assemble(row, findings)
+    let mut view = assemble(row, findings)?;
+    with_previous(db, ctx, &mut view).await?;
+    Ok(view)
+}
+
+/// Fills each finding's `previous` from the vehicle's last finished
+/// inspection: items matched by key, unchecked ones left out.
+pub(crate) async fn with_previous(
+    db: &impl ConnectionTrait,
+    ctx: &ShopCtx,
+    view: &mut InspectionView,
+) -> Result<()> {
+    let Some((earlier, findings)) = store::previous_visit(db, ctx.shop_id(), &view.row).await?
+    else {
+        return Ok(());
+    };
+    let inspected_at = earlier.submitted_at.unwrap_or(earlier.updated_at);
+    for f in findings {
+        let condition = Condition::parse(&f.condition).unwrap_or(Condition::NotChecked);
+        if condition == Condition::NotChecked {
+            continue;
+        }
+        let Some(now) = view
+            .findings
+            .iter_mut()
+            .find(|v| v.row.item_key == f.item_key)
+        else {
+            continue;
+        };
+        // A reading that no longer parses is left out, not an error: it is
+        // history, and this visit's work must not depend on it.
+        let measurement = f
+            .measurement
+            .as_deref()
+            .and_then(|m| serde_json::from_str(m).ok());
+        now.previous = Some(Previous {
+            inspection_id: InspectionId::from_uuid(earlier.id),
+            condition,
+            measurement,
+            inspected_at,
+        });
+    }
+    Ok(())
 }
 
 pub(crate) async fn may_read(app: &App, ctx: &ShopCtx) -> Result<()> {

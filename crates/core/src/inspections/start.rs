@@ -7,7 +7,7 @@ use pitwall_domain::{InspectionId, InspectionTemplateId, Permission, TicketId};
 use pitwall_store::inspections::{self as store, Inspection, NewInspection};
 use pitwall_store::{inspection_templates, tickets};
 
-use super::{InspectionView, assemble, load, may, may_read};
+use super::{InspectionView, assemble, load, may, may_read, with_previous};
 use crate::{App, Error, Result, ShopCtx};
 
 /// Starts an inspection (`inspections.edit`): one finding per item of the
@@ -46,7 +46,9 @@ pub async fn start(
     .await?;
     txn.commit().await?;
     tracing::info!(shop.id = %shop, ticket.id = %ticket, inspection.id = %row.id, "inspection started");
-    assemble(row, findings)
+    let mut view = assemble(row, findings)?;
+    with_previous(&app.db, ctx, &mut view).await?;
+    Ok(view)
 }
 
 pub async fn get(app: &App, ctx: &ShopCtx, id: InspectionId) -> Result<InspectionView> {
