@@ -17,6 +17,7 @@ mod m20261203_000007_sender_numbers;
 mod m20261204_000008_inspection_sheets;
 mod m20261204_000009_inspections;
 mod m20261205_000010_billing_read_order;
+mod m20261206_000011_inspection_settings;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000008_inspection_sheets::Migration),
             Box::new(m20261204_000009_inspections::Migration),
             Box::new(m20261205_000010_billing_read_order::Migration),
+            Box::new(m20261206_000011_inspection_settings::Migration),
         ]
     }
 }

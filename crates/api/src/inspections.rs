@@ -6,11 +6,11 @@ use chrono::{DateTime, Utc};
 use pitwall_core::App;
 use pitwall_core::domain::inspections as domain;
 use pitwall_core::domain::tickets::LineItemKind;
-use pitwall_core::domain::{InspectionId, InspectionTemplateId, TicketId};
+use pitwall_core::domain::{InspectionId, InspectionTemplateId, StatusId, TicketId};
 use pitwall_core::inspections::findings::{self, FindingInput, LineInput, ServiceInput};
 use pitwall_core::inspections::published::CustomerInspection;
 use pitwall_core::inspections::sheets::{self, Format, SheetTemplate};
-use pitwall_core::inspections::{InspectionView, start, workflow};
+use pitwall_core::inspections::{InspectionView, settings, start, workflow};
 use pitwall_core::{Error, FieldError};
 use poem::Request;
 use poem::web::Data;
@@ -282,6 +282,17 @@ fn template_id(id: uuid::Uuid) -> InspectionTemplateId {
 
 pub struct InspectionsApi;
 
+/// The shop's inspection settings.
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InspectionSettingsIo {
+    /// The vehicle status set when an inspection is published (for example
+    /// "Inspection complete"); null sets none.
+    #[serde(default)]
+    #[oai(nullable)]
+    pub status_on_publish: Option<uuid::Uuid>,
+}
+
 #[OpenApi(prefix_path = "/api/v1")]
 impl InspectionsApi {
     /// The shop's inspection sheets, by name (plan feature `inspections`).
@@ -375,6 +386,54 @@ impl InspectionsApi {
         let ctx = shop_ctx(&app, req, &auth).await?;
         let t = sheets::get(&app, &ctx, self::template_id(template_id.0)).await?;
         Ok(Json(out(&t)))
+    }
+
+    /// The shop's inspection settings (plan feature `inspections`).
+    #[oai(
+        path = "/inspection-settings",
+        method = "get",
+        tag = "InspectionTags::InspectionTemplates",
+        operation_id = "get_inspection_settings"
+    )]
+    async fn get_settings(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+    ) -> ApiResult<InspectionSettingsIo> {
+        let ctx = shop_ctx(&app, req, &auth).await?;
+        let s = settings::get(&app, &ctx).await?;
+        Ok(Json(InspectionSettingsIo {
+            status_on_publish: s.status_on_publish.map(|s| s.as_uuid()),
+        }))
+    }
+
+    /// Save the inspection settings (`inspections.setup`): the vehicle
+    /// status publishing an inspection sets (one of the shop's active
+    /// statuses, 422 naming `status_on_publish` otherwise), or null.
+    #[oai(
+        path = "/inspection-settings",
+        method = "put",
+        tag = "InspectionTags::InspectionTemplates",
+        operation_id = "update_inspection_settings"
+    )]
+    async fn put_settings(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+        body: JsonBody<InspectionSettingsIo>,
+    ) -> ApiResult<InspectionSettingsIo> {
+        let ctx = shop_ctx(&app, req, &auth).await?;
+        let s = settings::set(
+            &app,
+            &ctx,
+            body.0.status_on_publish.map(StatusId::from_uuid),
+        )
+        .await?;
+        Ok(Json(InspectionSettingsIo {
+            status_on_publish: s.status_on_publish.map(|s| s.as_uuid()),
+        }))
     }
 
     /// Replace a sheet's name and content. Inspections already started

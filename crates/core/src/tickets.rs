@@ -581,6 +581,19 @@ pub async fn set_status(
 ) -> Result<StatusChange> {
     app.require(ctx, Permission::TicketsStatusSet).await?;
     ctx.require_writable()?;
+    change_status(app, ctx, id, status_id, duration_minutes).await
+}
+
+/// The status change itself, for a rule of the shop's own (publishing an
+/// inspection sets the status the shop chose) as much as for staff; the
+/// caller has decided that this actor may cause it.
+pub(crate) async fn change_status(
+    app: &App,
+    ctx: &ShopCtx,
+    id: TicketId,
+    status_id: StatusId,
+    duration_minutes: Option<i32>,
+) -> Result<StatusChange> {
     if let Some(m) = duration_minutes
         && !(1..=10_080).contains(&m)
     {

@@ -326,3 +326,38 @@ async fn bump(
         .await?;
     Ok(())
 }
+
+/// The shop's inspection settings: the vehicle status set on publish.
+pub async fn status_on_publish(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+) -> Result<Option<uuid::Uuid>, StoreError> {
+    use crate::entities::inspection_setting::Entity as Settings;
+    Ok(Settings::find_by_id(shop.as_uuid())
+        .one(db)
+        .await?
+        .and_then(|s| s.status_on_publish))
+}
+
+pub async fn set_status_on_publish(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    status: Option<uuid::Uuid>,
+) -> Result<(), StoreError> {
+    use crate::entities::inspection_setting::{self as setting, Entity as Settings};
+    use sea_orm::ActiveValue::Set;
+    let row = setting::ActiveModel {
+        shop_id: Set(shop.as_uuid()),
+        status_on_publish: Set(status),
+        updated_at: Set(now()),
+    };
+    Settings::insert(row)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column(setting::Column::ShopId)
+                .update_columns([setting::Column::StatusOnPublish, setting::Column::UpdatedAt])
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}

@@ -1097,3 +1097,123 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    publishing_sets_the_status_the_shop_chose,
+    async |t: &TestApp| {
+        const SETTINGS: &str = "/api/v1/inspection-settings";
+        let (shop, owner) = t.shop("insp-settings", "premium").await;
+        let (_, b_owner) = t.shop("insp-settings-b", "premium").await;
+        let (_, tech) = t
+            .member(shop, "tech@insp-settings.test", Role::Technician)
+            .await;
+        let (s, none) = t.get(SETTINGS, &owner).await;
+        assert_eq!(s, StatusCode::OK, "{none}");
+        assert_eq!(none, json!({"status_on_publish": null}));
+
+        let (_, ticket) = pushed_ticket(t, &owner, "settings-1").await;
+        let (_, detail) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
+        let before = detail["ticket"]["status"]["label"].clone();
+        let (_, statuses) = t.get("/api/v1/vehicle-statuses", &owner).await;
+        let chosen = statuses["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["label"] != before)
+            .unwrap()
+            .clone();
+        let chosen_id = chosen["id"].as_str().unwrap();
+        let (_, b_statuses) = t.get("/api/v1/vehicle-statuses", &b_owner).await;
+        let b_status = b_statuses["items"][0]["id"].as_str().unwrap();
+
+        // Technicians rate items; they do not set the shop's rules.
+        let (s, e) = t
+            .call(
+                "PUT",
+                SETTINGS,
+                Some(&tech),
+                Some(json!({"status_on_publish": chosen_id})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
+        // Another shop's status, one that does not exist, a typo'd field,
+        // not an id: named, nothing saved.
+        for (body, field) in [
+            (json!({"status_on_publish": b_status}), "status_on_publish"),
+            (
+                json!({"status_on_publish": "00000000-0000-7000-8000-000000000000"}),
+                "status_on_publish",
+            ),
+            (
+                json!({"status_on_publish": "inspected"}),
+                "status_on_publish",
+            ),
+            (json!({"status_on_publsh": chosen_id}), "status_on_publsh"),
+        ] {
+            let (s, e) = t
+                .call("PUT", SETTINGS, Some(&owner), Some(body.clone()))
+                .await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {e}");
+            assert!(e.to_string().contains(field), "{body}: {e}");
+        }
+        assert_eq!(t.get(SETTINGS, &owner).await.1, none, "nothing saved");
+
+        let (s, saved) = t
+            .call(
+                "PUT",
+                SETTINGS,
+                Some(&owner),
+                Some(json!({"status_on_publish": chosen_id})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{saved}");
+        assert_eq!(saved["status_on_publish"], chosen_id);
+        assert_eq!(t.get(SETTINGS, &owner).await.1, saved);
+        // Shop B's settings are its own.
+        assert_eq!(t.get(SETTINGS, &b_owner).await.1, none);
+
+        // Submitting does not set it; publishing does, as a status change.
+        let (_, insp) = start(t, &owner, &ticket).await;
+        let id = insp["id"].as_str().unwrap().to_owned();
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/inspections/{id}/submit"),
+                &owner,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (_, detail) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
+        assert_eq!(detail["ticket"]["status"]["label"], before);
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/inspections/{id}/publish"),
+                &owner,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (_, detail) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
+        assert_eq!(
+            detail["ticket"]["status"]["label"], chosen["label"],
+            "{detail}"
+        );
+        let history = detail["status_history"].as_array().unwrap();
+        assert!(
+            history.iter().any(|h| h["to"] == chosen["label"]),
+            "{detail}"
+        );
+
+        // Null turns it off.
+        let (s, off) = t
+            .call(
+                "PUT",
+                SETTINGS,
+                Some(&owner),
+                Some(json!({"status_on_publish": null})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{off}");
+        assert_eq!(off, none);
+    }
+);

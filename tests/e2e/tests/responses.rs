@@ -685,6 +685,32 @@ both_backends!(
         )
         .await;
 
+        // Inspection settings: read, choose a status, a bad one.
+        w.get("/api/v1/inspection-settings", owner).await;
+        let statuses = w.get("/api/v1/vehicle-statuses", owner).await;
+        w.send(
+            "PUT",
+            "/api/v1/inspection-settings",
+            owner,
+            json!({"status_on_publish": id(&statuses["items"][0])}),
+        )
+        .await;
+        w.call(
+            "PUT",
+            "/api/v1/inspection-settings",
+            Some(owner),
+            Some(json!({"status_on_publish": "00000000-0000-7000-8000-000000000000"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        w.send(
+            "PUT",
+            "/api/v1/inspection-settings",
+            owner,
+            json!({"status_on_publish": null}),
+        )
+        .await;
+
         // Inspecting: start, rate, a service, submit (refused, then not),
         // return, publish.
         let quick = w

@@ -10,6 +10,7 @@
 
 pub mod findings;
 pub mod published;
+pub mod settings;
 pub mod sheets;
 pub mod start;
 pub mod workflow;

@@ -9,9 +9,9 @@ use chrono::Utc;
 use pitwall_domain::findings::{self as rules, InspectionStatus};
 use pitwall_domain::messaging::Channel;
 use pitwall_domain::tickets::{ActorKind, NotificationKind, TimelineKind};
-use pitwall_domain::{InspectionId, Permission, TicketId, values};
-use pitwall_store::activity;
+use pitwall_domain::{InspectionId, Permission, StatusId, TicketId, values};
 use pitwall_store::inspections::{self as store, Move};
+use pitwall_store::{activity, tickets};
 use serde_json::json;
 
 use super::{InspectionView, load, may, not_editable};
@@ -295,5 +295,33 @@ pub async fn publish(
     txn.commit().await?;
     app.live.after_commit(announced);
     tracing::info!(shop.id = %shop, inspection.id = %id, "inspection published");
+    status_on_publish(app, ctx, ticket).await;
     Ok((view, issued))
+}
+
+/// The shop's rule: publishing sets the vehicle status it chose, through
+/// the same change as staff make (history, timeline, the status's texts).
+/// The publication stands whatever happens here: a status retired since,
+/// or a change refused, is logged and left.
+async fn status_on_publish(app: &App, ctx: &ShopCtx, ticket: TicketId) {
+    let shop = ctx.shop_id();
+    let chosen = match pitwall_store::inspections::status_on_publish(&app.db, shop).await {
+        Ok(Some(s)) => StatusId::from_uuid(s),
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(shop.id = %shop, error = %e, "reading the status to set on publish");
+            return;
+        }
+    };
+    let current = tickets::get(&app.db, shop, ticket)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|t| t.status_id);
+    if current == Some(chosen.as_uuid()) {
+        return;
+    }
+    if let Err(e) = crate::tickets::change_status(app, ctx, ticket, chosen, None).await {
+        tracing::warn!(shop.id = %shop, ticket.id = %ticket, error = %e, "the status to set on publish was not set");
+    }
 }
