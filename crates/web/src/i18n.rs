@@ -113,6 +113,28 @@ const WORDS: &[(&str, &str, &str)] = &[
         "Esperan su aprobación",
     ),
     ("group_approved", "Approved work", "Trabajo aprobado"),
+    (
+        "insp_title",
+        "Vehicle inspection",
+        "Inspección del vehículo",
+    ),
+    (
+        "insp_good",
+        "Items in good condition",
+        "Elementos en buen estado",
+    ),
+    (
+        "insp_see_service",
+        "Recommended work for this is listed below.",
+        "El trabajo recomendado para esto aparece abajo.",
+    ),
+    ("cond_urgent", "Needs attention now", "Requiere atención ya"),
+    (
+        "cond_needs_attention",
+        "Needs attention soon",
+        "Requiere atención pronto",
+    ),
+    ("cond_good", "Good", "Bien"),
     ("group_declined", "Declined", "Rechazado"),
     ("st_recommended", "Recommended", "Recomendado"),
     ("st_pending", "Waiting for you", "Pendiente"),

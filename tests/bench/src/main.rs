@@ -11,9 +11,8 @@
 //! 4. Messaging: jobs per second through the apalis worker path against a
 //!    raw `FOR UPDATE SKIP LOCKED` loop, and status change to provider
 //!    latency (p50/p99).
-//! 5. Inspections: a 4 MB phone photo's upload (thumbnail and screen copy
-//!    included) against writing the same bytes to disk, and the customer's
-//!    page with a published 30-item inspection against its 100 KB budget.
+//! 5. Inspections: the customer's page with a published 32-item
+//!    inspection against its 100 KB first-load budget.
 //! 6. The real binary in its own process: start-up to `/ready` against
 //!    `--version`, and resident memory per shop once each has been served.
 //!
@@ -294,7 +293,6 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     if only.as_deref() == Some("inspections") {
-        inspections::photo_upload(if quick { 3 } else { 20 }).await?;
         inspections::inspected_page(Backend::Sqlite).await?;
         inspections::inspected_page(Backend::Postgres).await?;
         return Ok(());
@@ -318,7 +316,6 @@ async fn main() -> anyhow::Result<()> {
         messaging::status_to_provider(50).await?;
         customer::customer_page(Backend::Sqlite, 100).await?;
         customer::customer_page_under_load(Backend::Postgres, 2, 1).await?;
-        inspections::photo_upload(3).await?;
         inspections::inspected_page(Backend::Sqlite).await?;
         process::startup_and_memory(3, 100).await?;
     } else {
@@ -332,7 +329,6 @@ async fn main() -> anyhow::Result<()> {
         customer::customer_page(Backend::Postgres, 1_000).await?;
         customer::customer_page_under_load(Backend::Sqlite, 5, 3).await?;
         customer::customer_page_under_load(Backend::Postgres, 5, 3).await?;
-        inspections::photo_upload(20).await?;
         inspections::inspected_page(Backend::Sqlite).await?;
         inspections::inspected_page(Backend::Postgres).await?;
         process::startup_and_memory(10, 1_000).await?;

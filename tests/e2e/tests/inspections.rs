@@ -1217,3 +1217,98 @@ both_backends!(
         assert_eq!(off, none);
     }
 );
+
+both_backends!(
+    the_customer_page_shows_the_published_inspection_worst_first,
+    async |t: &TestApp| {
+        let (_, owner) = t.shop("insp-page", "premium").await;
+        let (key, ticket) = pushed_ticket(t, &owner, "page-1").await;
+        let (_, insp) = start(t, &owner, &ticket).await;
+        let id = insp["id"].as_str().unwrap().to_owned();
+        for (key, body) in [
+            ("oil", json!({"condition": "good", "note": "INTERNAL-ONLY"})),
+            (
+                "battery",
+                json!({"condition": "urgent", "measurement": 11.2, "customer_note": "Battery is failing"}),
+            ),
+            (
+                "remarks",
+                json!({"condition": "needs_attention", "customer_note": "Wipers smear"}),
+            ),
+        ] {
+            let (s, b) = put_finding(t, &owner, &id, key, body).await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+        }
+        let (_, link) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket}/customer-links"),
+                &owner,
+                json!({}),
+            )
+            .await;
+        let url = link["url"].as_str().unwrap().to_owned();
+        let page = |lang: &'static str| {
+            let url = url.clone();
+            async move {
+                t.client
+                    .get(&url)
+                    .header("accept-language", lang)
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap()
+            }
+        };
+        // Not before it is published.
+        assert!(!page("en").await.contains("data-testid=\"inspection\""));
+        for step in ["submit", "publish"] {
+            let (s, b) = t
+                .post(
+                    &format!("/api/v1/inspections/{id}/{step}"),
+                    &owner,
+                    json!({}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "{step}: {b}");
+        }
+        let html = page("en").await;
+        let at = |needle: &str| {
+            html.find(needle)
+                .unwrap_or_else(|| panic!("{needle} missing"))
+        };
+        assert!(html.contains("Vehicle inspection"));
+        // Urgent, then needs attention, then the good ones folded away.
+        let (urgent, attention, folded) = (
+            at("data-condition=\"urgent\""),
+            at("data-condition=\"needs_attention\""),
+            at("data-testid=\"good-findings\""),
+        );
+        assert!(urgent < attention && attention < folded, "order");
+        assert!(
+            at("data-condition=\"good\"") > folded,
+            "good items are inside the fold"
+        );
+        assert!(html.contains("11.2 V") && html.contains("Battery is failing"));
+        assert!(html.contains("Needs attention now"));
+        assert!(
+            !html.contains("INTERNAL-ONLY"),
+            "internal notes never reach the customer"
+        );
+        // Unchecked items are left out.
+        assert_eq!(html.matches("data-testid=\"finding\"").count(), 3);
+        // The customer reads Spanish (their language comes from the POS).
+        let mut body = pos_body("2026-01-02T00:00:00Z");
+        body["customer"]["locale"] = json!("es");
+        let (s, b) = t
+            .call("PUT", "/api/pos/v1/tickets/page-1", Some(&key), Some(body))
+            .await;
+        assert!(s.is_success(), "{b}");
+        let es = page("es").await;
+        assert!(
+            es.contains("Inspección del vehículo") && es.contains("Requiere atención ya"),
+            "Spanish"
+        );
+    }
+);

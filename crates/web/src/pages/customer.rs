@@ -331,9 +331,35 @@ pub(crate) fn context_of(p: &CustomerPage, mode: &Mode<'_>, x: &Extras) -> Value
             Some(context! { ticket_id => id.to_string() }),
         ),
     };
+    let inspection = p.inspection.as_ref().map(|i| {
+        let finding = |f: &pitwall_core::inspections::published::CustomerFinding| {
+            context! {
+                key => f.item_key.clone(),
+                label => f.label.clone(),
+                explanation => f.explanation.clone(),
+                condition => f.condition.as_str(),
+                condition_label => word(locale, &format!("cond_{}", f.condition.as_str())),
+                note => f.customer_note.clone(),
+                measurement => reading(f.measurement.as_ref(), f.unit.as_deref()),
+                service => f.service_id.map(|s| s.to_string()),
+            }
+        };
+        // The core orders them urgent, needs attention, good.
+        let (good, concerns): (Vec<_>, Vec<_>) = i
+            .findings
+            .iter()
+            .partition(|f| f.condition.as_str() == "good");
+        context! {
+            name => i.name.clone(),
+            published => i.published_at.map(when),
+            concerns => concerns.into_iter().map(finding).collect::<Vec<_>>(),
+            good => good.into_iter().map(finding).collect::<Vec<_>>(),
+        }
+    });
     context! {
         lang => locale.as_str(),
         t => i18n::table(locale),
+        inspection,
         shop => context! {
             name => shop.name.clone(), phone => shop.phone.clone(), address => shop.address.clone(),
             hours => shop.hours.clone(),
@@ -376,6 +402,27 @@ pub(crate) fn context_of(p: &CustomerPage, mode: &Mode<'_>, x: &Extras) -> Value
         removed_count => x.removed,
         removed_note => (x.removed > 0).then(|| fill(locale, "change_removed", &x.removed.to_string())),
         form => context! { signer_name => x.signer_name.clone(), message => x.message.clone() },
+    }
+}
+
+/// A measurement as the customer reads it: `12.4 V`, or tire positions
+/// with their tread (`LF 6 · RF 5.5 mm`).
+fn reading(m: Option<&serde_json::Value>, unit: Option<&str>) -> Option<String> {
+    let unit = unit.map(|u| format!(" {u}")).unwrap_or_default();
+    match m? {
+        serde_json::Value::Number(n) => Some(format!("{n}{unit}")),
+        serde_json::Value::Object(positions) => {
+            let parts: Vec<String> = ["lf", "rf", "lr", "rr", "spare"]
+                .iter()
+                .filter_map(|p| {
+                    positions
+                        .get(*p)
+                        .map(|v| format!("{} {v}", p.to_uppercase()))
+                })
+                .collect();
+            (!parts.is_empty()).then(|| format!("{}{unit}", parts.join(" · ")))
+        }
+        _ => None,
     }
 }
 
