@@ -18,6 +18,7 @@ mod m20261204_000008_inspection_sheets;
 mod m20261204_000009_inspections;
 mod m20261205_000010_billing_read_order;
 mod m20261206_000011_inspection_settings;
+mod m20261207_000012_inspection_media;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000009_inspections::Migration),
             Box::new(m20261205_000010_billing_read_order::Migration),
             Box::new(m20261206_000011_inspection_settings::Migration),
+            Box::new(m20261207_000012_inspection_media::Migration),
         ]
     }
 }

@@ -60,6 +60,16 @@ pub struct Config {
     pub trial_days: i64,
     /// `PITWALL_PAST_DUE_GRACE_DAYS`: how long a past-due shop keeps its plan.
     pub past_due_grace_days: i64,
+    /// `PITWALL_MEDIA_STORE`: a folder (default `{data}/media`) or
+    /// `s3://bucket/prefix`.
+    pub media_store: String,
+    /// `PITWALL_MEDIA_S3_ENDPOINT`: an S3-compatible server instead of AWS.
+    pub media_s3_endpoint: Option<String>,
+    /// `PITWALL_MEDIA_MAX_MB`: the largest photo or video accepted.
+    pub media_max_mb: u64,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
+    /// `AWS_REGION`, `AWS_DEFAULT_REGION`, for the S3 media store.
+    pub aws: Vec<(String, String)>,
 }
 
 /// `STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET` (comma-separated, several
@@ -97,6 +107,13 @@ impl std::fmt::Debug for Config {
             .field("stream_recheck_secs", &self.stream_recheck_secs)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("stripe", &self.stripe.as_ref().map(|s| &s.api_base))
+            .field("media_store", &self.media_store)
+            .field("media_s3_endpoint", &self.media_s3_endpoint)
+            .field("media_max_mb", &self.media_max_mb)
+            .field(
+                "aws",
+                &self.aws.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+            )
             .field("trial_days", &self.trial_days)
             .field("past_due_grace_days", &self.past_due_grace_days)
             .finish()
@@ -351,7 +368,69 @@ impl Config {
         };
         let trial_days = days("PITWALL_TRIAL_DAYS", 14)?;
         let past_due_grace_days = days("PITWALL_PAST_DUE_GRACE_DAYS", 7)?;
+        let media_store = match val("PITWALL_MEDIA_STORE") {
+            None => data_dir.join("media").display().to_string(),
+            Some(v) if v.starts_with("s3://") => {
+                match url::Url::parse(&v) {
+                    Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => {}
+                    _ => {
+                        return Err(bad(
+                            "PITWALL_MEDIA_STORE",
+                            "must be a folder or s3://bucket/prefix",
+                        ));
+                    }
+                }
+                v
+            }
+            Some(v) if v.contains("://") => {
+                return Err(bad(
+                    "PITWALL_MEDIA_STORE",
+                    "must be a folder or s3://bucket/prefix",
+                ));
+            }
+            Some(v) => v,
+        };
+        let media_s3_endpoint = match val("PITWALL_MEDIA_S3_ENDPOINT") {
+            None => None,
+            Some(v) => match url::Url::parse(&v) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {
+                    Some(v.trim_end_matches('/').to_owned())
+                }
+                _ => {
+                    return Err(bad(
+                        "PITWALL_MEDIA_S3_ENDPOINT",
+                        "must be an http(s) URL such as https://s3.example.com",
+                    ));
+                }
+            },
+        };
+        let media_max_mb = match val("PITWALL_MEDIA_MAX_MB") {
+            None => pitwall_core::inspections::media::DEFAULT_MAX_MB,
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if (1..=2048).contains(&n) => n,
+                _ => {
+                    return Err(bad(
+                        "PITWALL_MEDIA_MAX_MB",
+                        format!("must be megabytes from 1 to 2048, got {v:?}"),
+                    ));
+                }
+            },
+        };
+        let aws = [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+        ]
+        .into_iter()
+        .filter_map(|k| val(k).map(|v| (k.to_owned(), v)))
+        .collect();
         Ok(Self {
+            aws,
+            media_store,
+            media_s3_endpoint,
+            media_max_mb,
             stripe,
             trial_days,
             past_due_grace_days,

@@ -63,7 +63,14 @@ pub async fn build_app(config: &Config, db: pitwall_store::Db) -> anyhow::Result
         ),
         None => None,
     };
+    let media = pitwall_core::media::MediaStore::from_setting(
+        &config.media_store,
+        config.media_s3_endpoint.as_deref(),
+        &config.aws,
+    )
+    .map_err(|e| anyhow::anyhow!("PITWALL_MEDIA_STORE: {e}"))?;
     Ok(App {
+        media,
         live: pitwall_core::live::Live::start(&db),
         cache: Default::default(),
         link_limiter: Default::default(),
@@ -85,6 +92,7 @@ pub async fn build_app(config: &Config, db: pitwall_store::Db) -> anyhow::Result
             stripe,
             trial_days: config.trial_days,
             past_due_grace: chrono::Duration::days(config.past_due_grace_days),
+            media_max_bytes: config.media_max_mb * 1024 * 1024,
             ..CoreConfig::new(&config.base_url)
         }),
     })
@@ -146,9 +154,29 @@ pub fn spawn_workers(
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
     let (db, handle) = (app.db.clone(), app.jobs.clone());
+    let sweeper = spawn_media_sweep(app.clone());
     tokio::spawn(async move {
         if let Err(e) = pitwall_jobs::runtime::run(db, senders, handle, settings, stop).await {
             tracing::error!(error = %e, "workers stopped with an error");
+        }
+        sweeper.abort();
+    })
+}
+
+/// Hourly, removes media files whose row never committed (an upload cut
+/// short by a crash). Only files older than an hour: an upload still
+/// writing its row is never touched. Several workers sweeping at once
+/// only repeat each other's deletes.
+fn spawn_media_sweep(app: App) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            if let Err(e) =
+                pitwall_core::inspections::media::sweep(&app, chrono::Duration::hours(1)).await
+            {
+                tracing::warn!(error = %e, "media sweep failed; trying again in an hour");
+            }
         }
     })
 }

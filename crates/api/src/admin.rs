@@ -324,6 +324,7 @@ impl AdminApi {
                 max_users: b.max_users,
                 sms_per_month: b.sms_per_month,
                 max_locations: b.max_locations,
+                media_mb: b.media_mb,
             },
         )
         .await?;

@@ -190,8 +190,10 @@ pub struct CustomerViewOut {
     pub inspection: Option<crate::inspections::CustomerInspectionOut>,
 }
 
-impl From<&CustomerPage> for CustomerViewOut {
-    fn from(p: &CustomerPage) -> Self {
+impl CustomerViewOut {
+    /// `token`: the link the page is read through (its media are served
+    /// under it); `None` for the staff preview.
+    pub fn of(p: &CustomerPage, token: Option<&str>) -> Self {
         let t = &p.view.ticket;
         let s = &p.shop;
         CustomerViewOut {
@@ -249,7 +251,10 @@ impl From<&CustomerPage> for CustomerViewOut {
             may_approve: p.may_approve,
             approvals: p.approvals.iter().map(CustomerApprovalOut::from).collect(),
             expires_at: p.link.as_ref().map(|l| l.expires_at),
-            inspection: p.inspection.as_ref().map(Into::into),
+            inspection: p
+                .inspection
+                .as_ref()
+                .map(|i| crate::inspections::customer_inspection_out(i, token)),
         }
     }
 }
@@ -346,7 +351,7 @@ impl CustomerApi {
             user_agent: ua.as_deref(),
         };
         let page = customer::open(&app, &token.0, v).await?;
-        Ok(Json(CustomerViewOut::from(&page)))
+        Ok(Json(CustomerViewOut::of(&page, Some(&token.0))))
     }
 
     /// Approve and decline the services awaiting a decision, with the
@@ -388,7 +393,7 @@ impl CustomerApi {
         .await?;
         let out = CustomerApprovalResult {
             approval: CustomerApprovalOut::from(&ApprovalView::of(approval)?),
-            ticket: CustomerViewOut::from(&page),
+            ticket: CustomerViewOut::of(&page, Some(&token.0)),
         };
         Ok(if new {
             ApprovalRecorded::Created(Json(out))
@@ -747,7 +752,7 @@ impl ApprovalsApi {
     ) -> ApiResult<CustomerViewOut> {
         let ctx = shop_ctx(&app, req, &auth).await?;
         let page = customer::preview(&app, &ctx, TicketId::from_uuid(ticket_id.0)).await?;
-        Ok(Json(CustomerViewOut::from(&page)))
+        Ok(Json(CustomerViewOut::of(&page, None)))
     }
 
     /// Recompute every approval's hash of the ticket and follow the chain.

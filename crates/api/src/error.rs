@@ -178,6 +178,11 @@ impl From<Error> for ApiError {
             }
             Error::ShopRestricted(_) => ApiError::Forbidden(Json(ErrorBody::new(code, msg, None))),
             Error::NotFound(_) => ApiError::NotFound(Json(ErrorBody::new(code, msg, None))),
+            // Only uploads are too large, and they answer 413 themselves
+            // (`media::UploadError`); anywhere else it is bad input.
+            Error::TooLarge { field, .. } => {
+                ApiError::Invalid(Json(ErrorBody::new(code, msg, Some(field.to_owned()))))
+            }
             Error::Conflict { field, message } => ApiError::Conflict(Json(ErrorBody::new(
                 code,
                 format!("{field} {message}"),

@@ -529,12 +529,43 @@ impl InspectionsApi {
 
 // ---- inspecting ----------------------------------------------------------
 
-/// A photo or video of a finding (uploads come later: always empty now).
+/// A photo or video of a finding.
 #[derive(Debug, Clone, Object)]
 pub struct InspectionMediaOut {
     pub id: uuid::Uuid,
+    /// `image/jpeg`, `image/png`, `image/webp`, `image/heic`, `video/mp4`
+    /// or `video/quicktime`.
     pub content_type: String,
+    /// The original, on this server (byte ranges honoured): under
+    /// `/api/v1/media/` for staff, under the link's `/c/{token}/media/`
+    /// for the customer.
     pub url: String,
+    /// A 320 px JPEG; null for video and HEIC.
+    #[oai(nullable)]
+    pub thumbnail_url: Option<String>,
+    /// A 1600 px JPEG for pages; null for video and HEIC.
+    #[oai(nullable)]
+    pub screen_url: Option<String>,
+    #[oai(nullable)]
+    pub width: Option<i32>,
+    #[oai(nullable)]
+    pub height: Option<i32>,
+}
+
+fn media_out(m: &pitwall_store::media::Medium, token: Option<&str>) -> InspectionMediaOut {
+    let url = match token {
+        Some(t) => format!("/c/{t}/media/{}", m.id),
+        None => format!("/api/v1/media/{}", m.id),
+    };
+    InspectionMediaOut {
+        id: m.id,
+        content_type: m.content_type.clone(),
+        thumbnail_url: m.has_copies.then(|| format!("{url}?variant=thumb")),
+        screen_url: m.has_copies.then(|| format!("{url}?variant=screen")),
+        url,
+        width: m.width,
+        height: m.height,
+    }
 }
 
 /// One item of the sheet as rated on this inspection.
@@ -730,8 +761,12 @@ pub struct CustomerInspectionOut {
     pub findings: Vec<CustomerFindingOut>,
 }
 
-impl From<&CustomerInspection> for CustomerInspectionOut {
-    fn from(i: &CustomerInspection) -> Self {
+/// `token`: the link it is read through; `None` for the staff preview.
+pub fn customer_inspection_out(
+    i: &CustomerInspection,
+    token: Option<&str>,
+) -> CustomerInspectionOut {
+    {
         CustomerInspectionOut {
             id: i.id.as_uuid(),
             name: i.name.clone(),
@@ -747,7 +782,7 @@ impl From<&CustomerInspection> for CustomerInspectionOut {
                     customer_note: f.customer_note.clone(),
                     measurement: f.measurement.clone(),
                     unit: f.unit.clone(),
-                    media: vec![],
+                    media: f.media.iter().map(|m| media_out(m, token)).collect(),
                     service_id: f.service_id,
                 })
                 .collect(),
@@ -782,7 +817,7 @@ fn inspection_out(v: &InspectionView) -> InspectionOut {
                 measurement: f.measurement.clone(),
                 note: f.row.note.clone(),
                 customer_note: f.row.customer_note.clone(),
-                media: vec![],
+                media: f.media.iter().map(|m| media_out(m, None)).collect(),
                 service_id: f.row.service_id,
                 photo: f.item.photo.as_str().to_owned(),
                 previous: f.previous.as_ref().map(|p| PreviousFindingOut {

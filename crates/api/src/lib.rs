@@ -15,6 +15,7 @@ pub mod customer;
 pub mod document;
 pub mod error;
 pub mod inspections;
+pub mod media;
 pub mod messaging;
 pub mod metrics;
 pub mod models;
@@ -23,6 +24,7 @@ pub mod pos;
 pub mod staff;
 pub mod ticket_models;
 pub mod tickets;
+pub mod upload;
 pub mod webhooks;
 
 use pitwall_core::App;
@@ -43,6 +45,7 @@ pub type Apis = (
     billing::BillingApi,
     inspections::InspectionsApi,
     inspections::InspectingApi,
+    media::MediaApi,
 );
 
 pub fn openapi(base_url: &str) -> OpenApiService<Apis, ()> {
@@ -58,6 +61,7 @@ pub fn openapi(base_url: &str) -> OpenApiService<Apis, ()> {
             billing::BillingApi,
             inspections::InspectionsApi,
             inspections::InspectingApi,
+            media::MediaApi,
         ),
         "Pitwall API",
         env!("CARGO_PKG_VERSION"),
@@ -235,14 +239,22 @@ fn is_customer_path(path: &str) -> bool {
 }
 
 /// A capability URL must not leak: no referrer to anyone (the token is in
-/// the path), not indexed, not kept in shared caches.
+/// the path), not indexed, not kept in shared caches. A photo that says
+/// `private` keeps it: it never changes, and the customer's own browser may
+/// keep it rather than fetch it again on every live update.
 fn customer_headers(resp: &mut Response) {
     let h = resp.headers_mut();
+    let private = h
+        .get("cache-control")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("private"));
+    let cache = if private { None } else { Some("no-store") };
     for (name, value) in [
-        ("referrer-policy", "no-referrer"),
-        ("x-robots-tag", "noindex, nofollow"),
-        ("cache-control", "no-store"),
+        ("referrer-policy", Some("no-referrer")),
+        ("x-robots-tag", Some("noindex, nofollow")),
+        ("cache-control", cache),
     ] {
+        let Some(value) = value else { continue };
         if let Ok(v) = value.parse() {
             h.insert(name, v);
         }

@@ -40,6 +40,9 @@ pub struct Quotas {
     pub sms_per_month: Option<i64>,
     #[oai(nullable)]
     pub locations: Option<i64>,
+    /// Megabytes of inspection photos and video.
+    #[oai(nullable)]
+    pub media_mb: Option<i64>,
 }
 
 #[derive(Debug, Object)]
@@ -100,6 +103,7 @@ impl ShopOut {
                 users: f.quota(Quota::Users),
                 sms_per_month: f.quota(Quota::SmsPerMonth),
                 locations: f.quota(Quota::Locations),
+                media_mb: f.quota(Quota::MediaMb),
             },
         }
     }
@@ -352,6 +356,9 @@ pub struct Plan {
     pub sms_per_month: Option<i32>,
     #[oai(nullable)]
     pub max_locations: Option<i32>,
+    /// Photos and videos of inspections, in megabytes (null: unlimited).
+    #[oai(nullable)]
+    pub media_mb: Option<i32>,
 }
 
 impl From<&plans::Plan> for Plan {
@@ -364,6 +371,7 @@ impl From<&plans::Plan> for Plan {
             max_users: p.max_users,
             sms_per_month: p.sms_per_month,
             max_locations: p.max_locations,
+            media_mb: p.media_mb,
         }
     }
 }
@@ -388,6 +396,10 @@ pub struct PlanRequest {
     #[serde(default)]
     #[oai(nullable)]
     pub max_locations: Option<i32>,
+    /// Megabytes of inspection photos and video; null is unlimited.
+    #[serde(default)]
+    #[oai(nullable)]
+    pub media_mb: Option<i32>,
 }
 
 #[derive(Debug, Object)]

@@ -46,6 +46,8 @@ pub struct CoreConfig {
     pub past_due_grace: Duration,
     /// The time billing rules read (tests move it).
     pub clock: crate::clock::Clock,
+    /// The largest photo or video accepted.
+    pub media_max_bytes: u64,
 }
 
 /// A secret setting: usable, never printed.
@@ -85,6 +87,7 @@ impl CoreConfig {
             stripe: None,
             past_due_grace: Duration::days(7),
             clock: Default::default(),
+            media_max_bytes: crate::inspections::media::DEFAULT_MAX_MB * 1024 * 1024,
         }
     }
 }
@@ -104,6 +107,8 @@ pub struct App {
     pub streams: Arc<crate::streams::StreamSlots>,
     /// Password hashing and checks, limited to one per core.
     pub passwords: Arc<crate::tokens::Passwords>,
+    /// Photos and videos of inspections.
+    pub media: crate::media::MediaStore,
 }
 
 /// A signed-in user, as authentication found them.

@@ -107,6 +107,10 @@ async fn resolve(app: &App, token: &str, visitor: Visitor<'_>) -> Result<Resolve
         &visitor.address.limiter_key(),
         app.config.link_lookups_per_minute,
     )?;
+    find(app, token).await
+}
+
+async fn find(app: &App, token: &str) -> Result<Resolved> {
     // Tokens we issue have this form; anything else is not looked up.
     if !token.starts_with("pwc_")
         || token.len() > 80
@@ -235,6 +239,42 @@ pub async fn open(app: &App, token: &str, visitor: Visitor<'_>) -> Result<Custom
     let mut link = r.link;
     link.last_seen_at = Some(now);
     page(app, r.shop, &r.features, Some(link), ticket).await
+}
+
+/// A photo or video of the ticket's published inspection, for the holder
+/// of the link. A page loads many of these at once, so only failed lookups
+/// count against the address's link lookups.
+pub async fn media(
+    app: &App,
+    token: &str,
+    visitor: Visitor<'_>,
+    id: pitwall_domain::MediaId,
+    variant: crate::media::Variant,
+    range: Option<&str>,
+) -> Result<crate::inspections::media::MediaFile> {
+    let r = match find(app, token).await {
+        Ok(r) => r,
+        Err(Error::NotFound(what)) => {
+            app.link_limiter.check(
+                &visitor.address.limiter_key(),
+                app.config.link_lookups_per_minute,
+            )?;
+            return Err(Error::NotFound(what));
+        }
+        Err(e) => return Err(e),
+    };
+    if !r.features.has(Feature::Inspections) {
+        return Err(Error::NotFound("media"));
+    }
+    crate::inspections::media::for_customer(
+        app,
+        ShopId::from_uuid(r.shop.id),
+        TicketId::from_uuid(r.link.ticket_id),
+        id,
+        variant,
+        range,
+    )
+    .await
 }
 
 /// The page's own re-read after a live change: nothing is recorded.

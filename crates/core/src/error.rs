@@ -27,6 +27,9 @@ pub enum Error {
     },
     #[error("the plan's {quota} quota ({limit}) is used up")]
     QuotaExceeded { quota: Quota, limit: i64 },
+    /// An upload over the size limit.
+    #[error("{field} is larger than {limit_mb} MB")]
+    TooLarge { field: &'static str, limit_mb: u64 },
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{field} {message}")]
@@ -121,6 +124,7 @@ impl Error {
             Error::FeatureNotInPlan { .. } => "feature_not_in_plan",
             Error::QuotaExceeded { .. } => "quota_exceeded",
             Error::NotFound(_) => "not_found",
+            Error::TooLarge { .. } => "payload_too_large",
             Error::Conflict { .. } => "conflict",
             Error::RateLimited(_) => "rate_limited",
             Error::CustomerOptedOut { .. } => "customer_opted_out",

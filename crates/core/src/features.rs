@@ -87,6 +87,7 @@ impl FeatureSet {
             Quota::Users => self.plan.max_users,
             Quota::SmsPerMonth => self.plan.sms_per_month,
             Quota::Locations => self.plan.max_locations,
+            Quota::MediaMb => self.plan.media_mb,
         }
         .map(i64::from)
     }
@@ -141,6 +142,7 @@ pub struct PlanEdit<'a> {
     pub max_users: Option<i32>,
     pub sms_per_month: Option<i32>,
     pub max_locations: Option<i32>,
+    pub media_mb: Option<i32>,
 }
 
 pub async fn update_plan(
@@ -174,6 +176,7 @@ pub async fn update_plan(
         ("max_users", edit.max_users),
         ("sms_per_month", edit.sms_per_month),
         ("max_locations", edit.max_locations),
+        ("media_mb", edit.media_mb),
     ] {
         if v.is_some_and(|n| n < 0) {
             return Err(Error::invalid(field, "must not be negative"));
@@ -188,6 +191,7 @@ pub async fn update_plan(
         max_users: edit.max_users,
         sms_per_month: edit.sms_per_month,
         max_locations: edit.max_locations,
+        media_mb: edit.media_mb,
     };
     let txn = pitwall_store::begin_write(&app.db).await?;
     let saved = plans::update(&txn, &plan)

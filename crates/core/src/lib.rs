@@ -21,6 +21,7 @@ pub mod features;
 pub mod inspections;
 pub mod links;
 pub mod mail;
+pub mod media;
 pub mod members;
 pub mod messaging;
 pub mod outreach;

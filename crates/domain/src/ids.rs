@@ -81,6 +81,7 @@ id_type!(
     InspectionTemplateId,
     InspectionId,
     FindingId,
+    MediaId,
     TemplateId,
     SyncEventId,
 );

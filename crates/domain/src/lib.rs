@@ -10,6 +10,7 @@ pub mod findings;
 pub mod ids;
 pub mod inspections;
 pub mod locale;
+pub mod media;
 pub mod messaging;
 pub mod net;
 pub mod phone;

@@ -31,6 +31,7 @@ string_enum!(
         Users = "users",
         SmsPerMonth = "sms_per_month",
         Locations = "locations",
+        MediaMb = "media_mb",
     }
 );
 

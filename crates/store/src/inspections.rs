@@ -308,7 +308,7 @@ pub async fn move_to(
     Ok(res.rows_affected == 1)
 }
 
-async fn bump(
+pub async fn bump(
     db: &impl ConnectionTrait,
     shop: ShopId,
     id: InspectionId,

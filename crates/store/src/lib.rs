@@ -19,6 +19,7 @@ pub mod identity;
 pub mod inspection_templates;
 pub mod inspections;
 pub mod live;
+pub mod media;
 pub mod members;
 pub mod messages;
 pub mod outbox;

@@ -23,6 +23,7 @@ pub struct Plan {
     pub max_users: Option<i32>,
     pub sms_per_month: Option<i32>,
     pub max_locations: Option<i32>,
+    pub media_mb: Option<i32>,
 }
 
 impl TryFrom<PlanRow> for Plan {
@@ -42,6 +43,7 @@ impl TryFrom<PlanRow> for Plan {
             max_users: row.max_users,
             sms_per_month: row.sms_per_month,
             max_locations: row.max_locations,
+            media_mb: row.media_mb,
         })
     }
 }
@@ -76,6 +78,7 @@ pub async fn update(db: &impl ConnectionTrait, p: &Plan) -> Result<Option<Plan>,
     am.max_users = Set(p.max_users);
     am.sms_per_month = Set(p.sms_per_month);
     am.max_locations = Set(p.max_locations);
+    am.media_mb = Set(p.media_mb);
     am.updated_at = Set(now());
     Plan::try_from(am.update(db).await?).map(Some)
 }

@@ -393,6 +393,64 @@ impl TestApp {
         self.call("GET", path, Some(token), None).await
     }
 
+    /// Sends `bytes` as the form field `file` (multipart, as a phone's
+    /// browser does); the answer is held to the document like `call`'s.
+    pub async fn upload(
+        &self,
+        path: &str,
+        token: &str,
+        file_name: &str,
+        declared_type: &str,
+        bytes: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(file_name.to_owned())
+            .mime_str(declared_type)
+            .expect("content type");
+        let form = reqwest::multipart::Form::new().part("file", part);
+        let resp = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("request sent");
+        let status = resp.status();
+        let body =
+            serde_json::from_str(&resp.text().await.unwrap_or_default()).unwrap_or(Value::Null);
+        if let Err(e) = openapi::committed().check("POST", path, status.as_u16(), &body) {
+            panic!("{e}");
+        }
+        (status, body)
+    }
+
+    /// A GET whose answer is bytes (a photo, a video range): status,
+    /// headers and body as sent.
+    pub async fn fetch(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+        let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        if let Err(e) = openapi::committed().check("GET", path, status.as_u16(), &json) {
+            panic!("{e}");
+        }
+        (status, headers, body)
+    }
+
     pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
         self.call("POST", path, Some(token), Some(body)).await
     }

@@ -14,8 +14,8 @@ mod render;
 mod session;
 
 use pages::{
-    admin, admin_billing, api_keys, app, approvals, auth, billing, customer, inspections, messages,
-    roles, settings, tickets, users, webhooks,
+    admin, admin_billing, api_keys, app, approvals, auth, billing, customer, inspections, media,
+    messages, roles, settings, tickets, users, webhooks,
 };
 use poem::{Route, get, post};
 
@@ -33,6 +33,7 @@ pub fn mount(route: Route) -> Route {
         .at("/c/:token/approval", post(customer::approve))
         .at("/c/:token/messages", post(customer::send_message))
         .at("/c/:token/events", get(customer::event_stream))
+        .at("/c/:token/media/:media_id", get(media::for_customer))
         .at("/login", get(auth::login_form).post(auth::login))
         .at("/logout", post(auth::logout))
         .at(
@@ -91,6 +92,7 @@ pub fn mount(route: Route) -> Route {
         .at("/app/tickets/:id/approvals/verify", get(approvals::verify))
         .at("/app/approvals/:id", get(approvals::show))
         .at("/app/work", get(tickets::work))
+        .at("/app/media/:media_id", get(media::for_staff))
         .at("/app/sync-health", get(tickets::sync_health))
         .at(
             "/app/statuses",

@@ -206,6 +206,10 @@ fn shown(err: &Error) -> Shown {
                 .collect::<Vec<_>>()
                 .join("; "),
         }),
+        Error::TooLarge { .. } => Shown::Inline(Problem {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            message: err.to_string(),
+        }),
         Error::Conflict { field, message } => Shown::Inline(Problem {
             status: StatusCode::CONFLICT,
             message: format!("{}: {message}", field.replace('_', " ")),
@@ -357,6 +361,7 @@ fn quota_words(q: Quota) -> &'static str {
         Quota::Users => "staff members (pending invitations count)",
         Quota::SmsPerMonth => "text messages a month",
         Quota::Locations => "locations",
+        Quota::MediaMb => "megabytes of inspection photos and video",
     }
 }
 

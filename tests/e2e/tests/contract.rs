@@ -110,11 +110,32 @@ fn example(spec: &Value, schema: &Value, name: &str) -> Value {
     }
 }
 
+/// The JSON body an operation takes; uploads (multipart) are sent as
+/// forms instead (`is_upload`).
 fn body_schema(op: &Value) -> Option<Value> {
     op["requestBody"]["content"]
         .as_object()
-        .and_then(|c| c.values().next())
+        .and_then(|c| {
+            c.iter()
+                .find(|(kind, _)| kind.starts_with("application/json"))
+                .map(|(_, m)| m)
+        })
         .map(|m| m["schema"].clone())
+}
+
+fn is_upload(op: &Value) -> bool {
+    op["requestBody"]["content"]
+        .as_object()
+        .is_some_and(|c| c.contains_key("multipart/form-data"))
+}
+
+fn tiny_jpeg() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(16, 16, |x, y| image::Rgb([x as u8, y as u8, 1]));
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
+        .encode_image(&img)
+        .expect("a JPEG");
+    jpeg
 }
 
 /// What shop B holds, as B's owner sees it.
@@ -281,6 +302,17 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
     assert_eq!(s, StatusCode::CREATED, "{insp}");
     let b_inspection = insp["id"].as_str().unwrap().to_owned();
     let b_item = insp["findings"][0]["item_key"].as_str().unwrap().to_owned();
+    let (s, photo) = t
+        .upload(
+            &format!("/api/v1/inspections/{b_inspection}/findings/{b_item}/media"),
+            &b_owner,
+            "b.jpg",
+            "image/jpeg",
+            tiny_jpeg(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{photo}");
+    let b_media = photo["id"].as_str().unwrap().to_owned();
     let fixtures: BTreeMap<&str, String> = [
         ("ticket_id", b_ticket.clone()),
         ("customer_id", b_customer.clone()),
@@ -294,6 +326,7 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         ("template_id", b_template.clone()),
         ("inspection_id", b_inspection.clone()),
         ("item_key", b_item),
+        ("media_id", b_media.clone()),
         ("kind", "reminder".to_owned()),
         ("user_id", b_member.to_string()),
         ("invitation_id", inv["id"].as_str().unwrap().to_owned()),
@@ -370,7 +403,12 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         } else {
             &a_owner
         };
-        let (status, answer) = t.call(&o.method, &path, Some(token), body).await;
+        let (status, answer) = if is_upload(&o.op) {
+            t.upload(&path, token, "a.jpg", "image/jpeg", tiny_jpeg())
+                .await
+        } else {
+            t.call(&o.method, &path, Some(token), body).await
+        };
         let text = answer.to_string();
         for s in &secrets_of_b {
             assert!(

@@ -4,7 +4,7 @@
 //! written, the plan gate, permissions and other shops' ids.
 
 use pitwall_core::domain::Role;
-use pitwall_testkit::{StatusCode, TestApp, both_backends};
+use pitwall_testkit::{Backend, Options, StatusCode, TestApp, both_backends};
 use serde_json::{Value, json};
 
 const BASE: &str = "/api/v1/inspection-templates";
@@ -1312,3 +1312,597 @@ both_backends!(
         );
     }
 );
+
+// ---- photos and videos ---------------------------------------------------
+
+/// A phone photo: a real JPEG of `w`×`h` with an Exif block that holds the
+/// orientation and where it was taken.
+fn phone_photo(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    });
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
+        .encode_image(&img)
+        .unwrap();
+    // Big-endian TIFF: Orientation = 1 and a GPS block named in plain text.
+    let mut tiff = b"MM\0\x2a\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x01\0\0\0\0\0\0".to_vec();
+    tiff.extend_from_slice(b"GPSLatitude 30.2672 N GPSLongitude 97.7431 W");
+    let mut app1 = vec![0xFF, 0xE1];
+    app1.extend_from_slice(&((tiff.len() + 8) as u16).to_be_bytes());
+    app1.extend_from_slice(b"Exif\0\0");
+    app1.extend_from_slice(&tiff);
+    [&jpeg[..2], &app1[..], &jpeg[2..]].concat()
+}
+
+/// A short MP4 as far as the first bytes go: `ftyp` then data.
+fn phone_video(len: usize) -> Vec<u8> {
+    let mut v = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();
+    v.extend((0..len).map(|i| (i % 251) as u8));
+    v
+}
+
+/// A new customer link's token.
+async fn customer_token(t: &TestApp, owner: &str, ticket: &str) -> String {
+    let (s, link) = t
+        .post(
+            &format!("/api/v1/tickets/{ticket}/customer-links"),
+            owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{link}");
+    link["url"]
+        .as_str()
+        .unwrap()
+        .rsplit("/c/")
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+fn has(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+both_backends!(
+    photos_are_known_by_their_bytes_cleaned_copied_and_shown_only_to_whom_they_belong,
+    async |t: &TestApp| {
+        let (shop, owner) = t.shop("insp-media", "premium").await;
+        let (_, tech) = t
+            .member(shop, "tech@insp-media.test", Role::Technician)
+            .await;
+        let (_, ticket) = pushed_ticket(t, &owner, "m1").await;
+        let (_, insp) = start(t, &owner, &ticket).await;
+        let id = insp["id"].as_str().unwrap().to_owned();
+        let media_of = |key: &str| format!("/api/v1/inspections/{id}/findings/{key}/media");
+
+        // A tire rated urgent needs a photo before the inspection is handed in.
+        let (s, _) = put_finding(
+            t,
+            &tech,
+            &id,
+            "tread",
+            json!({"condition": "urgent", "measurement": {"lf": 2}}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, e) = t
+            .post(
+                &format!("/api/v1/inspections/{id}/submit"),
+                &tech,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert_eq!(fields(&e), ["findings/tread/media"]);
+
+        // A photo: stored without where it was taken, with its copies.
+        let photo = phone_photo(2400, 1200);
+        assert!(has(&photo, b"GPSLatitude"));
+        let (s, m) = t
+            .upload(
+                &media_of("tread"),
+                &tech,
+                "IMG_0001.JPG",
+                "image/jpeg",
+                photo,
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{m}");
+        assert_eq!(m["content_type"], "image/jpeg");
+        assert_eq!(
+            (m["width"].as_i64(), m["height"].as_i64()),
+            (Some(2400), Some(1200))
+        );
+        let photo_id = m["id"].as_str().unwrap().to_owned();
+        let (s, h, original) = t
+            .fetch(&format!("/api/v1/media/{photo_id}"), Some(&owner), &[])
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(h["content-type"], "image/jpeg");
+        assert_eq!(original.len() as i64, m["bytes"].as_i64().unwrap());
+        assert!(original.starts_with(&[0xFF, 0xD8]));
+        assert!(!has(&original, b"GPSLatitude"), "location removed");
+        let decoded = image::load_from_memory(&original).expect("still a picture");
+        assert_eq!((decoded.width(), decoded.height()), (2400, 1200));
+        for (variant, long) in [("thumb", 320), ("screen", 1600)] {
+            let (s, h, copy) = t
+                .fetch(
+                    &format!("/api/v1/media/{photo_id}?variant={variant}"),
+                    Some(&tech),
+                    &[],
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "{variant}");
+            assert_eq!(h["content-type"], "image/jpeg");
+            let c = image::load_from_memory(&copy).unwrap();
+            assert_eq!((c.width(), c.height()), (long, long / 2), "{variant}");
+        }
+
+        // What the name or the declared type say does not matter: the bytes do.
+        let before = t.get(&format!("/api/v1/inspections/{id}"), &owner).await.1;
+        for (name, bytes) in [
+            ("photo.jpg", b"<script>alert('x')</script>".to_vec()),
+            ("scan.jpg", b"%PDF-1.7\n1 0 obj".to_vec()),
+            ("cut.jpg", phone_photo(64, 64)[..300].to_vec()),
+        ] {
+            let (s, e) = t
+                .upload(&media_of("oil"), &tech, name, "image/jpeg", bytes)
+                .await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {e}");
+            assert_eq!(e["field"], "file", "{e}");
+        }
+        let (s, e) = t
+            .upload(
+                &media_of("no_such_item"),
+                &tech,
+                "a.jpg",
+                "image/jpeg",
+                phone_photo(8, 8),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{e}");
+        let (s, e) = t
+            .call(
+                "POST",
+                &media_of("oil"),
+                Some(&tech),
+                Some(json!({"file": "not a form"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+        assert_eq!(e["code"], "malformed_request");
+        assert_eq!(e["field"], "file");
+        let after = t.get(&format!("/api/v1/inspections/{id}"), &owner).await.1;
+        assert_eq!(before, after, "refused uploads change nothing");
+
+        // Video plays on phones: byte ranges.
+        let video = phone_video(5000);
+        let (s, v) = t
+            .upload(
+                &media_of("oil"),
+                &tech,
+                "clip.mov",
+                "application/octet-stream",
+                video.clone(),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        assert_eq!(v["content_type"], "video/mp4");
+        assert_eq!(v["width"], Value::Null);
+        let video_id = v["id"].as_str().unwrap().to_owned();
+        let (s, h, part) = t
+            .fetch(
+                &format!("/api/v1/media/{video_id}"),
+                Some(&owner),
+                &[("range", "bytes=100-199")],
+            )
+            .await;
+        assert_eq!(s, StatusCode::PARTIAL_CONTENT);
+        assert_eq!(
+            h["content-range"],
+            format!("bytes 100-199/{}", video.len()).as_str()
+        );
+        assert_eq!(part, video[100..200]);
+        let (s, _, tail) = t
+            .fetch(
+                &format!("/api/v1/media/{video_id}"),
+                Some(&owner),
+                &[("range", "bytes=-10")],
+            )
+            .await;
+        assert_eq!(s, StatusCode::PARTIAL_CONTENT);
+        assert_eq!(tail, video[video.len() - 10..]);
+
+        // The inspection lists them on their findings; removing one works
+        // while it is in progress.
+        let (_, now) = t.get(&format!("/api/v1/inspections/{id}"), &owner).await;
+        let tread = finding(&now, "tread");
+        assert_eq!(tread["media"][0]["id"], photo_id.as_str());
+        assert_eq!(
+            tread["media"][0]["url"],
+            format!("/api/v1/media/{photo_id}").as_str()
+        );
+        assert!(
+            tread["media"][0]["thumbnail_url"]
+                .as_str()
+                .unwrap()
+                .ends_with("variant=thumb")
+        );
+        assert_eq!(
+            finding(&now, "oil")["media"][0]["thumbnail_url"],
+            Value::Null
+        );
+        let (s, _) = t
+            .call(
+                "DELETE",
+                &format!("/api/v1/media/{video_id}"),
+                Some(&tech),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (s, _, _) = t
+            .fetch(&format!("/api/v1/media/{video_id}"), Some(&owner), &[])
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+
+        // Now the photo is there, it can be handed in; then nothing changes.
+        let (s, sub) = t
+            .post(
+                &format!("/api/v1/inspections/{id}/submit"),
+                &tech,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{sub}");
+        let (s, _) = t
+            .call(
+                "DELETE",
+                &format!("/api/v1/media/{photo_id}"),
+                Some(&tech),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT);
+        let (s, _) = t
+            .upload(
+                &media_of("oil"),
+                &tech,
+                "a.jpg",
+                "image/jpeg",
+                phone_photo(16, 16),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT);
+
+        // The customer sees it through their link once published, and only so.
+        let token = customer_token(t, &owner, &ticket).await;
+        let (s, _, _) = t
+            .fetch(&format!("/c/{token}/media/{photo_id}"), None, &[])
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "not before it is published");
+        let (s, p) = t
+            .post(
+                &format!("/api/v1/inspections/{id}/publish"),
+                &owner,
+                json!({"send": null}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{p}");
+        let (_, view) = t
+            .call(
+                "GET",
+                &format!("/api/customer/v1/links/{token}"),
+                None,
+                None,
+            )
+            .await;
+        let shown = &view["inspection"]["findings"][0];
+        assert_eq!(shown["item_key"], "tread", "{view}");
+        let url = shown["media"][0]["url"].as_str().unwrap().to_owned();
+        assert_eq!(url, format!("/c/{token}/media/{photo_id}"));
+        let (s, h, seen) = t.fetch(&url, None, &[]).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(seen, original);
+        assert!(h["cache-control"].to_str().unwrap().starts_with("private"));
+        let screen = shown["media"][0]["screen_url"].as_str().unwrap();
+        assert_eq!(t.fetch(screen, None, &[]).await.0, StatusCode::OK);
+        // The page shows it, lazily, beside the finding.
+        let (s, _, page) = t.fetch(&format!("/c/{token}"), None, &[]).await;
+        assert_eq!(s, StatusCode::OK);
+        let page = String::from_utf8(page).unwrap().replace("&#x2f;", "/");
+        assert!(
+            page.contains(&format!(
+                "<img loading=\"lazy\" src=\"/c/{token}/media/{photo_id}?variant=thumb\""
+            )),
+            "{page}"
+        );
+        // Another ticket's link, a made-up token, another shop: nothing.
+        let (_, other_ticket) = pushed_ticket(t, &owner, "m2").await;
+        let other = customer_token(t, &owner, &other_ticket).await;
+        assert_eq!(
+            t.fetch(&format!("/c/{other}/media/{photo_id}"), None, &[])
+                .await
+                .0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            t.fetch(&format!("/c/pwc_madeup/media/{photo_id}"), None, &[])
+                .await
+                .0,
+            StatusCode::NOT_FOUND
+        );
+        let (_, stranger) = t.shop("insp-media-b", "premium").await;
+        for (method, status) in [
+            ("GET", StatusCode::NOT_FOUND),
+            ("DELETE", StatusCode::NOT_FOUND),
+        ] {
+            let (s, _) = t
+                .call(
+                    method,
+                    &format!("/api/v1/media/{photo_id}"),
+                    Some(&stranger),
+                    None,
+                )
+                .await;
+            assert_eq!(s, status, "{method} by another shop");
+        }
+        let (s, _) = t
+            .upload(
+                &media_of("oil"),
+                &stranger,
+                "a.jpg",
+                "image/jpeg",
+                phone_photo(16, 16),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "another shop's inspection");
+        // Staff pages read it through the session.
+        let (_, starter) = t.shop("insp-media-c", "starter").await;
+        let (s, e) = t
+            .call(
+                "GET",
+                &format!("/api/v1/media/{photo_id}"),
+                Some(&starter),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
+        assert_eq!(e["code"], "feature_not_in_plan");
+    }
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_stop_at_the_size_limit_and_the_plans_quota_sqlite() {
+    limits(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_stop_at_the_size_limit_and_the_plans_quota_postgres() {
+    limits(Backend::Postgres).await
+}
+
+async fn limits(backend: Backend) {
+    let opts = Options {
+        env: vec![("PITWALL_MEDIA_MAX_MB".into(), "1".into())],
+        ..Default::default()
+    };
+    let Some(app) = TestApp::spawn_with(backend, opts).await else {
+        return;
+    };
+    let t = &app;
+    let (_, owner) = t.shop("insp-quota", "premium").await;
+    let (_, ticket) = pushed_ticket(t, &owner, "q1").await;
+    let (_, insp) = start(t, &owner, &ticket).await;
+    let id = insp["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/inspections/{id}/findings/oil/media");
+
+    // Over PITWALL_MEDIA_MAX_MB: 413, nothing stored.
+    let (s, e) = t
+        .upload(
+            &path,
+            &owner,
+            "long.mp4",
+            "video/mp4",
+            phone_video(2 * 1024 * 1024),
+        )
+        .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{e}");
+    assert_eq!(e["field"], "file");
+    assert_eq!(e["code"], "payload_too_large");
+
+    // The plan's media_mb, set by the platform: a full quota refuses.
+    let admin = t
+        .platform(
+            "admin@insp-quota-platform.test",
+            pitwall_core::domain::PlatformRole::PlatformAdmin,
+        )
+        .await;
+    let (_, plans) = t.get("/api/admin/v1/plans", &admin).await;
+    let mut premium = plans["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "premium")
+        .cloned()
+        .unwrap();
+    assert_eq!(premium["media_mb"], 20480, "premium starts with 20 GB");
+    let code = premium["code"].as_str().unwrap().to_owned();
+    let body = |mb: i64, p: &mut Value| {
+        let o = p.as_object_mut().unwrap();
+        o.remove("code");
+        o.insert("media_mb".into(), json!(mb));
+        p.clone()
+    };
+    let (s, e) = t
+        .call(
+            "PUT",
+            &format!("/api/admin/v1/plans/{code}"),
+            Some(&admin),
+            Some(body(-1, &mut premium)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert_eq!(e["field"], "media_mb");
+    let (s, saved) = t
+        .call(
+            "PUT",
+            &format!("/api/admin/v1/plans/{code}"),
+            Some(&admin),
+            Some(body(1, &mut premium)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{saved}");
+    let (s, m) = t
+        .upload(&path, &owner, "a.mp4", "video/mp4", phone_video(600 * 1024))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{m}");
+    let (s, e) = t
+        .upload(&path, &owner, "b.mp4", "video/mp4", phone_video(600 * 1024))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
+    assert_eq!(e["code"], "quota_exceeded");
+    assert_eq!(e["quota"], "media_mb");
+    let (_, now) = t.get(&format!("/api/v1/inspections/{id}"), &owner).await;
+    assert_eq!(finding(&now, "oil")["media"].as_array().unwrap().len(), 1);
+    app.finish().await;
+}
+
+/// `PITWALL_TEST_S3_SERVER`: moto's `moto_server`, a real S3-compatible
+/// server (`.ci/run` installs it). Without it the test is skipped, unless
+/// `PITWALL_REQUIRE_S3=1`.
+async fn s3_server() -> Option<(tokio::process::Child, String)> {
+    let Ok(bin) = std::env::var("PITWALL_TEST_S3_SERVER") else {
+        assert!(
+            std::env::var("PITWALL_REQUIRE_S3").as_deref() != Ok("1"),
+            "PITWALL_REQUIRE_S3=1 but PITWALL_TEST_S3_SERVER is not set"
+        );
+        eprintln!("SKIPPED: set PITWALL_TEST_S3_SERVER to moto_server to test the S3 store");
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = tokio::process::Command::new(bin)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("moto_server starts");
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client.get(&url).send().await.is_ok() {
+            return Some((child, url));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("moto_server did not answer on {url}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn photos_live_in_s3_when_told_to_and_orphans_are_swept() {
+    let Some((_server, s3)) = s3_server().await else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    let made = http
+        .put(format!("{s3}/pitwall-media"))
+        .send()
+        .await
+        .unwrap();
+    assert!(made.status().is_success(), "bucket: {}", made.status());
+    let env = [
+        ("PITWALL_MEDIA_STORE", "s3://pitwall-media/prod"),
+        ("PITWALL_MEDIA_S3_ENDPOINT", s3.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let opts = Options {
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..Default::default()
+    };
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, opts).await else {
+        return;
+    };
+    let t = &app;
+    let (shop, owner) = t.shop("insp-s3", "premium").await;
+    let (_, ticket) = pushed_ticket(t, &owner, "s1").await;
+    let (_, insp) = start(t, &owner, &ticket).await;
+    let id = insp["id"].as_str().unwrap();
+    let photo = phone_photo(800, 600);
+    let (s, m) = t
+        .upload(
+            &format!("/api/v1/inspections/{id}/findings/oil/media"),
+            &owner,
+            "p.jpg",
+            "image/jpeg",
+            photo,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{m}");
+    let media = m["id"].as_str().unwrap().to_owned();
+    let list = || async {
+        http.get(format!("{s3}/pitwall-media?list-type=2&prefix=prod/shops/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let listed = list().await;
+    for variant in ["original", "thumb", "screen"] {
+        assert!(
+            listed.contains(&format!("prod/shops/{shop}/media/{media}/{variant}")),
+            "{variant} in the bucket: {listed}"
+        );
+    }
+    let (s, _, back) = t
+        .fetch(&format!("/api/v1/media/{media}"), Some(&owner), &[])
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(!has(&back, b"GPSLatitude"));
+    assert_eq!(back.len() as i64, m["bytes"].as_i64().unwrap());
+
+    // A file whose row never committed (a crash between the two) is swept;
+    // files with rows stay.
+    let orphan = uuid::Uuid::now_v7();
+    let put = http
+        .put(format!(
+            "{s3}/pitwall-media/prod/shops/{shop}/media/{orphan}/original"
+        ))
+        .body("half an upload")
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success());
+    let swept = pitwall_core::inspections::media::sweep(&t.app, chrono::Duration::zero())
+        .await
+        .unwrap();
+    assert_eq!(swept, 1);
+    let listed = list().await;
+    assert!(!listed.contains(&orphan.to_string()), "{listed}");
+    assert!(listed.contains(&format!("{media}/original")), "{listed}");
+
+    let (s, _) = t
+        .call(
+            "DELETE",
+            &format!("/api/v1/media/{media}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert!(!list().await.contains(&media), "deleted from the bucket");
+    app.finish().await;
+}

@@ -55,6 +55,11 @@ impl Walk<'_> {
     ) -> Value {
         let (status, answer) = self.t.call(method, path, token, body).await;
         assert_eq!(status, want, "{method} {path}: {answer}");
+        self.record(method, path, status);
+        answer
+    }
+
+    fn record(&mut self, method: &str, path: &str, status: StatusCode) {
         let op = openapi::committed()
             .operation(method, path)
             .unwrap_or_else(|| panic!("{method} {path} is not in the document"));
@@ -62,7 +67,30 @@ impl Walk<'_> {
             .entry(op.id.clone())
             .and_modify(|s| *s = (*s).min(status.as_u16()))
             .or_insert(status.as_u16());
+    }
+
+    /// A photo as the form field `file`.
+    async fn upload(&mut self, path: &str, token: &str, want: StatusCode) -> Value {
+        let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
+            .encode_image(&img)
+            .expect("a JPEG");
+        let (status, answer) = self
+            .t
+            .upload(path, token, "photo.jpg", "image/jpeg", jpeg)
+            .await;
+        assert_eq!(status, want, "POST {path}: {answer}");
+        self.record("POST", path, status);
         answer
+    }
+
+    /// A GET whose answer is bytes.
+    async fn fetch(&mut self, path: &str, token: &str, want: StatusCode) -> Vec<u8> {
+        let (status, _, body) = self.t.fetch(path, Some(token), &[]).await;
+        assert_eq!(status, want, "GET {path}");
+        self.record("GET", path, status);
+        body
     }
 
     async fn get(&mut self, path: &str, token: &str) -> Value {
@@ -758,6 +786,27 @@ both_backends!(
             Some(owner),
             None,
             StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        let photo = w
+            .upload(
+                &format!("/api/v1/inspections/{insp}/findings/tread/media"),
+                owner,
+                StatusCode::CREATED,
+            )
+            .await;
+        let photo = id(&photo);
+        assert!(
+            !w.fetch(&format!("/api/v1/media/{photo}"), owner, StatusCode::OK)
+                .await
+                .is_empty()
+        );
+        w.call(
+            "DELETE",
+            &format!("/api/v1/media/{photo}"),
+            Some(owner),
+            None,
+            StatusCode::NO_CONTENT,
         )
         .await;
         w.send(

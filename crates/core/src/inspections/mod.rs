@@ -6,9 +6,11 @@
 //!   lose each other's work), turn a finding into a recommended service;
 //! - `workflow`: submit (photo rules), return to the technician, publish
 //!   to the customer (and send the link);
+//! - `media`: photos and videos of findings;
 //! - `published`: what the customer's page shows of it.
 
 pub mod findings;
+pub mod media;
 pub mod published;
 pub mod settings;
 pub mod sheets;
@@ -42,6 +44,8 @@ pub struct FindingView {
     pub measurement: Option<serde_json::Value>,
     /// The same item on this vehicle's last finished inspection.
     pub previous: Option<Previous>,
+    /// Photos and videos, in upload order.
+    pub media: Vec<pitwall_store::media::Medium>,
 }
 
 /// Last visit's reading of an item, shown beside this visit's.
@@ -89,6 +93,7 @@ pub(crate) fn assemble(row: Inspection, findings: Vec<Finding>) -> Result<Inspec
             condition,
             measurement,
             previous: None,
+            media: vec![],
             row: f,
         });
     }
@@ -110,8 +115,22 @@ pub(crate) async fn load(
         .ok_or(Error::NotFound("inspection"))?;
     let findings = store::findings(db, ctx.shop_id(), id).await?;
     let mut view = assemble(row, findings)?;
+    with_media(db, ctx.shop_id(), &mut view).await?;
     with_previous(db, ctx, &mut view).await?;
     Ok(view)
+}
+
+pub(crate) async fn with_media(
+    db: &impl ConnectionTrait,
+    shop: pitwall_domain::ShopId,
+    view: &mut InspectionView,
+) -> Result<()> {
+    let id = InspectionId::from_uuid(view.row.id);
+    let mut media = media::by_finding(db, shop, id).await?;
+    for f in &mut view.findings {
+        f.media = media.remove(&f.row.id).unwrap_or_default();
+    }
+    Ok(())
 }
 
 /// Fills each finding's `previous` from the vehicle's last finished

@@ -30,6 +30,8 @@ pub struct CustomerFinding {
     pub measurement: Option<serde_json::Value>,
     pub unit: Option<String>,
     pub service_id: Option<uuid::Uuid>,
+    /// Photos and videos, in upload order.
+    pub media: Vec<pitwall_store::media::Medium>,
 }
 
 /// The ticket's latest published inspection, as the customer reads it;
@@ -44,7 +46,8 @@ pub async fn for_customer(
     };
     let id = InspectionId::from_uuid(row.id);
     let findings = store::findings(db, shop, id).await?;
-    let view = assemble(row, findings)?;
+    let mut view = assemble(row, findings)?;
+    super::with_media(db, shop, &mut view).await?;
     let mut list: Vec<(u8, i32, CustomerFinding)> = view
         .findings
         .into_iter()
@@ -62,6 +65,7 @@ pub async fn for_customer(
                     measurement: f.measurement,
                     unit: f.item.unit,
                     service_id: f.row.service_id,
+                    media: f.media,
                 },
             ))
         })

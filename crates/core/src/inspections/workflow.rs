@@ -63,12 +63,10 @@ pub async fn submit(app: &App, ctx: &ShopCtx, id: InspectionId) -> Result<Inspec
     if !current.status.editable() {
         return Err(not_editable(current.status));
     }
-    // No finding has media yet (photos come with the media upload), so a
-    // finding the sheet asks a photo of always blocks for now.
     let missing: Vec<FieldError> = current
         .findings
         .iter()
-        .filter(|f| rules::needs_photo(f.item.photo, f.condition))
+        .filter(|f| rules::needs_photo(f.item.photo, f.condition) && f.media.is_empty())
         .map(|f| FieldError {
             field: format!("findings/{}/media", f.row.item_key),
             message: "needs a photo: the sheet asks for one".into(),

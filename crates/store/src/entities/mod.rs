@@ -11,6 +11,7 @@ pub mod email;
 pub mod feature_override;
 pub mod inspection;
 pub mod inspection_finding;
+pub mod inspection_medium;
 pub mod inspection_setting;
 pub mod inspection_template;
 pub mod invitation;

@@ -13,6 +13,8 @@ pub struct Model {
     pub max_users: Option<i32>,
     pub sms_per_month: Option<i32>,
     pub max_locations: Option<i32>,
+    /// Photos and videos of inspections, in megabytes.
+    pub media_mb: Option<i32>,
     pub updated_at: DateTimeUtc,
 }
 

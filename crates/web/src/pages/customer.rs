@@ -39,20 +39,20 @@ const FORWARDED: &[&str] = &[
 
 /// The client as the use cases want it: the address the HTTP stack worked
 /// out, and the user agent.
-struct Client {
+pub(crate) struct Client {
     address: ClientAddr,
     user_agent: Option<String>,
 }
 
 impl Client {
-    fn of(req: &Request) -> Self {
+    pub(crate) fn of(req: &Request) -> Self {
         Self {
             address: client_addr(req),
             user_agent: req.header("user-agent").map(str::to_owned),
         }
     }
 
-    fn visitor(&self) -> Visitor<'_> {
+    pub(crate) fn visitor(&self) -> Visitor<'_> {
         Visitor {
             address: self.address,
             user_agent: self.user_agent.as_deref(),
@@ -331,9 +331,30 @@ pub(crate) fn context_of(p: &CustomerPage, mode: &Mode<'_>, x: &Extras) -> Value
             Some(context! { ticket_id => id.to_string() }),
         ),
     };
+    // Photos go through the link for the customer, through the session for
+    // the advisor's preview.
+    let media_base = match mode {
+        Mode::Link(token) => format!("/c/{token}/media"),
+        Mode::Preview(_) => "/app/media".to_owned(),
+    };
     let inspection = p.inspection.as_ref().map(|i| {
         let finding = |f: &pitwall_core::inspections::published::CustomerFinding| {
+            let media: Vec<Value> = f
+                .media
+                .iter()
+                .map(|m| {
+                    let url = format!("{media_base}/{}", m.id);
+                    context! {
+                        video => m.content_type.starts_with("video/"),
+                        content_type => m.content_type.clone(),
+                        thumb => m.has_copies.then(|| format!("{url}?variant=thumb")),
+                        screen => m.has_copies.then(|| format!("{url}?variant=screen")),
+                        url,
+                    }
+                })
+                .collect();
             context! {
+                media,
                 key => f.item_key.clone(),
                 label => f.label.clone(),
                 explanation => f.explanation.clone(),

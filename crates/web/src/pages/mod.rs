@@ -10,6 +10,7 @@ pub(crate) mod auth;
 pub(crate) mod billing;
 pub(crate) mod customer;
 pub(crate) mod inspections;
+pub(crate) mod media;
 pub(crate) mod messages;
 pub(crate) mod roles;
 pub(crate) mod settings;

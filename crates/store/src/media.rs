@@ -1,0 +1,111 @@
+//! Rows of the photos and videos of findings. Every query takes the shop.
+//! The files themselves are in the media store (`pitwall_core::media`).
+
+use pitwall_domain::{FindingId, InspectionId, MediaId, ShopId};
+use sea_orm::sea_query::{Expr, Func};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use crate::StoreError;
+use crate::entities::inspection_medium::{self, Column, Entity as Media};
+
+pub type Medium = inspection_medium::Model;
+
+pub async fn insert(db: &impl ConnectionTrait, row: Medium) -> Result<(), StoreError> {
+    Media::insert(inspection_medium::ActiveModel::from(row))
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn get(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    id: MediaId,
+) -> Result<Option<Medium>, StoreError> {
+    Ok(Media::find_by_id(id.as_uuid())
+        .filter(Column::ShopId.eq(shop.as_uuid()))
+        .one(db)
+        .await?)
+}
+
+/// An inspection's media, oldest first.
+pub async fn of_inspection(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    inspection: InspectionId,
+) -> Result<Vec<Medium>, StoreError> {
+    Ok(Media::find()
+        .filter(Column::ShopId.eq(shop.as_uuid()))
+        .filter(Column::InspectionId.eq(inspection.as_uuid()))
+        .order_by_asc(Column::CreatedAt)
+        .order_by_asc(Column::Id)
+        .all(db)
+        .await?)
+}
+
+pub async fn count_for_finding(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    finding: FindingId,
+) -> Result<u64, StoreError> {
+    use sea_orm::PaginatorTrait;
+    Ok(Media::find()
+        .filter(Column::ShopId.eq(shop.as_uuid()))
+        .filter(Column::FindingId.eq(finding.as_uuid()))
+        .count(db)
+        .await?)
+}
+
+pub async fn delete(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    id: MediaId,
+) -> Result<bool, StoreError> {
+    let res = Media::delete_many()
+        .filter(Column::ShopId.eq(shop.as_uuid()))
+        .filter(Column::Id.eq(id.as_uuid()))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected > 0)
+}
+
+#[derive(FromQueryResult)]
+struct Total {
+    total: Option<i64>,
+}
+
+/// Bytes the shop stores, copies included: what the quota counts.
+pub async fn stored_bytes(db: &impl ConnectionTrait, shop: ShopId) -> Result<i64, StoreError> {
+    let row = Media::find()
+        .select_only()
+        .column_as(
+            Expr::expr(Func::sum(Expr::col(Column::StoredBytes)))
+                .cast_as(sea_orm::sea_query::Alias::new("BIGINT")),
+            "total",
+        )
+        .filter(Column::ShopId.eq(shop.as_uuid()))
+        .into_model::<Total>()
+        .one(db)
+        .await?;
+    Ok(row.and_then(|r| r.total).unwrap_or(0))
+}
+
+/// Which of these ids have a row (of any shop): the sweep keeps those.
+pub async fn existing(
+    db: &impl ConnectionTrait,
+    ids: &[uuid::Uuid],
+) -> Result<Vec<uuid::Uuid>, StoreError> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(Media::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .into_tuple::<uuid::Uuid>()
+        .all(db)
+        .await?)
+}
