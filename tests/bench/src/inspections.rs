@@ -1,6 +1,8 @@
 //! Inspections: the weight of the customer's page once a 32-item
 //! inspection is published, against its 100 KB budget (photos excluded:
-//! they load lazily). The photo-upload benchmark comes with media upload.
+//! they load lazily); and a 4 MB phone photo's upload (metadata stripped,
+//! thumbnail and screen copy made, stored, row written) against writing the
+//! same bytes to disk.
 
 use pitwall_testkit::{Backend, Options, TestApp};
 use serde_json::{Value, json};
@@ -177,6 +179,74 @@ pub async fn inspected_page(backend: Backend) -> anyhow::Result<()> {
     anyhow::ensure!(
         raw <= PAGE_BUDGET,
         "the customer page's first load is {raw} bytes, over the {PAGE_BUDGET}-byte budget"
+    );
+    t.finish().await;
+    Ok(())
+}
+
+/// A camera-like JPEG of about 4 MB: noise compresses as badly as a
+/// detailed photo does.
+fn four_megabyte_photo() -> anyhow::Result<Vec<u8>> {
+    let mut seed: u32 = 0x2545_f491;
+    let img = image::RgbImage::from_fn(2600, 1950, |_, _| {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        let [a, b, c, _] = seed.to_le_bytes();
+        image::Rgb([a, b, c])
+    });
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 75).encode_image(&img)?;
+    Ok(jpeg)
+}
+
+fn median(mut v: Vec<std::time::Duration>) -> std::time::Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Uploads `n` photos one after another (after one to warm up) and writes
+/// the same bytes to `n` files in the same folder, same order; any upload
+/// that is not a 201 fails the run. Reported: medians and their ratio.
+pub async fn photo_upload(backend: Backend, n: usize) -> anyhow::Result<()> {
+    let Some(t) = TestApp::spawn_with(backend, Options::default()).await else {
+        println!("photo upload: skipped, {backend:?} not reachable");
+        return Ok(());
+    };
+    let photo = four_megabyte_photo()?;
+    let (owner, _ticket, started) = inspection(&t, "bench-photos").await?;
+    let id = started["id"].as_str().unwrap_or_default().to_owned();
+    let key = started["findings"][0]["item_key"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let path = format!("/api/v1/inspections/{id}/findings/{key}/media");
+    let mut uploads = Vec::with_capacity(n);
+    for i in 0..=n {
+        let at = std::time::Instant::now();
+        let (status, body) = t
+            .upload(&path, &owner, "IMG.JPG", "image/jpeg", photo.clone())
+            .await;
+        anyhow::ensure!(status.as_u16() == 201, "upload answered {status}: {body}");
+        if i > 0 {
+            uploads.push(at.elapsed());
+        }
+    }
+    let dir = t.dir.join("bench-writes");
+    std::fs::create_dir_all(&dir)?;
+    let mut writes = Vec::with_capacity(n);
+    for i in 0..n {
+        let at = std::time::Instant::now();
+        tokio::fs::write(dir.join(format!("{i}.jpg")), &photo).await?;
+        writes.push(at.elapsed());
+    }
+    let (up, write) = (median(uploads), median(writes));
+    println!(
+        "photo upload ({backend:?}, {:.1} MB, {n} each): upload p50 {:.1} ms, disk write p50 {:.1} ms, ratio {:.1}",
+        photo.len() as f64 / 1e6,
+        up.as_secs_f64() * 1e3,
+        write.as_secs_f64() * 1e3,
+        up.as_secs_f64() / write.as_secs_f64().max(1e-9),
     );
     t.finish().await;
     Ok(())

@@ -295,6 +295,7 @@ async fn main() -> anyhow::Result<()> {
     if only.as_deref() == Some("inspections") {
         inspections::inspected_page(Backend::Sqlite).await?;
         inspections::inspected_page(Backend::Postgres).await?;
+        inspections::photo_upload(Backend::Sqlite, if quick { 3 } else { 20 }).await?;
         return Ok(());
     }
     if only.as_deref() == Some("messaging") {
@@ -317,6 +318,7 @@ async fn main() -> anyhow::Result<()> {
         customer::customer_page(Backend::Sqlite, 100).await?;
         customer::customer_page_under_load(Backend::Postgres, 2, 1).await?;
         inspections::inspected_page(Backend::Sqlite).await?;
+        inspections::photo_upload(Backend::Sqlite, 3).await?;
         process::startup_and_memory(3, 100).await?;
     } else {
         tickets::search_at_scale(1_000, 1_000, 2_000).await?;
@@ -331,6 +333,8 @@ async fn main() -> anyhow::Result<()> {
         customer::customer_page_under_load(Backend::Postgres, 5, 3).await?;
         inspections::inspected_page(Backend::Sqlite).await?;
         inspections::inspected_page(Backend::Postgres).await?;
+        inspections::photo_upload(Backend::Sqlite, 20).await?;
+        inspections::photo_upload(Backend::Postgres, 20).await?;
         process::startup_and_memory(10, 1_000).await?;
     }
     Ok(())
