@@ -188,7 +188,7 @@ pub async fn inspected_page(backend: Backend) -> anyhow::Result<()> {
 /// detailed photo does.
 fn four_megabyte_photo() -> anyhow::Result<Vec<u8>> {
     let mut seed: u32 = 0x2545_f491;
-    let img = image::RgbImage::from_fn(2600, 1950, |_, _| {
+    let img = image::RgbImage::from_fn(2048, 1536, |_, _| {
         seed ^= seed << 13;
         seed ^= seed >> 17;
         seed ^= seed << 5;
