@@ -300,6 +300,13 @@ pub async fn run(job: SendMessage, deps: Data<MessageDeps>) -> Result<(), BoxDyn
             Ok(())
         }
         Tried::Failed { code, reason } => {
+            // The opt-out first: whoever sees the message failed with
+            // 21610 must also see the customer opted out.
+            if code == UNSUBSCRIBED_RECIPIENT
+                && let Some(c) = msg.customer_id
+            {
+                opted_out_at_carrier(&deps.db, shop, CustomerId::from_uuid(c)).await?;
+            }
             record(
                 &deps,
                 &current,
@@ -315,11 +322,6 @@ pub async fn run(job: SendMessage, deps: Data<MessageDeps>) -> Result<(), BoxDyn
             if channel == Channel::Sms {
                 messages::release_sms_segments(&deps.db, shop, &month, i64::from(msg.segments))
                     .await?;
-            }
-            if code == UNSUBSCRIBED_RECIPIENT
-                && let Some(c) = msg.customer_id
-            {
-                opted_out_at_carrier(&deps.db, shop, CustomerId::from_uuid(c)).await?;
             }
             tracing::warn!(message.id = %id, error.code = %code, "message refused for good");
             Err(AbortError::new(reason).into())
