@@ -108,6 +108,20 @@ pub struct ApprovedServiceOut {
     pub id: uuid::Uuid,
     pub title: String,
     pub subtotal: i64,
+    /// The inspection finding this service came from, as it stood when
+    /// the customer decided; null for other services.
+    #[oai(nullable)]
+    pub finding: Option<ApprovedFindingOut>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct ApprovedFindingOut {
+    pub inspection_id: uuid::Uuid,
+    pub item_key: String,
+    /// `good`, `needs_attention`, `urgent` (or `not_checked`).
+    pub condition: String,
+    /// The photos and videos shown with the finding.
+    pub media_ids: Vec<uuid::Uuid>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -133,6 +147,12 @@ fn brief(v: &[ServiceSnapshot]) -> Vec<ApprovedServiceOut> {
             id: s.id,
             title: s.title.clone(),
             subtotal: s.subtotal,
+            finding: s.finding.as_ref().map(|f| ApprovedFindingOut {
+                inspection_id: f.inspection_id,
+                item_key: f.item_key.clone(),
+                condition: f.condition.clone(),
+                media_ids: f.media_ids.clone(),
+            }),
         })
         .collect()
 }

@@ -9,11 +9,11 @@
 //! timeline event, the POS notification, the shop's webhook deliveries and
 //! the live announcement. Any failure leaves none of them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use pitwall_domain::approvals::{
-    self as rules, ApprovalMethod, Canonical, LineSnapshot, ServiceSnapshot,
+    self as rules, ApprovalMethod, Canonical, FindingSnapshot, LineSnapshot, ServiceSnapshot,
 };
 use pitwall_domain::tickets::{ActorKind, NotificationKind, ServiceStatus, TimelineKind};
 use pitwall_domain::{
@@ -214,6 +214,8 @@ pub(crate) async fn record(
     .await?;
     let totals = crate::tickets::recompute_totals(&txn, shop, &ticket).await?;
     let items = tickets::line_items(&txn, shop, ticket_id).await?;
+    let decided: Vec<uuid::Uuid> = approved.iter().chain(&declined).map(|s| s.id).collect();
+    let findings = finding_snapshots(&txn, shop, &decided).await?;
     let snapshot = |v: &[&tickets::Service]| -> Vec<ServiceSnapshot> {
         v.iter()
             .map(|s| ServiceSnapshot {
@@ -232,6 +234,7 @@ pub(crate) async fn record(
                         taxable: l.taxable,
                     })
                     .collect(),
+                finding: findings.get(&s.id).cloned(),
             })
             .collect()
     };
@@ -444,6 +447,37 @@ fn same_decision(
 
 fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
+}
+
+/// For each decided service that came from an inspection finding: the
+/// finding's condition and media as they are now, which is what the
+/// customer saw (findings of a published inspection no longer change).
+async fn finding_snapshots(
+    db: &impl pitwall_store::sea_orm::ConnectionTrait,
+    shop: ShopId,
+    services: &[uuid::Uuid],
+) -> Result<HashMap<uuid::Uuid, FindingSnapshot>> {
+    let findings = pitwall_store::inspections::findings_of_services(db, shop, services).await?;
+    let ids: Vec<uuid::Uuid> = findings.iter().map(|f| f.id).collect();
+    let media = pitwall_store::media::of_findings(db, shop, &ids).await?;
+    let mut out = HashMap::new();
+    for f in findings {
+        let Some(service) = f.service_id else {
+            continue;
+        };
+        // Newest first: a service linked from two findings keeps the latest.
+        out.entry(service).or_insert_with(|| FindingSnapshot {
+            inspection_id: f.inspection_id,
+            item_key: f.item_key.clone(),
+            condition: f.condition.clone(),
+            media_ids: media
+                .iter()
+                .filter(|m| m.finding_id == f.id)
+                .map(|m| m.id)
+                .collect(),
+        });
+    }
+    Ok(out)
 }
 
 /// An approval as staff read it, with the snapshots parsed.

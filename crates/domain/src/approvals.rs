@@ -39,6 +39,21 @@ pub struct ServiceSnapshot {
     pub title: String,
     pub subtotal: i64,
     pub line_items: Vec<LineSnapshot>,
+    /// The inspection finding the service came from. Absent from records
+    /// of services that came from no finding (and from every record made
+    /// before inspections), so their stored text and hash are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finding: Option<FindingSnapshot>,
+}
+
+/// The finding behind a service as the customer saw it: its condition and
+/// the photos and videos shown with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingSnapshot {
+    pub inspection_id: Uuid,
+    pub item_key: String,
+    pub condition: String,
+    pub media_ids: Vec<Uuid>,
 }
 
 /// Everything an approval says, in the order it is hashed. Field order is

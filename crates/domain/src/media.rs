@@ -8,6 +8,11 @@
 //! `eXIf` chunks; WebP `EXIF` and `XMP ` chunks; the Exif item of a HEIC
 //! file is blanked in place. Only the orientation survives (as a minimal
 //! Exif block), or photos taken upright would show sideways.
+//!
+//! Phones write where a video was recorded too: MP4 and QuickTime files
+//! get their `©xyz` and 3GPP `loci` boxes turned into `free` space and
+//! the values of QuickTime `com.apple.quicktime.location.*` keys zeroed,
+//! in place, so that every offset in the file stays right.
 
 /// What an upload is, as its first bytes say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +101,7 @@ pub fn strip_metadata(kind: MediaType, bytes: &[u8]) -> Result<Vec<u8>, Malforme
         MediaType::Png => strip_png(bytes),
         MediaType::Webp => strip_webp(bytes),
         MediaType::Heic => blank_heic_exif(bytes),
-        MediaType::Mp4 | MediaType::QuickTime => Ok(bytes.to_vec()),
+        MediaType::Mp4 | MediaType::QuickTime => blank_video_location(bytes),
     }
 }
 
@@ -288,6 +293,122 @@ fn strip_webp(b: &[u8]) -> Result<Vec<u8>, Malformed> {
     out.extend_from_slice(b"WEBP");
     out.extend_from_slice(&chunks);
     Ok(out)
+}
+
+/// Boxes that hold other boxes on the way to a video's metadata.
+const VIDEO_CONTAINERS: &[&[u8; 4]] = &[b"moov", b"trak", b"udta"];
+
+/// A video with its recording location removed in place (see the top).
+fn blank_video_location(b: &[u8]) -> Result<Vec<u8>, Malformed> {
+    let mut out = b.to_vec();
+    // The top level is read only as far as it is whole: a recording cut
+    // short (its last `mdat` running past the end) is still stored, as
+    // phones leave it. Inside `moov` every box must fit.
+    let mut at = 0;
+    while let (Some(size), Some(kind)) = (be32(b, at), b.get(at + 4..at + 8)) {
+        let (header, size) = match size {
+            1 => (16, be64(b, at + 8).and_then(|n| usize::try_from(n).ok())),
+            0 => (8, Some(b.len() - at)),
+            n => (8, Some(n as usize)),
+        };
+        let Some(end) = size
+            .filter(|s| *s >= header)
+            .and_then(|s| at.checked_add(s))
+        else {
+            break;
+        };
+        if end > b.len() {
+            break;
+        }
+        if kind == b"moov" {
+            blank_location_in(b, &mut out, at + header..end, 0)?;
+        }
+        at = end;
+    }
+    Ok(out)
+}
+
+fn blank_location_in(
+    b: &[u8],
+    out: &mut [u8],
+    range: std::ops::Range<usize>,
+    depth: u8,
+) -> Result<(), Malformed> {
+    // Real files nest a few levels; a deeper one is built to exhaust us.
+    if depth > 8 {
+        return Err(Malformed("is not a well-formed video file"));
+    }
+    let children = boxes(b, range).map_err(|_| Malformed("is not a well-formed video file"))?;
+    for (kind, start, end) in children {
+        if &kind == b"\xA9xyz" || &kind == b"loci" {
+            let header = if b
+                .get(start.wrapping_sub(8)..start)
+                .is_some_and(|h| h[4..] == kind)
+            {
+                start - 8
+            } else {
+                start - 16
+            };
+            out[header + 4..header + 8].copy_from_slice(b"free");
+            out[start..end].fill(0);
+        } else if &kind == b"meta" {
+            blank_location_keys(b, out, start, end, depth)?;
+        } else if VIDEO_CONTAINERS.contains(&&kind) {
+            blank_location_in(b, out, start..end, depth + 1)?;
+        }
+    }
+    Ok(())
+}
+
+/// A `meta` box: QuickTime's (boxes straight away) or ISO's (a full box,
+/// version and flags first). Zeroes the values of its location keys, and
+/// looks for `©xyz` inside it too.
+fn blank_location_keys(
+    b: &[u8],
+    out: &mut [u8],
+    start: usize,
+    end: usize,
+    depth: u8,
+) -> Result<(), Malformed> {
+    const BAD: Malformed = Malformed("is not a well-formed video file");
+    let first = if b.get(start + 4..start + 8) == Some(b"hdlr")
+        || b.get(start + 4..start + 8) == Some(b"keys")
+    {
+        start
+    } else {
+        start + 4
+    };
+    let children = boxes(b, first..end).map_err(|_| BAD)?;
+    let mut located = Vec::new();
+    if let Some(&(_, keys, keys_end)) = children.iter().find(|(k, _, _)| k == b"keys") {
+        // Version and flags, the count, then (size, namespace, name) each.
+        let count = be32(b, keys + 4).ok_or(BAD)?;
+        let mut at = keys + 8;
+        for index in 1..=count {
+            let size = be32(b, at).ok_or(BAD)? as usize;
+            if size < 8 || at + size > keys_end {
+                return Err(BAD);
+            }
+            if b[at + 8..at + size].starts_with(b"com.apple.quicktime.location") {
+                located.push(index);
+            }
+            at += size;
+        }
+    }
+    if let Some(&(_, ilst, ilst_end)) = children.iter().find(|(k, _, _)| k == b"ilst") {
+        for (kind, item, item_end) in boxes(b, ilst..ilst_end).map_err(|_| BAD)? {
+            if !located.contains(&u32::from_be_bytes(kind)) {
+                continue;
+            }
+            // `data` boxes: type indicator and locale, then the value.
+            for (inner, value, value_end) in boxes(b, item..item_end).map_err(|_| BAD)? {
+                if &inner == b"data" && value + 8 <= value_end {
+                    out[value + 8..value_end].fill(0);
+                }
+            }
+        }
+    }
+    blank_location_in(b, out, first..end, depth + 1)
 }
 
 /// ISO base media boxes: (type, payload start, end) at the top level of
@@ -562,6 +683,82 @@ mod tests {
         assert!(contains(&clean, b"pix!"));
         assert_eq!(clean[20] & 0x0C, 0);
         assert_eq!(le32(&clean, 4).unwrap() as usize, clean.len() - 8);
+    }
+
+    #[test]
+    fn video_loses_where_it_was_recorded_and_keeps_its_layout() {
+        fn bx(kind: &[u8], payload: &[u8]) -> Vec<u8> {
+            let mut b = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
+            b.extend_from_slice(kind);
+            b.extend_from_slice(payload);
+            b
+        }
+        let xyz = bx(b"\xA9xyz", b"\0\x12\x15\xC7+30.2672-097.7431/");
+        let loci = bx(b"loci", b"\0\0\0\0 Austin 30.2672");
+        let keys = bx(
+            b"keys",
+            &[
+                &[0, 0, 0, 0, 0, 0, 0, 2][..],
+                &bx(b"mdta", b"com.apple.quicktime.make"),
+                &bx(b"mdta", b"com.apple.quicktime.location.ISO6709"),
+            ]
+            .concat(),
+        );
+        let value = |v: &[u8]| bx(b"data", &[&[0, 0, 0, 1, 0, 0, 0, 0][..], v].concat());
+        let ilst = bx(
+            b"ilst",
+            &[
+                bx(&1u32.to_be_bytes(), &value(b"Apple")),
+                bx(&2u32.to_be_bytes(), &value(b"+48.8584+002.2945/")),
+            ]
+            .concat(),
+        );
+        let meta = bx(b"meta", &[bx(b"hdlr", &[0; 24]), keys, ilst].concat());
+        let udta = bx(b"udta", &[xyz, loci].concat());
+        let trak = bx(
+            b"trak",
+            &bx(b"udta", &bx(b"\xA9xyz", b"\0\x0c\x15\xC7+10.5-020.5/")),
+        );
+        let moov = bx(
+            b"moov",
+            &[bx(b"mvhd", &[0; 100]), udta, trak, meta].concat(),
+        );
+        let file = [
+            bx(b"ftyp", b"qt  \0\0\0\0qt  "),
+            moov,
+            bx(b"mdat", b"FRAMES"),
+        ]
+        .concat();
+        assert_eq!(sniff(&file), Some(MediaType::QuickTime));
+        let clean = strip_metadata(MediaType::QuickTime, &file).unwrap();
+        assert_eq!(clean.len(), file.len());
+        for gone in [&b"30.2672"[..], b"48.8584", b"10.5", b"\xA9xyz", b"loci"] {
+            assert!(
+                !contains(&clean, gone),
+                "{:?}",
+                String::from_utf8_lossy(gone)
+            );
+        }
+        for kept in [&b"Apple"[..], b"FRAMES", b"com.apple.quicktime.make"] {
+            assert!(contains(&clean, kept));
+        }
+        // Still one well-formed file, box for box.
+        assert_eq!(boxes(&clean, 0..clean.len()).unwrap().len(), 3);
+        // A file without any of it comes back as it was; a broken one is refused.
+        let plain = [
+            bx(b"ftyp", b"isom\0\0\0\0isom"),
+            bx(b"moov", &bx(b"mvhd", &[0; 100])),
+        ]
+        .concat();
+        assert_eq!(strip_metadata(MediaType::Mp4, &plain).unwrap(), plain);
+        let cut_short = [&plain[..], &bx(b"mdat", &[7; 64])[..40]].concat();
+        assert_eq!(
+            strip_metadata(MediaType::Mp4, &cut_short).unwrap(),
+            cut_short
+        );
+        let mut broken = plain.clone();
+        broken[plain.len() - 108..plain.len() - 104].copy_from_slice(&9999u32.to_be_bytes());
+        assert!(strip_metadata(MediaType::Mp4, &broken).is_err());
     }
 
     #[test]

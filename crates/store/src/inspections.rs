@@ -193,6 +193,23 @@ pub async fn finding(
         .await?)
 }
 
+/// The findings that became these services, newest first.
+pub async fn findings_of_services(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    services: &[uuid::Uuid],
+) -> Result<Vec<Finding>, StoreError> {
+    if services.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(Findings::find()
+        .filter(inspection_finding::Column::ShopId.eq(shop.as_uuid()))
+        .filter(inspection_finding::Column::ServiceId.is_in(services.iter().copied()))
+        .order_by_desc(inspection_finding::Column::UpdatedAt)
+        .all(db)
+        .await?)
+}
+
 /// What one tap on the phone sets on one finding.
 pub struct FindingFields {
     pub condition: String,

@@ -46,6 +46,24 @@ pub async fn of_inspection(
         .await?)
 }
 
+/// The media of these findings, oldest first.
+pub async fn of_findings(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    findings: &[uuid::Uuid],
+) -> Result<Vec<Medium>, StoreError> {
+    if findings.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(Media::find()
+        .filter(Column::ShopId.eq(shop.as_uuid()))
+        .filter(Column::FindingId.is_in(findings.iter().copied()))
+        .order_by_asc(Column::CreatedAt)
+        .order_by_asc(Column::Id)
+        .all(db)
+        .await?)
+}
+
 pub async fn count_for_finding(
     db: &impl ConnectionTrait,
     shop: ShopId,

@@ -14,8 +14,8 @@ mod render;
 mod session;
 
 use pages::{
-    admin, admin_billing, api_keys, app, approvals, auth, billing, customer, inspections, media,
-    messages, roles, settings, tickets, users, webhooks,
+    admin, admin_billing, api_keys, app, approvals, auth, billing, customer, inspect, inspections,
+    media, messages, roles, settings, tickets, users, webhooks,
 };
 use poem::{Route, get, post};
 
@@ -29,6 +29,7 @@ pub fn mount(route: Route) -> Route {
         .at("/static/customer.css", get(render::customer_css))
         .at("/static/customer.js", get(render::customer_js))
         .at("/static/signature.js", get(render::signature_js))
+        .at("/static/inspection.js", get(render::inspection_js))
         .at("/c/:token", get(customer::show))
         .at("/c/:token/approval", post(customer::approve))
         .at("/c/:token/messages", post(customer::send_message))
@@ -99,6 +100,25 @@ pub fn mount(route: Route) -> Route {
             get(tickets::statuses_show).post(tickets::statuses_create),
         )
         .at("/app/statuses/:id", post(tickets::statuses_update))
+        .at("/app/tickets/:id/inspections", post(inspect::begin))
+        .at("/app/inspections/:id", get(inspect::show))
+        .at(
+            "/app/inspections/:id/findings/:key",
+            post(inspect::save_finding),
+        )
+        .at(
+            "/app/inspections/:id/findings/:key/media",
+            post(inspect::upload),
+        )
+        .at(
+            "/app/inspections/:id/findings/:key/service",
+            post(inspect::add_service),
+        )
+        .at(
+            "/app/inspections/:id/media/:media_id/delete",
+            post(inspect::delete_media),
+        )
+        .at("/app/inspections/:id/:step", post(inspect::step))
         .at("/app/inspection-sheets", get(inspections::list))
         .at("/app/inspection-sheets/import", post(inspections::import))
         .at(

@@ -72,6 +72,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/inspection_sheets.html"),
     ),
     (
+        "inspection.html",
+        include_str!("../templates/inspection.html"),
+    ),
+    (
         "inspection_sheet.html",
         include_str!("../templates/inspection_sheet.html"),
     ),
@@ -299,6 +303,22 @@ fn shown(err: &Error) -> Shown {
     }
 }
 
+/// A use-case error in words, for a page's script to show beside what was
+/// tapped.
+pub(crate) fn error_text(err: &Error) -> (StatusCode, String) {
+    if let Error::Internal(detail) = err {
+        tracing::error!(error = %detail, "internal error on a page's request");
+    }
+    match shown(err) {
+        Shown::Inline(p) => (p.status, p.message),
+        Shown::Page { status, text, .. } => (status, text),
+        Shown::SignIn => (
+            StatusCode::UNAUTHORIZED,
+            "Your session ended: reload the page and sign in again.".to_owned(),
+        ),
+    }
+}
+
 /// The message to show on the form, if the person can fix the error there;
 /// `None` when the error needs a page of its own ([`error`]).
 pub(crate) fn form_error(err: &Error) -> Option<Problem> {
@@ -443,6 +463,14 @@ pub(crate) fn signature_js() -> Response {
     asset(
         "text/javascript; charset=utf-8",
         include_str!("../static/signature.js"),
+    )
+}
+
+#[handler]
+pub(crate) fn inspection_js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../static/inspection.js"),
     )
 }
 
@@ -791,6 +819,38 @@ mod tests {
                             name => "Brakes", items => vec![context! { key => "pads", label => "Pads", kind => "measurement", unit => "mm", photo => "on_attention", service => "Brake pads" }],
                         }] },
                         name => "Multi-point", content => "section,key", may_edit => true, columns => "section,key",
+                        ..layout.clone()
+                    },
+                ),
+                (
+                    "inspection.html",
+                    context! {
+                        inspection => context! {
+                            id => "i1", ticket_id => "t1", name => "Quick", status => "returned",
+                            status_label => "returned", version => 3, returned_reason => "Photo, please",
+                            published_at => None::<String>, items => 2, checked => 1,
+                            sections => vec![context! { n => 1, name => "Wheels", checked => 1, findings => vec![
+                                context! {
+                                    key => "tread", label => "Tread", kind => "tire", unit => None::<String>,
+                                    photo => "on_attention", condition => "urgent", measurement => "",
+                                    tires => vec![context! { pos => "lf", label => "Left front", value => "2" }],
+                                    note => "worn", customer_note => "Worn out", needs_photo => false,
+                                    media => vec![context! { id => "m1", video => false, thumb => "/app/media/m1?variant=thumb", url => "/app/media/m1" },
+                                                  context! { id => "m2", video => true, thumb => None::<String>, url => "/app/media/m2" }],
+                                    on_estimate => false, suggested_service => "Tires",
+                                    previous => context! { condition => "good", reading => "LF 5 mm", at => "2026-06-01" },
+                                },
+                                context! {
+                                    key => "battery", label => "Battery", kind => "measurement", unit => "V",
+                                    photo => "never", condition => "not_checked", measurement => "12.4",
+                                    tires => Vec::<Value>::new(), note => "", customer_note => "", needs_photo => true,
+                                    media => Vec::<Value>::new(), on_estimate => true, suggested_service => None::<String>,
+                                    previous => None::<Value>,
+                                },
+                            ] }],
+                        },
+                        editable => true, may_review => true, may_publish => true, may_add_service => true,
+                        max_mb => 100,
                         ..layout.clone()
                     },
                 ),

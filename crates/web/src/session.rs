@@ -194,8 +194,18 @@ impl Signed {
         req: &Request,
         form: &FormData,
     ) -> Result<Self, Response> {
+        Self::posted_csrf(app, req, form.get("csrf")).await
+    }
+
+    /// As [`Signed::posted`], for a body that is not a plain form (an
+    /// upload): the CSRF token read from it.
+    pub(crate) async fn posted_csrf(
+        app: &App,
+        req: &Request,
+        csrf: &str,
+    ) -> Result<Self, Response> {
         let s = Self::from(app, req).await?;
-        if csrf_ok(&s.token, form.get("csrf")) {
+        if csrf_ok(&s.token, csrf) {
             Ok(s)
         } else {
             Err(render::message(
@@ -345,6 +355,15 @@ pub(crate) fn flash(req: &Request) -> Option<&'static str> {
         "webhook_added" => "Webhook added. Its signing secret is below.",
         "webhook_test" => "Test event queued: it shows under recent deliveries in a moment.",
         "webhook_deleted" => "Webhook deleted.",
+        "inspection_started" => "Inspection started.",
+        "inspection_submitted" => "Inspection handed in for review.",
+        "inspection_returned" => "Inspection sent back to the technician.",
+        "inspection_published" => "Inspection published: the customer's link shows it.",
+        "inspection_published_sent" => {
+            "Inspection published and the link is on its way to the customer."
+        }
+        "finding_service" => "Service added to the estimate.",
+        "media_deleted" => "Photo deleted.",
         _ => return None,
     })
 }

@@ -1335,9 +1335,19 @@ fn phone_photo(w: u32, h: u32) -> Vec<u8> {
     [&jpeg[..2], &app1[..], &jpeg[2..]].concat()
 }
 
-/// A short MP4 as far as the first bytes go: `ftyp` then data.
+/// A short MP4 as far as its boxes go: `ftyp`, a `moov` whose user data
+/// says where it was recorded (as phones write it), then `len` bytes of
+/// `mdat`.
 fn phone_video(len: usize) -> Vec<u8> {
     let mut v = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();
+    let xyz = b"\0\0\0\x1e\xA9xyz\0\x12\x15\xC7+30.2672-097.7431/";
+    v.extend_from_slice(&(16 + xyz.len() as u32).to_be_bytes());
+    v.extend_from_slice(b"moov");
+    v.extend_from_slice(&(8 + xyz.len() as u32).to_be_bytes());
+    v.extend_from_slice(b"udta");
+    v.extend_from_slice(xyz);
+    v.extend_from_slice(&(8 + len as u32).to_be_bytes());
+    v.extend_from_slice(b"mdat");
     v.extend((0..len).map(|i| (i % 251) as u8));
     v
 }
@@ -1514,6 +1524,14 @@ both_backends!(
             .await;
         assert_eq!(s, StatusCode::PARTIAL_CONTENT);
         assert_eq!(tail, video[video.len() - 10..]);
+        // Where it was recorded is gone; every byte of the picture stayed
+        // where it was.
+        let (_, _, stored) = t
+            .fetch(&format!("/api/v1/media/{video_id}"), Some(&owner), &[])
+            .await;
+        assert!(has(&video, b"+30.2672") && !has(&stored, b"+30.2672"));
+        assert_eq!(stored.len(), video.len());
+        assert_eq!(stored[80..], video[80..]);
 
         // The inspection lists them on their findings; removing one works
         // while it is in progress.
@@ -1906,3 +1924,433 @@ async fn photos_live_in_s3_when_told_to_and_orphans_are_swept() {
     assert!(!list().await.contains(&media), "deleted from the bucket");
     app.finish().await;
 }
+
+// ---- the technician's and the advisor's pages -----------------------------
+
+/// A page form post as the inspection page's script sends it (JSON back).
+async fn page_post(
+    t: &TestApp,
+    c: &reqwest::Client,
+    path: &str,
+    form: &[(&str, &str)],
+    json_back: bool,
+) -> reqwest::Response {
+    let mut r = c.post(t.url(path)).form(form);
+    if json_back {
+        r = r.header("accept", "application/json");
+    }
+    r.send().await.unwrap()
+}
+
+async fn page_upload(
+    t: &TestApp,
+    c: &reqwest::Client,
+    path: &str,
+    csrf: &str,
+    bytes: Vec<u8>,
+) -> reqwest::Response {
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf.to_owned())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name("IMG_0002.JPG"),
+        );
+    c.post(t.url(path))
+        .header("accept", "application/json")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+both_backends!(
+    the_inspection_pages_rate_upload_hand_in_send_back_publish_and_the_approval_keeps_the_finding,
+    async |t: &TestApp| {
+        use pitwall_testkit::pages::{browser, csrf_of, page, sign_in};
+        let (shop, owner) = t.shop("insp-pages", "premium").await;
+        t.member(shop, "tech@insp-pages.test", Role::Technician)
+            .await;
+        let (_, ticket) = pushed_ticket(t, &owner, "p1").await;
+        let (s, sheet) = t.post(BASE, &owner, quick_sheet("Quick")).await;
+        assert_eq!(s, StatusCode::CREATED, "{sheet}");
+        let template = sheet["id"].as_str().unwrap().to_owned();
+        let insp_count = async || {
+            let (_, l) = t
+                .get(&format!("/api/v1/tickets/{ticket}/inspections"), &owner)
+                .await;
+            l["items"].as_array().map_or(0, Vec::len)
+        };
+
+        // The technician starts it from the ticket page; a sheet that is
+        // not the shop's starts nothing.
+        let tech = browser();
+        sign_in(t, &tech, "tech@insp-pages.test").await;
+        let (s, html) = page(t, &tech, &format!("/app/tickets/{ticket}")).await;
+        assert_eq!(s, StatusCode::OK, "{html}");
+        assert!(
+            html.contains("data-testid=\"ticket-inspections\"") && html.contains(&template),
+            "{html}"
+        );
+        let csrf = csrf_of(&html);
+        let start_path = format!("/app/tickets/{ticket}/inspections");
+        let r = page_post(
+            t,
+            &tech,
+            &start_path,
+            &[("csrf", &csrf), ("template_id", "not-a-sheet")],
+            false,
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.text().await.unwrap().contains("template id"));
+        assert_eq!(insp_count().await, 0);
+        let r = page_post(
+            t,
+            &tech,
+            &start_path,
+            &[("csrf", &csrf), ("template_id", &template)],
+            false,
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let to = r.headers()["location"].to_str().unwrap().to_owned();
+        let id = to
+            .trim_start_matches("/app/inspections/")
+            .split('?')
+            .next()
+            .unwrap()
+            .to_owned();
+        assert_eq!(insp_count().await, 1);
+        let base = format!("/app/inspections/{id}");
+        let (s, html) = page(t, &tech, &base).await;
+        assert_eq!(s, StatusCode::OK, "{html}");
+        for needle in [
+            "Engine oil",
+            "data-testid=\"cond-urgent\"",
+            "capture=\"environment\"",
+            "name=\"tire_lf\"",
+            "0 of 4 items checked",
+        ] {
+            assert!(html.contains(needle), "{needle}: {html}");
+        }
+
+        // Each tap saves one finding: the script gets JSON, a plain form
+        // a redirect back to the item.
+        let r = page_post(
+            t,
+            &tech,
+            &format!("{base}/findings/tread"),
+            &[("csrf", &csrf), ("condition", "urgent"), ("tire_lf", "2,5")],
+            true,
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let saved: Value = r.json().await.unwrap();
+        assert_eq!(saved["needs_photo"], true, "{saved}");
+        let r = page_post(
+            t,
+            &tech,
+            &format!("{base}/findings/oil"),
+            &[("csrf", &csrf), ("condition", "needs_attention")],
+            false,
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(r.headers()["location"], format!("{base}#f-oil").as_str());
+        let (_, api) = t.get(&format!("/api/v1/inspections/{id}"), &owner).await;
+        assert_eq!(finding(&api, "tread")["measurement"], json!({"lf": 2.5}));
+        assert_eq!(finding(&api, "oil")["condition"], "needs_attention");
+
+        // Bad input is named, and changes nothing.
+        let r = page_post(
+            t,
+            &tech,
+            &format!("{base}/findings/battery"),
+            &[
+                ("csrf", &csrf),
+                ("condition", "good"),
+                ("measurement", "twelve"),
+            ],
+            true,
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let e: Value = r.json().await.unwrap();
+        assert!(e["error"].as_str().unwrap().contains("measurement"), "{e}");
+        let r = page_post(
+            t,
+            &tech,
+            &format!("{base}/findings/battery"),
+            &[("csrf", &csrf), ("condition", "shiny")],
+            false,
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.text().await.unwrap().contains("condition: must be"));
+        let r = page_post(
+            t,
+            &tech,
+            &format!("{base}/findings/battery"),
+            &[("csrf", "forged"), ("condition", "urgent")],
+            true,
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let (_, api) = t.get(&format!("/api/v1/inspections/{id}"), &owner).await;
+        assert_eq!(finding(&api, "battery")["condition"], "not_checked");
+
+        // Photos from the phone's camera, through the page.
+        let photo = phone_photo(640, 480);
+        let r = page_upload(
+            t,
+            &tech,
+            &format!("{base}/findings/tread/media"),
+            &csrf,
+            photo.clone(),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let m: Value = r.json().await.unwrap();
+        assert!(
+            m["thumb"].as_str().unwrap().ends_with("?variant=thumb"),
+            "{m}"
+        );
+        let r = page_upload(
+            t,
+            &tech,
+            &format!("{base}/findings/oil/media"),
+            &csrf,
+            photo.clone(),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let oil_photo = r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let r = page_upload(
+            t,
+            &tech,
+            &format!("{base}/findings/oil/media"),
+            &csrf,
+            b"%PDF-1.7 not a photo".to_vec(),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            r.json::<Value>().await.unwrap()["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("file")
+        );
+        let r = page_upload(
+            t,
+            &tech,
+            &format!("{base}/findings/oil/media"),
+            "forged",
+            photo.clone(),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let (_, api) = t.get(&format!("/api/v1/inspections/{id}"), &owner).await;
+        assert_eq!(finding(&api, "oil")["media"].as_array().unwrap().len(), 1);
+        let (s, thumb) = page(t, &tech, m["thumb"].as_str().unwrap()).await;
+        assert_eq!(s, StatusCode::OK, "{thumb}");
+
+        // The finding's service goes on the estimate from the page.
+        let r = page_post(
+            t,
+            &tech,
+            &format!("{base}/findings/oil/service"),
+            &[("csrf", &csrf)],
+            false,
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let (_, api) = t.get(&format!("/api/v1/inspections/{id}"), &owner).await;
+        let oil_service = finding(&api, "oil")["service_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        // Handed in; the advisor sends it back with a reason (a blank one
+        // is named), the technician hands it in again.
+        let r = page_post(
+            t,
+            &tech,
+            &format!("{base}/submit"),
+            &[("csrf", &csrf)],
+            false,
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let advisor = browser();
+        sign_in(t, &advisor, "owner@insp-pages.test").await;
+        let (_, html) = page(t, &advisor, &base).await;
+        assert!(html.contains("data-testid=\"publish-form\""), "{html}");
+        let acsrf = csrf_of(&html);
+        let r = page_post(
+            t,
+            &advisor,
+            &format!("{base}/return"),
+            &[("csrf", &acsrf), ("reason", " ")],
+            false,
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.text().await.unwrap().contains("reason"));
+        let r = page_post(
+            t,
+            &advisor,
+            &format!("{base}/return"),
+            &[("csrf", &acsrf), ("reason", "Photo of the battery, please")],
+            false,
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let (_, html) = page(t, &tech, &base).await;
+        assert!(html.contains("Photo of the battery, please"), "{html}");
+        let r = page_post(
+            t,
+            &tech,
+            &format!("{base}/submit"),
+            &[("csrf", &csrf)],
+            false,
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+        // Published from the page; the technician can no longer rate.
+        let r = page_post(
+            t,
+            &advisor,
+            &format!("{base}/publish"),
+            &[("csrf", &acsrf), ("send", "fax")],
+            false,
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let r = page_post(
+            t,
+            &advisor,
+            &format!("{base}/publish"),
+            &[("csrf", &acsrf), ("send", "")],
+            false,
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert!(
+            r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .ends_with("ok=inspection_published")
+        );
+        let r = page_post(
+            t,
+            &tech,
+            &format!("{base}/findings/oil"),
+            &[("csrf", &csrf), ("condition", "good")],
+            true,
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::CONFLICT);
+
+        // The customer approves the finding's service: the record keeps
+        // the finding's condition and the photos shown with it.
+        let token = customer_token(t, &owner, &ticket).await;
+        let (_, view) = t
+            .call(
+                "GET",
+                &format!("/api/customer/v1/links/{token}"),
+                None,
+                None,
+            )
+            .await;
+        let brakes = view["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["title"] == "Brakes")
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (s, a) = t
+            .call(
+                "POST",
+                &format!("/api/customer/v1/links/{token}/approval"),
+                None,
+                Some(json!({"approved_service_ids": [oil_service], "declined_service_ids": [brakes],
+                    "signer_name": "Ana", "signature": "data:image/png;base64,iVBORw0KGgpzaWduYXR1cmU=",
+                    "ticket_version": view["ticket_version"]})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{a}");
+        let (_, list) = t
+            .get(&format!("/api/v1/tickets/{ticket}/approvals"), &owner)
+            .await;
+        let rec = &list["items"][0];
+        assert_eq!(
+            rec["approved"][0]["finding"],
+            json!({"inspection_id": id, "item_key": "oil", "condition": "needs_attention", "media_ids": [oil_photo]}),
+            "{rec}"
+        );
+        assert_eq!(rec["declined"][0]["finding"], Value::Null, "{rec}");
+        let (_, chain) = t
+            .get(
+                &format!("/api/v1/tickets/{ticket}/approvals/verification"),
+                &owner,
+            )
+            .await;
+        assert_eq!(chain["intact"], true, "{chain}");
+        let (_, html) = page(
+            t,
+            &advisor,
+            &format!("/app/approvals/{}", rec["id"].as_str().unwrap()),
+        )
+        .await;
+        assert!(
+            html.contains("data-testid=\"approval-finding\"") && html.contains(&oil_photo),
+            "{html}"
+        );
+
+        // Another shop's staff find none of it.
+        t.shop("insp-pages-b", "premium").await;
+        let other = browser();
+        sign_in(t, &other, "owner@insp-pages-b.test").await;
+        let (s, _) = page(t, &other, &base).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (_, html) = page(t, &other, "/app/tickets").await;
+        let ocsrf = csrf_of(&html);
+        let r = page_post(
+            t,
+            &other,
+            &format!("{base}/findings/battery"),
+            &[("csrf", &ocsrf), ("condition", "urgent")],
+            true,
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let r = page_upload(
+            t,
+            &other,
+            &format!("{base}/findings/oil/media"),
+            &ocsrf,
+            photo,
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let r = page_post(
+            t,
+            &other,
+            &format!("/app/tickets/{ticket}/inspections"),
+            &[("csrf", &ocsrf), ("template_id", &template)],
+            false,
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let (s, _) = page(t, &other, &format!("/app/media/{oil_photo}")).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(insp_count().await, 1);
+    }
+);

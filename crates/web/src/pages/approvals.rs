@@ -302,6 +302,11 @@ fn snapshot_value(s: &pitwall_core::domain::approvals::ServiceSnapshot, cur: &st
             unit_price => money(l.unit_price, cur),
             amount => money(l.amount, cur),
         }).collect::<Vec<_>>(),
+        finding => s.finding.as_ref().map(|f| context! {
+            inspection_id => f.inspection_id.to_string(),
+            condition => f.condition.replace('_', " "),
+            media => f.media_ids.iter().map(|m| m.to_string()).collect::<Vec<_>>(),
+        }),
     }
 }
 

@@ -9,6 +9,7 @@ pub(crate) mod approvals;
 pub(crate) mod auth;
 pub(crate) mod billing;
 pub(crate) mod customer;
+pub(crate) mod inspect;
 pub(crate) mod inspections;
 pub(crate) mod media;
 pub(crate) mod messages;

@@ -350,7 +350,13 @@ pub(super) async fn ticket_page_with(
         Err(e) => return Err(render::error(&e, shop.layout.clone())),
     };
     let cur = d.view.ticket.currency.clone();
+    let inspections = if fragment {
+        Value::UNDEFINED
+    } else {
+        super::inspect::of_ticket(app, shop, id).await
+    };
     let ctx = context! {
+        inspections,
         ticket => ticket_value(shop, &d.view),
         history => d.status_history.iter().map(|h| context! {
             from => h.from.clone(), to => h.to.clone(), by => h.by.clone(), at => local(shop, h.at),
