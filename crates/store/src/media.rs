@@ -64,6 +64,25 @@ pub async fn of_findings(
         .await?)
 }
 
+/// Makes the shop's uploads take turns for the rest of the transaction,
+/// so that two at once cannot both fit under the quota that only one of
+/// them fits under. PostgreSQL: the shop's row `FOR NO KEY UPDATE` (which,
+/// unlike `FOR UPDATE`, lets rows that reference the shop be written
+/// meanwhile); SQLite's write transactions already take turns.
+pub async fn take_turns(db: &impl ConnectionTrait, shop: ShopId) -> Result<(), StoreError> {
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        use crate::entities::shop;
+        shop::Entity::find_by_id(shop.as_uuid())
+            .select_only()
+            .column(shop::Column::Id)
+            .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
+            .into_tuple::<uuid::Uuid>()
+            .one(db)
+            .await?;
+    }
+    Ok(())
+}
+
 pub async fn count_for_finding(
     db: &impl ConnectionTrait,
     shop: ShopId,

@@ -81,14 +81,11 @@ pub async fn upload(
             .as_ref()
             .map_or(0, |(t, s)| t.len() + s.len());
     let stored = stored as i64;
-    if let Some(mb) = ctx.quota(Quota::MediaMb) {
-        let used = store::stored_bytes(&app.db, shop).await?;
-        if used + stored > mb * 1024 * 1024 {
-            return Err(Error::QuotaExceeded {
-                quota: Quota::MediaMb,
-                limit: mb,
-            });
-        }
+    // Checked here, before any file is written, and again where the row is
+    // written, with the shop's uploads taking turns.
+    let quota = ctx.quota(Quota::MediaMb);
+    if let Some(mb) = quota {
+        within_quota(&app.db, shop, stored, mb).await?;
     }
     let media_id = MediaId::new();
     let row = Medium {
@@ -107,7 +104,7 @@ pub async fn upload(
     };
     let written = write_files(app, shop, media_id, prepared).await;
     let committed = match written {
-        Ok(()) => insert_row(app, ctx, id, row.clone()).await,
+        Ok(()) => insert_row(app, ctx, id, row.clone(), quota).await,
         Err(e) => Err(e),
     };
     if let Err(e) = committed {
@@ -132,8 +129,34 @@ async fn write_files(
     app.media.put(shop, id, Variant::Original, p.original).await
 }
 
-async fn insert_row(app: &App, ctx: &ShopCtx, id: InspectionId, row: Medium) -> Result<()> {
+async fn within_quota(
+    db: &impl pitwall_store::sea_orm::ConnectionTrait,
+    shop: ShopId,
+    adding: i64,
+    mb: i64,
+) -> Result<()> {
+    let used = store::stored_bytes(db, shop).await?;
+    if used + adding > mb * 1024 * 1024 {
+        return Err(Error::QuotaExceeded {
+            quota: Quota::MediaMb,
+            limit: mb,
+        });
+    }
+    Ok(())
+}
+
+async fn insert_row(
+    app: &App,
+    ctx: &ShopCtx,
+    id: InspectionId,
+    row: Medium,
+    quota: Option<i64>,
+) -> Result<()> {
     let txn = pitwall_store::begin_write(&app.db).await?;
+    if let Some(mb) = quota {
+        store::take_turns(&txn, ctx.shop_id()).await?;
+        within_quota(&txn, ctx.shop_id(), row.stored_bytes, mb).await?;
+    }
     // The inspection may have been submitted while the file was written.
     let current = load(&txn, ctx, id).await?;
     if !current.status.editable() {
