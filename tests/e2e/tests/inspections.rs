@@ -2173,6 +2173,32 @@ both_backends!(
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         let (_, api) = t.get(&format!("/api/v1/inspections/{id}"), &owner).await;
         assert_eq!(finding(&api, "oil")["media"].as_array().unwrap().len(), 1);
+        // A second shot of the oil, deleted from the page.
+        let r = page_upload(
+            t,
+            &tech,
+            &format!("{base}/findings/oil/media"),
+            &csrf,
+            photo.clone(),
+        )
+        .await;
+        let extra = r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let r = page_post(
+            t,
+            &tech,
+            &format!("{base}/media/{extra}/delete"),
+            &[("csrf", &csrf)],
+            false,
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let (_, api) = t.get(&format!("/api/v1/inspections/{id}"), &owner).await;
+        assert_eq!(finding(&api, "oil")["media"].as_array().unwrap().len(), 1);
+        let (s, _) = page(t, &tech, &format!("/app/media/{extra}")).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
         let (s, thumb) = page(t, &tech, m["thumb"].as_str().unwrap()).await;
         assert_eq!(s, StatusCode::OK, "{thumb}");
 
@@ -2370,6 +2396,27 @@ both_backends!(
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
         let (s, _) = page(t, &other, &format!("/app/media/{oil_photo}")).await;
         assert_eq!(s, StatusCode::NOT_FOUND);
+        for path in [
+            format!("{base}/findings/battery/service"),
+            format!("{base}/media/{oil_photo}/delete"),
+            format!("{base}/submit"),
+            format!("{base}/return"),
+            format!("{base}/publish"),
+        ] {
+            let r = page_post(
+                t,
+                &other,
+                &path,
+                &[("csrf", &ocsrf), ("reason", "mine now"), ("send", "")],
+                false,
+            )
+            .await;
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        }
         assert_eq!(insp_count().await, 1);
+        let (_, api) = t.get(&format!("/api/v1/inspections/{id}"), &owner).await;
+        assert_eq!(api["status"], "published");
+        assert_eq!(finding(&api, "oil")["media"][0]["id"], oil_photo.as_str());
+        assert_eq!(finding(&api, "battery")["service_id"], Value::Null);
     }
 );
