@@ -287,6 +287,14 @@ async fn main() -> anyhow::Result<()> {
         customer::customer_page_under_load(Backend::Postgres, secs, rounds).await?;
         return Ok(());
     }
+    if only.as_deref() == Some("list") {
+        if quick {
+            tickets::list_under_load(20, 50, 2, 1).await?;
+        } else {
+            tickets::list_under_load(200, 100, 5, 3).await?;
+        }
+        return Ok(());
+    }
     if only.as_deref() == Some("process") {
         let (rounds, shops) = if quick { (3, 100) } else { (10, 1_000) };
         process::startup_and_memory(rounds, shops).await?;
@@ -313,6 +321,7 @@ async fn main() -> anyhow::Result<()> {
         tickets::batch_import(Backend::Sqlite, 2).await?;
         tickets::batch_import(Backend::Postgres, 2).await?;
         tickets::status_vs_pgbench(3, 8, 1).await?;
+        tickets::list_under_load(20, 50, 2, 1).await?;
         messaging::jobs_vs_skip_locked(2_000, 8).await?;
         messaging::status_to_provider(50).await?;
         customer::customer_page(Backend::Sqlite, 100).await?;
@@ -325,6 +334,7 @@ async fn main() -> anyhow::Result<()> {
         tickets::batch_import(Backend::Sqlite, 20).await?;
         tickets::batch_import(Backend::Postgres, 20).await?;
         tickets::status_vs_pgbench(10, 8, 3).await?;
+        tickets::list_under_load(200, 100, 5, 3).await?;
         messaging::jobs_vs_skip_locked(20_000, 8).await?;
         messaging::status_to_provider(500).await?;
         customer::customer_page(Backend::Sqlite, 1_000).await?;

@@ -289,7 +289,13 @@ fn median(v: &mut [f64]) -> f64 {
 
 /// pgbench's default TPC-B-like run; its transactions per second.
 fn pgbench(url: &str, clients: usize, secs: u64) -> Option<f64> {
+    pgbench_with(url, clients, secs, &[])
+}
+
+/// pgbench with extra arguments (`-S`: select only); transactions per second.
+fn pgbench_with(url: &str, clients: usize, secs: u64, extra: &[&str]) -> Option<f64> {
     let run = std::process::Command::new("pgbench")
+        .args(extra)
         .args([
             "-c",
             &clients.to_string(),
@@ -463,4 +469,107 @@ async fn status_changes_direct(
         }
     })
     .await
+}
+
+/// The authenticated ticket list (`GET /api/v1/tickets?limit=25`) under
+/// 64 connections from `wrk` in its own process, each request signed in as
+/// the owner of one of `shops` shops in turn (so shop contexts, plans and
+/// permissions are many, as in production), against `pgbench -S` (primary
+/// key reads) with the same 64 clients on the same server: alternating
+/// rounds, the median of each. Every request must succeed.
+pub async fn list_under_load(
+    shops: usize,
+    tickets_per_shop: usize,
+    secs: u32,
+    rounds: usize,
+) -> anyhow::Result<()> {
+    let Some(t) = TestApp::spawn(Backend::Postgres).await else {
+        println!("ticket list under load: skipped, PostgreSQL not reachable");
+        return Ok(());
+    };
+    let pgbench_db = pitwall_testkit::pg_database(&pitwall_testkit::pg_admin_url()).await?;
+    let url = format!("{}/{pgbench_db}", pitwall_testkit::pg_admin_url());
+    let init = std::process::Command::new("pgbench")
+        .args(["-i", "-q", "-s", "10", &url])
+        .output();
+    if !matches!(init, Ok(ref o) if o.status.success()) {
+        println!("ticket list under load: skipped, pgbench is not installed or failed");
+        pitwall_testkit::drop_pg_database(&pgbench_db).await;
+        t.finish().await;
+        return Ok(());
+    }
+    let mut tokens = Vec::with_capacity(shops);
+    for s in 0..shops {
+        let (_, owner) = t.shop(&format!("list-bench-{s}"), "premium").await;
+        let (_, key) = t
+            .post("/api/v1/api-keys", &owner, json!({"name": "bench"}))
+            .await;
+        let key = key["secret"].as_str().unwrap_or_default().to_owned();
+        for chunk in (0..tickets_per_shop).collect::<Vec<_>>().chunks(100) {
+            let tickets: Vec<Value> = chunk.iter().map(|i| bench_ticket(*i)).collect();
+            let (status, body) = t
+                .post(
+                    "/api/pos/v1/tickets/batch",
+                    &key,
+                    json!({"tickets": tickets}),
+                )
+                .await;
+            anyhow::ensure!(status.is_success(), "batch answered {status}: {body}");
+        }
+        tokens.push(owner);
+    }
+    // Each wrk thread runs its own copy of the script, starting at a
+    // different token.
+    let quoted: Vec<String> = tokens.iter().map(|k| format!("\"{k}\"")).collect();
+    let script = std::env::temp_dir().join(format!("pitwall-list-{}.lua", std::process::id()));
+    std::fs::write(
+        &script,
+        format!(
+            "local tokens = {{{}}}\nlocal n = math.random(#tokens)\n\
+             request = function()\n  n = n % #tokens + 1\n  \
+             return wrk.format(\"GET\", \"/api/v1/tickets?limit=25\", {{[\"Authorization\"] = \"Bearer \" .. tokens[n]}})\nend\n",
+            quoted.join(", ")
+        ),
+    )?;
+    let list = t.url("/api/v1/tickets?limit=25");
+    let (mut apps, mut pgs) = (Vec::new(), Vec::new());
+    let outcome: anyhow::Result<()> = async {
+        for _ in 0..rounds {
+            apps.push(crate::wrk::run_script(&list, 64, secs, &script).await?);
+            let tps = tokio::task::spawn_blocking({
+                let url = url.clone();
+                move || pgbench_with(&url, 64, u64::from(secs), &["-S"])
+            })
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("pgbench -S failed"))?;
+            pgs.push(tps);
+        }
+        Ok(())
+    }
+    .await;
+    let _ = std::fs::remove_file(&script);
+    pitwall_testkit::drop_pg_database(&pgbench_db).await;
+    outcome?;
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let ratios: Vec<String> = apps
+        .iter()
+        .zip(&pgs)
+        .map(|(a, p)| format!("{:.2}", a.requests_per_sec / p))
+        .collect();
+    let app_rps = median(apps.iter().map(|r| r.requests_per_sec).collect());
+    let p99 = median(apps.iter().map(|r| r.p99_ms).collect());
+    let p50 = median(apps.iter().map(|r| r.p50_ms).collect());
+    let pg_tps = median(pgs.clone());
+    println!(
+        "ticket list under load (PostgreSQL, wrk, 64 connections, {shops} shops x {tickets_per_shop} tickets, \
+         {rounds} x {secs} s): {app_rps:.0} req/s, p50 {p50:.1} ms, p99 {p99:.1} ms; pgbench -S {pg_tps:.0} tps; \
+         ratio {:.2} (rounds {}; goal >= 0.35, p99 <= 25 ms)",
+        app_rps / pg_tps,
+        ratios.join(", "),
+    );
+    t.finish().await;
+    Ok(())
 }

@@ -68,6 +68,26 @@ pub async fn run(
     secs: u32,
     headers: &[(&str, &str)],
 ) -> anyhow::Result<Run> {
+    run_with(url, connections, secs, headers, None).await
+}
+
+/// As [`run`], each request made by the Lua `script` (`request()`).
+pub async fn run_script(
+    url: &str,
+    connections: u32,
+    secs: u32,
+    script: &std::path::Path,
+) -> anyhow::Result<Run> {
+    run_with(url, connections, secs, &[], Some(script)).await
+}
+
+async fn run_with(
+    url: &str,
+    connections: u32,
+    secs: u32,
+    headers: &[(&str, &str)],
+    script: Option<&std::path::Path>,
+) -> anyhow::Result<Run> {
     let mut cmd = Command::new("wrk");
     cmd.arg("--latency")
         .arg(format!("-t{}", connections.clamp(1, 2)))
@@ -75,6 +95,9 @@ pub async fn run(
         .arg(format!("-d{secs}s"));
     for (k, v) in headers {
         cmd.arg("-H").arg(format!("{k}: {v}"));
+    }
+    if let Some(s) = script {
+        cmd.arg("-s").arg(s);
     }
     cmd.arg(url);
     let out = tokio::task::spawn_blocking(move || cmd.output())
