@@ -347,12 +347,14 @@ pub async fn views(
             )
         })
         .collect();
+    let (all_services, all_items) =
+        tickets::services_and_line_items_of_many(db, shop, &ids).await?;
     let mut items: HashMap<uuid::Uuid, Vec<tickets::LineItem>> = HashMap::new();
-    for i in tickets::line_items_of_many(db, shop, &ids).await? {
+    for i in all_items {
         items.entry(i.service_id).or_default().push(i);
     }
     let mut services: HashMap<uuid::Uuid, Vec<ServiceView>> = HashMap::new();
-    for s in tickets::services_of_many(db, shop, &ids).await? {
+    for s in all_services {
         if s.removed {
             continue;
         }

@@ -154,40 +154,6 @@ pub async fn services(
         .await?)
 }
 
-/// Services of several tickets at once (for lists).
-pub async fn services_of_many(
-    db: &impl ConnectionTrait,
-    shop: ShopId,
-    tickets: &[uuid::Uuid],
-) -> Result<Vec<Service>, StoreError> {
-    if tickets.is_empty() {
-        return Ok(vec![]);
-    }
-    Ok(ticket_service::Entity::find()
-        .filter(ticket_service::Column::ShopId.eq(shop.as_uuid()))
-        .filter(ticket_service::Column::TicketId.is_in(tickets.iter().copied()))
-        .order_by_asc(ticket_service::Column::Position)
-        .order_by_asc(ticket_service::Column::Id)
-        .all(db)
-        .await?)
-}
-
-pub async fn line_items_of_many(
-    db: &impl ConnectionTrait,
-    shop: ShopId,
-    tickets: &[uuid::Uuid],
-) -> Result<Vec<LineItem>, StoreError> {
-    if tickets.is_empty() {
-        return Ok(vec![]);
-    }
-    Ok(line_item::Entity::find()
-        .filter(line_item::Column::ShopId.eq(shop.as_uuid()))
-        .filter(line_item::Column::TicketId.is_in(tickets.iter().copied()))
-        .order_by_asc(line_item::Column::Position)
-        .all(db)
-        .await?)
-}
-
 pub struct ServiceFields {
     pub external_id: String,
     pub position: i32,
@@ -397,25 +363,39 @@ pub async fn services_and_line_items(
     shop: ShopId,
     ticket: TicketId,
 ) -> Result<(Vec<Service>, Vec<LineItem>), StoreError> {
+    services_and_line_items_of_many(db, shop, &[ticket.as_uuid()]).await
+}
+
+/// The services of several tickets (ticket by ticket, each in order) and
+/// their line items in order, in one query (ticket lists).
+pub async fn services_and_line_items_of_many(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    tickets: &[uuid::Uuid],
+) -> Result<(Vec<Service>, Vec<LineItem>), StoreError> {
     use sea_orm::{FromQueryResult, Statement};
+    if tickets.is_empty() {
+        return Ok((vec![], vec![]));
+    }
     let backend = db.get_database_backend();
+    let placeholders: Vec<String> = (2..tickets.len() + 2).map(|n| format!("${n}")).collect();
     let sql = numbered(
         backend,
         format!(
             "SELECT {}, {} FROM ticket_services s \
              LEFT JOIN line_items l ON l.shop_id = s.shop_id AND l.service_id = s.id \
-             WHERE s.shop_id = $1 AND s.ticket_id = $2 \
-             ORDER BY s.position, s.id, l.position",
+             WHERE s.shop_id = $1 AND s.ticket_id IN ({}) \
+             ORDER BY s.ticket_id, s.position, s.id, l.position",
             prefixed::<ticket_service::Entity>("s"),
             prefixed::<line_item::Entity>("l"),
+            placeholders.join(", "),
         ),
     );
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(tickets.len() + 1);
+    values.push(shop.as_uuid().into());
+    values.extend(tickets.iter().map(|t| (*t).into()));
     let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [shop.as_uuid().into(), ticket.as_uuid().into()],
-        ))
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
     let mut services: Vec<Service> = Vec::new();
     let mut items = Vec::new();
