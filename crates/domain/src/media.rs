@@ -304,26 +304,10 @@ fn blank_video_location(b: &[u8]) -> Result<Vec<u8>, Malformed> {
     // The top level is read only as far as it is whole: a recording cut
     // short (its last `mdat` running past the end) is still stored, as
     // phones leave it. Inside `moov` every box must fit.
-    let mut at = 0;
-    while let (Some(size), Some(kind)) = (be32(b, at), b.get(at + 4..at + 8)) {
-        let (header, size) = match size {
-            1 => (16, be64(b, at + 8).and_then(|n| usize::try_from(n).ok())),
-            0 => (8, Some(b.len() - at)),
-            n => (8, Some(n as usize)),
-        };
-        let Some(end) = size
-            .filter(|s| *s >= header)
-            .and_then(|s| at.checked_add(s))
-        else {
-            break;
-        };
-        if end > b.len() {
-            break;
+    for (kind, start, end) in box_walk(b, 0..b.len()).0 {
+        if &kind == b"moov" {
+            blank_location_in(b, &mut out, start..end, 0)?;
         }
-        if kind == b"moov" {
-            blank_location_in(b, &mut out, at + header..end, 0)?;
-        }
-        at = end;
     }
     Ok(out)
 }
@@ -341,15 +325,14 @@ fn blank_location_in(
     let children = boxes(b, range).map_err(|_| Malformed("is not a well-formed video file"))?;
     for (kind, start, end) in children {
         if &kind == b"\xA9xyz" || &kind == b"loci" {
-            let header = if b
-                .get(start.wrapping_sub(8)..start)
-                .is_some_and(|h| h[4..] == kind)
-            {
-                start - 8
+            // The type sits just before the payload, or before a 64-bit
+            // size in a large box.
+            let kind_at = if b.get(start - 4..start) == Some(&kind[..]) {
+                start - 4
             } else {
-                start - 16
+                start - 12
             };
-            out[header + 4..header + 8].copy_from_slice(b"free");
+            out[kind_at..kind_at + 4].copy_from_slice(b"free");
             out[start..end].fill(0);
         } else if &kind == b"meta" {
             blank_location_keys(b, out, start, end, depth)?;
@@ -411,30 +394,47 @@ fn blank_location_keys(
     blank_location_in(b, out, first..end, depth + 1)
 }
 
-/// ISO base media boxes: (type, payload start, end) at the top level of
-/// `range`.
+/// ISO base media boxes at the top level of `range` as far as they are
+/// whole: (type, payload start, end) each, and whether every box fit.
+fn box_walk(b: &[u8], range: std::ops::Range<usize>) -> (Vec<([u8; 4], usize, usize)>, bool) {
+    let mut out = Vec::new();
+    let mut at = range.start;
+    while at + 8 <= range.end {
+        let (Some(size), Some(kind)) = (
+            be32(b, at),
+            b.get(at + 4..at + 8)
+                .and_then(|k| <[u8; 4]>::try_from(k).ok()),
+        ) else {
+            return (out, false);
+        };
+        let (header, size) = match size {
+            1 => (16, be64(b, at + 8).and_then(|n| usize::try_from(n).ok())),
+            0 => (8, Some(range.end - at)),
+            n => (8, Some(n as usize)),
+        };
+        // A declared size can be anything: checked, never trusted to add.
+        let Some(end) = size
+            .filter(|s| *s >= header)
+            .and_then(|s| at.checked_add(s))
+            .filter(|e| *e <= range.end)
+        else {
+            return (out, false);
+        };
+        out.push((kind, at + header, end));
+        at = end;
+    }
+    (out, true)
+}
+
+/// As [`box_walk`], refusing a range whose boxes do not all fit.
 fn boxes(
     b: &[u8],
     range: std::ops::Range<usize>,
 ) -> Result<Vec<([u8; 4], usize, usize)>, Malformed> {
-    const BAD: Malformed = Malformed("is not a well-formed HEIC file");
-    let mut out = Vec::new();
-    let mut at = range.start;
-    while at + 8 <= range.end {
-        let size = be32(b, at).ok_or(BAD)? as usize;
-        let kind: [u8; 4] = b[at + 4..at + 8].try_into().map_err(|_| BAD)?;
-        let (header, size) = match size {
-            1 => (16, be64(b, at + 8).ok_or(BAD)? as usize),
-            0 => (8, range.end - at),
-            n => (8, n),
-        };
-        if size < header || at + size > range.end {
-            return Err(BAD);
-        }
-        out.push((kind, at + header, at + size));
-        at += size;
+    match box_walk(b, range) {
+        (found, true) => Ok(found),
+        (_, false) => Err(Malformed("is not a well-formed HEIC file")),
     }
-    Ok(out)
 }
 
 /// Overwrites the bytes of every `Exif` item with zeros, leaving the
@@ -756,6 +756,10 @@ mod tests {
             strip_metadata(MediaType::Mp4, &cut_short).unwrap(),
             cut_short
         );
+        let mut huge = plain.clone();
+        huge[28..32].copy_from_slice(&1u32.to_be_bytes());
+        huge.splice(36..36, u64::MAX.to_be_bytes());
+        assert!(strip_metadata(MediaType::Mp4, &huge).is_err());
         let mut broken = plain.clone();
         broken[plain.len() - 108..plain.len() - 104].copy_from_slice(&9999u32.to_be_bytes());
         assert!(strip_metadata(MediaType::Mp4, &broken).is_err());

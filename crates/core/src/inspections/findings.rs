@@ -12,7 +12,7 @@ use pitwall_domain::{InspectionId, Permission, ServiceId, TicketId, values};
 use pitwall_store::inspections::{self as store, FindingFields};
 use pitwall_store::tickets;
 
-use super::{InspectionView, load, may, not_editable};
+use super::{InspectionView, load, load_to_change, may, not_editable};
 use crate::live::LiveEvent;
 use crate::{App, Error, Problems, Result, ShopCtx};
 
@@ -41,7 +41,7 @@ pub async fn set(
     may(app, ctx, Permission::InspectionsEdit).await?;
     let shop = ctx.shop_id();
     let txn = pitwall_store::begin_write(&app.db).await?;
-    let current = load(&txn, ctx, id).await?;
+    let current = load_to_change(&txn, ctx, id).await?;
     if !current.status.editable() {
         return Err(not_editable(current.status));
     }
@@ -128,7 +128,7 @@ pub async fn to_service(
     may(app, ctx, Permission::InspectionsEdit).await?;
     let shop = ctx.shop_id();
     let txn = pitwall_store::begin_write(&app.db).await?;
-    let current = load(&txn, ctx, id).await?;
+    let current = load_to_change(&txn, ctx, id).await?;
     let finding = current
         .findings
         .iter()

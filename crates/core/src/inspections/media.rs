@@ -15,7 +15,7 @@ use pitwall_domain::{InspectionId, MediaId, Permission, Quota, ShopId, TicketId}
 use pitwall_store::inspections as inspection_store;
 use pitwall_store::media::{self as store, Medium};
 
-use super::{load, may, may_read, not_editable};
+use super::{load_to_change, may, may_read, not_editable};
 use crate::media::{Variant, prepare};
 use crate::{App, Error, Result, ShopCtx};
 
@@ -55,7 +55,7 @@ pub async fn upload(
             limit_mb: max / (1024 * 1024),
         });
     }
-    let current = load(&app.db, ctx, id).await?;
+    let current = load_to_change(&app.db, ctx, id).await?;
     if !current.status.editable() {
         return Err(not_editable(current.status));
     }
@@ -158,7 +158,7 @@ async fn insert_row(
         within_quota(&txn, ctx.shop_id(), row.stored_bytes, mb).await?;
     }
     // The inspection may have been submitted while the file was written.
-    let current = load(&txn, ctx, id).await?;
+    let current = load_to_change(&txn, ctx, id).await?;
     if !current.status.editable() {
         return Err(not_editable(current.status));
     }
@@ -235,7 +235,7 @@ pub async fn delete(app: &App, ctx: &ShopCtx, id: MediaId) -> Result<()> {
         .await?
         .ok_or(Error::NotFound("media"))?;
     let inspection = InspectionId::from_uuid(row.inspection_id);
-    let current = load(&txn, ctx, inspection).await?;
+    let current = load_to_change(&txn, ctx, inspection).await?;
     if !current.status.editable() {
         return Err(not_editable(current.status));
     }

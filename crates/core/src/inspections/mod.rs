@@ -105,7 +105,21 @@ pub(crate) fn assemble(row: Inspection, findings: Vec<Finding>) -> Result<Inspec
     })
 }
 
+/// The whole view: findings with their media and last visit's readings.
 pub(crate) async fn load(
+    db: &impl ConnectionTrait,
+    ctx: &ShopCtx,
+    id: InspectionId,
+) -> Result<InspectionView> {
+    let mut view = load_to_change(db, ctx, id).await?;
+    with_media(db, ctx.shop_id(), &mut view).await?;
+    with_previous(db, ctx, &mut view).await?;
+    Ok(view)
+}
+
+/// What a change decides on: the status, the sheet copy and the findings,
+/// without media or last visit (each tap on the phone runs this).
+pub(crate) async fn load_to_change(
     db: &impl ConnectionTrait,
     ctx: &ShopCtx,
     id: InspectionId,
@@ -114,10 +128,7 @@ pub(crate) async fn load(
         .await?
         .ok_or(Error::NotFound("inspection"))?;
     let findings = store::findings(db, ctx.shop_id(), id).await?;
-    let mut view = assemble(row, findings)?;
-    with_media(db, ctx.shop_id(), &mut view).await?;
-    with_previous(db, ctx, &mut view).await?;
-    Ok(view)
+    assemble(row, findings)
 }
 
 pub(crate) async fn with_media(

@@ -14,7 +14,7 @@ use pitwall_store::inspections::{self as store, Move};
 use pitwall_store::{activity, tickets};
 use serde_json::json;
 
-use super::{InspectionView, load, may, not_editable};
+use super::{InspectionView, load, load_to_change, may, not_editable, with_media};
 use crate::links::{self, Issued};
 use crate::{App, Error, FieldError, Result, ShopCtx};
 
@@ -59,7 +59,9 @@ pub async fn submit(app: &App, ctx: &ShopCtx, id: InspectionId) -> Result<Inspec
     may(app, ctx, Permission::InspectionsEdit).await?;
     let shop = ctx.shop_id();
     let txn = pitwall_store::begin_write(&app.db).await?;
-    let current = load(&txn, ctx, id).await?;
+    // The photo rule reads each finding's media; last visit is not needed.
+    let mut current = load_to_change(&txn, ctx, id).await?;
+    with_media(&txn, shop, &mut current).await?;
     if !current.status.editable() {
         return Err(not_editable(current.status));
     }
@@ -123,7 +125,7 @@ pub async fn send_back(
     let reason = values::required_text(reason, 500).map_err(Error::field("reason"))?;
     let shop = ctx.shop_id();
     let txn = pitwall_store::begin_write(&app.db).await?;
-    let current = load(&txn, ctx, id).await?;
+    let current = load_to_change(&txn, ctx, id).await?;
     if current.status != InspectionStatus::Submitted {
         return Err(Error::Conflict {
             field: "status".into(),
@@ -184,7 +186,7 @@ pub async fn publish(
         return Err(Error::invalid("send", "must be sms, email or null"));
     }
     let shop = ctx.shop_id();
-    let current = load(&app.db, ctx, id).await?;
+    let current = load_to_change(&app.db, ctx, id).await?;
     if current.status != InspectionStatus::Submitted {
         return Err(Error::Conflict {
             field: "status".into(),

@@ -8,8 +8,9 @@
 //! gets a small JSON answer instead of a page.
 
 use minijinja::{Value, context};
+use pitwall_core::domain::findings::InspectionStatus;
 use pitwall_core::domain::findings::{TIRE_POSITIONS, needs_photo};
-use pitwall_core::domain::inspections::ItemKind;
+use pitwall_core::domain::inspections::{Condition, ItemKind};
 use pitwall_core::domain::{InspectionId, MediaId, Permission, TicketId};
 use pitwall_core::inspections::findings::{self, FindingInput};
 use pitwall_core::inspections::{FindingView, media, start, workflow};
@@ -144,27 +145,20 @@ async fn inspection_page(app: &App, shop: &InShop, id: InspectionId, notice: Not
         .iter()
         .enumerate()
         .map(|(n, s)| {
-            let findings: Vec<Value> = v
-                .findings
+            let of_section: Vec<&FindingView> =
+                v.findings.iter().filter(|f| f.section == s.name).collect();
+            let checked = of_section
                 .iter()
-                .filter(|f| f.section == s.name)
-                .map(|f| finding_value(shop, f))
-                .collect();
-            let checked = v
-                .findings
-                .iter()
-                .filter(|f| {
-                    f.section == s.name
-                        && f.condition != pitwall_core::domain::inspections::Condition::NotChecked
-                })
+                .filter(|f| f.condition != Condition::NotChecked)
                 .count();
+            let findings: Vec<Value> = of_section.iter().map(|f| finding_value(shop, f)).collect();
             context! { n => n + 1, name => s.name.clone(), findings, checked }
         })
         .collect();
     let checked = v
         .findings
         .iter()
-        .filter(|f| f.condition != pitwall_core::domain::inspections::Condition::NotChecked)
+        .filter(|f| f.condition != Condition::NotChecked)
         .count();
     Ok(render::page(
         notice.status,
@@ -185,11 +179,11 @@ async fn inspection_page(app: &App, shop: &InShop, id: InspectionId, notice: Not
                 sections,
             },
             editable,
-            may_review => v.status == pitwall_core::domain::findings::InspectionStatus::Submitted
+            may_review => v.status == InspectionStatus::Submitted
                 && app.may(ctx, Permission::TicketsEdit).await && ctx.require_writable().is_ok(),
-            may_publish => v.status == pitwall_core::domain::findings::InspectionStatus::Submitted
+            may_publish => v.status == InspectionStatus::Submitted
                 && app.may(ctx, Permission::CustomerLinksSend).await && ctx.require_writable().is_ok(),
-            may_add_service => may_edit && v.status != pitwall_core::domain::findings::InspectionStatus::Published,
+            may_add_service => may_edit && v.status != InspectionStatus::Published,
             max_mb => app.config.media_max_bytes / (1024 * 1024),
             ..notice.with(&shop.layout)
         },
@@ -258,19 +252,18 @@ fn typed_number(raw: &str) -> Option<serde_json::Value> {
     )
 }
 
-fn finding_input(form: &FormData, kind: Option<ItemKind>) -> FindingInput {
-    let measurement = match kind {
-        Some(ItemKind::Measurement) => typed_number(form.get("measurement")),
-        Some(ItemKind::Tire) => {
-            let tires: serde_json::Map<String, serde_json::Value> = TIRE_POSITIONS
-                .iter()
-                .filter_map(|p| {
-                    typed_number(form.get(&format!("tire_{p}"))).map(|v| ((*p).to_owned(), v))
-                })
-                .collect();
-            (!tires.is_empty()).then_some(serde_json::Value::Object(tires))
-        }
-        _ => None,
+/// The finding as the item's form sends it: a measurement item has the
+/// field `measurement`, a tire item `tire_lf` … `tire_spare`. Whatever is
+/// sent is passed on, so the use case judges it against the item's kind.
+fn finding_input(form: &FormData) -> FindingInput {
+    let tires: serde_json::Map<String, serde_json::Value> = TIRE_POSITIONS
+        .iter()
+        .filter_map(|p| typed_number(form.get(&format!("tire_{p}"))).map(|v| ((*p).to_owned(), v)))
+        .collect();
+    let measurement = if tires.is_empty() {
+        typed_number(form.get("measurement"))
+    } else {
+        Some(serde_json::Value::Object(tires))
     };
     FindingInput {
         condition: form.opt("condition").unwrap_or("not_checked").to_owned(),
@@ -296,13 +289,7 @@ pub(crate) async fn save_finding(
                 .in_shop(&app)
                 .await?;
             let id: InspectionId = parse_id(&id, "inspection").or_page(&shop.layout)?;
-            // The item's kind says how to read the measurement fields.
-            let kind = start::get(&app, &shop.ctx, id)
-                .await
-                .ok()
-                .and_then(|v| v.findings.into_iter().find(|f| f.row.item_key == key))
-                .map(|f| f.item.kind);
-            let result = findings::set(&app, &shop.ctx, id, &key, finding_input(&form, kind)).await;
+            let result = findings::set(&app, &shop.ctx, id, &key, finding_input(&form)).await;
             match result {
                 Ok(v) if as_json => {
                     let f = v.findings.iter().find(|f| f.row.item_key == key);
@@ -551,8 +538,18 @@ pub(crate) async fn of_ticket(app: &App, shop: &InShop, ticket: TicketId) -> Val
     if !ctx.features.has(pitwall_core::domain::Feature::Inspections) {
         return Value::UNDEFINED;
     }
-    let Ok(rows) = start::of_ticket(app, ctx, ticket).await else {
-        return Value::UNDEFINED;
+    let rows = match start::of_ticket(app, ctx, ticket).await {
+        Ok(rows) => rows,
+        // A role without access simply has no such section.
+        Err(Error::PermissionDenied(_) | Error::FeatureNotInPlan { .. }) => {
+            return Value::UNDEFINED;
+        }
+        // The rest of the ticket page still helps; the log says why this
+        // part is missing.
+        Err(e) => {
+            tracing::warn!(ticket.id = %ticket, error = %e, "ticket page without its inspections");
+            return Value::UNDEFINED;
+        }
     };
     let may_start =
         app.may(ctx, Permission::InspectionsEdit).await && ctx.require_writable().is_ok();
