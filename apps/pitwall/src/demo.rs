@@ -1,9 +1,10 @@
 //! `pitwall demo`: a demo shop with staff, reused on later runs.
 
 use pitwall_core::App;
-use pitwall_core::domain::{Email, PlatformRole, Role, ShopId, UserId};
+use pitwall_core::domain::net::ClientAddr;
+use pitwall_core::domain::{PlatformRole, Role, ShopId};
+use pitwall_core::model::PageRequest;
 use pitwall_core::shops::{Creator, NewShopInput, create_platform_user, create_shop};
-use pitwall_core::store::{identity, members, shops};
 
 pub const DEMO_PASSWORD: &str = "pitwall-demo";
 pub const DEMO_SLUG: &str = "demo-garage";
@@ -46,7 +47,7 @@ pub async fn ensure(app: &App) -> anyhow::Result<(ShopId, String)> {
         PlatformRole::PlatformAdmin,
     )
     .await?;
-    let shop = match shops::find_by_slug(&app.db, DEMO_SLUG).await? {
+    let shop = match pitwall_core::operator::find_shop(app, DEMO_SLUG).await? {
         Some(s) => ShopId::from_uuid(s.id),
         None => {
             let created = create_shop(
@@ -70,19 +71,15 @@ pub async fn ensure(app: &App) -> anyhow::Result<(ShopId, String)> {
         ("tech@demo.pitwall.test", Role::Technician),
         ("parts@demo.pitwall.test", Role::Parts),
     ] {
-        add_staff(app, shop, email, role).await?;
+        pitwall_core::shops::add_staff(app, shop, email, DEMO_PASSWORD, role).await?;
     }
     let key = pitwall_core::api_keys::create_for_shop(app, shop, "Demo POS", None).await?;
     let pos = pitwall_core::pos::authenticate(app, &key.secret).await?;
-    let existing = pitwall_core::store::tickets::list(
-        &app.db,
-        shop,
-        &Default::default(),
-        pitwall_core::store::PageRequest::first(1),
-    )
-    .await?;
+    let ctx = owner_ctx(app, shop).await?;
+    let existing =
+        pitwall_core::tickets::list(app, &ctx, no_filter(), PageRequest::first(1)).await?;
     if existing.items.is_empty() {
-        seed_tickets(app, &pos, shop).await?;
+        seed_tickets(app, &pos, &ctx).await?;
     }
     Ok((shop, key.secret))
 }
@@ -282,7 +279,7 @@ const DEMO_TICKETS: &[DemoTicket] = &[
 async fn seed_tickets(
     app: &App,
     pos: &pitwall_core::pos::PosCtx,
-    shop: ShopId,
+    ctx: &pitwall_core::ShopCtx,
 ) -> anyhow::Result<()> {
     use pitwall_core::pos::{
         CustomerInput, LineItemInput, ServiceInput, TicketInput, VehicleInput,
@@ -350,35 +347,15 @@ async fn seed_tickets(
         pitwall_core::pos::put_ticket(app, pos, &format!("DEMO-RO-{number}"), &input, None).await?;
     }
     // A few tickets further along, set by the owner.
-    let owner = identity::user_by_email(
-        &app.db,
-        &Email::parse("owner@demo.pitwall.test").map_err(|e| anyhow::anyhow!("{e}"))?,
-    )
-    .await?
-    .ok_or_else(|| anyhow::anyhow!("demo owner missing"))?;
-    let actor = pitwall_core::Actor {
-        user_id: UserId::from_uuid(owner.id),
-        name: owner.name.clone(),
-        email: owner.email.clone(),
-        platform_role: None,
-        session_id: uuid::Uuid::nil(),
-        session_shop: Some(shop),
-    };
-    let ctx = app.shop_ctx(&actor, Some(shop)).await?;
-    let statuses = pitwall_core::statuses::list(app, &ctx, false).await?;
+    let statuses = pitwall_core::statuses::list(app, ctx, false).await?;
     let status = |label: &str| {
         statuses
             .iter()
             .find(|s| s.label == label)
             .map(|s| pitwall_core::domain::StatusId::from_uuid(s.id))
     };
-    let tickets = pitwall_core::store::tickets::list(
-        &app.db,
-        shop,
-        &Default::default(),
-        pitwall_core::store::PageRequest::first(50),
-    )
-    .await?;
+    let tickets =
+        pitwall_core::tickets::list(app, ctx, no_filter(), PageRequest::first(50)).await?;
     for (t, (label, minutes)) in tickets.items.iter().zip([
         ("Ready for pickup", None),
         ("Waiting for parts", Some(240)),
@@ -389,8 +366,8 @@ async fn seed_tickets(
         if let Some(s) = status(label) {
             pitwall_core::tickets::set_status(
                 app,
-                &ctx,
-                pitwall_core::domain::TicketId::from_uuid(t.id),
+                ctx,
+                pitwall_core::domain::TicketId::from_uuid(t.ticket.id),
                 s,
                 minutes,
             )
@@ -400,27 +377,31 @@ async fn seed_tickets(
     Ok(())
 }
 
-async fn add_staff(app: &App, shop: ShopId, email: &str, role: Role) -> anyhow::Result<()> {
-    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let user = match identity::user_by_email(&app.db, &email).await? {
-        Some(u) => UserId::from_uuid(u.id),
-        None => {
-            let id = UserId::new();
-            let hash = app.passwords.hash(DEMO_PASSWORD).await?;
-            let name = email
-                .as_str()
-                .split('@')
-                .next()
-                .unwrap_or("staff")
-                .to_owned();
-            identity::insert_user(&app.db, id, &email, &name, Some(hash), None).await?;
-            id
-        }
-    };
-    if members::membership(&app.db, shop, user).await?.is_none() {
-        members::insert_membership(&app.db, shop, user, role).await?;
-        pitwall_authz::rules::assign_role(&app.db, shop, user, role).await?;
-        app.authz.refresh().await?;
+fn no_filter() -> pitwall_core::tickets::ListQuery<'static> {
+    pitwall_core::tickets::ListQuery {
+        q: None,
+        kind: None,
+        state: None,
+        status_id: None,
+        advisor_id: None,
+        technician_id: None,
     }
-    Ok(())
+}
+
+/// The demo owner inside the demo shop, signed in the way staff sign in.
+async fn owner_ctx(app: &App, shop: ShopId) -> anyhow::Result<pitwall_core::ShopCtx> {
+    let session = pitwall_core::auth::login(
+        app,
+        "owner@demo.pitwall.test",
+        DEMO_PASSWORD,
+        ClientAddr::new(std::net::Ipv4Addr::LOCALHOST.into()),
+        pitwall_core::auth::Kind::Api,
+    )
+    .await?;
+    let actor =
+        pitwall_core::auth::authenticate(app, &session.token, pitwall_core::auth::Kind::Api)
+            .await?;
+    let ctx = app.shop_ctx(&actor, Some(shop)).await?;
+    pitwall_core::auth::logout(app, &session.token).await?;
+    Ok(ctx)
 }

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use pitwall::config::LogFormat;
 use pitwall::{Config, demo, server};
 use pitwall_core::domain::{PlatformRole, ShopId};
-use pitwall_core::store::{PageRequest, shops};
+use pitwall_core::model::PageRequest;
 use pitwall_jobs::runtime::WorkerSettings;
 
 #[derive(Parser)]
@@ -160,15 +160,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Serve { no_workers } => serve(config, !no_workers).await,
         Command::Worker => {
             let db = server::open_db(&config, true).await?;
-            let app = server::build_app(&config, db).await?;
+            let app = server::build_app(&config, db.clone()).await?;
             let senders = server::senders(&config, &app)?;
             tracing::info!("workers running");
             // In the foreground, so that a failure ends the process with a
             // non-zero status and the supervisor sees it.
             pitwall_jobs::runtime::run(
-                app.db.clone(),
+                db,
                 senders,
-                app.jobs.clone(),
+                app.jobs().clone(),
                 WorkerSettings::default(),
                 server::shutdown_signal(),
             )
@@ -177,7 +177,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Demo { no_serve } => {
             let db = server::open_db(&config, true).await?;
-            let app = server::build_app(&config, db).await?;
+            let app = server::build_app(&config, db.clone()).await?;
             let (_, pos_key) = demo::ensure(&app).await?;
             let mut out = std::io::stdout().lock();
             writeln!(out, "\nPitwall demo is ready.\n")?;
@@ -223,12 +223,13 @@ async fn serve(config: Config, workers: bool) -> anyhow::Result<()> {
     if !pitwall_store::db::migrations_current(&db).await? {
         anyhow::bail!("the database has pending migrations: run `pitwall migrate up` first");
     }
-    let app = server::build_app(&config, db).await?;
+    let app = server::build_app(&config, db.clone()).await?;
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     let worker_task = if workers {
         let mut rx = stop_tx.subscribe();
         Some(server::spawn_workers(
             &app,
+            db.clone(),
             server::senders(&config, &app)?,
             WorkerSettings::default(),
             async move {
@@ -255,7 +256,7 @@ async fn serve(config: Config, workers: bool) -> anyhow::Result<()> {
 
 async fn admin(command: AdminCommand, config: Config) -> anyhow::Result<()> {
     let db = server::open_db(&config, true).await?;
-    let app = server::build_app(&config, db).await?;
+    let app = server::build_app(&config, db.clone()).await?;
     match command {
         AdminCommand::CreateAdmin {
             email,
@@ -303,10 +304,15 @@ async fn admin(command: AdminCommand, config: Config) -> anyhow::Result<()> {
                 // command's promise holds even with no server running.
                 let senders = server::senders(&config, &app)?;
                 let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-                let workers =
-                    server::spawn_workers(&app, senders, WorkerSettings::default(), async move {
+                let workers = server::spawn_workers(
+                    &app,
+                    db.clone(),
+                    senders,
+                    WorkerSettings::default(),
+                    async move {
                         let _ = rx.await;
-                    });
+                    },
+                );
                 wait_for_outbox(&app).await;
                 let _ = tx.send(());
                 let _ = workers.await;
@@ -320,7 +326,7 @@ async fn admin(command: AdminCommand, config: Config) -> anyhow::Result<()> {
                 "id", "slug", "plan", "lifecycle"
             );
             loop {
-                let p = shops::list(&app.db, None, page).await?;
+                let p = pitwall_core::operator::list_shops(&app, page).await?;
                 for s in &p.items {
                     println!(
                         "{:<36}  {:<24} {:<10} {:<10} {}",
@@ -337,10 +343,7 @@ async fn admin(command: AdminCommand, config: Config) -> anyhow::Result<()> {
             }
         }
         AdminCommand::CreateApiKey { shop, name } => {
-            let found = match shop.parse::<ShopId>() {
-                Ok(id) => shops::get(&app.db, id).await?,
-                Err(_) => shops::find_by_slug(&app.db, &shop).await?,
-            };
+            let found = pitwall_core::operator::find_shop(&app, &shop).await?;
             let found = found.with_context(|| format!("no shop {shop:?}"))?;
             let key = pitwall_core::api_keys::create_for_shop(
                 &app,
@@ -361,18 +364,9 @@ async fn admin(command: AdminCommand, config: Config) -> anyhow::Result<()> {
 
 /// Waits (up to 30 s) until the e-mail jobs written so far have been sent.
 async fn wait_for_outbox(app: &pitwall_core::App) {
-    use pitwall_core::store::sea_orm::{ConnectionTrait, Statement};
     for _ in 0..300 {
-        let pending = app
-            .db
-            .query_one_raw(Statement::from_string(
-                app.db.get_database_backend(),
-                "SELECT COUNT(*) AS n FROM emails WHERE status IN ('queued', 'sending', 'retrying')",
-            ))
+        let pending = pitwall_core::operator::emails_pending(app)
             .await
-            .ok()
-            .flatten()
-            .and_then(|r| r.try_get::<i64>("", "n").ok())
             .unwrap_or(0);
         if pending == 0 {
             return;

@@ -1,12 +1,10 @@
 //! Assembling and running Pitwall: database, policy, routes, workers.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use pitwall_core::{App, CoreConfig};
-use pitwall_jobs::JobsHandle;
 use pitwall_jobs::mailer::Mailer;
 use pitwall_jobs::runtime::{Senders, WorkerSettings};
 use pitwall_jobs::send_message::MessagingSettings;
@@ -69,17 +67,11 @@ pub async fn build_app(config: &Config, db: pitwall_store::Db) -> anyhow::Result
         &config.aws,
     )
     .map_err(|e| anyhow::anyhow!("PITWALL_MEDIA_STORE: {e}"))?;
-    Ok(App {
-        media,
-        live: pitwall_core::live::Live::start(&db),
-        cache: Default::default(),
-        link_limiter: Default::default(),
-        streams: Default::default(),
-        passwords: Default::default(),
+    Ok(App::new(
         db,
         authz,
-        jobs: JobsHandle::default(),
-        config: Arc::new(CoreConfig {
+        media,
+        CoreConfig {
             twilio_auth_token: config
                 .twilio
                 .as_ref()
@@ -94,8 +86,8 @@ pub async fn build_app(config: &Config, db: pitwall_store::Db) -> anyhow::Result
             past_due_grace: chrono::Duration::days(config.past_due_grace_days),
             media_max_bytes: config.media_max_mb * 1024 * 1024,
             ..CoreConfig::new(&config.base_url)
-        }),
-    })
+        },
+    ))
 }
 
 pub fn mailer(config: &Config) -> anyhow::Result<Mailer> {
@@ -121,7 +113,7 @@ pub fn senders(config: &Config, app: &App) -> anyhow::Result<Senders> {
     Ok(Senders {
         mailer: mailer(config)?,
         sms,
-        live: app.live.clone(),
+        live: app.live().clone(),
         messaging: MessagingSettings {
             base_url: config.base_url.clone(),
             default_sms_from: config.twilio_from.clone(),
@@ -131,7 +123,7 @@ pub fn senders(config: &Config, app: &App) -> anyhow::Result<Senders> {
             allow_private: config.webhooks_allow_private,
             ..Default::default()
         },
-        billing: app.config.stripe.is_some().then(|| {
+        billing: app.config().stripe.is_some().then(|| {
             std::sync::Arc::new(pitwall_core::billing::Worker(app.clone()))
                 as std::sync::Arc<dyn pitwall_jobs::billing::BillingWork>
         }),
@@ -142,18 +134,19 @@ pub fn senders(config: &Config, app: &App) -> anyhow::Result<Senders> {
 /// `/metrics` is on it unless it has an address of its own.
 pub fn endpoint(app: App, public_metrics: bool) -> impl Endpoint {
     let routes: Route =
-        pitwall_web::mount(pitwall_api::routes(&app.config.base_url, public_metrics));
+        pitwall_web::mount(pitwall_api::routes(&app.config().base_url, public_metrics));
     pitwall_api::with_stack(routes, app)
 }
 
 /// Starts the job workers in the background; they stop when `stop` fires.
 pub fn spawn_workers(
     app: &App,
+    db: pitwall_store::Db,
     senders: Senders,
     settings: WorkerSettings,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
-    let (db, handle) = (app.db.clone(), app.jobs.clone());
+    let handle = app.jobs().clone();
     let sweeper = spawn_media_sweep(app.clone());
     tokio::spawn(async move {
         if let Err(e) = pitwall_jobs::runtime::run(db, senders, handle, settings, stop).await {

@@ -1,10 +1,10 @@
 //! The admin API, `/api/admin/v1`: platform admins and support.
 
+use pitwall_core::admin::JobFilter;
 use pitwall_core::domain::ShopId;
 use pitwall_core::features::{PlanEdit, set_override, update_plan};
 use pitwall_core::shops::{Creator, NewShopInput, create_shop};
 use pitwall_core::{App, admin};
-use pitwall_jobs::admin::JobFilter;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -380,14 +380,10 @@ impl AdminApi {
             Some(s) => JobFilter::parse(s)
                 .ok_or_else(|| invalid("state", "must be dead, active or all"))?,
         };
-        let rows = pitwall_jobs::admin::list(&app.db, filter, 200)
-            .await
-            .map_err(pitwall_core::Error::from)?;
-        let backlog = pitwall_core::store::outbox::count_unpushed(&app.db)
-            .await
-            .map_err(pitwall_core::Error::from)?;
+        let board = admin::jobs(&app, &actor, filter).await?;
         Ok(Json(JobList {
-            items: rows
+            items: board
+                .jobs
                 .into_iter()
                 .map(|j| Job {
                     id: j.id,
@@ -400,7 +396,7 @@ impl AdminApi {
                     done_at: j.done_at,
                 })
                 .collect(),
-            outbox_backlog: backlog as i64,
+            outbox_backlog: board.outbox_backlog as i64,
         }))
     }
 

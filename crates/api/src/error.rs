@@ -92,6 +92,9 @@ pub enum ApiError {
     /// The customer link expired or was revoked (`link_gone`).
     #[oai(status = 410)]
     Gone(Json<ErrorBody>),
+    /// The request body or an upload is over its size limit.
+    #[oai(status = 413)]
+    TooLarge(Json<ErrorBody>),
     /// A field is invalid; `field` names it.
     #[oai(status = 422)]
     Invalid(Json<ErrorBody>),
@@ -108,16 +111,38 @@ pub enum ApiError {
 
 pub type ApiResult<T> = Result<Json<T>, ApiError>;
 
+impl ApiError {
+    /// The response for a status from [`Error::status`].
+    fn with_status(status: u16, body: Json<ErrorBody>) -> Self {
+        match status {
+            400 => ApiError::BadRequest(body),
+            401 => ApiError::Unauthenticated(body),
+            403 => ApiError::Forbidden(body),
+            404 => ApiError::NotFound(body),
+            409 => ApiError::Conflict(body),
+            410 => ApiError::Gone(body),
+            413 => ApiError::TooLarge(body),
+            422 => ApiError::Invalid(body),
+            429 => ApiError::RateLimited(body),
+            503 => ApiError::Unavailable(body),
+            _ => ApiError::Internal(body),
+        }
+    }
+}
+
 impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
         let msg = err.to_string();
         let code = err.code();
-        match err {
-            Error::Invalid { field, message } => ApiError::Invalid(Json(ErrorBody::new(
+        // The status is core's (`Error::status`), the same the pages answer
+        // with; only the body is the API's.
+        let status = err.status();
+        let body = match err {
+            Error::Invalid { field, message } => Json(ErrorBody::new(
                 code,
                 format!("{field} {message}"),
                 Some(field),
-            ))),
+            )),
             Error::InvalidFields(list) => {
                 let first = list.first().cloned();
                 let mut b = ErrorBody::new(
@@ -137,20 +162,18 @@ impl From<Error> for ApiError {
                         })
                         .collect(),
                 );
-                ApiError::Invalid(Json(b))
+                Json(b)
             }
-            Error::Unauthenticated(_) => {
-                ApiError::Unauthenticated(Json(ErrorBody::new(code, msg, None)))
-            }
+            Error::Unauthenticated(_) => Json(ErrorBody::new(code, msg, None)),
             Error::PermissionDenied(p) => {
                 let mut b = ErrorBody::new(code, msg, None);
                 b.permission = Some(p.as_str().to_owned());
-                ApiError::Forbidden(Json(b))
+                Json(b)
             }
             Error::PlatformDenied(role) => {
                 let mut b = ErrorBody::new(code, msg, None);
                 b.permission = Some(format!("platform.{role}"));
-                ApiError::Forbidden(Json(b))
+                Json(b)
             }
             Error::FeatureNotInPlan {
                 feature,
@@ -168,61 +191,60 @@ impl From<Error> for ApiError {
                 );
                 b.feature = Some(feature.as_str().to_owned());
                 b.cheapest_plan = cheapest_plan;
-                ApiError::Forbidden(Json(b))
+                Json(b)
             }
             Error::QuotaExceeded { quota, limit } => {
                 let mut b = ErrorBody::new(code, msg, None);
                 b.quota = Some(quota.as_str().to_owned());
                 b.limit = Some(limit);
-                ApiError::Forbidden(Json(b))
+                Json(b)
             }
-            Error::ShopRestricted(_) => ApiError::Forbidden(Json(ErrorBody::new(code, msg, None))),
-            Error::NotFound(_) => ApiError::NotFound(Json(ErrorBody::new(code, msg, None))),
-            // Only uploads are too large, and they answer 413 themselves
-            // (`media::UploadError`); anywhere else it is bad input.
+            Error::ShopRestricted(_) => Json(ErrorBody::new(code, msg, None)),
+            Error::NotFound(_) => Json(ErrorBody::new(code, msg, None)),
             Error::TooLarge { field, .. } => {
-                ApiError::Invalid(Json(ErrorBody::new(code, msg, Some(field.to_owned()))))
+                Json(ErrorBody::new(code, msg, Some(field.to_owned())))
             }
-            Error::Conflict { field, message } => ApiError::Conflict(Json(ErrorBody::new(
+            Error::Conflict { field, message } => Json(ErrorBody::new(
                 code,
                 format!("{field} {message}"),
                 Some(field),
-            ))),
-            Error::RateLimited(_) => ApiError::RateLimited(Json(ErrorBody::new(code, msg, None))),
+            )),
+            Error::RateLimited(_) => Json(ErrorBody::new(code, msg, None)),
             Error::LinkGone {
                 reason,
                 shop_name,
                 shop_phone,
-            } => ApiError::Gone(Json(ErrorBody::new(
+            } => Json(ErrorBody::new(
                 code,
                 match shop_phone {
                     Some(p) => format!("this link {reason}; call {shop_name} at {p} for a new one"),
                     None => format!("this link {reason}; ask {shop_name} for a new one"),
                 },
                 None,
-            ))),
+            )),
             Error::TicketChanged { current, .. } => {
                 let mut b = ErrorBody::new(code, msg, Some("ticket_version".to_owned()));
                 b.current_version = Some(current);
-                ApiError::Conflict(Json(b))
+                Json(b)
             }
             Error::CustomerOptedOut { .. } | Error::ConsentRequired => {
-                ApiError::Conflict(Json(ErrorBody::new(code, msg, Some("channel".to_owned()))))
+                Json(ErrorBody::new(code, msg, Some("channel".to_owned())))
             }
-            Error::Unavailable => ApiError::Unavailable(Json(ErrorBody::new(
+            Error::Unavailable => Json(ErrorBody::new(
                 code,
                 "the database is unavailable; try again shortly",
                 None,
-            ))),
+            )),
             Error::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
-                ApiError::Internal(Json(ErrorBody::new(
+                Json(ErrorBody::new(
                     code,
                     "something went wrong on our side",
                     None,
-                )))
+                ))
             }
-        }
+        };
+        ApiError::with_status(status, body)
     }
 }
 

@@ -552,7 +552,7 @@ pub struct InspectionMediaOut {
     pub height: Option<i32>,
 }
 
-fn media_out(m: &pitwall_store::media::Medium, token: Option<&str>) -> InspectionMediaOut {
+fn media_out(m: &pitwall_core::model::media::Medium, token: Option<&str>) -> InspectionMediaOut {
     let url = match token {
         Some(t) => format!("/c/{t}/media/{}", m.id),
         None => format!("/api/v1/media/{}", m.id),

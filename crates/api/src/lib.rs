@@ -115,11 +115,11 @@ pub fn metrics_endpoint(app: App) -> impl Endpoint {
 /// an access-log line and metrics; every error becomes JSON (API) or stays
 /// as the page layer made it.
 pub fn with_stack<E: Endpoint + 'static>(ep: E, app: App) -> impl Endpoint {
-    let trusted = std::sync::Arc::new(app.config.trusted_proxies.clone());
+    let trusted = std::sync::Arc::new(app.config().trusted_proxies.clone());
     // Served over https (behind a TLS-terminating proxy the request itself
     // is plain http, so the public URL decides): browsers must not come
     // back over plain http.
-    let hsts = app.config.base_url.starts_with("https://");
+    let hsts = app.config().base_url.starts_with("https://");
     ep.data(app)
         .catch_all_error(error_keeping_route)
         .around(move |ep, mut req| {

@@ -38,8 +38,8 @@ pub struct MediaOut {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-impl From<&pitwall_store::media::Medium> for MediaOut {
-    fn from(m: &pitwall_store::media::Medium) -> Self {
+impl From<&pitwall_core::model::media::Medium> for MediaOut {
+    fn from(m: &pitwall_core::model::media::Medium) -> Self {
         MediaOut {
             id: m.id,
             content_type: m.content_type.clone(),

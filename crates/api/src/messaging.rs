@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use pitwall_core::App;
 use pitwall_core::domain::{CustomerId, MessageId, TicketId, UserId};
 use pitwall_core::messaging::{self, Reply, SettingsInput, TemplateView, ThreadRow};
-use pitwall_core::store::messages;
+use pitwall_core::model::messages;
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};

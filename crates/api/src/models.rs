@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use pitwall_core::features::FeatureSet;
-use pitwall_core::store::{api_keys, audit, members, plans, shops};
+use pitwall_core::model::{api_keys, audit, members, plans, shops};
 use poem_openapi::Object;
 use serde::Deserialize;
 

@@ -1,7 +1,7 @@
 //! Operations endpoints: /health, /ready, /metrics.
 
 use pitwall_core::App;
-use pitwall_core::store::sea_orm::{ConnectionTrait, Statement};
+use pitwall_core::ops::Readiness;
 use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{IntoResponse, Response, Route, get, handler};
@@ -15,20 +15,12 @@ async fn health() -> &'static str {
 /// The database answers and every migration is applied.
 #[handler]
 async fn ready(app: Data<&App>) -> Response {
-    let ping = tokio::time::timeout(std::time::Duration::from_secs(2), async {
-        app.db
-            .execute_raw(Statement::from_string(
-                app.db.get_database_backend(),
-                "SELECT 1",
-            ))
-            .await?;
-        pitwall_core::store::db::migrations_current(&app.db).await
-    })
-    .await;
-    match ping {
-        Ok(Ok(true)) => "ready".into_response(),
-        Ok(Ok(false)) => (StatusCode::SERVICE_UNAVAILABLE, "migrations pending").into_response(),
-        Ok(Err(_)) | Err(_) => {
+    match pitwall_core::ops::readiness(&app).await {
+        Readiness::Ready => "ready".into_response(),
+        Readiness::MigrationsPending => {
+            (StatusCode::SERVICE_UNAVAILABLE, "migrations pending").into_response()
+        }
+        Readiness::DatabaseUnreachable => {
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
         }
     }
@@ -36,7 +28,7 @@ async fn ready(app: Data<&App>) -> Response {
 
 #[handler]
 async fn metrics(app: Data<&App>) -> Response {
-    if let Ok(rows) = pitwall_jobs::admin::counts(&app.db).await {
+    if let Some(rows) = pitwall_core::ops::job_counts(&app).await {
         for (queue, state, n) in rows {
             crate::metrics::set_job_count(&queue, &state, n);
         }

@@ -62,6 +62,7 @@ fn body_of(e: ApiError) -> ErrorBody {
         | ApiError::Invalid(b)
         | ApiError::RateLimited(b)
         | ApiError::Gone(b)
+        | ApiError::TooLarge(b)
         | ApiError::Internal(b)
         | ApiError::Unavailable(b) => b.0,
     }

@@ -1,7 +1,7 @@
 //! The staff API, `/api/v1`.
 
 use pitwall_core::domain::{ApiKeyId, InvitationId, Permission, ShopProfileInput, UserId};
-use pitwall_core::store::PageRequest;
+use pitwall_core::model::PageRequest;
 use pitwall_core::{App, members, roles, shops};
 use poem::Request;
 use poem::web::Data;

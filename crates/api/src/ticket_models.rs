@@ -1,8 +1,8 @@
 //! Bodies of the ticket, customer, status and POS endpoints.
 
 use chrono::{DateTime, Utc};
+use pitwall_core::model::{activity, customers, statuses};
 use pitwall_core::pos;
-use pitwall_core::store::{activity, customers, statuses};
 use pitwall_core::tickets::{self, TicketView};
 use poem_openapi::Object;
 use poem_openapi::types::Example;
@@ -514,6 +514,9 @@ pub struct TicketOut {
     #[oai(nullable)]
     pub timer: Option<TimerOut>,
     pub pos_updated_at: DateTime<Utc>,
+    /// Work was approved and no staff member has opened the ticket since
+    /// (the dashboard's highlight).
+    pub approval_unseen: bool,
     /// Grows with every change the customer could see.
     pub version: i32,
     pub created_at: DateTime<Utc>,
@@ -585,6 +588,7 @@ impl From<&TicketView> for TicketOut {
                 level: s.level.as_str().to_owned(),
             }),
             pos_updated_at: t.pos_updated_at,
+            approval_unseen: v.approval_unseen(),
             version: t.version,
             created_at: t.created_at,
             updated_at: t.updated_at,

@@ -67,7 +67,7 @@ impl<'a> ApiExtractor<'a> for MediaUpload {
     ) -> poem::Result<Self> {
         let limit = request
             .data::<pitwall_core::App>()
-            .map(|a| a.config.media_max_bytes)
+            .map(|a| a.config().media_max_bytes)
             .unwrap_or(pitwall_core::inspections::media::DEFAULT_MAX_MB * 1024 * 1024);
         if !request
             .content_type()

@@ -190,6 +190,34 @@ pub fn parse_feature(name: &str, field: &str) -> Result<Feature> {
     Feature::parse(name).ok_or_else(|| Error::invalid(field, format!("is not a feature: {name:?}")))
 }
 
+pub use pitwall_jobs::admin::{JobFilter, JobRow};
+
+/// The admin console's job board: what gave up (or what runs), and the
+/// events still waiting to reach the queue.
+pub struct JobBoard {
+    pub jobs: Vec<JobRow>,
+    pub outbox_backlog: u64,
+}
+
+/// The job board, for platform staff only; at most 200 jobs, newest first.
+pub async fn jobs(app: &App, actor: &Actor, filter: JobFilter) -> Result<JobBoard> {
+    actor.require_platform()?;
+    let jobs = pitwall_jobs::admin::list(&app.db, filter, 200).await?;
+    let outbox_backlog = pitwall_store::outbox::count_unpushed(&app.db).await?;
+    Ok(JobBoard {
+        jobs,
+        outbox_backlog,
+    })
+}
+
+/// One shop's record, for platform staff.
+pub async fn shop(app: &App, actor: &Actor, id: ShopId) -> Result<shops::Shop> {
+    actor.require_platform()?;
+    shops::get(&app.db, id)
+        .await?
+        .ok_or(Error::NotFound("shop"))
+}
+
 /// Puts a dead job back in its queue, audited.
 pub async fn retry_job(app: &App, actor: &Actor, job_id: &str) -> Result<()> {
     actor.require_platform()?;

@@ -92,23 +92,69 @@ impl CoreConfig {
     }
 }
 
-/// Everything a use case may touch. Cheap to clone.
+/// Everything a use case may touch. Cheap to clone. Its parts are core's
+/// own: the API, the pages and the CLI reach the database only through use
+/// cases, never around them.
 #[derive(Clone)]
 pub struct App {
-    pub db: Db,
-    pub authz: Authz,
-    pub jobs: JobsHandle,
-    pub live: crate::live::Live,
-    pub cache: Arc<crate::cache::AuthCache>,
-    pub config: Arc<CoreConfig>,
+    pub(crate) db: Db,
+    pub(crate) authz: Authz,
+    pub(crate) jobs: JobsHandle,
+    pub(crate) live: crate::live::Live,
+    pub(crate) cache: Arc<crate::cache::AuthCache>,
+    pub(crate) config: Arc<CoreConfig>,
     /// Customer link lookups per client address (this process).
-    pub link_limiter: Arc<crate::customer::LookupLimiter>,
+    pub(crate) link_limiter: Arc<crate::customer::LookupLimiter>,
     /// Live streams open per user and per customer link (this process).
-    pub streams: Arc<crate::streams::StreamSlots>,
+    pub(crate) streams: Arc<crate::streams::StreamSlots>,
     /// Password hashing and checks, limited to one per core.
-    pub passwords: Arc<crate::tokens::Passwords>,
+    pub(crate) passwords: Arc<crate::tokens::Passwords>,
     /// Photos and videos of inspections.
-    pub media: crate::media::MediaStore,
+    pub(crate) media: crate::media::MediaStore,
+}
+
+impl App {
+    /// Assembles the core from its outside parts (the binary and the test
+    /// kit do this once per process).
+    pub fn new(db: Db, authz: Authz, media: crate::media::MediaStore, config: CoreConfig) -> Self {
+        App {
+            live: crate::live::Live::start(&db),
+            cache: Default::default(),
+            link_limiter: Default::default(),
+            streams: Default::default(),
+            passwords: Default::default(),
+            jobs: JobsHandle::default(),
+            media,
+            db,
+            authz,
+            config: Arc::new(config),
+        }
+    }
+
+    pub fn config(&self) -> &CoreConfig {
+        &self.config
+    }
+
+    /// The live hub, for the workers that announce what they deliver.
+    pub fn live(&self) -> &crate::live::Live {
+        &self.live
+    }
+
+    /// Wakes the in-process workers; the job runtime listens on it.
+    pub fn jobs(&self) -> &JobsHandle {
+        &self.jobs
+    }
+
+    /// The policy, for the process that loaded it (reloads, shutdown).
+    pub fn authz(&self) -> &Authz {
+        &self.authz
+    }
+
+    /// Password hashing's limits and counters (the hardening tests read
+    /// them).
+    pub fn passwords(&self) -> &crate::tokens::Passwords {
+        &self.passwords
+    }
 }
 
 /// A signed-in user, as authentication found them.

@@ -115,6 +115,30 @@ impl Error {
         move |e| Error::invalid(field, e.0)
     }
 
+    /// The HTTP status for this error: the one mapping the API, the staff
+    /// pages and the customer pages all answer with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::Invalid { .. } | Error::InvalidFields(_) => 422,
+            Error::Unauthenticated(_) => 401,
+            Error::PermissionDenied(_)
+            | Error::PlatformDenied(_)
+            | Error::FeatureNotInPlan { .. }
+            | Error::QuotaExceeded { .. }
+            | Error::ShopRestricted(_) => 403,
+            Error::NotFound(_) => 404,
+            Error::TooLarge { .. } => 413,
+            Error::Conflict { .. }
+            | Error::CustomerOptedOut { .. }
+            | Error::ConsentRequired
+            | Error::TicketChanged { .. } => 409,
+            Error::LinkGone { .. } => 410,
+            Error::RateLimited(_) => 429,
+            Error::Unavailable => 503,
+            Error::Internal(_) => 500,
+        }
+    }
+
     /// The stable code the API sends as `code`.
     pub fn code(&self) -> &'static str {
         match self {

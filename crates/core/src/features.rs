@@ -76,10 +76,7 @@ impl FeatureSet {
     /// bills overage through Stripe never stops (its allowance is reported,
     /// not enforced, here).
     pub fn sms_stop_at(&self) -> Option<i64> {
-        match self.sms_overage {
-            SmsOverage::Report => None,
-            SmsOverage::Stop => self.quota(Quota::SmsPerMonth),
-        }
+        self.sms_overage.stop_at(self.quota(Quota::SmsPerMonth))
     }
 
     pub fn quota(&self, q: Quota) -> Option<i64> {

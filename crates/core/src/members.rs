@@ -193,6 +193,20 @@ pub async fn preview_invitation(app: &App, token: &str) -> Result<InvitationPrev
 
 /// Accepts an invitation: creates the account (name and password) or, for an
 /// existing account, checks its password; then joins the shop and signs in.
+/// Makes a user a member of a shop with a role: the membership and the
+/// policy's role in the caller's transaction, so neither exists without the
+/// other. Callers refresh the policy after committing.
+pub(crate) async fn join(
+    txn: &impl pitwall_store::sea_orm::ConnectionTrait,
+    shop: ShopId,
+    user: UserId,
+    role: Role,
+) -> Result<()> {
+    members::insert_membership(txn, shop, user, role).await?;
+    pitwall_authz::rules::assign_role(txn, shop, user, role).await?;
+    Ok(())
+}
+
 pub async fn accept_invitation(
     app: &App,
     token: &str,
@@ -242,8 +256,7 @@ pub async fn accept_invitation(
         (None, None) => return Err(Error::Internal("invitation accept state".into())),
     };
     if members::membership(&txn, shop, user_id).await?.is_none() {
-        members::insert_membership(&txn, shop, user_id, role).await?;
-        pitwall_authz::rules::assign_role(&txn, shop, user_id, role).await?;
+        join(&txn, shop, user_id, role).await?;
     }
     audit::record(
         &txn,

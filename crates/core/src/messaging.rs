@@ -319,6 +319,18 @@ pub async fn reply(
     Ok(m)
 }
 
+/// Whether [`resend`] takes this message: an outgoing one that failed or
+/// was held for the SMS allowance. A held message already sent again is
+/// marked `replaced`: sending it once more would send the same words twice.
+pub fn resendable(m: &Message) -> bool {
+    let status = MessageStatus::parse(&m.status);
+    m.direction == Direction::Outbound.as_str()
+        && m.error_code.as_deref() != Some("replaced")
+        && (status == Some(MessageStatus::Failed)
+            || (status == Some(MessageStatus::Held)
+                && m.hold_reason.as_deref() == Some("quota_exceeded")))
+}
+
 /// Sends a failed (or quota-held) message again, as a new message: the
 /// failure stays in the log.
 pub async fn resend(app: &App, ctx: &ShopCtx, id: MessageId) -> Result<Message> {
@@ -330,14 +342,7 @@ pub async fn resend(app: &App, ctx: &ShopCtx, id: MessageId) -> Result<Message> 
         .await?
         .ok_or(Error::NotFound("message"))?;
     let status = MessageStatus::parse(&old.status);
-    // A held message already sent again is marked `replaced`: sending it
-    // once more would send the same words twice.
-    let can = old.direction == Direction::Outbound.as_str()
-        && old.error_code.as_deref() != Some("replaced")
-        && (status == Some(MessageStatus::Failed)
-            || (status == Some(MessageStatus::Held)
-                && old.hold_reason.as_deref() == Some("quota_exceeded")));
-    if !can {
+    if !resendable(&old) {
         return Err(Error::Conflict {
             field: "message_id".into(),
             message: "only a failed or quota-held message can be sent again".into(),

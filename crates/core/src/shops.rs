@@ -98,8 +98,7 @@ pub async fn create_shop(
     let owner_invited = match (existing_owner, password_hash) {
         (Some(user), _) => {
             let user_id = UserId::from_uuid(user.id);
-            members::insert_membership(&txn, shop_id, user_id, Role::Owner).await?;
-            pitwall_authz::rules::assign_role(&txn, shop_id, user_id, Role::Owner).await?;
+            crate::members::join(&txn, shop_id, user_id, Role::Owner).await?;
             false
         }
         (None, Some(hash)) => {
@@ -111,8 +110,7 @@ pub async fn create_shop(
                 .unwrap_or("Owner")
                 .to_owned();
             identity::insert_user(&txn, user_id, &owner_email, &display, Some(hash), None).await?;
-            members::insert_membership(&txn, shop_id, user_id, Role::Owner).await?;
-            pitwall_authz::rules::assign_role(&txn, shop_id, user_id, Role::Owner).await?;
+            crate::members::join(&txn, shop_id, user_id, Role::Owner).await?;
             false
         }
         (None, None) => {
@@ -139,6 +137,64 @@ pub async fn create_shop(
         shop,
         owner_invited,
     })
+}
+
+/// Adds a staff member with a password they can sign in with at once (the
+/// demo and operators' scripts; staff otherwise join by invitation). An
+/// existing user keeps their password; an existing member is left as is.
+pub async fn add_staff(
+    app: &App,
+    shop: ShopId,
+    email: &str,
+    password: &str,
+    role: Role,
+) -> Result<UserId> {
+    let email = Email::parse(email).map_err(Error::field("email"))?;
+    let password = Password::parse(password).map_err(Error::field("password"))?;
+    let existing = identity::user_by_email(&app.db, &email).await?;
+    let hash = match existing {
+        Some(_) => None,
+        None => Some(app.passwords.hash(password.expose()).await?),
+    };
+    let txn = pitwall_store::begin_write(&app.db).await?;
+    shops::get(&txn, shop)
+        .await?
+        .ok_or(Error::NotFound("shop"))?;
+    let user = match (existing, hash) {
+        (Some(u), _) => UserId::from_uuid(u.id),
+        (None, hash) => {
+            let id = UserId::new();
+            let name = email
+                .as_str()
+                .split('@')
+                .next()
+                .unwrap_or("Staff")
+                .to_owned();
+            identity::insert_user(&txn, id, &email, &name, hash, None).await?;
+            id
+        }
+    };
+    let joined = members::membership(&txn, shop, user).await?.is_none();
+    if joined {
+        crate::members::join(&txn, shop, user, role).await?;
+        audit::record(
+            &txn,
+            audit::NewAudit {
+                shop: Some(shop),
+                actor: None,
+                action: "member.add",
+                target: Some(user.to_string()),
+                details: json!({ "role": role.as_str() }),
+            },
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    if joined {
+        app.authz.refresh().await?;
+        app.cache.clear();
+    }
+    Ok(user)
 }
 
 /// Creates a platform admin or support user (CLI), or promotes an existing

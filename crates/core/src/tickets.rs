@@ -29,6 +29,16 @@ pub struct TicketView {
     pub timer: Option<TimerState>,
 }
 
+impl TicketView {
+    /// Work approved that no staff member has looked at yet: the
+    /// dashboard's highlight, in the API and on the pages alike.
+    pub fn approval_unseen(&self) -> bool {
+        let t = &self.ticket;
+        t.approved_at
+            .is_some_and(|a| t.approval_seen_at.is_none_or(|seen| seen < a))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ServiceView {
     pub service: tickets::Service,

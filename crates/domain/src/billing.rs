@@ -42,6 +42,18 @@ string_enum!(
     }
 );
 
+impl SmsOverage {
+    /// Where sending stops, given the plan's included segments a month
+    /// (`None`: unlimited). A plan that bills overage never stops: the
+    /// segments past its allowance are reported, not refused.
+    pub fn stop_at(self, included: Option<i64>) -> Option<i64> {
+        match self {
+            SmsOverage::Stop => included,
+            SmsOverage::Report => None,
+        }
+    }
+}
+
 /// What a subscription status does to the shop's lifecycle. `None`: leave
 /// the shop as it is (a checkout whose first payment has not gone through
 /// yet must not take away the trial the shop is on).

@@ -154,12 +154,12 @@ pub async fn run(job: SendMessage, deps: Data<MessageDeps>) -> Result<(), BoxDyn
             .await?
             .and_then(|p| p.sms_per_month)
             .map(i64::from);
-        // A plan whose overage is billed has no ceiling here: the segments
-        // past the included ones go to Stripe as usage (billing queue).
-        let billed_overage = included.is_some()
-            && pitwall_store::billing::sms_overage(&deps.db, &shop_row.plan_code).await?
-                == pitwall_domain::billing::SmsOverage::Report;
-        let limit = if billed_overage { None } else { included };
+        // Past the included segments, the plan either stops or reports the
+        // extra ones to Stripe as usage (billing queue).
+        let overage = pitwall_store::billing::sms_overage(&deps.db, &shop_row.plan_code).await?;
+        let limit = overage.stop_at(included);
+        let billed_overage =
+            included.is_some() && overage == pitwall_domain::billing::SmsOverage::Report;
         if !messages::reserve_sms_segments(&deps.db, shop, &month, i64::from(msg.segments), limit)
             .await?
         {

@@ -169,6 +169,9 @@ pub struct TestApp {
     /// Where `/metrics` is served when `PITWALL_METRICS_ADDR` is set.
     pub metrics_url: Option<String>,
     pub app: App,
+    /// The app's database, for tests that look at rows the API does not
+    /// show (the app itself reaches it only through core).
+    pub db: pitwall_store::Db,
     pub client: reqwest::Client,
     pub dir: PathBuf,
     /// The database this app runs on, for a second process to share it.
@@ -270,7 +273,7 @@ impl TestApp {
             addr,
             ..config
         };
-        let app = pitwall::server::build_app(&config, db).await?;
+        let app = pitwall::server::build_app(&config, db.clone()).await?;
         let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
         let workers = if opts.workers {
             let mut rx = stop.subscribe();
@@ -283,6 +286,7 @@ impl TestApp {
             };
             Some(pitwall::server::spawn_workers(
                 &app,
+                db.clone(),
                 pitwall::server::senders(&config, &app)?,
                 settings,
                 async move {
@@ -306,6 +310,7 @@ impl TestApp {
             base_url,
             metrics_url: running.metrics_addr.map(|a| format!("http://{a}")),
             app,
+            db,
             client,
             dir,
             database_url,
@@ -327,8 +332,8 @@ impl TestApp {
         if let Some(w) = self.workers.take() {
             let _ = tokio::time::timeout(Duration::from_secs(10), w).await;
         }
-        self.app.authz.stop_sync();
-        let _ = self.app.db.clone().close().await;
+        self.app.authz().stop_sync();
+        let _ = self.db.clone().close().await;
         if let Some(name) = self.pg_name.take() {
             drop_pg_database(&name).await;
         }
@@ -498,37 +503,9 @@ impl TestApp {
         email: &str,
         role: pitwall_core::domain::Role,
     ) -> (pitwall_core::domain::UserId, String) {
-        let user = match pitwall_core::store::identity::user_by_email(
-            &self.app.db,
-            &pitwall_core::domain::Email::parse(email).expect("email"),
-        )
-        .await
-        .expect("lookup")
-        {
-            Some(u) => pitwall_core::domain::UserId::from_uuid(u.id),
-            None => {
-                let id = pitwall_core::domain::UserId::new();
-                let hash = self.app.passwords.hash(PASSWORD).await.expect("hash");
-                pitwall_core::store::identity::insert_user(
-                    &self.app.db,
-                    id,
-                    &pitwall_core::domain::Email::parse(email).expect("email"),
-                    "Member",
-                    Some(hash),
-                    None,
-                )
-                .await
-                .expect("user");
-                id
-            }
-        };
-        pitwall_core::store::members::insert_membership(&self.app.db, shop, user, role)
+        let user = pitwall_core::shops::add_staff(&self.app, shop, email, PASSWORD, role)
             .await
-            .expect("membership");
-        pitwall_authz::rules::assign_role(&self.app.db, shop, user, role)
-            .await
-            .expect("role");
-        self.app.authz.refresh().await.expect("refresh");
+            .expect("add staff");
         (user, self.login(email, PASSWORD).await)
     }
 

@@ -189,8 +189,14 @@ enum Shown {
     SignIn,
 }
 
+/// A use-case error's status: core's one mapping, as the API answers.
+pub(crate) fn status_of(err: &Error) -> StatusCode {
+    StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
 /// The one mapping from use-case errors to what a person sees.
 fn shown(err: &Error) -> Shown {
+    let status = status_of(err);
     let page = |status, heading, text: String| Shown::Page {
         status,
         heading,
@@ -199,11 +205,11 @@ fn shown(err: &Error) -> Shown {
     match err {
         // Field names are the API's (`time_zone`); people read "time zone".
         Error::Invalid { field, message } => Shown::Inline(Problem {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
+            status,
             message: format!("{}: {message}", field.replace('_', " ")),
         }),
         Error::InvalidFields(list) => Shown::Inline(Problem {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
+            status,
             message: list
                 .iter()
                 .map(|f| format!("{}: {}", f.field.replace(['_', '/'], " "), f.message))
@@ -211,15 +217,15 @@ fn shown(err: &Error) -> Shown {
                 .join("; "),
         }),
         Error::TooLarge { .. } => Shown::Inline(Problem {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
+            status,
             message: err.to_string(),
         }),
         Error::Conflict { field, message } => Shown::Inline(Problem {
-            status: StatusCode::CONFLICT,
+            status,
             message: format!("{}: {message}", field.replace('_', " ")),
         }),
         Error::CustomerOptedOut { channel } => Shown::Inline(Problem {
-            status: StatusCode::CONFLICT,
+            status,
             message: format!(
                 "The customer opted out of {}. They can opt back in (for texts: by replying START).",
                 match channel {
@@ -230,27 +236,27 @@ fn shown(err: &Error) -> Shown {
             ),
         }),
         Error::ConsentRequired => Shown::Inline(Problem {
-            status: StatusCode::CONFLICT,
+            status,
             message: "Your shop texts only customers whose consent is recorded: record it on the customer's page first.".into(),
         }),
         Error::TicketChanged { .. } => Shown::Inline(Problem {
-            status: StatusCode::CONFLICT,
+            status,
             message: "The ticket changed since this page was loaded: review it again.".into(),
         }),
         Error::LinkGone {
             reason, shop_name, ..
         } => page(
-            StatusCode::GONE,
+            status,
             "Link no longer works",
             format!("This customer link {reason}. Send {shop_name}'s customer a new one."),
         ),
         Error::RateLimited(m) => Shown::Inline(Problem {
-            status: StatusCode::TOO_MANY_REQUESTS,
+            status,
             message: capitalised(m),
         }),
         Error::Unauthenticated(_) => Shown::SignIn,
         Error::PermissionDenied(p) => page(
-            StatusCode::FORBIDDEN,
+            status,
             "Not allowed",
             format!(
                 "Your role may not do this: it needs the permission “{}” ({}). Ask the shop's owner.",
@@ -259,7 +265,7 @@ fn shown(err: &Error) -> Shown {
             ),
         ),
         Error::PlatformDenied(role) => page(
-            StatusCode::FORBIDDEN,
+            status,
             "Not allowed",
             format!("This page is for Pitwall {role} staff."),
         ),
@@ -267,18 +273,18 @@ fn shown(err: &Error) -> Shown {
             feature,
             cheapest_plan,
         } => page(
-            StatusCode::FORBIDDEN,
+            status,
             "Not in your plan",
             not_in_plan(feature.describe(), cheapest_plan.as_deref()),
         ),
         // Said on the form that ran into it (a reply, an invitation), so
         // that what was typed is not lost.
         Error::QuotaExceeded { quota, limit } => Shown::Inline(Problem {
-            status: StatusCode::FORBIDDEN,
+            status,
             message: quota_text(*quota, *limit),
         }),
         Error::ShopRestricted(state) => page(
-            StatusCode::FORBIDDEN,
+            status,
             "This shop is read-only",
             format!(
                 "This shop is {}: you can look, but nothing can be changed. Contact Pitwall support.",
@@ -286,17 +292,17 @@ fn shown(err: &Error) -> Shown {
             ),
         ),
         Error::NotFound(what) => page(
-            StatusCode::NOT_FOUND,
+            status,
             "Not found",
             format!("The {what} was not found."),
         ),
         Error::Unavailable => page(
-            StatusCode::SERVICE_UNAVAILABLE,
+            status,
             "Try again shortly",
             "Pitwall cannot reach its database right now. Please try again in a minute.".to_owned(),
         ),
         Error::Internal(_) => page(
-            StatusCode::INTERNAL_SERVER_ERROR,
+            status,
             "Something went wrong",
             "Something went wrong on our side. Please try again.".to_owned(),
         ),

@@ -99,7 +99,7 @@ pub(crate) fn cookie_token(req: &Request) -> Option<&str> {
 }
 
 fn cookie_header(app: &App, token: &str, max_age_secs: i64) -> String {
-    let secure = if app.config.base_url.starts_with("https://") {
+    let secure = if app.config().base_url.starts_with("https://") {
         "; Secure"
     } else {
         ""
@@ -110,7 +110,7 @@ fn cookie_header(app: &App, token: &str, max_age_secs: i64) -> String {
 /// A redirect that also sets (or, with `None`, clears) the session cookie.
 pub(crate) fn redirect_with_session(app: &App, token: Option<&str>, to: &str) -> Response {
     let header = match token {
-        Some(t) => cookie_header(app, t, app.config.web_session_ttl.num_seconds()),
+        Some(t) => cookie_header(app, t, app.config().web_session_ttl.num_seconds()),
         None => cookie_header(app, "", 0),
     };
     let mut resp = render::redirect(to);
@@ -139,7 +139,7 @@ pub(crate) fn same_origin(app: &App, req: &Request) -> bool {
         .header("host")
         .or_else(|| req.uri().authority().map(|a| a.as_str()));
     // Behind a proxy the Host header may be internal; the public URL counts.
-    [host, authority(&app.config.base_url)]
+    [host, authority(&app.config().base_url)]
         .into_iter()
         .flatten()
         .any(|ours| ours.eq_ignore_ascii_case(from))

@@ -211,7 +211,7 @@ async fn casbin_at_scale(shops: usize) -> anyhow::Result<()> {
     let Some(t) = TestApp::spawn(Backend::Sqlite).await else {
         return Ok(());
     };
-    let db = &t.app.db;
+    let db = &t.db;
     let started = Instant::now();
     let roles = [
         Role::Owner,
@@ -234,7 +234,7 @@ async fn casbin_at_scale(shops: usize) -> anyhow::Result<()> {
         txn.commit().await?;
     }
     let load_started = Instant::now();
-    t.app.authz.refresh().await?;
+    t.app.authz().refresh().await?;
     let loaded_in = load_started.elapsed();
     // Cold: every check is a new (user, shop, permission), so casbin
     // evaluates it. Warm: the same checks again, answered from the cache.
@@ -243,13 +243,13 @@ async fn casbin_at_scale(shops: usize) -> anyhow::Result<()> {
     let started_checks = Instant::now();
     for (i, (shop, user)) in pairs.iter().take(n).enumerate() {
         let perm = Permission::ALL[i % Permission::ALL.len()];
-        allowed += u32::from(t.app.authz.allowed(*user, *shop, perm).await?);
+        allowed += u32::from(t.app.authz().allowed(*user, *shop, perm).await?);
     }
     let cold = started_checks.elapsed() / n as u32;
     let started_checks = Instant::now();
     for (i, (shop, user)) in pairs.iter().take(n).enumerate() {
         let perm = Permission::ALL[i % Permission::ALL.len()];
-        t.app.authz.allowed(*user, *shop, perm).await?;
+        t.app.authz().allowed(*user, *shop, perm).await?;
     }
     let warm = started_checks.elapsed() / n as u32;
     println!(

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use apalis::prelude::*;
 use apalis_postgres::PostgresStorage;
-use pitwall_core::store::sea_orm::sqlx;
+use pitwall_store::sea_orm::sqlx;
 use pitwall_testkit::fake_sms::FakeSms;
 use pitwall_testkit::{Backend, Options, TestApp};
 use serde::{Deserialize, Serialize};
@@ -46,7 +46,7 @@ pub async fn jobs_vs_skip_locked(jobs: usize, workers: usize) -> anyhow::Result<
         println!("jobs vs SKIP LOCKED: skipped, PostgreSQL not reachable");
         return Ok(());
     };
-    let pool = t.app.db.get_postgres_connection_pool().clone();
+    let pool = t.db.get_postgres_connection_pool().clone();
 
     // Baseline: one row per job, claimed and marked done in a transaction.
     sqlx::query("CREATE TABLE bench_jobs (id BIGSERIAL PRIMARY KEY, payload TEXT NOT NULL, done_at TIMESTAMPTZ)")

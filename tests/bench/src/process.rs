@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pitwall_core::domain::{Email, UserId};
-use pitwall_core::store::identity::SessionKind;
+use pitwall_store::identity::SessionKind;
 use pitwall_testkit::{Backend, Options, TestApp};
 
 /// The binary next to this one (`cargo build [--release] -p pitwall`), or
@@ -127,15 +127,15 @@ pub async fn startup_and_memory(rounds: usize, shops: usize) -> anyhow::Result<(
             },
         )
         .await?;
-        let user = pitwall_core::store::identity::user_by_email(
-            &t.app.db,
+        let user = pitwall_store::identity::user_by_email(
+            &t.db,
             &Email::parse(&email).map_err(|e| anyhow::anyhow!("{email}: {e:?}"))?,
         )
         .await?
         .ok_or_else(|| anyhow::anyhow!("no owner for {email}"))?;
         let token = pitwall_core::tokens::new_token("pt_");
-        pitwall_core::store::identity::insert_session(
-            &t.app.db,
+        pitwall_store::identity::insert_session(
+            &t.db,
             UserId::from_uuid(user.id),
             pitwall_core::tokens::hash_token(&token),
             SessionKind::Api,

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use pitwall_core::domain::{StatusId, TicketId};
-use pitwall_core::store::PageRequest;
-use pitwall_core::store::sea_orm::{ConnectionTrait, Statement};
+use pitwall_store::PageRequest;
+use pitwall_store::sea_orm::{ConnectionTrait, Statement};
 use pitwall_testkit::{Backend, TestApp};
 use serde_json::{Value, json};
 
@@ -24,7 +24,7 @@ pub async fn search_at_scale(shops: usize, per_shop: usize, queries: usize) -> a
         return Ok(());
     };
     let (shop, owner) = t.shop("search-bench", "premium").await;
-    let db = &t.app.db;
+    let db = &t.db;
     let exec = |sql: String| async move {
         db.execute_raw(Statement::from_string(db.get_database_backend(), sql))
             .await
@@ -316,7 +316,7 @@ fn pgbench_with(url: &str, clients: usize, secs: u64, extra: &[&str]) -> Option<
 
 /// How many status changes are recorded (each change writes one).
 async fn recorded_changes(t: &TestApp) -> anyhow::Result<i64> {
-    let db = &t.app.db;
+    let db = &t.db;
     db.query_one_raw(Statement::from_string(
         db.get_database_backend(),
         "SELECT COUNT(*) AS n FROM status_changes",

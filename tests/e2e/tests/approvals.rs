@@ -6,7 +6,7 @@
 //! notification, outgoing webhooks and plan gates.
 
 use pitwall_core::domain::Role;
-use pitwall_core::store::sea_orm::{ConnectionTrait, DbBackend, Statement};
+use pitwall_store::sea_orm::{ConnectionTrait, DbBackend, Statement};
 use pitwall_testkit::fake_sms::FakeSms;
 use pitwall_testkit::receiver::Receiver;
 use pitwall_testkit::{Backend, Options, StatusCode, TestApp, both_backends};
@@ -116,20 +116,16 @@ async fn approve(t: &TestApp, token: &str, body: Value) -> (StatusCode, Value) {
 }
 
 async fn count(t: &TestApp, sql: &str) -> i64 {
-    let row = t
-        .app
-        .db
-        .query_one_raw(Statement::from_string(t.app.db.get_database_backend(), sql))
-        .await
-        .unwrap()
-        .unwrap();
+    let row =
+        t.db.query_one_raw(Statement::from_string(t.db.get_database_backend(), sql))
+            .await
+            .unwrap()
+            .unwrap();
     row.try_get_by_index::<i64>(0).unwrap()
 }
 
 async fn exec(t: &TestApp, sql: &str) -> Result<(), String> {
-    t.app
-        .db
-        .execute_raw(Statement::from_string(t.app.db.get_database_backend(), sql))
+    t.db.execute_raw(Statement::from_string(t.db.get_database_backend(), sql))
         .await
         .map(|_| ())
         .map_err(|e| e.to_string())
@@ -577,7 +573,7 @@ both_backends!(
             "{refused:?}"
         );
         // ...and someone who removes that guard is still found out.
-        match t.app.db.get_database_backend() {
+        match t.db.get_database_backend() {
             DbBackend::Postgres => exec(t, "DROP TRIGGER approvals_never_edited ON approvals")
                 .await
                 .unwrap(),
@@ -669,8 +665,8 @@ both_backends!(presence_and_the_customers_message, async |t: &TestApp| {
     let shop_id = pitwall_core::domain::ShopId::from_uuid(
         uuid::Uuid::parse_str(shop["id"].as_str().unwrap()).unwrap(),
     );
-    let rows = pitwall_core::store::customer_links::of_ticket(
-        &t.app.db,
+    let rows = pitwall_store::customer_links::of_ticket(
+        &t.db,
         shop_id,
         pitwall_core::domain::TicketId::from_uuid(uuid::Uuid::parse_str(&s.ticket).unwrap()),
     )

@@ -490,12 +490,12 @@ with_stripe!(
         assert_eq!(s, StatusCode::OK, "{b}");
         // A repeated failure does not send a second e-mail or restart the grace.
         deliver(t, fake, &fake.invoice_event("payment_failed", &sub)).await;
-        t.app.config.clock.advance(chrono::Duration::days(2));
+        t.app.config().clock.advance(chrono::Duration::days(2));
         let (s, _) = brand(t, &token, "#202020").await;
         assert_eq!(s, StatusCode::OK);
         // Past the grace: read-only on the next request, no event needed.
         t.app
-            .config
+            .config()
             .clock
             .advance(chrono::Duration::days(1) + chrono::Duration::minutes(1));
         tokio::time::sleep(pitwall_core::cache::TTL).await;
@@ -857,7 +857,7 @@ fn testid<'a>(html: &'a str, id: &str) -> &'a str {
 }
 
 async fn shop_trial_end(t: &TestApp, shop: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    pitwall_core::store::shops::get(&t.app.db, shop.parse().unwrap())
+    pitwall_store::shops::get(&t.db, shop.parse().unwrap())
         .await
         .unwrap()
         .unwrap()
@@ -1183,13 +1183,13 @@ with_stripe!(
         let key = key["secret"].as_str().unwrap().to_owned();
 
         // The day before the end: still on trial.
-        t.app.config.clock.advance(chrono::Duration::days(13));
+        t.app.config().clock.advance(chrono::Duration::days(13));
         tokio::time::sleep(pitwall_core::cache::TTL).await;
         let (s, _) = brand(t, &token, "#222222").await;
         assert_eq!(s, StatusCode::OK);
         // Past the end, with no subscription: read-only on the next request.
         t.app
-            .config
+            .config()
             .clock
             .advance(chrono::Duration::days(1) + chrono::Duration::minutes(1));
         tokio::time::sleep(pitwall_core::cache::TTL).await;
@@ -1265,7 +1265,7 @@ with_stripe!(
         let (s, _) = brand(t, &ext_token, "#666666").await;
         assert_eq!(s, StatusCode::OK);
         // And past that extension, restricted again without any write.
-        t.app.config.clock.advance(chrono::Duration::days(8));
+        t.app.config().clock.advance(chrono::Duration::days(8));
         tokio::time::sleep(pitwall_core::cache::TTL).await;
         let (_, me) = t.get("/api/v1/me", &ext_token).await;
         assert_eq!(me["billing"]["lifecycle"], "suspended", "{me}");

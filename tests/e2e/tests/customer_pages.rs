@@ -309,8 +309,8 @@ both_backends!(
             anon.get(t.url(second)).send().await.unwrap().status(),
             StatusCode::OK
         );
-        use pitwall_core::store::sea_orm::{ConnectionTrait, Statement};
-        let db = &t.app.db;
+        use pitwall_store::sea_orm::{ConnectionTrait, Statement};
+        let db = &t.db;
         db.execute_raw(Statement::from_string(
             db.get_database_backend(),
             "UPDATE customer_links SET expires_at = created_at",
@@ -663,8 +663,8 @@ both_backends!(
         // The chain check says intact, then altered after tampering.
         let (_, v) = page(t, &c, &format!("{tp}/approvals/verify")).await;
         assert!(v.contains("data-state=\"intact\""), "{v}");
-        use pitwall_core::store::sea_orm::{ConnectionTrait, DbBackend, Statement};
-        let db = &t.app.db;
+        use pitwall_store::sea_orm::{ConnectionTrait, DbBackend, Statement};
+        let db = &t.db;
         let backend = db.get_database_backend();
         // The database refuses edits; an attacker with its keys drops the
         // guard first.

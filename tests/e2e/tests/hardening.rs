@@ -2,7 +2,7 @@
 //! HTTP against the real server: client addresses behind proxies, bounded
 //! work before sign-in, metrics, outgoing webhooks and HSTS.
 
-use pitwall_core::store::sea_orm::{ConnectionTrait, Statement};
+use pitwall_store::sea_orm::{ConnectionTrait, Statement};
 use pitwall_testkit::{Backend, Options, StatusCode, TestApp};
 use serde_json::{Value, json};
 
@@ -15,9 +15,7 @@ fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 
 /// The first column of the first row `sql` answers, as text.
 async fn text(t: &TestApp, sql: &str) -> Option<String> {
-    t.app
-        .db
-        .query_one_raw(Statement::from_string(t.app.db.get_database_backend(), sql))
+    t.db.query_one_raw(Statement::from_string(t.db.get_database_backend(), sql))
         .await
         .ok()
         .flatten()
@@ -324,7 +322,7 @@ async fn password_hashing_runs_under_a_concurrency_limit() {
     let Some(t) = spawn(Backend::Sqlite, &[("PITWALL_TRUSTED_PROXIES", "127.0.0.1")]).await else {
         return;
     };
-    let limit = t.app.passwords.limit();
+    let limit = t.app.passwords().limit();
     // More sign-ins at once than there are permits, each from its own
     // address so that no rate limit stops one before its password check.
     let attempts = (0..limit + 4).map(|i| {
@@ -338,7 +336,7 @@ async fn password_hashing_runs_under_a_concurrency_limit() {
         answers.iter().all(|s| *s == StatusCode::UNAUTHORIZED),
         "{answers:?}"
     );
-    let most = t.app.passwords.max_in_flight();
+    let most = t.app.passwords().max_in_flight();
     assert!(most >= 1, "the checks ran");
     assert!(
         most <= limit,
@@ -434,7 +432,7 @@ async fn ask_reset(t: &TestApp, email: &str, client: &str) -> (StatusCode, Value
 both_backends_behind_proxy!(
     reset_confirmation_checks_the_token_before_hashing,
     async |t: &TestApp| {
-        let before = t.app.passwords.hashes_made();
+        let before = t.app.passwords().hashes_made();
         for token in ["guessed", "pwr_0000000000000000000000000000000000000000000"] {
             assert_eq!(
                 confirm_reset(t, token, "a brand new password").await,
@@ -442,7 +440,7 @@ both_backends_behind_proxy!(
             );
         }
         assert_eq!(
-            t.app.passwords.hashes_made(),
+            t.app.passwords().hashes_made(),
             before,
             "a token that names nothing costs no hashing"
         );
@@ -493,12 +491,7 @@ async fn break_reset_inserts(t: &TestApp) {
         ],
     };
     for sql in statements {
-        t.app
-            .db
-            .execute_raw(Statement::from_string(
-                t.app.db.get_database_backend(),
-                *sql,
-            ))
+        t.db.execute_raw(Statement::from_string(t.db.get_database_backend(), *sql))
             .await
             .expect("trigger installed");
     }
@@ -567,16 +560,16 @@ async fn a_newer_request_or_a_reset_ends_older_reset_links() {
         );
         // A link made at the same time as the second (two requests racing)
         // ends when the second is used.
-        let user = pitwall_core::store::identity::user_by_email(
-            &t.app.db,
+        let user = pitwall_store::identity::user_by_email(
+            &t.db,
             &pitwall_core::domain::Email::parse(owner).expect("email"),
         )
         .await
         .expect("lookup")
         .map(|u| pitwall_core::domain::UserId::from_uuid(u.id))
         .expect("owner");
-        pitwall_core::store::identity::insert_password_reset(
-            &t.app.db,
+        pitwall_store::identity::insert_password_reset(
+            &t.db,
             user,
             pitwall_core::tokens::hash_token("racing-link"),
             chrono::Utc::now() + chrono::Duration::hours(1),
@@ -761,15 +754,9 @@ async fn webhooks_never_reach_private_addresses_in_production() {
             format!("http://127.0.0.1:{port}/hook"),
             format!("http://[::ffff:127.0.0.1]:{port}/hook"),
         ] {
-            let hook = pitwall_core::store::webhooks::insert(
-                &t.app.db,
-                shop,
-                &url,
-                "whsec_test",
-                owner_id,
-            )
-            .await
-            .expect("webhook row");
+            let hook = pitwall_store::webhooks::insert(&t.db, shop, &url, "whsec_test", owner_id)
+                .await
+                .expect("webhook row");
             let (s, b) = t
                 .post(
                     &format!("/api/v1/webhooks/{}/test", hook.id),

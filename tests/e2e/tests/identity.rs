@@ -15,7 +15,7 @@ async fn mail_record_once_sent(t: &TestApp, to: &str) -> email::Model {
     for _ in 0..300 {
         last = email::Entity::find()
             .filter(email::Column::ToAddress.eq(to))
-            .one(&t.app.db)
+            .one(&t.db)
             .await
             .expect("reading the e-mail record");
         if last.as_ref().is_some_and(|m| m.status == "sent") {

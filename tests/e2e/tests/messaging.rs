@@ -370,8 +370,8 @@ with_provider!(
 with_provider!(
     customer_links_go_out_whole_and_are_stored_masked,
     async |t: &TestApp, fake: &FakeSms| {
-        use pitwall_core::store::entities::message;
-        use pitwall_core::store::sea_orm::EntityTrait;
+        use pitwall_store::entities::message;
+        use pitwall_store::sea_orm::EntityTrait;
         let (_, owner) = t.shop("masked-links", "premium").await;
         let (ticket_id, customer) = ticket(t, &owner, CUSTOMER).await;
         let (s, b) = t
@@ -422,7 +422,7 @@ with_provider!(
         }
         // Once sent, the database keeps no usable copy either.
         let row = message::Entity::find_by_id(uuid::Uuid::parse_str(&id).unwrap())
-            .one(&t.app.db)
+            .one(&t.db)
             .await
             .unwrap()
             .unwrap();
@@ -1195,7 +1195,7 @@ with_provider!(
         let (ticket_id, customer) = ticket(t, &owner, "(512) 555-0123").await;
         let (_, shop) = t.get("/api/v1/shop", &owner).await;
         let tz: chrono_tz::Tz = shop["time_zone"].as_str().unwrap().parse().unwrap();
-        let clock = &t.app.config.clock;
+        let clock = &t.app.config().clock;
         let end_local = (clock.now().with_timezone(&tz) + chrono::Duration::hours(2))
             .with_minute(0)
             .and_then(|t| t.with_second(0))

@@ -154,14 +154,12 @@ both_backends!(probes_metrics_and_headers, async |t: &TestApp| {
     // During an upgrade the database holds a migration this binary does not
     // know yet: old pods must stay ready.
     use pitwall_store::sea_orm::{ConnectionTrait, Statement};
-    t.app
-        .db
-        .execute_raw(Statement::from_string(
-            t.app.db.get_database_backend(),
-            "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m29990101_000001_future', 0)",
-        ))
-        .await
-        .unwrap();
+    t.db.execute_raw(Statement::from_string(
+        t.db.get_database_backend(),
+        "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m29990101_000001_future', 0)",
+    ))
+    .await
+    .unwrap();
     let r = t.client.get(t.url("/ready")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 });

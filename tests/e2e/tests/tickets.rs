@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use pitwall_core::domain::Role;
-use pitwall_core::store::sea_orm::{ConnectionTrait, DbBackend, Statement};
+use pitwall_store::sea_orm::{ConnectionTrait, DbBackend, Statement};
 use pitwall_testkit::{StatusCode, TestApp, both_backends};
 use serde_json::{Value, json};
 
@@ -341,7 +341,7 @@ async fn status_id(t: &TestApp, owner: &str, label: &str) -> String {
 }
 
 async fn count(t: &TestApp, table: &str) -> i64 {
-    let db = &t.app.db;
+    let db = &t.db;
     let row = db
         .query_one_raw(Statement::from_string(
             db.get_database_backend(),
@@ -402,7 +402,7 @@ both_backends!(a_status_change_is_one_transaction, async |t: &TestApp| {
     );
 
     // A failure in the middle (the message insert) leaves none of it.
-    let db = &t.app.db;
+    let db = &t.db;
     let trigger = match db.get_database_backend() {
         DbBackend::Postgres => vec![
             "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$ LANGUAGE plpgsql".to_owned(),
@@ -528,9 +528,9 @@ both_backends!(
         );
 
         // A write decided on an old version writes nothing at all.
-        use pitwall_core::store::{activity, batch::Batch, tickets};
         use pitwall_domain::{ShopId, StatusId, TicketId};
-        let db = &t.app.db;
+        use pitwall_store::{activity, batch::Batch, tickets};
+        let db = &t.db;
         let row = db
             .query_one_raw(Statement::from_string(
                 db.get_database_backend(),
@@ -1035,7 +1035,7 @@ both_backends!(a_timer_turns_orange_then_red, async |t: &TestApp| {
     };
     let all = |l: &str| (l.to_owned(), l.to_owned(), l.to_owned());
     assert_eq!(levels().await, all("normal"));
-    let clock = &t.app.config.clock;
+    let clock = &t.app.config().clock;
     clock.advance(chrono::Duration::minutes(47));
     assert_eq!(levels().await, all("normal"), "13 minutes left");
     clock.advance(chrono::Duration::minutes(2));

@@ -2,12 +2,12 @@
 //! lifecycle, feature overrides, the audit log and dead jobs.
 
 use minijinja::context;
+use pitwall_core::admin::JobFilter;
 use pitwall_core::domain::{Feature, Quota, ShopId, ShopLifecycle};
 use pitwall_core::features::set_override;
+use pitwall_core::model::PageRequest;
 use pitwall_core::shops::{Creator, NewShopInput, create_shop as create_shop_use_case};
-use pitwall_core::store::PageRequest;
 use pitwall_core::{App, Error, admin, roles};
-use pitwall_jobs::admin::JobFilter;
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
 use poem::{Request, Response, handler};
@@ -42,7 +42,7 @@ pub(crate) async fn platform_post(
     Signed::posted(app, req, form).await?.require_platform()
 }
 
-fn plan_options(plans: &[pitwall_core::store::plans::Plan]) -> Vec<minijinja::Value> {
+fn plan_options(plans: &[pitwall_core::model::plans::Plan]) -> Vec<minijinja::Value> {
     plans
         .iter()
         .map(|p| context! { code => p.code.clone(), name => p.name.clone() })
@@ -250,12 +250,7 @@ pub(crate) async fn shop_sync_health(
             let h = pitwall_core::pos::sync_health_for_support(&app, &s.actor, id)
                 .await
                 .or_page(&layout)?;
-            let row = pitwall_core::store::shops::get(&app.db, id)
-                .await
-                .map_err(pitwall_core::Error::from)
-                .or_page(&layout)?
-                .ok_or(pitwall_core::Error::NotFound("shop"))
-                .or_page(&layout)?;
+            let row = admin::shop(&app, &s.actor, id).await.or_page(&layout)?;
             Ok(super::tickets::sync_health_page(
                 &h,
                 &row,
@@ -415,14 +410,10 @@ pub(crate) async fn jobs(app: Data<&App>, req: &Request) -> Response {
         async {
             let s = platform(&app, req).await?;
             let layout = s.layout();
-            let rows = pitwall_jobs::admin::list(&app.db, JobFilter::Dead, 200)
+            let board = admin::jobs(&app, &s.actor, JobFilter::Dead)
                 .await
-                .map_err(Error::from)
                 .or_page(&layout)?;
-            let backlog = pitwall_core::store::outbox::count_unpushed(&app.db)
-                .await
-                .map_err(Error::from)
-                .or_page(&layout)?;
+            let (rows, backlog) = (board.jobs, board.outbox_backlog);
             Ok(render::page(
                 StatusCode::OK,
                 "admin_jobs.html",

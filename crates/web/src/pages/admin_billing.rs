@@ -28,7 +28,7 @@ pub(crate) async fn section(
     let v = billing::admin_view(app, &s.actor, shop).await?;
     let b = v.billing.as_ref();
     Ok(context! {
-        configured => app.config.stripe.is_some(),
+        configured => app.config().stripe.is_some(),
         customer => b.and_then(|b| b.stripe_customer_id.clone()),
         subscription => b.and_then(|b| b.stripe_subscription_id.clone()),
         status => b.and_then(|b| b.status.clone()),
@@ -140,7 +140,7 @@ async fn prices_page(app: &App, s: &Signed, notice: Notice) -> Page {
         "admin_prices.html",
         context! {
             plans,
-            configured => app.config.stripe.is_some(),
+            configured => app.config().stripe.is_some(),
             may_edit => s.actor.platform_role == Some(PlatformRole::PlatformAdmin),
             ..notice.with(&layout)
         },

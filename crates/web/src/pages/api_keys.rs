@@ -2,7 +2,7 @@
 
 use minijinja::context;
 use pitwall_core::domain::{ApiKeyId, Feature};
-use pitwall_core::store::PageRequest;
+use pitwall_core::model::PageRequest;
 use pitwall_core::{App, Error, api_keys};
 use poem::web::{Data, Path};
 use poem::{Request, Response, handler};

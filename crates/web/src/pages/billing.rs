@@ -70,7 +70,7 @@ async fn billing_page(
     );
     // The forms post here and are redirected to Stripe's own pages; the
     // site-wide `form-action 'self'` would stop that redirect.
-    if let Some(stripe) = &app.config.stripe {
+    if let Some(stripe) = &app.config().stripe {
         let csp = format!(
             "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self' {}",
             stripe.page_origins().join(" ")

@@ -15,7 +15,7 @@ use pitwall_core::domain::ServiceId;
 use pitwall_core::domain::locale::Locale;
 use pitwall_core::domain::net::ClientAddr;
 use pitwall_core::domain::tickets::{ServiceStatus, Totals};
-use pitwall_core::store::customer_links::CustomerLink;
+use pitwall_core::model::customer_links::CustomerLink;
 use pitwall_core::streams::Told;
 use pitwall_core::{App, Error};
 use poem::http::StatusCode;
@@ -70,9 +70,9 @@ fn browser_locale(req: &Request) -> Locale {
 
 /// The customer's own error pages (not the staff layout).
 fn error_page(err: &Error, locale: Locale) -> Response {
-    let (status, heading, text, shop_name, shop_phone) = match err {
+    let status = render::status_of(err);
+    let (heading, text, shop_name, shop_phone) = match err {
         Error::NotFound(_) => (
-            StatusCode::NOT_FOUND,
             word(locale, "not_found_h"),
             word(locale, "not_found_t").to_owned(),
             None,
@@ -91,7 +91,6 @@ fn error_page(err: &Error, locale: Locale) -> Response {
                 "gone_other"
             };
             (
-                StatusCode::GONE,
                 word(locale, "gone_h"),
                 fill(locale, key, shop_name),
                 Some(shop_name.clone()),
@@ -99,14 +98,12 @@ fn error_page(err: &Error, locale: Locale) -> Response {
             )
         }
         Error::RateLimited(_) => (
-            StatusCode::TOO_MANY_REQUESTS,
             word(locale, "rate_h"),
             word(locale, "rate_t").to_owned(),
             None,
             None,
         ),
         Error::Unavailable => (
-            StatusCode::SERVICE_UNAVAILABLE,
             word(locale, "error_h"),
             word(locale, "error_t").to_owned(),
             None,
@@ -117,7 +114,6 @@ fn error_page(err: &Error, locale: Locale) -> Response {
                 tracing::error!(error = %detail, "internal error on a customer page");
             }
             (
-                StatusCode::INTERNAL_SERVER_ERROR,
                 word(locale, "error_h"),
                 word(locale, "error_t").to_owned(),
                 None,
@@ -558,18 +554,15 @@ pub(crate) async fn approve(
     match customer::approve(&app, &token, client.visitor(), decision).await {
         Ok(_) => render::redirect(&format!("/c/{token}#confirmation")),
         Err(e) => {
-            let (status, key) = match &e {
-                Error::TicketChanged { .. } => (StatusCode::CONFLICT, "changed"),
-                Error::Invalid { field, .. } if field == "signer_name" => {
-                    (StatusCode::UNPROCESSABLE_ENTITY, "err_name")
-                }
-                Error::Invalid { field, .. } if field == "signature" => {
-                    (StatusCode::UNPROCESSABLE_ENTITY, "err_signature")
-                }
-                Error::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "err_other"),
-                Error::Conflict { .. } => (StatusCode::CONFLICT, "err_closed"),
+            let key = match &e {
+                Error::TicketChanged { .. } => "changed",
+                Error::Invalid { field, .. } if field == "signer_name" => "err_name",
+                Error::Invalid { field, .. } if field == "signature" => "err_signature",
+                Error::Invalid { .. } => "err_other",
+                Error::Conflict { .. } => "err_closed",
                 _ => return error_page(&e, browser_locale(req)),
             };
+            let status = render::status_of(&e);
             let p = match customer::reread(&app, &token, client.visitor()).await {
                 Ok(p) => p,
                 Err(e) => return error_page(&e, browser_locale(req)),

@@ -184,7 +184,7 @@ async fn inspection_page(app: &App, shop: &InShop, id: InspectionId, notice: Not
             may_publish => v.status == InspectionStatus::Submitted
                 && app.may(ctx, Permission::CustomerLinksSend).await && ctx.require_writable().is_ok(),
             may_add_service => may_edit && v.status != InspectionStatus::Published,
-            max_mb => app.config.media_max_bytes / (1024 * 1024),
+            max_mb => app.config().media_max_bytes / (1024 * 1024),
             ..notice.with(&shop.layout)
         },
     ))
@@ -370,7 +370,7 @@ pub(crate) async fn upload(
     form: Multipart,
 ) -> Response {
     let as_json = wants_json(req);
-    let limit = app.config.media_max_bytes;
+    let limit = app.config().media_max_bytes;
     // Far over the limit: refused before a byte is read.
     let declared = req
         .header("content-length")

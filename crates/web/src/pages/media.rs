@@ -32,15 +32,10 @@ fn bytes(file: MediaFile) -> Response {
 
 /// Media answers are for `<img>` and `<video>`: a status and a word.
 fn refused(err: &Error) -> Response {
+    // A range outside the file is the one media-only answer.
     let status = match err {
-        Error::NotFound(_) => StatusCode::NOT_FOUND,
-        Error::LinkGone { .. } => StatusCode::GONE,
-        Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-        Error::Invalid { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
-        Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-        Error::PermissionDenied(_) | Error::FeatureNotInPlan { .. } => StatusCode::FORBIDDEN,
-        Error::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
+        Error::Invalid { field, .. } if field == "range" => StatusCode::RANGE_NOT_SATISFIABLE,
+        _ => crate::render::status_of(err),
     };
     if status == StatusCode::INTERNAL_SERVER_ERROR {
         tracing::error!(error = %err, "media");

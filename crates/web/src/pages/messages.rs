@@ -8,8 +8,8 @@ use minijinja::{Value, context};
 use pitwall_core::domain::messaging::{TEMPLATE_VARIABLES, TemplateKind};
 use pitwall_core::domain::{CustomerId, MessageId, Permission, UserId};
 use pitwall_core::messaging::{self, Reply, SettingsInput, ThreadDetail, ThreadRow};
+use pitwall_core::model::messages::Message;
 use pitwall_core::outreach::Preview;
-use pitwall_core::store::messages::Message;
 use pitwall_core::{App, tickets};
 use poem::http::StatusCode;
 use poem::web::{Data, Path, Query};
@@ -149,12 +149,7 @@ fn message_value(shop: &InShop, d: &ThreadDetail, name: &str, m: &Message) -> Va
             None => "Pitwall (automatic)".to_owned(),
         }
     };
-    // What the use case `resend` accepts; one already sent again is not
-    // offered twice.
-    let resendable = !inbound(m)
-        && m.error_code.as_deref() != Some("replaced")
-        && (m.status == "failed"
-            || (m.status == "held" && m.hold_reason.as_deref() == Some("quota_exceeded")));
+    let resendable = messaging::resendable(m);
     context! {
         id => m.id.to_string(),
         inbound => inbound(m),
@@ -238,7 +233,7 @@ async fn thread_page(
         may_edit_customer => app.may(&shop.ctx, Permission::CustomersEdit).await,
         // Texts go to the development outbox: no provider can bring
         // replies, so the page offers to play one.
-        simulate => app.config.twilio_auth_token.is_none() && d.customer.phone.is_some(),
+        simulate => app.config().twilio_auth_token.is_none() && d.customer.phone.is_some(),
         ..notice.with(&shop.layout)
     };
     let template = if showing == Showing::Fragment {

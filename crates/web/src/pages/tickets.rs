@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use minijinja::{Value, context};
 use pitwall_core::domain::{CustomerId, StatusId, TicketId, UserId};
-use pitwall_core::store::PageRequest;
+use pitwall_core::model::PageRequest;
 use pitwall_core::streams::Told;
 use pitwall_core::tickets::{self, TicketView};
 use pitwall_core::{App, customers, pos, statuses};
@@ -55,7 +55,7 @@ fn ticket_value(shop: &InShop, v: &TicketView) -> Value {
         priority => t.priority,
         promised => t.promised_at.map(|p| local(shop, p)),
         promised_input => t.promised_at.map(|p| p.with_timezone(&shop_tz(shop)).format("%Y-%m-%dT%H:%M").to_string()),
-        approval_unseen => approval_unseen(t),
+        approval_unseen => v.approval_unseen(),
         subtotal => money(t.subtotal, cur),
         tax => money(t.tax, cur),
         total => money(t.total, cur),
@@ -83,13 +83,6 @@ fn ticket_value(shop: &InShop, v: &TicketView) -> Value {
             }).collect::<Vec<_>>(),
         }).collect::<Vec<_>>(),
     }
-}
-
-/// Work approved that no staff member has looked at yet (the dashboard's
-/// highlight).
-fn approval_unseen(t: &pitwall_core::store::tickets::Ticket) -> bool {
-    t.approved_at
-        .is_some_and(|a| t.approval_seen_at.is_none_or(|seen| seen < a))
 }
 
 /// "Customer viewing" for a template: until when it holds without news,
@@ -686,7 +679,7 @@ pub(crate) async fn sync_health(app: Data<&App>, req: &Request) -> Response {
 /// platform support in the admin console.
 pub(crate) fn sync_health_page(
     h: &pos::SyncHealth,
-    shop: &pitwall_core::store::shops::Shop,
+    shop: &pitwall_core::model::shops::Shop,
     for_support: Option<&str>,
     layout: Value,
 ) -> Response {
@@ -860,7 +853,7 @@ async fn customers_page(app: &App, shop: &InShop, q: Option<&str>, notice: Notic
     ))
 }
 
-fn customer_value(c: &pitwall_core::store::customers::Customer) -> Value {
+fn customer_value(c: &pitwall_core::model::customers::Customer) -> Value {
     context! {
         id => c.id.to_string(),
         name => tickets::customer_name(c),

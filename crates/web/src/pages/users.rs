@@ -2,7 +2,7 @@
 
 use minijinja::context;
 use pitwall_core::domain::{InvitationId, Permission, Role, UserId};
-use pitwall_core::store::PageRequest;
+use pitwall_core::model::PageRequest;
 use pitwall_core::{App, members};
 use poem::web::{Data, Path};
 use poem::{Request, Response, handler};
