@@ -5,7 +5,7 @@
 use futures::StreamExt;
 use pitwall_core::domain::{CustomerId, ServiceId, StatusId, TicketId, UserId};
 use pitwall_core::streams::Told;
-use pitwall_core::{App, customers, pos, statuses, tickets};
+use pitwall_core::{App, approvals, customers, pos, statuses, tickets};
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
@@ -219,11 +219,13 @@ impl TicketsApi {
     ) -> ApiResult<TicketOut> {
         let ctx = shop_ctx(&app, req, &auth).await?;
         let b = body.0;
-        let v = tickets::record_approval(
+        let id = TicketId::from_uuid(ticket_id.0);
+        approvals::record_by_staff(
             &app,
             &ctx,
-            TicketId::from_uuid(ticket_id.0),
-            tickets::ApprovalInput {
+            id,
+            &b.method,
+            approvals::Decision {
                 approved: b
                     .approved_service_ids
                     .into_iter()
@@ -234,13 +236,14 @@ impl TicketsApi {
                     .into_iter()
                     .map(ServiceId::from_uuid)
                     .collect(),
-                method: b.method,
                 signer_name: b.signer_name,
                 signature: b.signature,
                 note: b.note,
+                ticket_version: None,
             },
         )
         .await?;
+        let v = tickets::current_view(&app, &ctx, id).await?;
         Ok(Json(TicketOut::from(&v)))
     }
 

@@ -417,7 +417,7 @@ pub(crate) async fn record(
         .await?;
     }
     let announced = app.live.announce(vec![
-        crate::tickets::timeline_live(shop, ticket_id, event.id),
+        crate::timeline::timeline_live(shop, ticket_id, event.id),
         LiveEvent {
             shop_id: shop.as_uuid(),
             ticket_id: Some(ticket_id.as_uuid()),

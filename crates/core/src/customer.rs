@@ -15,7 +15,7 @@ use pitwall_domain::locale::Locale;
 use pitwall_domain::messaging::{Channel, Direction, MessageKind, MessageStatus};
 use pitwall_domain::net::ClientAddr;
 use pitwall_domain::tickets::{ActorKind, NotificationKind, TimelineKind};
-use pitwall_domain::{CustomerId, Feature, LinkId, Permission, ShopId, TicketId};
+use pitwall_domain::{CustomerId, Feature, Permission, ShopId, TicketId};
 use pitwall_store::customer_links::{self as store, CustomerLink};
 use pitwall_store::{activity, approvals as approval_store, customers, messages, shops, tickets};
 use serde_json::json;
@@ -23,6 +23,7 @@ use serde_json::json;
 use crate::approvals::{self, ApprovalView, By, Decision};
 use crate::features::FeatureSet;
 use crate::live::LiveEvent;
+use crate::presence::{beat, is_recent, presence_event};
 use crate::tickets::TicketView;
 use crate::tokens::hash_token;
 use crate::{App, Error, Result, ShopCtx};
@@ -228,7 +229,7 @@ pub async fn open(app: &App, token: &str, visitor: Visitor<'_>) -> Result<Custom
             json!({ "activity": "link_opened", "first_open": first, "at": now }),
         )
         .await?;
-        live.push(crate::tickets::timeline_live(shop, ticket, event.id));
+        live.push(crate::timeline::timeline_live(shop, ticket, event.id));
     }
     if new_visit || !was_viewing {
         live.push(presence_event(shop, ticket));
@@ -284,20 +285,6 @@ pub async fn reread(app: &App, token: &str, visitor: Visitor<'_>) -> Result<Cust
     page(app, r.shop, &r.features, Some(r.link), ticket).await
 }
 
-fn is_recent(link: &CustomerLink, now: chrono::DateTime<Utc>) -> bool {
-    link.last_seen_at
-        .is_some_and(|t| now - t < Duration::seconds(crate::links::PRESENCE_WINDOW_SECS))
-}
-
-fn presence_event(shop: ShopId, ticket: TicketId) -> LiveEvent {
-    LiveEvent {
-        shop_id: shop.as_uuid(),
-        ticket_id: Some(ticket.as_uuid()),
-        kind: "presence".into(),
-        event_id: None,
-    }
-}
-
 /// The customer's page subscribes to its ticket's changes (a status change
 /// shows without reload) and beats while open.
 /// Opens the customer's live stream of their ticket: the link must work,
@@ -313,39 +300,6 @@ pub async fn watch(
         crate::streams::open_customer(app, r.link, subscription, &visitor.address.limiter_key())?;
     beat(app, &stream.link, true).await?;
     Ok(stream)
-}
-
-/// A beat of an open stream: `false` when the link no longer works
-/// (revoked, expired) and the stream must end; else the customer is still
-/// looking, which staff see.
-pub async fn keep_watching(app: &App, link: &CustomerLink) -> Result<bool> {
-    if !crate::streams::link_works(app, link).await? {
-        return Ok(false);
-    }
-    beat(app, link, true).await?;
-    Ok(true)
-}
-
-/// The page is still open (`true`) or was just closed (`false`). Staff
-/// screens hear about it when the customer's presence changes.
-pub async fn beat(app: &App, link: &CustomerLink, open: bool) -> Result<()> {
-    let shop = ShopId::from_uuid(link.shop_id);
-    let ticket = TicketId::from_uuid(link.ticket_id);
-    let now = Utc::now();
-    let current = store::get(&app.db, shop, LinkId::from_uuid(link.id)).await?;
-    let was = current.as_ref().is_some_and(|l| is_recent(l, now));
-    store::set_seen(
-        &app.db,
-        shop,
-        LinkId::from_uuid(link.id),
-        open.then_some(now),
-    )
-    .await?;
-    if was != open {
-        let announced = app.live.announce(vec![presence_event(shop, ticket)]);
-        app.live.after_commit(announced);
-    }
-    Ok(())
 }
 
 /// The customer approves and declines, signs, and submits.
@@ -460,7 +414,7 @@ pub async fn send_message(app: &App, token: &str, visitor: Visitor<'_>, body: &s
     )
     .await?;
     let announced = app.live.announce(vec![
-        crate::tickets::timeline_live(shop, ticket_id, event.id),
+        crate::timeline::timeline_live(shop, ticket_id, event.id),
         LiveEvent {
             shop_id: shop.as_uuid(),
             ticket_id: Some(ticket_id.as_uuid()),

@@ -152,7 +152,7 @@ pub async fn issue(
         },
     )
     .await?;
-    let announced = app.live.announce(vec![crate::tickets::timeline_live(
+    let announced = app.live.announce(vec![crate::timeline::timeline_live(
         shop, ticket_id, event.id,
     )]);
     txn.commit().await?;
@@ -244,7 +244,7 @@ pub async fn revoke(app: &App, ctx: &ShopCtx, ticket: TicketId, id: LinkId) -> R
     )
     .await?;
     let announced = app.live.announce(vec![
-        crate::tickets::timeline_live(shop, ticket, event.id),
+        crate::timeline::timeline_live(shop, ticket, event.id),
         LiveEvent {
             shop_id: shop.as_uuid(),
             ticket_id: Some(ticket.as_uuid()),

@@ -136,7 +136,7 @@ pub(crate) fn vars_for(
         "last_name": customer.last_name.clone().unwrap_or_default(),
         "shop_name": ctx.shop.name,
         "shop_phone": ctx.shop.phone.clone().unwrap_or_default(),
-        "vehicle": vehicle.map(crate::tickets::vehicle_label).unwrap_or_else(|| "vehicle".into()),
+        "vehicle": vehicle.map(crate::labels::vehicle_label).unwrap_or_else(|| "vehicle".into()),
         "status": status.unwrap_or_default(),
         "ticket_number": ticket.map(|t| t.number.clone()).unwrap_or_default(),
         "promised_at": ticket

@@ -217,7 +217,7 @@ impl CustomerStream {
                     Heard::Lagged => return Some(Told::Resync),
                     Heard::Closed => return None,
                 },
-                _ = self.beat.tick() => match crate::customer::keep_watching(app, &self.link).await {
+                _ = self.beat.tick() => match keep_watching(app, &self.link).await {
                     Ok(true) => {}
                     Ok(false) => {
                         tracing::debug!(link.id = %self.link.id, "customer stream ended: the link no longer works");
@@ -257,4 +257,15 @@ pub(crate) async fn link_works(app: &App, link: &CustomerLink) -> Result<bool> {
     )
     .await?;
     Ok(current.is_some_and(|l| l.revoked_at.is_none() && l.expires_at > Utc::now()))
+}
+
+/// A beat of an open stream: `false` when the link no longer works
+/// (revoked, expired) and the stream must end; else the customer is still
+/// looking, which staff see.
+pub async fn keep_watching(app: &App, link: &CustomerLink) -> Result<bool> {
+    if !link_works(app, link).await? {
+        return Ok(false);
+    }
+    crate::presence::beat(app, link, true).await?;
+    Ok(true)
 }

@@ -305,7 +305,9 @@ pub async fn run(job: SendMessage, deps: Data<MessageDeps>) -> Result<(), BoxDyn
             if code == UNSUBSCRIBED_RECIPIENT
                 && let Some(c) = msg.customer_id
             {
-                opted_out_at_carrier(&deps.db, shop, CustomerId::from_uuid(c)).await?;
+                let txn = pitwall_store::begin_write(&deps.db).await?;
+                messages::record_carrier_opt_out(&txn, shop, CustomerId::from_uuid(c)).await?;
+                txn.commit().await?;
             }
             record(
                 &deps,
@@ -407,32 +409,6 @@ async fn known_provider_ids(db: &Db, msg: &Message) -> Result<Vec<String>, Store
         .filter(|m| m.id != msg.id)
         .filter_map(|m| m.provider_id)
         .collect())
-}
-
-/// The carrier says the customer replied STOP (perhaps before Pitwall knew
-/// them): record it as an opt-out so staff see why.
-async fn opted_out_at_carrier(
-    db: &Db,
-    shop: ShopId,
-    customer: CustomerId,
-) -> Result<(), StoreError> {
-    let txn = pitwall_store::begin_write(db).await?;
-    customers::set_opt_out(&txn, shop, customer, Some(true), None).await?;
-    messages::record_consent(
-        &txn,
-        shop,
-        messages::NewConsent {
-            customer,
-            channel: Channel::Sms,
-            action: "opt_out",
-            source: "carrier",
-            actor: None,
-            detail: Some("the carrier reported the number as unsubscribed (21610)"),
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(())
 }
 
 /// The HTML part of a customer e-mail: the rendered text, every character

@@ -1,6 +1,7 @@
 //! What happens to a ticket: timeline events, comments, status history,
 //! outgoing messages, notifications for the POS and the POS sync log.
 
+use crate::InShop;
 use chrono::{DateTime, Utc};
 use pitwall_domain::{
     CommentId, NotificationId, ShopId, StatusChangeId, StatusId, SyncEventId, TicketId,
@@ -71,7 +72,7 @@ pub async fn timeline(
     page: PageRequest,
 ) -> Result<Page<TimelineEvent>, StoreError> {
     let mut q = timeline_event::Entity::find()
-        .filter(timeline_event::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(timeline_event::Column::TicketId.eq(ticket.as_uuid()))
         .order_by_asc(timeline_event::Column::Id);
     if let Some(after) = page.after {
@@ -87,7 +88,7 @@ pub async fn event(
     id: uuid::Uuid,
 ) -> Result<Option<TimelineEvent>, StoreError> {
     Ok(timeline_event::Entity::find_by_id(id)
-        .filter(timeline_event::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .one(db)
         .await?)
 }
@@ -118,7 +119,7 @@ pub async fn status_history(
     ticket: TicketId,
 ) -> Result<Vec<StatusChange>, StoreError> {
     Ok(status_change::Entity::find()
-        .filter(status_change::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(status_change::Column::TicketId.eq(ticket.as_uuid()))
         .order_by_asc(status_change::Column::Id)
         .limit(500)
@@ -162,7 +163,7 @@ pub async fn comment_by_external_id(
     external_id: &str,
 ) -> Result<Option<Comment>, StoreError> {
     Ok(ticket_comment::Entity::find()
-        .filter(ticket_comment::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(ticket_comment::Column::TicketId.eq(ticket.as_uuid()))
         .filter(ticket_comment::Column::ExternalId.eq(external_id))
         .one(db)
@@ -176,7 +177,7 @@ pub async fn comments(
     page: PageRequest,
 ) -> Result<Page<Comment>, StoreError> {
     let mut q = ticket_comment::Entity::find()
-        .filter(ticket_comment::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(ticket_comment::Column::TicketId.eq(ticket.as_uuid()))
         .order_by_asc(ticket_comment::Column::Id);
     if let Some(after) = page.after {
@@ -218,7 +219,7 @@ pub async fn notifications(
     limit: u64,
 ) -> Result<Vec<Notification>, StoreError> {
     let mut q = pos_notification::Entity::find()
-        .filter(pos_notification::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .order_by_asc(pos_notification::Column::Id);
     q = if processed {
         q.filter(pos_notification::Column::ProcessedAt.is_not_null())
@@ -237,7 +238,7 @@ pub async fn notification(
     id: NotificationId,
 ) -> Result<Option<Notification>, StoreError> {
     Ok(pos_notification::Entity::find_by_id(id.as_uuid())
-        .filter(pos_notification::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .one(db)
         .await?)
 }
@@ -254,7 +255,7 @@ pub async fn mark_processed(
             pos_notification::Column::ProcessedAt,
             Expr::value(Some(now())),
         )
-        .filter(pos_notification::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(pos_notification::Column::Id.eq(id.as_uuid()))
         .filter(pos_notification::Column::ProcessedAt.is_null())
         .exec(db)
@@ -264,7 +265,7 @@ pub async fn mark_processed(
 
 pub async fn count_unprocessed(db: &impl ConnectionTrait, shop: ShopId) -> Result<u64, StoreError> {
     Ok(pos_notification::Entity::find()
-        .filter(pos_notification::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(pos_notification::Column::ProcessedAt.is_null())
         .count(db)
         .await?)
@@ -310,7 +311,7 @@ pub async fn sync_events(
     limit: u64,
 ) -> Result<Vec<SyncEvent>, StoreError> {
     let mut q = pos_sync_event::Entity::find()
-        .filter(pos_sync_event::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .order_by_desc(pos_sync_event::Column::Id);
     if let Some(o) = outcome {
         q = q.filter(pos_sync_event::Column::Outcome.eq(o));
@@ -325,7 +326,7 @@ pub async fn count_sync_since(
     since: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
     Ok(pos_sync_event::Entity::find()
-        .filter(pos_sync_event::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(pos_sync_event::Column::Outcome.eq(outcome))
         .filter(pos_sync_event::Column::CreatedAt.gte(since))
         .count(db)

@@ -1,5 +1,6 @@
 //! POS API keys: per shop, stored as a SHA-256 hash, shown once.
 
+use crate::InShop;
 use pitwall_domain::{ApiKeyId, ShopId, UserId};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -45,7 +46,7 @@ pub async fn list(
     page: PageRequest,
 ) -> Result<Page<ApiKey>, StoreError> {
     let mut q = api_key::Entity::find()
-        .filter(api_key::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .order_by_asc(api_key::Column::Id);
     if let Some(after) = page.after {
         q = q.filter(api_key::Column::Id.gt(after));
@@ -62,12 +63,12 @@ pub async fn revoke(
     api_key::Entity::update_many()
         .col_expr(api_key::Column::RevokedAt, Expr::value(Some(now())))
         .filter(api_key::Column::Id.eq(id.as_uuid()))
-        .filter(api_key::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(api_key::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
     Ok(api_key::Entity::find_by_id(id.as_uuid())
-        .filter(api_key::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .one(db)
         .await?)
 }

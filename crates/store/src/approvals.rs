@@ -1,6 +1,7 @@
 //! Approvals: written once, never updated (a trigger refuses it), read in
 //! chain order.
 
+use crate::InShop;
 use pitwall_domain::{ShopId, TicketId};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -23,7 +24,7 @@ pub async fn of_ticket(
     ticket: TicketId,
 ) -> Result<Vec<Approval>, StoreError> {
     Ok(approval::Entity::find()
-        .filter(approval::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(approval::Column::TicketId.eq(ticket.as_uuid()))
         .order_by_asc(approval::Column::Seq)
         .all(db)
@@ -37,7 +38,7 @@ pub async fn last_of_ticket(
     ticket: TicketId,
 ) -> Result<Option<Approval>, StoreError> {
     Ok(approval::Entity::find()
-        .filter(approval::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(approval::Column::TicketId.eq(ticket.as_uuid()))
         .order_by_desc(approval::Column::Seq)
         .one(db)
@@ -50,7 +51,7 @@ pub async fn get(
     id: uuid::Uuid,
 ) -> Result<Option<Approval>, StoreError> {
     Ok(approval::Entity::find_by_id(id)
-        .filter(approval::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .one(db)
         .await?)
 }

@@ -6,6 +6,7 @@
 //! Stripe customer id (a webhook names only Stripe's ids) and an event by
 //! its Stripe id (events arrive before we know whose they are).
 
+use crate::InShop;
 use chrono::{DateTime, Utc};
 use pitwall_domain::billing::{BillingInterval, PlanPrice, SmsOverage, SubscriptionStatus};
 use pitwall_domain::{MessageId, ShopId, UserId};
@@ -87,7 +88,7 @@ pub async fn set_customer_once(
             Expr::value(customer_id),
         )
         .col_expr(shop_billing::Column::UpdatedAt, Expr::value(now()))
-        .filter(shop_billing::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(shop_billing::Column::StripeCustomerId.is_null())
         .exec(db)
         .await?;
@@ -155,7 +156,7 @@ pub async fn set_comp(
             Expr::value(reason.map(str::to_owned)),
         )
         .col_expr(shop_billing::Column::UpdatedAt, Expr::value(now()))
-        .filter(shop_billing::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .exec(db)
         .await?;
     Ok(())
@@ -369,7 +370,7 @@ pub async fn overage_report(
     message: MessageId,
 ) -> Result<Option<sms_overage_report::Model>, StoreError> {
     Ok(sms_overage_report::Entity::find_by_id(message.as_uuid())
-        .filter(sms_overage_report::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .one(db)
         .await?)
 }
@@ -381,7 +382,7 @@ pub async fn mark_overage_reported(
 ) -> Result<(), StoreError> {
     sms_overage_report::Entity::update_many()
         .col_expr(sms_overage_report::Column::ReportedAt, Expr::value(now()))
-        .filter(sms_overage_report::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(sms_overage_report::Column::MessageId.eq(message.as_uuid()))
         .exec(db)
         .await?;
@@ -395,7 +396,7 @@ pub async fn overage_since(
     since: DateTime<Utc>,
 ) -> Result<i64, StoreError> {
     Ok(sms_overage_report::Entity::find()
-        .filter(sms_overage_report::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(sms_overage_report::Column::CreatedAt.gte(since))
         .all(db)
         .await?

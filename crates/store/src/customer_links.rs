@@ -1,6 +1,7 @@
 //! Customer links (capability URLs to one ticket; only the token's hash is
 //! kept) and the customer's presence on them.
 
+use crate::InShop;
 use chrono::{DateTime, Utc};
 use pitwall_domain::{LinkId, ShopId, TicketId, UserId};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -59,7 +60,7 @@ pub async fn get(
     id: LinkId,
 ) -> Result<Option<CustomerLink>, StoreError> {
     Ok(customer_link::Entity::find_by_id(id.as_uuid())
-        .filter(customer_link::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .one(db)
         .await?)
 }
@@ -71,7 +72,7 @@ pub async fn of_ticket(
     ticket: TicketId,
 ) -> Result<Vec<CustomerLink>, StoreError> {
     Ok(customer_link::Entity::find()
-        .filter(customer_link::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(customer_link::Column::TicketId.eq(ticket.as_uuid()))
         .order_by_desc(customer_link::Column::Id)
         .all(db)
@@ -96,7 +97,7 @@ pub async fn revoke(
             customer_link::Column::LastSeenAt,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
-        .filter(customer_link::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(customer_link::Column::Id.eq(id.as_uuid()))
         .filter(customer_link::Column::RevokedAt.is_null())
         .exec(db)
@@ -118,7 +119,7 @@ pub async fn revoke_all_of_ticket(
             customer_link::Column::RevokedBy,
             Expr::value(Some(by.as_uuid())),
         )
-        .filter(customer_link::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(customer_link::Column::TicketId.eq(ticket.as_uuid()))
         .filter(customer_link::Column::RevokedAt.is_null())
         .exec(db)
@@ -163,7 +164,7 @@ pub async fn set_seen(
 ) -> Result<(), StoreError> {
     customer_link::Entity::update_many()
         .col_expr(customer_link::Column::LastSeenAt, Expr::value(at))
-        .filter(customer_link::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(customer_link::Column::Id.eq(id.as_uuid()))
         .exec(db)
         .await?;
@@ -182,7 +183,7 @@ pub async fn viewing(
         return Ok(vec![]);
     }
     let rows = customer_link::Entity::find()
-        .filter(customer_link::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(customer_link::Column::TicketId.is_in(tickets.iter().copied()))
         .filter(customer_link::Column::LastSeenAt.gte(since))
         .filter(customer_link::Column::RevokedAt.is_null())

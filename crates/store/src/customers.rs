@@ -1,5 +1,6 @@
 //! Customers and vehicles of one shop.
 
+use crate::InShop;
 use pitwall_domain::{CustomerId, ShopId, VehicleId};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
@@ -33,7 +34,7 @@ pub async fn get(
     id: CustomerId,
 ) -> Result<Option<Customer>, StoreError> {
     Ok(customer::Entity::find_by_id(id.as_uuid())
-        .filter(customer::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .one(db)
         .await?)
 }
@@ -44,7 +45,7 @@ pub async fn by_external_id(
     external_id: &str,
 ) -> Result<Option<Customer>, StoreError> {
     Ok(customer::Entity::find()
-        .filter(customer::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(customer::Column::ExternalId.eq(external_id))
         .one(db)
         .await?)
@@ -57,7 +58,7 @@ pub async fn by_phone(
     phone: &str,
 ) -> Result<Option<Customer>, StoreError> {
     Ok(customer::Entity::find()
-        .filter(customer::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(customer::Column::Phone.eq(phone))
         .filter(customer::Column::MergedInto.is_null())
         .order_by_asc(customer::Column::Id)
@@ -129,7 +130,7 @@ pub async fn set_opt_out(
 ) -> Result<(), StoreError> {
     let mut q = customer::Entity::update_many()
         .col_expr(customer::Column::UpdatedAt, Expr::value(now()))
-        .filter(customer::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(customer::Column::Id.eq(id.as_uuid()));
     if let Some(v) = sms {
         q = q.col_expr(customer::Column::SmsOptOut, Expr::value(v));
@@ -149,7 +150,7 @@ pub async fn search(
     page: PageRequest,
 ) -> Result<Page<Customer>, StoreError> {
     let mut query = customer::Entity::find()
-        .filter(customer::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(customer::Column::MergedInto.is_null())
         .order_by_desc(customer::Column::Id);
     if let Some(after) = page.after {
@@ -215,7 +216,7 @@ pub async fn vehicle(
     id: VehicleId,
 ) -> Result<Option<Vehicle>, StoreError> {
     Ok(vehicle::Entity::find_by_id(id.as_uuid())
-        .filter(vehicle::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .one(db)
         .await?)
 }
@@ -239,7 +240,7 @@ pub async fn find_vehicle(
     external_id: Option<&str>,
     vin: Option<&str>,
 ) -> Result<Option<Vehicle>, StoreError> {
-    let base = || vehicle::Entity::find().filter(vehicle::Column::ShopId.eq(shop.as_uuid()));
+    let base = || vehicle::Entity::find().in_shop(shop);
     if let Some(ext) = external_id
         && let Some(v) = base()
             .filter(vehicle::Column::ExternalId.eq(ext))
@@ -306,7 +307,7 @@ pub async fn vehicles_of(
     customer: CustomerId,
 ) -> Result<Vec<Vehicle>, StoreError> {
     Ok(vehicle::Entity::find()
-        .filter(vehicle::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(vehicle::Column::CustomerId.eq(customer.as_uuid()))
         .order_by_asc(vehicle::Column::Id)
         .limit(100)
@@ -324,7 +325,7 @@ pub async fn many(
         return Ok(vec![]);
     }
     Ok(customer::Entity::find()
-        .filter(customer::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(customer::Column::Id.is_in(ids.iter().copied()))
         .all(db)
         .await?)
@@ -339,7 +340,7 @@ pub async fn many_vehicles(
         return Ok(vec![]);
     }
     Ok(vehicle::Entity::find()
-        .filter(vehicle::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(vehicle::Column::Id.is_in(ids.iter().copied()))
         .all(db)
         .await?)
@@ -355,7 +356,7 @@ pub async fn set_sms_consent(
     customer::Entity::update_many()
         .col_expr(customer::Column::SmsConsentAt, Expr::value(at))
         .col_expr(customer::Column::UpdatedAt, Expr::value(now()))
-        .filter(customer::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(customer::Column::Id.eq(id.as_uuid()))
         .exec(db)
         .await?;

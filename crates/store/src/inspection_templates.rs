@@ -1,5 +1,6 @@
 //! A shop's inspection sheets. Every query takes the shop.
 
+use crate::InShop;
 use pitwall_domain::{InspectionTemplateId, ShopId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder};
@@ -14,7 +15,7 @@ pub async fn list(
     shop: ShopId,
 ) -> Result<Vec<InspectionTemplate>, StoreError> {
     Ok(Templates::find()
-        .filter(inspection_template::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .order_by_asc(inspection_template::Column::Name)
         .order_by_asc(inspection_template::Column::Id)
         .all(db)
@@ -27,7 +28,7 @@ pub async fn get(
     id: InspectionTemplateId,
 ) -> Result<Option<InspectionTemplate>, StoreError> {
     Ok(Templates::find_by_id(id.as_uuid())
-        .filter(inspection_template::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .one(db)
         .await?)
 }
@@ -79,7 +80,7 @@ pub async fn update(
         )
         .col_expr(inspection_template::Column::UpdatedAt, Expr::value(now()))
         .filter(inspection_template::Column::Id.eq(id.as_uuid()))
-        .filter(inspection_template::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .exec(db)
         .await?;
     if res.rows_affected == 0 {
@@ -95,7 +96,7 @@ pub async fn delete(
 ) -> Result<bool, StoreError> {
     let res = Templates::delete_many()
         .filter(inspection_template::Column::Id.eq(id.as_uuid()))
-        .filter(inspection_template::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .exec(db)
         .await?;
     Ok(res.rows_affected == 1)

@@ -3,6 +3,7 @@
 //! A finding is its own row, written alone: two devices rating different
 //! items of one inspection never overwrite each other.
 
+use crate::InShop;
 use chrono::{DateTime, Utc};
 use pitwall_domain::{FindingId, InspectionId, ServiceId, ShopId, TicketId, UserId};
 use sea_orm::sea_query::Expr;
@@ -89,7 +90,7 @@ pub async fn get(
     id: InspectionId,
 ) -> Result<Option<Inspection>, StoreError> {
     Ok(Inspections::find_by_id(id.as_uuid())
-        .filter(inspection::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .one(db)
         .await?)
 }
@@ -101,7 +102,7 @@ pub async fn of_ticket(
     ticket: TicketId,
 ) -> Result<Vec<Inspection>, StoreError> {
     Ok(Inspections::find()
-        .filter(inspection::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(inspection::Column::TicketId.eq(ticket.as_uuid()))
         .order_by_asc(inspection::Column::CreatedAt)
         .order_by_asc(inspection::Column::Id)
@@ -116,7 +117,7 @@ pub async fn latest_published(
     ticket: TicketId,
 ) -> Result<Option<Inspection>, StoreError> {
     Ok(Inspections::find()
-        .filter(inspection::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(inspection::Column::TicketId.eq(ticket.as_uuid()))
         .filter(inspection::Column::Status.eq("published"))
         .order_by_desc(inspection::Column::PublishedAt)
@@ -136,7 +137,7 @@ pub async fn previous_visit(
 ) -> Result<Option<(Inspection, Vec<Finding>)>, StoreError> {
     use crate::entities::ticket;
     let vehicle = ticket::Entity::find_by_id(current.ticket_id)
-        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .one(db)
         .await?
         .and_then(|t| t.vehicle_id);
@@ -150,7 +151,7 @@ pub async fn previous_visit(
         .and_where(ticket::Column::VehicleId.eq(vehicle))
         .to_owned();
     let earlier = Inspections::find()
-        .filter(inspection::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(inspection::Column::TicketId.in_subquery(tickets_of_vehicle))
         .filter(inspection::Column::Status.is_in(["submitted", "published"]))
         .filter(inspection::Column::Id.ne(current.id))
@@ -172,7 +173,7 @@ pub async fn findings(
     inspection: InspectionId,
 ) -> Result<Vec<Finding>, StoreError> {
     Ok(Findings::find()
-        .filter(inspection_finding::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(inspection_finding::Column::InspectionId.eq(inspection.as_uuid()))
         .order_by_asc(inspection_finding::Column::Position)
         .all(db)
@@ -186,7 +187,7 @@ pub async fn finding(
     key: &str,
 ) -> Result<Option<Finding>, StoreError> {
     Ok(Findings::find()
-        .filter(inspection_finding::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(inspection_finding::Column::InspectionId.eq(inspection.as_uuid()))
         .filter(inspection_finding::Column::ItemKey.eq(key))
         .one(db)
@@ -203,7 +204,7 @@ pub async fn findings_of_services(
         return Ok(vec![]);
     }
     Ok(Findings::find()
-        .filter(inspection_finding::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(inspection_finding::Column::ServiceId.is_in(services.iter().copied()))
         .order_by_desc(inspection_finding::Column::UpdatedAt)
         .all(db)
@@ -248,7 +249,7 @@ pub async fn set_finding(
             Expr::value(Some(by.as_uuid())),
         )
         .col_expr(inspection_finding::Column::UpdatedAt, Expr::value(at))
-        .filter(inspection_finding::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(inspection_finding::Column::InspectionId.eq(inspection.as_uuid()))
         .filter(inspection_finding::Column::ItemKey.eq(key))
         .exec(db)
@@ -274,7 +275,7 @@ pub async fn set_finding_service(
             Expr::value(Some(service.as_uuid())),
         )
         .col_expr(inspection_finding::Column::UpdatedAt, Expr::value(at))
-        .filter(inspection_finding::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(inspection_finding::Column::InspectionId.eq(inspection.as_uuid()))
         .filter(inspection_finding::Column::ItemKey.eq(key))
         .exec(db)
@@ -337,7 +338,7 @@ pub async fn bump(
             Expr::col(inspection::Column::Version).add(1),
         )
         .col_expr(inspection::Column::UpdatedAt, Expr::value(at))
-        .filter(inspection::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(inspection::Column::Id.eq(id.as_uuid()))
         .exec(db)
         .await?;

@@ -26,12 +26,14 @@ pub mod outbox;
 pub mod plans;
 pub mod shops;
 pub mod statuses;
+pub mod tenant;
 pub mod tickets;
 pub mod webhooks;
 
 pub use db::{Backend, Db, begin_write, connect, migrate_up};
 pub use error::StoreError;
 pub use sea_orm;
+pub use tenant::InShop;
 
 /// One page of a list, with the cursor of the next page if there is one.
 #[derive(Debug, Clone)]

@@ -8,8 +8,8 @@ use sea_orm::{
     QuerySelect,
 };
 
-use crate::StoreError;
 use crate::entities::inspection_medium::{self, Column, Entity as Media};
+use crate::{InShop, StoreError};
 
 pub type Medium = inspection_medium::Model;
 
@@ -26,7 +26,7 @@ pub async fn get(
     id: MediaId,
 ) -> Result<Option<Medium>, StoreError> {
     Ok(Media::find_by_id(id.as_uuid())
-        .filter(Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .one(db)
         .await?)
 }
@@ -38,7 +38,7 @@ pub async fn of_inspection(
     inspection: InspectionId,
 ) -> Result<Vec<Medium>, StoreError> {
     Ok(Media::find()
-        .filter(Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(Column::InspectionId.eq(inspection.as_uuid()))
         .order_by_asc(Column::CreatedAt)
         .order_by_asc(Column::Id)
@@ -56,7 +56,7 @@ pub async fn of_findings(
         return Ok(vec![]);
     }
     Ok(Media::find()
-        .filter(Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(Column::FindingId.is_in(findings.iter().copied()))
         .order_by_asc(Column::CreatedAt)
         .order_by_asc(Column::Id)
@@ -90,7 +90,7 @@ pub async fn count_for_finding(
 ) -> Result<u64, StoreError> {
     use sea_orm::PaginatorTrait;
     Ok(Media::find()
-        .filter(Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(Column::FindingId.eq(finding.as_uuid()))
         .count(db)
         .await?)
@@ -102,7 +102,7 @@ pub async fn delete(
     id: MediaId,
 ) -> Result<bool, StoreError> {
     let res = Media::delete_many()
-        .filter(Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(Column::Id.eq(id.as_uuid()))
         .exec(db)
         .await?;
@@ -123,7 +123,7 @@ pub async fn stored_bytes(db: &impl ConnectionTrait, shop: ShopId) -> Result<i64
                 .cast_as(sea_orm::sea_query::Alias::new("BIGINT")),
             "total",
         )
-        .filter(Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .into_model::<Total>()
         .one(db)
         .await?;

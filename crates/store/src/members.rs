@@ -1,5 +1,6 @@
 //! Memberships (user × shop × role) and invitations, always within one shop.
 
+use crate::InShop;
 use chrono::{DateTime, Utc};
 use pitwall_domain::{Email, InvitationId, Role, ShopId, UserId};
 use sea_orm::{
@@ -44,7 +45,7 @@ pub async fn membership(
     user: UserId,
 ) -> Result<Option<Membership>, StoreError> {
     Ok(membership::Entity::find()
-        .filter(membership::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(membership::Column::UserId.eq(user.as_uuid()))
         .one(db)
         .await?)
@@ -81,7 +82,7 @@ pub async fn list_members(
     page: PageRequest,
 ) -> Result<Page<Member>, StoreError> {
     let mut q = membership::Entity::find()
-        .filter(membership::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .order_by_asc(membership::Column::Id);
     if let Some(after) = page.after {
         q = q.filter(membership::Column::Id.gt(after));
@@ -106,10 +107,7 @@ pub async fn list_members(
 }
 
 pub async fn count_members(db: &impl ConnectionTrait, shop: ShopId) -> Result<u64, StoreError> {
-    Ok(membership::Entity::find()
-        .filter(membership::Column::ShopId.eq(shop.as_uuid()))
-        .count(db)
-        .await?)
+    Ok(membership::Entity::find().in_shop(shop).count(db).await?)
 }
 
 pub async fn count_members_with_role(
@@ -118,7 +116,7 @@ pub async fn count_members_with_role(
     role: Role,
 ) -> Result<u64, StoreError> {
     Ok(membership::Entity::find()
-        .filter(membership::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(membership::Column::Role.eq(role.as_str()))
         .count(db)
         .await?)
@@ -132,7 +130,7 @@ pub async fn set_role(
 ) -> Result<bool, StoreError> {
     let res = membership::Entity::update_many()
         .col_expr(membership::Column::Role, Expr::value(role.as_str()))
-        .filter(membership::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(membership::Column::UserId.eq(user.as_uuid()))
         .exec(db)
         .await?;
@@ -145,7 +143,7 @@ pub async fn remove_membership(
     user: UserId,
 ) -> Result<bool, StoreError> {
     let res = membership::Entity::delete_many()
-        .filter(membership::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(membership::Column::UserId.eq(user.as_uuid()))
         .exec(db)
         .await?;
@@ -189,7 +187,7 @@ pub async fn pending_invitations(
     page: PageRequest,
 ) -> Result<Page<Invitation>, StoreError> {
     let mut q = invitation::Entity::find()
-        .filter(invitation::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(invitation::Column::AcceptedAt.is_null())
         .filter(invitation::Column::RevokedAt.is_null())
         .filter(invitation::Column::ExpiresAt.gt(now()))
@@ -206,7 +204,7 @@ pub async fn count_pending_invitations(
     shop: ShopId,
 ) -> Result<u64, StoreError> {
     Ok(invitation::Entity::find()
-        .filter(invitation::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(invitation::Column::AcceptedAt.is_null())
         .filter(invitation::Column::RevokedAt.is_null())
         .filter(invitation::Column::ExpiresAt.gt(now()))
@@ -220,7 +218,7 @@ pub async fn invitation(
     id: InvitationId,
 ) -> Result<Option<Invitation>, StoreError> {
     Ok(invitation::Entity::find_by_id(id.as_uuid())
-        .filter(invitation::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .one(db)
         .await?)
 }
@@ -233,7 +231,7 @@ pub async fn revoke_invitation(
     let res = invitation::Entity::update_many()
         .col_expr(invitation::Column::RevokedAt, Expr::value(Some(now())))
         .filter(invitation::Column::Id.eq(id.as_uuid()))
-        .filter(invitation::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(invitation::Column::AcceptedAt.is_null())
         .filter(invitation::Column::RevokedAt.is_null())
         .exec(db)
@@ -263,7 +261,7 @@ pub async fn mark_invitation_accepted(
     let res = invitation::Entity::update_many()
         .col_expr(invitation::Column::AcceptedAt, Expr::value(Some(now())))
         .filter(invitation::Column::Id.eq(id.as_uuid()))
-        .filter(invitation::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(invitation::Column::AcceptedAt.is_null())
         .filter(invitation::Column::RevokedAt.is_null())
         .filter(invitation::Column::ExpiresAt.gt(now()))

@@ -8,6 +8,7 @@
 //! delivery job's own writes (`claim`, `count_attempt`, `note_error`,
 //! `advance`) name the message it was given, whose row says whose it is.
 
+use crate::InShop;
 use chrono::{DateTime, Utc};
 use pitwall_domain::messaging::{Channel, Direction, MessageKind, MessageStatus};
 use pitwall_domain::{ConsentEventId, CustomerId, MessageId, ShopId, ThreadId, TicketId, UserId};
@@ -103,7 +104,7 @@ pub async fn get(
     id: MessageId,
 ) -> Result<Option<Message>, StoreError> {
     Ok(message::Entity::find()
-        .filter(message::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(message::Column::Id.eq(id.as_uuid()))
         .one(db)
         .await?)
@@ -263,7 +264,7 @@ pub async fn of_ticket(
     ticket: TicketId,
 ) -> Result<Vec<Message>, StoreError> {
     Ok(message::Entity::find()
-        .filter(message::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(message::Column::TicketId.eq(ticket.as_uuid()))
         .order_by_asc(message::Column::Id)
         .limit(500)
@@ -283,7 +284,7 @@ pub async fn latest_outbound_of_tickets(
         return Ok(vec![]);
     }
     let rows = message::Entity::find()
-        .filter(message::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(message::Column::TicketId.is_in(tickets.iter().copied()))
         .filter(message::Column::Direction.eq(Direction::Outbound.as_str()))
         .order_by_desc(message::Column::Id)
@@ -309,7 +310,7 @@ pub async fn latest_of_customers(
         return Ok(vec![]);
     }
     let rows = message::Entity::find()
-        .filter(message::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(message::Column::CustomerId.is_in(customers.iter().copied()))
         .order_by_desc(message::Column::Id)
         .limit(1_000)
@@ -334,7 +335,7 @@ pub async fn of_customer(
     page: PageRequest,
 ) -> Result<Page<Message>, StoreError> {
     let mut q = message::Entity::find()
-        .filter(message::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(message::Column::CustomerId.eq(customer.as_uuid()))
         .order_by_asc(message::Column::Id);
     if let Some(after) = page.after {
@@ -352,7 +353,7 @@ pub async fn recent_of_customer(
     n: u64,
 ) -> Result<Vec<Message>, StoreError> {
     let mut rows = message::Entity::find()
-        .filter(message::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(message::Column::CustomerId.eq(customer.as_uuid()))
         .order_by_desc(message::Column::Id)
         .limit(n)
@@ -524,7 +525,7 @@ pub async fn thread(
     customer: CustomerId,
 ) -> Result<Option<Thread>, StoreError> {
     Ok(message_thread::Entity::find()
-        .filter(message_thread::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(message_thread::Column::CustomerId.eq(customer.as_uuid()))
         .one(db)
         .await?)
@@ -549,8 +550,7 @@ pub async fn threads(
     offset: u64,
     limit: u64,
 ) -> Result<(Vec<Thread>, bool), StoreError> {
-    let mut q =
-        message_thread::Entity::find().filter(message_thread::Column::ShopId.eq(shop.as_uuid()));
+    let mut q = message_thread::Entity::find().in_shop(shop);
     q = match filter {
         ThreadFilter::Open => q.filter(message_thread::Column::DoneAt.is_null()),
         ThreadFilter::Unread => q.filter(message_thread::Column::UnreadSince.is_not_null()),
@@ -576,7 +576,7 @@ pub async fn threads(
 pub async fn unread_count(db: &impl ConnectionTrait, shop: ShopId) -> Result<u64, StoreError> {
     use sea_orm::PaginatorTrait;
     Ok(message_thread::Entity::find()
-        .filter(message_thread::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(message_thread::Column::UnreadSince.is_not_null())
         .count(db)
         .await?)
@@ -593,7 +593,7 @@ pub async fn mark_thread_read(
             Expr::value(Option::<DateTime<Utc>>::None),
         )
         .col_expr(message_thread::Column::UpdatedAt, Expr::value(now()))
-        .filter(message_thread::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(message_thread::Column::CustomerId.eq(customer.as_uuid()))
         .filter(message_thread::Column::UnreadSince.is_not_null())
         .exec(db)
@@ -613,7 +613,7 @@ pub async fn assign_thread(
             Expr::value(to.map(|u| u.as_uuid())),
         )
         .col_expr(message_thread::Column::UpdatedAt, Expr::value(now()))
-        .filter(message_thread::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(message_thread::Column::CustomerId.eq(customer.as_uuid()))
         .exec(db)
         .await?;
@@ -686,7 +686,7 @@ pub async fn consent_history(
     customer: CustomerId,
 ) -> Result<Vec<ConsentEvent>, StoreError> {
     Ok(consent_event::Entity::find()
-        .filter(consent_event::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(consent_event::Column::CustomerId.eq(customer.as_uuid()))
         .order_by_asc(consent_event::Column::Id)
         .limit(200)
@@ -701,7 +701,7 @@ pub async fn templates(
     shop: ShopId,
 ) -> Result<Vec<Template>, StoreError> {
     Ok(message_template::Entity::find()
-        .filter(message_template::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .all(db)
         .await?)
 }
@@ -712,7 +712,7 @@ pub async fn template(
     kind: &str,
 ) -> Result<Option<Template>, StoreError> {
     Ok(message_template::Entity::find()
-        .filter(message_template::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(message_template::Column::Kind.eq(kind))
         .one(db)
         .await?)
@@ -800,4 +800,32 @@ pub async fn reserve_send_slot(
     };
     let next: DateTime<Utc> = row.try_get("", "next_at")?;
     Ok(Some(next - interval))
+}
+
+/// The carrier reported the customer's number as unsubscribed (Twilio
+/// 21610: they replied STOP, perhaps before Pitwall knew them): the
+/// customer is opted out of texts and the consent log says why. Written in
+/// the caller's transaction, before the message is marked failed, so whoever
+/// sees that failure also sees the opt-out. The one place this rule lives:
+/// the sending worker and the delivery receipt both call it.
+pub async fn record_carrier_opt_out(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    customer: CustomerId,
+) -> Result<(), StoreError> {
+    crate::customers::set_opt_out(db, shop, customer, Some(true), None).await?;
+    record_consent(
+        db,
+        shop,
+        NewConsent {
+            customer,
+            channel: Channel::Sms,
+            action: "opt_out",
+            source: "carrier",
+            actor: None,
+            detail: Some("the carrier reported the number as unsubscribed (21610)"),
+        },
+    )
+    .await?;
+    Ok(())
 }

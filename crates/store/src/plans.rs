@@ -1,5 +1,6 @@
 //! The plan catalogue and per-shop feature overrides.
 
+use crate::InShop;
 use pitwall_domain::{Feature, ShopId, UserId};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
@@ -88,7 +89,7 @@ pub async fn overrides(
     shop: ShopId,
 ) -> Result<Vec<FeatureOverride>, StoreError> {
     Ok(feature_override::Entity::find()
-        .filter(feature_override::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .order_by_asc(feature_override::Column::Feature)
         .all(db)
         .await?)
@@ -135,7 +136,7 @@ pub async fn clear_override(
     feature: Feature,
 ) -> Result<bool, StoreError> {
     let res = feature_override::Entity::delete_many()
-        .filter(feature_override::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(feature_override::Column::Feature.eq(feature.as_str()))
         .exec(db)
         .await?;

@@ -1,6 +1,7 @@
 //! A shop's vehicle statuses, in workflow order. Retired statuses stay in
 //! the table so that tickets and history that name them still read.
 
+use crate::InShop;
 use pitwall_domain::tickets::DEFAULT_STATUSES;
 use pitwall_domain::{ShopId, StatusId};
 use sea_orm::sea_query::Expr;
@@ -76,7 +77,7 @@ pub async fn all(
     shop: ShopId,
 ) -> Result<Vec<VehicleStatus>, StoreError> {
     Ok(vehicle_status::Entity::find()
-        .filter(vehicle_status::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .order_by_asc(vehicle_status::Column::Position)
         .order_by_asc(vehicle_status::Column::Id)
         .all(db)
@@ -89,7 +90,7 @@ pub async fn get(
     id: StatusId,
 ) -> Result<Option<VehicleStatus>, StoreError> {
     Ok(vehicle_status::Entity::find_by_id(id.as_uuid())
-        .filter(vehicle_status::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .one(db)
         .await?)
 }
@@ -101,7 +102,7 @@ pub async fn get_many(
     ids: &[uuid::Uuid],
 ) -> Result<Vec<VehicleStatus>, StoreError> {
     Ok(vehicle_status::Entity::find()
-        .filter(vehicle_status::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(vehicle_status::Column::Id.is_in(ids.iter().copied()))
         .all(db)
         .await?)
@@ -136,7 +137,7 @@ pub async fn set_retired(
             Expr::value(if retired { Some(at) } else { None }),
         )
         .col_expr(vehicle_status::Column::UpdatedAt, Expr::value(at))
-        .filter(vehicle_status::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(vehicle_status::Column::Id.eq(id.as_uuid()))
         .exec(db)
         .await?;
@@ -151,7 +152,7 @@ pub async fn set_position(
 ) -> Result<(), StoreError> {
     vehicle_status::Entity::update_many()
         .col_expr(vehicle_status::Column::Position, Expr::value(position))
-        .filter(vehicle_status::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(vehicle_status::Column::Id.eq(id.as_uuid()))
         .exec(db)
         .await?;

@@ -1,5 +1,6 @@
 //! Tickets, their services and line items.
 
+use crate::InShop;
 use chrono::{DateTime, Utc};
 use pitwall_domain::{LineItemId, ServiceId, ShopId, StatusId, TicketId, UserId};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -38,7 +39,7 @@ pub async fn get(
     id: TicketId,
 ) -> Result<Option<Ticket>, StoreError> {
     Ok(ticket::Entity::find_by_id(id.as_uuid())
-        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .one(db)
         .await?)
 }
@@ -49,7 +50,7 @@ pub async fn by_external_id(
     external_id: &str,
 ) -> Result<Option<Ticket>, StoreError> {
     Ok(ticket::Entity::find()
-        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(ticket::Column::ExternalId.eq(external_id))
         .one(db)
         .await?)
@@ -133,7 +134,7 @@ pub async fn set_totals(
         .col_expr(ticket::Column::Subtotal, Expr::value(subtotal))
         .col_expr(ticket::Column::Tax, Expr::value(tax))
         .col_expr(ticket::Column::Total, Expr::value(total))
-        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(ticket::Column::Id.eq(id.as_uuid()))
         .exec(db)
         .await?;
@@ -146,7 +147,7 @@ pub async fn services(
     ticket: TicketId,
 ) -> Result<Vec<Service>, StoreError> {
     Ok(ticket_service::Entity::find()
-        .filter(ticket_service::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(ticket_service::Column::TicketId.eq(ticket.as_uuid()))
         .order_by_asc(ticket_service::Column::Position)
         .order_by_asc(ticket_service::Column::Id)
@@ -260,7 +261,7 @@ pub async fn mark_services_removed(
     }
     ticket_service::Entity::update_many()
         .col_expr(ticket_service::Column::Removed, Expr::value(true))
-        .filter(ticket_service::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(ticket_service::Column::Id.is_in(ids.iter().copied()))
         .exec(db)
         .await?;
@@ -278,7 +279,7 @@ pub async fn set_service_status(
     }
     ticket_service::Entity::update_many()
         .col_expr(ticket_service::Column::Status, Expr::value(status))
-        .filter(ticket_service::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(ticket_service::Column::Id.is_in(ids.iter().copied()))
         .exec(db)
         .await?;
@@ -307,7 +308,7 @@ pub async fn replace_line_items(
     items: Vec<LineItemFields>,
 ) -> Result<(), StoreError> {
     let mut delete = line_item::Entity::delete_many()
-        .filter(line_item::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(line_item::Column::TicketId.eq(ticket.as_uuid()));
     if !keep.is_empty() {
         delete = delete.filter(line_item::Column::ServiceId.is_not_in(keep.iter().copied()));
@@ -349,7 +350,7 @@ pub async fn line_items(
     ticket: TicketId,
 ) -> Result<Vec<LineItem>, StoreError> {
     Ok(line_item::Entity::find()
-        .filter(line_item::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(line_item::Column::TicketId.eq(ticket.as_uuid()))
         .order_by_asc(line_item::Column::Position)
         .all(db)
@@ -434,7 +435,7 @@ pub async fn list(
     page: PageRequest,
 ) -> Result<Page<Ticket>, StoreError> {
     let mut q = ticket::Entity::find()
-        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .order_by_desc(ticket::Column::Id);
     if let Some(after) = page.after {
         q = q.filter(ticket::Column::Id.lt(after));
@@ -484,7 +485,7 @@ pub async fn history(
         return Ok(vec![]);
     }
     Ok(ticket::Entity::find()
-        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(ticket::Column::Id.ne(of.id))
         .filter(any)
         .order_by_desc(ticket::Column::Id)
@@ -500,7 +501,7 @@ pub async fn open(
     limit: u64,
 ) -> Result<Vec<Ticket>, StoreError> {
     Ok(ticket::Entity::find()
-        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(ticket::Column::Closed.eq(false))
         .order_by_desc(ticket::Column::Id)
         .limit(limit)
@@ -655,7 +656,7 @@ pub async fn set_staff_fields(
         .col_expr(ticket::Column::Priority, Expr::value(f.priority))
         .col_expr(ticket::Column::PromisedAt, Expr::value(f.promised_at))
         .col_expr(ticket::Column::UpdatedAt, Expr::value(now()))
-        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(ticket::Column::Id.eq(id.as_uuid()))
         .exec(db)
         .await?;
@@ -669,7 +670,7 @@ pub async fn assigned_to(
     technician: UserId,
 ) -> Result<Vec<Ticket>, StoreError> {
     Ok(ticket::Entity::find()
-        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(ticket::Column::TechnicianId.eq(technician.as_uuid()))
         .filter(ticket::Column::Closed.eq(false))
         .order_by_desc(ticket::Column::Priority)
@@ -688,7 +689,7 @@ pub async fn count_in_status(
 ) -> Result<u64, StoreError> {
     use sea_orm::PaginatorTrait;
     Ok(ticket::Entity::find()
-        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(ticket::Column::StatusId.eq(status.as_uuid()))
         .filter(ticket::Column::Closed.eq(false))
         .count(db)
@@ -703,7 +704,7 @@ pub async fn set_search_text(
 ) -> Result<(), StoreError> {
     ticket::Entity::update_many()
         .col_expr(ticket::Column::SearchText, Expr::value(text))
-        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(ticket::Column::Id.eq(id.as_uuid()))
         .exec(db)
         .await?;
@@ -717,7 +718,7 @@ pub async fn mark_reply_read(
 ) -> Result<(), StoreError> {
     ticket::Entity::update_many()
         .col_expr(ticket::Column::ReplyReadAt, Expr::value(Some(now())))
-        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(ticket::Column::Id.eq(id.as_uuid()))
         .exec(db)
         .await?;
@@ -731,7 +732,7 @@ pub async fn latest_open_of_customer(
     customer: uuid::Uuid,
 ) -> Result<Option<Ticket>, StoreError> {
     Ok(ticket::Entity::find()
-        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(ticket::Column::CustomerId.eq(customer))
         .filter(ticket::Column::Closed.eq(false))
         .order_by_desc(ticket::Column::UpdatedAt)
@@ -749,7 +750,7 @@ pub async fn set_customer_replied(
 ) -> Result<(), StoreError> {
     ticket::Entity::update_many()
         .col_expr(ticket::Column::CustomerRepliedAt, Expr::value(Some(at)))
-        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(ticket::Column::Id.eq(id.as_uuid()))
         .exec(db)
         .await?;
@@ -765,7 +766,7 @@ pub async fn mark_customer_replies_read(
     let unread: Vec<uuid::Uuid> = ticket::Entity::find()
         .select_only()
         .column(ticket::Column::Id)
-        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(ticket::Column::CustomerId.eq(customer))
         .filter(ticket::Column::CustomerRepliedAt.is_not_null())
         .filter(
@@ -782,7 +783,7 @@ pub async fn mark_customer_replies_read(
     if !unread.is_empty() {
         ticket::Entity::update_many()
             .col_expr(ticket::Column::ReplyReadAt, Expr::value(Some(now())))
-            .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+            .in_shop(shop)
             .filter(ticket::Column::Id.is_in(unread.clone()))
             .exec(db)
             .await?;
@@ -803,7 +804,7 @@ pub async fn bump_version(
             Expr::col(ticket::Column::Version).add(1),
         )
         .col_expr(ticket::Column::UpdatedAt, Expr::value(now()))
-        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(ticket::Column::Id.eq(id.as_uuid()))
         .exec(db)
         .await?;
@@ -825,7 +826,7 @@ pub async fn bump_version_approved(
         )
         .col_expr(ticket::Column::ApprovedAt, Expr::value(Some(at)))
         .col_expr(ticket::Column::UpdatedAt, Expr::value(at))
-        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(ticket::Column::Id.eq(id.as_uuid()))
         .exec(db)
         .await?;
@@ -840,7 +841,7 @@ pub async fn mark_approval_seen(
 ) -> Result<bool, StoreError> {
     let r = ticket::Entity::update_many()
         .col_expr(ticket::Column::ApprovalSeenAt, Expr::value(Some(now())))
-        .filter(ticket::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(ticket::Column::Id.eq(id.as_uuid()))
         .filter(ticket::Column::ApprovedAt.is_not_null())
         .filter(

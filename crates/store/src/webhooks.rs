@@ -1,5 +1,6 @@
 //! The shop's outgoing webhooks and the log of every delivery.
 
+use crate::InShop;
 use chrono::{DateTime, Utc};
 use pitwall_domain::{ShopId, UserId, WebhookDeliveryId, WebhookId};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -36,7 +37,7 @@ pub async fn insert(
 
 pub async fn list(db: &impl ConnectionTrait, shop: ShopId) -> Result<Vec<Webhook>, StoreError> {
     Ok(shop_webhook::Entity::find()
-        .filter(shop_webhook::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .order_by_asc(shop_webhook::Column::Id)
         .all(db)
         .await?)
@@ -48,7 +49,7 @@ pub async fn get(
     id: WebhookId,
 ) -> Result<Option<Webhook>, StoreError> {
     Ok(shop_webhook::Entity::find_by_id(id.as_uuid())
-        .filter(shop_webhook::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .one(db)
         .await?)
 }
@@ -60,7 +61,7 @@ pub async fn delete(
     id: WebhookId,
 ) -> Result<bool, StoreError> {
     let r = shop_webhook::Entity::delete_many()
-        .filter(shop_webhook::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(shop_webhook::Column::Id.eq(id.as_uuid()))
         .exec(db)
         .await?;
@@ -77,7 +78,7 @@ pub async fn insert_deliveries(
     payload: &serde_json::Value,
 ) -> Result<Vec<Delivery>, StoreError> {
     let mut q = shop_webhook::Entity::find()
-        .filter(shop_webhook::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(shop_webhook::Column::Active.eq(true));
     if let Some(id) = only {
         q = q.filter(shop_webhook::Column::Id.eq(id.as_uuid()));
@@ -119,7 +120,7 @@ pub async fn delivery(
     id: WebhookDeliveryId,
 ) -> Result<Option<(Delivery, Webhook)>, StoreError> {
     let Some(d) = webhook_delivery::Entity::find_by_id(id.as_uuid())
-        .filter(webhook_delivery::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .one(db)
         .await?
     else {
@@ -158,7 +159,7 @@ pub async fn record_attempt(
             webhook_delivery::Column::DeliveredAt,
             Expr::value(delivered_at),
         )
-        .filter(webhook_delivery::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(webhook_delivery::Column::Id.eq(id.as_uuid()))
         .exec(db)
         .await?;
@@ -173,7 +174,7 @@ pub async fn deliveries(
     limit: u64,
 ) -> Result<Vec<Delivery>, StoreError> {
     Ok(webhook_delivery::Entity::find()
-        .filter(webhook_delivery::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(webhook_delivery::Column::WebhookId.eq(webhook.as_uuid()))
         .order_by_desc(webhook_delivery::Column::Id)
         .limit(limit)

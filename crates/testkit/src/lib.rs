@@ -460,6 +460,19 @@ impl TestApp {
         self.call("POST", path, Some(token), Some(body)).await
     }
 
+    /// A new POS API key of the signed-in owner's shop: its secret.
+    pub async fn pos_key(&self, owner: &str) -> String {
+        let (s, b) = self
+            .post(
+                "/api/v1/api-keys",
+                owner,
+                serde_json::json!({"name": "POS"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        b["secret"].as_str().expect("secret").to_owned()
+    }
+
     /// Signs in through the API; panics on failure.
     pub async fn login(&self, email: &str, password: &str) -> String {
         let (status, body) = self

@@ -15,14 +15,6 @@ use serde_json::{Value, json};
 /// A real (if tiny) PNG data URL, as a canvas would send.
 const SIGNATURE: &str = "data:image/png;base64,iVBORw0KGgpzaWduYXR1cmU=";
 
-async fn pos_key(t: &TestApp, owner: &str) -> String {
-    let (s, b) = t
-        .post("/api/v1/api-keys", owner, json!({"name": "POS"}))
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    b["secret"].as_str().unwrap().to_owned()
-}
-
 /// Three recommended services: brakes 200.00 (labour), wipers 30.00
 /// (taxable part), cabin filter 45.00 (taxable part); tax 10 %.
 fn estimate(number: &str, updated: &str) -> Value {
@@ -54,7 +46,7 @@ struct Setup {
 
 async fn setup(t: &TestApp, slug: &str, plan: &str) -> Setup {
     let (_, owner) = t.shop(slug, plan).await;
-    let key = pos_key(t, &owner).await;
+    let key = t.pos_key(&owner).await;
     let (s, b) = t
         .call(
             "PUT",
@@ -672,7 +664,7 @@ both_backends!(presence_and_the_customers_message, async |t: &TestApp| {
     )
     .await
     .unwrap();
-    pitwall_core::customer::beat(&t.app, &rows[0], false)
+    pitwall_core::presence::beat(&t.app, &rows[0], false)
         .await
         .unwrap();
     let (_, list) = t.get(&links, &s.owner).await;

@@ -63,18 +63,10 @@ where
     t.finish().await;
 }
 
-async fn pos_key(t: &TestApp, owner: &str) -> String {
-    let (s, b) = t
-        .post("/api/v1/api-keys", owner, json!({"name": "POS"}))
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    b["secret"].as_str().unwrap().to_owned()
-}
-
 /// A ticket whose customer has a phone (and no e-mail, so one text per
 /// status update); returns (ticket id, customer id).
 async fn ticket(t: &TestApp, owner: &str, phone: &str) -> (String, String) {
-    let key = pos_key(t, owner).await;
+    let key = t.pos_key(owner).await;
     let ext = format!("RO-{}", uuid::Uuid::new_v4().simple());
     let (s, b) = t
         .call(

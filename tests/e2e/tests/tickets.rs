@@ -9,14 +9,6 @@ use pitwall_store::sea_orm::{ConnectionTrait, DbBackend, Statement};
 use pitwall_testkit::{StatusCode, TestApp, both_backends};
 use serde_json::{Value, json};
 
-async fn pos_key(t: &TestApp, owner: &str) -> String {
-    let (s, b) = t
-        .post("/api/v1/api-keys", owner, json!({"name": "POS"}))
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    b["secret"].as_str().unwrap().to_owned()
-}
-
 fn ticket(number: &str, updated: &str) -> Value {
     json!({
         "kind": "workorder",
@@ -53,7 +45,7 @@ both_backends!(
     pos_push_is_idempotent_ordered_and_totalled,
     async |t: &TestApp| {
         let (_, owner) = t.shop("pos-shop", "premium").await;
-        let key = pos_key(t, &owner).await;
+        let key = t.pos_key(&owner).await;
         let (s, first) = put(t, &key, "RO-1", ticket("1001", "2026-11-23T10:00:00Z")).await;
         assert_eq!(s, StatusCode::CREATED, "{first}");
         assert_eq!(first["outcome"], "created");
@@ -100,7 +92,7 @@ both_backends!(
 
         // Another shop's key does not see it.
         let (_, other_owner) = t.shop("pos-other", "premium").await;
-        let other_key = pos_key(t, &other_owner).await;
+        let other_key = t.pos_key(&other_owner).await;
         let (s, _) = t.get("/api/pos/v1/tickets/RO-1", &other_key).await;
         assert_eq!(s, StatusCode::NOT_FOUND);
     }
@@ -110,7 +102,7 @@ both_backends!(
     bad_payloads_name_every_field_and_change_nothing,
     async |t: &TestApp| {
         let (_, owner) = t.shop("bad-pos", "premium").await;
-        let key = pos_key(t, &owner).await;
+        let key = t.pos_key(&owner).await;
         let mut bad = ticket("2001", "2026-11-23T10:00:00Z");
         bad["kind"] = json!("quote");
         bad["tax_rate"] = json!(8.25);
@@ -164,7 +156,7 @@ both_backends!(
     a_batch_answers_each_ticket_on_its_own,
     async |t: &TestApp| {
         let (_, owner) = t.shop("batch-shop", "premium").await;
-        let key = pos_key(t, &owner).await;
+        let key = t.pos_key(&owner).await;
         let mut tickets = Vec::new();
         for (i, ext) in ["B-1", "B-2", "B-3"].iter().enumerate() {
             let mut tk = ticket(&format!("300{i}"), "2026-11-23T10:00:00Z");
@@ -210,7 +202,7 @@ both_backends!(
 
 both_backends!(one_phone_number_is_one_customer, async |t: &TestApp| {
     let (_, owner) = t.shop("phone-shop", "premium").await;
-    let key = pos_key(t, &owner).await;
+    let key = t.pos_key(&owner).await;
     let mut a = ticket("4001", "2026-11-23T10:00:00Z");
     a["customer"] = json!({"external_id": "C-A", "last_name": "Reyes", "phone": "(512) 555-0123"});
     let mut b = ticket("4002", "2026-11-23T10:00:00Z");
@@ -284,7 +276,7 @@ both_backends!(
     ticket_search_finds_number_name_phone_plate_vin,
     async |t: &TestApp| {
         let (_, owner) = t.shop("search-shop", "premium").await;
-        let key = pos_key(t, &owner).await;
+        let key = t.pos_key(&owner).await;
         put(t, &key, "S-1", ticket("5001", "2026-11-23T10:00:00Z")).await;
         let mut other = ticket("5002", "2026-11-23T10:00:00Z");
         other["customer"] = json!({"external_id": "C-Z", "first_name": "Zed", "last_name": "Oakes", "phone": "214-555-0100"});
@@ -355,7 +347,7 @@ async fn count(t: &TestApp, table: &str) -> i64 {
 
 both_backends!(a_status_change_is_one_transaction, async |t: &TestApp| {
     let (_, owner) = t.shop("status-shop", "premium").await;
-    let key = pos_key(t, &owner).await;
+    let key = t.pos_key(&owner).await;
     let (_, pushed) = put(t, &key, "ST-1", ticket("6001", "2026-11-23T10:00:00Z")).await;
     let id = pushed["ticket"]["id"].as_str().unwrap().to_owned();
     let in_shop = status_id(t, &owner, "In shop").await;
@@ -465,7 +457,7 @@ both_backends!(
     concurrent_status_changes_chain_and_a_stale_write_changes_nothing,
     async |t: &TestApp| {
         let (_, owner) = t.shop("race-shop", "premium").await;
-        let key = pos_key(t, &owner).await;
+        let key = t.pos_key(&owner).await;
         let (_, pushed) = put(t, &key, "RC-1", ticket("6101", "2026-11-23T10:00:00Z")).await;
         let id = pushed["ticket"]["id"].as_str().unwrap().to_owned();
         let (_, list) = t.get("/api/v1/vehicle-statuses", &owner).await;
@@ -564,7 +556,7 @@ both_backends!(
     statuses_are_managed_and_retired_ones_stay_on_tickets,
     async |t: &TestApp| {
         let (_, owner) = t.shop("setup-shop", "premium").await;
-        let key = pos_key(t, &owner).await;
+        let key = t.pos_key(&owner).await;
         let (_, pushed) = put(t, &key, "SU-1", ticket("7001", "2026-11-23T10:00:00Z")).await;
         let id = pushed["ticket"]["id"].as_str().unwrap().to_owned();
         let (s, created) = t
@@ -637,7 +629,7 @@ both_backends!(
     the_dashboard_stream_hears_a_status_change,
     async |t: &TestApp| {
         let (_, owner) = t.shop("live-shop", "premium").await;
-        let key = pos_key(t, &owner).await;
+        let key = t.pos_key(&owner).await;
         let (_, pushed) = put(t, &key, "L-1", ticket("8001", "2026-11-23T10:00:00Z")).await;
         let id = pushed["ticket"]["id"].as_str().unwrap().to_owned();
         let mut stream = t
@@ -686,7 +678,7 @@ both_backends!(
     approvals_reach_the_pos_and_processing_comments,
     async |t: &TestApp| {
         let (shop, owner) = t.shop("notify-shop", "premium").await;
-        let key = pos_key(t, &owner).await;
+        let key = t.pos_key(&owner).await;
         let (_, pushed) = put(t, &key, "N-1", ticket("9001", "2026-11-23T10:00:00Z")).await;
         let id = pushed["ticket"]["id"].as_str().unwrap().to_owned();
         let brakes = pushed["ticket"]["services"][0]["id"].clone();
@@ -781,7 +773,7 @@ both_backends!(
 
 both_backends!(plans_gate_the_ticket_features, async |t: &TestApp| {
     let (_, owner) = t.shop("starter-tix", "starter").await;
-    let key = pos_key(t, &owner).await;
+    let key = t.pos_key(&owner).await;
     let (_, pushed) = put(t, &key, "G-1", ticket("1", "2026-11-23T10:00:00Z")).await;
     let id = pushed["ticket"]["id"].as_str().unwrap().to_owned();
     for (path, feature) in [
@@ -799,7 +791,7 @@ both_backends!(plans_gate_the_ticket_features, async |t: &TestApp| {
     assert_eq!(s, StatusCode::OK);
     // Technician view on Pro: assigned work by priority.
     let (_, pro_owner) = t.shop("pro-tix", "pro").await;
-    let pro_key = pos_key(t, &pro_owner).await;
+    let pro_key = t.pos_key(&pro_owner).await;
     let (_, a) = put(t, &pro_key, "T-1", ticket("11", "2026-11-23T10:00:00Z")).await;
     let (_, b) = put(t, &pro_key, "T-2", ticket("12", "2026-11-23T10:00:00Z")).await;
     let (_, me) = t.get("/api/v1/me", &pro_owner).await;
@@ -872,7 +864,7 @@ async fn live_streams_are_capped_and_end_when_access_does() {
             continue;
         };
         let (shop, owner) = t.shop("streams-shop", "premium").await;
-        let key = pos_key(&t, &owner).await;
+        let key = t.pos_key(&owner).await;
         let (_, pushed) = put(&t, &key, "S-1", ticket("8101", "2026-11-23T10:00:00Z")).await;
         let id = pushed["ticket"]["id"].as_str().unwrap().to_owned();
 
@@ -986,7 +978,7 @@ async fn live_streams_are_capped_and_end_when_access_does() {
 // The app's clock (the one the rules read) moves instead of real time.
 both_backends!(a_timer_turns_orange_then_red, async |t: &TestApp| {
     let (_, owner) = t.shop("timer-shop", "premium").await;
-    let key = pos_key(t, &owner).await;
+    let key = t.pos_key(&owner).await;
     let (_, pushed) = put(t, &key, "TM-1", ticket("7001", "2026-11-23T10:00:00Z")).await;
     let id = pushed["ticket"]["id"].as_str().unwrap().to_owned();
     let in_shop = status_id(t, &owner, "In shop").await;

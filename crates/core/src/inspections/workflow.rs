@@ -45,7 +45,7 @@ async fn record(
         },
     )
     .await?;
-    Ok(vec![crate::tickets::timeline_live(
+    Ok(vec![crate::timeline::timeline_live(
         ctx.shop_id(),
         ticket,
         event.id,

@@ -640,7 +640,7 @@ impl Drop for Closing {
         let (app, link) = (self.app.clone(), self.link.clone());
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
-                if let Err(e) = customer::beat(&app, &link, false).await {
+                if let Err(e) = pitwall_core::presence::beat(&app, &link, false).await {
                     tracing::warn!(error = %e, "could not record that a customer page closed");
                 }
             });
