@@ -78,7 +78,7 @@ pub async fn run(job: SendMessage, deps: Data<MessageDeps>) -> Result<(), BoxDyn
     let Some(msg) = messages::by_id_for_delivery(&deps.db, id).await? else {
         return Err(AbortError::new(format!("message {id} does not exist")).into());
     };
-    let status = MessageStatus::parse(&msg.status).unwrap_or(MessageStatus::Queued);
+    let status = msg.status_value()?;
     if status.is_final() {
         return Ok(());
     }
@@ -91,8 +91,8 @@ pub async fn run(job: SendMessage, deps: Data<MessageDeps>) -> Result<(), BoxDyn
     let Some(shop_row) = shops::get(&deps.db, shop).await? else {
         return Err(AbortError::new("the shop no longer exists").into());
     };
-    let channel = Channel::parse(&msg.channel).unwrap_or(Channel::Sms);
-    let kind = MessageKind::parse(&msg.kind).unwrap_or(MessageKind::StatusUpdate);
+    let channel = msg.channel_value()?;
+    let kind = msg.kind_value()?;
 
     // Opted out since it was queued: refuse, visibly. The one confirmation
     // of an opt-out is the exception carriers allow.

@@ -79,7 +79,7 @@ pub(crate) fn assemble(row: Inspection, findings: Vec<Finding>) -> Result<Inspec
                 row.id, f.item_key
             )));
         };
-        let condition = Condition::parse(&f.condition).unwrap_or(Condition::NotChecked);
+        let condition = f.condition_value()?;
         let measurement =
             match &f.measurement {
                 Some(m) => Some(serde_json::from_str(m).map_err(|e| {
@@ -157,7 +157,7 @@ pub(crate) async fn with_previous(
     };
     let inspected_at = earlier.submitted_at.unwrap_or(earlier.updated_at);
     for f in findings {
-        let condition = Condition::parse(&f.condition).unwrap_or(Condition::NotChecked);
+        let condition = f.condition_value()?;
         if condition == Condition::NotChecked {
             continue;
         }

@@ -130,7 +130,7 @@ pub async fn resend(app: &App, ctx: &ShopCtx, id: MessageId) -> Result<Message> 
         .ok_or(Error::NotFound("customer"))?;
     let channel = Channel::outbound(&old.channel)
         .ok_or_else(|| Error::invalid("message_id", "is a message from the customer's page"))?;
-    let kind = MessageKind::parse(&old.kind).unwrap_or(MessageKind::Reply);
+    let kind = old.kind_value()?;
     let mut sent = outreach::queue(
         &txn,
         &app.config.clock,

@@ -77,7 +77,7 @@ pub(crate) async fn change_status(
             return Err(Error::invalid("status_id", "is retired"));
         }
         let mut ticket = inputs.ticket;
-        let mode = TimerMode::parse(&status.timer_mode).unwrap_or(TimerMode::Open);
+        let mode = status.timer_mode_value()?;
         let due = match mode {
             TimerMode::CountDown => duration_minutes
                 .or(status.default_minutes)

@@ -33,6 +33,9 @@ impl TicketView {
 #[derive(Debug, Clone)]
 pub struct ServiceView {
     pub service: tickets::Service,
+    /// The service's status, read once (a value Pitwall does not know is
+    /// a corrupt row, refused where the view is made).
+    pub status: ServiceStatus,
     pub line_items: Vec<tickets::LineItem>,
 }
 
@@ -147,12 +150,13 @@ pub(super) async fn view_with(
             let (mine, rest): (Vec<_>, Vec<_>) =
                 items.drain(..).partition(|i| i.service_id == service.id);
             items = rest;
-            ServiceView {
+            Ok(ServiceView {
+                status: service.status_value()?,
                 service,
                 line_items: mine,
-            }
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>>>()?;
     let timer = timer_of(&ticket, status.as_ref(), now);
     let wanted: Vec<uuid::Uuid> = [ticket.advisor_id, ticket.technician_id]
         .into_iter()
@@ -244,6 +248,7 @@ pub async fn views(
         }
         let line_items = items.remove(&s.id).unwrap_or_default();
         services.entry(s.ticket_id).or_default().push(ServiceView {
+            status: s.status_value()?,
             service: s,
             line_items,
         });
@@ -291,16 +296,12 @@ pub(crate) async fn recompute_totals(
     ticket: &tickets::Ticket,
 ) -> Result<Totals> {
     let services = tickets::services(db, shop, TicketId::from_uuid(ticket.id)).await?;
-    let totals = Totals::of(
-        services.iter().filter(|s| !s.removed).map(|s| {
-            (
-                ServiceStatus::parse(&s.status).unwrap_or(ServiceStatus::Pending),
-                s.subtotal,
-                s.taxable_subtotal,
-            )
-        }),
-        ticket.tax_rate_ppm,
-    );
+    let counted = services
+        .iter()
+        .filter(|s| !s.removed)
+        .map(|s| Ok((s.status_value()?, s.subtotal, s.taxable_subtotal)))
+        .collect::<Result<Vec<_>>>()?;
+    let totals = Totals::of(counted, ticket.tax_rate_ppm);
     tickets::set_totals(
         db,
         shop,

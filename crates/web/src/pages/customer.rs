@@ -218,7 +218,7 @@ pub(crate) fn context_of(p: &CustomerPage, mode: &Mode<'_>, x: &Extras) -> Value
                 let status = if awaits_decision(&sv.status) && decline_unchecked(sv.id) {
                     ServiceStatus::Declined
                 } else {
-                    ServiceStatus::parse(&sv.status).unwrap_or(ServiceStatus::Pending)
+                    s.status
                 };
                 (status, sv.subtotal, sv.taxable_subtotal)
             }),

@@ -1,0 +1,70 @@
+//! Reading the closed sets stored as text (statuses, kinds, channels, modes)
+//! back into their domain types. A value the code does not know is a
+//! corrupt row, said as such: never quietly read as some default, which
+//! would send, total or time the wrong thing.
+
+use pitwall_domain::inspections::Condition;
+use pitwall_domain::messaging::{Channel, MessageKind, MessageStatus};
+use pitwall_domain::tickets::{ServiceStatus, TimerMode};
+
+use crate::StoreError;
+use crate::entities::{inspection_finding, message, ticket_service, vehicle_status};
+
+fn read<T>(column: &str, raw: &str, parse: fn(&str) -> Option<T>) -> Result<T, StoreError> {
+    parse(raw).ok_or_else(|| StoreError::Corrupt(format!("{column} holds {raw:?}")))
+}
+
+impl message::Model {
+    pub fn status_value(&self) -> Result<MessageStatus, StoreError> {
+        read("messages.status", &self.status, MessageStatus::parse)
+    }
+    pub fn channel_value(&self) -> Result<Channel, StoreError> {
+        read("messages.channel", &self.channel, Channel::parse)
+    }
+    pub fn kind_value(&self) -> Result<MessageKind, StoreError> {
+        read("messages.kind", &self.kind, MessageKind::parse)
+    }
+}
+
+impl ticket_service::Model {
+    pub fn status_value(&self) -> Result<ServiceStatus, StoreError> {
+        read("ticket_services.status", &self.status, ServiceStatus::parse)
+    }
+}
+
+impl vehicle_status::Model {
+    pub fn timer_mode_value(&self) -> Result<TimerMode, StoreError> {
+        read(
+            "vehicle_statuses.timer_mode",
+            &self.timer_mode,
+            TimerMode::parse,
+        )
+    }
+}
+
+impl inspection_finding::Model {
+    pub fn condition_value(&self) -> Result<Condition, StoreError> {
+        read(
+            "inspection_findings.condition",
+            &self.condition,
+            Condition::parse,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_stored_value_is_a_corrupt_row_not_a_default() {
+        let err = read("messages.status", "exploded", MessageStatus::parse).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Corrupt(ref m) if m.contains("messages.status") && m.contains("exploded"))
+        );
+        assert_eq!(
+            read("messages.status", "held", MessageStatus::parse).unwrap(),
+            MessageStatus::Held
+        );
+    }
+}
