@@ -1,10 +1,9 @@
-use pitwall_domain::tickets::{ActorKind, TimelineKind};
+use crate::timeline::Author;
+use pitwall_domain::tickets::ActorKind;
 use pitwall_domain::{TicketId, values};
 use pitwall_store::{activity, tickets};
-use serde_json::json;
 
 use super::{PosCtx, external_id, require_writable};
-use crate::timeline::timeline_live;
 use crate::{App, Error, Problems, Result};
 
 pub struct CommentInput {
@@ -49,7 +48,7 @@ pub async fn add_comment(
         txn.commit().await?;
         return Ok(existing);
     }
-    let comment = activity::add_comment(
+    let (comment, live) = crate::timeline::add_comment(
         &txn,
         shop,
         activity::NewComment {
@@ -60,22 +59,14 @@ pub async fn add_comment(
             author_name: &author,
             body: &body,
         },
-    )
-    .await?;
-    let event = activity::record_event(
-        &txn,
-        shop,
-        activity::NewEvent {
-            ticket: tid,
-            kind: TimelineKind::Comment.as_str(),
-            actor_kind: ActorKind::Pos.as_str(),
-            actor_id: Some(pos.key.id),
-            actor_name: Some(&author),
-            data: json!({ "comment_id": comment.id }),
+        Author {
+            kind: ActorKind::Pos,
+            id: Some(pos.key.id),
         },
+        None,
     )
     .await?;
-    let announced = app.live.announce(vec![timeline_live(shop, tid, event.id)]);
+    let announced = app.live.announce(vec![live]);
     txn.commit().await?;
     app.live.after_commit(announced);
     Ok(comment)

@@ -1,11 +1,10 @@
+use crate::timeline::Author;
 use chrono::{DateTime, Utc};
-use pitwall_domain::tickets::{ActorKind, NotificationKind, TimelineKind};
+use pitwall_domain::tickets::{ActorKind, NotificationKind};
 use pitwall_domain::{NotificationId, TicketId};
 use pitwall_store::{activity, tickets};
-use serde_json::json;
 
 use super::PosCtx;
-use crate::timeline::timeline_live;
 use crate::{App, Error, Result};
 
 pub struct NotificationView {
@@ -131,7 +130,7 @@ pub async fn process_notification(
         if !declined.is_empty() {
             body.push_str(&format!(" Declined: {declined}."));
         }
-        let comment = activity::add_comment(
+        let (_, live) = crate::timeline::add_comment(
             &txn,
             shop,
             activity::NewComment {
@@ -142,22 +141,14 @@ pub async fn process_notification(
                 author_name: "Pitwall",
                 body: &body,
             },
-        )
-        .await?;
-        let event = activity::record_event(
-            &txn,
-            shop,
-            activity::NewEvent {
-                ticket: tid,
-                kind: TimelineKind::Comment.as_str(),
-                actor_kind: ActorKind::System.as_str(),
-                actor_id: None,
-                actor_name: Some("Pitwall"),
-                data: json!({ "comment_id": comment.id, "notification_id": n.id }),
+            Author {
+                kind: ActorKind::System,
+                id: None,
             },
+            Some(("notification_id", n.id)),
         )
         .await?;
-        announced = Some(app.live.announce(vec![timeline_live(shop, tid, event.id)]));
+        announced = Some(app.live.announce(vec![live]));
     }
     let n = activity::notification(&txn, shop, id)
         .await?

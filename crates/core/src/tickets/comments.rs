@@ -1,10 +1,10 @@
-use pitwall_domain::tickets::{ActorKind, TimelineKind};
+use crate::timeline::Author;
+use pitwall_domain::tickets::ActorKind;
 use pitwall_domain::{Permission, TicketId, values};
 use pitwall_store::activity;
 use serde_json::json;
 
 use super::ticket_in;
-use crate::timeline::timeline_live;
 use crate::{App, Error, Result, ShopCtx};
 
 pub async fn add_comment(
@@ -20,7 +20,7 @@ pub async fn add_comment(
     let txn = pitwall_store::begin_write(&app.db).await?;
     ticket_in(&txn, ctx, id).await?;
     let author = ctx.user_name.clone();
-    let comment = activity::add_comment(
+    let (comment, live) = crate::timeline::add_comment(
         &txn,
         shop,
         activity::NewComment {
@@ -31,19 +31,11 @@ pub async fn add_comment(
             author_name: &author,
             body: &body,
         },
-    )
-    .await?;
-    let event = activity::record_event(
-        &txn,
-        shop,
-        activity::NewEvent {
-            ticket: id,
-            kind: TimelineKind::Comment.as_str(),
-            actor_kind: ActorKind::Staff.as_str(),
-            actor_id: Some(ctx.user_id.as_uuid()),
-            actor_name: Some(&author),
-            data: json!({ "comment_id": comment.id }),
+        Author {
+            kind: ActorKind::Staff,
+            id: Some(ctx.user_id.as_uuid()),
         },
+        None,
     )
     .await?;
     // The POS lists staff comments and hears of each one.
@@ -55,7 +47,7 @@ pub async fn add_comment(
         json!({ "comment_id": comment.id, "author": author, "body": body }),
     )
     .await?;
-    let announced = app.live.announce(vec![timeline_live(shop, id, event.id)]);
+    let announced = app.live.announce(vec![live]);
     txn.commit().await?;
     app.live.after_commit(announced);
     Ok(comment)
