@@ -3,19 +3,11 @@
 //! as JSON, approved and written from, a wrong token is tried; then the
 //! whole log is read: the requests are there, the token is not.
 
-use std::process::{Child, Command, Stdio};
+use pitwall_testkit::process::{Proc, free_port};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn pitwall(env: &[(String, String)], args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_pitwall"));
@@ -30,11 +22,7 @@ fn pitwall(env: &[(String, String)], args: &[&str]) -> Command {
 async fn the_token_of_a_customer_link_is_never_logged() {
     let dir = std::env::temp_dir().join(format!("pitwall-logs-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let env: Vec<(String, String)> = vec![
         (

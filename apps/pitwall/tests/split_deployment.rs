@@ -2,29 +2,12 @@
 //! `pitwall worker` as two processes of the real binary. The API process
 //! commits the invitation and its job; only the worker process sends it.
 
+use pitwall_testkit::process::{Graceful, free_port};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        // SIGTERM first, so the graceful path runs; then make sure.
-        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-        let until = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn pitwall(env: &[(&str, String)], args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_pitwall"));
@@ -62,11 +45,7 @@ async fn serve_without_workers_plus_a_worker_process() {
     let (api_dir, worker_dir) = (dir.join("api"), dir.join("worker"));
     std::fs::create_dir_all(&api_dir).unwrap();
     std::fs::create_dir_all(&worker_dir).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let common = vec![
         (
@@ -104,12 +83,12 @@ async fn serve_without_workers_plus_a_worker_process() {
         .unwrap()
         .success()
     );
-    let _api = Proc(
+    let _api = Graceful(
         pitwall(&with_dir(&api_dir), &["serve", "--no-workers"])
             .spawn()
             .unwrap(),
     );
-    let _worker = Proc(
+    let _worker = Graceful(
         pitwall(&with_dir(&worker_dir), &["worker"])
             .spawn()
             .unwrap(),
@@ -212,13 +191,7 @@ async fn a_status_change_reaches_a_live_stream_served_by_another_process() {
         Err(e) => panic!("PostgreSQL: {e:#}"),
     };
     let dir = std::env::temp_dir().join(format!("pitwall-live-{name}"));
-    let free_port = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
+    let free_port = || free_port();
     let env_for = |which: &str, port: u16| {
         let d = dir.join(which);
         std::fs::create_dir_all(&d).unwrap();
@@ -262,8 +235,8 @@ async fn a_status_change_reaches_a_live_stream_served_by_another_process() {
         .unwrap()
         .success()
     );
-    let _a = Proc(pitwall(&env_a, &["serve", "--no-workers"]).spawn().unwrap());
-    let _b = Proc(pitwall(&env_b, &["serve", "--no-workers"]).spawn().unwrap());
+    let _a = Graceful(pitwall(&env_a, &["serve", "--no-workers"]).spawn().unwrap());
+    let _b = Graceful(pitwall(&env_b, &["serve", "--no-workers"]).spawn().unwrap());
     let (a, b) = (
         format!("http://127.0.0.1:{port_a}"),
         format!("http://127.0.0.1:{port_b}"),

@@ -5,8 +5,9 @@
 //! restarted each time). At the end the provider has every text exactly
 //! once and every message is recorded as sent.
 
+use pitwall_testkit::process::{Proc, free_port};
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pitwall_testkit::fake_sms::FakeSms;
@@ -15,15 +16,6 @@ use serde_json::{Value, json};
 const MESSAGES: usize = 2_000;
 const CUSTOMERS: usize = 20;
 const KILLS: usize = 5;
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn pitwall(env: &[(String, String)], args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_pitwall"));
@@ -50,11 +42,7 @@ async fn a_worker_killed_five_times_loses_and_duplicates_nothing() {
     let fake = FakeSms::start().await.expect("fake provider");
     let dir = std::env::temp_dir().join(format!("pitwall-crash-{name}"));
     std::fs::create_dir_all(&dir).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut env: Vec<(String, String)> = vec![
         (

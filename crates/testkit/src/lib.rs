@@ -9,6 +9,7 @@ pub mod fake_sms;
 pub mod fake_stripe;
 pub mod openapi;
 pub mod pages;
+pub mod process;
 pub mod receiver;
 pub mod template;
 
