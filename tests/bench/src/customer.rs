@@ -197,6 +197,14 @@ pub async fn customer_page(backend: Backend, n: usize) -> anyhow::Result<()> {
         ms(p50(&page)) / ms(p50(&api)),
         ms(p50(&page)) / ms(p50(&bare)),
     );
+    crate::results::record(
+        "customer_page",
+        serde_json::json!({
+            "backend": format!("{backend:?}"), "requests": n,
+            "page_p50_ms": ms(p50(&page)), "page_p99_ms": ms(p99(&page)),
+            "json_p50_ms": ms(p50(&api)), "health_p50_ms": ms(p50(&bare)),
+        }),
+    );
     t.finish().await;
     Ok(())
 }
@@ -243,6 +251,14 @@ pub async fn customer_page_under_load(
          /health {bare_rps:.0} req/s, p99 {bare_p99:.1} ms; ratio {:.2} (rounds {}; goal p99 <= 25 ms)",
         page_rps / bare_rps,
         ratios.join(", "),
+    );
+    crate::results::record(
+        "customer_page_under_load",
+        serde_json::json!({
+            "backend": format!("{backend:?}"), "page_rps": page_rps, "page_p99_ms": page_p99,
+            "health_rps": bare_rps, "health_p99_ms": bare_p99, "ratio": page_rps / bare_rps,
+            "goal_p99_ms": 25,
+        }),
     );
     t.finish().await;
     Ok(())

@@ -248,6 +248,13 @@ pub async fn photo_upload(backend: Backend, n: usize) -> anyhow::Result<()> {
         write.as_secs_f64() * 1e3,
         up.as_secs_f64() / write.as_secs_f64().max(1e-9),
     );
+    crate::results::record(
+        "photo_upload",
+        serde_json::json!({
+            "backend": format!("{backend:?}"), "upload_p50_ms": up.as_secs_f64() * 1e3,
+            "disk_write_p50_ms": write.as_secs_f64() * 1e3,
+        }),
+    );
     t.finish().await;
     Ok(())
 }

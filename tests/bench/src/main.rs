@@ -23,6 +23,7 @@ mod customer;
 mod inspections;
 mod messaging;
 mod process;
+mod results;
 mod tickets;
 mod wrk;
 
@@ -203,6 +204,14 @@ async fn stack_vs_bare(secs: u64, backend: Backend) -> anyhow::Result<()> {
         stack / bare,
         full / bare
     );
+    crate::results::record(
+        "stack_vs_bare",
+        serde_json::json!({
+            "backend": format!("{backend:?}"), "connections": connections, "secs": secs,
+            "bare_rps": bare, "stack_rps": stack, "ratio": stack / bare,
+            "users_endpoint_rps": full, "users_endpoint_ratio": full / bare, "goal_ratio": 0.6,
+        }),
+    );
     t.finish().await;
     Ok(())
 }
@@ -261,6 +270,13 @@ async fn casbin_at_scale(shops: usize) -> anyhow::Result<()> {
         cold.as_secs_f64() * 1e6,
         warm.as_secs_f64() * 1e6,
     );
+    crate::results::record(
+        "casbin_check",
+        serde_json::json!({
+            "shops": shops, "policy_load_ms": loaded_in.as_millis() as u64,
+            "uncached_us": cold.as_secs_f64() * 1e6, "cached_us": warm.as_secs_f64() * 1e6,
+        }),
+    );
     t.finish().await;
     Ok(())
 }
@@ -268,6 +284,11 @@ async fn casbin_at_scale(shops: usize) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
+    run(quick).await?;
+    results::write(quick)
+}
+
+async fn run(quick: bool) -> anyhow::Result<()> {
     // `--only messaging` (or `tickets`) runs one group.
     let only: Option<String> = std::env::args().skip_while(|a| a != "--only").nth(1);
     if only.as_deref() == Some("status") {

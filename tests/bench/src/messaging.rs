@@ -136,6 +136,13 @@ pub async fn jobs_vs_skip_locked(jobs: usize, workers: usize) -> anyhow::Result<
          raw FOR UPDATE SKIP LOCKED loop ({workers} tasks) {raw:.0} jobs/s, ratio {:.2}",
         through_apalis / raw
     );
+    crate::results::record(
+        "jobs_vs_skip_locked",
+        serde_json::json!({
+            "jobs": jobs, "apalis_jobs_per_s": through_apalis, "raw_loop_jobs_per_s": raw,
+            "raw_loop_tasks": workers, "ratio": through_apalis / raw, "goal_ratio": 0.8,
+        }),
+    );
     t.finish().await;
     Ok(())
 }
@@ -232,6 +239,14 @@ pub async fn status_to_provider(changes: usize) -> anyhow::Result<()> {
             .last()
             .map(|d| d.as_secs_f64() * 1000.0)
             .unwrap_or(0.0),
+    );
+    crate::results::record(
+        "status_change_to_provider",
+        serde_json::json!({
+            "changes": changes,
+            "p50_ms": percentile(&latencies, 0.5).as_secs_f64() * 1000.0,
+            "p99_ms": percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
+        }),
     );
     t.finish().await;
     Ok(())

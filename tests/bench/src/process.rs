@@ -169,6 +169,10 @@ pub async fn startup_and_memory(rounds: usize, shops: usize) -> anyhow::Result<(
         ms(ver),
         ms(up) / ms(ver).max(0.001),
     );
+    crate::results::record(
+        "startup",
+        serde_json::json!({ "shops": shops, "ready_p50_ms": ms(up), "version_p50_ms": ms(ver), "goal_ms": 300 }),
+    );
 
     // Memory: idle, then every shop served once (its ticket list).
     let (server, base, _) = start(&bin, &t.database_url, &dir, &client).await?;
@@ -218,6 +222,14 @@ pub async fn startup_and_memory(rounds: usize, shops: usize) -> anyhow::Result<(
         after_first_tenth as f64 / 1024.0,
         warm as f64 / 1024.0,
         warm.saturating_sub(after_first_tenth) as f64 / (shops - first_tenth).max(1) as f64,
+    );
+    crate::results::record(
+        "memory_per_shop",
+        serde_json::json!({
+            "idle_kib": idle, "warm_kib": warm,
+            "kib_per_further_shop": warm.saturating_sub(after_first_tenth) as f64 / (shops - first_tenth).max(1) as f64,
+            "goal_kib": 2,
+        }),
     );
     drop(server);
     t.finish().await;

@@ -119,6 +119,14 @@ pub async fn search_at_scale(shops: usize, per_shop: usize, queries: usize) -> a
         percentile(&times, 0.99).as_secs_f64() * 1e3,
         times.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
     );
+    crate::results::record(
+        "ticket_search",
+        serde_json::json!({
+            "shops": shops, "tickets": count, "searches": queries,
+            "p50_ms": percentile(&times, 0.5).as_secs_f64() * 1e3,
+            "p99_ms": percentile(&times, 0.99).as_secs_f64() * 1e3,
+        }),
+    );
     t.finish().await;
     Ok(())
 }
@@ -181,6 +189,10 @@ pub async fn batch_import(backend: Backend, batches: usize) -> anyhow::Result<()
         "POS batch import ({backend:?}): {n} new tickets (2 services, 3 line items each) in {batches} batches of 100, \
          {:.0} tickets/s",
         n as f64 / secs
+    );
+    crate::results::record(
+        "pos_batch_import",
+        serde_json::json!({ "backend": format!("{backend:?}"), "tickets": n, "tickets_per_s": n as f64 / secs }),
     );
     t.finish().await;
     Ok(())
@@ -276,6 +288,15 @@ pub async fn status_vs_pgbench(secs: u64, clients: usize, rounds: usize) -> anyh
              then the ticket view)",
             median(&mut direct_ratios),
             median(&mut http_ratios)
+        );
+        crate::results::record(
+            "status_change_vs_pgbench",
+            serde_json::json!({
+                "clients": clients, "rounds": rounds,
+                "use_case_ratio": median(&mut direct_ratios),
+                "http_ratio": median(&mut http_ratios),
+                "goal_ratio": 0.5,
+            }),
         );
     }
     t.finish().await;
@@ -569,6 +590,13 @@ pub async fn list_under_load(
          ratio {:.2} (rounds {}; goal >= 0.35, p99 <= 25 ms)",
         app_rps / pg_tps,
         ratios.join(", "),
+    );
+    crate::results::record(
+        "ticket_list_under_load",
+        serde_json::json!({
+            "connections": 64, "shops": shops, "app_rps": app_rps, "p50_ms": p50, "p99_ms": p99,
+            "pgbench_select_tps": pg_tps, "ratio": app_rps / pg_tps, "goal_ratio": 0.35, "goal_p99_ms": 25,
+        }),
     );
     t.finish().await;
     Ok(())
