@@ -1,7 +1,6 @@
 //! What happens to a ticket: timeline events, comments, status history,
 //! outgoing messages, notifications for the POS and the POS sync log.
 
-use crate::InShop;
 use chrono::{DateTime, Utc};
 use pitwall_domain::{
     CommentId, NotificationId, ShopId, StatusChangeId, StatusId, SyncEventId, TicketId,
@@ -16,7 +15,7 @@ use sea_orm::{
 use crate::entities::{
     pos_notification, pos_sync_event, status_change, ticket_comment, timeline_event,
 };
-use crate::{Page, PageRequest, StoreError, now};
+use crate::{InShop, Page, PageRequest, StoreError, now};
 
 pub use crate::messages::Message;
 pub use pos_notification::Model as Notification;

@@ -1,6 +1,5 @@
 //! POS API keys: per shop, stored as a SHA-256 hash, shown once.
 
-use crate::InShop;
 use pitwall_domain::{ApiKeyId, ShopId, UserId};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -8,7 +7,7 @@ use sea_orm::{
 };
 
 use crate::entities::api_key;
-use crate::{Page, PageRequest, StoreError, now};
+use crate::{InShop, Page, PageRequest, StoreError, now};
 
 pub use api_key::Model as ApiKey;
 

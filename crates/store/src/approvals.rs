@@ -1,12 +1,12 @@
 //! Approvals: written once, never updated (a trigger refuses it), read in
 //! chain order.
 
-use crate::InShop;
 use pitwall_domain::{ShopId, TicketId};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 
+use crate::InShop;
 use crate::StoreError;
 use crate::entities::approval;
 

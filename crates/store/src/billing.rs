@@ -6,7 +6,6 @@
 //! Stripe customer id (a webhook names only Stripe's ids) and an event by
 //! its Stripe id (events arrive before we know whose they are).
 
-use crate::InShop;
 use chrono::{DateTime, Utc};
 use pitwall_domain::billing::{BillingInterval, PlanPrice, SmsOverage, SubscriptionStatus};
 use pitwall_domain::{MessageId, ShopId, UserId};
@@ -17,7 +16,7 @@ use sea_orm::{
 };
 
 use crate::entities::{plan_billing, shop_billing, sms_overage_report, stripe_event, stripe_price};
-use crate::{StoreError, now};
+use crate::{InShop, StoreError, now};
 
 pub use shop_billing::Model as ShopBilling;
 pub use stripe_event::Model as StripeEvent;

@@ -1,7 +1,6 @@
 //! Customer links (capability URLs to one ticket; only the token's hash is
 //! kept) and the customer's presence on them.
 
-use crate::InShop;
 use chrono::{DateTime, Utc};
 use pitwall_domain::{LinkId, ShopId, TicketId, UserId};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -9,6 +8,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 
+use crate::InShop;
 use crate::StoreError;
 use crate::entities::customer_link;
 

@@ -1,6 +1,5 @@
 //! Customers and vehicles of one shop.
 
-use crate::InShop;
 use pitwall_domain::{CustomerId, ShopId, VehicleId};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
@@ -9,7 +8,7 @@ use sea_orm::{
 };
 
 use crate::entities::{customer, message, ticket, vehicle};
-use crate::{Page, PageRequest, StoreError, now};
+use crate::{InShop, Page, PageRequest, StoreError, now};
 
 pub use customer::Model as Customer;
 pub use vehicle::Model as Vehicle;
@@ -179,22 +178,21 @@ pub async fn merge(
     from: CustomerId,
     into: CustomerId,
 ) -> Result<(), StoreError> {
-    let s = shop.as_uuid();
     ticket::Entity::update_many()
         .col_expr(ticket::Column::CustomerId, Expr::value(into.as_uuid()))
-        .filter(ticket::Column::ShopId.eq(s))
+        .in_shop(shop)
         .filter(ticket::Column::CustomerId.eq(from.as_uuid()))
         .exec(db)
         .await?;
     vehicle::Entity::update_many()
         .col_expr(vehicle::Column::CustomerId, Expr::value(into.as_uuid()))
-        .filter(vehicle::Column::ShopId.eq(s))
+        .in_shop(shop)
         .filter(vehicle::Column::CustomerId.eq(from.as_uuid()))
         .exec(db)
         .await?;
     message::Entity::update_many()
         .col_expr(message::Column::CustomerId, Expr::value(into.as_uuid()))
-        .filter(message::Column::ShopId.eq(s))
+        .in_shop(shop)
         .filter(message::Column::CustomerId.eq(from.as_uuid()))
         .exec(db)
         .await?;
@@ -203,7 +201,7 @@ pub async fn merge(
     customer::Entity::update_many()
         .col_expr(customer::Column::MergedInto, Expr::value(into.as_uuid()))
         .col_expr(customer::Column::UpdatedAt, Expr::value(now()))
-        .filter(customer::Column::ShopId.eq(s))
+        .in_shop(shop)
         .filter(customer::Column::Id.eq(from.as_uuid()))
         .exec(db)
         .await?;

@@ -1,12 +1,11 @@
 //! A shop's inspection sheets. Every query takes the shop.
 
-use crate::InShop;
 use pitwall_domain::{InspectionTemplateId, ShopId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder};
 
 use crate::entities::inspection_template::{self, Entity as Templates};
-use crate::{StoreError, now};
+use crate::{InShop, StoreError, now};
 
 pub type InspectionTemplate = inspection_template::Model;
 

@@ -3,7 +3,6 @@
 //! A finding is its own row, written alone: two devices rating different
 //! items of one inspection never overwrite each other.
 
-use crate::InShop;
 use chrono::{DateTime, Utc};
 use pitwall_domain::{FindingId, InspectionId, ServiceId, ShopId, TicketId, UserId};
 use sea_orm::sea_query::Expr;
@@ -11,7 +10,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter,
 
 use crate::entities::inspection::{self, Entity as Inspections};
 use crate::entities::inspection_finding::{self, Entity as Findings};
-use crate::{StoreError, now};
+use crate::{InShop, StoreError, now};
 
 pub type Inspection = inspection::Model;
 pub type Finding = inspection_finding::Model;
@@ -318,7 +317,7 @@ pub async fn move_to(
         q = q.col_expr(inspection::Column::PublishedAt, Expr::value(Some(t)));
     }
     let res = q
-        .filter(inspection::Column::ShopId.eq(shop.as_uuid()))
+        .in_shop(shop)
         .filter(inspection::Column::Id.eq(id.as_uuid()))
         .filter(inspection::Column::Status.is_in(m.from.iter().copied()))
         .exec(db)

@@ -1,6 +1,5 @@
 //! Memberships (user × shop × role) and invitations, always within one shop.
 
-use crate::InShop;
 use chrono::{DateTime, Utc};
 use pitwall_domain::{Email, InvitationId, Role, ShopId, UserId};
 use sea_orm::{
@@ -10,7 +9,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entities::{invitation, membership, shop, user};
-use crate::{Page, PageRequest, StoreError, now};
+use crate::{InShop, Page, PageRequest, StoreError, now};
 
 pub use invitation::Model as Invitation;
 pub use membership::Model as Membership;

@@ -8,7 +8,6 @@
 //! delivery job's own writes (`claim`, `count_attempt`, `note_error`,
 //! `advance`) name the message it was given, whose row says whose it is.
 
-use crate::InShop;
 use chrono::{DateTime, Utc};
 use pitwall_domain::messaging::{Channel, Direction, MessageKind, MessageStatus};
 use pitwall_domain::{ConsentEventId, CustomerId, MessageId, ShopId, ThreadId, TicketId, UserId};
@@ -19,7 +18,7 @@ use sea_orm::{
 };
 
 use crate::entities::{consent_event, message, message_template, message_thread};
-use crate::{Page, PageRequest, StoreError, now};
+use crate::{InShop, Page, PageRequest, StoreError, now};
 
 pub use consent_event::Model as ConsentEvent;
 pub use message::Model as Message;
@@ -640,7 +639,7 @@ pub async fn set_thread_done(
             Expr::value(Option::<DateTime<Utc>>::None),
         );
     }
-    q.filter(message_thread::Column::ShopId.eq(shop.as_uuid()))
+    q.in_shop(shop)
         .filter(message_thread::Column::CustomerId.eq(customer.as_uuid()))
         .exec(db)
         .await?;

@@ -1,6 +1,5 @@
 //! The plan catalogue and per-shop feature overrides.
 
-use crate::InShop;
 use pitwall_domain::{Feature, ShopId, UserId};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
@@ -8,7 +7,7 @@ use sea_orm::{
 };
 
 use crate::entities::{feature_override, plan};
-use crate::{StoreError, now};
+use crate::{InShop, StoreError, now};
 
 pub use feature_override::Model as FeatureOverride;
 pub use plan::Model as PlanRow;

@@ -1,7 +1,6 @@
 //! A shop's vehicle statuses, in workflow order. Retired statuses stay in
 //! the table so that tickets and history that name them still read.
 
-use crate::InShop;
 use pitwall_domain::tickets::DEFAULT_STATUSES;
 use pitwall_domain::{ShopId, StatusId};
 use sea_orm::sea_query::Expr;
@@ -11,7 +10,7 @@ use sea_orm::{
 };
 
 use crate::entities::vehicle_status;
-use crate::{StoreError, now};
+use crate::{InShop, StoreError, now};
 
 pub use vehicle_status::Model as VehicleStatus;
 

@@ -1,6 +1,5 @@
 //! Tickets, their services and line items.
 
-use crate::InShop;
 use chrono::{DateTime, Utc};
 use pitwall_domain::{LineItemId, ServiceId, ShopId, StatusId, TicketId, UserId};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -10,7 +9,7 @@ use sea_orm::{
 };
 
 use crate::entities::{line_item, ticket, ticket_service};
-use crate::{Page, PageRequest, StoreError, now};
+use crate::{InShop, Page, PageRequest, StoreError, now};
 
 pub use line_item::Model as LineItem;
 pub use ticket::Model as Ticket;

@@ -1,6 +1,5 @@
 //! The shop's outgoing webhooks and the log of every delivery.
 
-use crate::InShop;
 use chrono::{DateTime, Utc};
 use pitwall_domain::{ShopId, UserId, WebhookDeliveryId, WebhookId};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -10,7 +9,7 @@ use sea_orm::{
 };
 
 use crate::entities::{shop_webhook, webhook_delivery};
-use crate::{StoreError, now};
+use crate::{InShop, StoreError, now};
 
 pub use shop_webhook::Model as Webhook;
 pub use webhook_delivery::Model as Delivery;

@@ -1,9 +1,9 @@
-use crate::timeline::Author;
 use pitwall_domain::tickets::ActorKind;
 use pitwall_domain::{TicketId, values};
 use pitwall_store::{activity, tickets};
 
 use super::{PosCtx, external_id, require_writable};
+use crate::timeline::Author;
 use crate::{App, Error, Problems, Result};
 
 pub struct CommentInput {

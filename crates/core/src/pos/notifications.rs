@@ -1,10 +1,10 @@
-use crate::timeline::Author;
 use chrono::{DateTime, Utc};
 use pitwall_domain::tickets::{ActorKind, NotificationKind};
 use pitwall_domain::{NotificationId, TicketId};
 use pitwall_store::{activity, tickets};
 
 use super::PosCtx;
+use crate::timeline::Author;
 use crate::{App, Error, Result};
 
 pub struct NotificationView {

@@ -1,10 +1,10 @@
-use crate::timeline::Author;
 use pitwall_domain::tickets::ActorKind;
 use pitwall_domain::{Permission, TicketId, values};
 use pitwall_store::activity;
 use serde_json::json;
 
 use super::ticket_in;
+use crate::timeline::Author;
 use crate::{App, Error, Result, ShopCtx};
 
 pub async fn add_comment(
