@@ -77,7 +77,7 @@ pub async fn ensure(app: &App) -> anyhow::Result<(ShopId, String)> {
     let pos = pitwall_core::pos::authenticate(app, &key.secret).await?;
     let ctx = owner_ctx(app, shop).await?;
     let existing =
-        pitwall_core::tickets::list(app, &ctx, no_filter(), PageRequest::first(1)).await?;
+        pitwall_core::tickets::list(app, &ctx, Default::default(), PageRequest::first(1)).await?;
     if existing.items.is_empty() {
         seed_tickets(app, &pos, &ctx).await?;
     }
@@ -355,7 +355,7 @@ async fn seed_tickets(
             .map(|s| pitwall_core::domain::StatusId::from_uuid(s.id))
     };
     let tickets =
-        pitwall_core::tickets::list(app, ctx, no_filter(), PageRequest::first(50)).await?;
+        pitwall_core::tickets::list(app, ctx, Default::default(), PageRequest::first(50)).await?;
     for (t, (label, minutes)) in tickets.items.iter().zip([
         ("Ready for pickup", None),
         ("Waiting for parts", Some(240)),
@@ -375,17 +375,6 @@ async fn seed_tickets(
         }
     }
     Ok(())
-}
-
-fn no_filter() -> pitwall_core::tickets::ListQuery<'static> {
-    pitwall_core::tickets::ListQuery {
-        q: None,
-        kind: None,
-        state: None,
-        status_id: None,
-        advisor_id: None,
-        technician_id: None,
-    }
 }
 
 /// The demo owner inside the demo shop, signed in the way staff sign in.

@@ -220,7 +220,7 @@ impl TicketsApi {
         let ctx = shop_ctx(&app, req, &auth).await?;
         let b = body.0;
         let id = TicketId::from_uuid(ticket_id.0);
-        approvals::record_by_staff(
+        let recorded = approvals::record_by_staff(
             &app,
             &ctx,
             id,
@@ -243,8 +243,7 @@ impl TicketsApi {
             },
         )
         .await?;
-        let v = tickets::current_view(&app, &ctx, id).await?;
-        Ok(Json(TicketOut::from(&v)))
+        Ok(Json(TicketOut::from(&recorded.ticket)))
     }
 
     // Listed here, beside the POST on the same path: poem-openapi keeps

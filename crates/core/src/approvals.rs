@@ -593,6 +593,13 @@ fn recompute(a: &Approval) -> String {
     .hash()
 }
 
+/// What recording an approval answers: the record (the pages open it) and
+/// the ticket as it is now (the API answers it).
+pub struct StaffApproval {
+    pub approval: Approval,
+    pub ticket: crate::tickets::TicketView,
+}
+
 /// Staff record an approval the customer gave in person (signed on the
 /// staff device) or by phone.
 pub async fn record_by_staff(
@@ -601,7 +608,7 @@ pub async fn record_by_staff(
     ticket: TicketId,
     method: &str,
     d: Decision,
-) -> Result<Approval> {
+) -> Result<StaffApproval> {
     app.require(ctx, Permission::ApprovalsRecord).await?;
     ctx.require_feature(Feature::Approvals)?;
     ctx.require_writable()?;
@@ -626,7 +633,11 @@ pub async fn record_by_staff(
         d,
     )
     .await?;
-    Ok(a)
+    let view = crate::tickets::view_after_change(app, ctx, ticket).await?;
+    Ok(StaffApproval {
+        approval: a,
+        ticket: view,
+    })
 }
 
 /// Staff saw the approval: the dashboard highlight goes.

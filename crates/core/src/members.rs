@@ -191,8 +191,6 @@ pub async fn preview_invitation(app: &App, token: &str) -> Result<InvitationPrev
     })
 }
 
-/// Accepts an invitation: creates the account (name and password) or, for an
-/// existing account, checks its password; then joins the shop and signs in.
 /// Makes a user a member of a shop with a role: the membership and the
 /// policy's role in the caller's transaction, so neither exists without the
 /// other. Callers refresh the policy after committing.
@@ -207,6 +205,8 @@ pub(crate) async fn join(
     Ok(())
 }
 
+/// Accepts an invitation: creates the account (name and password) or, for an
+/// existing account, checks its password; then joins the shop and signs in.
 pub async fn accept_invitation(
     app: &App,
     token: &str,

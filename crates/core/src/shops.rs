@@ -103,12 +103,7 @@ pub async fn create_shop(
         }
         (None, Some(hash)) => {
             let user_id = UserId::new();
-            let display = owner_email
-                .as_str()
-                .split('@')
-                .next()
-                .unwrap_or("Owner")
-                .to_owned();
+            let display = owner_email.local_part().to_owned();
             identity::insert_user(&txn, user_id, &owner_email, &display, Some(hash), None).await?;
             crate::members::join(&txn, shop_id, user_id, Role::Owner).await?;
             false
@@ -160,16 +155,11 @@ pub async fn add_staff(
     shops::get(&txn, shop)
         .await?
         .ok_or(Error::NotFound("shop"))?;
-    let user = match (existing, hash) {
-        (Some(u), _) => UserId::from_uuid(u.id),
-        (None, hash) => {
+    let user = match existing {
+        Some(u) => UserId::from_uuid(u.id),
+        None => {
             let id = UserId::new();
-            let name = email
-                .as_str()
-                .split('@')
-                .next()
-                .unwrap_or("Staff")
-                .to_owned();
+            let name = email.local_part().to_owned();
             identity::insert_user(&txn, id, &email, &name, hash, None).await?;
             id
         }
@@ -218,12 +208,7 @@ pub async fn create_platform_user(
         }
         None => {
             let id = UserId::new();
-            let name = email
-                .as_str()
-                .split('@')
-                .next()
-                .unwrap_or("Admin")
-                .to_owned();
+            let name = email.local_part().to_owned();
             identity::insert_user(&txn, id, &email, &name, Some(hash), Some(role)).await?;
             id
         }

@@ -46,6 +46,11 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+    /// The part before the `@` (never empty): the name a new account gets
+    /// until its owner sets one.
+    pub fn local_part(&self) -> &str {
+        self.0.split_once('@').map_or(self.0.as_str(), |(l, _)| l)
+    }
 }
 
 /// Personal data: never printed in full by `Debug`, so a stray `{:?}` in a log
@@ -145,6 +150,14 @@ pub fn optional_text(raw: Option<&str>, max: usize) -> Result<Option<String>, In
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_emails_local_part_names_a_new_account() {
+        assert_eq!(
+            Email::parse("Jo.Smith@example.com").unwrap().local_part(),
+            "jo.smith"
+        );
+    }
 
     #[test]
     fn email_is_normalised_and_checked() {

@@ -91,11 +91,7 @@ pub async fn search_at_scale(shops: usize, per_shop: usize, queries: usize) -> a
             &ctx,
             pitwall_core::tickets::ListQuery {
                 q: Some(&q),
-                kind: None,
-                state: None,
-                status_id: None,
-                advisor_id: None,
-                technician_id: None,
+                ..Default::default()
             },
             PageRequest::first(25),
         )

@@ -6,6 +6,8 @@ use super::{
 };
 use crate::{App, Error, Result, ShopCtx};
 
+/// What a ticket list asks for; the default is every ticket.
+#[derive(Default)]
 pub struct ListQuery<'a> {
     pub q: Option<&'a str>,
     pub kind: Option<&'a str>,
@@ -125,10 +127,14 @@ pub async fn require_ticket(app: &App, ctx: &ShopCtx, id: TicketId) -> Result<()
     ticket_in(&app.db, ctx, id).await.map(|_| ())
 }
 
-/// One ticket as the list shows it, as it is now (after a change made
-/// elsewhere, such as a staff-recorded approval).
-pub async fn current_view(app: &App, ctx: &ShopCtx, id: TicketId) -> Result<TicketView> {
-    app.require(ctx, Permission::TicketsView).await?;
+/// One ticket as the list shows it, as it is now: the answer of a use case
+/// that changed it (a staff-recorded approval). The caller has checked
+/// what the change needed.
+pub(crate) async fn view_after_change(
+    app: &App,
+    ctx: &ShopCtx,
+    id: TicketId,
+) -> Result<TicketView> {
     let ticket = ticket_in(&app.db, ctx, id).await?;
     let view = view(&app.db, ctx.shop_id(), ticket, app.config.clock.now()).await?;
     Ok(Contact::of(app, ctx).await.view(view))

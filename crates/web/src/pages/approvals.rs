@@ -254,9 +254,9 @@ pub(crate) async fn record(
             )
             .await;
             match result {
-                Ok(a) => Ok(render::redirect(&format!(
+                Ok(r) => Ok(render::redirect(&format!(
                     "/app/approvals/{}?ok=approval_recorded",
-                    a.id
+                    r.approval.id
                 ))),
                 Err(e) => {
                     refused(&e, &shop.layout, async |n| {
