@@ -18,7 +18,7 @@ const TABLES: &[&str] = &[
     "customer_links",
 ];
 
-async fn add_columns(
+pub(crate) async fn add_columns(
     m: &SchemaManager<'_>,
     t: &'static str,
     cols: Vec<ColumnDef>,
@@ -42,11 +42,16 @@ const IMMUTABLE_PG: &str = "CREATE TRIGGER approvals_never_edited BEFORE UPDATE 
 /// belong in every plan; outgoing webhooks in the top one.
 const PLAN_FEATURES: &[(&str, &str)] = &[("starter", "approvals"), ("premium", "webhooks")];
 
-async fn add_plan_features(m: &SchemaManager<'_>) -> Result<(), DbErr> {
+/// Adds features to plans as seeded (a plan an operator removed, or that
+/// already has the feature, is left as it is).
+pub(crate) async fn add_plan_features(
+    m: &SchemaManager<'_>,
+    plan_features: &[(&str, &str)],
+) -> Result<(), DbErr> {
     use sea_orm_migration::sea_orm::{ConnectionTrait, Statement};
     let db = m.get_connection();
     let backend = m.get_database_backend();
-    for (plan, feature) in PLAN_FEATURES {
+    for (plan, feature) in plan_features {
         let select = match backend {
             sea_orm_migration::sea_orm::DatabaseBackend::Postgres => {
                 "SELECT features FROM plans WHERE code = $1"
@@ -112,7 +117,7 @@ impl MigrationTrait for Migration {
             vec![ts_null("approved_at"), ts_null("approval_seen_at")],
         )
         .await?;
-        add_plan_features(m).await?;
+        add_plan_features(m, PLAN_FEATURES).await?;
 
         table(
             m,

@@ -26,6 +26,7 @@ pub mod ticket_models;
 pub mod tickets;
 pub mod upload;
 pub mod webhooks;
+pub mod workflow;
 
 use pitwall_core::App;
 use pitwall_domain::net::{ClientAddr, TrustedProxies};
@@ -46,6 +47,7 @@ pub type Apis = (
     inspections::InspectionsApi,
     inspections::InspectingApi,
     media::MediaApi,
+    workflow::WorkflowApi,
 );
 
 pub fn openapi(base_url: &str) -> OpenApiService<Apis, ()> {
@@ -62,6 +64,7 @@ pub fn openapi(base_url: &str) -> OpenApiService<Apis, ()> {
             inspections::InspectionsApi,
             inspections::InspectingApi,
             media::MediaApi,
+            workflow::WorkflowApi,
         ),
         "Pitwall API",
         env!("CARGO_PKG_VERSION"),

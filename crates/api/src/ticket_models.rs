@@ -517,6 +517,12 @@ pub struct TicketOut {
     /// Work was approved and no staff member has opened the ticket since
     /// (the dashboard's highlight).
     pub approval_unseen: bool,
+    /// The repair-order stage (staff only): `inspection`, `qualification`,
+    /// `awaiting_approval`, `in_work`, `completed` or `canceled`.
+    pub stage: String,
+    /// When the ticket entered its stage; null while it has never moved.
+    #[oai(nullable)]
+    pub stage_changed_at: Option<DateTime<Utc>>,
     /// Grows with every change the customer could see.
     pub version: i32,
     pub created_at: DateTime<Utc>,
@@ -589,6 +595,8 @@ impl From<&TicketView> for TicketOut {
             }),
             pos_updated_at: t.pos_updated_at,
             approval_unseen: v.approval_unseen(),
+            stage: v.stage.as_str().to_owned(),
+            stage_changed_at: t.stage_changed_at,
             version: t.version,
             created_at: t.created_at,
             updated_at: t.updated_at,

@@ -16,12 +16,14 @@ use pitwall_domain::approvals::{
     self as rules, ApprovalMethod, Canonical, FindingSnapshot, LineSnapshot, ServiceSnapshot,
 };
 use pitwall_domain::tickets::{ActorKind, NotificationKind, ServiceStatus, TimelineKind};
+use pitwall_domain::workflow::Trigger;
 use pitwall_domain::{
     ApprovalId, Feature, Permission, ServiceId, ShopId, TicketId, UserId, values,
 };
 use pitwall_store::approvals::{self as store, Approval};
 use pitwall_store::customer_links::CustomerLink;
 use pitwall_store::sea_orm::Set;
+use pitwall_store::workflow::MovedBy;
 use pitwall_store::{activity, tickets};
 use serde_json::json;
 
@@ -77,7 +79,7 @@ pub(crate) async fn record(
     ticket_id: TicketId,
     by: By<'_>,
     d: Decision,
-) -> Result<(Approval, bool)> {
+) -> Result<Recorded> {
     let shop = ShopId::from_uuid(shop_row.id);
     let (method, is_customer) = match &by {
         By::Customer { .. } => (ApprovalMethod::CustomerLink, true),
@@ -134,7 +136,11 @@ pub(crate) async fn record(
             .find(|a| a.ticket_version == shown)
             && same_decision(&prev, &approved_ids, &declined_ids)
         {
-            return Ok((prev, false));
+            return Ok(Recorded {
+                approval: prev,
+                new: false,
+                stage: None,
+            });
         }
         return Err(Error::TicketChanged {
             shown,
@@ -416,7 +422,7 @@ pub(crate) async fn record(
         )
         .await?;
     }
-    let announced = app.live.announce(vec![
+    let mut live = vec![
         crate::timeline::timeline_live(shop, ticket_id, event.id),
         LiveEvent {
             shop_id: shop.as_uuid(),
@@ -424,12 +430,51 @@ pub(crate) async fn record(
             kind: kind.as_str().into(),
             event_id: Some(event.id),
         },
-    ]);
+    ];
+    // Approved work goes to the workshop; a decline alone moves nothing.
+    let stage = if approved.is_empty() {
+        None
+    } else {
+        let by = match &by {
+            By::Customer { .. } => MovedBy {
+                kind: ActorKind::Customer.as_str(),
+                user: None,
+                name: Some(&signer),
+            },
+            By::Staff { user, name, .. } => MovedBy {
+                kind: ActorKind::Staff.as_str(),
+                user: Some(user.as_uuid()),
+                name: Some(name),
+            },
+        };
+        match crate::workflow::advance(&txn, shop, features, ticket_id, Trigger::WorkApproved, by)
+            .await?
+        {
+            Some((stage, more)) => {
+                live.extend(more);
+                Some(stage)
+            }
+            None => None,
+        }
+    };
+    let announced = app.live.announce(live);
     txn.commit().await?;
     app.live.after_commit(announced);
     app.jobs.nudge();
     tracing::info!(shop.id = %shop, ticket.id = %ticket_id, approval.id = %approval.id, method = %method, "approval recorded");
-    Ok((approval, true))
+    Ok(Recorded {
+        approval,
+        new: true,
+        stage,
+    })
+}
+
+/// What [`record`] did: the evidence record, whether it is new (not the
+/// same decision handed in again), and the stage the work moved to.
+pub(crate) struct Recorded {
+    pub approval: Approval,
+    pub new: bool,
+    pub stage: Option<pitwall_domain::workflow::Stage>,
 }
 
 fn same_decision(
@@ -620,7 +665,7 @@ pub async fn record_by_staff(
         Some(m @ (ApprovalMethod::InPerson | ApprovalMethod::Phone)) => m,
         _ => return Err(Error::invalid("method", "must be in_person or phone")),
     };
-    let (a, _) = record(
+    let recorded = record(
         app,
         &ctx.shop,
         &ctx.features,
@@ -633,9 +678,12 @@ pub async fn record_by_staff(
         d,
     )
     .await?;
+    if let Some(stage) = recorded.stage {
+        crate::workflow::status_for_stage(app, ctx, ticket, stage).await;
+    }
     let view = crate::tickets::view_after_change(app, ctx, ticket).await?;
     Ok(StaffApproval {
-        approval: a,
+        approval: recorded.approval,
         ticket: view,
     })
 }

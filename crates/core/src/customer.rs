@@ -317,7 +317,7 @@ pub async fn approve(
     }
     let ticket = TicketId::from_uuid(r.link.ticket_id);
     let address = visitor.address.to_string();
-    let (approval, new) = approvals::record(
+    let recorded = approvals::record(
         app,
         &r.shop,
         &r.features,
@@ -331,7 +331,7 @@ pub async fn approve(
     )
     .await?;
     let page = page(app, r.shop, &r.features, Some(r.link), ticket).await?;
-    Ok((page, approval, new))
+    Ok((page, recorded.approval, recorded.new))
 }
 
 /// The customer writes to the shop from the page: it joins the customer's

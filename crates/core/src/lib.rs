@@ -39,6 +39,7 @@ pub mod tickets;
 pub mod timeline;
 pub mod tokens;
 pub mod webhooks;
+pub mod workflow;
 
 pub use context::{Actor, App, CoreConfig, Secret, ShopCtx};
 pub use error::{Error, FieldError, Problems, Result};

@@ -19,6 +19,7 @@ pub mod shop;
 pub mod tickets;
 pub mod timer;
 pub mod values;
+pub mod workflow;
 
 pub use access::{Permission, PlatformRole, Role};
 pub use ids::*;

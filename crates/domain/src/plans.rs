@@ -22,6 +22,7 @@ string_enum!(
         OnlinePayments = "online_payments",
         MultiLocation = "multi_location",
         Webhooks = "webhooks",
+        RepairOrders = "repair_orders",
     }
 );
 
@@ -69,6 +70,7 @@ const PRO: &[Feature] = &[
     Approvals,
     CustomBranding,
     TechnicianView,
+    RepairOrders,
 ];
 
 /// The catalogue, cheapest first.
@@ -120,6 +122,7 @@ impl Feature {
             OnlinePayments => "Online invoice payment",
             MultiLocation => "Several locations",
             Webhooks => "Outgoing webhooks to your own systems",
+            RepairOrders => "Repair-order workflow: qualification, extensions, completion",
         }
     }
 }

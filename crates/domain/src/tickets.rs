@@ -77,6 +77,7 @@ string_enum!(
         InspectionSubmitted = "inspection_submitted",
         InspectionReturned = "inspection_returned",
         InspectionPublished = "inspection_published",
+        StageChanged = "stage_changed",
     }
 );
 

@@ -8,7 +8,11 @@ use pitwall_domain::messaging::{Channel, MessageKind, MessageStatus};
 use pitwall_domain::tickets::{ServiceStatus, TimerMode};
 
 use crate::StoreError;
-use crate::entities::{inspection_finding, message, ticket_service, vehicle_status};
+use pitwall_domain::workflow::Stage;
+
+use crate::entities::{
+    inspection_finding, message, stage_change, ticket, ticket_service, vehicle_status,
+};
 
 fn read<T>(column: &str, raw: &str, parse: fn(&str) -> Option<T>) -> Result<T, StoreError> {
     parse(raw).ok_or_else(|| StoreError::Corrupt(format!("{column} holds {raw:?}")))
@@ -29,6 +33,21 @@ impl message::Model {
 impl ticket_service::Model {
     pub fn status_value(&self) -> Result<ServiceStatus, StoreError> {
         read("ticket_services.status", &self.status, ServiceStatus::parse)
+    }
+}
+
+impl ticket::Model {
+    pub fn stage_value(&self) -> Result<Stage, StoreError> {
+        read("tickets.stage", &self.stage, Stage::parse)
+    }
+}
+
+impl stage_change::Model {
+    pub fn from_value(&self) -> Result<Stage, StoreError> {
+        read("stage_changes.from_stage", &self.from_stage, Stage::parse)
+    }
+    pub fn to_value(&self) -> Result<Stage, StoreError> {
+        read("stage_changes.to_stage", &self.to_stage, Stage::parse)
     }
 }
 

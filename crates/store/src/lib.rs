@@ -30,6 +30,7 @@ pub mod statuses;
 pub mod tenant;
 pub mod tickets;
 pub mod webhooks;
+pub mod workflow;
 
 pub use db::{Backend, Db, begin_write, connect, migrate_up};
 pub use error::StoreError;

@@ -70,6 +70,7 @@ tenant_tables!(
     shop_billing,
     shop_webhook,
     sms_overage_report,
+    stage_change,
     status_change,
     ticket,
     ticket_comment,
@@ -78,6 +79,7 @@ tenant_tables!(
     vehicle,
     vehicle_status,
     webhook_delivery,
+    workflow_setting,
 );
 
 #[cfg(test)]

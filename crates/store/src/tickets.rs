@@ -91,6 +91,8 @@ pub async fn insert(
         reply_read_at: Set(None),
         approved_at: Set(None),
         approval_seen_at: Set(None),
+        stage: Set(pitwall_domain::workflow::Stage::FIRST.as_str().to_owned()),
+        stage_changed_at: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
     }

@@ -9,6 +9,7 @@ use chrono::Utc;
 use pitwall_domain::findings::{self as rules, InspectionStatus};
 use pitwall_domain::messaging::Channel;
 use pitwall_domain::tickets::{ActorKind, NotificationKind, TimelineKind};
+use pitwall_domain::workflow::{Stage, Trigger};
 use pitwall_domain::{InspectionId, Permission, StatusId, TicketId, values};
 use pitwall_store::inspections::{self as store, Move};
 use pitwall_store::{activity, tickets};
@@ -16,7 +17,7 @@ use serde_json::json;
 
 use super::{InspectionView, load, load_to_change, may, not_editable, with_media};
 use crate::links::{self, Issued};
-use crate::{App, Error, FieldError, Result, ShopCtx};
+use crate::{App, Error, FieldError, Result, ShopCtx, workflow};
 
 fn moved_elsewhere(now: InspectionStatus) -> Error {
     Error::Conflict {
@@ -50,6 +51,30 @@ async fn record(
         ticket,
         event.id,
     )])
+}
+
+/// The repair-order move `trigger` makes (when the shop has the workflow),
+/// its live events added to `live`.
+async fn advance(
+    txn: &impl pitwall_store::sea_orm::ConnectionTrait,
+    ctx: &ShopCtx,
+    ticket: TicketId,
+    trigger: Trigger,
+    live: &mut Vec<crate::live::LiveEvent>,
+) -> Result<Option<Stage>> {
+    let moved = workflow::advance(
+        txn,
+        ctx.shop_id(),
+        &ctx.features,
+        ticket,
+        trigger,
+        workflow::staff(ctx),
+    )
+    .await?;
+    Ok(moved.map(|(stage, more)| {
+        live.extend(more);
+        stage
+    }))
 }
 
 /// The technician hands the inspection in (`inspections.edit`). Refused
@@ -98,7 +123,7 @@ pub async fn submit(app: &App, ctx: &ShopCtx, id: InspectionId) -> Result<Inspec
         return Err(moved_elsewhere(current.status));
     }
     let ticket = TicketId::from_uuid(current.row.ticket_id);
-    let live = record(
+    let mut live = record(
         &txn,
         ctx,
         ticket,
@@ -106,10 +131,14 @@ pub async fn submit(app: &App, ctx: &ShopCtx, id: InspectionId) -> Result<Inspec
         json!({ "inspection_id": id, "name": current.row.name }),
     )
     .await?;
+    let stage = advance(&txn, ctx, ticket, Trigger::InspectionSubmitted, &mut live).await?;
     let view = load(&txn, ctx, id).await?;
     let announced = app.live.announce(live);
     txn.commit().await?;
     app.live.after_commit(announced);
+    if let Some(stage) = stage {
+        workflow::status_for_stage(app, ctx, ticket, stage).await;
+    }
     Ok(view)
 }
 
@@ -234,7 +263,7 @@ pub async fn publish(
         current.findings.iter().filter(|f| f.condition == c).count()
     };
     use pitwall_domain::inspections::Condition::{Good, NeedsAttention, Urgent};
-    let live = record(
+    let mut live = record(
         &txn,
         ctx,
         ticket,
@@ -290,12 +319,16 @@ pub async fn publish(
         )
         .await?;
     }
+    let stage = advance(&txn, ctx, ticket, Trigger::RecommendationsSent, &mut live).await?;
     let view = load(&txn, ctx, id).await?;
     let announced = app.live.announce(live);
     txn.commit().await?;
     app.live.after_commit(announced);
     tracing::info!(shop.id = %shop, inspection.id = %id, "inspection published");
     status_on_publish(app, ctx, ticket).await;
+    if let Some(stage) = stage {
+        workflow::status_for_stage(app, ctx, ticket, stage).await;
+    }
     Ok((view, issued))
 }
 

@@ -18,6 +18,8 @@ pub struct TicketView {
     pub advisor: Option<Person>,
     pub technician: Option<Person>,
     pub timer: Option<TimerState>,
+    /// The repair-order stage, read once (staff only).
+    pub stage: pitwall_domain::workflow::Stage,
 }
 
 impl TicketView {
@@ -175,6 +177,7 @@ pub(super) async fn view_with(
             })
     };
     Ok(TicketView {
+        stage: ticket.stage_value()?,
         advisor: person_of(ticket.advisor_id),
         technician: person_of(ticket.technician_id),
         ticket,
@@ -253,11 +256,11 @@ pub async fn views(
             line_items,
         });
     }
-    Ok(list
-        .into_iter()
+    list.into_iter()
         .map(|ticket| {
             let status = ticket.status_id.and_then(|s| all_statuses.get(&s)).cloned();
-            TicketView {
+            Ok(TicketView {
+                stage: ticket.stage_value()?,
                 customer: ticket.customer_id.and_then(|c| customers.get(&c)).cloned(),
                 vehicle: ticket.vehicle_id.and_then(|v| vehicles.get(&v)).cloned(),
                 advisor: ticket.advisor_id.and_then(|p| people.get(&p)).cloned(),
@@ -266,9 +269,9 @@ pub async fn views(
                 timer: timer_of(&ticket, status.as_ref(), now),
                 status,
                 ticket,
-            }
+            })
         })
-        .collect())
+        .collect()
 }
 
 pub fn timer_of(

@@ -31,6 +31,9 @@ pub struct Model {
     pub reply_read_at: Option<DateTimeUtc>,
     pub approved_at: Option<DateTimeUtc>,
     pub approval_seen_at: Option<DateTimeUtc>,
+    /// The repair-order stage (staff only); see `pitwall_domain::workflow`.
+    pub stage: String,
+    pub stage_changed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -5,7 +5,8 @@
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use minijinja::{Value, context};
-use pitwall_core::domain::{CustomerId, StatusId, TicketId, UserId};
+use pitwall_core::domain::workflow::Stage;
+use pitwall_core::domain::{CustomerId, Feature, StatusId, TicketId, UserId};
 use pitwall_core::model::PageRequest;
 use pitwall_core::streams::Told;
 use pitwall_core::tickets::{self, TicketView};
@@ -26,6 +27,11 @@ pub(super) fn local(shop: &InShop, t: DateTime<Utc>) -> String {
 
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A stage as staff read it ("awaiting approval").
+fn stage_label(s: Stage) -> String {
+    s.as_str().replace('_', " ")
 }
 
 /// A ticket as the templates read it.
@@ -56,6 +62,11 @@ fn ticket_value(shop: &InShop, v: &TicketView) -> Value {
         promised => t.promised_at.map(|p| local(shop, p)),
         promised_input => t.promised_at.map(|p| p.with_timezone(&shop_tz(shop)).format("%Y-%m-%dT%H:%M").to_string()),
         approval_unseen => v.approval_unseen(),
+        stage => v.stage.as_str(),
+        stage_label => stage_label(v.stage),
+        stage_moves => v.stage.next_moves().into_iter().map(|s| context! {
+            value => s.as_str(), label => stage_label(s),
+        }).collect::<Vec<_>>(),
         subtotal => money(t.subtotal, cur),
         tax => money(t.tax, cur),
         total => money(t.total, cur),
@@ -378,6 +389,7 @@ pub(super) async fn ticket_page_with(
         may_set_status => app.may(&shop.ctx, pitwall_core::domain::Permission::TicketsStatusSet).await,
         may_comment => app.may(&shop.ctx, pitwall_core::domain::Permission::TicketsComment).await,
         may_edit => app.may(&shop.ctx, pitwall_core::domain::Permission::TicketsEdit).await,
+        repair_orders => shop.ctx.features.has(Feature::RepairOrders),
         may_message => app.may(&shop.ctx, pitwall_core::domain::Permission::MessagesSend).await,
         issued,
         ..context! { ..care, ..notice.with(&shop.layout) }
@@ -401,6 +413,13 @@ fn timeline_detail(kind: &str, data: &str) -> String {
             v["to"]["label"].as_str().unwrap_or_default()
         ),
         "pos_push" => format!("POS {} ticket {}", s("outcome"), s("number")),
+        "stage_changed" => {
+            let moved = format!("{} → {}", s("from"), s("to")).replace('_', " ");
+            match v["reason"].as_str() {
+                Some(why) => format!("{moved}: {why}"),
+                None => moved,
+            }
+        }
         "message_queued" => format!("{} queued", s("channel").to_uppercase()),
         "work_approved" => {
             let titles: Vec<&str> = v["approved"]
@@ -526,6 +545,40 @@ pub(crate) async fn set_status(
             finish(
                 result,
                 &back_to(&form, id, "status"),
+                &shop.layout,
+                async |n| ticket_page(&app, &shop, id, n, false).await,
+            )
+            .await
+        }
+        .await,
+    )
+}
+
+#[handler]
+pub(crate) async fn set_stage(
+    app: Data<&App>,
+    req: &Request,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Response {
+    respond(
+        async {
+            let (shop, id) = posted_ticket(&app, req, &form, &id).await?;
+            let reason = form.get("reason");
+            let result = pitwall_core::workflow::move_stage(
+                &app,
+                &shop.ctx,
+                id,
+                pitwall_core::workflow::StageRequest {
+                    stage: form.get("stage"),
+                    reason: Some(reason),
+                    ticket_version: form.get("ticket_version").parse().ok(),
+                },
+            )
+            .await;
+            finish(
+                result,
+                &back_to(&form, id, "stage"),
                 &shop.layout,
                 async |n| ticket_page(&app, &shop, id, n, false).await,
             )

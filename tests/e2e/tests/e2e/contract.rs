@@ -156,6 +156,7 @@ async fn snapshot(t: &TestApp, token: &str) -> BTreeMap<&'static str, Value> {
         ("webhooks", "/api/v1/webhooks"),
         ("inspection_templates", "/api/v1/inspection-templates"),
         ("inspection_settings", "/api/v1/inspection-settings"),
+        ("workflow_settings", "/api/v1/workflow-settings"),
     ] {
         m.insert(k, without_use_times(t.get(path, token).await.1));
     }

@@ -16,3 +16,4 @@ mod pages;
 mod responses;
 mod story;
 mod tickets;
+mod workflow;

@@ -855,6 +855,59 @@ both_backends!(
         )
         .await;
 
+        // The repair-order workflow: the inspection moved the stage by
+        // itself; a forbidden move, a bad one, an allowed one; settings.
+        let moves = w
+            .get(&format!("/api/v1/tickets/{ticket}/stage-history"), owner)
+            .await;
+        let last = moves["items"].as_array().and_then(|m| m.last()).cloned();
+        assert_eq!(
+            last.map(|m| m["to"].clone()),
+            Some(json!("awaiting_approval")),
+            "{moves}"
+        );
+        w.call(
+            "PUT",
+            &format!("/api/v1/tickets/{ticket}/stage"),
+            Some(owner),
+            Some(json!({"stage": "completed"})),
+            StatusCode::CONFLICT,
+        )
+        .await;
+        w.call(
+            "PUT",
+            &format!("/api/v1/tickets/{ticket}/stage"),
+            Some(owner),
+            Some(json!({"stage": "done"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        w.send(
+            "PUT",
+            &format!("/api/v1/tickets/{ticket}/stage"),
+            owner,
+            json!({"stage": "in_work", "reason": null, "ticket_version": null}),
+        )
+        .await;
+        w.get("/api/v1/workflow-settings", owner).await;
+        w.send(
+            "PUT",
+            "/api/v1/workflow-settings",
+            owner,
+            json!({"qualification_minutes": 30, "parts_minutes": null,
+                   "approval_reminder_minutes": 240,
+                   "stage_statuses": {"in_work": id(&statuses["items"][0])}}),
+        )
+        .await;
+        w.call(
+            "PUT",
+            "/api/v1/workflow-settings",
+            Some(owner),
+            Some(json!({"qualification_minutes": 0})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+
         // The admin API.
         w.get("/api/admin/v1/shops?limit=5", admin).await;
         let created = w

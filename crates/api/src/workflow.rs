@@ -1,0 +1,245 @@
+//! The repair-order workflow (`/api/v1`, plan feature `repair_orders`): a
+//! ticket's staff-only stage and the shop's workflow settings. The use
+//! cases are `pitwall_core::workflow`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use pitwall_core::App;
+use pitwall_core::domain::TicketId;
+use pitwall_core::workflow::{self, StageChange, StageRequest, WorkflowSettings};
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi, Tags};
+use serde::Deserialize;
+
+use crate::auth::{UserToken, shop_ctx};
+use crate::body::JsonBody;
+use crate::error::ApiResult;
+use crate::ticket_models::TicketOut;
+
+#[derive(Tags)]
+pub enum WorkflowTags {
+    /// The repair-order workflow: stages between technician, parts,
+    /// advisor and customer, and the shop's targets for each hand-off.
+    Workflow,
+}
+
+pub struct WorkflowApi;
+
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetStageRequest {
+    /// `inspection`, `qualification`, `awaiting_approval`, `in_work`,
+    /// `completed` or `canceled`.
+    pub stage: String,
+    /// Why; required to cancel.
+    #[serde(default)]
+    #[oai(nullable)]
+    pub reason: Option<String>,
+    /// The ticket version your screen showed; a different one answers 409
+    /// `ticket_changed`.
+    #[serde(default)]
+    #[oai(nullable)]
+    pub ticket_version: Option<i32>,
+}
+
+/// One move of a ticket's stage.
+#[derive(Debug, Clone, Object)]
+pub struct StageChangeOut {
+    pub id: uuid::Uuid,
+    pub from: String,
+    pub to: String,
+    #[oai(nullable)]
+    pub reason: Option<String>,
+    /// `staff`, `customer` or `system`.
+    pub actor_kind: String,
+    /// The staff member, when staff moved it.
+    #[oai(nullable)]
+    pub actor_id: Option<uuid::Uuid>,
+    #[oai(nullable)]
+    pub actor_name: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl From<&StageChange> for StageChangeOut {
+    fn from(c: &StageChange) -> Self {
+        StageChangeOut {
+            id: c.id,
+            from: c.from_stage.clone(),
+            to: c.to_stage.clone(),
+            reason: c.reason.clone(),
+            actor_kind: c.actor_kind.clone(),
+            actor_id: c.changed_by,
+            actor_name: c.actor_name.clone(),
+            at: c.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct SetStageResponse {
+    pub change: StageChangeOut,
+    pub ticket: TicketOut,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct StageHistory {
+    /// Oldest first.
+    pub items: Vec<StageChangeOut>,
+}
+
+/// The shop's workflow settings. Minutes are targets for a hand-off
+/// (null: none), from 1 to 10080.
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowSettingsIo {
+    /// How long findings may wait for parts and the advisor.
+    #[serde(default)]
+    #[oai(nullable)]
+    pub qualification_minutes: Option<i32>,
+    /// How long approved work may wait for its parts.
+    #[serde(default)]
+    #[oai(nullable)]
+    pub parts_minutes: Option<i32>,
+    /// When an unanswered approval request reminds the customer.
+    #[serde(default)]
+    #[oai(nullable)]
+    pub approval_reminder_minutes: Option<i32>,
+    /// Stage name → the vehicle status (id) a ticket gets when it enters
+    /// that stage, so the customer sees progress without staff setting
+    /// both. Stages left out set none.
+    #[serde(default)]
+    #[oai(default)]
+    pub stage_statuses: BTreeMap<String, uuid::Uuid>,
+}
+
+impl From<WorkflowSettings> for WorkflowSettingsIo {
+    fn from(s: WorkflowSettings) -> Self {
+        WorkflowSettingsIo {
+            qualification_minutes: s.qualification_minutes,
+            parts_minutes: s.parts_minutes,
+            approval_reminder_minutes: s.approval_reminder_minutes,
+            stage_statuses: s
+                .stage_statuses
+                .into_iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v.as_uuid()))
+                .collect(),
+        }
+    }
+}
+
+#[OpenApi(prefix_path = "/api/v1")]
+impl WorkflowApi {
+    /// Move the ticket's stage (`tickets.edit`). Forward one step at a
+    /// time; back from `qualification` to `inspection` and from `in_work`
+    /// to `qualification`; to `canceled` from any stage with a `reason`. A
+    /// move the workflow forbids answers 409 `conflict` naming `stage`.
+    /// The move is in the ticket's stage history and on its timeline
+    /// (`stage_changed`); a status the shop mapped to the stage is set too.
+    #[oai(
+        path = "/tickets/:ticket_id/stage",
+        method = "put",
+        tag = "WorkflowTags::Workflow",
+        operation_id = "set_ticket_stage"
+    )]
+    async fn set_stage(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+        ticket_id: Path<uuid::Uuid>,
+        body: JsonBody<SetStageRequest>,
+    ) -> ApiResult<SetStageResponse> {
+        let ctx = shop_ctx(&app, req, &auth).await?;
+        let b = body.0;
+        let moved = workflow::move_stage(
+            &app,
+            &ctx,
+            TicketId::from_uuid(ticket_id.0),
+            StageRequest {
+                stage: &b.stage,
+                reason: b.reason.as_deref(),
+                ticket_version: b.ticket_version,
+            },
+        )
+        .await?;
+        Ok(Json(SetStageResponse {
+            change: StageChangeOut::from(&moved.change),
+            ticket: TicketOut::from(&moved.ticket),
+        }))
+    }
+
+    /// Every move of the ticket's stage, oldest first: who, when, from,
+    /// to, why.
+    #[oai(
+        path = "/tickets/:ticket_id/stage-history",
+        method = "get",
+        tag = "WorkflowTags::Workflow",
+        operation_id = "list_ticket_stage_history"
+    )]
+    async fn stage_history(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+        ticket_id: Path<uuid::Uuid>,
+    ) -> ApiResult<StageHistory> {
+        let ctx = shop_ctx(&app, req, &auth).await?;
+        let list = workflow::history(&app, &ctx, TicketId::from_uuid(ticket_id.0)).await?;
+        Ok(Json(StageHistory {
+            items: list.iter().map(StageChangeOut::from).collect(),
+        }))
+    }
+
+    /// The shop's workflow settings.
+    #[oai(
+        path = "/workflow-settings",
+        method = "get",
+        tag = "WorkflowTags::Workflow",
+        operation_id = "get_workflow_settings"
+    )]
+    async fn get_settings(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+    ) -> ApiResult<WorkflowSettingsIo> {
+        let ctx = shop_ctx(&app, req, &auth).await?;
+        Ok(Json(workflow::settings(&app, &ctx).await?.into()))
+    }
+
+    /// Replace the shop's workflow settings (`shop.settings.manage`). Each
+    /// problem is named (`qualification_minutes`,
+    /// `stage_statuses/{stage}`...); nothing is saved while any remains.
+    #[oai(
+        path = "/workflow-settings",
+        method = "put",
+        tag = "WorkflowTags::Workflow",
+        operation_id = "update_workflow_settings"
+    )]
+    async fn put_settings(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+        body: JsonBody<WorkflowSettingsIo>,
+    ) -> ApiResult<WorkflowSettingsIo> {
+        let ctx = shop_ctx(&app, req, &auth).await?;
+        let b = body.0;
+        let saved = workflow::save_settings(
+            &app,
+            &ctx,
+            workflow::WorkflowSettingsInput {
+                qualification_minutes: b.qualification_minutes,
+                parts_minutes: b.parts_minutes,
+                approval_reminder_minutes: b.approval_reminder_minutes,
+                stage_statuses: b.stage_statuses,
+            },
+        )
+        .await?;
+        Ok(Json(saved.into()))
+    }
+}

@@ -1,0 +1,580 @@
+//! The repair-order workflow on both databases: the stage rules through the
+//! API (every forbidden move refused naming `stage`, bad input named with
+//! nothing written, the plan gate and the permission), the moves the
+//! workflow makes by itself (inspection submitted, published, approved by
+//! the customer or by staff), the history and the timeline, and the
+//! shop's settings with a stage that sets a vehicle status.
+
+use pitwall_core::domain::Role;
+use pitwall_testkit::{StatusCode, TestApp, both_backends};
+use serde_json::{Value, json};
+
+const SIGNATURE: &str = "data:image/png;base64,iVBORw0KGgpzaWduYXR1cmU=";
+
+/// A ticket pushed by the POS with two services; the ticket id.
+async fn pushed(t: &TestApp, owner: &str, ext: &str) -> String {
+    let key = t.pos_key(owner).await;
+    let (s, b) = t
+        .call(
+            "PUT",
+            &format!("/api/pos/v1/tickets/{ext}"),
+            Some(&key),
+            Some(json!({
+                "kind": "estimate", "number": ext, "pos_updated_at": "2026-11-23T10:00:00Z",
+                "customer": {"external_id": format!("c-{ext}"), "first_name": "Ana", "last_name": "Lopez",
+                             "phone": "(512) 555-0142", "email": "ana@example.test"},
+                "services": [
+                    {"external_id": "s1", "title": "Brake pads", "status": "pending",
+                     "line_items": [{"kind": "labor", "description": "Pads", "quantity": 1, "unit_price": 10000, "taxable": true}]},
+                    {"external_id": "s2", "title": "Wipers", "status": "pending",
+                     "line_items": [{"kind": "part", "description": "Blades", "quantity": 2, "unit_price": 1500, "taxable": true}]}],
+            })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    b["ticket"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn stage_of(t: &TestApp, token: &str, ticket: &str) -> Value {
+    let (s, b) = t.get(&format!("/api/v1/tickets/{ticket}"), token).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b["ticket"]["stage"].clone()
+}
+
+async fn put_stage(t: &TestApp, token: &str, ticket: &str, body: Value) -> (StatusCode, Value) {
+    t.call(
+        "PUT",
+        &format!("/api/v1/tickets/{ticket}/stage"),
+        Some(token),
+        Some(body),
+    )
+    .await
+}
+
+async fn history(t: &TestApp, token: &str, ticket: &str) -> Vec<Value> {
+    let (s, b) = t
+        .get(&format!("/api/v1/tickets/{ticket}/stage-history"), token)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b["items"].as_array().unwrap().clone()
+}
+
+fn moves(h: &[Value]) -> Vec<(String, String)> {
+    h.iter()
+        .map(|m| {
+            (
+                m["from"].as_str().unwrap().to_owned(),
+                m["to"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn timeline_kinds(t: &TestApp, token: &str, ticket: &str) -> Vec<Value> {
+    let (s, b) = t
+        .get(&format!("/api/v1/tickets/{ticket}/timeline"), token)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "stage_changed")
+        .cloned()
+        .collect()
+}
+
+both_backends!(
+    stages_move_only_as_the_workflow_allows_and_every_move_is_recorded,
+    async |t: &TestApp| {
+        let (shop, owner) = t.shop("stages", "pro").await;
+        let ticket = pushed(t, &owner, "R-1").await;
+        assert_eq!(stage_of(t, &owner, &ticket).await, "inspection");
+
+        // Bad input: each named, nothing moves.
+        for (body, field) in [
+            (json!({"stage": "flying"}), "stage"),
+            (json!({}), "stage"),
+            (json!({"stage": 3}), "stage"),
+            (json!({"stage": "canceled"}), "reason"),
+            (json!({"stage": "canceled", "reason": "   "}), "reason"),
+            (
+                json!({"stage": "qualification", "reason": "x".repeat(501)}),
+                "reason",
+            ),
+            (json!({"stage": "qualification", "colour": "red"}), "colour"),
+            (
+                json!({"stage": "qualification", "ticket_version": "one"}),
+                "ticket_version",
+            ),
+        ] {
+            let (s, b) = put_stage(t, &owner, &ticket, body.clone()).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {b}");
+            assert_eq!(b["field"], field, "{body}: {b}");
+        }
+        assert_eq!(stage_of(t, &owner, &ticket).await, "inspection");
+        assert!(history(t, &owner, &ticket).await.is_empty());
+
+        // Forbidden moves: 409 naming the stage, saying where it may go.
+        for to in ["awaiting_approval", "in_work", "completed", "inspection"] {
+            let (s, b) = put_stage(t, &owner, &ticket, json!({"stage": to})).await;
+            assert_eq!(s, StatusCode::CONFLICT, "{to}: {b}");
+            assert_eq!(b["code"], "conflict");
+            assert_eq!(b["field"], "stage");
+        }
+        let (_, b) = put_stage(t, &owner, &ticket, json!({"stage": "completed"})).await;
+        assert!(
+            b["message"]
+                .as_str()
+                .unwrap()
+                .contains("qualification, canceled"),
+            "{b}"
+        );
+
+        // A decision made on an old screen is refused as such.
+        let (_, detail) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
+        let version = detail["ticket"]["version"].as_i64().unwrap();
+        let (s, b) = put_stage(
+            t,
+            &owner,
+            &ticket,
+            json!({"stage": "qualification", "ticket_version": version - 1}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{b}");
+        assert_eq!(b["code"], "ticket_changed");
+        assert!(history(t, &owner, &ticket).await.is_empty());
+
+        // The whole way, with the two moves back.
+        let way = [
+            ("qualification", None),
+            ("inspection", Some("Photo of the pads is blurred")),
+            ("qualification", None),
+            ("awaiting_approval", None),
+            ("in_work", None),
+            ("qualification", Some("Found a torn boot")),
+            ("awaiting_approval", None),
+            ("in_work", None),
+            ("completed", None),
+        ];
+        for (to, reason) in way {
+            let (s, b) = put_stage(
+                t,
+                &owner,
+                &ticket,
+                json!({"stage": to, "reason": reason, "ticket_version": version}),
+            )
+            .await;
+            assert_eq!(s, StatusCode::OK, "{to}: {b}");
+            assert_eq!(b["ticket"]["stage"], to);
+            assert_eq!(b["change"]["to"], to);
+            assert_eq!(b["change"]["actor_kind"], "staff");
+            // Staff-only: what the customer sees did not change.
+            assert_eq!(b["ticket"]["version"], version, "{b}");
+        }
+        let (s, b) = put_stage(t, &owner, &ticket, json!({"stage": "in_work"})).await;
+        assert_eq!(
+            s,
+            StatusCode::CONFLICT,
+            "completed work does not reopen: {b}"
+        );
+        let (s, b) = put_stage(
+            t,
+            &owner,
+            &ticket,
+            json!({"stage": "canceled", "reason": "Customer took the car"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        for to in ["inspection", "completed", "canceled"] {
+            let (s, b) =
+                put_stage(t, &owner, &ticket, json!({"stage": to, "reason": "again"})).await;
+            assert_eq!(s, StatusCode::CONFLICT, "{to}: {b}");
+            assert_eq!(b["field"], "stage");
+        }
+
+        let h = history(t, &owner, &ticket).await;
+        let mut expected: Vec<(String, String)> = Vec::new();
+        let mut from = "inspection".to_owned();
+        for (to, _) in way.iter().chain([("canceled", None)].iter()) {
+            expected.push((from.clone(), (*to).to_owned()));
+            from = (*to).to_owned();
+        }
+        assert_eq!(moves(&h), expected);
+        assert_eq!(h[1]["reason"], "Photo of the pads is blurred");
+        assert_eq!(h[9]["reason"], "Customer took the car");
+        assert!(
+            h.iter()
+                .all(|m| m["actor_name"].is_string() && m["actor_id"].is_string())
+        );
+        let events = timeline_kinds(t, &owner, &ticket).await;
+        assert_eq!(events.len(), h.len(), "one timeline entry per move");
+
+        // Roles: a technician (no tickets.edit) may not move it by hand.
+        let other = pushed(t, &owner, "R-2").await;
+        let (_, tech) = t.member(shop, "tech@stages.test", Role::Technician).await;
+        let (s, b) = put_stage(t, &tech, &other, json!({"stage": "qualification"})).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+        assert_eq!(stage_of(t, &owner, &other).await, "inspection");
+        // The technician reads the stage and its history.
+        assert_eq!(stage_of(t, &tech, &other).await, "inspection");
+        assert!(history(t, &tech, &other).await.is_empty());
+
+        // The plan: Starter has no repair-order workflow.
+        let (_, starter) = t.shop("stages-starter", "starter").await;
+        let cheap = pushed(t, &starter, "S-1").await;
+        let (s, b) = put_stage(t, &starter, &cheap, json!({"stage": "qualification"})).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+        assert_eq!(b["code"], "feature_not_in_plan");
+        assert!(
+            b["message"].as_str().unwrap().contains("repair_orders")
+                || b["feature"] == "repair_orders",
+            "{b}"
+        );
+
+        // Another shop's ticket is not found, moved or listed, whatever
+        // the body says.
+        let (_, other_owner) = t.shop("stages-other", "premium").await;
+        for body in [
+            json!({"stage": "qualification"}),
+            json!({"stage": "nowhere"}),
+        ] {
+            let (s, b) = put_stage(t, &other_owner, &other, body).await;
+            assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
+        }
+        let (s, _) = t
+            .get(
+                &format!("/api/v1/tickets/{other}/stage-history"),
+                &other_owner,
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(stage_of(t, &owner, &other).await, "inspection");
+    }
+);
+
+fn quick_sheet() -> Value {
+    json!({"name": "Quick", "sections": [
+        {"name": "Brakes", "items": [
+            {"key": "pads", "label": "Brake pads", "kind": "condition", "photo": "never"}]}]})
+}
+
+both_backends!(
+    the_workflow_moves_by_itself_on_inspection_publication_and_approval,
+    async |t: &TestApp| {
+        let (shop, owner) = t.shop("auto-moves", "premium").await;
+        let (_, tech) = t
+            .member(shop, "tech@auto-moves.test", Role::Technician)
+            .await;
+        let ticket = pushed(t, &owner, "A-1").await;
+        let (s, sheet) = t
+            .post("/api/v1/inspection-templates", &owner, quick_sheet())
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{sheet}");
+        let (s, insp) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket}/inspections"),
+                &tech,
+                json!({"template_id": sheet["id"]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{insp}");
+        let insp = insp["id"].as_str().unwrap().to_owned();
+        let (s, b) = t
+            .call(
+                "PUT",
+                &format!("/api/v1/inspections/{insp}/findings/pads"),
+                Some(&tech),
+                Some(json!({"condition": "urgent", "customer_note": "Worn to 2 mm"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+
+        // The technician submits: parts and the advisor qualify.
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/inspections/{insp}/submit"),
+                &tech,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(stage_of(t, &owner, &ticket).await, "qualification");
+        // The advisor publishes: the customer decides.
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/inspections/{insp}/publish"),
+                &owner,
+                json!({"send": null}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(stage_of(t, &owner, &ticket).await, "awaiting_approval");
+
+        // The customer's approval sends the work to the workshop.
+        let (s, issued) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket}/customer-links"),
+                &owner,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{issued}");
+        let token = issued["url"]
+            .as_str()
+            .unwrap()
+            .rsplit("/c/")
+            .next()
+            .unwrap()
+            .to_owned();
+        let (s, v) = t
+            .call(
+                "GET",
+                &format!("/api/customer/v1/links/{token}"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (s, b) = t
+            .call(
+                "POST",
+                &format!("/api/customer/v1/links/{token}/approval"),
+                None,
+                Some(json!({"approved_service_ids": [v["services"][0]["id"]],
+                            "declined_service_ids": [v["services"][1]["id"]],
+                            "signer_name": "Ana Lopez", "signature": SIGNATURE,
+                            "ticket_version": v["ticket_version"]})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        assert_eq!(stage_of(t, &owner, &ticket).await, "in_work");
+
+        let h = history(t, &owner, &ticket).await;
+        assert_eq!(
+            moves(&h),
+            [
+                ("inspection".into(), "qualification".into()),
+                ("qualification".into(), "awaiting_approval".into()),
+                ("awaiting_approval".into(), "in_work".into()),
+            ]
+        );
+        assert_eq!(h[0]["actor_kind"], "staff");
+        assert_eq!(
+            h[0]["actor_name"],
+            "tech@auto-moves.test".split('@').next().unwrap()
+        );
+        assert_eq!(h[2]["actor_kind"], "customer");
+        assert_eq!(h[2]["actor_name"], "Ana Lopez");
+        assert!(h[2]["actor_id"].is_null());
+        assert_eq!(timeline_kinds(t, &owner, &ticket).await.len(), 3);
+
+        // A staff-recorded approval moves a ticket the same way, straight
+        // from inspection when nothing was inspected; a decline of all the
+        // work moves nothing.
+        let declined = pushed(t, &owner, "A-3").await;
+        let (_, d) = t.get(&format!("/api/v1/tickets/{declined}"), &owner).await;
+        let all: Vec<Value> = d["ticket"]["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].clone())
+            .collect();
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/tickets/{declined}/approvals"),
+                &owner,
+                json!({"declined_service_ids": all, "method": "phone"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["stage"], "inspection");
+        assert!(history(t, &owner, &declined).await.is_empty());
+        let phone = pushed(t, &owner, "A-2").await;
+        let (_, d) = t.get(&format!("/api/v1/tickets/{phone}"), &owner).await;
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/tickets/{phone}/approvals"),
+                &owner,
+                json!({"approved_service_ids": [d["ticket"]["services"][0]["id"]], "method": "phone",
+                       "note": "Called at 10:15"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(
+            b["stage"], "in_work",
+            "the answer is the ticket as it is now: {b}"
+        );
+        assert_eq!(
+            moves(&history(t, &owner, &phone).await),
+            [("inspection".into(), "in_work".into())]
+        );
+
+        // A late event never drags the job back: a second approval while
+        // completed moves nothing.
+        let (s, b) = put_stage(t, &owner, &phone, json!({"stage": "completed"})).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/tickets/{phone}/approvals"),
+                &owner,
+                json!({"approved_service_ids": [d["ticket"]["services"][1]["id"]], "method": "phone"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(stage_of(t, &owner, &phone).await, "completed");
+
+        // Without the feature nothing moves by itself.
+        let (_, starter) = t.shop("auto-starter", "starter").await;
+        let plain = pushed(t, &starter, "P-1").await;
+        let (_, d) = t.get(&format!("/api/v1/tickets/{plain}"), &starter).await;
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/tickets/{plain}/approvals"),
+                &starter,
+                json!({"approved_service_ids": [d["ticket"]["services"][0]["id"]], "method": "phone"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(stage_of(t, &starter, &plain).await, "inspection");
+        let (s, _) = t
+            .get(&format!("/api/v1/tickets/{plain}/stage-history"), &starter)
+            .await;
+        assert_eq!(s, StatusCode::OK);
+    }
+);
+
+both_backends!(
+    workflow_settings_are_checked_and_a_stage_sets_its_vehicle_status,
+    async |t: &TestApp| {
+        const SETTINGS: &str = "/api/v1/workflow-settings";
+        let (shop, owner) = t.shop("wf-settings", "pro").await;
+        let (s, b) = t.get(SETTINGS, &owner).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(
+            b,
+            json!({"qualification_minutes": null, "parts_minutes": null,
+                   "approval_reminder_minutes": null, "stage_statuses": {}})
+        );
+        let (_, statuses) = t.get("/api/v1/vehicle-statuses", &owner).await;
+        let in_work_status = statuses["items"][2]["id"].as_str().unwrap().to_owned();
+        let retired = statuses["items"][3]["id"].as_str().unwrap().to_owned();
+        let (s, b) = t
+            .call(
+                "DELETE",
+                &format!("/api/v1/vehicle-statuses/{retired}"),
+                Some(&owner),
+                None,
+            )
+            .await;
+        assert!(s.is_success(), "{b}");
+        let (_, other_owner) = t.shop("wf-other", "pro").await;
+        let (_, theirs) = t.get("/api/v1/vehicle-statuses", &other_owner).await;
+        let theirs = theirs["items"][0]["id"].as_str().unwrap().to_owned();
+
+        // Every problem at once, named; nothing saved.
+        let (s, b) = t
+            .call(
+                "PUT",
+                SETTINGS,
+                Some(&owner),
+                Some(json!({"qualification_minutes": 0, "parts_minutes": 10081,
+                            "approval_reminder_minutes": -5,
+                            "stage_statuses": {"flying": in_work_status, "in_work": theirs,
+                                               "completed": retired}})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        let mut named: Vec<String> = b["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap().to_owned())
+            .collect();
+        named.sort();
+        assert_eq!(
+            named,
+            [
+                "approval_reminder_minutes",
+                "parts_minutes",
+                "qualification_minutes",
+                "stage_statuses/completed",
+                "stage_statuses/flying",
+                "stage_statuses/in_work",
+            ]
+        );
+        let (s, b) = t
+            .call(
+                "PUT",
+                SETTINGS,
+                Some(&owner),
+                Some(json!({"stage_statuses": {"in_work": "nope"}})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["field"], "stage_statuses/in_work");
+        let (_, b) = t.get(SETTINGS, &owner).await;
+        assert_eq!(b["stage_statuses"], json!({}));
+        assert!(b["qualification_minutes"].is_null());
+
+        // Only those who manage the shop's settings change them.
+        let (_, advisor) = t.member(shop, "adv@wf-settings.test", Role::Advisor).await;
+        let (s, _) = t
+            .call(
+                "PUT",
+                SETTINGS,
+                Some(&advisor),
+                Some(json!({"qualification_minutes": 5})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _) = t.get(SETTINGS, &advisor).await;
+        assert_eq!(s, StatusCode::OK);
+
+        let (s, b) = t
+            .call(
+                "PUT",
+                SETTINGS,
+                Some(&owner),
+                Some(
+                    json!({"qualification_minutes": 30, "approval_reminder_minutes": 240,
+                            "stage_statuses": {"in_work": in_work_status}}),
+                ),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["qualification_minutes"], 30);
+        assert!(b["parts_minutes"].is_null());
+        assert_eq!(b["stage_statuses"]["in_work"], in_work_status.as_str());
+        let (_, again) = t.get(SETTINGS, &owner).await;
+        assert_eq!(again, b);
+        // The other shop's settings are its own.
+        let (_, theirs) = t.get(SETTINGS, &other_owner).await;
+        assert_eq!(theirs["stage_statuses"], json!({}));
+
+        // Entering in_work sets the mapped status, with its history.
+        let ticket = pushed(t, &owner, "M-1").await;
+        for to in ["qualification", "awaiting_approval"] {
+            let (s, b) = put_stage(t, &advisor, &ticket, json!({"stage": to})).await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+            assert_ne!(b["ticket"]["status"]["id"], in_work_status.as_str());
+        }
+        let (s, b) = put_stage(t, &advisor, &ticket, json!({"stage": "in_work"})).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["ticket"]["status"]["id"], in_work_status.as_str(), "{b}");
+        let (_, d) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
+        let last = d["status_history"]
+            .as_array()
+            .unwrap()
+            .last()
+            .cloned()
+            .unwrap();
+        assert_eq!(last["to"], statuses["items"][2]["label"], "{d}");
+
+        // Starter: no workflow settings.
+        let (_, starter) = t.shop("wf-starter", "starter").await;
+        let (s, b) = t.get(SETTINGS, &starter).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+        assert_eq!(b["code"], "feature_not_in_plan");
+    }
+);
