@@ -1,6 +1,7 @@
 //! The repair-order workflow: a ticket's staff-only `stage` with the time it
-//! was entered, the history of every move (who, when, from, to, why), and a
-//! shop's workflow settings (per-stage time targets, the vehicle status each
+//! was entered, the history of every move (who, when, from, to, why), each
+//! position's parts, notes, readiness and completion, and a shop's
+//! workflow settings (per-stage time targets, the vehicle status each
 //! stage sets). Pro and Premium include the feature.
 
 use sea_orm_migration::{prelude::*, schema::*};
@@ -27,6 +28,24 @@ impl MigrationTrait for Migration {
             ],
         )
         .await?;
+        // A position's way through the workshop: parts needed and where
+        // they stand, the advisor's customer text and the shop's internal
+        // note, ready for the customer, done by the technician.
+        add_columns(
+            m,
+            "ticket_services",
+            vec![
+                boolean(a("parts_needed")).default(false).to_owned(),
+                string_len_null(a("parts_status"), 20),
+                text_null(a("customer_note")),
+                text_null(a("internal_note")),
+                boolean(a("ready")).default(false).to_owned(),
+                ts_null("done_at"),
+                uuid_null(a("done_by")),
+            ],
+        )
+        .await?;
+        add_columns(m, "line_items", vec![string_len_null(a("part_number"), 60)]).await?;
         table(
             m,
             "stage_changes",
@@ -93,6 +112,30 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        m.alter_table(
+            Table::alter()
+                .table(a("line_items"))
+                .drop_column(a("part_number"))
+                .to_owned(),
+        )
+        .await?;
+        for c in [
+            "done_by",
+            "done_at",
+            "ready",
+            "internal_note",
+            "customer_note",
+            "parts_status",
+            "parts_needed",
+        ] {
+            m.alter_table(
+                Table::alter()
+                    .table(a("ticket_services"))
+                    .drop_column(a(c))
+                    .to_owned(),
+            )
+            .await?;
+        }
         for c in ["stage_changed_at", "stage"] {
             m.alter_table(
                 Table::alter()

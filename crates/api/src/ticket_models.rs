@@ -444,6 +444,9 @@ pub struct LineItemOut {
     pub taxable: bool,
     /// quantity x unit_price, rounded to the minor unit.
     pub amount: i64,
+    /// Part lines: the supplier's number.
+    #[oai(nullable)]
+    pub part_number: Option<String>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -454,6 +457,25 @@ pub struct ServiceOut {
     pub status: String,
     pub subtotal: i64,
     pub line_items: Vec<LineItemOut>,
+    /// `pos`, or `pitwall` for a position made here that the POS has not
+    /// sent yet.
+    pub source: String,
+    /// The technician marked that the position needs parts.
+    pub parts_needed: bool,
+    /// `needed`, `ordered` or `received`; null without parts.
+    #[oai(nullable)]
+    pub parts_status: Option<String>,
+    /// The advisor's words for the customer.
+    #[oai(nullable)]
+    pub customer_note: Option<String>,
+    /// For the shop only.
+    #[oai(nullable)]
+    pub internal_note: Option<String>,
+    /// The advisor qualified it for the customer.
+    pub ready: bool,
+    /// When the technician marked it done.
+    #[oai(nullable)]
+    pub done_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -565,8 +587,16 @@ impl From<&TicketView> for TicketOut {
                             unit_price: l.unit_price,
                             taxable: l.taxable,
                             amount: l.amount,
+                            part_number: l.part_number.clone(),
                         })
                         .collect(),
+                    source: s.service.source.clone(),
+                    parts_needed: s.service.parts_needed,
+                    parts_status: s.service.parts_status.clone(),
+                    customer_note: s.service.customer_note.clone(),
+                    internal_note: s.service.internal_note.clone(),
+                    ready: s.service.ready,
+                    done_at: s.service.done_at,
                 })
                 .collect(),
             tax_rate: t.tax_rate_ppm as f64 / 1_000_000.0,
@@ -665,7 +695,8 @@ pub struct CommentList {
 #[derive(Debug, Clone, Object)]
 pub struct NotificationOut {
     pub id: uuid::Uuid,
-    /// `ticket_update`, `work_approved`, `payment_received` or `comment`.
+    /// `ticket_update`, `work_approved`, `payment_received`, `comment`,
+    /// `inspection_published` or `service_added`.
     pub kind: String,
     pub ticket_id: uuid::Uuid,
     pub ticket_external_id: String,

@@ -366,7 +366,13 @@ impl TicketsApi {
         }))
     }
 
-    /// The signed-in technician's open work, by priority.
+    /// The signed-in technician's open work, by priority. With `queue`
+    /// (plan feature `repair_orders`), what waits for the caller's part of
+    /// the repair-order workflow, newest hand-off first (`stage_changed_at`):
+    /// `qualification` (`services.edit`: tickets in qualification), `parts`
+    /// (`parts.edit`: tickets in qualification or in work with parts not
+    /// yet received), `completion` (`services.complete`: tickets in work
+    /// assigned to the caller or to nobody).
     #[oai(
         path = "/me/work",
         method = "get",
@@ -378,9 +384,14 @@ impl TicketsApi {
         app: Data<&App>,
         req: &Request,
         auth: UserToken,
+        /// `qualification`, `parts` or `completion`.
+        queue: Query<Option<String>>,
     ) -> ApiResult<TicketList> {
         let ctx = shop_ctx(&app, req, &auth).await?;
-        let items = tickets::my_work(&app, &ctx).await?;
+        let items = match queue.0.as_deref() {
+            Some(q) => pitwall_core::workflow::queue(&app, &ctx, q).await?,
+            None => tickets::my_work(&app, &ctx).await?,
+        };
         Ok(Json(TicketList {
             items: items.iter().map(TicketOut::from).collect(),
             next_cursor: None,

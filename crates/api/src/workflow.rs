@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use pitwall_core::App;
-use pitwall_core::domain::TicketId;
+use pitwall_core::domain::{ServiceId, TicketId};
 use pitwall_core::workflow::{self, StageChange, StageRequest, WorkflowSettings};
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi, Tags};
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use serde::Deserialize;
 
 use crate::auth::{UserToken, shop_ctx};
@@ -131,8 +131,221 @@ impl From<WorkflowSettings> for WorkflowSettingsIo {
     }
 }
 
+/// A line of a position; money in minor units.
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkLineIn {
+    /// `labor`, `part` or `fee` (where the field allows it).
+    pub kind: String,
+    pub description: String,
+    pub quantity: f64,
+    /// Minor units (cents).
+    pub unit_price: i64,
+    #[serde(default)]
+    #[oai(default)]
+    pub taxable: bool,
+    /// Part lines: the supplier's number.
+    #[serde(default)]
+    #[oai(nullable)]
+    pub part_number: Option<String>,
+}
+
+impl From<WorkLineIn> for workflow::WorkLine {
+    fn from(l: WorkLineIn) -> Self {
+        workflow::WorkLine {
+            kind: l.kind,
+            description: l.description,
+            quantity: l.quantity,
+            unit_price: l.unit_price,
+            taxable: l.taxable,
+            part_number: l.part_number,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewServiceRequest {
+    pub title: String,
+    /// The advisor's words for the customer.
+    #[serde(default)]
+    #[oai(nullable)]
+    pub customer_note: Option<String>,
+    #[serde(default)]
+    #[oai(default)]
+    pub parts_needed: bool,
+    #[serde(default)]
+    #[oai(default)]
+    pub line_items: Vec<WorkLineIn>,
+}
+
+/// A change to a position; a field left out stays as it is, an empty
+/// note clears it. Each field belongs to a role: see the operation.
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicePatchRequest {
+    #[serde(default)]
+    #[oai(nullable)]
+    pub title: Option<String>,
+    #[serde(default)]
+    #[oai(nullable)]
+    pub customer_note: Option<String>,
+    #[serde(default)]
+    #[oai(nullable)]
+    pub internal_note: Option<String>,
+    #[serde(default)]
+    #[oai(nullable)]
+    pub parts_needed: Option<bool>,
+    /// `needed`, `ordered` or `received`, forward only.
+    #[serde(default)]
+    #[oai(nullable)]
+    pub parts_status: Option<String>,
+    #[serde(default)]
+    #[oai(nullable)]
+    pub ready: Option<bool>,
+    /// Replaces the labour and fee lines (`labor` or `fee`).
+    #[serde(default)]
+    #[oai(nullable)]
+    pub labor_lines: Option<Vec<WorkLineIn>>,
+    /// Replaces the part lines (`part`).
+    #[serde(default)]
+    #[oai(nullable)]
+    pub part_lines: Option<Vec<WorkLineIn>>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct ServiceChangedOut {
+    pub service_id: uuid::Uuid,
+    pub ticket: TicketOut,
+}
+
+#[derive(ApiResponse)]
+pub enum ServiceCreated {
+    /// The position was added; the ticket as it is now.
+    #[oai(status = 201)]
+    Created(Json<ServiceChangedOut>),
+}
+
+fn changed(c: workflow::ServiceChanged) -> ServiceChangedOut {
+    ServiceChangedOut {
+        service_id: c.service.as_uuid(),
+        ticket: TicketOut::from(&c.ticket),
+    }
+}
+
 #[OpenApi(prefix_path = "/api/v1")]
 impl WorkflowApi {
+    /// Add a position to the ticket (`services.edit`): a recommendation
+    /// made in Pitwall (`source: pitwall`), priced by the same money rules
+    /// as a POS push, kept by POS pushes until the POS sends it itself
+    /// (external id `pitwall-{id}`), and told to the POS
+    /// (`service_added`). Refused (409 naming `stage`) once the ticket is
+    /// completed or canceled.
+    #[oai(
+        path = "/tickets/:ticket_id/services",
+        method = "post",
+        tag = "WorkflowTags::Workflow",
+        operation_id = "add_ticket_service"
+    )]
+    async fn add_service(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+        ticket_id: Path<uuid::Uuid>,
+        body: JsonBody<NewServiceRequest>,
+    ) -> Result<ServiceCreated, crate::error::ApiError> {
+        let ctx = shop_ctx(&app, req, &auth).await?;
+        let b = body.0;
+        let c = workflow::add_service(
+            &app,
+            &ctx,
+            TicketId::from_uuid(ticket_id.0),
+            workflow::NewService {
+                title: b.title,
+                customer_note: b.customer_note,
+                parts_needed: b.parts_needed,
+                line_items: b.line_items.into_iter().map(Into::into).collect(),
+            },
+        )
+        .await?;
+        Ok(ServiceCreated::Created(Json(changed(c))))
+    }
+
+    /// Change a position. Each field belongs to a role: `title`,
+    /// `customer_note`, `ready` and `labor_lines` to `services.edit` (the
+    /// advisor); `part_lines` and `parts_status` to `parts.edit`;
+    /// `internal_note` to either; `parts_needed` to `services.edit` or
+    /// `inspections.edit` (the technician). A field the caller's role does
+    /// not own answers 403 naming the permission, and nothing changes.
+    /// Lines of a position the POS sent are the POS's (409), and so is the
+    /// price of a position the customer decided on (409 naming `status`).
+    #[oai(
+        path = "/tickets/:ticket_id/services/:service_id",
+        method = "patch",
+        tag = "WorkflowTags::Workflow",
+        operation_id = "update_ticket_service"
+    )]
+    async fn edit_service(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+        ticket_id: Path<uuid::Uuid>,
+        service_id: Path<uuid::Uuid>,
+        body: JsonBody<ServicePatchRequest>,
+    ) -> ApiResult<ServiceChangedOut> {
+        let ctx = shop_ctx(&app, req, &auth).await?;
+        let b = body.0;
+        let lines = |l: Option<Vec<WorkLineIn>>| l.map(|l| l.into_iter().map(Into::into).collect());
+        let c = workflow::edit_service(
+            &app,
+            &ctx,
+            TicketId::from_uuid(ticket_id.0),
+            ServiceId::from_uuid(service_id.0),
+            workflow::ServicePatch {
+                title: b.title,
+                customer_note: b.customer_note.map(Some),
+                internal_note: b.internal_note.map(Some),
+                parts_needed: b.parts_needed,
+                parts_status: b.parts_status,
+                ready: b.ready,
+                labor_lines: lines(b.labor_lines),
+                part_lines: lines(b.part_lines),
+            },
+        )
+        .await?;
+        Ok(Json(changed(c)))
+    }
+
+    /// Mark an approved position done (`services.complete`), once, after
+    /// its parts were received. The last approved position done moves the
+    /// ticket to `completed`.
+    #[oai(
+        path = "/tickets/:ticket_id/services/:service_id/done",
+        method = "post",
+        tag = "WorkflowTags::Workflow",
+        operation_id = "complete_ticket_service"
+    )]
+    async fn complete_service(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+        ticket_id: Path<uuid::Uuid>,
+        service_id: Path<uuid::Uuid>,
+    ) -> ApiResult<ServiceChangedOut> {
+        let ctx = shop_ctx(&app, req, &auth).await?;
+        let c = workflow::complete_service(
+            &app,
+            &ctx,
+            TicketId::from_uuid(ticket_id.0),
+            ServiceId::from_uuid(service_id.0),
+        )
+        .await?;
+        Ok(Json(changed(c)))
+    }
+
     /// Move the ticket's stage (`tickets.edit`). Forward one step at a
     /// time; back from `qualification` to `inspection` and from `in_work`
     /// to `qualification`; to `canceled` from any stage with a `reason`. A

@@ -73,6 +73,8 @@ string_enum!(
         BillingManage = "billing.manage",
         AuditView = "audit.view",
         InspectionsSetup = "inspections.setup",
+        ServicesEdit = "services.edit",
+        ServicesComplete = "services.complete",
     }
 );
 
@@ -104,6 +106,8 @@ impl Permission {
             BillingManage => "Manage the subscription",
             AuditView => "See the shop's audit log",
             InspectionsSetup => "Edit, import and export inspection sheets",
+            ServicesEdit => "Qualify recommendations: titles, customer notes, labour, ready",
+            ServicesComplete => "Mark approved positions done",
         }
     }
 }
@@ -136,6 +140,8 @@ impl Role {
                 ShopSettingsManage,
                 AuditView,
                 InspectionsSetup,
+                ServicesEdit,
+                ServicesComplete,
             ],
             Role::Advisor => &[
                 DashboardView,
@@ -150,6 +156,7 @@ impl Role {
                 ApprovalsRecord,
                 PaymentsTake,
                 UsersView,
+                ServicesEdit,
             ],
             Role::Technician => &[
                 DashboardView,
@@ -157,6 +164,7 @@ impl Role {
                 TicketsStatusSet,
                 TicketsComment,
                 InspectionsEdit,
+                ServicesComplete,
             ],
             Role::Parts => &[DashboardView, TicketsView, TicketsComment, PartsEdit],
             Role::Viewer => &[DashboardView, TicketsView, CustomersView],

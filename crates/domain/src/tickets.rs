@@ -78,6 +78,8 @@ string_enum!(
         InspectionReturned = "inspection_returned",
         InspectionPublished = "inspection_published",
         StageChanged = "stage_changed",
+        ServiceAdded = "service_added",
+        ServiceDone = "service_done",
     }
 );
 
@@ -89,6 +91,7 @@ string_enum!(
         PaymentReceived = "payment_received",
         Comment = "comment",
         InspectionPublished = "inspection_published",
+        ServiceAdded = "service_added",
     }
 );
 

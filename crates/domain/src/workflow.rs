@@ -18,6 +18,28 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// Where a position's parts stand: the technician marked them needed,
+    /// parts ordered them, they arrived.
+    PartsStatus {
+        Needed = "needed",
+        Ordered = "ordered",
+        Received = "received",
+    }
+);
+
+impl PartsStatus {
+    /// Parts move forward only: needed → ordered → received, or straight
+    /// to received when they were on the shelf.
+    pub fn may_become(self, to: PartsStatus) -> bool {
+        use PartsStatus::*;
+        matches!(
+            (self, to),
+            (Needed, Ordered) | (Ordered, Received) | (Needed, Received)
+        )
+    }
+}
+
 /// Why a move is refused, in words for the person who asked for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Forbidden(pub String);
@@ -36,7 +58,6 @@ impl Stage {
     /// technician) and from work to qualification (a new finding); to
     /// canceled from anywhere, with a reason.
     pub fn may_move(self, to: Stage) -> Result<(), Forbidden> {
-        use Stage::*;
         if self == to {
             return Err(Forbidden(format!("is already {to}")));
         }

@@ -199,6 +199,8 @@ pub async fn upsert_service(
             taxable_subtotal: Set(f.taxable_subtotal),
             removed: Set(false),
             source: Set(SOURCE_POS.to_owned()),
+            // The workflow's own fields start at their column defaults.
+            ..Default::default()
         }
         .insert(db)
         .await?),
@@ -214,6 +216,8 @@ pub const SOURCE_PITWALL: &str = "pitwall";
 /// external id is `pitwall-{id}`, so the POS can adopt it by sending that
 /// id back.
 pub struct OwnService<'a> {
+    /// The id to give it (`None`: a new one).
+    pub id: Option<ServiceId>,
     pub position: i32,
     pub title: &'a str,
     pub status: &'a str,
@@ -228,13 +232,14 @@ pub async fn insert_own_service(
     f: OwnService<'_>,
 ) -> Result<Service, StoreError> {
     let OwnService {
+        id,
         position,
         title,
         status,
         subtotal,
         taxable_subtotal,
     } = f;
-    let id = ServiceId::new().as_uuid();
+    let id = id.unwrap_or_else(ServiceId::new).as_uuid();
     Ok(ticket_service::ActiveModel {
         id: Set(id),
         shop_id: Set(shop.as_uuid()),
@@ -247,6 +252,7 @@ pub async fn insert_own_service(
         taxable_subtotal: Set(taxable_subtotal),
         removed: Set(false),
         source: Set(SOURCE_PITWALL.to_owned()),
+        ..Default::default()
     }
     .insert(db)
     .await?)
@@ -296,6 +302,8 @@ pub struct LineItemFields {
     pub unit_price: i64,
     pub taxable: bool,
     pub amount: i64,
+    /// Parts lines: the supplier's number.
+    pub part_number: Option<String>,
 }
 
 /// Line items have no identity of their own: a push replaces them all,
@@ -340,6 +348,7 @@ pub async fn add_line_items(
         unit_price: Set(i.unit_price),
         taxable: Set(i.taxable),
         amount: Set(i.amount),
+        part_number: Set(i.part_number),
     });
     line_item::Entity::insert_many(rows).exec(db).await?;
     Ok(())
@@ -856,4 +865,149 @@ pub async fn mark_approval_seen(
         .exec(db)
         .await?;
     Ok(r.rows_affected > 0)
+}
+
+/// The workflow's fields of a position, as a use case decided them.
+#[derive(Debug, Clone)]
+pub struct ServiceWork {
+    pub title: String,
+    pub parts_needed: bool,
+    pub parts_status: Option<String>,
+    pub customer_note: Option<String>,
+    pub internal_note: Option<String>,
+    pub ready: bool,
+}
+
+/// Writes a position's workflow fields (and its title).
+pub async fn set_service_work(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    id: ServiceId,
+    w: ServiceWork,
+) -> Result<(), StoreError> {
+    use ticket_service::Column as C;
+    ticket_service::Entity::update_many()
+        .col_expr(C::Title, Expr::value(w.title))
+        .col_expr(C::PartsNeeded, Expr::value(w.parts_needed))
+        .col_expr(C::PartsStatus, Expr::value(w.parts_status))
+        .col_expr(C::CustomerNote, Expr::value(w.customer_note))
+        .col_expr(C::InternalNote, Expr::value(w.internal_note))
+        .col_expr(C::Ready, Expr::value(w.ready))
+        .in_shop(shop)
+        .filter(C::Id.eq(id.as_uuid()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Replaces a position's lines of the given kinds (the advisor's labour and
+/// fees, or parts' part lines) and sets its amounts from all its lines.
+pub async fn replace_service_lines(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    ticket: TicketId,
+    service: ServiceId,
+    kinds: &[&str],
+    items: Vec<LineItemFields>,
+) -> Result<(), StoreError> {
+    line_item::Entity::delete_many()
+        .in_shop(shop)
+        .filter(line_item::Column::ServiceId.eq(service.as_uuid()))
+        .filter(line_item::Column::Kind.is_in(kinds.iter().copied()))
+        .exec(db)
+        .await?;
+    add_line_items(db, shop, ticket, items).await?;
+    let lines = line_item::Entity::find()
+        .in_shop(shop)
+        .filter(line_item::Column::ServiceId.eq(service.as_uuid()))
+        .all(db)
+        .await?;
+    let subtotal: i64 = lines.iter().map(|l| l.amount).sum();
+    let taxable: i64 = lines.iter().filter(|l| l.taxable).map(|l| l.amount).sum();
+    ticket_service::Entity::update_many()
+        .col_expr(ticket_service::Column::Subtotal, Expr::value(subtotal))
+        .col_expr(
+            ticket_service::Column::TaxableSubtotal,
+            Expr::value(taxable),
+        )
+        .in_shop(shop)
+        .filter(ticket_service::Column::Id.eq(service.as_uuid()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Marks an approved position done, once: `false` when it already was.
+pub async fn mark_service_done(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    id: ServiceId,
+    by: UserId,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let r = ticket_service::Entity::update_many()
+        .col_expr(ticket_service::Column::DoneAt, Expr::value(Some(at)))
+        .col_expr(
+            ticket_service::Column::DoneBy,
+            Expr::value(Some(by.as_uuid())),
+        )
+        .in_shop(shop)
+        .filter(ticket_service::Column::Id.eq(id.as_uuid()))
+        .filter(ticket_service::Column::DoneAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected > 0)
+}
+
+/// A work queue's tickets: open, in one of `stages`, newest hand-off first.
+pub struct QueueFilter<'a> {
+    pub stages: &'a [&'a str],
+    /// Only tickets assigned to this technician, or to nobody.
+    pub technician: Option<UserId>,
+    /// Only tickets with a position whose parts have not arrived.
+    pub parts_waiting: bool,
+}
+
+pub async fn in_queue(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    f: QueueFilter<'_>,
+) -> Result<Vec<Ticket>, StoreError> {
+    let mut q = ticket::Entity::find()
+        .in_shop(shop)
+        .filter(ticket::Column::Closed.eq(false))
+        .filter(ticket::Column::Stage.is_in(f.stages.iter().copied()));
+    if let Some(tech) = f.technician {
+        q = q.filter(
+            Condition::any()
+                .add(ticket::Column::TechnicianId.eq(tech.as_uuid()))
+                .add(ticket::Column::TechnicianId.is_null()),
+        );
+    }
+    if f.parts_waiting {
+        let waiting: Vec<uuid::Uuid> = ticket_service::Entity::find()
+            .select_only()
+            .column(ticket_service::Column::TicketId)
+            .distinct()
+            .in_shop(shop)
+            .filter(ticket_service::Column::Removed.eq(false))
+            .filter(ticket_service::Column::PartsNeeded.eq(true))
+            .filter(
+                Condition::any()
+                    .add(ticket_service::Column::PartsStatus.is_null())
+                    .add(ticket_service::Column::PartsStatus.ne("received")),
+            )
+            .into_tuple()
+            .all(db)
+            .await?;
+        if waiting.is_empty() {
+            return Ok(Vec::new());
+        }
+        q = q.filter(ticket::Column::Id.is_in(waiting));
+    }
+    Ok(q.order_by_desc(ticket::Column::StageChangedAt)
+        .order_by_desc(ticket::Column::Id)
+        .limit(200)
+        .all(db)
+        .await?)
 }

@@ -80,6 +80,10 @@ pub fn mount(route: Route) -> Route {
         .at("/app/tickets/:id", get(tickets::show))
         .at("/app/tickets/:id/status", post(tickets::set_status))
         .at("/app/tickets/:id/stage", post(tickets::set_stage))
+        .at(
+            "/app/tickets/:id/services/:service_id/done",
+            post(tickets::service_done),
+        )
         .at("/app/tickets/:id/comments", post(tickets::comment))
         .at("/app/tickets/:id/assignment", post(tickets::assign))
         .at("/app/tickets/:id/reminder", post(tickets::reminder))

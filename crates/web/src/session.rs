@@ -365,6 +365,7 @@ pub(crate) fn flash(req: &Request) -> Option<&'static str> {
         "finding_service" => "Service added to the estimate.",
         "media_deleted" => "Photo deleted.",
         "stage" => "Stage moved.",
+        "service_done" => "Marked done.",
         _ => return None,
     })
 }

@@ -210,6 +210,7 @@ pub async fn to_service(
         shop,
         ticket_id,
         tickets::OwnService {
+            id: None,
             position,
             title: &title,
             status: ServiceStatus::Recommended.as_str(),
@@ -235,6 +236,7 @@ pub async fn to_service(
                     unit_price: price,
                     taxable,
                     amount,
+                    part_number: None,
                 },
             )
             .collect(),

@@ -213,6 +213,7 @@ pub(super) async fn put_once(
                 unit_price: *price,
                 taxable: *taxable,
                 amount: *amount,
+                part_number: None,
             });
         }
         kept.push(row.id);

@@ -118,8 +118,18 @@ pub async fn my_work(app: &App, ctx: &ShopCtx) -> Result<Vec<TicketView>> {
     ctx.require_feature(Feature::TechnicianView)?;
     let shop = ctx.shop_id();
     let assigned = tickets::assigned_to(&app.db, shop, ctx.user_id).await?;
+    views_for(app, ctx, assigned).await
+}
+
+/// The views of tickets the caller may see, contact details as their role
+/// allows (work queues).
+pub(crate) async fn views_for(
+    app: &App,
+    ctx: &ShopCtx,
+    list: Vec<tickets::Ticket>,
+) -> Result<Vec<TicketView>> {
     let contact = Contact::of(app, ctx).await;
-    Ok(views(&app.db, shop, assigned, app.config.clock.now())
+    Ok(views(&app.db, ctx.shop_id(), list, app.config.clock.now())
         .await?
         .into_iter()
         .map(|v| contact.view(v))

@@ -15,6 +15,7 @@ pub struct Model {
     pub unit_price: i64,
     pub taxable: bool,
     pub amount: i64,
+    pub part_number: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -83,6 +83,11 @@ fn ticket_value(shop: &InShop, v: &TicketView) -> Value {
             awaiting => pitwall_core::approvals::awaits_decision(&s.service.status),
             title => s.service.title.clone(),
             status => s.service.status.clone(),
+            parts_status => s.service.parts_status.clone(),
+            ready => s.service.ready,
+            done => s.service.done_at.is_some(),
+            customer_note => s.service.customer_note.clone(),
+            internal_note => s.service.internal_note.clone(),
             subtotal => money(s.service.subtotal, cur),
             items => s.line_items.iter().map(|l| context! {
                 kind => l.kind.clone(),
@@ -390,6 +395,7 @@ pub(super) async fn ticket_page_with(
         may_comment => app.may(&shop.ctx, pitwall_core::domain::Permission::TicketsComment).await,
         may_edit => app.may(&shop.ctx, pitwall_core::domain::Permission::TicketsEdit).await,
         repair_orders => shop.ctx.features.has(Feature::RepairOrders),
+        may_complete => app.may(&shop.ctx, pitwall_core::domain::Permission::ServicesComplete).await,
         may_message => app.may(&shop.ctx, pitwall_core::domain::Permission::MessagesSend).await,
         issued,
         ..context! { ..care, ..notice.with(&shop.layout) }
@@ -579,6 +585,31 @@ pub(crate) async fn set_stage(
             finish(
                 result,
                 &back_to(&form, id, "stage"),
+                &shop.layout,
+                async |n| ticket_page(&app, &shop, id, n, false).await,
+            )
+            .await
+        }
+        .await,
+    )
+}
+
+#[handler]
+pub(crate) async fn service_done(
+    app: Data<&App>,
+    req: &Request,
+    Path((id, service)): Path<(String, String)>,
+    form: FormData,
+) -> Response {
+    respond(
+        async {
+            let (shop, id) = posted_ticket(&app, req, &form, &id).await?;
+            let service = parse_id(&service, "service").or_page(&shop.layout)?;
+            let result =
+                pitwall_core::workflow::complete_service(&app, &shop.ctx, id, service).await;
+            finish(
+                result,
+                &back_to(&form, id, "service_done"),
                 &shop.layout,
                 async |n| ticket_page(&app, &shop, id, n, false).await,
             )

@@ -216,6 +216,10 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{pushed}");
     let b_ticket = pushed["ticket"]["id"].as_str().unwrap().to_owned();
+    let b_service = pushed["ticket"]["services"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let b_customer = pushed["ticket"]["customer"]["id"]
         .as_str()
         .unwrap()
@@ -326,6 +330,7 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         ("webhook_id", b_webhook.clone()),
         ("template_id", b_template.clone()),
         ("inspection_id", b_inspection.clone()),
+        ("service_id", b_service.clone()),
         ("item_key", b_item),
         ("media_id", b_media.clone()),
         ("kind", "reminder".to_owned()),
@@ -508,6 +513,7 @@ both_backends!(
                 .replace("{webhook_id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{template_id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{inspection_id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{service_id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{item_key}", "oil_level")
                 .replace("{token}", "pwc_probe")
                 .replace("{kind}", "reminder")

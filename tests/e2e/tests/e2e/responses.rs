@@ -889,6 +889,60 @@ both_backends!(
             json!({"stage": "in_work", "reason": null, "ticket_version": null}),
         )
         .await;
+        // Positions: added, priced by parts, done.
+        let added = w
+            .call(
+                "POST",
+                &format!("/api/v1/tickets/{ticket}/services"),
+                Some(owner),
+                Some(json!({"title": "Walk rotors", "customer_note": null, "parts_needed": true,
+                            "line_items": [{"kind": "labor", "description": "Fit", "quantity": 1,
+                                            "unit_price": 5000, "taxable": true, "part_number": null}]})),
+                StatusCode::CREATED,
+            )
+            .await;
+        let added = added["service_id"].as_str().unwrap().to_owned();
+        w.send(
+            "PATCH",
+            &format!("/api/v1/tickets/{ticket}/services/{added}"),
+            owner,
+            json!({"part_lines": [{"kind": "part", "description": "Rotor", "quantity": 2,
+                                   "unit_price": 4000, "taxable": true, "part_number": "R-1"}],
+                   "parts_status": "ordered", "internal_note": "Supplier B"}),
+        )
+        .await;
+        w.call(
+            "PATCH",
+            &format!("/api/v1/tickets/{ticket}/services/{added}"),
+            Some(owner),
+            Some(json!({"parts_status": "lost"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        w.get("/api/v1/me/work?queue=parts", owner).await;
+        let now = w.get(&format!("/api/v1/tickets/{ticket}"), owner).await;
+        let approved = now["ticket"]["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["status"] == "approved" && s["done_at"].is_null())
+            .map(id)
+            .expect("the walk's approval left an approved position");
+        w.send(
+            "POST",
+            &format!("/api/v1/tickets/{ticket}/services/{approved}/done"),
+            owner,
+            json!({}),
+        )
+        .await;
+        w.call(
+            "POST",
+            &format!("/api/v1/tickets/{ticket}/services/{approved}/done"),
+            Some(owner),
+            Some(json!({})),
+            StatusCode::CONFLICT,
+        )
+        .await;
         w.get("/api/v1/workflow-settings", owner).await;
         w.send(
             "PUT",

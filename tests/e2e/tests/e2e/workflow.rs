@@ -13,6 +13,11 @@ const SIGNATURE: &str = "data:image/png;base64,iVBORw0KGgpzaWduYXR1cmU=";
 
 /// A ticket pushed by the POS with two services; the ticket id.
 async fn pushed(t: &TestApp, owner: &str, ext: &str) -> String {
+    pushed_with_key(t, owner, ext).await.1
+}
+
+/// The same, with the POS key that pushed it.
+async fn pushed_with_key(t: &TestApp, owner: &str, ext: &str) -> (String, String) {
     let key = t.pos_key(owner).await;
     let (s, b) = t
         .call(
@@ -32,7 +37,7 @@ async fn pushed(t: &TestApp, owner: &str, ext: &str) -> String {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
-    b["ticket"]["id"].as_str().unwrap().to_owned()
+    (key, b["ticket"]["id"].as_str().unwrap().to_owned())
 }
 
 async fn stage_of(t: &TestApp, token: &str, ticket: &str) -> Value {
@@ -576,5 +581,484 @@ both_backends!(
         let (s, b) = t.get(SETTINGS, &starter).await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
         assert_eq!(b["code"], "feature_not_in_plan");
+    }
+);
+
+async fn patch(
+    t: &TestApp,
+    token: &str,
+    ticket: &str,
+    service: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    t.call(
+        "PATCH",
+        &format!("/api/v1/tickets/{ticket}/services/{service}"),
+        Some(token),
+        Some(body),
+    )
+    .await
+}
+
+async fn done(t: &TestApp, token: &str, ticket: &str, service: &str) -> (StatusCode, Value) {
+    t.post(
+        &format!("/api/v1/tickets/{ticket}/services/{service}/done"),
+        token,
+        json!({}),
+    )
+    .await
+}
+
+async fn queue(t: &TestApp, token: &str, q: &str) -> Vec<String> {
+    let (s, b) = t.get(&format!("/api/v1/me/work?queue={q}"), token).await;
+    assert_eq!(s, StatusCode::OK, "{q}: {b}");
+    b["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn service<'a>(ticket: &'a Value, id: &str) -> &'a Value {
+    ticket["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("no service {id} in {ticket}"))
+}
+
+both_backends!(
+    one_job_from_inspection_through_parts_and_qualification_to_completed,
+    async |t: &TestApp| {
+        let (shop, owner) = t.shop("whole-flow", "premium").await;
+        let (_, tech) = t
+            .member(shop, "tech@whole-flow.test", Role::Technician)
+            .await;
+        let (_, parts) = t.member(shop, "parts@whole-flow.test", Role::Parts).await;
+        let (_, advisor) = t.member(shop, "adv@whole-flow.test", Role::Advisor).await;
+        let (key, ticket) = pushed_with_key(t, &owner, "W-1").await;
+        let (_, d) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
+        let brakes = d["ticket"]["services"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let wipers = d["ticket"]["services"][1]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        // The technician inspects and hands in: the job waits for qualification.
+        let (_, sheet) = t
+            .post("/api/v1/inspection-templates", &owner, quick_sheet())
+            .await;
+        let (_, insp) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket}/inspections"),
+                &tech,
+                json!({"template_id": sheet["id"]}),
+            )
+            .await;
+        let insp = insp["id"].as_str().unwrap().to_owned();
+        t.call(
+            "PUT",
+            &format!("/api/v1/inspections/{insp}/findings/pads"),
+            Some(&tech),
+            Some(json!({"condition": "urgent"})),
+        )
+        .await;
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/inspections/{insp}/submit"),
+                &tech,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(queue(t, &advisor, "qualification").await, vec![ticket.clone()]);
+        assert!(queue(t, &parts, "parts").await.is_empty());
+        assert!(queue(t, &tech, "completion").await.is_empty());
+
+        // The advisor adds the recommendation the finding calls for; it needs parts.
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket}/services"),
+                &advisor,
+                json!({"title": "Rotors", "customer_note": "Grooved", "parts_needed": true,
+                       "line_items": [{"kind": "labor", "description": "Replace rotors", "quantity": 1.5, "unit_price": 12000, "taxable": true}]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let rotors = b["service_id"].as_str().unwrap().to_owned();
+        let made = service(&b["ticket"], &rotors);
+        assert_eq!(made["source"], "pitwall");
+        assert_eq!(made["parts_status"], "needed");
+        assert_eq!(made["subtotal"], 18000);
+        assert_eq!(made["status"], "recommended");
+        assert_eq!(queue(t, &parts, "parts").await, vec![ticket.clone()]);
+        let (_, notes) = t.get("/api/pos/v1/notifications", &key).await;
+        let added: Vec<&Value> = notes["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["kind"] == "service_added")
+            .collect();
+        assert_eq!(added.len(), 1, "{notes}");
+        assert_eq!(added[0]["data"]["title"], "Rotors", "{notes}");
+
+        // Parts prices and orders; it may not touch the advisor's part.
+        let before = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await.1;
+        for (body, perm) in [
+            (json!({"title": "Cheaper rotors"}), "services.edit"),
+            (json!({"labor_lines": []}), "services.edit"),
+            (json!({"ready": true}), "services.edit"),
+        ] {
+            let (s, b) = patch(t, &parts, &ticket, &rotors, body.clone()).await;
+            assert_eq!(s, StatusCode::FORBIDDEN, "{body}: {b}");
+            assert_eq!(b["permission"], perm, "{b}");
+        }
+        for (body, field) in [
+            (
+                json!({"part_lines": [{"kind": "labor", "description": "x", "quantity": 1, "unit_price": 1}]}),
+                "part_lines/0/kind",
+            ),
+            (
+                json!({"part_lines": [{"kind": "part", "description": "Rotor", "quantity": 0, "unit_price": 1}]}),
+                "part_lines/0/quantity",
+            ),
+            (
+                json!({"part_lines": [{"kind": "part", "description": "", "quantity": 1, "unit_price": 1}]}),
+                "part_lines/0/description",
+            ),
+            (json!({"parts_status": "lost"}), "parts_status"),
+            (json!({"internal_note": "x".repeat(2001)}), "internal_note"),
+            (json!({"part_lines": "many"}), "part_lines"),
+        ] {
+            let (s, b) = patch(t, &parts, &ticket, &rotors, body.clone()).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {b}");
+            assert_eq!(b["field"], field, "{body}: {b}");
+        }
+        let after = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await.1;
+        assert_eq!(
+            before["ticket"], after["ticket"],
+            "refusals changed nothing"
+        );
+        let (s, b) = patch(
+            t,
+            &parts,
+            &ticket,
+            &rotors,
+            json!({"part_lines": [{"kind": "part", "description": "Front rotor", "part_number": "BR-900",
+                                   "quantity": 2, "unit_price": 6550, "taxable": true}],
+                   "internal_note": "Supplier B, next-day", "parts_status": "ordered"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let r = service(&b["ticket"], &rotors);
+        assert_eq!(r["subtotal"], 18000 + 13100);
+        assert_eq!(r["parts_status"], "ordered");
+        assert_eq!(r["internal_note"], "Supplier B, next-day");
+        assert_eq!(r["title"], "Rotors");
+        let part = r["line_items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["kind"] == "part")
+            .unwrap();
+        assert_eq!(part["part_number"], "BR-900");
+        let (s, b) = patch(
+            t,
+            &parts,
+            &ticket,
+            &rotors,
+            json!({"parts_status": "needed"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CONFLICT, "parts move forward only: {b}");
+        assert_eq!(b["field"], "parts_status");
+
+        // The advisor qualifies; parts lines are not theirs, the POS's lines neither.
+        let (s, b) = patch(t, &advisor, &ticket, &rotors, json!({"part_lines": []})).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+        assert_eq!(b["permission"], "parts.edit");
+        let (s, b) = patch(t, &advisor, &ticket, &brakes, json!({"labor_lines": []})).await;
+        assert_eq!(s, StatusCode::CONFLICT, "{b}");
+        assert_eq!(b["field"], "labor_lines");
+        let (s, b) = patch(
+            t,
+            &advisor,
+            &ticket,
+            &rotors,
+            json!({"title": "Front rotors", "customer_note": "Grooved: the pads wore into them",
+                   "labor_lines": [{"kind": "labor", "description": "Replace rotors", "quantity": 2, "unit_price": 12000, "taxable": true}],
+                   "ready": true}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let r = service(&b["ticket"], &rotors);
+        assert_eq!(r["title"], "Front rotors");
+        assert_eq!(r["ready"], true);
+        assert_eq!(r["subtotal"], 24000 + 13100, "labour replaced, parts kept");
+        let (s, b) = patch(
+            t,
+            &advisor,
+            &ticket,
+            &brakes,
+            json!({"customer_note": "Pads at 2 mm", "ready": true}),
+        )
+        .await;
+        assert_eq!(
+            s,
+            StatusCode::OK,
+            "notes on the POS's positions are Pitwall's: {b}"
+        );
+
+        // Published, the customer approves rotors and brakes, declines wipers.
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/inspections/{insp}/publish"),
+                &advisor,
+                json!({"send": null}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert!(queue(t, &advisor, "qualification").await.is_empty());
+        let (_, issued) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket}/customer-links"),
+                &advisor,
+                json!({}),
+            )
+            .await;
+        let token = issued["url"]
+            .as_str()
+            .unwrap()
+            .rsplit("/c/")
+            .next()
+            .unwrap()
+            .to_owned();
+        let (_, v) = t
+            .call(
+                "GET",
+                &format!("/api/customer/v1/links/{token}"),
+                None,
+                None,
+            )
+            .await;
+        let (s, b) = t
+            .call(
+                "POST",
+                &format!("/api/customer/v1/links/{token}/approval"),
+                None,
+                Some(json!({"approved_service_ids": [brakes, rotors], "declined_service_ids": [wipers],
+                            "signer_name": "Ana Lopez", "signature": SIGNATURE,
+                            "ticket_version": v["ticket_version"]})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        assert_eq!(stage_of(t, &owner, &ticket).await, "in_work");
+        assert_eq!(queue(t, &tech, "completion").await, vec![ticket.clone()]);
+
+        // The price the customer approved stays.
+        let (s, b) = patch(t, &parts, &ticket, &rotors, json!({"part_lines": []})).await;
+        assert_eq!(s, StatusCode::CONFLICT, "{b}");
+        assert_eq!(b["field"], "status");
+
+        // Completion: parts first, approved work only, once each.
+        let (s, b) = done(t, &tech, &ticket, &rotors).await;
+        assert_eq!(s, StatusCode::CONFLICT, "{b}");
+        assert_eq!(b["field"], "parts_status");
+        let (s, b) = done(t, &tech, &ticket, &wipers).await;
+        assert_eq!(s, StatusCode::CONFLICT, "{b}");
+        assert_eq!(b["field"], "status");
+        let (s, b) = done(t, &parts, &ticket, &brakes).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+        assert_eq!(b["permission"], "services.complete");
+        let (s, b) = patch(
+            t,
+            &parts,
+            &ticket,
+            &rotors,
+            json!({"parts_status": "received"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert!(queue(t, &parts, "parts").await.is_empty());
+        let (s, b) = done(t, &tech, &ticket, &brakes).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(
+            b["ticket"]["stage"], "in_work",
+            "one position is still open"
+        );
+        assert!(service(&b["ticket"], &brakes)["done_at"].is_string());
+        let (s, b) = done(t, &tech, &ticket, &brakes).await;
+        assert_eq!(s, StatusCode::CONFLICT, "{b}");
+        assert_eq!(b["field"], "done_at");
+        let (s, b) = done(t, &tech, &ticket, &rotors).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(
+            b["ticket"]["stage"], "completed",
+            "the last position done completes the job"
+        );
+        assert!(queue(t, &tech, "completion").await.is_empty());
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket}/services"),
+                &advisor,
+                json!({"title": "Late idea"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{b}");
+        assert_eq!(b["field"], "stage");
+
+        let h = history(t, &owner, &ticket).await;
+        assert_eq!(
+            moves(&h),
+            [
+                ("inspection".into(), "qualification".into()),
+                ("qualification".into(), "awaiting_approval".into()),
+                ("awaiting_approval".into(), "in_work".into()),
+                ("in_work".into(), "completed".into()),
+            ]
+        );
+        let (_, tl) = t
+            .get(&format!("/api/v1/tickets/{ticket}/timeline"), &owner)
+            .await;
+        let kinds: Vec<&str> = tl["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds.iter().filter(|k| **k == "service_done").count(), 2);
+        assert_eq!(kinds.iter().filter(|k| **k == "service_added").count(), 1);
+
+        // Bad queues and roles without one.
+        let (s, b) = t.get("/api/v1/me/work?queue=everything", &advisor).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["field"], "queue");
+        let (s, _) = t.get("/api/v1/me/work?queue=parts", &advisor).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+
+        // Another shop reaches none of it.
+        let (_, stranger) = t.shop("whole-flow-other", "premium").await;
+        let (s, _) = patch(t, &stranger, &ticket, &rotors, json!({"title": "Mine"})).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, _) = done(t, &stranger, &ticket, &rotors).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket}/services"),
+                &stranger,
+                json!({"title": "Mine"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert!(queue(t, &stranger, "completion").await.is_empty());
+    }
+);
+
+both_backends!(
+    the_ticket_page_moves_the_stage_and_marks_work_done,
+    async |t: &TestApp| {
+        use pitwall_testkit::pages::{browser, csrf_of, page, sign_in};
+        let (shop, owner) = t.shop("wf-pages", "pro").await;
+        let ticket = pushed(t, &owner, "PG-1").await;
+        t.member(shop, "adv@wf-pages.test", Role::Advisor).await;
+        t.member(shop, "tech@wf-pages.test", Role::Technician).await;
+        let c = browser();
+        sign_in(t, &c, "adv@wf-pages.test").await;
+        let (s, html) = page(t, &c, &format!("/app/tickets/{ticket}")).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains("data-stage=\"inspection\""), "{html}");
+        assert!(html.contains("data-testid=\"stage-form\""), "{html}");
+        let csrf = csrf_of(&html);
+        let post = |form: Vec<(&'static str, String)>| {
+            let c = c.clone();
+            let url = t.url(&format!("/app/tickets/{ticket}/stage"));
+            async move { c.post(url).form(&form).send().await.unwrap() }
+        };
+        // Without its token nothing moves; a cancel without a reason is
+        // refused on the page, in words.
+        let r = post(vec![("stage", "qualification".into())]).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let r = post(vec![
+            ("csrf", csrf.clone()),
+            ("stage", "canceled".into()),
+            ("reason", "".into()),
+        ])
+        .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.text().await.unwrap().contains("is required to cancel"));
+        let r = post(vec![
+            ("csrf", csrf.clone()),
+            ("stage", "completed".into()),
+            ("reason", "".into()),
+        ])
+        .await;
+        assert_eq!(r.status(), StatusCode::CONFLICT);
+        assert_eq!(stage_of(t, &owner, &ticket).await, "inspection");
+        let r = post(vec![
+            ("csrf", csrf.clone()),
+            ("stage", "qualification".into()),
+            ("reason", "".into()),
+        ])
+        .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let back = r.headers()["location"].to_str().unwrap().to_owned();
+        assert_eq!(back, format!("/app/tickets/{ticket}?ok=stage"));
+        let (_, html) = page(t, &c, &back).await;
+        assert!(html.contains("data-stage=\"qualification\""), "{html}");
+        assert!(html.contains("Stage moved."), "{html}");
+        assert!(
+            html.contains("inspection → qualification"),
+            "the timeline says so: {html}"
+        );
+
+        // The technician marks approved work done from the page.
+        let (_, d) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
+        let brakes = d["ticket"]["services"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let wipers = d["ticket"]["services"][1]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket}/approvals"),
+                &owner,
+                json!({"approved_service_ids": [brakes], "declined_service_ids": [wipers], "method": "phone"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let tc = browser();
+        sign_in(t, &tc, "tech@wf-pages.test").await;
+        let (_, html) = page(t, &tc, &format!("/app/tickets/{ticket}")).await;
+        assert_eq!(
+            html.matches("data-testid=\"service-done-submit\"").count(),
+            1,
+            "{html}"
+        );
+        let csrf = csrf_of(&html);
+        let r = tc
+            .post(t.url(&format!("/app/tickets/{ticket}/services/{brakes}/done")))
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let (_, html) = page(t, &tc, &format!("/app/tickets/{ticket}")).await;
+        assert!(html.contains("data-stage=\"completed\""), "{html}");
+        assert!(html.contains("data-testid=\"service-done\""), "{html}");
+        let r = tc
+            .post(t.url(&format!("/app/tickets/{ticket}/services/{brakes}/done")))
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CONFLICT, "done once");
     }
 );
