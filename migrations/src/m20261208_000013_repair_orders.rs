@@ -25,6 +25,9 @@ impl MigrationTrait for Migration {
             vec![
                 string_len(a("stage"), 20).default("inspection").to_owned(),
                 ts_null("stage_changed_at"),
+                // The one reminder of an approval request went out (for the
+                // request made when the stage was last entered).
+                ts_null("approval_reminded_at"),
             ],
         )
         .await?;
@@ -136,7 +139,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         }
-        for c in ["stage_changed_at", "stage"] {
+        for c in ["approval_reminded_at", "stage_changed_at", "stage"] {
             m.alter_table(
                 Table::alter()
                     .table(a("tickets"))

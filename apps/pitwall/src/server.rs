@@ -148,11 +148,29 @@ pub fn spawn_workers(
 ) -> tokio::task::JoinHandle<()> {
     let handle = app.jobs().clone();
     let sweeper = spawn_media_sweep(app.clone());
+    let reminders = spawn_approval_reminders(app.clone());
     tokio::spawn(async move {
         if let Err(e) = pitwall_jobs::runtime::run(db, senders, handle, settings, stop).await {
             tracing::error!(error = %e, "workers stopped with an error");
         }
         sweeper.abort();
+        reminders.abort();
+    })
+}
+
+/// Every minute, the approval reminders that fell due (shops with a
+/// reminder delay in their workflow settings). Each is claimed before it
+/// is written, so several workers never send one twice.
+fn spawn_approval_reminders(app: App) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            let now = app.config().clock.now();
+            if let Err(e) = pitwall_core::workflow::send_due_reminders(&app, now).await {
+                tracing::warn!(error = %e, "approval reminders failed; trying again in a minute");
+            }
+        }
     })
 }
 

@@ -85,6 +85,9 @@ pub struct CustomerServiceOut {
     pub status: String,
     /// The customer decides on it now (recommended or pending).
     pub awaiting_decision: bool,
+    /// The shop's words about it (why it is recommended).
+    #[oai(nullable)]
+    pub note: Option<String>,
     pub subtotal: i64,
     pub line_items: Vec<CustomerLineOut>,
 }
@@ -248,6 +251,7 @@ impl CustomerViewOut {
                     title: sv.service.title.clone(),
                     status: sv.service.status.clone(),
                     awaiting_decision: approvals::awaits_decision(&sv.service.status),
+                    note: sv.service.customer_note.clone(),
                     subtotal: sv.service.subtotal,
                     line_items: sv
                         .line_items
@@ -685,6 +689,7 @@ impl ApprovalsApi {
             links::Issue {
                 send: b.send.as_deref(),
                 replace: b.replace,
+                template: pitwall_core::domain::messaging::TemplateKind::Link,
             },
         )
         .await?;

@@ -146,7 +146,7 @@ pub struct ReminderRequest {
 
 #[derive(Debug, Clone, Object)]
 pub struct TemplateOut {
-    /// `link`, `reminder` or `invoice`.
+    /// `link`, `reminder`, `invoice` or `extension`.
     pub kind: String,
     pub body: String,
     /// Pitwall's text; the shop has not written its own.
@@ -504,7 +504,7 @@ impl MessagingApi {
         Ok(MessageCreated::Created(Json(MessageOut::from(&m))))
     }
 
-    /// The shop's link, reminder and invoice templates, and the variables
+    /// The shop's link, reminder, invoice and extension templates, and the variables
     /// they may use.
     #[oai(
         path = "/message-templates",
@@ -546,7 +546,7 @@ impl MessagingApi {
         app: Data<&App>,
         req: &Request,
         auth: UserToken,
-        /// `link`, `reminder` or `invoice`.
+        /// `link`, `reminder`, `invoice` or `extension`.
         kind: Path<String>,
         body: JsonBody<TemplateRequest>,
     ) -> ApiResult<TemplateOut> {

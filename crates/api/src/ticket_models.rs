@@ -740,7 +740,7 @@ pub struct MessageOut {
     pub channel: String,
     /// `outbound` or `inbound`.
     pub direction: String,
-    /// `status_update`, `reply`, `link`, `reminder`, `invoice`,
+    /// `status_update`, `reply`, `link`, `reminder`, `invoice`, `extension`,
     /// `keyword_reply` or `inbound`.
     pub kind: String,
     pub to: String,

@@ -233,8 +233,86 @@ fn changed(c: workflow::ServiceChanged) -> ServiceChangedOut {
     }
 }
 
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionRequest {
+    /// Positions awaiting the customer's decision (`recommended` or
+    /// `pending`).
+    pub service_ids: Vec<uuid::Uuid>,
+    /// `sms` or `email` to send the link with the shop's `extension`
+    /// template; null to send nothing.
+    #[serde(default)]
+    #[oai(nullable)]
+    pub send: Option<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct ExtensionOut {
+    pub ticket: TicketOut,
+    /// The customer link sent with it, shown this once.
+    #[oai(nullable)]
+    pub link_url: Option<String>,
+    #[oai(nullable)]
+    pub message_id: Option<uuid::Uuid>,
+}
+
+#[derive(ApiResponse)]
+pub enum ExtensionCreated {
+    /// Sent: the ticket awaits the customer's decision again.
+    #[oai(status = 201)]
+    Created(Json<ExtensionOut>),
+}
+
 #[OpenApi(prefix_path = "/api/v1")]
 impl WorkflowApi {
+    /// Send positions found after the customer decided as an order
+    /// extension (`services.edit`; with `send`, `customer_links.send`):
+    /// they are marked ready, the timeline says `extension_sent`, the
+    /// ticket moves to `awaiting_approval` (from qualification or work),
+    /// and with `send` a link goes out with the shop's `extension`
+    /// template. The customer's page shows them as awaiting beside what was
+    /// decided before; an approval made on the page as it was before
+    /// answers 409 `ticket_changed`. Each bad id is named
+    /// (`service_ids/{n}`).
+    #[oai(
+        path = "/tickets/:ticket_id/extensions",
+        method = "post",
+        tag = "WorkflowTags::Workflow",
+        operation_id = "send_ticket_extension"
+    )]
+    async fn send_extension(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+        ticket_id: Path<uuid::Uuid>,
+        body: JsonBody<ExtensionRequest>,
+    ) -> Result<ExtensionCreated, crate::error::ApiError> {
+        let ctx = shop_ctx(&app, req, &auth).await?;
+        let ids: Vec<ServiceId> = body
+            .0
+            .service_ids
+            .iter()
+            .map(|i| ServiceId::from_uuid(*i))
+            .collect();
+        let sent = workflow::send_extension(
+            &app,
+            &ctx,
+            TicketId::from_uuid(ticket_id.0),
+            &ids,
+            body.0.send.as_deref(),
+        )
+        .await?;
+        Ok(ExtensionCreated::Created(Json(ExtensionOut {
+            ticket: TicketOut::from(&sent.ticket),
+            link_url: sent.issued.as_ref().map(|i| i.url.clone()),
+            message_id: sent
+                .issued
+                .as_ref()
+                .and_then(|i| i.message.as_ref().map(|m| m.id)),
+        })))
+    }
+
     /// Add a position to the ticket (`services.edit`): a recommendation
     /// made in Pitwall (`source: pitwall`), priced by the same money rules
     /// as a POS push, kept by POS pushes until the POS sends it itself

@@ -29,6 +29,7 @@ use serde_json::json;
 
 use crate::features::FeatureSet;
 use crate::live::LiveEvent;
+use crate::outreach::{self, Sender};
 use crate::{App, Error, Result, ShopCtx};
 
 /// Who hands the decision in, and how.
@@ -405,6 +406,21 @@ pub(crate) async fn record(
         pos_payload.clone(),
     )
     .await?;
+    if !approved.is_empty() && features.has(Feature::RepairOrders) {
+        confirm(
+            &txn,
+            app,
+            Sender {
+                shop: shop_row,
+                features,
+            },
+            &ticket,
+            &approved,
+            approved_total,
+            by_user(&by),
+        )
+        .await?;
+    }
     if features.has(Feature::Webhooks) {
         pitwall_jobs::webhooks::enqueue(
             &txn,
@@ -475,6 +491,97 @@ pub(crate) struct Recorded {
     pub approval: Approval,
     pub new: bool,
     pub stage: Option<pitwall_domain::workflow::Stage>,
+}
+
+fn by_user(by: &By<'_>) -> Option<UserId> {
+    match by {
+        By::Customer { .. } => None,
+        By::Staff { user, .. } => Some(*user),
+    }
+}
+
+/// The customer's confirmation of what they approved (repair-order
+/// workflow), written in the approval's transaction from the shop's
+/// `confirmation` template: by text when they have a phone, else by
+/// e-mail. An automatic message: a refusal (opted out, quiet hours, no
+/// allowance left) is recorded on it, never an error for the approval.
+#[allow(clippy::too_many_arguments)]
+async fn confirm(
+    txn: &impl pitwall_store::sea_orm::ConnectionTrait,
+    app: &App,
+    sender: Sender<'_>,
+    ticket: &tickets::Ticket,
+    approved: &[&tickets::Service],
+    approved_total: i64,
+    by: Option<UserId>,
+) -> Result<()> {
+    use pitwall_domain::messaging::{Channel, MessageKind, TemplateKind};
+    let shop = sender.shop_id();
+    let Some(customer) = (match ticket.customer_id {
+        Some(c) => {
+            pitwall_store::customers::get(txn, shop, pitwall_domain::CustomerId::from_uuid(c))
+                .await?
+        }
+        None => None,
+    }) else {
+        return Ok(());
+    };
+    let channel = if customer.phone.is_some() {
+        Channel::Sms
+    } else if customer.email.is_some() {
+        Channel::Email
+    } else {
+        return Ok(());
+    };
+    let vehicle = match ticket.vehicle_id {
+        Some(v) => {
+            pitwall_store::customers::vehicle(txn, shop, pitwall_domain::VehicleId::from_uuid(v))
+                .await?
+        }
+        None => None,
+    };
+    let kind = TemplateKind::Confirmation;
+    let template = pitwall_store::messages::template(txn, shop, kind.as_str())
+        .await?
+        .map(|t| t.body)
+        .unwrap_or_else(|| kind.default_body().to_owned());
+    let mut vars = outreach::vars_for(
+        sender,
+        &customer,
+        Some(ticket),
+        vehicle.as_ref(),
+        None,
+        None,
+    );
+    let locale =
+        pitwall_domain::locale::Locale::choose(customer.locale.as_deref(), &sender.shop.locale);
+    vars["approved_work"] = json!(
+        approved
+            .iter()
+            .map(|s| s.title.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    vars["approved_total"] = json!(locale.money(approved_total, &ticket.currency));
+    let body = outreach::render(&template, &vars)?;
+    outreach::queue(
+        txn,
+        &app.config.clock,
+        sender,
+        outreach::Outgoing {
+            ticket: Some(TicketId::from_uuid(ticket.id)),
+            customer: &customer,
+            kind: MessageKind::Confirmation,
+            channels: &[channel],
+            body: &body,
+            sent_body: None,
+            subject: Some(format!("{}: work approved", sender.shop.name)),
+            by,
+            requested: false,
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 fn same_decision(

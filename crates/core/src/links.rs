@@ -7,7 +7,7 @@
 //! the shop's setting. The URL is shown once, when issued.
 
 use chrono::{DateTime, Duration, Utc};
-use pitwall_domain::messaging::{Channel, MessageKind, TemplateKind};
+use pitwall_domain::messaging::{Channel, TemplateKind};
 use pitwall_domain::tickets::{ActorKind, TimelineKind};
 use pitwall_domain::{CustomerId, Feature, LinkId, Permission, TicketId, VehicleId};
 use pitwall_store::customer_links::{self as store, CustomerLink};
@@ -42,6 +42,9 @@ pub struct Issue<'a> {
     pub send: Option<&'a str>,
     /// Revoke the ticket's other links first (a re-issue).
     pub replace: bool,
+    /// The shop's template the message is written with (`link`, or
+    /// `extension` for work found later).
+    pub template: TemplateKind,
 }
 
 pub async fn issue(
@@ -95,15 +98,15 @@ pub async fn issue(
             Some(v) => customers::vehicle(&txn, shop, VehicleId::from_uuid(v)).await?,
             None => None,
         };
-        let template = messages::template(&txn, shop, TemplateKind::Link.as_str())
+        let template = messages::template(&txn, shop, how.template.as_str())
             .await?
             .map(|t| t.body)
-            .unwrap_or_else(|| TemplateKind::Link.default_body().to_owned());
+            .unwrap_or_else(|| how.template.default_body().to_owned());
         // Rendered twice: whole for the customer, masked for the chat log,
         // where anyone who reads the thread could otherwise sign as them.
         let render_with = |link: &str| {
             let vars = outreach::vars_for(
-                ctx,
+                ctx.into(),
                 &customer,
                 Some(&ticket),
                 vehicle.as_ref(),
@@ -117,11 +120,11 @@ pub async fn issue(
         message = outreach::queue(
             &txn,
             &app.config.clock,
-            ctx,
+            ctx.into(),
             Outgoing {
                 ticket: Some(ticket_id),
                 customer: &customer,
-                kind: MessageKind::Link,
+                kind: how.template.message_kind(),
                 channels: &[channel],
                 body: &body,
                 sent_body: Some(&sent_body),

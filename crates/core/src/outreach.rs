@@ -18,7 +18,37 @@ use pitwall_store::{activity, customers, statuses, tickets};
 use serde_json::json;
 
 use crate::clock::Clock;
+use crate::features::FeatureSet;
 use crate::{Error, Result, ShopCtx};
+
+/// The shop a message goes out for: its settings (quiet hours, consent,
+/// sender) and its plan (channels, SMS allowance). Staff's messages and
+/// the ones Pitwall sends by itself (a customer's approval confirmed) pass
+/// the same gate.
+#[derive(Clone, Copy)]
+pub(crate) struct Sender<'a> {
+    pub shop: &'a pitwall_store::shops::Shop,
+    pub features: &'a FeatureSet,
+}
+
+impl Sender<'_> {
+    pub fn shop_id(&self) -> pitwall_domain::ShopId {
+        pitwall_domain::ShopId::from_uuid(self.shop.id)
+    }
+
+    pub fn require_feature(&self, f: Feature) -> Result<()> {
+        self.features.require(f)
+    }
+}
+
+impl<'a> From<&'a ShopCtx> for Sender<'a> {
+    fn from(ctx: &'a ShopCtx) -> Self {
+        Sender {
+            shop: &ctx.shop,
+            features: &ctx.features,
+        }
+    }
+}
 
 /// The longest text a template may produce: ten SMS segments, or a
 /// reasonable e-mail.
@@ -123,7 +153,7 @@ pub fn preview(field: &str, template: &str) -> Result<Preview> {
 
 /// The variables for one customer and ticket.
 pub(crate) fn vars_for(
-    ctx: &ShopCtx,
+    ctx: Sender<'_>,
     customer: &customers::Customer,
     ticket: Option<&tickets::Ticket>,
     vehicle: Option<&customers::Vehicle>,
@@ -177,7 +207,7 @@ enum Refusal {
 pub(crate) async fn queue(
     txn: &impl ConnectionTrait,
     clock: &Clock,
-    ctx: &ShopCtx,
+    ctx: Sender<'_>,
     o: Outgoing<'_>,
 ) -> Result<Vec<Message>> {
     let now = Utc::now();
@@ -195,7 +225,7 @@ pub(crate) async fn queue(
 
 /// The month whose SMS usage a message sent now must fit in, when the
 /// shop's plan stops at its allowance (else there is nothing to read).
-pub(crate) fn sms_usage_month(ctx: &ShopCtx, now: chrono::DateTime<Utc>) -> Option<String> {
+pub(crate) fn sms_usage_month(ctx: Sender<'_>, now: chrono::DateTime<Utc>) -> Option<String> {
     ctx.features.sms_stop_at().map(|_| usage_month(now))
 }
 
@@ -206,7 +236,7 @@ pub(crate) fn sms_usage_month(ctx: &ShopCtx, now: chrono::DateTime<Utc>) -> Opti
 /// messages as they will be written (including refused ones, recorded as
 /// failed or held).
 pub(crate) fn plan(
-    ctx: &ShopCtx,
+    ctx: Sender<'_>,
     clock: &Clock,
     o: Outgoing<'_>,
     sms_used: Option<i64>,
@@ -409,7 +439,7 @@ pub fn month_start(now: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
 /// SMS usage when [`sms_usage_month`] asked for it).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn plan_status_update(
-    ctx: &ShopCtx,
+    ctx: Sender<'_>,
     clock: &Clock,
     ticket: &tickets::Ticket,
     status: &statuses::VehicleStatus,

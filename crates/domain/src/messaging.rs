@@ -77,6 +77,8 @@ string_enum!(
         Link = "link",
         Reminder = "reminder",
         Invoice = "invoice",
+        Extension = "extension",
+        Confirmation = "confirmation",
         KeywordReply = "keyword_reply",
         Inbound = "inbound",
     }
@@ -96,6 +98,8 @@ string_enum!(
         Link = "link",
         Reminder = "reminder",
         Invoice = "invoice",
+        Extension = "extension",
+        Confirmation = "confirmation",
     }
 );
 
@@ -111,6 +115,12 @@ impl TemplateKind {
             TemplateKind::Invoice => {
                 "Hi {{ first_name }}, your invoice {{ ticket_number }} from {{ shop_name }} is ready: {{ link }}"
             }
+            TemplateKind::Extension => {
+                "Hi {{ first_name }}, {{ shop_name }} found more your {{ vehicle }} needs. Please look and decide: {{ link }}"
+            }
+            TemplateKind::Confirmation => {
+                "Hi {{ first_name }}, {{ shop_name }} confirms the work you approved on your {{ vehicle }}: {{ approved_work }} ({{ approved_total }}). Thank you!"
+            }
         }
     }
 
@@ -119,6 +129,8 @@ impl TemplateKind {
             TemplateKind::Link => MessageKind::Link,
             TemplateKind::Reminder => MessageKind::Reminder,
             TemplateKind::Invoice => MessageKind::Invoice,
+            TemplateKind::Extension => MessageKind::Extension,
+            TemplateKind::Confirmation => MessageKind::Confirmation,
         }
     }
 }
@@ -143,6 +155,16 @@ pub const TEMPLATE_VARIABLES: &[(&str, &str, &str)] = &[
         "link",
         "The customer's link to the ticket",
         "https://pitwall.example/c/…",
+    ),
+    (
+        "approved_work",
+        "What the customer approved (confirmations)",
+        "Brake pads, Front rotors",
+    ),
+    (
+        "approved_total",
+        "The approved amount (confirmations)",
+        "$371.00",
     ),
 ];
 

@@ -80,6 +80,7 @@ string_enum!(
         StageChanged = "stage_changed",
         ServiceAdded = "service_added",
         ServiceDone = "service_done",
+        ExtensionSent = "extension_sent",
     }
 );
 

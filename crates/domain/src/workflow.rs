@@ -118,7 +118,9 @@ pub enum Trigger {
     /// The technician submitted an inspection: parts and the advisor
     /// qualify its findings (a finding during work sends the job back).
     InspectionSubmitted,
-    /// The recommendations went to the customer.
+    /// Recommendations went to the customer: an inspection published, or
+    /// an order extension for work found later (which pauses the job
+    /// until the customer decides).
     RecommendationsSent,
     /// The customer (or staff for them) approved work.
     WorkApproved,
@@ -133,7 +135,9 @@ impl Trigger {
         use Stage::*;
         match self {
             Trigger::InspectionSubmitted => (&[Inspection, InWork], Qualification),
-            Trigger::RecommendationsSent => (&[Inspection, Qualification], AwaitingApproval),
+            Trigger::RecommendationsSent => {
+                (&[Inspection, Qualification, InWork], AwaitingApproval)
+            }
             Trigger::WorkApproved => (&[Inspection, Qualification, AwaitingApproval], InWork),
             Trigger::LastPositionDone => (&[InWork], Completed),
         }

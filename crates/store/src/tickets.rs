@@ -93,6 +93,7 @@ pub async fn insert(
         approval_seen_at: Set(None),
         stage: Set(pitwall_domain::workflow::Stage::FIRST.as_str().to_owned()),
         stage_changed_at: Set(None),
+        approval_reminded_at: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
     }

@@ -132,3 +132,67 @@ pub async fn save_settings(
         .await?;
     Ok(())
 }
+
+/// Shops that remind customers of unanswered approval requests, with
+/// their delay in minutes.
+pub async fn reminder_shops(db: &impl ConnectionTrait) -> Result<Vec<(ShopId, i32)>, StoreError> {
+    Ok(workflow_setting::Entity::find()
+        .filter(workflow_setting::Column::ApprovalReminderMinutes.is_not_null())
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|s| {
+            s.approval_reminder_minutes
+                .map(|m| (ShopId::from_uuid(s.shop_id), m))
+        })
+        .collect())
+}
+
+fn not_reminded_since_entering() -> sea_orm::Condition {
+    use sea_orm::sea_query::ExprTrait;
+    sea_orm::Condition::any()
+        .add(ticket::Column::ApprovalRemindedAt.is_null())
+        .add(
+            Expr::col(ticket::Column::ApprovalRemindedAt)
+                .lt(Expr::col(ticket::Column::StageChangedAt)),
+        )
+}
+
+/// Open tickets of `shop` waiting for the customer's approval since
+/// `before` or longer, not yet reminded for this request (at most 100).
+pub async fn awaiting_reminder(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    before: DateTime<Utc>,
+) -> Result<Vec<crate::tickets::Ticket>, StoreError> {
+    use sea_orm::QuerySelect;
+    Ok(ticket::Entity::find()
+        .in_shop(shop)
+        .filter(ticket::Column::Closed.eq(false))
+        .filter(ticket::Column::Stage.eq(Stage::AwaitingApproval.as_str()))
+        .filter(ticket::Column::StageChangedAt.lte(before))
+        .filter(not_reminded_since_entering())
+        .order_by_asc(ticket::Column::StageChangedAt)
+        .limit(100)
+        .all(db)
+        .await?)
+}
+
+/// Claims the reminder of one request: `false` when another worker did,
+/// or the ticket moved on meanwhile.
+pub async fn claim_reminder(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    ticket: TicketId,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let r = ticket::Entity::update_many()
+        .col_expr(ticket::Column::ApprovalRemindedAt, Expr::value(Some(at)))
+        .in_shop(shop)
+        .filter(ticket::Column::Id.eq(ticket.as_uuid()))
+        .filter(ticket::Column::Stage.eq(Stage::AwaitingApproval.as_str()))
+        .filter(not_reminded_since_entering())
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected > 0)
+}

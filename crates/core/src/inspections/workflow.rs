@@ -235,6 +235,7 @@ pub async fn publish(
                 links::Issue {
                     send: Some(s),
                     replace: false,
+                    template: pitwall_domain::messaging::TemplateKind::Link,
                 },
             )
             .await?,

@@ -61,7 +61,7 @@ pub async fn reply(
     let mut sent = outreach::queue(
         &txn,
         &app.config.clock,
-        ctx,
+        ctx.into(),
         Outgoing {
             ticket,
             customer: &c,
@@ -134,7 +134,7 @@ pub async fn resend(app: &App, ctx: &ShopCtx, id: MessageId) -> Result<Message> 
     let mut sent = outreach::queue(
         &txn,
         &app.config.clock,
-        ctx,
+        ctx.into(),
         Outgoing {
             ticket: old.ticket_id.map(TicketId::from_uuid),
             customer: &c,
@@ -203,12 +203,12 @@ pub async fn send_reminder(
         None => None,
     };
     let template = template_body(&txn, shop, TemplateKind::Reminder).await?;
-    let vars = outreach::vars_for(ctx, &c, Some(&t), vehicle.as_ref(), None, None);
+    let vars = outreach::vars_for(ctx.into(), &c, Some(&t), vehicle.as_ref(), None, None);
     let body = outreach::render(&template, &vars)?;
     let mut sent = outreach::queue(
         &txn,
         &app.config.clock,
-        ctx,
+        ctx.into(),
         Outgoing {
             ticket: Some(ticket),
             customer: &c,

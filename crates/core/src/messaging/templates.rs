@@ -45,8 +45,12 @@ pub async fn templates(app: &App, ctx: &ShopCtx) -> Result<Vec<TemplateView>> {
 }
 
 pub fn parse_template_kind(kind: &str) -> Result<TemplateKind> {
-    TemplateKind::parse(kind)
-        .ok_or_else(|| Error::invalid("kind", "must be link, reminder or invoice"))
+    TemplateKind::parse(kind).ok_or_else(|| {
+        Error::invalid(
+            "kind",
+            "must be link, reminder, invoice, extension or confirmation",
+        )
+    })
 }
 
 pub async fn put_template(

@@ -66,7 +66,7 @@ pub(crate) async fn change_status(
             tokio::time::sleep(std::time::Duration::from_micros(pause)).await;
         }
         let now = Utc::now();
-        let sms_month = crate::outreach::sms_usage_month(ctx, now);
+        let sms_month = crate::outreach::sms_usage_month(ctx.into(), now);
         let inputs = tickets::status_inputs(&app.db, shop, id, status_id, sms_month.as_deref())
             .await?
             .ok_or(Error::NotFound("ticket"))?;
@@ -127,7 +127,7 @@ pub(crate) async fn change_status(
         ticket.updated_at = now;
         let messages = if status.notify_customer {
             crate::outreach::plan_status_update(
-                ctx,
+                ctx.into(),
                 &app.config.clock,
                 &ticket,
                 &status,

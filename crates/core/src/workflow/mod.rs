@@ -6,13 +6,19 @@
 //!   sent, work approved), in the transaction of the event that causes them.
 //! - [`services`]: positions between people: the advisor adds and
 //!   qualifies, parts prices and orders, the technician completes.
+//! - [`extensions`]: work found later goes to the customer again.
+//! - [`reminders`]: one reminder for an unanswered approval request.
 //! - [`settings`]: the shop's time targets and the vehicle status each
 //!   stage sets.
 
+mod extensions;
+mod reminders;
 mod services;
 mod settings;
 mod stages;
 
+pub use extensions::*;
+pub use reminders::*;
 pub use services::*;
 pub use settings::*;
 pub use stages::*;

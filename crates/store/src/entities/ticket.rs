@@ -34,6 +34,7 @@ pub struct Model {
     /// The repair-order stage (staff only); see `pitwall_domain::workflow`.
     pub stage: String,
     pub stage_changed_at: Option<DateTimeUtc>,
+    pub approval_reminded_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -128,6 +128,7 @@ pub(crate) async fn issue_link(
                 links::Issue {
                     send: form.opt("send"),
                     replace: form.get("replace") == "on",
+                    template: pitwall_core::domain::messaging::TemplateKind::Link,
                 },
             )
             .await;

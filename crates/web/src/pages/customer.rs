@@ -231,6 +231,7 @@ pub(crate) fn context_of(p: &CustomerPage, mode: &Mode<'_>, x: &Extras) -> Value
         context! {
             id => sv.id.to_string(),
             title => sv.title.clone(),
+            note => sv.customer_note.clone(),
             status => sv.status.clone(),
             status_label => status_label(&sv.status),
             subtotal => money(sv.subtotal),

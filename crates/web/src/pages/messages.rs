@@ -494,6 +494,14 @@ fn template_title(kind: TemplateKind) -> (&'static str, &'static str) {
             "Invoice ready",
             "Sent when the invoice is ready; waits out quiet hours.",
         ),
+        TemplateKind::Confirmation => (
+            "Approval confirmation",
+            "Sent when the customer (or staff for them) approves work, with what was approved. Repair-order workflow only.",
+        ),
+        TemplateKind::Extension => (
+            "Order extension",
+            "Sent with the link when more work found later awaits the customer's decision.",
+        ),
     }
 }
 

@@ -825,7 +825,16 @@ with_provider!(
     async |t: &TestApp, _fake: &FakeSms| {
         let (shop, owner) = t.shop("tpl-shop", "premium").await;
         let (_, list) = t.get("/api/v1/message-templates", &owner).await;
-        assert_eq!(list["items"].as_array().unwrap().len(), 3);
+        let kinds: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            ["link", "reminder", "invoice", "extension", "confirmation"]
+        );
         assert!(
             list["variables"]
                 .as_array()

@@ -919,6 +919,22 @@ both_backends!(
             StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
+        w.call(
+            "POST",
+            &format!("/api/v1/tickets/{ticket}/extensions"),
+            Some(owner),
+            Some(json!({"service_ids": [added], "send": null})),
+            StatusCode::CREATED,
+        )
+        .await;
+        w.call(
+            "POST",
+            &format!("/api/v1/tickets/{ticket}/extensions"),
+            Some(owner),
+            Some(json!({"service_ids": []})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
         w.get("/api/v1/me/work?queue=parts", owner).await;
         let now = w.get(&format!("/api/v1/tickets/{ticket}"), owner).await;
         let approved = now["ticket"]["services"]

@@ -442,6 +442,12 @@ both_backends!(
             .await;
         assert_eq!(s, StatusCode::OK, "{b}");
         assert_eq!(stage_of(t, &starter, &plain).await, "inspection");
+        assert!(
+            messages_of(t, &starter, &plain, "confirmation")
+                .await
+                .is_empty(),
+            "confirmations belong to the workflow"
+        );
         let (s, _) = t
             .get(&format!("/api/v1/tickets/{plain}/stage-history"), &starter)
             .await;
@@ -620,6 +626,19 @@ async fn queue(t: &TestApp, token: &str, q: &str) -> Vec<String> {
         .collect()
 }
 
+/// The ticket's messages of one kind, oldest first.
+async fn messages_of(t: &TestApp, token: &str, ticket: &str, kind: &str) -> Vec<Value> {
+    let (s, d) = t.get(&format!("/api/v1/tickets/{ticket}"), token).await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    d["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == kind)
+        .cloned()
+        .collect()
+}
+
 fn service<'a>(ticket: &'a Value, id: &str) -> &'a Value {
     ticket["services"]
         .as_array()
@@ -676,7 +695,10 @@ both_backends!(
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{b}");
-        assert_eq!(queue(t, &advisor, "qualification").await, vec![ticket.clone()]);
+        assert_eq!(
+            queue(t, &advisor, "qualification").await,
+            vec![ticket.clone()]
+        );
         assert!(queue(t, &parts, "parts").await.is_empty());
         assert!(queue(t, &tech, "completion").await.is_empty());
 
@@ -859,6 +881,13 @@ both_backends!(
         assert_eq!(s, StatusCode::CREATED, "{b}");
         assert_eq!(stage_of(t, &owner, &ticket).await, "in_work");
         assert_eq!(queue(t, &tech, "completion").await, vec![ticket.clone()]);
+        // The customer gets the frozen overview of what they approved, once.
+        let confirmations = messages_of(t, &owner, &ticket, "confirmation").await;
+        assert_eq!(confirmations.len(), 1, "{confirmations:?}");
+        let body = confirmations[0]["body"].as_str().unwrap();
+        assert!(body.contains("Brake pads, Front rotors"), "{body}");
+        assert!(body.contains("471.00"), "{body}");
+        assert!(!body.contains("Wipers"), "{body}");
 
         // The price the customer approved stays.
         let (s, b) = patch(t, &parts, &ticket, &rotors, json!({"part_lines": []})).await;
@@ -1060,5 +1089,290 @@ both_backends!(
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::CONFLICT, "done once");
+    }
+);
+
+both_backends!(
+    an_extension_goes_to_the_customer_who_decides_again,
+    async |t: &TestApp| {
+        let (shop, owner) = t.shop("extension", "premium").await;
+        let (_, advisor) = t.member(shop, "adv@extension.test", Role::Advisor).await;
+        let (_, parts) = t.member(shop, "parts@extension.test", Role::Parts).await;
+        let ticket = pushed(t, &owner, "X-1").await;
+        let (_, d) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
+        let brakes = d["ticket"]["services"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let wipers = d["ticket"]["services"][1]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket}/approvals"),
+                &advisor,
+                json!({"approved_service_ids": [brakes], "declined_service_ids": [wipers], "method": "phone"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["stage"], "in_work");
+        // A staff-recorded approval confirms to the customer too.
+        let confirmations = messages_of(t, &owner, &ticket, "confirmation").await;
+        assert_eq!(confirmations.len(), 1, "{confirmations:?}");
+        assert_eq!(confirmations[0]["channel"], "sms");
+        assert!(
+            confirmations[0]["body"]
+                .as_str()
+                .unwrap()
+                .contains("confirms the work you approved"),
+            "{confirmations:?}"
+        );
+        // The customer's page as it was before the new finding.
+        let (_, issued) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket}/customer-links"),
+                &advisor,
+                json!({}),
+            )
+            .await;
+        let token = issued["url"]
+            .as_str()
+            .unwrap()
+            .rsplit("/c/")
+            .next()
+            .unwrap()
+            .to_owned();
+        let customer_view = || async {
+            let (s, v) = t
+                .call(
+                    "GET",
+                    &format!("/api/customer/v1/links/{token}"),
+                    None,
+                    None,
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            v
+        };
+        let old = customer_view().await;
+
+        // Work found later: a new position, sent as an extension.
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket}/services"),
+                &advisor,
+                json!({"title": "Torn CV boot", "customer_note": "Grease is leaking",
+                       "line_items": [{"kind": "labor", "description": "Replace boot", "quantity": 1, "unit_price": 9000, "taxable": true}]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let boot = b["service_id"].as_str().unwrap().to_owned();
+        let path = format!("/api/v1/tickets/{ticket}/extensions");
+        for (body, field) in [
+            (json!({"service_ids": []}), "service_ids"),
+            (json!({"service_ids": [brakes]}), "service_ids/0"),
+            (
+                json!({"service_ids": [boot, "00000000-0000-7000-8000-000000000000"]}),
+                "service_ids/1",
+            ),
+            (json!({"service_ids": [boot], "send": "fax"}), "send"),
+            (json!({"service_ids": "all"}), "service_ids"),
+        ] {
+            let (s, b) = t.post(&path, &advisor, body.clone()).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {b}");
+            assert_eq!(b["field"], field, "{body}: {b}");
+        }
+        let (s, b) = t.post(&path, &parts, json!({"service_ids": [boot]})).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+        let (_, stranger) = t.shop("extension-other", "premium").await;
+        let (s, _) = t
+            .post(&path, &stranger, json!({"service_ids": [boot]}))
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(
+            stage_of(t, &owner, &ticket).await,
+            "in_work",
+            "refusals moved nothing"
+        );
+
+        let (s, b) = t
+            .post(
+                &path,
+                &advisor,
+                json!({"service_ids": [boot], "send": "email"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        assert_eq!(b["ticket"]["stage"], "awaiting_approval");
+        assert!(b["link_url"].as_str().unwrap().contains("/c/pwc_"), "{b}");
+        assert!(b["message_id"].is_string(), "{b}");
+        assert_eq!(service(&b["ticket"], &boot)["ready"], true);
+        let (_, d) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
+        let sent: Vec<&Value> = d["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["kind"] == "extension")
+            .collect();
+        assert_eq!(sent.len(), 1, "{d}");
+        assert!(
+            sent[0]["body"].as_str().unwrap().contains("found more"),
+            "{d}"
+        );
+        let (_, tl) = t
+            .get(&format!("/api/v1/tickets/{ticket}/timeline"), &owner)
+            .await;
+        assert!(
+            tl["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["kind"] == "extension_sent")
+        );
+
+        // A decision on the page as it was before is refused; on the page
+        // as it is now, it sends the work back to the workshop.
+        let (s, b) = t
+            .call(
+                "POST",
+                &format!("/api/customer/v1/links/{token}/approval"),
+                None,
+                Some(
+                    json!({"approved_service_ids": [boot], "declined_service_ids": [],
+                            "signer_name": "Ana Lopez", "signature": SIGNATURE,
+                            "ticket_version": old["ticket_version"]}),
+                ),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{b}");
+        assert_eq!(b["code"], "ticket_changed");
+        let now = customer_view().await;
+        let statuses: Vec<(String, String)> = now["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["title"].as_str().unwrap().to_owned(),
+                    s["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert!(
+            statuses.contains(&("Brake pads".into(), "approved".into())),
+            "{statuses:?}"
+        );
+        assert!(
+            statuses.contains(&("Wipers".into(), "declined".into())),
+            "{statuses:?}"
+        );
+        assert!(
+            statuses.contains(&("Torn CV boot".into(), "recommended".into())),
+            "{statuses:?}"
+        );
+        let shown = now["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == boot.as_str())
+            .cloned()
+            .unwrap();
+        assert_eq!(
+            shown["note"], "Grease is leaking",
+            "the advisor's words reach the customer"
+        );
+        assert!(shown["awaiting_decision"].as_bool().unwrap());
+        let (_, _, page) = t.fetch(&format!("/c/{token}"), None, &[]).await;
+        let page = String::from_utf8_lossy(&page);
+        assert!(page.contains("Grease is leaking"), "{page}");
+        let (s, b) = t
+            .call(
+                "POST",
+                &format!("/api/customer/v1/links/{token}/approval"),
+                None,
+                Some(
+                    json!({"approved_service_ids": [boot], "declined_service_ids": [],
+                            "signer_name": "Ana Lopez", "signature": SIGNATURE,
+                            "ticket_version": now["ticket_version"]}),
+                ),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        assert_eq!(stage_of(t, &owner, &ticket).await, "in_work");
+        let confirmations = messages_of(t, &owner, &ticket, "confirmation").await;
+        assert_eq!(
+            confirmations.len(),
+            2,
+            "one per approval: {confirmations:?}"
+        );
+        assert!(
+            confirmations[1]["body"]
+                .as_str()
+                .unwrap()
+                .contains("Torn CV boot"),
+            "{confirmations:?}"
+        );
+        let (s, b) = t
+            .post(&path, &advisor, json!({"service_ids": [boot]}))
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "decided now: {b}");
+        assert_eq!(b["field"], "service_ids/0");
+    }
+);
+
+both_backends!(
+    an_unanswered_approval_request_gets_one_reminder,
+    async |t: &TestApp| {
+        let (_, owner) = t.shop("reminders", "pro").await;
+        let (s, b) = t
+            .call(
+                "PUT",
+                "/api/v1/workflow-settings",
+                Some(&owner),
+                Some(json!({"approval_reminder_minutes": 30})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let ticket = pushed(t, &owner, "RM-1").await;
+        let (_, quiet) = t.shop("reminders-none", "pro").await;
+        let unreminded = pushed(t, &quiet, "RM-2").await;
+        for (token, id) in [(&owner, &ticket), (&quiet, &unreminded)] {
+            for to in ["qualification", "awaiting_approval"] {
+                let (s, b) = put_stage(t, token, id, json!({"stage": to})).await;
+                assert_eq!(s, StatusCode::OK, "{b}");
+            }
+        }
+        let due = |minutes: i64| {
+            pitwall_core::workflow::send_due_reminders(
+                &t.app,
+                chrono::Utc::now() + chrono::Duration::minutes(minutes),
+            )
+        };
+        assert_eq!(due(0).await.unwrap(), 0, "not yet due");
+        assert_eq!(due(31).await.unwrap(), 1);
+        assert_eq!(due(31).await.unwrap(), 0, "one reminder per request");
+        assert_eq!(due(600).await.unwrap(), 0);
+        let reminded = messages_of(t, &owner, &ticket, "reminder").await;
+        assert_eq!(reminded.len(), 1, "{reminded:?}");
+        assert_eq!(reminded[0]["channel"], "sms");
+        assert!(
+            messages_of(t, &quiet, &unreminded, "reminder")
+                .await
+                .is_empty()
+        );
+
+        // A new request (the customer decided, an extension went out) gets
+        // its own reminder.
+        for to in ["in_work", "qualification", "awaiting_approval"] {
+            let (s, b) = put_stage(t, &owner, &ticket, json!({"stage": to})).await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+        }
+        assert_eq!(due(31).await.unwrap(), 1);
+        assert_eq!(messages_of(t, &owner, &ticket, "reminder").await.len(), 2);
+        // Answered (moved on): nothing more.
+        let (s, _) = put_stage(t, &owner, &ticket, json!({"stage": "in_work"})).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(due(600).await.unwrap(), 0);
     }
 );
