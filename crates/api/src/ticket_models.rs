@@ -486,6 +486,19 @@ pub struct StatusRef {
     pub retired: bool,
 }
 
+impl From<&pitwall_core::domain::timer::TimerState> for TimerOut {
+    fn from(s: &pitwall_core::domain::timer::TimerState) -> Self {
+        TimerOut {
+            mode: s.mode.as_str().to_owned(),
+            started_at: s.started_at,
+            due_at: s.due_at,
+            elapsed_secs: s.elapsed_secs,
+            remaining_secs: s.remaining_secs,
+            level: s.level.as_str().to_owned(),
+        }
+    }
+}
+
 /// Staff only: never shown to customers.
 #[derive(Debug, Clone, Object)]
 pub struct TimerOut {
@@ -545,6 +558,12 @@ pub struct TicketOut {
     /// When the ticket entered its stage; null while it has never moved.
     #[oai(nullable)]
     pub stage_changed_at: Option<DateTime<Utc>>,
+    /// In a work queue (`GET /api/v1/me/work?queue=`): the hand-off's
+    /// target from the shop's workflow settings, counted down from
+    /// `stage_changed_at` (`warning` orange, `overdue` red). Null
+    /// elsewhere, or without a target.
+    #[oai(nullable)]
+    pub stage_timer: Option<TimerOut>,
     /// Grows with every change the customer could see.
     pub version: i32,
     pub created_at: DateTime<Utc>,
@@ -615,14 +634,8 @@ impl From<&TicketView> for TicketOut {
                 id: p.id,
                 name: p.name.clone(),
             }),
-            timer: v.timer.as_ref().map(|s| TimerOut {
-                mode: s.mode.as_str().to_owned(),
-                started_at: s.started_at,
-                due_at: s.due_at,
-                elapsed_secs: s.elapsed_secs,
-                remaining_secs: s.remaining_secs,
-                level: s.level.as_str().to_owned(),
-            }),
+            timer: v.timer.as_ref().map(TimerOut::from),
+            stage_timer: v.stage_timer.as_ref().map(TimerOut::from),
             pos_updated_at: t.pos_updated_at,
             approval_unseen: v.approval_unseen(),
             stage: v.stage.as_str().to_owned(),

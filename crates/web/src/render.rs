@@ -44,6 +44,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("work.html", include_str!("../templates/work.html")),
     (
+        "work_rows.html",
+        include_str!("../templates/work_rows.html"),
+    ),
+    (
         "sync_health.html",
         include_str!("../templates/sync_health.html"),
     ),
@@ -665,7 +669,11 @@ mod tests {
             ),
             (
                 "work.html",
-                context! { tickets => vec![ticket.clone()], ..layout.clone() },
+                context! {
+                    tickets => vec![ticket.clone()], live_src => "/app/work?queue=parts", queue => "parts",
+                    queues => vec![context! { name => "parts", label => "Parts", current => true }],
+                    ..layout.clone()
+                },
             ),
             (
                 "sync_health.html",
@@ -887,6 +895,7 @@ mod tests {
                         "dashboard_rows.html",
                         "ticket_live.html",
                         "messages_rows.html",
+                        "work_rows.html",
                         "thread_live.html",
                         "customer_status.html",
                         "approval_service.html"

@@ -279,7 +279,7 @@ async fn shop_layout(app: &App, s: &Signed, ctx: &ShopCtx) -> Value {
             messages,
             unread_messages,
             statuses => app.may(ctx, Permission::MessageSetupManage).await,
-            work => ctx.features.has(Feature::TechnicianView),
+            work => ctx.features.has(Feature::TechnicianView) || ctx.features.has(Feature::RepairOrders),
             sync => app.may(ctx, Permission::ApiKeysManage).await
                 && ctx.features.has(Feature::SyncHealth),
             users,

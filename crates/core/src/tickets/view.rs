@@ -20,6 +20,10 @@ pub struct TicketView {
     pub timer: Option<TimerState>,
     /// The repair-order stage, read once (staff only).
     pub stage: pitwall_domain::workflow::Stage,
+    /// The hand-off's target in a work queue (the shop's minutes for the
+    /// queue, counted from when the stage was entered); set by
+    /// `workflow::queue` only.
+    pub stage_timer: Option<TimerState>,
 }
 
 impl TicketView {
@@ -178,6 +182,7 @@ pub(super) async fn view_with(
     };
     Ok(TicketView {
         stage: ticket.stage_value()?,
+        stage_timer: None,
         advisor: person_of(ticket.advisor_id),
         technician: person_of(ticket.technician_id),
         ticket,
@@ -261,6 +266,7 @@ pub async fn views(
             let status = ticket.status_id.and_then(|s| all_statuses.get(&s)).cloned();
             Ok(TicketView {
                 stage: ticket.stage_value()?,
+                stage_timer: None,
                 customer: ticket.customer_id.and_then(|c| customers.get(&c)).cloned(),
                 vehicle: ticket.vehicle_id.and_then(|v| vehicles.get(&v)).cloned(),
                 advisor: ticket.advisor_id.and_then(|p| people.get(&p)).cloned(),

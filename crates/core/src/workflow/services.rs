@@ -5,9 +5,11 @@
 //! its own part; amounts follow the domain's money rules.
 
 use chrono::Utc;
+use pitwall_domain::tickets::TimerMode;
 use pitwall_domain::tickets::{
     ActorKind, LineItemKind, NotificationKind, ServiceStatus, TimelineKind,
 };
+use pitwall_domain::timer;
 use pitwall_domain::workflow::{PartsStatus, Stage, Trigger};
 use pitwall_domain::{Feature, Permission, ServiceId, TicketId, values};
 use pitwall_store::sea_orm::ConnectionTrait;
@@ -656,5 +658,26 @@ pub async fn queue(app: &App, ctx: &ShopCtx, queue: &str) -> Result<Vec<TicketVi
     ctx.require_feature(Feature::RepairOrders)?;
     let shop = ctx.shop_id();
     let list = tickets::in_queue(&app.db, shop, filter).await?;
-    crate::tickets::views_for(app, ctx, list).await
+    let settings = super::settings::read(&app.db, shop).await?;
+    let target = match q {
+        Queue::Qualification => settings.qualification_minutes,
+        Queue::Parts => settings.parts_minutes,
+        Queue::Completion => None,
+    };
+    let now = app.config.clock.now();
+    let mut views = crate::tickets::views_for(app, ctx, list).await?;
+    if let Some(minutes) = target {
+        for v in &mut views {
+            // The same orange and red as a count-down status.
+            v.stage_timer = v.ticket.stage_changed_at.map(|entered| {
+                timer::state(
+                    TimerMode::CountDown,
+                    entered,
+                    Some(timer::due_at(entered, minutes)),
+                    now,
+                )
+            });
+        }
+    }
+    Ok(views)
 }

@@ -720,24 +720,69 @@ pub(crate) async fn reminder(
 // ---- technician's work, sync health -------------------------------------------
 
 #[handler]
-pub(crate) async fn work(app: Data<&App>, req: &Request) -> Response {
+pub(crate) async fn work(app: Data<&App>, req: &Request, Query(q): Query<WorkQuery>) -> Response {
     respond(
         async {
             let shop = Signed::from(&app, req).await?.in_shop(&app).await?;
-            let items = tickets::my_work(&app, &shop.ctx)
-                .await
-                .or_page(&shop.layout)?;
-            Ok(render::page(
-                StatusCode::OK,
-                "work.html",
-                context! {
-                    tickets => items.iter().map(|v| ticket_value(&shop, v)).collect::<Vec<_>>(),
-                    ..shop.layout.clone()
+            let queue = q.queue.as_deref().map(str::trim).filter(|s| !s.is_empty());
+            let items = match queue {
+                Some(name) => pitwall_core::workflow::queue(&app, &shop.ctx, name).await,
+                None => tickets::my_work(&app, &shop.ctx).await,
+            }
+            .or_page(&shop.layout)?;
+            use pitwall_core::domain::Permission;
+            // The queues this member's role works from (repair-order
+            // workflow), beside the technician's own assigned work.
+            let mut queues = Vec::new();
+            if shop.ctx.features.has(Feature::RepairOrders) {
+                for (name, label, perm) in [
+                    ("qualification", "To qualify", Permission::ServicesEdit),
+                    ("parts", "Parts", Permission::PartsEdit),
+                    ("completion", "To complete", Permission::ServicesComplete),
+                ] {
+                    if app.may(&shop.ctx, perm).await {
+                        queues.push(context! { name, label, current => queue == Some(name) });
+                    }
+                }
+            }
+            let ctx = context! {
+                tickets => items.iter().map(|v| {
+                    let mut t = ticket_value(&shop, v);
+                    if let Some(s) = &v.stage_timer {
+                        t = context! {
+                            stage_timer => context! {
+                                started => rfc3339(s.started_at),
+                                due => s.due_at.map(rfc3339),
+                                level => s.level.as_str(),
+                                text => pitwall_core::domain::timer::format_secs(s.remaining_secs.unwrap_or(s.elapsed_secs)),
+                            },
+                            ..t
+                        };
+                    }
+                    t
+                }).collect::<Vec<_>>(),
+                queue,
+                queues,
+                live_src => match queue {
+                    Some(q) => format!("/app/work?queue={q}"),
+                    None => "/app/work".to_owned(),
                 },
-            ))
+                ..shop.layout.clone()
+            };
+            let name = if wants_fragment(req) {
+                "work_rows.html"
+            } else {
+                "work.html"
+            };
+            Ok(render::page(StatusCode::OK, name, ctx))
         }
         .await,
     )
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct WorkQuery {
+    queue: Option<String>,
 }
 
 #[handler]

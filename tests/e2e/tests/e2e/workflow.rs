@@ -569,6 +569,25 @@ both_backends!(
             let (s, b) = put_stage(t, &advisor, &ticket, json!({"stage": to})).await;
             assert_eq!(s, StatusCode::OK, "{b}");
             assert_ne!(b["ticket"]["status"]["id"], in_work_status.as_str());
+            assert!(
+                b["ticket"]["stage_timer"].is_null(),
+                "timers are the queues': {b}"
+            );
+            if to == "qualification" {
+                // The qualification queue counts down the shop's 30 minutes.
+                let (s, q) = t.get("/api/v1/me/work?queue=qualification", &advisor).await;
+                assert_eq!(s, StatusCode::OK, "{q}");
+                let item = &q["items"][0];
+                assert_eq!(item["id"], ticket.as_str(), "{q}");
+                let timer = &item["stage_timer"];
+                assert_eq!(timer["level"], "normal", "{q}");
+                let started: chrono::DateTime<chrono::Utc> =
+                    timer["started_at"].as_str().unwrap().parse().unwrap();
+                let due: chrono::DateTime<chrono::Utc> =
+                    timer["due_at"].as_str().unwrap().parse().unwrap();
+                assert_eq!(due - started, chrono::Duration::minutes(30));
+                assert_eq!(timer["started_at"], item["stage_changed_at"]);
+            }
         }
         let (s, b) = put_stage(t, &advisor, &ticket, json!({"stage": "in_work"})).await;
         assert_eq!(s, StatusCode::OK, "{b}");
@@ -1065,6 +1084,22 @@ both_backends!(
         assert_eq!(s, StatusCode::OK, "{b}");
         let tc = browser();
         sign_in(t, &tc, "tech@wf-pages.test").await;
+        // The technician's queue lists it, with the tabs their role works from.
+        let (s, html) = page(t, &tc, "/app/work?queue=completion").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            html.contains(&format!("data-ticket=\"{ticket}\"")),
+            "{html}"
+        );
+        assert!(html.contains("data-testid=\"queue-completion\""), "{html}");
+        assert!(
+            !html.contains("data-testid=\"queue-parts\""),
+            "not the technician's: {html}"
+        );
+        let (s, html) = page(t, &tc, "/app/work?queue=parts").await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{html}");
+        let (s, html) = page(t, &tc, "/app/work?queue=everything").await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
         let (_, html) = page(t, &tc, &format!("/app/tickets/{ticket}")).await;
         assert_eq!(
             html.matches("data-testid=\"service-done-submit\"").count(),
@@ -1082,6 +1117,20 @@ both_backends!(
         let (_, html) = page(t, &tc, &format!("/app/tickets/{ticket}")).await;
         assert!(html.contains("data-stage=\"completed\""), "{html}");
         assert!(html.contains("data-testid=\"service-done\""), "{html}");
+        // The live region's re-read: the queue's rows alone, now empty.
+        let r = tc
+            .get(t.url("/app/work?queue=completion"))
+            .header("x-fragment", "1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let rows = r.text().await.unwrap();
+        assert!(
+            rows.trim_start().starts_with("<ol class=\"board\">"),
+            "{rows}"
+        );
+        assert!(rows.contains("work-empty"), "{rows}");
         let r = tc
             .post(t.url(&format!("/app/tickets/{ticket}/services/{brakes}/done")))
             .form(&[("csrf", csrf.as_str())])
