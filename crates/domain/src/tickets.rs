@@ -114,6 +114,44 @@ pub fn tax_rate_ppm(fraction: f64) -> Result<i64, Invalid> {
     Ok((fraction * 1_000_000.0).round() as i64)
 }
 
+/// An amount typed by a person (`120`, `120.5`, `$1,200.00`) in minor
+/// units, for currencies with cents. Negative amounts are refused: a
+/// discount is a line of its own.
+pub fn amount_minor(typed: &str) -> Result<i64, Invalid> {
+    let bad = || Invalid("must be an amount such as 120 or 120.50".into());
+    let t: String = typed
+        .trim()
+        .trim_start_matches('$')
+        .chars()
+        .filter(|c| *c != ',')
+        .collect();
+    let (whole, cents) = match t.split_once('.') {
+        Some((w, c)) => (w, c),
+        None => (t.as_str(), ""),
+    };
+    if whole.is_empty() && cents.is_empty()
+        || cents.len() > 2
+        || !whole
+            .chars()
+            .chain(cents.chars())
+            .all(|c| c.is_ascii_digit())
+        || whole.len() > 10
+    {
+        return Err(bad());
+    }
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| bad())?
+    };
+    let cents: i64 = match cents.len() {
+        0 => 0,
+        1 => cents.parse::<i64>().map_err(|_| bad())? * 10,
+        _ => cents.parse().map_err(|_| bad())?,
+    };
+    Ok(whole * 100 + cents)
+}
+
 /// A quantity in thousandths (1.5 hours is 1,500).
 pub fn quantity_milli(quantity: f64) -> Result<i64, Invalid> {
     if !quantity.is_finite() || quantity <= 0.0 || quantity > 1_000_000.0 {
@@ -290,6 +328,26 @@ pub const DEFAULT_STATUSES: &[DefaultStatus] = &[
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn typed_amounts_become_minor_units() {
+        assert_eq!(amount_minor("120"), Ok(12_000));
+        assert_eq!(amount_minor("120.5"), Ok(12_050));
+        assert_eq!(amount_minor(" $1,200.05 "), Ok(120_005));
+        assert_eq!(amount_minor(".99"), Ok(99));
+        for bad in [
+            "",
+            ".",
+            "12.345",
+            "-5",
+            "1e3",
+            "12,00.0.0",
+            "abc",
+            "99999999999",
+        ] {
+            assert!(amount_minor(bad).is_err(), "{bad}");
+        }
+    }
     use super::*;
 
     #[test]

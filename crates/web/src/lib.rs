@@ -80,6 +80,11 @@ pub fn mount(route: Route) -> Route {
         .at("/app/tickets/:id", get(tickets::show))
         .at("/app/tickets/:id/status", post(tickets::set_status))
         .at("/app/tickets/:id/stage", post(tickets::set_stage))
+        .at("/app/tickets/:id/services", post(tickets::add_position))
+        .at(
+            "/app/tickets/:id/services/:service_id",
+            post(tickets::work_position),
+        )
         .at(
             "/app/tickets/:id/services/:service_id/done",
             post(tickets::service_done),

@@ -366,6 +366,8 @@ pub(crate) fn flash(req: &Request) -> Option<&'static str> {
         "media_deleted" => "Photo deleted.",
         "stage" => "Stage moved.",
         "service_done" => "Marked done.",
+        "position_added" => "Position added: the POS has been told.",
+        "position_saved" => "Saved.",
         _ => return None,
     })
 }

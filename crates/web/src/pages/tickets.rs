@@ -84,6 +84,8 @@ fn ticket_value(shop: &InShop, v: &TicketView) -> Value {
             title => s.service.title.clone(),
             status => s.service.status.clone(),
             parts_status => s.service.parts_status.clone(),
+            parts_needed => s.service.parts_needed,
+            own => s.service.source == "pitwall",
             ready => s.service.ready,
             done => s.service.done_at.is_some(),
             customer_note => s.service.customer_note.clone(),
@@ -96,6 +98,7 @@ fn ticket_value(shop: &InShop, v: &TicketView) -> Value {
                 unit_price => money(l.unit_price, cur),
                 amount => money(l.amount, cur),
                 taxable => l.taxable,
+                part_number => l.part_number.clone(),
             }).collect::<Vec<_>>(),
         }).collect::<Vec<_>>(),
     }
@@ -211,6 +214,7 @@ pub(crate) async fn dashboard(
                 status => q.status.clone().unwrap_or_default(),
                 query,
                 may_set_status => app.may(&shop.ctx, pitwall_core::domain::Permission::TicketsStatusSet).await,
+                repair_orders => shop.ctx.features.has(Feature::RepairOrders),
                 ..Notice::ok(flash(req)).with(&shop.layout)
             };
             let name = if wants_fragment(req) {
@@ -396,6 +400,8 @@ pub(super) async fn ticket_page_with(
         may_edit => app.may(&shop.ctx, pitwall_core::domain::Permission::TicketsEdit).await,
         repair_orders => shop.ctx.features.has(Feature::RepairOrders),
         may_complete => app.may(&shop.ctx, pitwall_core::domain::Permission::ServicesComplete).await,
+        may_services => app.may(&shop.ctx, pitwall_core::domain::Permission::ServicesEdit).await,
+        may_parts => app.may(&shop.ctx, pitwall_core::domain::Permission::PartsEdit).await,
         may_message => app.may(&shop.ctx, pitwall_core::domain::Permission::MessagesSend).await,
         issued,
         ..context! { ..care, ..notice.with(&shop.layout) }
@@ -585,6 +591,144 @@ pub(crate) async fn set_stage(
             finish(
                 result,
                 &back_to(&form, id, "stage"),
+                &shop.layout,
+                async |n| ticket_page(&app, &shop, id, n, false).await,
+            )
+            .await
+        }
+        .await,
+    )
+}
+
+/// A typed number (hours, quantity) or the field's error.
+fn typed_number(form: &FormData, field: &str) -> pitwall_core::Result<f64> {
+    form.get(field)
+        .trim()
+        .parse::<f64>()
+        .map_err(|_| pitwall_core::Error::invalid(field, "must be a number such as 1 or 1.5"))
+}
+
+fn typed_amount(form: &FormData, field: &str) -> pitwall_core::Result<i64> {
+    pitwall_core::domain::tickets::amount_minor(form.get(field))
+        .map_err(pitwall_core::Error::field(field))
+}
+
+/// The advisor adds a position from the ticket page: a title, the
+/// customer's words, whether it needs parts, and one labour line.
+#[handler]
+pub(crate) async fn add_position(
+    app: Data<&App>,
+    req: &Request,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Response {
+    respond(
+        async {
+            let (shop, id) = posted_ticket(&app, req, &form, &id).await?;
+            let result = async {
+                let mut line_items = Vec::new();
+                if !form.get("labor_description").trim().is_empty() {
+                    line_items.push(pitwall_core::workflow::WorkLine {
+                        kind: "labor".into(),
+                        description: form.get("labor_description").to_owned(),
+                        quantity: typed_number(&form, "labor_hours")?,
+                        unit_price: typed_amount(&form, "labor_rate")?,
+                        taxable: form.get("taxable") == "on",
+                        part_number: None,
+                    });
+                }
+                pitwall_core::workflow::add_service(
+                    &app,
+                    &shop.ctx,
+                    id,
+                    pitwall_core::workflow::NewService {
+                        title: form.get("title").to_owned(),
+                        customer_note: Some(form.get("customer_note").to_owned()),
+                        parts_needed: form.get("parts_needed") == "on",
+                        line_items,
+                    },
+                )
+                .await
+            }
+            .await;
+            finish(
+                result,
+                &back_to(&form, id, "position_added"),
+                &shop.layout,
+                async |n| ticket_page(&app, &shop, id, n, false).await,
+            )
+            .await
+        }
+        .await,
+    )
+}
+
+/// Parts works a position from the ticket page: adds a part line (the
+/// position's other part lines kept), or moves its parts status.
+#[handler]
+pub(crate) async fn work_position(
+    app: Data<&App>,
+    req: &Request,
+    Path((id, service)): Path<(String, String)>,
+    form: FormData,
+) -> Response {
+    respond(
+        async {
+            let (shop, id) = posted_ticket(&app, req, &form, &id).await?;
+            let service: pitwall_core::domain::ServiceId =
+                parse_id(&service, "service").or_page(&shop.layout)?;
+            let result = async {
+                let patch = match form.get("action") {
+                    "part" => {
+                        let view = tickets::get(&app, &shop.ctx, id).await?.view;
+                        let current = view
+                            .services
+                            .iter()
+                            .find(|s| s.service.id == service.as_uuid())
+                            .ok_or(pitwall_core::Error::NotFound("service"))?;
+                        let mut lines: Vec<pitwall_core::workflow::WorkLine> = current
+                            .line_items
+                            .iter()
+                            .filter(|l| l.kind == "part")
+                            .map(|l| pitwall_core::workflow::WorkLine {
+                                kind: l.kind.clone(),
+                                description: l.description.clone(),
+                                quantity: l.quantity_milli as f64 / 1000.0,
+                                unit_price: l.unit_price,
+                                taxable: l.taxable,
+                                part_number: l.part_number.clone(),
+                            })
+                            .collect();
+                        lines.push(pitwall_core::workflow::WorkLine {
+                            kind: "part".into(),
+                            description: form.get("description").to_owned(),
+                            quantity: typed_number(&form, "quantity")?,
+                            unit_price: typed_amount(&form, "unit_price")?,
+                            taxable: form.get("taxable") == "on",
+                            part_number: Some(form.get("part_number").to_owned()),
+                        });
+                        pitwall_core::workflow::ServicePatch {
+                            part_lines: Some(lines),
+                            ..Default::default()
+                        }
+                    }
+                    "parts_status" => pitwall_core::workflow::ServicePatch {
+                        parts_status: Some(form.get("parts_status").to_owned()),
+                        ..Default::default()
+                    },
+                    _ => {
+                        return Err(pitwall_core::Error::invalid(
+                            "action",
+                            "must be part or parts_status",
+                        ));
+                    }
+                };
+                pitwall_core::workflow::edit_service(&app, &shop.ctx, id, service, patch).await
+            }
+            .await;
+            finish(
+                result,
+                &back_to(&form, id, "position_saved"),
                 &shop.layout,
                 async |n| ticket_page(&app, &shop, id, n, false).await,
             )

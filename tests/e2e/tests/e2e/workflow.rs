@@ -1059,10 +1059,95 @@ both_backends!(
         let (_, html) = page(t, &c, &back).await;
         assert!(html.contains("data-stage=\"qualification\""), "{html}");
         assert!(html.contains("Stage moved."), "{html}");
+        let (_, board) = page(t, &c, "/app/dashboard").await;
+        assert!(
+            board.contains("data-testid=\"board-stage\" data-stage=\"qualification\""),
+            "the dashboard shows where the job stands: {board}"
+        );
         assert!(
             html.contains("inspection → qualification"),
             "the timeline says so: {html}"
         );
+
+        // The advisor adds a position from the page; a bad rate is named.
+        let add = |form: Vec<(&'static str, String)>| {
+            let c = c.clone();
+            let url = t.url(&format!("/app/tickets/{ticket}/services"));
+            async move { c.post(url).form(&form).send().await.unwrap() }
+        };
+        let position = |rate: &str| {
+            vec![
+                ("csrf", csrf.clone()),
+                ("title", "Front rotors".to_owned()),
+                ("customer_note", "Grooved".to_owned()),
+                ("parts_needed", "on".to_owned()),
+                ("labor_description", "Replace rotors".to_owned()),
+                ("labor_hours", "1.5".to_owned()),
+                ("labor_rate", rate.to_owned()),
+                ("taxable", "on".to_owned()),
+            ]
+        };
+        let r = add(position("a lot")).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.text().await.unwrap().contains("must be an amount"));
+        let r = add(position("$120.00")).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let (_, d) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
+        let rotors = d["ticket"]["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["title"] == "Front rotors")
+            .cloned()
+            .unwrap_or_else(|| panic!("no position added: {d}"));
+        assert_eq!(rotors["subtotal"], 18000);
+        assert_eq!(rotors["parts_status"], "needed");
+        let rotors = rotors["id"].as_str().unwrap().to_owned();
+
+        // Parts prices it and marks the parts received, from the page.
+        t.member(shop, "parts@wf-pages.test", Role::Parts).await;
+        let pc = browser();
+        sign_in(t, &pc, "parts@wf-pages.test").await;
+        let (_, html) = page(t, &pc, &format!("/app/tickets/{ticket}")).await;
+        assert!(html.contains("data-testid=\"add-part-form\""), "{html}");
+        assert!(
+            !html.contains("data-testid=\"add-position\""),
+            "not the parts role's: {html}"
+        );
+        let pcsrf = csrf_of(&html);
+        let work = |form: Vec<(&'static str, String)>| {
+            let pc = pc.clone();
+            let url = t.url(&format!("/app/tickets/{ticket}/services/{rotors}"));
+            async move { pc.post(url).form(&form).send().await.unwrap() }
+        };
+        let part = |price: &str| {
+            vec![
+                ("csrf", pcsrf.clone()),
+                ("action", "part".to_owned()),
+                ("description", "Front rotor".to_owned()),
+                ("part_number", "BR-900".to_owned()),
+                ("quantity", "2".to_owned()),
+                ("unit_price", price.to_owned()),
+                ("taxable", "on".to_owned()),
+            ]
+        };
+        let r = work(part("-3")).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let r = work(part("65.50")).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let r = work(vec![
+            ("csrf", pcsrf.clone()),
+            ("action", "parts_status".to_owned()),
+            ("parts_status", "received".to_owned()),
+        ])
+        .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let (_, d) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
+        let priced = service(&d["ticket"], &rotors);
+        assert_eq!(priced["subtotal"], 18000 + 13100, "{priced}");
+        assert_eq!(priced["parts_status"], "received");
+        let (_, html) = page(t, &pc, &format!("/app/tickets/{ticket}")).await;
+        assert!(html.contains("#BR-900"), "{html}");
 
         // The technician marks approved work done from the page.
         let (_, d) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
