@@ -330,6 +330,17 @@ pub async fn approve(
         decision,
     )
     .await?;
+    if let Some(stage) = recorded.stage {
+        crate::workflow::status_for_customer_stage(
+            app,
+            &r.shop,
+            &r.features,
+            ticket,
+            stage,
+            &recorded.approval.signer_name,
+        )
+        .await;
+    }
     let page = page(app, r.shop, &r.features, Some(r.link), ticket).await?;
     Ok((page, recorded.approval, recorded.new))
 }

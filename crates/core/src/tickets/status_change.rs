@@ -1,7 +1,7 @@
 use chrono::Utc;
 use pitwall_domain::tickets::{ActorKind, TimelineKind, TimerMode};
 use pitwall_domain::timer::{self};
-use pitwall_domain::{Permission, StatusId, TicketId, TimelineEventId};
+use pitwall_domain::{Permission, StatusId, TicketId, TimelineEventId, UserId};
 use pitwall_store::batch::Batch;
 use pitwall_store::{activity, tickets};
 use serde_json::json;
@@ -38,9 +38,9 @@ pub async fn set_status(
     change_status(app, ctx, id, status_id, duration_minutes).await
 }
 
-/// The status change itself, for a rule of the shop's own (publishing an
-/// inspection sets the status the shop chose) as much as for staff; the
-/// caller has decided that this actor may cause it.
+/// The status change a staff member causes, directly or through a rule of
+/// the shop's own (publishing an inspection sets the status the shop
+/// chose); the caller has decided that this member may cause it.
 pub(crate) async fn change_status(
     app: &App,
     ctx: &ShopCtx,
@@ -48,6 +48,65 @@ pub(crate) async fn change_status(
     status_id: StatusId,
     duration_minutes: Option<i32>,
 ) -> Result<StatusChange> {
+    let changed = change_status_by(
+        app,
+        ctx.into(),
+        Changer {
+            kind: ActorKind::Staff,
+            user: Some(ctx.user_id),
+            name: Some(&ctx.user_name),
+        },
+        id,
+        status_id,
+        duration_minutes,
+    )
+    .await?;
+    let view = view_with(
+        &app.db,
+        ctx.shop_id(),
+        changed.ticket,
+        changed.customer,
+        changed.vehicle,
+        Some(changed.status),
+        app.config.clock.now(),
+    )
+    .await?;
+    let contact = Contact::of(app, ctx).await;
+    let mut messages = changed.messages;
+    contact.messages(&mut messages);
+    Ok(StatusChange {
+        view: contact.view(view),
+        messages,
+    })
+}
+
+/// Who changes a status: a staff member, or a rule acting on a customer's
+/// decision (the status a repair-order stage sets).
+#[derive(Clone, Copy)]
+pub(crate) struct Changer<'a> {
+    pub kind: ActorKind,
+    pub user: Option<UserId>,
+    pub name: Option<&'a str>,
+}
+
+/// What a status change wrote, for the caller to answer with.
+pub(crate) struct Changed {
+    pub ticket: pitwall_store::tickets::Ticket,
+    pub customer: Option<pitwall_store::customers::Customer>,
+    pub vehicle: Option<pitwall_store::customers::Vehicle>,
+    pub status: pitwall_store::statuses::VehicleStatus,
+    pub messages: Vec<activity::Message>,
+}
+
+/// The status change itself, for whoever causes it.
+pub(crate) async fn change_status_by(
+    app: &App,
+    sender: crate::outreach::Sender<'_>,
+    by: Changer<'_>,
+    id: TicketId,
+    status_id: StatusId,
+    duration_minutes: Option<i32>,
+) -> Result<Changed> {
     if let Some(m) = duration_minutes
         && !(1..=10_080).contains(&m)
     {
@@ -56,7 +115,7 @@ pub(crate) async fn change_status(
             "must be from 1 to 10080 (one week)",
         ));
     }
-    let shop = ctx.shop_id();
+    let shop = sender.shop_id();
     // Only changes racing on the same ticket retry; a short random pause
     // lets them pass one another instead of colliding again.
     const ATTEMPTS: u64 = 16;
@@ -66,7 +125,7 @@ pub(crate) async fn change_status(
             tokio::time::sleep(std::time::Duration::from_micros(pause)).await;
         }
         let now = Utc::now();
-        let sms_month = crate::outreach::sms_usage_month(ctx.into(), now);
+        let sms_month = crate::outreach::sms_usage_month(sender, now);
         let inputs = tickets::status_inputs(&app.db, shop, id, status_id, sms_month.as_deref())
             .await?
             .ok_or(Error::NotFound("ticket"))?;
@@ -97,7 +156,7 @@ pub(crate) async fn change_status(
             id,
             ticket.status_id,
             status_id,
-            Some(ctx.user_id),
+            by.user,
             now,
         )]);
         let event_id = TimelineEventId::new();
@@ -107,9 +166,9 @@ pub(crate) async fn change_status(
             activity::NewEvent {
                 ticket: id,
                 kind: TimelineKind::StatusChanged.as_str(),
-                actor_kind: ActorKind::Staff.as_str(),
-                actor_id: Some(ctx.user_id.as_uuid()),
-                actor_name: Some(&ctx.user_name),
+                actor_kind: by.kind.as_str(),
+                actor_id: by.user.map(|u| u.as_uuid()),
+                actor_name: by.name,
                 data: json!({
                     "from": inputs.from.as_ref().map(|s| json!({"id": s.id, "label": s.label})),
                     "to": {"id": status.id, "label": status.label},
@@ -127,13 +186,13 @@ pub(crate) async fn change_status(
         ticket.updated_at = now;
         let messages = if status.notify_customer {
             crate::outreach::plan_status_update(
-                ctx.into(),
+                sender,
                 &app.config.clock,
                 &ticket,
                 &status,
                 inputs.customer.as_ref(),
                 inputs.vehicle.as_ref(),
-                ctx.user_id,
+                by.user,
                 inputs.sms_used,
                 now,
                 &mut batch,
@@ -155,21 +214,11 @@ pub(crate) async fn change_status(
         if !messages.is_empty() {
             app.jobs.nudge();
         }
-        let view = view_with(
-            &app.db,
-            shop,
+        return Ok(Changed {
             ticket,
-            inputs.customer,
-            inputs.vehicle,
-            Some(status),
-            app.config.clock.now(),
-        )
-        .await?;
-        let contact = Contact::of(app, ctx).await;
-        let mut messages = messages;
-        contact.messages(&mut messages);
-        return Ok(StatusChange {
-            view: contact.view(view),
+            customer: inputs.customer,
+            vehicle: inputs.vehicle,
+            status,
             messages,
         });
     }

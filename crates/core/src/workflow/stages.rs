@@ -9,6 +9,8 @@ use serde_json::json;
 
 use crate::features::FeatureSet;
 use crate::live::LiveEvent;
+use crate::outreach::Sender;
+use crate::tickets::Changer;
 use crate::tickets::TicketView;
 use crate::{App, Error, Result, ShopCtx};
 
@@ -184,7 +186,40 @@ async fn write_move(
 /// The move stands whatever happens here: a status retired since, or a
 /// change refused, is logged and left.
 pub(crate) async fn status_for_stage(app: &App, ctx: &ShopCtx, ticket: TicketId, stage: Stage) {
-    let shop = ctx.shop_id();
+    let by = Changer {
+        kind: ActorKind::Staff,
+        user: Some(ctx.user_id),
+        name: Some(&ctx.user_name),
+    };
+    status_for_stage_by(app, ctx.into(), by, ticket, stage).await;
+}
+
+/// The same when the customer's decision moved the stage (an approval
+/// through the link): the status change is the customer's, by name.
+pub(crate) async fn status_for_customer_stage(
+    app: &App,
+    shop: &pitwall_store::shops::Shop,
+    features: &crate::features::FeatureSet,
+    ticket: TicketId,
+    stage: Stage,
+    customer_name: &str,
+) {
+    let by = Changer {
+        kind: ActorKind::Customer,
+        user: None,
+        name: Some(customer_name),
+    };
+    status_for_stage_by(app, Sender { shop, features }, by, ticket, stage).await;
+}
+
+async fn status_for_stage_by(
+    app: &App,
+    sender: Sender<'_>,
+    by: Changer<'_>,
+    ticket: TicketId,
+    stage: Stage,
+) {
+    let shop = sender.shop_id();
     let chosen = match super::settings::read(&app.db, shop).await {
         Ok(s) => match s.stage_statuses.get(&stage) {
             Some(id) => *id,
@@ -203,7 +238,7 @@ pub(crate) async fn status_for_stage(app: &App, ctx: &ShopCtx, ticket: TicketId,
     if current == Some(chosen.as_uuid()) {
         return;
     }
-    if let Err(e) = crate::tickets::change_status(app, ctx, ticket, chosen, None).await {
+    if let Err(e) = crate::tickets::change_status_by(app, sender, by, ticket, chosen, None).await {
         tracing::warn!(shop.id = %shop, ticket.id = %ticket, stage = %stage, error = %e, "the status mapped to a stage was not set");
     }
 }

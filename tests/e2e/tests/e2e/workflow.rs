@@ -268,6 +268,17 @@ both_backends!(
     the_workflow_moves_by_itself_on_inspection_publication_and_approval,
     async |t: &TestApp| {
         let (shop, owner) = t.shop("auto-moves", "premium").await;
+        let (_, statuses) = t.get("/api/v1/vehicle-statuses", &owner).await;
+        let in_work_status = statuses["items"][2]["id"].as_str().unwrap().to_owned();
+        let (s, b) = t
+            .call(
+                "PUT",
+                "/api/v1/workflow-settings",
+                Some(&owner),
+                Some(json!({"stage_statuses": {"in_work": in_work_status}})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
         let (_, tech) = t
             .member(shop, "tech@auto-moves.test", Role::Technician)
             .await;
@@ -354,6 +365,21 @@ both_backends!(
             .await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
         assert_eq!(stage_of(t, &owner, &ticket).await, "in_work");
+        // The status the shop mapped to in_work is set, as the customer's change.
+        let (_, d) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
+        assert_eq!(d["ticket"]["status"]["id"], in_work_status.as_str(), "{d}");
+        let (_, tl) = t
+            .get(&format!("/api/v1/tickets/{ticket}/timeline"), &owner)
+            .await;
+        let changed = tl["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == "status_changed")
+            .cloned()
+            .unwrap_or_else(|| panic!("no status change on the timeline: {tl}"));
+        assert_eq!(changed["actor_kind"], "customer", "{changed}");
+        assert_eq!(changed["actor_name"], "Ana Lopez", "{changed}");
 
         let h = history(t, &owner, &ticket).await;
         assert_eq!(
