@@ -298,10 +298,14 @@ pub(super) async fn apply_state(
         .await?
         .ok_or(Error::NotFound("shop"))?;
     // Two events of one shop can be processed at once, each re-reading the
-    // subscription. A read begun after ours saw at least what we saw, so
-    // ours must not overwrite it (the change it missed has its own event).
+    // subscription. A read of the same subscription begun after ours saw
+    // at least what we saw, so ours must not overwrite it (the change it
+    // missed has its own event). A later read of another subscription says
+    // nothing about this one: an old subscription's end read last must not
+    // hide the live one (the rule below decides between them).
     if let Some(newer) = before.state_read_at
         && newer > state.read_started_at
+        && before.stripe_subscription_id.as_deref() == Some(state.subscription_id.as_str())
     {
         txn.commit().await?;
         return Ok((
