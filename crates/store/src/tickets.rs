@@ -986,25 +986,22 @@ pub async fn in_queue(
         );
     }
     if f.parts_waiting {
-        let waiting: Vec<uuid::Uuid> = ticket_service::Entity::find()
-            .select_only()
+        // One statement: the tickets with a position whose parts have not
+        // arrived, however many there are.
+        use sea_orm::sea_query::Query;
+        let waiting = Query::select()
             .column(ticket_service::Column::TicketId)
-            .distinct()
-            .in_shop(shop)
-            .filter(ticket_service::Column::Removed.eq(false))
-            .filter(ticket_service::Column::PartsNeeded.eq(true))
-            .filter(
+            .from(ticket_service::Entity)
+            .and_where(ticket_service::Column::ShopId.eq(shop.as_uuid()))
+            .and_where(ticket_service::Column::Removed.eq(false))
+            .and_where(ticket_service::Column::PartsNeeded.eq(true))
+            .cond_where(
                 Condition::any()
                     .add(ticket_service::Column::PartsStatus.is_null())
                     .add(ticket_service::Column::PartsStatus.ne("received")),
             )
-            .into_tuple()
-            .all(db)
-            .await?;
-        if waiting.is_empty() {
-            return Ok(Vec::new());
-        }
-        q = q.filter(ticket::Column::Id.is_in(waiting));
+            .to_owned();
+        q = q.filter(ticket::Column::Id.in_subquery(waiting));
     }
     Ok(q.order_by_desc(ticket::Column::StageChangedAt)
         .order_by_desc(ticket::Column::Id)
