@@ -390,6 +390,7 @@ impl WorkflowApi {
                 ready: b.ready,
                 labor_lines: lines(b.labor_lines),
                 part_lines: lines(b.part_lines),
+                add_part: None,
             },
         )
         .await?;

@@ -502,10 +502,7 @@ fn by_user(by: &By<'_>) -> Option<UserId> {
 
 /// The customer's confirmation of what they approved (repair-order
 /// workflow), written in the approval's transaction from the shop's
-/// `confirmation` template: by text when they have a phone, else by
-/// e-mail. An automatic message: a refusal (opted out, quiet hours, no
-/// allowance left) is recorded on it, never an error for the approval.
-#[allow(clippy::too_many_arguments)]
+/// `confirmation` template, as every message Pitwall sends by itself.
 async fn confirm(
     txn: &impl pitwall_store::sea_orm::ConnectionTrait,
     app: &App,
@@ -515,69 +512,33 @@ async fn confirm(
     approved_total: i64,
     by: Option<UserId>,
 ) -> Result<()> {
-    use pitwall_domain::messaging::{Channel, MessageKind, TemplateKind};
-    let shop = sender.shop_id();
-    let Some(customer) = (match ticket.customer_id {
-        Some(c) => {
-            pitwall_store::customers::get(txn, shop, pitwall_domain::CustomerId::from_uuid(c))
-                .await?
-        }
-        None => None,
-    }) else {
-        return Ok(());
-    };
-    let channel = if customer.phone.is_some() {
-        Channel::Sms
-    } else if customer.email.is_some() {
-        Channel::Email
-    } else {
-        return Ok(());
-    };
-    let vehicle = match ticket.vehicle_id {
-        Some(v) => {
-            pitwall_store::customers::vehicle(txn, shop, pitwall_domain::VehicleId::from_uuid(v))
-                .await?
-        }
-        None => None,
-    };
-    let kind = TemplateKind::Confirmation;
-    let template = pitwall_store::messages::template(txn, shop, kind.as_str())
-        .await?
-        .map(|t| t.body)
-        .unwrap_or_else(|| kind.default_body().to_owned());
-    let mut vars = outreach::vars_for(
-        sender,
-        &customer,
-        Some(ticket),
-        vehicle.as_ref(),
-        None,
-        None,
-    );
-    let locale =
-        pitwall_domain::locale::Locale::choose(customer.locale.as_deref(), &sender.shop.locale);
-    vars["approved_work"] = json!(
-        approved
-            .iter()
-            .map(|s| s.title.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    vars["approved_total"] = json!(locale.money(approved_total, &ticket.currency));
-    let body = outreach::render(&template, &vars)?;
-    outreach::queue(
+    let work = approved
+        .iter()
+        .map(|s| s.title.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    outreach::queue_automatic(
         txn,
         &app.config.clock,
         sender,
-        outreach::Outgoing {
-            ticket: Some(TicketId::from_uuid(ticket.id)),
-            customer: &customer,
-            kind: MessageKind::Confirmation,
-            channels: &[channel],
-            body: &body,
-            sent_body: None,
-            subject: Some(format!("{}: work approved", sender.shop.name)),
+        ticket,
+        outreach::Automatic {
+            template: pitwall_domain::messaging::TemplateKind::Confirmation,
+            extra: &|customer| {
+                let locale = pitwall_domain::locale::Locale::choose(
+                    customer.locale.as_deref(),
+                    &sender.shop.locale,
+                );
+                vec![
+                    ("approved_work", work.clone()),
+                    (
+                        "approved_total",
+                        locale.money(approved_total, &ticket.currency),
+                    ),
+                ]
+            },
+            subject: format!("{}: work approved", sender.shop.name),
             by,
-            requested: false,
         },
     )
     .await?;

@@ -12,7 +12,7 @@ use pitwall_domain::tickets::{ActorKind, TimelineKind};
 use pitwall_domain::{CustomerId, Feature, LinkId, Permission, TicketId, VehicleId};
 use pitwall_store::customer_links::{self as store, CustomerLink};
 use pitwall_store::messages::Message;
-use pitwall_store::{activity, customers, messages, tickets};
+use pitwall_store::{activity, customers, tickets};
 use serde_json::json;
 
 use crate::live::LiveEvent;
@@ -98,10 +98,7 @@ pub async fn issue(
             Some(v) => customers::vehicle(&txn, shop, VehicleId::from_uuid(v)).await?,
             None => None,
         };
-        let template = messages::template(&txn, shop, how.template.as_str())
-            .await?
-            .map(|t| t.body)
-            .unwrap_or_else(|| how.template.default_body().to_owned());
+        let template = outreach::template_body(&txn, shop, how.template).await?;
         // Rendered twice: whole for the customer, masked for the chat log,
         // where anyone who reads the thread could otherwise sign as them.
         let render_with = |link: &str| {

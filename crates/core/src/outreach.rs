@@ -7,7 +7,8 @@
 
 use chrono::Utc;
 use pitwall_domain::messaging::{
-    Channel, Direction, MessageKind, MessageStatus, QuietHours, TEMPLATE_VARIABLES, sms_size,
+    Channel, Direction, MessageKind, MessageStatus, QuietHours, TEMPLATE_VARIABLES, TemplateKind,
+    sms_size,
 };
 use pitwall_domain::tickets::{ActorKind, TimelineKind};
 use pitwall_domain::{CustomerId, Feature, MessageId, Quota, TicketId, TimelineEventId, UserId};
@@ -483,4 +484,88 @@ pub(crate) fn plan_status_update(
         now,
         batch,
     )
+}
+
+/// The shop's text for a template kind: its own, else the default.
+pub(crate) async fn template_body(
+    db: &impl ConnectionTrait,
+    shop: pitwall_domain::ShopId,
+    kind: TemplateKind,
+) -> Result<String> {
+    Ok(messages::template(db, shop, kind.as_str())
+        .await?
+        .map(|t| t.body)
+        .unwrap_or_else(|| kind.default_body().to_owned()))
+}
+
+/// A message Pitwall sends by itself about a ticket (a confirmation, a
+/// reminder), from the shop's `template`, with `extra` variables for the
+/// customer it reaches (their language decides how amounts read): by text
+/// when the customer has a phone, else by e-mail; nothing when the ticket
+/// has no customer or the customer no way to be reached. Refusals (opted
+/// out, quiet hours, no allowance left) are recorded on the message, never
+/// an error for what caused it.
+pub(crate) struct Automatic<'a> {
+    pub template: TemplateKind,
+    pub extra: &'a (dyn Fn(&customers::Customer) -> Vec<(&'static str, String)> + Sync),
+    pub subject: String,
+    pub by: Option<UserId>,
+}
+
+pub(crate) async fn queue_automatic(
+    txn: &impl ConnectionTrait,
+    clock: &Clock,
+    sender: Sender<'_>,
+    ticket: &tickets::Ticket,
+    a: Automatic<'_>,
+) -> Result<Option<Message>> {
+    let shop = sender.shop_id();
+    let Some(customer) = (match ticket.customer_id {
+        Some(c) => customers::get(txn, shop, CustomerId::from_uuid(c)).await?,
+        None => None,
+    }) else {
+        return Ok(None);
+    };
+    let channel = if customer.phone.is_some() {
+        Channel::Sms
+    } else if customer.email.is_some() {
+        Channel::Email
+    } else {
+        return Ok(None);
+    };
+    let vehicle = match ticket.vehicle_id {
+        Some(v) => customers::vehicle(txn, shop, pitwall_domain::VehicleId::from_uuid(v)).await?,
+        None => None,
+    };
+    let template = template_body(txn, shop, a.template).await?;
+    let mut vars = vars_for(
+        sender,
+        &customer,
+        Some(ticket),
+        vehicle.as_ref(),
+        None,
+        None,
+    );
+    for (name, value) in (a.extra)(&customer) {
+        vars[name] = json!(value);
+    }
+    let body = render(&template, &vars)?;
+    Ok(queue(
+        txn,
+        clock,
+        sender,
+        Outgoing {
+            ticket: Some(TicketId::from_uuid(ticket.id)),
+            customer: &customer,
+            kind: a.template.message_kind(),
+            channels: &[channel],
+            body: &body,
+            sent_body: None,
+            subject: Some(a.subject),
+            by: a.by,
+            requested: false,
+        },
+    )
+    .await?
+    .pop())
 }

@@ -4,7 +4,7 @@ use pitwall_store::live::LiveEvent;
 use pitwall_store::messages::{self, Message};
 use pitwall_store::{customers, tickets};
 
-use super::template_body;
+use crate::outreach::template_body;
 use crate::outreach::{self, Outgoing};
 use crate::{App, Error, Result, ShopCtx};
 

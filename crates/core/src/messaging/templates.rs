@@ -1,20 +1,9 @@
+use pitwall_domain::Permission;
 use pitwall_domain::messaging::TemplateKind;
-use pitwall_domain::{Permission, ShopId};
 use pitwall_store::messages::{self};
 
 use crate::outreach::{self};
 use crate::{App, Error, Result, ShopCtx};
-
-pub(super) async fn template_body(
-    db: &impl pitwall_store::sea_orm::ConnectionTrait,
-    shop: ShopId,
-    kind: TemplateKind,
-) -> Result<String> {
-    Ok(messages::template(db, shop, kind.as_str())
-        .await?
-        .map(|t| t.body)
-        .unwrap_or_else(|| kind.default_body().to_owned()))
-}
 
 pub struct TemplateView {
     pub kind: TemplateKind,

@@ -1,16 +1,16 @@
 //! One reminder for an unanswered approval request: a ticket waiting in
 //! `awaiting_approval` longer than the shop's `approval_reminder_minutes`
-//! gets the shop's reminder template, once per request, by text when the
-//! customer has a phone, else by e-mail. Reminders wait out quiet hours
-//! (held, then sent in the morning) like every reminder.
+//! gets the shop's reminder template, once per request, as every message
+//! Pitwall sends by itself (`outreach::queue_automatic`). Reminders wait
+//! out quiet hours (held, then sent in the morning) like every reminder.
 
 use chrono::{DateTime, Duration, Utc};
-use pitwall_domain::messaging::{Channel, MessageKind, TemplateKind};
-use pitwall_domain::{CustomerId, Feature, TicketId, VehicleId};
-use pitwall_store::{customers, messages, shops, tickets, workflow as store};
+use pitwall_domain::messaging::TemplateKind;
+use pitwall_domain::{Feature, TicketId};
+use pitwall_store::{shops, tickets, workflow as store};
 
 use crate::features::FeatureSet;
-use crate::outreach::{self, Outgoing, Sender};
+use crate::outreach::{self, Sender};
 use crate::{App, Result};
 
 /// Sends the reminders due at `now`; answers how many were queued. Safe
@@ -18,6 +18,13 @@ use crate::{App, Result};
 pub async fn send_due_reminders(app: &App, now: DateTime<Utc>) -> Result<usize> {
     let mut sent = 0;
     for (shop_id, minutes) in store::reminder_shops(&app.db).await? {
+        let before = now - Duration::minutes(i64::from(minutes));
+        // The shop's plan is read only when a reminder is due (one indexed
+        // query per shop otherwise, every minute).
+        let due = store::awaiting_reminder(&app.db, shop_id, before).await?;
+        if due.is_empty() {
+            continue;
+        }
         let Some(shop) = shops::get(&app.db, shop_id).await? else {
             continue;
         };
@@ -29,9 +36,17 @@ pub async fn send_due_reminders(app: &App, now: DateTime<Utc>) -> Result<usize> 
         {
             continue;
         }
-        let before = now - Duration::minutes(i64::from(minutes));
-        for ticket in store::awaiting_reminder(&app.db, shop_id, before).await? {
-            if remind(app, &shop, &features, ticket).await? {
+        for ticket in due {
+            if remind(
+                app,
+                Sender {
+                    shop: &shop,
+                    features: &features,
+                },
+                ticket,
+            )
+            .await?
+            {
                 sent += 1;
             }
         }
@@ -43,72 +58,34 @@ pub async fn send_due_reminders(app: &App, now: DateTime<Utc>) -> Result<usize> 
     Ok(sent)
 }
 
-async fn remind(
-    app: &App,
-    shop: &shops::Shop,
-    features: &FeatureSet,
-    ticket: tickets::Ticket,
-) -> Result<bool> {
-    let sender = Sender { shop, features };
-    let shop_id = sender.shop_id();
-    let id = TicketId::from_uuid(ticket.id);
+async fn remind(app: &App, sender: Sender<'_>, ticket: tickets::Ticket) -> Result<bool> {
     let txn = pitwall_store::begin_write(&app.db).await?;
     // Stamped with the time it is written, which a later request of the
-    // same ticket (its stage entered again) comes after.
-    if !store::claim_reminder(&txn, shop_id, id, Utc::now()).await? {
+    // same ticket (its stage entered again) comes after. Claimed even
+    // without anyone to remind: the request is not retried.
+    if !store::claim_reminder(
+        &txn,
+        sender.shop_id(),
+        TicketId::from_uuid(ticket.id),
+        Utc::now(),
+    )
+    .await?
+    {
         return Ok(false);
     }
-    let customer = match ticket.customer_id {
-        Some(c) => customers::get(&txn, shop_id, CustomerId::from_uuid(c)).await?,
-        None => None,
-    };
-    // Claimed even without anyone to remind: the request is not retried.
-    let Some(customer) = customer else {
-        txn.commit().await?;
-        return Ok(false);
-    };
-    let channel = if customer.phone.is_some() {
-        Channel::Sms
-    } else if customer.email.is_some() {
-        Channel::Email
-    } else {
-        txn.commit().await?;
-        return Ok(false);
-    };
-    let vehicle = match ticket.vehicle_id {
-        Some(v) => customers::vehicle(&txn, shop_id, VehicleId::from_uuid(v)).await?,
-        None => None,
-    };
-    let template = messages::template(&txn, shop_id, TemplateKind::Reminder.as_str())
-        .await?
-        .map(|t| t.body)
-        .unwrap_or_else(|| TemplateKind::Reminder.default_body().to_owned());
-    let vars = outreach::vars_for(
-        sender,
-        &customer,
-        Some(&ticket),
-        vehicle.as_ref(),
-        None,
-        None,
-    );
-    let body = outreach::render(&template, &vars)?;
-    outreach::queue(
+    let queued = outreach::queue_automatic(
         &txn,
         &app.config.clock,
         sender,
-        Outgoing {
-            ticket: Some(id),
-            customer: &customer,
-            kind: MessageKind::Reminder,
-            channels: &[channel],
-            body: &body,
-            sent_body: None,
-            subject: Some(format!("A reminder from {}", shop.name)),
+        &ticket,
+        outreach::Automatic {
+            template: TemplateKind::Reminder,
+            extra: &|_| Vec::new(),
+            subject: format!("A reminder from {}", sender.shop.name),
             by: None,
-            requested: false,
         },
     )
     .await?;
     txn.commit().await?;
-    Ok(true)
+    Ok(queued.is_some())
 }

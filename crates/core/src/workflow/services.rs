@@ -56,6 +56,10 @@ pub struct ServicePatch {
     pub labor_lines: Option<Vec<WorkLine>>,
     /// Replaces the position's part lines.
     pub part_lines: Option<Vec<WorkLine>>,
+    /// Adds one part line to those the position has (read in the same
+    /// transaction, so two clerks adding at once both keep theirs); takes
+    /// the place of `part_lines`.
+    pub add_part: Option<WorkLine>,
 }
 
 pub struct ServiceChanged {
@@ -283,7 +287,7 @@ pub async fn edit_service(
     ctx: &ShopCtx,
     ticket_id: TicketId,
     service_id: ServiceId,
-    patch: ServicePatch,
+    mut patch: ServicePatch,
 ) -> Result<ServiceChanged> {
     ctx.require_feature(Feature::RepairOrders)?;
     ctx.require_writable()?;
@@ -310,7 +314,9 @@ pub async fn edit_service(
     if advisor_fields && !may_edit {
         return Err(Error::PermissionDenied(Permission::ServicesEdit));
     }
-    if (patch.part_lines.is_some() || patch.parts_status.is_some()) && !may_parts {
+    if (patch.part_lines.is_some() || patch.add_part.is_some() || patch.parts_status.is_some())
+        && !may_parts
+    {
         return Err(Error::PermissionDenied(Permission::PartsEdit));
     }
     if patch.internal_note.is_some() && !(may_edit || may_parts) {
@@ -353,6 +359,23 @@ pub async fn edit_service(
             current.position,
         )
     });
+    if let Some(added) = patch.add_part.take() {
+        let mut lines: Vec<WorkLine> = tickets::line_items(&txn, shop, ticket_id)
+            .await?
+            .into_iter()
+            .filter(|l| l.service_id == current.id && l.kind == LineItemKind::Part.as_str())
+            .map(|l| WorkLine {
+                kind: l.kind,
+                description: l.description,
+                quantity: l.quantity_milli as f64 / 1000.0,
+                unit_price: l.unit_price,
+                taxable: l.taxable,
+                part_number: l.part_number,
+            })
+            .collect();
+        lines.push(added);
+        patch.part_lines = Some(lines);
+    }
     let parts = patch.part_lines.as_ref().map(|l| {
         valid_lines(
             &mut p,

@@ -663,8 +663,8 @@ pub(crate) async fn add_position(
     )
 }
 
-/// Parts works a position from the ticket page: adds a part line (the
-/// position's other part lines kept), or moves its parts status.
+/// Parts works a position from the ticket page: adds a part line, or
+/// moves its parts status.
 #[handler]
 pub(crate) async fn work_position(
     app: Data<&App>,
@@ -679,39 +679,17 @@ pub(crate) async fn work_position(
                 parse_id(&service, "service").or_page(&shop.layout)?;
             let result = async {
                 let patch = match form.get("action") {
-                    "part" => {
-                        let view = tickets::get(&app, &shop.ctx, id).await?.view;
-                        let current = view
-                            .services
-                            .iter()
-                            .find(|s| s.service.id == service.as_uuid())
-                            .ok_or(pitwall_core::Error::NotFound("service"))?;
-                        let mut lines: Vec<pitwall_core::workflow::WorkLine> = current
-                            .line_items
-                            .iter()
-                            .filter(|l| l.kind == "part")
-                            .map(|l| pitwall_core::workflow::WorkLine {
-                                kind: l.kind.clone(),
-                                description: l.description.clone(),
-                                quantity: l.quantity_milli as f64 / 1000.0,
-                                unit_price: l.unit_price,
-                                taxable: l.taxable,
-                                part_number: l.part_number.clone(),
-                            })
-                            .collect();
-                        lines.push(pitwall_core::workflow::WorkLine {
+                    "part" => pitwall_core::workflow::ServicePatch {
+                        add_part: Some(pitwall_core::workflow::WorkLine {
                             kind: "part".into(),
                             description: form.get("description").to_owned(),
                             quantity: typed_number(&form, "quantity")?,
                             unit_price: typed_amount(&form, "unit_price")?,
                             taxable: form.get("taxable") == "on",
                             part_number: Some(form.get("part_number").to_owned()),
-                        });
-                        pitwall_core::workflow::ServicePatch {
-                            part_lines: Some(lines),
-                            ..Default::default()
-                        }
-                    }
+                        }),
+                        ..Default::default()
+                    },
                     "parts_status" => pitwall_core::workflow::ServicePatch {
                         parts_status: Some(form.get("parts_status").to_owned()),
                         ..Default::default()
