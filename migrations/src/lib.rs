@@ -20,6 +20,7 @@ mod m20261205_000010_billing_read_order;
 mod m20261206_000011_inspection_settings;
 mod m20261207_000012_inspection_media;
 mod m20261208_000013_repair_orders;
+mod m20261209_000014_invoices;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000011_inspection_settings::Migration),
             Box::new(m20261207_000012_inspection_media::Migration),
             Box::new(m20261208_000013_repair_orders::Migration),
+            Box::new(m20261209_000014_invoices::Migration),
         ]
     }
 }

@@ -211,6 +211,24 @@ pub struct CustomerViewOut {
     /// The ticket's published inspection; null until one is published.
     #[oai(nullable)]
     pub inspection: Option<crate::inspections::CustomerInspectionOut>,
+    /// The invoice the shop sent; null until one is sent.
+    #[oai(nullable)]
+    pub invoice: Option<CustomerInvoiceOut>,
+}
+
+/// The invoice as the customer sees it: what they pay and for what.
+#[derive(Debug, Clone, Object)]
+pub struct CustomerInvoiceOut {
+    pub number: String,
+    /// `sent`, `paid`, `delivered`, `booked` or `paid_pos`.
+    pub status: String,
+    pub positions: Vec<crate::invoices::InvoicePositionOut>,
+    pub subtotal: i64,
+    pub tax: i64,
+    pub total: i64,
+    pub currency: String,
+    #[oai(nullable)]
+    pub paid_at: Option<DateTime<Utc>>,
 }
 
 impl CustomerViewOut {
@@ -279,6 +297,19 @@ impl CustomerViewOut {
                 .inspection
                 .as_ref()
                 .map(|i| crate::inspections::customer_inspection_out(i, token)),
+            invoice: p.invoice.as_ref().map(|v| {
+                let full = crate::invoices::InvoiceOut::from(v);
+                CustomerInvoiceOut {
+                    number: full.number,
+                    status: full.status,
+                    positions: full.positions,
+                    subtotal: full.subtotal,
+                    tax: full.tax,
+                    total: full.total,
+                    currency: full.currency,
+                    paid_at: full.paid_at,
+                }
+            }),
         }
     }
 }

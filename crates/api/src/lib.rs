@@ -15,6 +15,7 @@ pub mod customer;
 pub mod document;
 pub mod error;
 pub mod inspections;
+pub mod invoices;
 pub mod media;
 pub mod messaging;
 pub mod metrics;
@@ -48,6 +49,7 @@ pub type Apis = (
     inspections::InspectingApi,
     media::MediaApi,
     workflow::WorkflowApi,
+    invoices::InvoicesApi,
 );
 
 pub fn openapi(base_url: &str) -> OpenApiService<Apis, ()> {
@@ -65,6 +67,7 @@ pub fn openapi(base_url: &str) -> OpenApiService<Apis, ()> {
             inspections::InspectingApi,
             media::MediaApi,
             workflow::WorkflowApi,
+            invoices::InvoicesApi,
         ),
         "Pitwall API",
         env!("CARGO_PKG_VERSION"),

@@ -146,6 +146,31 @@ impl PosApi {
         }
     }
 
+    /// The shop booked the invoice's payment in its own accounts: a
+    /// `delivered` case closes as `booked` (plan feature
+    /// `online_payments`). Any other state answers 409 naming `status`.
+    #[oai(
+        path = "/invoices/:invoice_id/booked",
+        method = "post",
+        tag = "PosTags::Pos",
+        operation_id = "pos_mark_invoice_booked"
+    )]
+    async fn invoice_booked(
+        &self,
+        app: Data<&App>,
+        key: PosKey,
+        invoice_id: Path<uuid::Uuid>,
+    ) -> ApiResult<crate::invoices::InvoiceOut> {
+        let pos = pos_ctx(&app, &key).await?;
+        let v = pitwall_core::invoices::pos_mark_booked(
+            &app,
+            &pos,
+            pitwall_core::domain::InvoiceId::from_uuid(invoice_id.0),
+        )
+        .await?;
+        Ok(Json(crate::invoices::InvoiceOut::from(&v)))
+    }
+
     /// A ticket by the POS's id.
     #[oai(
         path = "/tickets/:external_id",

@@ -88,6 +88,9 @@ pub struct CustomerPage {
     pub branded: bool,
     /// The latest published inspection, when the plan has inspections.
     pub inspection: Option<crate::inspections::published::CustomerInspection>,
+    /// The ticket's invoice once the shop sent it (never a draft or a
+    /// canceled case), when the plan has online payments.
+    pub invoice: Option<crate::invoices::InvoiceView>,
 }
 
 impl CustomerPage {
@@ -177,8 +180,17 @@ async fn page(
     } else {
         None
     };
+    let invoice = if features.has(Feature::OnlinePayments) {
+        crate::invoices::of_ticket(app, shop_id, ticket)
+            .await?
+            .into_iter()
+            .find(|i| i.shown_to_customer())
+    } else {
+        None
+    };
     Ok(CustomerPage {
         inspection,
+        invoice,
         link,
         locale,
         view,

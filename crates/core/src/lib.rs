@@ -19,6 +19,7 @@ pub mod customers;
 pub mod error;
 pub mod features;
 pub mod inspections;
+pub mod invoices;
 pub mod labels;
 pub mod links;
 pub mod mail;

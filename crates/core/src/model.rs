@@ -20,6 +20,9 @@ pub mod customer_links {
 pub mod customers {
     pub use pitwall_store::customers::{Customer, Vehicle};
 }
+pub mod invoices {
+    pub use pitwall_store::invoices::Invoice;
+}
 pub mod media {
     pub use pitwall_store::media::Medium;
 }

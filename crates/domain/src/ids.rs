@@ -84,4 +84,5 @@ id_type!(
     MediaId,
     TemplateId,
     SyncEventId,
+    InvoiceId,
 );

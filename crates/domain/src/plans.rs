@@ -23,6 +23,7 @@ string_enum!(
         MultiLocation = "multi_location",
         Webhooks = "webhooks",
         RepairOrders = "repair_orders",
+        InvoiceOcr = "invoice_ocr",
     }
 );
 
@@ -123,6 +124,7 @@ impl Feature {
             MultiLocation => "Several locations",
             Webhooks => "Outgoing webhooks to your own systems",
             RepairOrders => "Repair-order workflow: qualification, extensions, completion",
+            InvoiceOcr => "Read uploaded invoices (OCR)",
         }
     }
 }

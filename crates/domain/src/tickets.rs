@@ -81,6 +81,12 @@ string_enum!(
         ServiceAdded = "service_added",
         ServiceDone = "service_done",
         ExtensionSent = "extension_sent",
+        InvoiceCreated = "invoice_created",
+        InvoiceSent = "invoice_sent",
+        InvoicePaidPos = "invoice_paid_pos",
+        VehicleDelivered = "vehicle_delivered",
+        InvoiceBooked = "invoice_booked",
+        InvoiceCanceled = "invoice_canceled",
     }
 );
 
@@ -93,6 +99,7 @@ string_enum!(
         Comment = "comment",
         InspectionPublished = "inspection_published",
         ServiceAdded = "service_added",
+        InvoiceUpdate = "invoice_update",
     }
 );
 

@@ -4,6 +4,7 @@
 //! would send, total or time the wrong thing.
 
 use pitwall_domain::inspections::Condition;
+use pitwall_domain::invoices::InvoiceStatus;
 use pitwall_domain::messaging::{Channel, MessageKind, MessageStatus};
 use pitwall_domain::tickets::{ServiceStatus, TimerMode};
 
@@ -11,7 +12,7 @@ use crate::StoreError;
 use pitwall_domain::workflow::Stage;
 
 use crate::entities::{
-    inspection_finding, message, stage_change, ticket, ticket_service, vehicle_status,
+    inspection_finding, invoice, message, stage_change, ticket, ticket_service, vehicle_status,
 };
 
 fn read<T>(column: &str, raw: &str, parse: fn(&str) -> Option<T>) -> Result<T, StoreError> {
@@ -39,6 +40,12 @@ impl ticket_service::Model {
 impl ticket::Model {
     pub fn stage_value(&self) -> Result<Stage, StoreError> {
         read("tickets.stage", &self.stage, Stage::parse)
+    }
+}
+
+impl invoice::Model {
+    pub fn status_value(&self) -> Result<InvoiceStatus, StoreError> {
+        read("invoices.status", &self.status, InvoiceStatus::parse)
     }
 }
 

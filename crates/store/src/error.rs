@@ -47,6 +47,7 @@ fn is_unavailable(err: &DbErr) -> bool {
 fn conflict_field(msg: &str) -> &'static str {
     for (needle, field) in [
         ("sms_from", "sms_from"),
+        ("invoices", "number"),
         ("external", "external_id"),
         ("slug", "slug"),
         ("memberships", "email"),

@@ -60,6 +60,7 @@ tenant_tables!(
     inspection_setting,
     inspection_template,
     invitation,
+    invoice,
     line_item,
     membership,
     message,

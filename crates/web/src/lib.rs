@@ -15,7 +15,7 @@ mod session;
 
 use pages::{
     admin, admin_billing, api_keys, app, approvals, auth, billing, customer, inspect, inspections,
-    media, messages, roles, settings, tickets, users, webhooks,
+    invoices, media, messages, roles, settings, tickets, users, webhooks,
 };
 use poem::{Route, get, post};
 
@@ -89,6 +89,12 @@ pub fn mount(route: Route) -> Route {
             "/app/tickets/:id/services/:service_id/done",
             post(tickets::service_done),
         )
+        .at("/app/tickets/:id/invoices", post(invoices::create))
+        .at(
+            "/app/tickets/:id/invoices/:invoice_id/:action",
+            post(invoices::act),
+        )
+        .at("/app/invoices/:id/pdf", get(invoices::pdf))
         .at("/app/tickets/:id/comments", post(tickets::comment))
         .at("/app/tickets/:id/assignment", post(tickets::assign))
         .at("/app/tickets/:id/reminder", post(tickets::reminder))

@@ -430,15 +430,10 @@ pub(crate) fn script() -> Response {
         .body(include_str!("../static/app.js"))
 }
 
-/// Money in minor units as people read it: `$244.99`, `244.99 EUR`.
+/// Money in minor units as people read it: `$244.99`, `1,244.99 EUR`
+/// (the domain's one rule, which the PDF and messages use too).
 pub(crate) fn money(minor: i64, currency: &str) -> String {
-    let sign = if minor < 0 { "-" } else { "" };
-    let abs = minor.unsigned_abs();
-    let amount = format!("{}.{:02}", abs / 100, abs % 100);
-    match currency {
-        "USD" | "CAD" | "AUD" => format!("{sign}${amount}"),
-        other => format!("{sign}{amount} {other}"),
-    }
+    pitwall_core::domain::invoices::format_money(minor, currency)
 }
 
 fn asset(content_type: &str, body: &'static str) -> Response {

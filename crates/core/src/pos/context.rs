@@ -37,7 +37,7 @@ pub async fn authenticate(app: &App, secret: &str) -> Result<PosCtx> {
     })
 }
 
-pub(super) fn require_writable(pos: &PosCtx) -> Result<()> {
+pub(crate) fn require_writable(pos: &PosCtx) -> Result<()> {
     if pos.lifecycle.allows_writes() {
         Ok(())
     } else {

@@ -15,6 +15,7 @@ pub mod inspection_medium;
 pub mod inspection_setting;
 pub mod inspection_template;
 pub mod invitation;
+pub mod invoice;
 pub mod line_item;
 pub mod login_failure;
 pub mod membership;

@@ -333,7 +333,7 @@ pub(crate) async fn list(app: Data<&App>, req: &Request, Query(q): Query<TicketQ
     )
 }
 
-async fn ticket_page(
+pub(super) async fn ticket_page(
     app: &App,
     shop: &InShop,
     id: TicketId,
@@ -368,8 +368,14 @@ pub(super) async fn ticket_page_with(
     } else {
         super::inspect::of_ticket(app, shop, id).await
     };
+    let invoices = if fragment {
+        Value::UNDEFINED
+    } else {
+        super::invoices::of_ticket(app, shop, id).await
+    };
     let ctx = context! {
         inspections,
+        invoices,
         ticket => ticket_value(shop, &d.view),
         history => d.status_history.iter().map(|h| context! {
             from => h.from.clone(), to => h.to.clone(), by => h.by.clone(), at => local(shop, h.at),
@@ -510,7 +516,7 @@ pub(super) async fn posted_ticket(
 }
 
 /// Where a ticket form returns to: the dashboard when sent from there.
-fn back_to(form: &FormData, id: TicketId, code: &str) -> String {
+pub(super) fn back_to(form: &FormData, id: TicketId, code: &str) -> String {
     match form.get("back") {
         "dashboard" => format!("/app/dashboard?ok={code}"),
         _ => format!("/app/tickets/{id}?ok={code}"),

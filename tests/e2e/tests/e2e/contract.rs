@@ -101,7 +101,10 @@ fn example(spec: &Value, schema: &Value, name: &str) -> Value {
             "method" => json!("in_person"),
             "signature" => json!("M 1 1 L 5 5"),
             "signer_name" => json!("Probe Signer"),
-            "send" => json!(null),
+            // Where sending may be left out it is (nothing goes out);
+            // where it is required, a channel.
+            "send" if schema["nullable"] == true => json!(null),
+            "send" => json!("sms"),
             "url" => json!("https://example.com/hook"),
             "locale" => json!("en"),
             "channel" => json!("sms"),
@@ -157,6 +160,7 @@ async fn snapshot(t: &TestApp, token: &str) -> BTreeMap<&'static str, Value> {
         ("inspection_templates", "/api/v1/inspection-templates"),
         ("inspection_settings", "/api/v1/inspection-settings"),
         ("workflow_settings", "/api/v1/workflow-settings"),
+        ("invoices", "/api/v1/invoices"),
     ] {
         m.insert(k, without_use_times(t.get(path, token).await.1));
     }
@@ -318,6 +322,17 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{photo}");
     let b_media = photo["id"].as_str().unwrap().to_owned();
+    // B's invoice, by hand on B's ticket.
+    let (s, invoice) = t
+        .post(
+            "/api/v1/invoices",
+            &b_owner,
+            json!({"customer_id": b_customer, "ticket_id": b_ticket,
+                   "lines": [{"kind": "labor", "description": "B private work", "quantity": 1, "unit_price": 4200}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{invoice}");
+    let b_invoice = invoice["id"].as_str().unwrap().to_owned();
     let fixtures: BTreeMap<&str, String> = [
         ("ticket_id", b_ticket.clone()),
         ("customer_id", b_customer.clone()),
@@ -333,6 +348,7 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         ("service_id", b_service.clone()),
         ("item_key", b_item),
         ("media_id", b_media.clone()),
+        ("invoice_id", b_invoice.clone()),
         ("kind", "reminder".to_owned()),
         ("user_id", b_member.to_string()),
         ("invitation_id", inv["id"].as_str().unwrap().to_owned()),
@@ -359,6 +375,8 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         b_webhook,
         b_template,
         b_inspection,
+        b_invoice,
+        "B private work".to_owned(),
         hook["secret"].as_str().unwrap().to_owned(),
         "b-hook".to_owned(),
         "B Signer".to_owned(),

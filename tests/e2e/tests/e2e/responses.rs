@@ -959,6 +959,144 @@ both_backends!(
             StatusCode::CONFLICT,
         )
         .await;
+        // Invoice cases: from the done work, sent, canceled, made again,
+        // paid at the counter; by hand; the PDF; the POS's booking.
+        let invoice = w
+            .call(
+                "POST",
+                &format!("/api/v1/tickets/{ticket}/invoices"),
+                Some(owner),
+                None,
+                StatusCode::CREATED,
+            )
+            .await;
+        let invoice = id(&invoice);
+        w.call(
+            "POST",
+            &format!("/api/v1/tickets/{ticket}/invoices"),
+            Some(owner),
+            None,
+            StatusCode::CONFLICT,
+        )
+        .await;
+        w.get("/api/v1/invoices?status=draft&limit=5", owner).await;
+        w.get(&format!("/api/v1/invoices/{invoice}"), owner).await;
+        let pdf = w
+            .fetch(
+                &format!("/api/v1/invoices/{invoice}/pdf"),
+                owner,
+                StatusCode::OK,
+            )
+            .await;
+        assert!(pdf.starts_with(b"%PDF"));
+        w.send(
+            "POST",
+            &format!("/api/v1/invoices/{invoice}/send"),
+            owner,
+            json!({"send": "email"}),
+        )
+        .await;
+        w.call(
+            "POST",
+            &format!("/api/v1/invoices/{invoice}/delivered"),
+            Some(owner),
+            Some(json!({})),
+            StatusCode::CONFLICT,
+        )
+        .await;
+        w.call(
+            "POST",
+            &format!("/api/v1/invoices/{invoice}/booked"),
+            Some(owner),
+            Some(json!({})),
+            StatusCode::CONFLICT,
+        )
+        .await;
+        w.call(
+            "POST",
+            &format!("/api/pos/v1/invoices/{invoice}/booked"),
+            Some(pos),
+            None,
+            StatusCode::CONFLICT,
+        )
+        .await;
+        w.send(
+            "POST",
+            &format!("/api/v1/invoices/{invoice}/cancel"),
+            owner,
+            json!({"reason": "Wrong customer"}),
+        )
+        .await;
+        let again = w
+            .call(
+                "POST",
+                &format!("/api/v1/tickets/{ticket}/invoices"),
+                Some(owner),
+                None,
+                StatusCode::CREATED,
+            )
+            .await;
+        w.send(
+            "POST",
+            &format!("/api/v1/invoices/{}/paid-pos", id(&again)),
+            owner,
+            json!({}),
+        )
+        .await;
+        // Two cases by hand, paid (online payments move them there; the
+        // walk writes it), handed over, booked by staff and by the POS.
+        for booker in [owner, pos] {
+            let hand = w
+                .call(
+                    "POST",
+                    "/api/v1/invoices",
+                    Some(owner),
+                    Some(
+                        json!({"customer_id": customer, "ticket_id": null, "tax_rate": 0.05,
+                                "lines": [{"kind": "fee", "description": "Towing", "quantity": 1,
+                                           "unit_price": 9000, "taxable": true}]}),
+                    ),
+                    StatusCode::CREATED,
+                )
+                .await;
+            let hand = id(&hand);
+            let paid = pitwall_store::invoices::move_status(
+                &t.db,
+                shop,
+                hand.parse().expect("an invoice id"),
+                pitwall_store::invoices::InvoiceMove {
+                    from: pitwall_core::domain::invoices::InvoiceStatus::Draft,
+                    to: pitwall_core::domain::invoices::InvoiceStatus::Paid,
+                    at: chrono::Utc::now(),
+                    cancel_reason: None,
+                },
+            )
+            .await
+            .expect("paid");
+            assert!(paid.is_some());
+            w.send(
+                "POST",
+                &format!("/api/v1/invoices/{hand}/delivered"),
+                owner,
+                json!({}),
+            )
+            .await;
+            let path = if booker == pos {
+                format!("/api/pos/v1/invoices/{hand}/booked")
+            } else {
+                format!("/api/v1/invoices/{hand}/booked")
+            };
+            w.call("POST", &path, Some(booker), None, StatusCode::OK)
+                .await;
+        }
+        w.call(
+            "POST",
+            "/api/v1/invoices",
+            Some(owner),
+            Some(json!({"customer_id": customer, "lines": []})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
         w.get("/api/v1/workflow-settings", owner).await;
         w.send(
             "PUT",

@@ -1,0 +1,81 @@
+//! Invoice cases (plan feature `online_payments`): what the customer is
+//! asked to pay, frozen when the case is made, and the case's way from
+//! draft to booked.
+//!
+//! - [`create`]: from a ticket's approved, completed positions, or by hand.
+//! - [`find`]: list, one case, its PDF.
+//! - [`actions`]: send, paid at the counter, delivered, booked (by staff or
+//!   the POS), cancel: every move through one routine.
+//! - [`document`]: the invoice as a PDF.
+
+mod actions;
+mod create;
+mod document;
+mod find;
+
+pub use actions::*;
+pub use create::*;
+pub use document::*;
+pub use find::*;
+
+use pitwall_domain::invoices::{
+    Canonical, FORMAT, InvoiceAction, InvoicePosition, InvoiceStatus, canonical_time,
+};
+use pitwall_store::invoices::Invoice;
+
+use crate::{Error, Result};
+
+/// A case as staff, the POS and the customer see it.
+#[derive(Debug, Clone)]
+pub struct InvoiceView {
+    pub invoice: Invoice,
+    pub status: InvoiceStatus,
+    pub positions: Vec<InvoicePosition>,
+    /// What the case's state allows next.
+    pub allowed: Vec<InvoiceAction>,
+    /// The stored hash is the hash of what is stored.
+    pub intact: bool,
+}
+
+impl InvoiceView {
+    pub(crate) fn of(invoice: Invoice) -> Result<Self> {
+        let status = invoice.status_value()?;
+        let positions: Vec<InvoicePosition> = serde_json::from_str(&invoice.positions)
+            .map_err(|e| Error::Internal(format!("invoice {} positions: {e}", invoice.id)))?;
+        let intact = canonical(&invoice).hash() == invoice.hash;
+        Ok(InvoiceView {
+            allowed: status.allowed(),
+            status,
+            positions,
+            intact,
+            invoice,
+        })
+    }
+}
+
+impl InvoiceView {
+    /// The customer sees a case once it was sent to them, and until it is
+    /// canceled.
+    pub fn shown_to_customer(&self) -> bool {
+        !matches!(self.status, InvoiceStatus::Draft | InvoiceStatus::Canceled)
+    }
+}
+
+/// What a stored case's hash is taken over.
+fn canonical(i: &Invoice) -> Canonical<'_> {
+    Canonical {
+        format: FORMAT,
+        id: i.id,
+        shop_id: i.shop_id,
+        ticket_id: i.ticket_id,
+        number: &i.number,
+        customer_name: &i.customer_name,
+        positions: &i.positions,
+        subtotal: i.subtotal,
+        tax_rate_ppm: i.tax_rate_ppm,
+        tax: i.tax,
+        total: i.total,
+        currency: &i.currency,
+        created_at: canonical_time(i.created_at),
+    }
+}

@@ -1,0 +1,538 @@
+//! Invoice cases on both databases: made from a ticket's approved, done
+//! positions (frozen and hashed) or by hand, every move the state machine
+//! allows and refuses through the API and the POS, bad input named with
+//! nothing written, the plan gate and the permission, numbering under
+//! concurrent creation, and the PDF.
+
+use pitwall_core::domain::invoices::InvoiceStatus;
+use pitwall_core::domain::{InvoiceId, Role, ShopId};
+use pitwall_testkit::{StatusCode, TestApp, both_backends};
+use serde_json::{Value, json};
+
+/// A POS ticket with brake pads (approved by phone, then done) and wipers
+/// (declined): (POS key, ticket id, customer id).
+async fn approved_and_done(t: &TestApp, owner: &str, ext: &str) -> (String, String, String) {
+    let key = t.pos_key(owner).await;
+    let (s, b) = t
+        .call(
+            "PUT",
+            &format!("/api/pos/v1/tickets/{ext}"),
+            Some(&key),
+            Some(json!({
+                "kind": "workorder", "number": ext, "pos_updated_at": "2026-11-23T10:00:00Z",
+                "tax_rate": 0.0825,
+                "customer": {"external_id": format!("c-{ext}"), "first_name": "Ana", "last_name": "Lopez",
+                             "phone": "(512) 555-0142", "email": "ana@example.test"},
+                "services": [
+                    {"external_id": "s1", "title": "Brake pads", "status": "pending",
+                     "line_items": [{"kind": "labor", "description": "Pads", "quantity": 1.5, "unit_price": 10000, "taxable": true},
+                                    {"kind": "fee", "description": "Disposal", "quantity": 1, "unit_price": 500, "taxable": false}]},
+                    {"external_id": "s2", "title": "Wipers", "status": "pending",
+                     "line_items": [{"kind": "part", "description": "Blades", "quantity": 2, "unit_price": 1500, "taxable": true}]}],
+            })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let ticket = b["ticket"]["id"].as_str().unwrap().to_owned();
+    let customer = b["ticket"]["customer"]["id"].as_str().unwrap().to_owned();
+    let brakes = b["ticket"]["services"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let wipers = b["ticket"]["services"][1]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (s, b) = t
+        .post(
+            &format!("/api/v1/tickets/{ticket}/approvals"),
+            owner,
+            json!({"approved_service_ids": [brakes], "declined_service_ids": [wipers], "method": "phone"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let create = format!("/api/v1/tickets/{ticket}/invoices");
+    // Approved but not done yet: nothing to bill under the workflow.
+    let (s, b) = t.post(&create, owner, json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{b}");
+    assert_eq!(b["field"], "services", "{b}");
+    let (s, b) = t
+        .post(
+            &format!("/api/v1/tickets/{ticket}/services/{brakes}/done"),
+            owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    (key, ticket, customer)
+}
+
+async fn invoices(t: &TestApp, token: &str, query: &str) -> Vec<Value> {
+    let (s, b) = t.get(&format!("/api/v1/invoices{query}"), token).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b["items"].as_array().unwrap().clone()
+}
+
+async fn act(t: &TestApp, token: &str, id: &str, action: &str, body: Value) -> (StatusCode, Value) {
+    t.post(&format!("/api/v1/invoices/{id}/{action}"), token, body)
+        .await
+}
+
+async fn timeline(t: &TestApp, token: &str, ticket: &str) -> Vec<String> {
+    let (s, b) = t
+        .get(&format!("/api/v1/tickets/{ticket}/timeline"), token)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .filter(|k| k.starts_with("invoice_") || k == "vehicle_delivered")
+        .collect()
+}
+
+/// Stands in for an online payment until the payment flow lands: the case
+/// moves to `paid` through the store, as the payment will move it.
+async fn paid_online(t: &TestApp, shop: ShopId, id: &str) {
+    let id: InvoiceId = id.parse().expect("an invoice id");
+    let current = pitwall_store::invoices::get(&t.db, shop, id)
+        .await
+        .expect("read")
+        .expect("the case");
+    let moved = pitwall_store::invoices::move_status(
+        &t.db,
+        shop,
+        id,
+        pitwall_store::invoices::InvoiceMove {
+            from: current.status_value().expect("a status"),
+            to: InvoiceStatus::Paid,
+            at: chrono::Utc::now(),
+            cancel_reason: None,
+        },
+    )
+    .await
+    .expect("moved");
+    assert!(moved.is_some(), "paid");
+}
+
+both_backends!(
+    an_invoice_is_made_from_the_done_work_and_moves_forward_only,
+    async |t: &TestApp| {
+        let (shop, owner) = t.shop("inv-flow", "premium").await;
+        let (key, ticket, customer) = approved_and_done(t, &owner, "I-1").await;
+
+        let (s, inv) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket}/invoices"),
+                &owner,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{inv}");
+        let id = inv["id"].as_str().unwrap().to_owned();
+        assert_eq!(inv["number"], "INV-00001");
+        assert_eq!(inv["status"], "draft");
+        assert_eq!(inv["customer_id"], customer.as_str());
+        assert_eq!(inv["customer_name"], "Ana Lopez");
+        // Only the approved, done position: 1.5 × 100.00 + 5.00 disposal,
+        // tax 8.25 % on the taxable 150.00 only.
+        let positions = inv["positions"].as_array().unwrap();
+        assert_eq!(positions.len(), 1, "{inv}");
+        assert_eq!(positions[0]["title"], "Brake pads");
+        assert_eq!(inv["subtotal"], 15500);
+        assert_eq!(inv["tax"], 1238);
+        assert_eq!(inv["total"], 16738);
+        assert_eq!(inv["intact"], true);
+        assert_eq!(inv["hash"].as_str().unwrap().len(), 64);
+        assert_eq!(
+            inv["allowed_actions"],
+            json!(["send", "pay_online", "paid_pos", "cancel"])
+        );
+
+        // One live case per ticket.
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket}/invoices"),
+                &owner,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{b}");
+        assert_eq!(b["field"], "ticket_id", "{b}");
+        assert!(b["message"].as_str().unwrap().contains("INV-00001"), "{b}");
+        assert_eq!(invoices(t, &owner, "").await.len(), 1);
+
+        // Forbidden moves of a draft: each 409 naming status, nothing moves.
+        for action in ["delivered", "booked"] {
+            let (s, b) = act(t, &owner, &id, action, json!({})).await;
+            assert_eq!(s, StatusCode::CONFLICT, "{action}: {b}");
+            assert_eq!(b["field"], "status", "{b}");
+        }
+        let (s, b) = t
+            .post(
+                &format!("/api/pos/v1/invoices/{id}/booked"),
+                &key,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{b}");
+        assert_eq!(b["field"], "status", "{b}");
+
+        // Sent by text: a link with the invoice template, the case is sent.
+        let (s, b) = act(t, &owner, &id, "send", json!({"send": "pigeon"})).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["field"], "send");
+        let (s, sent) = act(t, &owner, &id, "send", json!({"send": "sms"})).await;
+        assert_eq!(s, StatusCode::OK, "{sent}");
+        assert_eq!(sent["invoice"]["status"], "sent");
+        assert!(sent["invoice"]["sent_at"].is_string());
+        assert!(sent["link_url"].as_str().unwrap().contains("/c/pwc_"));
+        let message = sent["message_id"].as_str().unwrap().to_owned();
+        let (_, thread) = t.get(&format!("/api/v1/threads/{customer}"), &owner).await;
+        let msg = thread["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == message.as_str())
+            .cloned()
+            .unwrap_or_else(|| panic!("the invoice message in {thread}"));
+        assert_eq!(msg["kind"], "invoice", "{msg}");
+        // Sending again is allowed and stays sent.
+        let (s, again) = act(t, &owner, &id, "send", json!({"send": "email"})).await;
+        assert_eq!(s, StatusCode::OK, "{again}");
+        assert_eq!(again["invoice"]["status"], "sent");
+
+        // The case is paid (online), handed over, and booked by the POS.
+        let (s, b) = act(t, &owner, &id, "cancel", json!({"reason": "x"})).await;
+        assert_eq!(s, StatusCode::OK, "a sent case may be canceled: {b}");
+        assert_eq!(b["status"], "canceled");
+        assert_eq!(b["cancel_reason"], "x");
+        for action in ["send", "paid-pos", "delivered", "booked"] {
+            let body = if action == "send" {
+                json!({"send": "sms"})
+            } else {
+                json!({})
+            };
+            let (s, b) = act(t, &owner, &id, action, body).await;
+            assert_eq!(s, StatusCode::CONFLICT, "{action}: {b}");
+            assert_eq!(b["field"], "status", "{b}");
+            assert!(b["message"].as_str().unwrap().contains("closed"), "{b}");
+        }
+        // A canceled case frees the ticket for a new one.
+        let (s, second) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket}/invoices"),
+                &owner,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{second}");
+        assert_eq!(second["number"], "INV-00002");
+        let second = second["id"].as_str().unwrap().to_owned();
+        let (s, b) = act(t, &owner, &second, "delivered", json!({})).await;
+        assert_eq!(s, StatusCode::CONFLICT, "{b}");
+        paid_online(t, shop, &second).await;
+        let (s, b) = t
+            .post(
+                &format!("/api/pos/v1/invoices/{second}/booked"),
+                &key,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "booked only after delivery: {b}");
+        let (s, b) = act(t, &owner, &second, "cancel", json!({"reason": "late"})).await;
+        assert_eq!(s, StatusCode::CONFLICT, "a paid case is not canceled: {b}");
+        let (s, b) = act(t, &owner, &second, "delivered", json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["status"], "delivered");
+        assert_eq!(b["allowed_actions"], json!(["booked"]));
+        let (s, b) = t
+            .post(
+                &format!("/api/pos/v1/invoices/{second}/booked"),
+                &key,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["status"], "booked");
+        assert!(
+            b["booked_at"].is_string() && b["closed_at"].is_string(),
+            "{b}"
+        );
+        let (s, b) = act(t, &owner, &second, "booked", json!({})).await;
+        assert_eq!(s, StatusCode::CONFLICT, "booked once: {b}");
+
+        // The list by status, the timeline, the POS's notifications.
+        let ids = |v: Vec<Value>| -> Vec<String> {
+            v.iter()
+                .map(|i| i["number"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(
+            ids(invoices(t, &owner, "?status=booked").await),
+            ["INV-00002"]
+        );
+        assert_eq!(
+            ids(invoices(t, &owner, "?status=canceled").await),
+            ["INV-00001"]
+        );
+        assert_eq!(
+            ids(invoices(t, &owner, &format!("?ticket_id={ticket}")).await),
+            ["INV-00002", "INV-00001"]
+        );
+        let (s, b) = t.get("/api/v1/invoices?status=unpaid", &owner).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["field"], "status");
+        assert_eq!(
+            timeline(t, &owner, &ticket).await,
+            [
+                "invoice_created",
+                "invoice_sent",
+                "invoice_sent",
+                "invoice_canceled",
+                "invoice_created",
+                "vehicle_delivered",
+                "invoice_booked"
+            ]
+        );
+        let (_, notes) = t.get("/api/pos/v1/notifications", &key).await;
+        let told: Vec<(String, String)> = notes["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["kind"] == "invoice_update")
+            .map(|n| {
+                (
+                    n["data"]["number"].as_str().unwrap().to_owned(),
+                    n["data"]["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        // Every move but the POS's own booking.
+        assert_eq!(told.len(), 6, "{notes}");
+        assert!(
+            told.contains(&("INV-00002".into(), "delivered".into())),
+            "{told:?}"
+        );
+        assert!(
+            !told.contains(&("INV-00002".into(), "booked".into())),
+            "{told:?}"
+        );
+
+        // The PDF says what the case says.
+        let (s, headers, pdf) = t
+            .fetch(&format!("/api/v1/invoices/{second}/pdf"), Some(&owner), &[])
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(headers["content-type"], "application/pdf");
+        assert_eq!(
+            headers["content-disposition"],
+            "attachment; filename=\"INV-00002.pdf\""
+        );
+        assert!(pdf.starts_with(b"%PDF-1.4"));
+        let text = String::from_utf8_lossy(&pdf);
+        for needle in ["INV-00002", "Brake pads", "$167.38", "Ana Lopez"] {
+            assert!(text.contains(needle), "{needle} in the PDF");
+        }
+    }
+);
+
+both_backends!(
+    a_paid_pos_case_closes_at_the_counter,
+    async |t: &TestApp| {
+        let (_, owner) = t.shop("inv-counter", "premium").await;
+        let (_, ticket, _) = approved_and_done(t, &owner, "I-2").await;
+        let (_, inv) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket}/invoices"),
+                &owner,
+                json!({}),
+            )
+            .await;
+        let id = inv["id"].as_str().unwrap();
+        let (s, b) = act(t, &owner, id, "cancel", json!({"reason": "  "})).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["field"], "reason");
+        let (s, b) = act(t, &owner, id, "cancel", json!({"reason": "x".repeat(501)})).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["field"], "reason");
+        let (s, b) = act(t, &owner, id, "cancel", json!({})).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["field"], "reason");
+        assert_eq!(invoices(t, &owner, "?status=draft").await.len(), 1);
+        let (s, b) = act(t, &owner, id, "paid-pos", json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["status"], "paid_pos");
+        assert!(
+            b["paid_at"].is_string() && b["closed_at"].is_string(),
+            "{b}"
+        );
+        assert_eq!(b["allowed_actions"], json!([]));
+        let (s, b) = act(t, &owner, id, "delivered", json!({})).await;
+        assert_eq!(s, StatusCode::CONFLICT, "{b}");
+        assert_eq!(b["field"], "status");
+    }
+);
+
+both_backends!(
+    hand_invoices_name_every_bad_field_and_make_nothing,
+    async |t: &TestApp| {
+        let (_, owner) = t.shop("inv-hand", "premium").await;
+        let (_, ticket, customer) = approved_and_done(t, &owner, "I-3").await;
+        let (_, other_ticket, _) = {
+            let key = t.pos_key(&owner).await;
+            let (s, b) = t
+                .call(
+                    "PUT",
+                    "/api/pos/v1/tickets/I-4",
+                    Some(&key),
+                    Some(json!({
+                        "kind": "workorder", "number": "I-4", "pos_updated_at": "2026-11-23T10:00:00Z",
+                        "customer": {"external_id": "c-other", "last_name": "Other", "phone": "(512) 555-0177"},
+                        "services": [],
+                    })),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{b}");
+            (key, b["ticket"]["id"].as_str().unwrap().to_owned(), ())
+        };
+        let line = json!({"kind": "labor", "description": "Diagnosis", "quantity": 2, "unit_price": 1250, "taxable": true});
+        let good = json!({"customer_id": customer, "lines": [line, {"kind": "fee", "description": "Shop fee", "quantity": 1, "unit_price": 300}], "tax_rate": 0.0825});
+        let with = |k: &str, v: Value| {
+            let mut b = good.clone();
+            b[k] = v;
+            b
+        };
+        let with_line = |k: &str, v: Value| {
+            let mut l = line.clone();
+            l[k] = v;
+            with("lines", json!([l]))
+        };
+        for (body, field) in [
+            (with("lines", json!([])), "lines"),
+            (
+                with("lines", Value::Array(vec![line.clone(); 101])),
+                "lines",
+            ),
+            (with_line("kind", json!("magic")), "lines/0/kind"),
+            (with_line("description", json!("  ")), "lines/0/description"),
+            (with_line("quantity", json!(0)), "lines/0/quantity"),
+            (with_line("quantity", json!("two")), "lines/0/quantity"),
+            (
+                with_line("unit_price", json!(20_000_000_000i64)),
+                "lines/0/unit_price",
+            ),
+            (with_line("unit_price", json!(-9000)), "lines"),
+            (with_line("colour", json!("red")), "lines/0/colour"),
+            (with("tax_rate", json!(1.5)), "tax_rate"),
+            (
+                with("customer_id", json!(uuid::Uuid::now_v7())),
+                "customer_id",
+            ),
+            (with("customer_id", json!("nobody")), "customer_id"),
+            (with("ticket_id", json!(other_ticket)), "ticket_id"),
+            (with("ticket_id", json!(uuid::Uuid::now_v7())), "ticket_id"),
+            (with("discount", json!(5)), "discount"),
+            (json!({"lines": []}), "customer_id"),
+        ] {
+            let (s, b) = t.post("/api/v1/invoices", &owner, body.clone()).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {b}");
+            let named = b["field"] == field
+                || b["errors"]
+                    .as_array()
+                    .is_some_and(|e| e.iter().any(|x| x["field"] == field));
+            assert!(named, "{field} named for {body}: {b}");
+        }
+        assert!(invoices(t, &owner, "").await.is_empty(), "nothing made");
+
+        let (s, inv) = t.post("/api/v1/invoices", &owner, good.clone()).await;
+        assert_eq!(s, StatusCode::CREATED, "{inv}");
+        assert_eq!(inv["ticket_id"], Value::Null);
+        assert_eq!(inv["positions"].as_array().unwrap().len(), 2);
+        // 2 × 12.50 taxed at 8.25 % (2.0625 → 2.06), plus 3.00 untaxed.
+        assert_eq!(inv["subtotal"], 2800);
+        assert_eq!(inv["tax"], 206);
+        assert_eq!(inv["total"], 3006);
+        // Without a ticket there is no page to link to yet.
+        let id = inv["id"].as_str().unwrap();
+        let (s, b) = act(t, &owner, id, "send", json!({"send": "sms"})).await;
+        assert_eq!(s, StatusCode::CONFLICT, "{b}");
+        assert_eq!(b["field"], "ticket_id");
+        // With the customer's ticket it may be sent.
+        let (s, on_ticket) = t
+            .post("/api/v1/invoices", &owner, with("ticket_id", json!(ticket)))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{on_ticket}");
+        assert_eq!(on_ticket["ticket_id"], ticket.as_str());
+
+        // Numbers stay unique when cases are made at the same moment.
+        let made = futures::future::join_all(
+            (0..6).map(|_| t.post("/api/v1/invoices", &owner, good.clone())),
+        )
+        .await;
+        let mut numbers: Vec<String> = made
+            .iter()
+            .map(|(s, b)| {
+                assert_eq!(*s, StatusCode::CREATED, "{b}");
+                b["number"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        numbers.sort();
+        numbers.dedup();
+        assert_eq!(numbers.len(), 6, "{numbers:?}");
+        assert_eq!(invoices(t, &owner, "?limit=3").await.len(), 3);
+        let (s, page) = t.get("/api/v1/invoices?limit=5", &owner).await;
+        assert_eq!(s, StatusCode::OK);
+        let next = page["next_cursor"].as_str().unwrap();
+        let (_, rest) = t
+            .get(&format!("/api/v1/invoices?limit=5&cursor={next}"), &owner)
+            .await;
+        assert_eq!(
+            rest["items"].as_array().unwrap().len(),
+            3,
+            "8 in all: {rest}"
+        );
+    }
+);
+
+both_backends!(
+    invoices_need_the_plan_and_the_permission,
+    async |t: &TestApp| {
+        let (_, pro) = t.shop("inv-pro", "pro").await;
+        let (s, b) = t.get("/api/v1/invoices", &pro).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+        assert_eq!(b["feature"], "online_payments", "{b}");
+
+        let (shop, owner) = t.shop("inv-roles", "premium").await;
+        let (_, ticket, _) = approved_and_done(t, &owner, "I-5").await;
+        let (_, tech) = t
+            .member(shop, "tech@inv-roles.test", Role::Technician)
+            .await;
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket}/invoices"),
+                &tech,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+        assert_eq!(b["permission"], "payments.take", "{b}");
+        assert!(invoices(t, &owner, "").await.is_empty());
+        let (_, inv) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket}/invoices"),
+                &owner,
+                json!({}),
+            )
+            .await;
+        let id = inv["id"].as_str().unwrap();
+        // The technician may read it, not move it.
+        let (s, _) = t.get(&format!("/api/v1/invoices/{id}"), &tech).await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, b) = act(t, &tech, id, "paid-pos", json!({})).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+        let (_, again) = t.get(&format!("/api/v1/invoices/{id}"), &owner).await;
+        assert_eq!(again["status"], "draft");
+    }
+);
