@@ -21,6 +21,7 @@ mod m20261206_000011_inspection_settings;
 mod m20261207_000012_inspection_media;
 mod m20261208_000013_repair_orders;
 mod m20261209_000014_invoices;
+mod m20261210_000015_payments;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000012_inspection_media::Migration),
             Box::new(m20261208_000013_repair_orders::Migration),
             Box::new(m20261209_000014_invoices::Migration),
+            Box::new(m20261210_000015_payments::Migration),
         ]
     }
 }

@@ -70,6 +70,30 @@ pub struct Config {
     /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
     /// `AWS_REGION`, `AWS_DEFAULT_REGION`, for the S3 media store.
     pub aws: Vec<(String, String)>,
+    /// `PITWALL_PAYMENTS` (`off`, `connect`, `platform`),
+    /// `PITWALL_PAYMENT_FEE_BPS`, `STRIPE_CONNECT_WEBHOOK_SECRET`.
+    pub payments: Payments,
+}
+
+/// Online payment of invoices.
+#[derive(Clone, Default)]
+pub struct Payments {
+    pub mode: pitwall_core::payments::PaymentsMode,
+    pub fee_bps: u32,
+    pub connect_webhook_secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for Payments {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Payments")
+            .field("mode", &self.mode)
+            .field("fee_bps", &self.fee_bps)
+            .field(
+                "connect_webhook_secrets",
+                &self.connect_webhook_secrets.len(),
+            )
+            .finish()
+    }
 }
 
 /// `STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET` (comma-separated, several
@@ -356,6 +380,52 @@ impl Config {
                 })
             }
         };
+        let payments = {
+            use pitwall_core::payments::PaymentsMode;
+            let mode = match val("PITWALL_PAYMENTS") {
+                None => PaymentsMode::Off,
+                Some(m) => PaymentsMode::parse(m.trim())
+                    .ok_or_else(|| bad("PITWALL_PAYMENTS", "must be off, connect or platform"))?,
+            };
+            let fee_bps = match val("PITWALL_PAYMENT_FEE_BPS") {
+                None => 0,
+                Some(v) => match v.trim().parse::<u32>() {
+                    Ok(n) if n <= 10_000 => n,
+                    _ => {
+                        return Err(bad(
+                            "PITWALL_PAYMENT_FEE_BPS",
+                            "must be basis points from 0 to 10000 (250 is 2.5 %)",
+                        ));
+                    }
+                },
+            };
+            let connect_webhook_secrets: Vec<String> = val("STRIPE_CONNECT_WEBHOOK_SECRET")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if mode != PaymentsMode::Off {
+                if stripe.is_none() {
+                    return Err(bad(
+                        "PITWALL_PAYMENTS",
+                        "needs Stripe: set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET",
+                    ));
+                }
+                if connect_webhook_secrets.is_empty() {
+                    return Err(bad(
+                        "STRIPE_CONNECT_WEBHOOK_SECRET",
+                        "is needed with PITWALL_PAYMENTS (whsec_..., comma-separated during a rotation)",
+                    ));
+                }
+            }
+            Payments {
+                mode,
+                fee_bps,
+                connect_webhook_secrets,
+            }
+        };
         let days = |var: &'static str, default: i64| match val(var) {
             None => Ok(default),
             Some(v) => match v.parse::<i64>() {
@@ -431,6 +501,7 @@ impl Config {
             media_store,
             media_s3_endpoint,
             media_max_mb,
+            payments,
             stripe,
             trial_days,
             past_due_grace_days,
@@ -581,6 +652,53 @@ mod tests {
         );
         assert_eq!(c.twilio_from.as_deref(), Some("+15125550100"));
         assert!(!format!("{c:?}").contains("sekrit"));
+    }
+
+    #[test]
+    fn payment_settings_are_checked_and_secrets_stay_hidden() {
+        let c = with(&[]).unwrap();
+        assert_eq!(c.payments.mode, pitwall_core::payments::PaymentsMode::Off);
+        let stripe = [
+            ("STRIPE_SECRET_KEY", "sk_test_1"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_1"),
+        ];
+        for (extra, var) in [
+            (vec![("PITWALL_PAYMENTS", "maybe")], "PITWALL_PAYMENTS"),
+            (
+                vec![("PITWALL_PAYMENT_FEE_BPS", "10001")],
+                "PITWALL_PAYMENT_FEE_BPS",
+            ),
+            (
+                vec![("PITWALL_PAYMENT_FEE_BPS", "2.5")],
+                "PITWALL_PAYMENT_FEE_BPS",
+            ),
+        ] {
+            assert_eq!(with(&extra).unwrap_err().var, var);
+        }
+        let no_stripe = with(&[
+            ("PITWALL_PAYMENTS", "connect"),
+            ("STRIPE_CONNECT_WEBHOOK_SECRET", "whsec_c"),
+        ]);
+        assert_eq!(no_stripe.unwrap_err().var, "PITWALL_PAYMENTS");
+        let mut no_secret = stripe.to_vec();
+        no_secret.push(("PITWALL_PAYMENTS", "platform"));
+        assert_eq!(
+            with(&no_secret).unwrap_err().var,
+            "STRIPE_CONNECT_WEBHOOK_SECRET"
+        );
+        let mut good = stripe.to_vec();
+        good.extend([
+            ("PITWALL_PAYMENTS", "connect"),
+            ("PITWALL_PAYMENT_FEE_BPS", "250"),
+            ("STRIPE_CONNECT_WEBHOOK_SECRET", "whsec_connect_sekrit"),
+        ]);
+        let c = with(&good).unwrap();
+        assert_eq!(
+            c.payments.mode,
+            pitwall_core::payments::PaymentsMode::Connect
+        );
+        assert_eq!(c.payments.fee_bps, 250);
+        assert!(!format!("{c:?}").contains("whsec_connect_sekrit"));
     }
 
     #[test]

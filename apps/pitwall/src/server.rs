@@ -85,6 +85,16 @@ pub async fn build_app(config: &Config, db: pitwall_store::Db) -> anyhow::Result
             trial_days: config.trial_days,
             past_due_grace: chrono::Duration::days(config.past_due_grace_days),
             media_max_bytes: config.media_max_mb * 1024 * 1024,
+            payments: pitwall_core::payments::PaymentSettings {
+                mode: config.payments.mode,
+                fee_bps: config.payments.fee_bps,
+                connect_webhook_secrets: config
+                    .payments
+                    .connect_webhook_secrets
+                    .iter()
+                    .map(|s| pitwall_core::Secret::new(s))
+                    .collect(),
+            },
             ..CoreConfig::new(&config.base_url)
         },
     ))
@@ -158,9 +168,10 @@ pub fn spawn_workers(
     })
 }
 
-/// Every minute, the approval reminders that fell due (shops with a
-/// reminder delay in their workflow settings). Each is claimed before it
-/// is written, so several workers never send one twice.
+/// Every minute, the reminders that fell due: unanswered approval requests
+/// (shops with a delay in their workflow settings) and unpaid invoices
+/// (shops with `reminder_hours`). Each is claimed before it is written, so
+/// several workers never send one twice.
 fn spawn_approval_reminders(app: App) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(60));
@@ -169,6 +180,9 @@ fn spawn_approval_reminders(app: App) -> tokio::task::JoinHandle<()> {
             let now = app.config().clock.now();
             if let Err(e) = pitwall_core::workflow::send_due_reminders(&app, now).await {
                 tracing::warn!(error = %e, "approval reminders failed; trying again in a minute");
+            }
+            if let Err(e) = pitwall_core::invoices::send_due_invoice_reminders(&app, now).await {
+                tracing::warn!(error = %e, "invoice reminders failed; trying again in a minute");
             }
         }
     })

@@ -216,6 +216,20 @@ pub struct CustomerViewOut {
     pub invoice: Option<CustomerInvoiceOut>,
 }
 
+/// Where the customer pays.
+#[derive(Debug, Clone, Object)]
+pub struct PaymentUrlOut {
+    /// Stripe's hosted payment page.
+    pub url: String,
+}
+
+#[derive(poem_openapi::ApiResponse)]
+pub enum PaymentStarted {
+    /// The payment page to send the customer to.
+    #[oai(status = 201)]
+    Created(Json<PaymentUrlOut>),
+}
+
 /// The invoice as the customer sees it: what they pay and for what.
 #[derive(Debug, Clone, Object)]
 pub struct CustomerInvoiceOut {
@@ -407,6 +421,31 @@ impl CustomerApi {
         };
         let page = customer::open(&app, &token.0, v).await?;
         Ok(Json(CustomerViewOut::of(&page, Some(&token.0))))
+    }
+
+    /// Pay the invoice the link shows: answers the URL of a Stripe Checkout
+    /// page on the shop's account for what is due (the same page while it
+    /// is open). Nothing due answers 409 naming `invoice`; a shop that
+    /// cannot take payments, 409 naming `payments`.
+    #[oai(
+        path = "/links/:token/payments",
+        method = "post",
+        tag = "CustomerTags::Customer",
+        operation_id = "pay_customer_link"
+    )]
+    async fn pay(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        token: Path<String>,
+    ) -> Result<PaymentStarted, ApiError> {
+        let (address, ua) = visitor(req);
+        let v = Visitor {
+            address,
+            user_agent: ua.as_deref(),
+        };
+        let url = pitwall_core::payments::pay_by_link(&app, &token.0, v).await?;
+        Ok(PaymentStarted::Created(Json(PaymentUrlOut { url })))
     }
 
     /// Approve and decline the services awaiting a decision, with the

@@ -202,6 +202,17 @@ pub struct CancelInvoiceRequest {
     pub reason: String,
 }
 
+/// The shop's invoice settings.
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceSettingsIo {
+    /// Hours after sending when an unpaid invoice reminds the customer
+    /// once (1 to 720); null: never.
+    #[serde(default)]
+    #[oai(nullable)]
+    pub reminder_hours: Option<i32>,
+}
+
 #[derive(ApiResponse)]
 pub enum InvoiceCreated {
     /// The case was made, as a draft.
@@ -451,6 +462,47 @@ impl InvoicesApi {
     ) -> Answer {
         let ctx = shop_ctx(&app, req, &auth).await?;
         out(invoices::mark_booked(&app, &ctx, InvoiceId::from_uuid(invoice_id.0)).await?)
+    }
+
+    #[oai(
+        path = "/invoice-settings",
+        method = "get",
+        tag = "InvoiceTags::Invoices",
+        operation_id = "get_invoice_settings"
+    )]
+    async fn settings(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+    ) -> ApiResult<InvoiceSettingsIo> {
+        let ctx = shop_ctx(&app, req, &auth).await?;
+        Ok(Json(InvoiceSettingsIo {
+            reminder_hours: invoices::reminder_hours(&app, &ctx).await?,
+        }))
+    }
+
+    /// When unpaid invoices remind the customer (`shop.settings.manage`):
+    /// one reminder with the shop's `invoice` template and a fresh link,
+    /// held in quiet hours.
+    #[oai(
+        path = "/invoice-settings",
+        method = "put",
+        tag = "InvoiceTags::Invoices",
+        operation_id = "update_invoice_settings"
+    )]
+    async fn set_settings(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+        body: JsonBody<InvoiceSettingsIo>,
+    ) -> ApiResult<InvoiceSettingsIo> {
+        let ctx = shop_ctx(&app, req, &auth).await?;
+        invoices::set_reminder_hours(&app, &ctx, body.0.reminder_hours).await?;
+        Ok(Json(InvoiceSettingsIo {
+            reminder_hours: invoices::reminder_hours(&app, &ctx).await?,
+        }))
     }
 
     /// Cancel an unpaid case with a reason (`payments.take`). Any other

@@ -21,6 +21,7 @@ pub mod messaging;
 pub mod metrics;
 pub mod models;
 pub mod ops;
+pub mod payments;
 pub mod pos;
 pub mod staff;
 pub mod ticket_models;
@@ -50,6 +51,7 @@ pub type Apis = (
     media::MediaApi,
     workflow::WorkflowApi,
     invoices::InvoicesApi,
+    payments::PaymentsApi,
 );
 
 pub fn openapi(base_url: &str) -> OpenApiService<Apis, ()> {
@@ -68,6 +70,7 @@ pub fn openapi(base_url: &str) -> OpenApiService<Apis, ()> {
             media::MediaApi,
             workflow::WorkflowApi,
             invoices::InvoicesApi,
+            payments::PaymentsApi,
         ),
         "Pitwall API",
         env!("CARGO_PKG_VERSION"),

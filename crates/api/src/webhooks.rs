@@ -27,6 +27,7 @@ pub fn routes() -> Route {
         .at("/twilio/inbound", post(inbound))
         .at("/twilio/status", post(receipt))
         .at("/stripe", post(crate::billing::stripe_webhook))
+        .at("/stripe/connect", post(crate::payments::connect_webhook))
 }
 
 /// The API's error envelope, with the status a webhook needs.

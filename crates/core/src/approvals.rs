@@ -539,6 +539,7 @@ async fn confirm(
             },
             subject: format!("{}: work approved", sender.shop.name),
             by,
+            link_base: None,
         },
     )
     .await?;

@@ -48,6 +48,8 @@ pub struct CoreConfig {
     pub clock: crate::clock::Clock,
     /// The largest photo or video accepted.
     pub media_max_bytes: u64,
+    /// Online payment of invoices (`PITWALL_PAYMENTS`, ...).
+    pub payments: crate::payments::PaymentSettings,
 }
 
 /// A secret setting: usable, never printed.
@@ -88,6 +90,7 @@ impl CoreConfig {
             past_due_grace: Duration::days(7),
             clock: Default::default(),
             media_max_bytes: crate::inspections::media::DEFAULT_MAX_MB * 1024 * 1024,
+            payments: Default::default(),
         }
     }
 }

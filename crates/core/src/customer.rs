@@ -91,6 +91,8 @@ pub struct CustomerPage {
     /// The ticket's invoice once the shop sent it (never a draft or a
     /// canceled case), when the plan has online payments.
     pub invoice: Option<crate::invoices::InvoiceView>,
+    /// The customer can pay the invoice online here now.
+    pub may_pay: bool,
 }
 
 impl CustomerPage {
@@ -99,14 +101,14 @@ impl CustomerPage {
     }
 }
 
-struct Resolved {
-    link: CustomerLink,
-    shop: shops::Shop,
-    features: FeatureSet,
+pub(crate) struct Resolved {
+    pub link: CustomerLink,
+    pub shop: shops::Shop,
+    pub features: FeatureSet,
 }
 
 /// Finds the link a token names, or says why it does not work.
-async fn resolve(app: &App, token: &str, visitor: Visitor<'_>) -> Result<Resolved> {
+pub(crate) async fn resolve(app: &App, token: &str, visitor: Visitor<'_>) -> Result<Resolved> {
     app.link_limiter.check(
         &visitor.address.limiter_key(),
         app.config.link_lookups_per_minute,
@@ -188,9 +190,16 @@ async fn page(
     } else {
         None
     };
+    let may_pay = match &invoice {
+        Some(i) if i.status.is_unpaid() => {
+            crate::payments::can_take_payments(app, shop_id, features).await?
+        }
+        _ => false,
+    };
     Ok(CustomerPage {
         inspection,
         invoice,
+        may_pay,
         link,
         locale,
         view,

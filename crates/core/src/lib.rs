@@ -30,6 +30,7 @@ pub mod model;
 pub mod operator;
 pub mod ops;
 pub mod outreach;
+pub mod payments;
 pub mod pos;
 pub mod presence;
 pub mod roles;

@@ -164,6 +164,63 @@ pub async fn issue(
     Ok(Issued { link, url, message })
 }
 
+/// A link Pitwall issued by itself for a message it sends.
+#[derive(Debug, Clone)]
+pub struct MessageLink {
+    pub url: String,
+    /// As the chat log shows it.
+    pub masked: String,
+}
+
+/// Issues a link for a message Pitwall sends by itself (a reminder), in
+/// the caller's transaction, with no staff member behind it; the timeline
+/// shows it like any link sent.
+pub(crate) async fn issue_for_message(
+    txn: &impl pitwall_store::sea_orm::ConnectionTrait,
+    base_url: &str,
+    shop: &pitwall_store::shops::Shop,
+    ticket: TicketId,
+) -> Result<MessageLink> {
+    let shop_id = pitwall_domain::ShopId::from_uuid(shop.id);
+    let now = Utc::now();
+    let token = new_token("pwc_");
+    let ttl = Duration::hours(i64::from(
+        shop.link_ttl_hours.clamp(MIN_TTL_HOURS, MAX_TTL_HOURS),
+    ));
+    let link = store::insert(
+        txn,
+        shop_id,
+        ticket,
+        &hash_token(&token),
+        None,
+        now,
+        now + ttl,
+    )
+    .await?;
+    activity::record_event(
+        txn,
+        shop_id,
+        activity::NewEvent {
+            ticket,
+            kind: TimelineKind::LinkSent.as_str(),
+            actor_kind: ActorKind::System.as_str(),
+            actor_id: None,
+            actor_name: None,
+            data: json!({
+                "link_id": link.id,
+                "how": "reminder",
+                "expires_at": link.expires_at,
+                "replaced_others": false,
+            }),
+        },
+    )
+    .await?;
+    Ok(MessageLink {
+        url: format!("{base_url}/c/{token}"),
+        masked: masked_url(base_url, &token),
+    })
+}
+
 /// The link as the chat log shows it: enough to tell links apart, not
 /// enough to open one.
 pub fn masked_url(base_url: &str, token: &str) -> String {

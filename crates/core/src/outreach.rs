@@ -510,6 +510,10 @@ pub(crate) struct Automatic<'a> {
     pub extra: &'a (dyn Fn(&customers::Customer) -> Vec<(&'static str, String)> + Sync),
     pub subject: String,
     pub by: Option<UserId>,
+    /// Issue a customer link for this message (the template's
+    /// `{{ link }}`), under this base URL, once the customer is known to be
+    /// reachable: whole for the customer, masked for the chat log.
+    pub link_base: Option<&'a str>,
 }
 
 pub(crate) async fn queue_automatic(
@@ -549,7 +553,22 @@ pub(crate) async fn queue_automatic(
     for (name, value) in (a.extra)(&customer) {
         vars[name] = json!(value);
     }
-    let body = render(&template, &vars)?;
+    let link = match a.link_base {
+        Some(base) => Some(
+            crate::links::issue_for_message(txn, base, sender.shop, TicketId::from_uuid(ticket.id))
+                .await?,
+        ),
+        None => None,
+    };
+    let (body, sent_body) = match &link {
+        Some(l) => {
+            vars["link"] = json!(l.masked);
+            let body = render(&template, &vars)?;
+            vars["link"] = json!(l.url);
+            (body, Some(render(&template, &vars)?))
+        }
+        None => (render(&template, &vars)?, None),
+    };
     Ok(queue(
         txn,
         clock,
@@ -560,7 +579,7 @@ pub(crate) async fn queue_automatic(
             kind: a.template.message_kind(),
             channels: &[channel],
             body: &body,
-            sent_body: None,
+            sent_body: sent_body.as_deref(),
             subject: Some(a.subject),
             by: a.by,
             requested: false,

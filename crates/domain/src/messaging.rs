@@ -79,6 +79,7 @@ string_enum!(
         Invoice = "invoice",
         Extension = "extension",
         Confirmation = "confirmation",
+        Receipt = "receipt",
         KeywordReply = "keyword_reply",
         Inbound = "inbound",
     }
@@ -100,6 +101,7 @@ string_enum!(
         Invoice = "invoice",
         Extension = "extension",
         Confirmation = "confirmation",
+        Receipt = "receipt",
     }
 );
 
@@ -121,6 +123,9 @@ impl TemplateKind {
             TemplateKind::Confirmation => {
                 "Hi {{ first_name }}, {{ shop_name }} confirms the work you approved on your {{ vehicle }}: {{ approved_work }} ({{ approved_total }}). Thank you!"
             }
+            TemplateKind::Receipt => {
+                "Hi {{ first_name }}, {{ shop_name }} received your payment of {{ amount_paid }} for invoice {{ invoice_number }}. Thank you!"
+            }
         }
     }
 
@@ -131,6 +136,7 @@ impl TemplateKind {
             TemplateKind::Invoice => MessageKind::Invoice,
             TemplateKind::Extension => MessageKind::Extension,
             TemplateKind::Confirmation => MessageKind::Confirmation,
+            TemplateKind::Receipt => MessageKind::Receipt,
         }
     }
 }
@@ -166,6 +172,12 @@ pub const TEMPLATE_VARIABLES: &[(&str, &str, &str)] = &[
         "The approved amount (confirmations)",
         "$371.00",
     ),
+    (
+        "invoice_number",
+        "The invoice's number (receipts)",
+        "INV-00042",
+    ),
+    ("amount_paid", "The amount paid (receipts)", "$167.38"),
 ];
 
 string_enum!(

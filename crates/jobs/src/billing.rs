@@ -22,6 +22,8 @@ use crate::BILLING_QUEUE;
 pub enum BillingJob {
     /// Apply a stored Stripe event (by its Stripe id).
     StripeEvent { event_id: String },
+    /// Apply a stored Stripe Connect event (an invoice paid online).
+    ConnectEvent { event_id: String },
     /// Report one message's overage segments to Stripe.
     SmsOverage {
         shop_id: ShopId,

@@ -9,7 +9,7 @@ use pitwall_domain::{InvoiceId, ShopId, TicketId};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use crate::entities::invoice;
+use crate::entities::{invoice, invoice_setting};
 use crate::{InShop, Page, PageRequest, StoreError};
 
 pub use invoice::Model as Invoice;
@@ -135,4 +135,87 @@ pub async fn move_status(
         return Ok(None);
     }
     get(db, shop, id).await
+}
+
+/// Hours after sending when the shop's unpaid invoices remind the customer.
+pub async fn reminder_hours(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+) -> Result<Option<i32>, StoreError> {
+    Ok(invoice_setting::Entity::find()
+        .in_shop(shop)
+        .one(db)
+        .await?
+        .and_then(|s| s.reminder_hours))
+}
+
+pub async fn save_reminder_hours(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    hours: Option<i32>,
+) -> Result<(), StoreError> {
+    use invoice_setting::Column as C;
+    invoice_setting::Entity::insert(invoice_setting::ActiveModel {
+        shop_id: sea_orm::Set(shop.as_uuid()),
+        reminder_hours: sea_orm::Set(hours),
+        updated_at: sea_orm::Set(crate::now()),
+    })
+    .on_conflict(
+        sea_orm::sea_query::OnConflict::column(C::ShopId)
+            .update_columns([C::ReminderHours, C::UpdatedAt])
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// Shops whose unpaid invoices remind customers, with their delay.
+pub async fn reminder_shops(db: &impl ConnectionTrait) -> Result<Vec<(ShopId, i32)>, StoreError> {
+    Ok(invoice_setting::Entity::find()
+        .filter(invoice_setting::Column::ReminderHours.is_not_null())
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|s| s.reminder_hours.map(|h| (ShopId::from_uuid(s.shop_id), h)))
+        .collect())
+}
+
+/// The shop's cases sent before `before`, still unpaid and not yet
+/// reminded (at most 100, oldest first).
+pub async fn awaiting_reminder(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    before: DateTime<Utc>,
+) -> Result<Vec<Invoice>, StoreError> {
+    use invoice::Column as C;
+    Ok(invoice::Entity::find()
+        .in_shop(shop)
+        .filter(C::Status.eq(InvoiceStatus::Sent.as_str()))
+        .filter(C::TicketId.is_not_null())
+        .filter(C::SentAt.lte(before))
+        .filter(C::RemindedAt.is_null())
+        .order_by_asc(C::SentAt)
+        .limit(100)
+        .all(db)
+        .await?)
+}
+
+/// Claims the case's one reminder; `false` when another worker did.
+pub async fn claim_reminder(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    id: InvoiceId,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    use invoice::Column as C;
+    let r = invoice::Entity::update_many()
+        .col_expr(C::RemindedAt, Expr::value(Some(at)))
+        .in_shop(shop)
+        .filter(C::Id.eq(id.as_uuid()))
+        .filter(C::Status.eq(InvoiceStatus::Sent.as_str()))
+        .filter(C::RemindedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
 }

@@ -25,6 +25,7 @@ pub mod media;
 pub mod members;
 pub mod messages;
 pub mod outbox;
+pub mod payments;
 pub mod plans;
 pub mod shops;
 pub mod statuses;

@@ -52,6 +52,37 @@ const WORDS: &[(&str, &str, &str)] = &[
         "Todavía no hay servicios en esta orden.",
     ),
     ("subtotal", "Subtotal", "Subtotal"),
+    ("inv_title", "Your invoice", "Su factura"),
+    ("inv_sent", "Due", "Pendiente de pago"),
+    ("inv_paid", "Paid", "Pagada"),
+    (
+        "inv_delivered",
+        "Paid · vehicle picked up",
+        "Pagada · vehículo entregado",
+    ),
+    (
+        "inv_booked",
+        "Paid · vehicle picked up",
+        "Pagada · vehículo entregado",
+    ),
+    ("inv_paid_pos", "Paid at the shop", "Pagada en el taller"),
+    ("inv_paid_on", "Paid on", "Pagada el"),
+    ("inv_pay", "Pay", "Pagar"),
+    (
+        "inv_pay_note",
+        "Secure card payment through Stripe, straight to the shop.",
+        "Pago seguro con tarjeta a través de Stripe, directo al taller.",
+    ),
+    (
+        "inv_thanks",
+        "Thank you: your payment is being confirmed.",
+        "Gracias: estamos confirmando su pago.",
+    ),
+    (
+        "inv_pay_at_shop",
+        "Pay at the shop when you pick up your vehicle.",
+        "Pague en el taller al recoger su vehículo.",
+    ),
     ("total", "Total", "Total"),
     ("approve_heading", "Approve the work", "Aprobar el trabajo"),
     (

@@ -8,7 +8,7 @@ use pitwall_store::billing;
 use super::{StripeSettings, price_map, stripe};
 use crate::{App, Error, Result, ShopCtx};
 
-pub(super) fn stripe_failure(what: &str, e: stripe::StripeError) -> Error {
+pub(crate) fn stripe_failure(what: &str, e: stripe::StripeError) -> Error {
     // Stripe's error texts carry no secrets, but the request may: log the
     // kind only.
     match &e {

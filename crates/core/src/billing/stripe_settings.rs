@@ -23,12 +23,13 @@ pub struct StripeSettings {
 
 impl StripeSettings {
     /// Where the billing page's forms may lead (its CSP `form-action`):
-    /// Stripe's hosted Checkout and portal, or the local fake's pages when
+    /// Stripe's hosted Checkout, portal and Connect onboarding, or the local fake's pages when
     /// the API is pointed elsewhere.
     pub fn page_origins(&self) -> Vec<String> {
         let mut out = vec![
             "https://checkout.stripe.com".to_owned(),
             "https://billing.stripe.com".to_owned(),
+            "https://connect.stripe.com".to_owned(),
         ];
         if !self.api_base.starts_with("https://api.stripe.com") {
             out.push(self.api_base.clone());

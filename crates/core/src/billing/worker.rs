@@ -14,6 +14,9 @@ impl BillingWork for Worker {
         Box::pin(async move {
             match job {
                 BillingJob::StripeEvent { event_id } => process_event(&self.0, &event_id).await,
+                BillingJob::ConnectEvent { event_id } => {
+                    crate::payments::process_connect_event(&self.0, &event_id).await
+                }
                 BillingJob::SmsOverage {
                     shop_id,
                     message_id,

@@ -26,6 +26,8 @@ use crate::{App, Error, Result, ShopCtx};
 pub(crate) enum ActedBy<'a> {
     Staff(&'a ShopCtx),
     Pos(&'a PosCtx),
+    /// The customer, paying online (their name as the invoice has it).
+    Customer(ShopId, &'a str),
 }
 
 impl ActedBy<'_> {
@@ -33,6 +35,7 @@ impl ActedBy<'_> {
         match self {
             ActedBy::Staff(ctx) => ctx.shop_id(),
             ActedBy::Pos(pos) => pos.shop_id(),
+            ActedBy::Customer(shop, _) => *shop,
         }
     }
 }
@@ -171,11 +174,33 @@ async fn apply(
 ) -> Result<InvoiceView> {
     let shop = by.shop();
     let from = current.status_value()?;
+    let txn = pitwall_store::begin_write(&app.db).await?;
+    let (row, live) = move_in(&txn, by, &current, action, reason, data).await?;
+    let announced = app.live.announce(live);
+    txn.commit().await?;
+    app.live.after_commit(announced);
+    tracing::info!(shop.id = %shop, invoice.id = %row.id, from = %from, to = %row.status, "invoice moved");
+    InvoiceView::of(row)
+}
+
+/// Moves a case inside the caller's transaction (a payment moves it with
+/// the payment it records): the state machine decides, the write happens
+/// only from the state read, and the ticket's timeline and the POS hear of
+/// it. Answers the case as moved and the live events to announce.
+pub(crate) async fn move_in(
+    txn: &impl ConnectionTrait,
+    by: ActedBy<'_>,
+    current: &Invoice,
+    action: InvoiceAction,
+    reason: Option<&str>,
+    data: Value,
+) -> Result<(Invoice, Vec<LiveEvent>)> {
+    let shop = by.shop();
+    let from = current.status_value()?;
     let to = refused(from, action)?;
     let id = InvoiceId::from_uuid(current.id);
-    let txn = pitwall_store::begin_write(&app.db).await?;
     let moved = store::move_status(
-        &txn,
+        txn,
         shop,
         id,
         InvoiceMove {
@@ -188,7 +213,7 @@ async fn apply(
     .await?;
     let Some(row) = moved else {
         // Someone else moved it since it was read: say where it is now.
-        let now = store::get(&txn, shop, id)
+        let now = store::get(txn, shop, id)
             .await?
             .ok_or(Error::NotFound("invoice"))?;
         return Err(Error::Conflict {
@@ -203,7 +228,7 @@ async fn apply(
             m.insert("reason".into(), json!(r));
         }
         live = record_on_ticket(
-            &txn,
+            txn,
             shop,
             TicketId::from_uuid(ticket),
             timeline_kind(to),
@@ -213,11 +238,7 @@ async fn apply(
         )
         .await?;
     }
-    let announced = app.live.announce(live);
-    txn.commit().await?;
-    app.live.after_commit(announced);
-    tracing::info!(shop.id = %shop, invoice.id = %row.id, from = %from, to = %to, "invoice moved");
-    InvoiceView::of(row)
+    Ok((row, live))
 }
 
 fn timeline_kind(to: InvoiceStatus) -> TimelineKind {
@@ -260,6 +281,7 @@ pub(crate) async fn record_on_ticket(
             Some(ctx.user_name.as_str()),
         ),
         ActedBy::Pos(pos) => (ActorKind::Pos, None, Some(pos.key.name.as_str())),
+        ActedBy::Customer(_, name) => (ActorKind::Customer, None, Some(name)),
     };
     let event = activity::record_event(
         db,
@@ -274,16 +296,15 @@ pub(crate) async fn record_on_ticket(
         },
     )
     .await?;
-    // The POS hears of every move but the ones it made itself.
+    // The POS hears of every move but the ones it made itself; a payment
+    // as `payment_received`, which POS integrations already know.
+    let told = if kind == TimelineKind::PaymentReceived {
+        NotificationKind::PaymentReceived
+    } else {
+        NotificationKind::InvoiceUpdate
+    };
     if !matches!(by, ActedBy::Pos(_)) {
-        activity::notify_pos(
-            db,
-            shop,
-            ticket,
-            NotificationKind::InvoiceUpdate.as_str(),
-            data,
-        )
-        .await?;
+        activity::notify_pos(db, shop, ticket, told.as_str(), data).await?;
     }
     Ok(vec![crate::timeline::timeline_live(shop, ticket, event.id)])
 }

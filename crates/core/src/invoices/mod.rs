@@ -7,16 +7,19 @@
 //! - [`actions`]: send, paid at the counter, delivered, booked (by staff or
 //!   the POS), cancel: every move through one routine.
 //! - [`document`]: the invoice as a PDF.
+//! - [`reminders`]: one reminder for an unpaid invoice, after the shop's delay.
 
 mod actions;
 mod create;
 mod document;
 mod find;
+mod reminders;
 
 pub use actions::*;
 pub use create::*;
 pub use document::*;
 pub use find::*;
+pub use reminders::*;
 
 use pitwall_domain::invoices::{
     Canonical, FORMAT, InvoiceAction, InvoicePosition, InvoiceStatus, canonical_time,

@@ -83,6 +83,9 @@ async fn remind(app: &App, sender: Sender<'_>, ticket: tickets::Ticket) -> Resul
             extra: &|_| Vec::new(),
             subject: format!("A reminder from {}", sender.shop.name),
             by: None,
+            // A fresh link (the template's `{{ link }}`): the one sent with
+            // the request may have expired or been withdrawn.
+            link_base: Some(&app.config.base_url),
         },
     )
     .await?;

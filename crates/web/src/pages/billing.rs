@@ -37,11 +37,22 @@ async fn billing_page(
         .await
         .or_page(&shop.layout)?;
     let s = &o.summary;
+    // The online-payments card, for plans that have them.
+    let payments = match pitwall_core::payments::payment_account(app, &shop.ctx).await {
+        Ok(a) => Some(context! {
+            mode => a.mode.as_str(),
+            account_id => a.account_id,
+            charges_enabled => a.charges_enabled,
+            details_submitted => a.details_submitted,
+        }),
+        Err(_) => None,
+    };
     let mut page = render::page(
         notice.status,
         "billing.html",
         context! {
             checkout => from_checkout,
+            payments,
             plan_name => s.plan_name.clone(),
             lifecycle => s.lifecycle.as_str().replace('_', " "),
             status => s.status.clone(),
@@ -71,13 +82,7 @@ async fn billing_page(
     // The forms post here and are redirected to Stripe's own pages; the
     // site-wide `form-action 'self'` would stop that redirect.
     if let Some(stripe) = &app.config().stripe {
-        let csp = format!(
-            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self' {}",
-            stripe.page_origins().join(" ")
-        );
-        if let Ok(v) = csp.parse() {
-            page.headers_mut().insert("content-security-policy", v);
-        }
+        render::allow_forms_to(&mut page, &stripe.page_origins());
     }
     Ok(page)
 }
@@ -101,6 +106,30 @@ pub(crate) async fn start_checkout(app: Data<&App>, req: &Request, form: FormDat
             match billing::start_checkout(&app, &shop.ctx, form.get("plan"), form.opt("interval"))
                 .await
             {
+                Ok(url) => Ok(away(&url)),
+                Err(e) => {
+                    refused(&e, &shop.layout, async |n| {
+                        billing_page(&app, &shop, n, None).await
+                    })
+                    .await
+                }
+            }
+        }
+        .await,
+    )
+}
+
+/// Connect (or finish connecting) the shop's own Stripe account for
+/// invoice payments: on to Stripe's onboarding.
+#[handler]
+pub(crate) async fn start_payments(app: Data<&App>, req: &Request, form: FormData) -> Response {
+    respond(
+        async {
+            let shop = Signed::posted(&app, req, &form)
+                .await?
+                .in_shop(&app)
+                .await?;
+            match pitwall_core::payments::onboarding_link(&app, &shop.ctx).await {
                 Ok(url) => Ok(away(&url)),
                 Err(e) => {
                     refused(&e, &shop.layout, async |n| {

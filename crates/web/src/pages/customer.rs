@@ -374,10 +374,30 @@ pub(crate) fn context_of(p: &CustomerPage, mode: &Mode<'_>, x: &Extras) -> Value
             good => good.into_iter().map(finding).collect::<Vec<_>>(),
         }
     });
+    let invoice = p.invoice.as_ref().map(|v| {
+        let i = &v.invoice;
+        let m = |a: i64| locale.money(a, &i.currency);
+        context! {
+            number => i.number.clone(),
+            status => v.status.as_str(),
+            status_label => word(locale, &format!("inv_{}", v.status.as_str())),
+            paid => !v.status.is_unpaid(),
+            may_pay => p.may_pay,
+            paid_at => i.paid_at.map(when),
+            positions => v.positions.iter().map(|p| context! {
+                title => p.title.clone(),
+                subtotal => m(p.subtotal),
+            }).collect::<Vec<_>>(),
+            subtotal => m(i.subtotal),
+            tax => m(i.tax),
+            total => m(i.total),
+        }
+    });
     context! {
         lang => locale.as_str(),
         t => i18n::table(locale),
         inspection,
+        invoice,
         shop => context! {
             name => shop.name.clone(), phone => shop.phone.clone(), address => shop.address.clone(),
             hours => shop.hours.clone(),
@@ -462,6 +482,8 @@ pub(crate) fn render_page(
 #[derive(Deserialize, Default)]
 pub(crate) struct ShowQuery {
     sent: Option<String>,
+    /// Back from Stripe's payment page.
+    paid: Option<String>,
 }
 
 #[handler]
@@ -480,12 +502,35 @@ pub(crate) async fn show(
     };
     match result {
         Ok(p) => {
+            let notice = if q.paid.is_some() {
+                Some("inv_thanks")
+            } else {
+                q.sent.is_some().then_some("sent_message")
+            };
             let x = Extras {
-                notice: q.sent.is_some().then_some("sent_message"),
+                notice,
                 ..Extras::default()
             };
-            render_page(StatusCode::OK, &p, &Mode::Link(&token), &x, fragment)
+            let mut page = render_page(StatusCode::OK, &p, &Mode::Link(&token), &x, fragment);
+            if p.may_pay {
+                // The Pay form is answered with a redirect to Stripe's page.
+                render::allow_forms_to(&mut page, &pitwall_core::payments::checkout_origins(&app));
+            }
+            page
         }
+        Err(e) => error_page(&e, browser_locale(req)),
+    }
+}
+
+/// The Pay button: on to Stripe's payment page for what is due.
+#[handler]
+pub(crate) async fn pay(app: Data<&App>, req: &Request, Path(token): Path<String>) -> Response {
+    let client = Client::of(req);
+    match pitwall_core::payments::pay_by_link(&app, &token, client.visitor()).await {
+        Ok(url) => Response::builder()
+            .status(StatusCode::SEE_OTHER)
+            .header("location", url)
+            .finish(),
         Err(e) => error_page(&e, browser_locale(req)),
     }
 }

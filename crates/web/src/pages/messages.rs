@@ -494,6 +494,10 @@ fn template_title(kind: TemplateKind) -> (&'static str, &'static str) {
             "Invoice ready",
             "Sent when the invoice is ready; waits out quiet hours.",
         ),
+        TemplateKind::Receipt => (
+            "Payment receipt",
+            "Sent when the customer paid an invoice online, with the amount and the invoice number.",
+        ),
         TemplateKind::Confirmation => (
             "Approval confirmation",
             "Sent when the customer (or staff for them) approves work, with what was approved. Repair-order workflow only.",

@@ -368,11 +368,8 @@ pub(super) async fn ticket_page_with(
     } else {
         super::inspect::of_ticket(app, shop, id).await
     };
-    let invoices = if fragment {
-        Value::UNDEFINED
-    } else {
-        super::invoices::of_ticket(app, shop, id).await
-    };
+    // In the live part: a payment shows on an open ticket page at once.
+    let invoices = super::invoices::of_ticket(app, shop, id).await;
     let ctx = context! {
         inspections,
         invoices,

@@ -161,6 +161,8 @@ async fn snapshot(t: &TestApp, token: &str) -> BTreeMap<&'static str, Value> {
         ("inspection_settings", "/api/v1/inspection-settings"),
         ("workflow_settings", "/api/v1/workflow-settings"),
         ("invoices", "/api/v1/invoices"),
+        ("invoice_settings", "/api/v1/invoice-settings"),
+        ("payment_account", "/api/v1/payment-account"),
     ] {
         m.insert(k, without_use_times(t.get(path, token).await.1));
     }
@@ -532,6 +534,7 @@ both_backends!(
                 .replace("{template_id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{inspection_id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{service_id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{invoice_id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{item_key}", "oil_level")
                 .replace("{token}", "pwc_probe")
                 .replace("{kind}", "reminder")

@@ -11,7 +11,11 @@ use serde_json::{Value, json};
 
 /// A POS ticket with brake pads (approved by phone, then done) and wipers
 /// (declined): (POS key, ticket id, customer id).
-async fn approved_and_done(t: &TestApp, owner: &str, ext: &str) -> (String, String, String) {
+pub(crate) async fn approved_and_done(
+    t: &TestApp,
+    owner: &str,
+    ext: &str,
+) -> (String, String, String) {
     let key = t.pos_key(owner).await;
     let (s, b) = t
         .call(
@@ -534,5 +538,232 @@ both_backends!(
         assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
         let (_, again) = t.get(&format!("/api/v1/invoices/{id}"), &owner).await;
         assert_eq!(again["status"], "draft");
+    }
+);
+
+both_backends!(
+    the_ticket_page_makes_and_sends_the_invoice_the_customer_sees,
+    async |t: &TestApp| {
+        use pitwall_testkit::pages::{browser, csrf_of, page, sign_in};
+        let (shop, owner) = t.shop("inv-pages", "premium").await;
+        let (_, ticket, _) = approved_and_done(t, &owner, "IP-1").await;
+        t.member(shop, "adv@inv-pages.test", Role::Advisor).await;
+        t.member(shop, "tech@inv-pages.test", Role::Technician)
+            .await;
+        let c = browser();
+        sign_in(t, &c, "adv@inv-pages.test").await;
+        let (s, html) = page(t, &c, &format!("/app/tickets/{ticket}")).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(html.contains("No invoice yet."), "{html}");
+        let csrf = csrf_of(&html);
+        let post = |path: String, form: Vec<(&'static str, String)>| {
+            let c = c.clone();
+            let url = t.url(&path);
+            async move { c.post(url).form(&form).send().await.unwrap() }
+        };
+        let create = format!("/app/tickets/{ticket}/invoices");
+        let r = post(create.clone(), vec![]).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "no token, no invoice");
+        let r = post(create.clone(), vec![("csrf", csrf.clone())]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let (_, html) = page(t, &c, &format!("/app/tickets/{ticket}?ok=invoice_created")).await;
+        assert!(html.contains("Invoice made."), "{html}");
+        assert!(html.contains("INV-00001"), "{html}");
+        assert!(html.contains("data-status=\"draft\""), "{html}");
+        assert!(
+            !html.contains("data-testid=\"invoice-create\""),
+            "one live case per ticket: {html}"
+        );
+        let id = invoices(t, &owner, "").await[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let base = format!("/app/tickets/{ticket}/invoices/{id}");
+
+        // The customer sees nothing of a draft.
+        let (_, issued) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket}/customer-links"),
+                &owner,
+                json!({}),
+            )
+            .await;
+        let url = issued["url"].as_str().unwrap();
+        let link = &url[url.find("/c/").unwrap()..];
+        let customer = browser();
+        let (_, view) = page(t, &customer, link).await;
+        assert!(!view.contains("data-testid=\"customer-invoice\""), "{view}");
+
+        // Bad input on the page: named, nothing moves.
+        let r = post(
+            format!("{base}/cancel"),
+            vec![("csrf", csrf.clone()), ("reason", "".into())],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.text().await.unwrap().contains("is required to cancel"));
+        let r = post(format!("{base}/delivered"), vec![("csrf", csrf.clone())]).await;
+        assert_eq!(r.status(), StatusCode::CONFLICT);
+        let r = post(format!("{base}/fly"), vec![("csrf", csrf.clone())]).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        assert_eq!(invoices(t, &owner, "?status=draft").await.len(), 1);
+
+        // Sent by text from the page: the customer's page shows it due.
+        let r = post(
+            format!("{base}/send"),
+            vec![("csrf", csrf.clone()), ("send", "sms".into())],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let (_, view) = page(t, &customer, link).await;
+        assert!(
+            view.contains("data-testid=\"customer-invoice\" data-status=\"sent\""),
+            "{view}"
+        );
+        assert!(view.contains("$167.38"), "{view}");
+        assert!(view.contains("data-testid=\"invoice-pay-note\""), "{view}");
+        let (_, json_view) = t
+            .call(
+                "GET",
+                &format!("/api/customer/v1/links/{}", &link[3..]),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(json_view["invoice"]["number"], "INV-00001", "{json_view}");
+        assert_eq!(json_view["invoice"]["total"], 16738);
+
+        // Paid at the counter; the PDF downloads for staff, not for others.
+        let r = post(format!("{base}/paid-pos"), vec![("csrf", csrf.clone())]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let (_, view) = page(t, &customer, link).await;
+        assert!(view.contains("data-status=\"paid_pos\""), "{view}");
+        let r = c
+            .get(t.url(&format!("/app/invoices/{id}/pdf")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["content-type"], "application/pdf");
+        assert!(r.bytes().await.unwrap().starts_with(b"%PDF"));
+        let r = customer
+            .get(t.url(&format!("/app/invoices/{id}/pdf")))
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(r.status(), StatusCode::OK, "not signed in");
+
+        // The technician sees the case but no buttons to move it.
+        let tc = browser();
+        sign_in(t, &tc, "tech@inv-pages.test").await;
+        let (_, html) = page(t, &tc, &format!("/app/tickets/{ticket}")).await;
+        assert!(html.contains("INV-00001"), "{html}");
+        assert!(!html.contains("data-testid=\"invoice-send\""), "{html}");
+        let r = tc
+            .post(t.url(&create))
+            .form(&[("csrf", csrf_of(&html))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+);
+
+both_backends!(
+    an_unpaid_invoice_reminds_the_customer_once,
+    async |t: &TestApp| {
+        let (_, owner) = t.shop("inv-remind", "premium").await;
+        let (_, ticket, customer) = approved_and_done(t, &owner, "IR-1").await;
+        const SETTINGS: &str = "/api/v1/invoice-settings";
+        let (s, b) = t.get(SETTINGS, &owner).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["reminder_hours"], Value::Null);
+        for bad in [
+            json!({"reminder_hours": 0}),
+            json!({"reminder_hours": 721}),
+            json!({"reminder_hours": "soon"}),
+            json!({"reminder_hours": 2, "colour": 1}),
+        ] {
+            let (s, b) = t
+                .call("PUT", SETTINGS, Some(&owner), Some(bad.clone()))
+                .await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {b}");
+            assert!(
+                b["field"] == "reminder_hours" || b["field"] == "colour",
+                "{bad}: {b}"
+            );
+        }
+        assert_eq!(
+            t.get(SETTINGS, &owner).await.1["reminder_hours"],
+            Value::Null
+        );
+        let (s, b) = t
+            .call(
+                "PUT",
+                SETTINGS,
+                Some(&owner),
+                Some(json!({"reminder_hours": 24})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["reminder_hours"], 24);
+
+        let (_, inv) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket}/invoices"),
+                &owner,
+                json!({}),
+            )
+            .await;
+        let id = inv["id"].as_str().unwrap().to_owned();
+        let now = chrono::Utc::now();
+        // Not due before its time, nor while a draft.
+        let sent = pitwall_core::invoices::send_due_invoice_reminders(
+            &t.app,
+            now + chrono::Duration::hours(25),
+        )
+        .await
+        .expect("reminders");
+        assert_eq!(sent, 0, "a draft is not reminded");
+        let (s, b) = act(t, &owner, &id, "send", json!({"send": "sms"})).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let sent = pitwall_core::invoices::send_due_invoice_reminders(
+            &t.app,
+            now + chrono::Duration::hours(23),
+        )
+        .await
+        .expect("reminders");
+        assert_eq!(sent, 0, "not due yet");
+        let sent = pitwall_core::invoices::send_due_invoice_reminders(
+            &t.app,
+            now + chrono::Duration::hours(25),
+        )
+        .await
+        .expect("reminders");
+        assert_eq!(sent, 1);
+        let again = pitwall_core::invoices::send_due_invoice_reminders(
+            &t.app,
+            now + chrono::Duration::hours(50),
+        )
+        .await
+        .expect("reminders");
+        assert_eq!(again, 0, "once");
+        let (_, thread) = t.get(&format!("/api/v1/threads/{customer}"), &owner).await;
+        let invoice_texts: Vec<&Value> = thread["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["kind"] == "invoice")
+            .collect();
+        assert_eq!(invoice_texts.len(), 2, "sent, then reminded: {thread}");
+        assert!(
+            invoice_texts
+                .iter()
+                .all(|m| m["body"].as_str().unwrap().contains("/c/pwc_…")),
+            "each carries a link, masked in the chat log: {thread}"
+        );
+        // A paid invoice is not reminded.
+        let (s, _) = act(t, &owner, &id, "paid-pos", json!({})).await;
+        assert_eq!(s, StatusCode::OK);
     }
 );

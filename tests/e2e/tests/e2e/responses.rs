@@ -35,6 +35,14 @@ const REFUSED_HERE: &[(&str, &str)] = &[
     ),
     ("admin_retry_job", "needs a dead job (operations.rs)"),
     ("resend_message", "needs a failed message (messaging.rs)"),
+    (
+        "create_payment_onboarding_link",
+        "needs Stripe Connect (a fake one in payments.rs)",
+    ),
+    (
+        "pay_customer_link",
+        "needs Stripe Connect and a sent invoice (payments.rs)",
+    ),
 ];
 
 /// Calls one operation, expects `want` (a refusal for the operations in
@@ -530,6 +538,14 @@ both_backends!(
                 StatusCode::OK,
             )
             .await;
+        w.call(
+            "POST",
+            &format!("/api/customer/v1/links/{token}/payments"),
+            None,
+            None,
+            StatusCode::CONFLICT,
+        )
+        .await;
         w.call(
             "POST",
             &format!("/api/customer/v1/links/{token}/messages"),
@@ -1095,6 +1111,34 @@ both_backends!(
             Some(owner),
             Some(json!({"customer_id": customer, "lines": []})),
             StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        w.get("/api/v1/invoice-settings", owner).await;
+        w.send(
+            "PUT",
+            "/api/v1/invoice-settings",
+            owner,
+            json!({"reminder_hours": 48}),
+        )
+        .await;
+        w.call(
+            "PUT",
+            "/api/v1/invoice-settings",
+            Some(owner),
+            Some(json!({"reminder_hours": 0})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        // Online payments are off on this Pitwall: the account says so,
+        // onboarding and paying are refused naming `payments`.
+        let account = w.get("/api/v1/payment-account", owner).await;
+        assert_eq!(account["mode"], "off");
+        w.call(
+            "POST",
+            "/api/v1/payment-account/onboarding-links",
+            Some(owner),
+            None,
+            StatusCode::CONFLICT,
         )
         .await;
         w.get("/api/v1/workflow-settings", owner).await;
