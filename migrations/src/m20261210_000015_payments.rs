@@ -3,11 +3,13 @@
 //! (one per invoice and amount, reused while open), the payments received
 //! (one per shop and payment intent, whatever Stripe repeats), and the
 //! Connect events as received (stored once by id, applied by a job), and
-//! when an unpaid invoice reminds the customer.
+//! when an unpaid invoice reminds the customer; and who signed for the
+//! vehicle at pickup.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
 use crate::m20261124_000002_tickets::{a, fk_to, index, shop_fk, table, ts, ts_null};
+use crate::m20261126_000004_customer_links::add_columns;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -16,6 +18,17 @@ pub struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         use ForeignKeyAction::Cascade;
+        // Pickup at the counter: who signed for the vehicle, and when.
+        add_columns(
+            m,
+            "invoices",
+            vec![
+                string_len_null(a("picked_up_by"), 120),
+                text_null(a("pickup_signature")),
+                ts_null("picked_up_at"),
+            ],
+        )
+        .await?;
         table(
             m,
             "payment_accounts",
@@ -162,6 +175,15 @@ impl MigrationTrait for Migration {
             "payment_accounts",
         ] {
             m.drop_table(Table::drop().table(a(t)).to_owned()).await?;
+        }
+        for c in ["picked_up_at", "pickup_signature", "picked_up_by"] {
+            m.alter_table(
+                Table::alter()
+                    .table(a("invoices"))
+                    .drop_column(a(c))
+                    .to_owned(),
+            )
+            .await?;
         }
         Ok(())
     }

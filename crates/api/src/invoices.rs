@@ -90,6 +90,11 @@ pub struct InvoiceOut {
     pub booked_at: Option<DateTime<Utc>>,
     #[oai(nullable)]
     pub closed_at: Option<DateTime<Utc>>,
+    /// Who signed for the vehicle at the counter, and when.
+    #[oai(nullable)]
+    pub picked_up_by: Option<String>,
+    #[oai(nullable)]
+    pub picked_up_at: Option<DateTime<Utc>>,
 }
 
 impl From<&InvoiceView> for InvoiceOut {
@@ -138,6 +143,8 @@ impl From<&InvoiceView> for InvoiceOut {
             delivered_at: i.delivered_at,
             booked_at: i.booked_at,
             closed_at: i.closed_at,
+            picked_up_by: i.picked_up_by.clone(),
+            picked_up_at: i.picked_up_at,
         }
     }
 }
@@ -193,6 +200,15 @@ pub struct SentInvoiceOut {
     pub link_url: String,
     #[oai(nullable)]
     pub message_id: Option<uuid::Uuid>,
+}
+
+#[derive(Debug, Clone, Object, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PickupRequest {
+    /// Who takes the vehicle.
+    pub signer_name: String,
+    /// A PNG data URL (`data:image/png;base64,...`) or an SVG path.
+    pub signature: String,
 }
 
 #[derive(Debug, Clone, Object, Deserialize)]
@@ -503,6 +519,38 @@ impl InvoicesApi {
         Ok(Json(InvoiceSettingsIo {
             reminder_hours: invoices::reminder_hours(&app, &ctx).await?,
         }))
+    }
+
+    /// Pickup in one step at the counter (`payments.take`): the customer
+    /// signs for the vehicle; an unpaid case is paid there and closes
+    /// (`paid_pos`), a `paid` one becomes `delivered`. Any other state
+    /// answers 409 naming `status`.
+    #[oai(
+        path = "/invoices/:invoice_id/pickup",
+        method = "post",
+        tag = "InvoiceTags::Invoices",
+        operation_id = "pick_up_invoice"
+    )]
+    async fn pickup(
+        &self,
+        app: Data<&App>,
+        req: &Request,
+        auth: UserToken,
+        invoice_id: Path<uuid::Uuid>,
+        body: JsonBody<PickupRequest>,
+    ) -> Answer {
+        let ctx = shop_ctx(&app, req, &auth).await?;
+        let b = body.0;
+        out(invoices::pickup(
+            &app,
+            &ctx,
+            InvoiceId::from_uuid(invoice_id.0),
+            invoices::Pickup {
+                signer_name: &b.signer_name,
+                signature: &b.signature,
+            },
+        )
+        .await?)
     }
 
     /// Cancel an unpaid case with a reason (`payments.take`). Any other

@@ -219,3 +219,25 @@ pub async fn claim_reminder(
         .await?;
     Ok(r.rows_affected == 1)
 }
+
+/// Records who signed for the vehicle (in the transaction of the move that
+/// hands it over).
+pub async fn record_pickup(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    id: InvoiceId,
+    signer: &str,
+    signature: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use invoice::Column as C;
+    invoice::Entity::update_many()
+        .col_expr(C::PickedUpBy, Expr::value(signer))
+        .col_expr(C::PickupSignature, Expr::value(signature))
+        .col_expr(C::PickedUpAt, Expr::value(Some(at)))
+        .in_shop(shop)
+        .filter(C::Id.eq(id.as_uuid()))
+        .exec(db)
+        .await?;
+    Ok(())
+}

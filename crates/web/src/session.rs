@@ -372,6 +372,7 @@ pub(crate) fn flash(req: &Request) -> Option<&'static str> {
         "invoice_delivered" => "Marked delivered.",
         "invoice_booked" => "Marked booked.",
         "invoice_canceled" => "Invoice canceled.",
+        "invoice_picked_up" => "Vehicle handed over.",
         "position_added" => "Position added: the POS has been told.",
         "position_saved" => "Saved.",
         _ => return None,

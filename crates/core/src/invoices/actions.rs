@@ -112,6 +112,56 @@ pub async fn cancel(app: &App, ctx: &ShopCtx, id: InvoiceId, reason: &str) -> Re
     staff_move(app, ctx, id, InvoiceAction::Cancel, Some(reason)).await
 }
 
+/// Who signs for the vehicle at the counter.
+pub struct Pickup<'a> {
+    pub signer_name: &'a str,
+    /// A PNG data URL or an SVG path, as for approvals.
+    pub signature: &'a str,
+}
+
+/// Pickup in one step at the counter (`payments.take`): the customer signs
+/// for the vehicle; an unpaid case is paid there and closes (`paid_pos`),
+/// a paid one is delivered. Anything else answers 409 naming `status`.
+pub async fn pickup(app: &App, ctx: &ShopCtx, id: InvoiceId, p: Pickup<'_>) -> Result<InvoiceView> {
+    require(app, ctx).await?;
+    let mut problems = crate::Problems::default();
+    let signer = problems.check(
+        "signer_name",
+        pitwall_domain::values::required_text(p.signer_name, 120),
+    );
+    let signature = problems.check(
+        "signature",
+        pitwall_domain::approvals::parse_signature(p.signature),
+    );
+    problems.into_result()?;
+    let (Some(signer), Some(signature)) = (signer, signature) else {
+        return Err(Error::Internal("validated input went missing".into()));
+    };
+    let current = read(app, ctx.shop_id(), id).await?;
+    let action = match current.status_value()? {
+        InvoiceStatus::Paid => InvoiceAction::Delivered,
+        _ => InvoiceAction::PaidPos,
+    };
+    let txn = pitwall_store::begin_write(&app.db).await?;
+    let (row, live) = move_in(
+        &txn,
+        ActedBy::Staff(ctx),
+        &current,
+        action,
+        None,
+        json!({"pickup": true, "signer": signer}),
+    )
+    .await?;
+    let at = Utc::now();
+    store::record_pickup(&txn, ctx.shop_id(), id, &signer, &signature, at).await?;
+    let announced = app.live.announce(live);
+    txn.commit().await?;
+    app.live.after_commit(announced);
+    tracing::info!(shop.id = %ctx.shop_id(), invoice.id = %row.id, to = %row.status, "vehicle picked up");
+    let row = read(app, ctx.shop_id(), id).await?;
+    InvoiceView::of(row)
+}
+
 /// The POS booked the payment (`POST /api/pos/v1/invoices/{id}/booked`).
 pub async fn pos_mark_booked(app: &App, pos: &PosCtx, id: InvoiceId) -> Result<InvoiceView> {
     crate::pos::require_writable(pos)?;

@@ -277,6 +277,9 @@ async fn insert(app: &App, ctx: &ShopCtx, d: Draft<'_>) -> Result<InvoiceView> {
             closed_at: None,
             reminded_at: None,
             version: 1,
+            picked_up_by: None,
+            pickup_signature: None,
+            picked_up_at: None,
             created_at: now,
             updated_at: now,
         };

@@ -30,6 +30,10 @@ pub struct Model {
     pub closed_at: Option<DateTimeUtc>,
     pub reminded_at: Option<DateTimeUtc>,
     pub version: i32,
+    /// Who signed for the vehicle at the counter.
+    pub picked_up_by: Option<String>,
+    pub pickup_signature: Option<String>,
+    pub picked_up_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -30,13 +30,28 @@ pub(super) async fn of_ticket(app: &App, shop: &InShop, ticket: TicketId) -> Val
                 return Value::from(());
             }
         };
+    use pitwall_core::domain::invoices::InvoiceStatus;
     let open = page
         .items
         .iter()
-        .any(|i| i.status != pitwall_core::domain::invoices::InvoiceStatus::Canceled);
+        .any(|i| i.status != InvoiceStatus::Canceled);
+    // The case a customer signs for at the counter: unpaid or paid online.
+    let pickup = page
+        .items
+        .iter()
+        .find(|i| i.status.is_unpaid() || i.status == InvoiceStatus::Paid)
+        .map(|i| {
+            context! {
+                id => i.invoice.id.to_string(),
+                number => i.invoice.number.clone(),
+                total => money(i.invoice.total, &i.invoice.currency),
+                paid => i.status == InvoiceStatus::Paid,
+            }
+        });
     context! {
         items => page.items.iter().map(invoice_value).collect::<Vec<_>>(),
         open,
+        pickup,
         may_take => app.may(&shop.ctx, Permission::PaymentsTake).await,
     }
 }
@@ -126,6 +141,20 @@ pub(crate) async fn act(
                 "booked" => (
                     invoices::mark_booked(&app, ctx, invoice).await.map(|_| ()),
                     "invoice_booked",
+                ),
+                "pickup" => (
+                    invoices::pickup(
+                        &app,
+                        ctx,
+                        invoice,
+                        invoices::Pickup {
+                            signer_name: form.get("signer_name"),
+                            signature: form.get("signature"),
+                        },
+                    )
+                    .await
+                    .map(|_| ()),
+                    "invoice_picked_up",
                 ),
                 "cancel" => (
                     invoices::cancel(&app, ctx, invoice, form.get("reason"))

@@ -767,3 +767,118 @@ both_backends!(
         assert_eq!(s, StatusCode::OK);
     }
 );
+
+both_backends!(pickup_at_the_counter_is_one_step, async |t: &TestApp| {
+    let (shop, owner) = t.shop("inv-pickup", "premium").await;
+    let (key, ticket, _) = approved_and_done(t, &owner, "PU-1").await;
+    let (_, inv) = t
+        .post(
+            &format!("/api/v1/tickets/{ticket}/invoices"),
+            &owner,
+            json!({}),
+        )
+        .await;
+    let id = inv["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/invoices/{id}/pickup");
+    for (body, field) in [
+        (
+            json!({"signer_name": "  ", "signature": "M 1 1 L 5 5"}),
+            "signer_name",
+        ),
+        (
+            json!({"signer_name": "Ana Lopez", "signature": ""}),
+            "signature",
+        ),
+        (
+            json!({"signer_name": "Ana Lopez", "signature": "<svg onload=x>"}),
+            "signature",
+        ),
+        (json!({"signer_name": "Ana Lopez"}), "signature"),
+    ] {
+        let (s, b) = t.post(&path, &owner, body.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {b}");
+        assert_eq!(b["field"], field, "{body}: {b}");
+    }
+    assert_eq!(
+        invoices(t, &owner, "?status=draft").await.len(),
+        1,
+        "nothing moved"
+    );
+    // Unpaid: paid at the counter and handed over, closed.
+    let (s, b) = t
+        .post(
+            &path,
+            &owner,
+            json!({"signer_name": "Ana Lopez", "signature": "M 1 1 L 5 5"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["status"], "paid_pos");
+    assert_eq!(b["picked_up_by"], "Ana Lopez");
+    assert!(b["picked_up_at"].is_string());
+    let (s, b) = t
+        .post(
+            &path,
+            &owner,
+            json!({"signer_name": "Ana Lopez", "signature": "M 1 1 L 5 5"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "once: {b}");
+    assert_eq!(b["field"], "status");
+
+    // Paid online: handed over, delivered, then booked by the POS.
+    let (_, hand) = t
+            .post(
+                "/api/v1/invoices",
+                &owner,
+                json!({"customer_id": inv["customer_id"],
+                       "lines": [{"kind": "fee", "description": "Storage", "quantity": 1, "unit_price": 2000}]}),
+            )
+            .await;
+    // The ticket's closed case still counts: no second bill for its work.
+    let (s, b) = t
+        .post(
+            &format!("/api/v1/tickets/{ticket}/invoices"),
+            &owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{b}");
+    let hand = hand["id"].as_str().unwrap().to_owned();
+    paid_online(t, shop, &hand).await;
+    let (s, b) = t
+        .post(
+            &format!("/api/v1/invoices/{hand}/pickup"),
+            &owner,
+            json!({"signer_name": "Ana Lopez", "signature": "M 1 1 L 5 5"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["status"], "delivered");
+    let (s, b) = t
+        .post(
+            &format!("/api/pos/v1/invoices/{hand}/booked"),
+            &key,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, timeline) = t
+        .get(&format!("/api/v1/tickets/{ticket}/timeline"), &owner)
+        .await;
+    let pickups = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["data"]["pickup"] == true
+                || e["data"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("\"pickup\":true"))
+        })
+        .count();
+    assert_eq!(
+        pickups, 1,
+        "the ticket's pickup (the other case has no ticket): {timeline}"
+    );
+});

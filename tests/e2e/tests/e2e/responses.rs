@@ -1113,6 +1113,34 @@ both_backends!(
             StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
+        let counter = w
+            .call(
+                "POST",
+                "/api/v1/invoices",
+                Some(owner),
+                Some(
+                    json!({"customer_id": customer, "ticket_id": null, "tax_rate": null,
+                            "lines": [{"kind": "labor", "description": "Jump start", "quantity": 1,
+                                       "unit_price": 4000, "taxable": false}]}),
+                ),
+                StatusCode::CREATED,
+            )
+            .await;
+        w.call(
+            "POST",
+            &format!("/api/v1/invoices/{}/pickup", id(&counter)),
+            Some(owner),
+            Some(json!({"signer_name": "Dana Reyes", "signature": ""})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        w.send(
+            "POST",
+            &format!("/api/v1/invoices/{}/pickup", id(&counter)),
+            owner,
+            json!({"signer_name": "Dana Reyes", "signature": "M 10 10 L 20 20"}),
+        )
+        .await;
         w.get("/api/v1/invoice-settings", owner).await;
         w.send(
             "PUT",
