@@ -833,7 +833,7 @@ with_provider!(
             .collect();
         assert_eq!(
             kinds,
-            ["link", "reminder", "invoice", "extension", "confirmation"]
+            ["link", "reminder", "invoice", "extension", "confirmation", "receipt"]
         );
         assert!(
             list["variables"]
