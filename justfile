@@ -29,12 +29,13 @@ test-browser:
     PITWALL_BIN=$CARGO_TARGET_DIR/debug/pitwall node tests/browser/billing.mjs
     PITWALL_BIN=$CARGO_TARGET_DIR/debug/pitwall node tests/browser/inspection.mjs
     PITWALL_BIN=$CARGO_TARGET_DIR/debug/pitwall node tests/browser/workflow.mjs
+    PITWALL_BIN=$CARGO_TARGET_DIR/debug/pitwall node tests/browser/payments.mjs
 
 # The browser tests on PostgreSQL (PITWALL_TEST_PG), the customer in Spanish.
 test-browser-pg:
     cargo build -p pitwall -p pitwall-testkit --bins
     cd tests/browser && npm ci --no-audit --no-fund
-    for t in invite dashboard messages approvals billing inspection workflow; do PITWALL_BROWSER_DB=postgres PITWALL_BROWSER_LOCALE=es PITWALL_BIN=$CARGO_TARGET_DIR/debug/pitwall node tests/browser/$t.mjs || exit 1; done
+    for t in invite dashboard messages approvals billing inspection workflow payments; do PITWALL_BROWSER_DB=postgres PITWALL_BROWSER_LOCALE=es PITWALL_BIN=$CARGO_TARGET_DIR/debug/pitwall node tests/browser/$t.mjs || exit 1; done
 
 lint:
     cargo fmt --all -- --check

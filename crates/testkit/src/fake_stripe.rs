@@ -9,6 +9,15 @@
 //!
 //! Tests change subscriptions (`set_status`, `set_price`) and deliver
 //! events (`deliver`), signed with the real scheme.
+//!
+//! Stripe Connect, for invoice payments: `POST /v1/accounts`,
+//! `GET /v1/accounts/{id}`, `POST /v1/account_links` (a hosted onboarding
+//! page whose "Finish onboarding" enables the account), Checkout sessions
+//! in `payment` mode on a connected account (the `Stripe-Account` header:
+//! a session made on one account is not found through another, as at
+//! Stripe), `GET` and `.../expire`; paying one sends
+//! `checkout.session.completed` with the event's `account` to the Connect
+//! webhook, signed with `CONNECT_WEBHOOK_SECRET`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -22,6 +31,34 @@ use serde_json::{Value, json};
 
 pub const SECRET_KEY: &str = "sk_test_fake_pitwall";
 pub const WEBHOOK_SECRET: &str = "whsec_fake_pitwall_current";
+pub const CONNECT_WEBHOOK_SECRET: &str = "whsec_fake_pitwall_connect";
+
+/// A Checkout session in `payment` mode (an invoice payment).
+#[derive(Debug, Clone)]
+pub struct FakePaymentSession {
+    pub id: String,
+    /// The connected account it was made on; none: the platform's own.
+    pub account: Option<String>,
+    pub amount_total: i64,
+    pub currency: String,
+    pub metadata: HashMap<String, String>,
+    pub application_fee_amount: Option<i64>,
+    /// `open`, `complete` or `expired`.
+    pub status: String,
+    /// `unpaid` or `paid`.
+    pub payment_status: String,
+    pub payment_intent: Option<String>,
+    pub success_url: String,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct FakeAccount {
+    charges_enabled: bool,
+    metadata: HashMap<String, String>,
+    email: Option<String>,
+    return_url: Option<String>,
+}
 
 #[derive(Debug, Clone)]
 pub struct FakeSubscription {
@@ -63,6 +100,10 @@ struct State {
     /// taken when the request arrives, as a slow read from Stripe would.
     slow_next_read: Option<std::time::Duration>,
     webhook: Option<(String, String)>,
+    connect_webhook: Option<(String, String)>,
+    accounts: HashMap<String, FakeAccount>,
+    account_links: usize,
+    payment_sessions: Vec<FakePaymentSession>,
     counter: u64,
     /// This fake's own URL (for the Checkout and portal pages).
     base: String,
@@ -250,6 +291,9 @@ async fn create_session(req: &Request, body: Body, state: Data<&Shared>) -> Resp
         return r;
     }
     let f = form(body).await;
+    if field(&f, "mode") == Some("payment") {
+        return create_payment_session(req, &f, &state);
+    }
     let mut s = lock(&state);
     let base = s.base.clone();
     if field(&f, "mode") != Some("subscription") {
@@ -399,6 +443,19 @@ async fn get_subscription(req: &Request, Path(id): Path<String>, state: Data<&Sh
 #[handler]
 async fn checkout_page(Path(id): Path<String>, state: Data<&Shared>) -> Response {
     let s = lock(&state);
+    if let Some(x) = s.payment_sessions.iter().find(|x| x.id == id) {
+        return Html(format!(
+            "<!doctype html><html><head><title>Fake Stripe Checkout</title></head><body>\
+             <h1>Fake Stripe Checkout</h1><p id=\"amount\">{}.{:02} {}</p>\
+             <form method=\"post\" action=\"/checkout/{}/pay\"><button type=\"submit\">Pay</button></form>\
+             </body></html>",
+            x.amount_total / 100,
+            x.amount_total % 100,
+            x.currency.to_uppercase(),
+            x.id
+        ))
+        .into_response();
+    }
     match s.sessions.iter().find(|x| x.id == id) {
         Some(x) => Html(format!(
             "<!doctype html><html><head><title>Fake Stripe Checkout</title></head><body>\
@@ -414,13 +471,308 @@ async fn checkout_page(Path(id): Path<String>, state: Data<&Shared>) -> Response
 
 #[handler]
 async fn checkout_pay(Path(id): Path<String>, fake: Data<&FakeStripe>) -> Response {
-    match fake.complete_checkout(&id).await {
+    let is_payment = lock(&fake.state)
+        .payment_sessions
+        .iter()
+        .any(|x| x.id == id);
+    let done = if is_payment {
+        fake.pay(&id).await
+    } else {
+        fake.complete_checkout(&id).await
+    };
+    match done {
         Ok(success) => Response::builder()
             .status(StatusCode::SEE_OTHER)
             .header("location", success)
             .finish(),
         Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     }
+}
+
+/// The `Stripe-Account` header: whose account a call acts on.
+fn on_account(req: &Request) -> Option<String> {
+    req.header("stripe-account").map(str::to_owned)
+}
+
+fn account_json(id: &str, a: &FakeAccount) -> Value {
+    json!({
+        "id": id, "object": "account", "type": "standard",
+        "charges_enabled": a.charges_enabled, "details_submitted": a.charges_enabled,
+        "payouts_enabled": a.charges_enabled, "country": "US", "default_currency": "usd",
+        "email": a.email, "created": now(), "metadata": a.metadata,
+    })
+}
+
+#[handler]
+async fn create_account(req: &Request, body: Body, state: Data<&Shared>) -> Response {
+    if let Err(r) = authorised(req) {
+        return r;
+    }
+    let f = form(body).await;
+    let mut s = lock(&state);
+    let key = req.header("idempotency-key").map(str::to_owned);
+    if let Some(k) = &key
+        && let Some(id) = s.idempotent.get(k).cloned()
+        && let Some(a) = s.accounts.get(&id)
+    {
+        return Json(account_json(&id, a)).into_response();
+    }
+    let id = next_id(&mut s, "acct");
+    let account = FakeAccount {
+        metadata: map_of(&f, "metadata"),
+        email: field(&f, "email").map(str::to_owned),
+        ..Default::default()
+    };
+    let out = account_json(&id, &account);
+    s.accounts.insert(id.clone(), account);
+    if let Some(k) = key {
+        s.idempotent.insert(k, id);
+    }
+    Json(out).into_response()
+}
+
+#[handler]
+async fn get_account(req: &Request, Path(id): Path<String>, state: Data<&Shared>) -> Response {
+    if let Err(r) = authorised(req) {
+        return r;
+    }
+    let s = lock(&state);
+    match s.accounts.get(&id) {
+        Some(a) => Json(account_json(&id, a)).into_response(),
+        None => stripe_error(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "No such account",
+            Some("account"),
+        ),
+    }
+}
+
+#[handler]
+async fn create_account_link(req: &Request, body: Body, state: Data<&Shared>) -> Response {
+    if let Err(r) = authorised(req) {
+        return r;
+    }
+    let f = form(body).await;
+    let mut s = lock(&state);
+    let base = s.base.clone();
+    let Some(acct) = field(&f, "account").map(str::to_owned) else {
+        return stripe_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "missing account",
+            Some("account"),
+        );
+    };
+    let return_url = field(&f, "return_url").map(str::to_owned);
+    let Some(a) = s.accounts.get_mut(&acct) else {
+        return stripe_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "No such account",
+            Some("account"),
+        );
+    };
+    a.return_url = return_url;
+    s.account_links += 1;
+    Json(json!({
+        "object": "account_link", "created": now(), "expires_at": now() + 300,
+        "url": format!("{base}/connect/onboard/{acct}"),
+    }))
+    .into_response()
+}
+
+#[handler]
+async fn onboarding_page(Path(id): Path<String>, state: Data<&Shared>) -> Response {
+    if !lock(&state).accounts.contains_key(&id) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    Html(format!(
+        "<!doctype html><html><head><title>Fake Stripe onboarding</title></head><body>\
+         <h1>Fake Stripe onboarding</h1><form method=\"post\" action=\"/connect/onboard/{id}/finish\">\
+         <button type=\"submit\">Finish onboarding</button></form></body></html>"
+    ))
+    .into_response()
+}
+
+#[handler]
+async fn onboarding_finish(Path(id): Path<String>, fake: Data<&FakeStripe>) -> Response {
+    fake.enable_account(&id);
+    let (back, hook, account) = {
+        let s = lock(&fake.state);
+        let a = s.accounts.get(&id).cloned().unwrap_or_default();
+        (
+            a.return_url.clone(),
+            s.connect_webhook.clone(),
+            account_json(&id, &a),
+        )
+    };
+    if let Some((url, secret)) = hook {
+        let e = fake.connect_event("account.updated", Some(&id), account);
+        let _ = fake.deliver_signed(&url, &e, &secret, None).await;
+    }
+    match back {
+        Some(url) => Response::builder()
+            .status(StatusCode::SEE_OTHER)
+            .header("location", url)
+            .finish(),
+        None => StatusCode::OK.into_response(),
+    }
+}
+
+fn payment_session_json(base: &str, p: &FakePaymentSession) -> Value {
+    let open = p.status == "open";
+    json!({
+        "id": p.id, "object": "checkout.session",
+        "automatic_tax": {"enabled": false},
+        "amount_subtotal": p.amount_total, "amount_total": p.amount_total,
+        "currency": p.currency, "client_reference_id": p.metadata.get("invoice_id"),
+        "created": p.created, "custom_fields": [], "custom_text": {},
+        "expires_at": p.created + 86400, "livemode": false,
+        "mode": "payment", "payment_method_types": ["card"],
+        "payment_intent": p.payment_intent, "payment_status": p.payment_status,
+        "shipping_options": [], "status": p.status, "success_url": p.success_url,
+        "url": if open { Some(format!("{base}/checkout/{}", p.id)) } else { None },
+        "metadata": p.metadata,
+    })
+}
+
+fn create_payment_session(req: &Request, f: &[(String, String)], state: &Shared) -> Response {
+    let mut s = lock(state);
+    let base = s.base.clone();
+    let account = on_account(req);
+    let fee = field(f, "payment_intent_data[application_fee_amount]").and_then(|v| v.parse().ok());
+    if let Some(acct) = &account {
+        match s.accounts.get(acct) {
+            None => {
+                return stripe_error(
+                    StatusCode::FORBIDDEN,
+                    "invalid_request_error",
+                    "No such account",
+                    None,
+                );
+            }
+            Some(a) if !a.charges_enabled => {
+                return stripe_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    "This account cannot currently make live charges",
+                    None,
+                );
+            }
+            Some(_) => {}
+        }
+    } else if fee.is_some() {
+        return stripe_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "application_fee_amount needs a connected account",
+            Some("payment_intent_data[application_fee_amount]"),
+        );
+    }
+    let (Some(currency), Some(amount), Some(success)) = (
+        field(f, "line_items[0][price_data][currency]"),
+        field(f, "line_items[0][price_data][unit_amount]").and_then(|v| v.parse::<i64>().ok()),
+        field(f, "success_url"),
+    ) else {
+        return stripe_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "missing parameter",
+            None,
+        );
+    };
+    let quantity: i64 = field(f, "line_items[0][quantity]")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let key = req.header("idempotency-key").map(str::to_owned);
+    if let Some(k) = &key
+        && let Some(id) = s.idempotent.get(k).cloned()
+        && let Some(p) = s.payment_sessions.iter().find(|p| p.id == id)
+    {
+        return Json(payment_session_json(&base, p)).into_response();
+    }
+    let id = next_id(&mut s, "cs_test");
+    let session = FakePaymentSession {
+        id: id.clone(),
+        account,
+        amount_total: amount * quantity,
+        currency: currency.to_owned(),
+        metadata: map_of(f, "metadata"),
+        application_fee_amount: fee,
+        status: "open".into(),
+        payment_status: "unpaid".into(),
+        payment_intent: None,
+        success_url: success.to_owned(),
+        created: now(),
+    };
+    let out = payment_session_json(&base, &session);
+    s.payment_sessions.push(session);
+    if let Some(k) = key {
+        s.idempotent.insert(k, id);
+    }
+    Json(out).into_response()
+}
+
+fn no_session() -> Response {
+    stripe_error(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        "No such checkout.session",
+        Some("session"),
+    )
+}
+
+#[handler]
+async fn get_payment_session(
+    req: &Request,
+    Path(id): Path<String>,
+    state: Data<&Shared>,
+) -> Response {
+    if let Err(r) = authorised(req) {
+        return r;
+    }
+    let s = lock(&state);
+    let account = on_account(req);
+    match s
+        .payment_sessions
+        .iter()
+        .find(|p| p.id == id && p.account == account)
+    {
+        Some(p) => Json(payment_session_json(&s.base, p)).into_response(),
+        None => no_session(),
+    }
+}
+
+#[handler]
+async fn expire_payment_session(
+    req: &Request,
+    Path(id): Path<String>,
+    state: Data<&Shared>,
+) -> Response {
+    if let Err(r) = authorised(req) {
+        return r;
+    }
+    let mut s = lock(&state);
+    let account = on_account(req);
+    let base = s.base.clone();
+    let Some(p) = s
+        .payment_sessions
+        .iter_mut()
+        .find(|p| p.id == id && p.account == account)
+    else {
+        return no_session();
+    };
+    if p.status != "open" {
+        return stripe_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "Only open sessions can be expired",
+            None,
+        );
+    }
+    p.status = "expired".into();
+    Json(payment_session_json(&base, p)).into_response()
 }
 
 impl FakeStripe {
@@ -448,6 +800,16 @@ impl FakeStripe {
             .at("/v1/billing_portal/sessions", post(create_portal))
             .at("/v1/billing/meter_events", post(meter_event))
             .at("/v1/subscriptions/:id", get(get_subscription))
+            .at("/v1/accounts", post(create_account))
+            .at("/v1/accounts/:id", get(get_account))
+            .at("/v1/account_links", post(create_account_link))
+            .at("/v1/checkout/sessions/:id", get(get_payment_session))
+            .at(
+                "/v1/checkout/sessions/:id/expire",
+                post(expire_payment_session),
+            )
+            .at("/connect/onboard/:id", get(onboarding_page))
+            .at("/connect/onboard/:id/finish", post(onboarding_finish))
             .at("/checkout/:id", get(checkout_page))
             .at("/checkout/:id/pay", post(checkout_pay))
             .data(state)
@@ -476,6 +838,98 @@ impl FakeStripe {
     /// Where the Checkout page's "Pay" sends the webhooks.
     pub fn set_webhook(&self, url: &str, secret: &str) {
         lock(&self.state).webhook = Some((url.to_owned(), secret.to_owned()));
+    }
+
+    /// Where paid invoice sessions and account updates are announced.
+    pub fn set_connect_webhook(&self, url: &str, secret: &str) {
+        lock(&self.state).connect_webhook = Some((url.to_owned(), secret.to_owned()));
+    }
+
+    /// Finishes an account's onboarding: it may take payments.
+    pub fn enable_account(&self, acct: &str) {
+        if let Some(a) = lock(&self.state).accounts.get_mut(acct) {
+            a.charges_enabled = true;
+        }
+    }
+
+    /// Every account made: its id and its JSON as Stripe shows it.
+    pub fn accounts(&self) -> Vec<(String, Value)> {
+        lock(&self.state)
+            .accounts
+            .iter()
+            .map(|(id, a)| (id.clone(), account_json(id, a)))
+            .collect()
+    }
+
+    pub fn account_links(&self) -> usize {
+        lock(&self.state).account_links
+    }
+
+    pub fn payment_sessions(&self) -> Vec<FakePaymentSession> {
+        lock(&self.state).payment_sessions.clone()
+    }
+
+    /// The session as Stripe would show it now.
+    pub fn payment_session_json(&self, id: &str) -> Option<Value> {
+        let s = lock(&self.state);
+        s.payment_sessions
+            .iter()
+            .find(|p| p.id == id)
+            .map(|p| payment_session_json(&s.base, p))
+    }
+
+    /// What Stripe reports as the session's amount (tests forge a wrong one).
+    pub fn set_session_amount(&self, id: &str, amount: i64) {
+        if let Some(p) = lock(&self.state)
+            .payment_sessions
+            .iter_mut()
+            .find(|p| p.id == id)
+        {
+            p.amount_total = amount;
+        }
+    }
+
+    /// An event as Connect webhooks send it: with the account it happened
+    /// on (none for the platform's own).
+    pub fn connect_event(&self, event_type: &str, account: Option<&str>, object: Value) -> Value {
+        let mut e = self.event(event_type, object);
+        if let Some(a) = account {
+            e["account"] = json!(a);
+        }
+        e
+    }
+
+    /// What the Pay button does for an invoice session: paid, then
+    /// `checkout.session.completed` to the Connect webhook. Answers the
+    /// success URL.
+    pub async fn pay(&self, session_id: &str) -> anyhow::Result<String> {
+        let (object, account, success, hook) = {
+            let mut s = lock(&self.state);
+            let intent = next_id(&mut s, "pi");
+            let base = s.base.clone();
+            let hook = s.connect_webhook.clone();
+            let Some(p) = s.payment_sessions.iter_mut().find(|p| p.id == session_id) else {
+                anyhow::bail!("no such session");
+            };
+            if p.status != "open" {
+                anyhow::bail!("the session is {}", p.status);
+            }
+            p.status = "complete".into();
+            p.payment_status = "paid".into();
+            p.payment_intent = Some(intent);
+            let success = p.success_url.replace("{CHECKOUT_SESSION_ID}", &p.id);
+            (
+                payment_session_json(&base, p),
+                p.account.clone(),
+                success,
+                hook,
+            )
+        };
+        if let Some((url, secret)) = hook {
+            let e = self.connect_event("checkout.session.completed", account.as_deref(), object);
+            self.deliver_signed(&url, &e, &secret, None).await?;
+        }
+        Ok(success)
     }
 
     pub fn sessions(&self) -> Vec<FakeSession> {

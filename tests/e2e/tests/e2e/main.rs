@@ -14,6 +14,7 @@ mod invoices;
 mod messaging;
 mod operations;
 mod pages;
+mod payments;
 mod responses;
 mod story;
 mod tickets;

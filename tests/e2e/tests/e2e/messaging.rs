@@ -833,7 +833,14 @@ with_provider!(
             .collect();
         assert_eq!(
             kinds,
-            ["link", "reminder", "invoice", "extension", "confirmation", "receipt"]
+            [
+                "link",
+                "reminder",
+                "invoice",
+                "extension",
+                "confirmation",
+                "receipt"
+            ]
         );
         assert!(
             list["variables"]
