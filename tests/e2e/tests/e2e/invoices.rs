@@ -633,6 +633,22 @@ both_backends!(
         assert_eq!(json_view["invoice"]["number"], "INV-00001", "{json_view}");
         assert_eq!(json_view["invoice"]["total"], 16738);
 
+        // The pickup form wants the customer's signature.
+        assert!(html_has_pickup(
+            &page(t, &c, &format!("/app/tickets/{ticket}")).await.1
+        ));
+        let r = post(
+            format!("{base}/pickup"),
+            vec![
+                ("csrf", csrf.clone()),
+                ("signer_name", "Ana Lopez".into()),
+                ("signature", "".into()),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.text().await.unwrap().contains("sign in the box"));
+
         // Paid at the counter; the PDF downloads for staff, not for others.
         let r = post(format!("{base}/paid-pos"), vec![("csrf", csrf.clone())]).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -882,3 +898,7 @@ both_backends!(pickup_at_the_counter_is_one_step, async |t: &TestApp| {
         "the ticket's pickup (the other case has no ticket): {timeline}"
     );
 });
+
+fn html_has_pickup(html: &str) -> bool {
+    html.contains("data-testid=\"pickup-form\"")
+}
