@@ -434,6 +434,27 @@ fn refuse(http: StatusCode, code: &str, message: &str, field: Option<&str>) -> R
 /// changes nothing.
 #[handler]
 pub async fn stripe_webhook(app: Data<&App>, req: &Request, body: Body) -> Response {
+    signed_stripe_event(
+        req,
+        body,
+        |bytes, sig| billing::verify_webhook(&app, bytes, sig),
+        async |bytes| billing::receive_event(&app, bytes).await,
+    )
+    .await
+}
+
+/// Stripe's webhooks, billing's and Connect's alike: the body read within
+/// its limit, the signature checked before anything of it is read, then
+/// `receive` stores it once; the answer says whether it was new.
+pub(crate) async fn signed_stripe_event(
+    req: &Request,
+    body: Body,
+    verify: impl FnOnce(
+        &[u8],
+        Option<&str>,
+    ) -> Result<(), pitwall_core::domain::billing::SignatureError>,
+    receive: impl AsyncFnOnce(&[u8]) -> pitwall_core::Result<Received>,
+) -> Response {
     let Ok(bytes) = body.into_bytes_limit(MAX_BODY).await else {
         return refuse(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -442,8 +463,8 @@ pub async fn stripe_webhook(app: Data<&App>, req: &Request, body: Body) -> Respo
             None,
         );
     };
-    if let Err(e) = billing::verify_webhook(&app, &bytes, req.header("stripe-signature")) {
-        tracing::warn!(reason = %e, "Stripe webhook refused: bad signature");
+    if let Err(e) = verify(&bytes, req.header("stripe-signature")) {
+        tracing::warn!(path = %req.uri().path(), reason = %e, "Stripe webhook refused: bad signature");
         return refuse(
             StatusCode::BAD_REQUEST,
             "invalid_signature",
@@ -451,7 +472,7 @@ pub async fn stripe_webhook(app: Data<&App>, req: &Request, body: Body) -> Respo
             Some("Stripe-Signature"),
         );
     }
-    match billing::receive_event(&app, &bytes).await {
+    match receive(&bytes).await {
         Ok(r) => (
             StatusCode::OK,
             poem::web::Json(serde_json::json!({

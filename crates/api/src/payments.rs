@@ -4,16 +4,14 @@
 //! `pitwall_core::payments`.
 
 use pitwall_core::App;
-use pitwall_core::billing::Received;
 use pitwall_core::payments;
-use poem::http::StatusCode;
 use poem::web::Data;
-use poem::{Body, IntoResponse, Request, Response, handler};
+use poem::{Body, Request, Response, handler};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 
 use crate::auth::{UserToken, shop_ctx};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult};
 
 #[derive(Tags)]
 pub enum PaymentTags {
@@ -98,55 +96,16 @@ impl PaymentsApi {
     }
 }
 
-/// Stripe's requests are a few kilobytes.
-const MAX_BODY: usize = 256 * 1024;
-
-fn refuse(http: StatusCode, code: &str, message: &str, field: Option<&str>) -> Response {
-    (
-        http,
-        poem::web::Json(ErrorBody::new(code, message, field.map(str::to_owned))),
-    )
-        .into_response()
-}
-
 /// `POST /webhooks/stripe/connect`: verified with
 /// `STRIPE_CONNECT_WEBHOOK_SECRET` before the body is read, stored once,
 /// applied by a job.
 #[handler]
 pub async fn connect_webhook(app: Data<&App>, req: &Request, body: Body) -> Response {
-    let Ok(bytes) = body.into_bytes_limit(MAX_BODY).await else {
-        return refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "the request body is larger than 256 KiB",
-            None,
-        );
-    };
-    if let Err(e) = payments::verify_connect_webhook(&app, &bytes, req.header("stripe-signature")) {
-        tracing::warn!(reason = %e, "Stripe Connect webhook refused: bad signature");
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "invalid_signature",
-            &e.to_string(),
-            Some("Stripe-Signature"),
-        );
-    }
-    match payments::receive_connect_event(&app, &bytes).await {
-        Ok(r) => (
-            StatusCode::OK,
-            poem::web::Json(serde_json::json!({
-                "received": true,
-                "duplicate": r == Received::Duplicate,
-                "ignored": r == Received::Ignored,
-            })),
-        )
-            .into_response(),
-        Err(pitwall_core::Error::Invalid { field, message }) => refuse(
-            StatusCode::BAD_REQUEST,
-            "invalid_input",
-            &format!("{field} {message}"),
-            Some(&field),
-        ),
-        Err(e) => ApiError::from(e).into_response(),
-    }
+    crate::billing::signed_stripe_event(
+        req,
+        body,
+        |bytes, sig| payments::verify_connect_webhook(&app, bytes, sig),
+        async |bytes| payments::receive_connect_event(&app, bytes).await,
+    )
+    .await
 }

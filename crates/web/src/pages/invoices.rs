@@ -45,7 +45,6 @@ pub(super) async fn of_ticket(app: &App, shop: &InShop, ticket: TicketId) -> Val
                 id => i.invoice.id.to_string(),
                 number => i.invoice.number.clone(),
                 total => money(i.invoice.total, &i.invoice.currency),
-                paid => i.status == InvoiceStatus::Paid,
             }
         });
     context! {
