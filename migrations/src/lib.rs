@@ -22,6 +22,7 @@ mod m20261207_000012_inspection_media;
 mod m20261208_000013_repair_orders;
 mod m20261209_000014_invoices;
 mod m20261210_000015_payments;
+mod m20261211_000016_invoice_uploads;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000013_repair_orders::Migration),
             Box::new(m20261209_000014_invoices::Migration),
             Box::new(m20261210_000015_payments::Migration),
+            Box::new(m20261211_000016_invoice_uploads::Migration),
         ]
     }
 }

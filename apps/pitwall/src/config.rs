@@ -73,6 +73,10 @@ pub struct Config {
     /// `PITWALL_PAYMENTS` (`off`, `connect`, `platform`),
     /// `PITWALL_PAYMENT_FEE_BPS`, `STRIPE_CONNECT_WEBHOOK_SECRET`.
     pub payments: Payments,
+    /// `PITWALL_TESSERACT`, `PITWALL_PDFTOPPM` (programs, default on the
+    /// `PATH`), `PITWALL_OCR_LANG` (default `eng`),
+    /// `PITWALL_OCR_TIMEOUT_SECS` (default 120, per document).
+    pub ocr: pitwall_core::ocr::OcrSettings,
 }
 
 /// Online payment of invoices.
@@ -486,6 +490,45 @@ impl Config {
                 }
             },
         };
+        let ocr = {
+            let d = pitwall_core::ocr::OcrSettings::default();
+            let timeout = match val("PITWALL_OCR_TIMEOUT_SECS") {
+                None => d.timeout,
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if (1..=3600).contains(&n) => std::time::Duration::from_secs(n),
+                    _ => {
+                        return Err(bad(
+                            "PITWALL_OCR_TIMEOUT_SECS",
+                            format!("must be seconds from 1 to 3600, got {v:?}"),
+                        ));
+                    }
+                },
+            };
+            let language = match val("PITWALL_OCR_LANG") {
+                None => d.language,
+                Some(v)
+                    if !v.is_empty()
+                        && v.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '_') =>
+                {
+                    v
+                }
+                Some(v) => {
+                    return Err(bad(
+                        "PITWALL_OCR_LANG",
+                        format!(
+                            "must be Tesseract language codes such as eng or deu+eng, got {v:?}"
+                        ),
+                    ));
+                }
+            };
+            pitwall_core::ocr::OcrSettings {
+                tesseract: val("PITWALL_TESSERACT").map_or(d.tesseract, Into::into),
+                pdftoppm: val("PITWALL_PDFTOPPM").map_or(d.pdftoppm, Into::into),
+                language,
+                timeout,
+            }
+        };
         let aws = [
             "AWS_ACCESS_KEY_ID",
             "AWS_SECRET_ACCESS_KEY",
@@ -497,6 +540,7 @@ impl Config {
         .filter_map(|k| val(k).map(|v| (k.to_owned(), v)))
         .collect();
         Ok(Self {
+            ocr,
             aws,
             media_store,
             media_s3_endpoint,

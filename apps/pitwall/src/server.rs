@@ -95,6 +95,7 @@ pub async fn build_app(config: &Config, db: pitwall_store::Db) -> anyhow::Result
                     .map(|s| pitwall_core::Secret::new(s))
                     .collect(),
             },
+            ocr: config.ocr.clone(),
             ..CoreConfig::new(&config.base_url)
         },
     ))
@@ -137,6 +138,9 @@ pub fn senders(config: &Config, app: &App) -> anyhow::Result<Senders> {
             std::sync::Arc::new(pitwall_core::billing::Worker(app.clone()))
                 as std::sync::Arc<dyn pitwall_jobs::billing::BillingWork>
         }),
+        documents: Some(std::sync::Arc::new(pitwall_core::invoices::DocumentWorker(
+            app.clone(),
+        ))),
     })
 }
 

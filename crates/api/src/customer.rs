@@ -243,6 +243,8 @@ pub struct CustomerInvoiceOut {
     pub currency: String,
     #[oai(nullable)]
     pub paid_at: Option<DateTime<Utc>>,
+    /// Refunded to the customer so far.
+    pub refunded: i64,
 }
 
 impl CustomerViewOut {
@@ -322,6 +324,7 @@ impl CustomerViewOut {
                     total: full.total,
                     currency: full.currency,
                     paid_at: full.paid_at,
+                    refunded: full.refunded,
                 }
             }),
         }

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use pitwall_core::App;
-use pitwall_core::domain::{CustomerId, InvoiceId, TicketId};
+use pitwall_core::domain::{CustomerId, InvoiceId, InvoiceUploadId, TicketId};
 use pitwall_core::invoices::{self, InvoiceView};
 use poem::Request;
 use poem::web::Data;
@@ -47,6 +47,21 @@ pub struct InvoicePositionOut {
     pub title: String,
     pub subtotal: i64,
     pub line_items: Vec<InvoiceLineOut>,
+}
+
+/// A payment received online, and what was refunded of it in Stripe.
+#[derive(Debug, Clone, Object)]
+pub struct InvoicePaymentOut {
+    pub id: uuid::Uuid,
+    /// Stripe's payment intent (`pi_...`).
+    pub payment_intent_id: String,
+    pub amount: i64,
+    /// The platform's fee taken from it.
+    pub fee: i64,
+    /// Refunded in Stripe so far.
+    pub refunded: i64,
+    pub currency: String,
+    pub created_at: DateTime<Utc>,
 }
 
 /// An invoice case. Positions, tax and total are frozen when the case is
@@ -95,6 +110,10 @@ pub struct InvoiceOut {
     pub picked_up_by: Option<String>,
     #[oai(nullable)]
     pub picked_up_at: Option<DateTime<Utc>>,
+    /// Payments received online (empty in the answer to a move).
+    pub payments: Vec<InvoicePaymentOut>,
+    /// What was refunded of them in Stripe, in all.
+    pub refunded: i64,
 }
 
 impl From<&InvoiceView> for InvoiceOut {
@@ -145,6 +164,20 @@ impl From<&InvoiceView> for InvoiceOut {
             closed_at: i.closed_at,
             picked_up_by: i.picked_up_by.clone(),
             picked_up_at: i.picked_up_at,
+            payments: v
+                .payments
+                .iter()
+                .map(|p| InvoicePaymentOut {
+                    id: p.id,
+                    payment_intent_id: p.payment_intent_id.clone(),
+                    amount: p.amount,
+                    fee: p.fee,
+                    refunded: p.refunded,
+                    currency: p.currency.clone(),
+                    created_at: p.created_at,
+                })
+                .collect(),
+            refunded: v.refunded(),
         }
     }
 }
@@ -184,6 +217,11 @@ pub struct NewInvoiceRequest {
     #[serde(default)]
     #[oai(nullable)]
     pub tax_rate: Option<f64>,
+    /// The invoice upload whose read fields staff confirm with this
+    /// request (`POST /invoice-uploads`); it is tied to this case, once.
+    #[serde(default)]
+    #[oai(nullable)]
+    pub upload_id: Option<uuid::Uuid>,
 }
 
 #[derive(Debug, Clone, Object, Deserialize)]
@@ -281,7 +319,10 @@ impl InvoicesApi {
 
     /// Make an invoice by hand for a customer (`payments.take`): each line
     /// a position, priced by the same money rules as the POS's lines.
-    /// Every problem is named at once (`lines/{n}/quantity`).
+    /// Every problem is named at once (`lines/{n}/quantity`). With
+    /// `upload_id`, staff confirm what OCR read from an upload: the upload
+    /// is tied to the case (a second confirmation answers 409 naming
+    /// `upload_id`).
     #[oai(
         path = "/invoices",
         method = "post",
@@ -315,6 +356,7 @@ impl InvoicesApi {
                     })
                     .collect(),
                 tax_rate: b.tax_rate,
+                upload_id: b.upload_id.map(InvoiceUploadId::from_uuid),
             },
         )
         .await?;

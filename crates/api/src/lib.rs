@@ -15,6 +15,7 @@ pub mod customer;
 pub mod document;
 pub mod error;
 pub mod inspections;
+pub mod invoice_uploads;
 pub mod invoices;
 pub mod media;
 pub mod messaging;
@@ -51,6 +52,7 @@ pub type Apis = (
     media::MediaApi,
     workflow::WorkflowApi,
     invoices::InvoicesApi,
+    invoice_uploads::InvoiceUploadsApi,
     payments::PaymentsApi,
 );
 
@@ -70,6 +72,7 @@ pub fn openapi(base_url: &str) -> OpenApiService<Apis, ()> {
             media::MediaApi,
             workflow::WorkflowApi,
             invoices::InvoicesApi,
+            invoice_uploads::InvoiceUploadsApi,
             payments::PaymentsApi,
         ),
         "Pitwall API",

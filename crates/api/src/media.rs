@@ -172,7 +172,7 @@ impl MediaApi {
             &ctx,
             InspectionId::from_uuid(inspection_id.0),
             &item_key.0,
-            file.0,
+            file.bytes,
         )
         .await;
         match uploaded {

@@ -1,6 +1,8 @@
-//! `MediaUpload`: the `file` field of a `multipart/form-data` request,
+//! `FileUpload`: the `file` field of a `multipart/form-data` request,
 //! read with a cap so that an oversized upload is refused (413) while it
-//! streams in, never after it filled the disk or memory.
+//! streams in, never after it filled the disk or memory. What is uploaded
+//! (a finding's photo, an invoice to read) sets the cap and the words of
+//! the published document.
 
 use poem::web::Multipart;
 use poem::{FromRequest, IntoResponse, Request, RequestBody};
@@ -11,8 +13,42 @@ use tokio::io::AsyncReadExt;
 use crate::error::{ApiError, ErrorBody};
 use poem_openapi::payload::Json;
 
-/// The uploaded file's bytes.
-pub struct MediaUpload(pub Vec<u8>);
+/// What an upload is for: its size limit and how the document describes it.
+pub trait UploadKind: Send + Sync + 'static {
+    const DESCRIPTION: &'static str;
+    fn limit(app: Option<&pitwall_core::App>) -> u64;
+}
+
+/// A photo or video of a finding, up to `PITWALL_MEDIA_MAX_MB`.
+pub struct Media;
+
+impl UploadKind for Media {
+    const DESCRIPTION: &'static str =
+        "The photo or video in the field `file`: JPEG, PNG, WebP, HEIC, MP4 or MOV.";
+    fn limit(app: Option<&pitwall_core::App>) -> u64 {
+        app.map(|a| a.config().media_max_bytes)
+            .unwrap_or(pitwall_core::inspections::media::DEFAULT_MAX_MB * 1024 * 1024)
+    }
+}
+
+/// An invoice to read by OCR, up to 10 MB.
+pub struct InvoiceDocument;
+
+impl UploadKind for InvoiceDocument {
+    const DESCRIPTION: &'static str = "The invoice in the field `file`: a PDF (the first 5 pages are read), JPEG or PNG, at most 10 MB.";
+    fn limit(_app: Option<&pitwall_core::App>) -> u64 {
+        pitwall_core::invoices::MAX_UPLOAD_MB * 1024 * 1024
+    }
+}
+
+/// The uploaded file's bytes and the name the client gave it.
+pub struct FileUpload<K> {
+    pub bytes: Vec<u8>,
+    pub file_name: Option<String>,
+    kind: std::marker::PhantomData<K>,
+}
+
+pub type MediaUpload = FileUpload<Media>;
 
 /// Fields other than `file` are read (and dropped) up to this size.
 const MAX_OTHER_FIELD: u64 = 4 * 1024;
@@ -34,7 +70,7 @@ fn bad(message: impl Into<String>) -> poem::Error {
     .into()
 }
 
-impl<'a> ApiExtractor<'a> for MediaUpload {
+impl<'a, K: UploadKind> ApiExtractor<'a> for FileUpload<K> {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
     type ParamType = ();
     type ParamRawType = ();
@@ -49,9 +85,7 @@ impl<'a> ApiExtractor<'a> for MediaUpload {
             MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("string", "binary"))),
         )];
         Some(MetaRequest {
-            description: Some(
-                "The photo or video in the field `file`: JPEG, PNG, WebP, HEIC, MP4 or MOV.",
-            ),
+            description: Some(K::DESCRIPTION),
             content: vec![MetaMediaType {
                 content_type: "multipart/form-data",
                 schema: MetaSchemaRef::Inline(Box::new(schema)),
@@ -65,10 +99,7 @@ impl<'a> ApiExtractor<'a> for MediaUpload {
         body: &mut RequestBody,
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
-        let limit = request
-            .data::<pitwall_core::App>()
-            .map(|a| a.config().media_max_bytes)
-            .unwrap_or(pitwall_core::inspections::media::DEFAULT_MAX_MB * 1024 * 1024);
+        let limit = K::limit(request.data::<pitwall_core::App>());
         if !request
             .content_type()
             .is_some_and(|c| c.starts_with("multipart/form-data"))
@@ -107,6 +138,7 @@ impl<'a> ApiExtractor<'a> for MediaUpload {
                 return Err(bad("is required; the form has too many other fields"));
             }
             let is_file = field.name() == Some("file");
+            let file_name = field.file_name().map(str::to_owned);
             let cap = if is_file { limit } else { MAX_OTHER_FIELD };
             let mut bytes = Vec::new();
             field
@@ -145,7 +177,11 @@ impl<'a> ApiExtractor<'a> for MediaUpload {
                 if bytes.is_empty() {
                     return Err(bad("is empty"));
                 }
-                return Ok(MediaUpload(bytes));
+                return Ok(FileUpload {
+                    bytes,
+                    file_name,
+                    kind: std::marker::PhantomData,
+                });
             }
         }
     }

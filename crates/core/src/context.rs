@@ -50,6 +50,8 @@ pub struct CoreConfig {
     pub media_max_bytes: u64,
     /// Online payment of invoices (`PITWALL_PAYMENTS`, ...).
     pub payments: crate::payments::PaymentSettings,
+    /// Reading uploaded invoices (Tesseract, pdftoppm).
+    pub ocr: crate::ocr::OcrSettings,
 }
 
 /// A secret setting: usable, never printed.
@@ -91,6 +93,7 @@ impl CoreConfig {
             clock: Default::default(),
             media_max_bytes: crate::inspections::media::DEFAULT_MAX_MB * 1024 * 1024,
             payments: Default::default(),
+            ocr: Default::default(),
         }
     }
 }
@@ -114,6 +117,8 @@ pub struct App {
     pub(crate) passwords: Arc<crate::tokens::Passwords>,
     /// Photos and videos of inspections.
     pub(crate) media: crate::media::MediaStore,
+    /// Reads uploaded invoices.
+    pub(crate) ocr: Arc<crate::ocr::Ocr>,
 }
 
 impl App {
@@ -130,6 +135,7 @@ impl App {
             media,
             db,
             authz,
+            ocr: Arc::new(crate::ocr::Ocr::new(config.ocr.clone())),
             config: Arc::new(config),
         }
     }

@@ -27,6 +27,7 @@ pub mod media;
 pub mod members;
 pub mod messaging;
 pub mod model;
+pub mod ocr;
 pub mod operator;
 pub mod ops;
 pub mod outreach;

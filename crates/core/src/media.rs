@@ -15,7 +15,7 @@ use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, PutPayload};
 use pitwall_domain::media::MediaType;
-use pitwall_domain::{MediaId, ShopId};
+use pitwall_domain::{InvoiceUploadId, MediaId, ShopId};
 
 use crate::{Error, Result};
 
@@ -189,6 +189,39 @@ impl MediaStore {
             }
         }
         Ok(())
+    }
+
+    fn upload_key(shop: ShopId, id: InvoiceUploadId) -> Path {
+        Path::from(format!("shops/{shop}/invoice-uploads/{id}"))
+    }
+
+    /// Keeps an uploaded invoice (read by OCR) as it came.
+    pub async fn put_invoice_upload(
+        &self,
+        shop: ShopId,
+        id: InvoiceUploadId,
+        bytes: Vec<u8>,
+    ) -> Result<()> {
+        self.inner
+            .put(&Self::upload_key(shop, id), PutPayload::from(bytes))
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    pub async fn get_invoice_upload(&self, shop: ShopId, id: InvoiceUploadId) -> Result<Bytes> {
+        match self.inner.get(&Self::upload_key(shop, id)).await {
+            Ok(g) => g.bytes().await.map_err(store_error),
+            Err(object_store::Error::NotFound { .. }) => Err(Error::NotFound("invoice upload")),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    pub async fn remove_invoice_upload(&self, shop: ShopId, id: InvoiceUploadId) -> Result<()> {
+        match self.inner.delete(&Self::upload_key(shop, id)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(store_error(e)),
+        }
     }
 
     /// Every stored file: (shop folder, media id, last written). Files

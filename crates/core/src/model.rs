@@ -21,7 +21,9 @@ pub mod customers {
     pub use pitwall_store::customers::{Customer, Vehicle};
 }
 pub mod invoices {
+    pub use pitwall_store::invoice_uploads::InvoiceUpload;
     pub use pitwall_store::invoices::Invoice;
+    pub use pitwall_store::payments::Payment;
 }
 pub mod media {
     pub use pitwall_store::media::Medium;

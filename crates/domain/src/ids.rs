@@ -85,4 +85,5 @@ id_type!(
     TemplateId,
     SyncEventId,
     InvoiceId,
+    InvoiceUploadId,
 );

@@ -14,6 +14,7 @@ pub mod locale;
 pub mod media;
 pub mod messaging;
 pub mod net;
+pub mod ocr;
 pub mod pdf;
 pub mod phone;
 pub mod plans;

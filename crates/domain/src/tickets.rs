@@ -74,6 +74,7 @@ string_enum!(
         WorkApproved = "work_approved",
         WorkDeclined = "work_declined",
         PaymentReceived = "payment_received",
+        PaymentRefunded = "payment_refunded",
         InspectionSubmitted = "inspection_submitted",
         InspectionReturned = "inspection_returned",
         InspectionPublished = "inspection_published",

@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod billing;
 pub mod delivery;
+pub mod documents;
 pub mod mailer;
 pub mod relay;
 pub mod runtime;
@@ -31,6 +32,8 @@ pub const EMAIL_QUEUE: &str = "pitwall.email";
 pub const MESSAGE_QUEUE: &str = "pitwall.message";
 /// Stripe events and SMS overage reports.
 pub const BILLING_QUEUE: &str = "pitwall.billing";
+/// Uploaded invoices read by OCR.
+pub const DOCUMENT_QUEUE: &str = "pitwall.documents";
 
 /// Send one recorded e-mail. Carries the id, never a copy of the message.
 #[derive(Debug, Clone, Serialize, Deserialize)]

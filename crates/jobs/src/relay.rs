@@ -8,8 +8,11 @@ use apalis_sqlite::SqliteStorage;
 use pitwall_store::{Db, StoreError, outbox};
 
 use crate::billing::BillingJob;
+use crate::documents::DocumentJob;
 use crate::webhooks::{DeliverWebhook, WEBHOOK_QUEUE};
-use crate::{BILLING_QUEUE, EMAIL_QUEUE, JobsHandle, MESSAGE_QUEUE, SendEmail, SendMessage};
+use crate::{
+    BILLING_QUEUE, DOCUMENT_QUEUE, EMAIL_QUEUE, JobsHandle, MESSAGE_QUEUE, SendEmail, SendMessage,
+};
 
 /// How many tries a job gets in all (the first and the retries).
 pub const MAX_ATTEMPTS: usize = 6;
@@ -29,6 +32,7 @@ pub(crate) trait Scheduled {
 impl Scheduled for SendEmail {}
 impl Scheduled for DeliverWebhook {}
 impl Scheduled for BillingJob {}
+impl Scheduled for DocumentJob {}
 impl Scheduled for SendMessage {
     fn run_at(&self) -> Option<u64> {
         self.not_before.and_then(|t| u64::try_from(t).ok())
@@ -74,6 +78,7 @@ pub(crate) struct Pusher {
     message: Queue<SendMessage>,
     webhook: Queue<DeliverWebhook>,
     billing: Queue<BillingJob>,
+    documents: Queue<DocumentJob>,
 }
 
 impl Pusher {
@@ -83,6 +88,7 @@ impl Pusher {
             message: Queue::for_db(db, MESSAGE_QUEUE),
             webhook: Queue::for_db(db, WEBHOOK_QUEUE),
             billing: Queue::for_db(db, BILLING_QUEUE),
+            documents: Queue::for_db(db, DOCUMENT_QUEUE),
         }
     }
 
@@ -94,6 +100,7 @@ impl Pusher {
             MESSAGE_QUEUE => self.message.push(row).await,
             WEBHOOK_QUEUE => self.webhook.push(row).await,
             BILLING_QUEUE => self.billing.push(row).await,
+            DOCUMENT_QUEUE => self.documents.push(row).await,
             _ => return Ok(false),
         };
         match res {

@@ -13,12 +13,13 @@ use pitwall_store::Db;
 use pitwall_store::sea_orm::DbBackend;
 
 use crate::billing::{self, BillingDeps};
+use crate::documents::{self, DocumentDeps, DocumentJob};
 use crate::mailer::Mailer;
 use crate::send_email::{self, EmailDeps};
 use crate::send_message::{self, MessageDeps, MessagingSettings};
 use crate::sms::SmsSender;
 use crate::webhooks::{self, DeliverWebhook, WEBHOOK_QUEUE, WebhookDeps, WebhookSettings};
-use crate::{BILLING_QUEUE, EMAIL_QUEUE, JobsHandle, MESSAGE_QUEUE, relay};
+use crate::{BILLING_QUEUE, DOCUMENT_QUEUE, EMAIL_QUEUE, JobsHandle, MESSAGE_QUEUE, relay};
 use pitwall_store::live::Live;
 
 #[derive(Debug, Clone)]
@@ -115,6 +116,8 @@ pub struct Senders {
     /// Billing use cases (Stripe events, overage reports); `None` without
     /// Stripe.
     pub billing: Option<std::sync::Arc<dyn billing::BillingWork>>,
+    /// Reading uploaded invoices (OCR).
+    pub documents: Option<std::sync::Arc<dyn documents::DocumentWork>>,
 }
 
 /// How many messages one worker process delivers at once. Most of a
@@ -159,6 +162,9 @@ pub async fn run(
     let billing_deps = BillingDeps {
         work: senders.billing.clone(),
     };
+    let document_deps = DocumentDeps {
+        work: senders.documents.clone(),
+    };
     let monitor_signal = async move {
         let _ = monitor_stop.recv().await;
         Ok(())
@@ -181,6 +187,7 @@ pub async fn run(
             );
             let (db3, s3, h3) = (db.clone(), settings.clone(), handle.clone());
             let (db4, s4, h4) = (db.clone(), settings.clone(), handle.clone());
+            let (db5, s5, h5) = (db.clone(), settings.clone(), handle.clone());
             Monitor::new()
                 .register(move |index| {
                     let storage = $storage::<crate::SendEmail>::new(&$pool(&db1))
@@ -247,6 +254,23 @@ pub async fn run(
                         .retry(retry_policy(&s4))
                         .enable_tracing()
                         .build(billing::run)
+                })
+                .register(move |index| {
+                    let storage = $storage::<DocumentJob>::new(&$pool(&db5))
+                        .with_config(
+                            $config
+                                .queue(DOCUMENT_QUEUE)
+                                .heartbeat_interval(s5.heartbeat)
+                                .missed_heartbeats(3),
+                        )
+                        .poll_with_stream(wakeups(&s5, &h5));
+                    // One document at a time: reading is CPU-bound.
+                    WorkerBuilder::new(format!("pitwall-documents-{worker_name}-{index}"))
+                        .backend(storage)
+                        .data(document_deps.clone())
+                        .retry(retry_policy(&s5))
+                        .enable_tracing()
+                        .build(documents::run)
                 })
                 .shutdown_timeout(settings.shutdown_timeout)
                 .run_with_signal(monitor_signal)

@@ -65,6 +65,24 @@ pub async fn by_phone(
         .await?)
 }
 
+/// The live customer with this e-mail address (compared without case),
+/// oldest first.
+pub async fn by_email(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    email: &str,
+) -> Result<Option<Customer>, StoreError> {
+    Ok(customer::Entity::find()
+        .in_shop(shop)
+        .filter(
+            Expr::expr(Func::lower(Expr::col(customer::Column::Email))).eq(email.to_lowercase()),
+        )
+        .filter(customer::Column::MergedInto.is_null())
+        .order_by_asc(customer::Column::Id)
+        .one(db)
+        .await?)
+}
+
 pub async fn insert(
     db: &impl ConnectionTrait,
     shop: ShopId,

@@ -19,6 +19,7 @@ pub mod error;
 pub mod identity;
 pub mod inspection_templates;
 pub mod inspections;
+pub mod invoice_uploads;
 pub mod invoices;
 pub mod live;
 pub mod media;

@@ -187,6 +187,58 @@ pub async fn payments_of_invoice(
         .await?)
 }
 
+/// The payments of several invoices of one shop (a list page), in one
+/// query.
+pub async fn payments_of_invoices(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    invoices: &[uuid::Uuid],
+) -> Result<Vec<Payment>, StoreError> {
+    if invoices.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(payment::Entity::find()
+        .in_shop(shop)
+        .filter(payment::Column::InvoiceId.is_in(invoices.iter().copied()))
+        .order_by_asc(payment::Column::CreatedAt)
+        .all(db)
+        .await?)
+}
+
+/// The payment Stripe knows by this payment intent (a refund names the
+/// intent, not the shop; the row names the shop, and the caller checks the
+/// account the event came from against it).
+pub async fn payment_by_intent(
+    db: &impl ConnectionTrait,
+    payment_intent_id: &str,
+) -> Result<Option<Payment>, StoreError> {
+    Ok(payment::Entity::find()
+        .filter(payment::Column::PaymentIntentId.eq(payment_intent_id))
+        .one(db)
+        .await?)
+}
+
+/// Records how much of a payment is refunded, as Stripe now says: only
+/// ever upwards (an older event read late changes nothing). `true` when it
+/// changed.
+pub async fn set_refunded(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    id: uuid::Uuid,
+    refunded: i64,
+) -> Result<bool, StoreError> {
+    use payment::Column as C;
+    let res = payment::Entity::update_many()
+        .in_shop(shop)
+        .filter(C::Id.eq(id))
+        .filter(C::Refunded.lt(refunded))
+        .col_expr(C::Refunded, Expr::value(refunded))
+        .col_expr(C::UpdatedAt, Expr::value(now()))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
 /// Stores a Connect event once by id; `false` when it was seen before.
 pub async fn insert_event(
     db: &impl ConnectionTrait,

@@ -62,6 +62,7 @@ tenant_tables!(
     invitation,
     invoice,
     invoice_setting,
+    invoice_upload,
     line_item,
     membership,
     message,

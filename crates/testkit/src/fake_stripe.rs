@@ -60,6 +60,18 @@ struct FakeAccount {
     return_url: Option<String>,
 }
 
+/// The charge behind a paid invoice session, and what was refunded of it.
+#[derive(Debug, Clone)]
+pub struct FakeCharge {
+    pub id: String,
+    pub account: Option<String>,
+    pub payment_intent: String,
+    pub amount: i64,
+    pub amount_refunded: i64,
+    pub currency: String,
+    pub created: i64,
+}
+
 #[derive(Debug, Clone)]
 pub struct FakeSubscription {
     pub id: String,
@@ -104,6 +116,7 @@ struct State {
     accounts: HashMap<String, FakeAccount>,
     account_links: usize,
     payment_sessions: Vec<FakePaymentSession>,
+    charges: Vec<FakeCharge>,
     counter: u64,
     /// This fake's own URL (for the Checkout and portal pages).
     base: String,
@@ -714,6 +727,42 @@ fn create_payment_session(req: &Request, f: &[(String, String)], state: &Shared)
     Json(out).into_response()
 }
 
+fn charge_json(c: &FakeCharge) -> Value {
+    json!({
+        "id": c.id, "object": "charge",
+        "amount": c.amount, "amount_captured": c.amount, "amount_refunded": c.amount_refunded,
+        "billing_details": {"address": null, "email": null, "name": null, "phone": null, "tax_id": null},
+        "captured": true, "created": c.created, "currency": c.currency, "disputed": false,
+        "failure_balance_transaction": null, "livemode": false, "metadata": {},
+        "paid": true, "payment_intent": c.payment_intent,
+        "refunded": c.amount_refunded >= c.amount, "status": "succeeded",
+    })
+}
+
+/// A charge as Stripe shows it on the account the request names: another
+/// account's charge does not exist there.
+#[handler]
+async fn get_charge(req: &Request, Path(id): Path<String>, state: Data<&Shared>) -> Response {
+    if let Err(r) = authorised(req) {
+        return r;
+    }
+    let s = lock(&state);
+    let account = on_account(req);
+    match s
+        .charges
+        .iter()
+        .find(|c| c.id == id && c.account == account)
+    {
+        Some(c) => Json(charge_json(c)).into_response(),
+        None => stripe_error(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            &format!("No such charge: '{id}'"),
+            Some("id"),
+        ),
+    }
+}
+
 fn no_session() -> Response {
     stripe_error(
         StatusCode::NOT_FOUND,
@@ -804,6 +853,7 @@ impl FakeStripe {
             .at("/v1/accounts/:id", get(get_account))
             .at("/v1/account_links", post(create_account_link))
             .at("/v1/checkout/sessions/:id", get(get_payment_session))
+            .at("/v1/charges/:id", get(get_charge))
             .at(
                 "/v1/checkout/sessions/:id/expire",
                 post(expire_payment_session),
@@ -916,20 +966,51 @@ impl FakeStripe {
             }
             p.status = "complete".into();
             p.payment_status = "paid".into();
-            p.payment_intent = Some(intent);
+            p.payment_intent = Some(intent.clone());
             let success = p.success_url.replace("{CHECKOUT_SESSION_ID}", &p.id);
-            (
-                payment_session_json(&base, p),
-                p.account.clone(),
-                success,
-                hook,
-            )
+            let (object, account) = (payment_session_json(&base, p), p.account.clone());
+            let charge = FakeCharge {
+                id: String::new(),
+                account: account.clone(),
+                payment_intent: intent,
+                amount: p.amount_total,
+                amount_refunded: 0,
+                currency: p.currency.clone(),
+                created: now(),
+            };
+            let id = next_id(&mut s, "ch");
+            s.charges.push(FakeCharge { id, ..charge });
+            (object, account, success, hook)
         };
         if let Some((url, secret)) = hook {
             let e = self.connect_event("checkout.session.completed", account.as_deref(), object);
             self.deliver_signed(&url, &e, &secret, None).await?;
         }
         Ok(success)
+    }
+
+    /// A refund made in the Dashboard: `amount` more of the payment's
+    /// charge is refunded, and `charge.refunded` goes to the Connect
+    /// webhook. Answers the event sent.
+    pub async fn refund(&self, payment_intent: &str, amount: i64) -> anyhow::Result<Value> {
+        let (object, account, hook) = {
+            let mut s = lock(&self.state);
+            let hook = s.connect_webhook.clone();
+            let Some(c) = s
+                .charges
+                .iter_mut()
+                .find(|c| c.payment_intent == payment_intent)
+            else {
+                anyhow::bail!("no charge for {payment_intent}");
+            };
+            c.amount_refunded = (c.amount_refunded + amount).min(c.amount);
+            (charge_json(c), c.account.clone(), hook)
+        };
+        let e = self.connect_event("charge.refunded", account.as_deref(), object);
+        if let Some((url, secret)) = hook {
+            self.deliver_signed(&url, &e, &secret, None).await?;
+        }
+        Ok(e)
     }
 
     pub fn sessions(&self) -> Vec<FakeSession> {

@@ -67,6 +67,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ),
     ("inv_paid_pos", "Paid at the shop", "Pagada en el taller"),
     ("inv_paid_on", "Paid on", "Pagada el"),
+    ("inv_refunded", "Refunded", "Reembolsado"),
     ("inv_pay", "Pay", "Pagar"),
     (
         "inv_pay_note",

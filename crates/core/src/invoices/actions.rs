@@ -28,6 +28,8 @@ pub(crate) enum ActedBy<'a> {
     Pos(&'a PosCtx),
     /// The customer, paying online (their name as the invoice has it).
     Customer(ShopId, &'a str),
+    /// Stripe, telling of something done there (a refund).
+    Stripe(ShopId),
 }
 
 impl ActedBy<'_> {
@@ -36,6 +38,7 @@ impl ActedBy<'_> {
             ActedBy::Staff(ctx) => ctx.shop_id(),
             ActedBy::Pos(pos) => pos.shop_id(),
             ActedBy::Customer(shop, _) => *shop,
+            ActedBy::Stripe(shop) => *shop,
         }
     }
 }
@@ -332,6 +335,7 @@ pub(crate) async fn record_on_ticket(
         ),
         ActedBy::Pos(pos) => (ActorKind::Pos, None, Some(pos.key.name.as_str())),
         ActedBy::Customer(_, name) => (ActorKind::Customer, None, Some(name)),
+        ActedBy::Stripe(_) => (ActorKind::System, None, Some("Stripe")),
     };
     let event = activity::record_event(
         db,

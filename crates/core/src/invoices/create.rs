@@ -5,8 +5,11 @@
 use chrono::Utc;
 use pitwall_domain::approvals::{LineSnapshot, stored_instant};
 use pitwall_domain::invoices::{InvoicePosition, InvoiceStatus, number};
+use pitwall_domain::ocr::OcrStatus;
 use pitwall_domain::tickets::{self as money, ServiceStatus, TimelineKind, Totals};
-use pitwall_domain::{CustomerId, Feature, InvoiceId, Permission, ShopId, TicketId};
+use pitwall_domain::{
+    CustomerId, Feature, InvoiceId, InvoiceUploadId, Permission, ShopId, TicketId,
+};
 use pitwall_store::invoices::{self as store, Invoice, InvoiceFilter};
 use pitwall_store::{PageRequest, StoreError, customers, tickets};
 use serde_json::json;
@@ -94,6 +97,7 @@ pub async fn create_from_ticket(
         totals,
         tax_rate_ppm: ticket.tax_rate_ppm,
         currency: ticket.currency.clone(),
+        upload: None,
     };
     insert(app, ctx, draft).await
 }
@@ -119,6 +123,9 @@ pub struct HandInvoice {
     pub lines: Vec<HandLine>,
     /// A fraction (0.0825 for 8.25 %); none is no tax.
     pub tax_rate: Option<f64>,
+    /// The uploaded invoice whose fields staff confirmed (read by OCR):
+    /// tied to this case, once.
+    pub upload_id: Option<InvoiceUploadId>,
 }
 
 /// Makes an invoice by hand: each line is a position of its own, priced by
@@ -196,6 +203,16 @@ pub async fn create_by_hand(app: &App, ctx: &ShopCtx, input: &HandInvoice) -> Re
         }
         None => None,
     };
+    if let Some(u) = input.upload_id {
+        match pitwall_store::invoice_uploads::get(&app.db, shop, u).await? {
+            None => p.add("upload_id", "is not an invoice upload of this shop"),
+            Some(up) if up.ocr_status == OcrStatus::Queued.as_str() => p.add(
+                "upload_id",
+                "is still being read; confirm its fields when it is done",
+            ),
+            Some(_) => {}
+        }
+    }
     p.into_result()?;
     let (Some(customer), Some(rate)) = (customer, rate) else {
         return Err(Error::Internal("validated input went missing".into()));
@@ -218,6 +235,7 @@ pub async fn create_by_hand(app: &App, ctx: &ShopCtx, input: &HandInvoice) -> Re
         },
         tax_rate_ppm: rate,
         currency,
+        upload: input.upload_id,
     };
     insert(app, ctx, draft).await
 }
@@ -236,6 +254,7 @@ struct Draft<'a> {
     totals: Totals,
     tax_rate_ppm: i64,
     currency: String,
+    upload: Option<InvoiceUploadId>,
 }
 
 /// Writes the case with the shop's next number. Two cases made at the
@@ -288,6 +307,20 @@ async fn insert(app: &App, ctx: &ShopCtx, d: Draft<'_>) -> Result<InvoiceView> {
             Err(StoreError::Conflict { field: "number" }) if attempt < 4 => continue,
             other => other?,
         };
+        if let Some(upload) = d.upload
+            && !pitwall_store::invoice_uploads::link_invoice(
+                &txn,
+                shop,
+                upload,
+                InvoiceId::from_uuid(row.id),
+            )
+            .await?
+        {
+            return Err(Error::Conflict {
+                field: "upload_id".into(),
+                message: "was already made into an invoice".into(),
+            });
+        }
         let mut live = Vec::new();
         if let Some(t) = d.ticket {
             live = super::actions::record_on_ticket(

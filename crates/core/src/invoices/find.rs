@@ -40,12 +40,13 @@ pub async fn list(
         page,
     )
     .await?;
+    let items = rows
+        .items
+        .into_iter()
+        .map(InvoiceView::of)
+        .collect::<Result<_>>()?;
     Ok(Page {
-        items: rows
-            .items
-            .into_iter()
-            .map(InvoiceView::of)
-            .collect::<Result<_>>()?,
+        items: super::with_payments(&app.db, ctx.shop_id(), items).await?,
         next_cursor: rows.next_cursor,
     })
 }
@@ -55,7 +56,11 @@ pub async fn get(app: &App, ctx: &ShopCtx, id: InvoiceId) -> Result<InvoiceView>
     let row = store::get(&app.db, ctx.shop_id(), id)
         .await?
         .ok_or(Error::NotFound("invoice"))?;
-    InvoiceView::of(row)
+    let views = super::with_payments(&app.db, ctx.shop_id(), vec![InvoiceView::of(row)?]).await?;
+    views
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Internal("the case went missing".into()))
 }
 
 /// The cases of one ticket, newest first (the ticket page and the
@@ -65,7 +70,7 @@ pub(crate) async fn of_ticket(
     shop: pitwall_domain::ShopId,
     ticket: TicketId,
 ) -> Result<Vec<InvoiceView>> {
-    store::list(
+    let views = store::list(
         &app.db,
         shop,
         &InvoiceFilter {
@@ -78,5 +83,6 @@ pub(crate) async fn of_ticket(
     .items
     .into_iter()
     .map(InvoiceView::of)
-    .collect()
+    .collect::<Result<_>>()?;
+    super::with_payments(&app.db, shop, views).await
 }

@@ -8,18 +8,21 @@
 //!   the POS), cancel: every move through one routine.
 //! - [`document`]: the invoice as a PDF.
 //! - [`reminders`]: one reminder for an unpaid invoice, after the shop's delay.
+//! - [`uploads`]: invoices uploaded to be read by OCR, confirmed into a case.
 
 mod actions;
 mod create;
 mod document;
 mod find;
 mod reminders;
+mod uploads;
 
 pub use actions::*;
 pub use create::*;
 pub use document::*;
 pub use find::*;
 pub use reminders::*;
+pub use uploads::*;
 
 use pitwall_domain::invoices::{
     Canonical, FORMAT, InvoiceAction, InvoicePosition, InvoiceStatus, canonical_time,
@@ -38,6 +41,10 @@ pub struct InvoiceView {
     pub allowed: Vec<InvoiceAction>,
     /// The stored hash is the hash of what is stored.
     pub intact: bool,
+    /// Payments received online, with what was refunded of each in
+    /// Stripe; filled where a case is read for people (one case, lists,
+    /// a ticket's cases), empty right after a move.
+    pub payments: Vec<pitwall_store::payments::Payment>,
 }
 
 impl InvoiceView {
@@ -47,6 +54,7 @@ impl InvoiceView {
             .map_err(|e| Error::Internal(format!("invoice {} positions: {e}", invoice.id)))?;
         let intact = canonical(&invoice).hash() == invoice.hash;
         Ok(InvoiceView {
+            payments: Vec::new(),
             allowed: status.allowed(),
             status,
             positions,
@@ -57,11 +65,32 @@ impl InvoiceView {
 }
 
 impl InvoiceView {
+    /// What was refunded of the payments, in minor units.
+    pub fn refunded(&self) -> i64 {
+        self.payments.iter().map(|p| p.refunded).sum()
+    }
+
     /// The customer sees a case once it was sent to them, and until it is
     /// canceled.
     pub fn shown_to_customer(&self) -> bool {
         !matches!(self.status, InvoiceStatus::Draft | InvoiceStatus::Canceled)
     }
+}
+
+/// Reads the payments of the cases, in one query.
+pub(crate) async fn with_payments(
+    db: &impl pitwall_store::sea_orm::ConnectionTrait,
+    shop: pitwall_domain::ShopId,
+    mut views: Vec<InvoiceView>,
+) -> Result<Vec<InvoiceView>> {
+    let ids: Vec<uuid::Uuid> = views.iter().map(|v| v.invoice.id).collect();
+    let payments = pitwall_store::payments::payments_of_invoices(db, shop, &ids).await?;
+    for p in payments {
+        if let Some(v) = views.iter_mut().find(|v| v.invoice.id == p.invoice_id) {
+            v.payments.push(p);
+        }
+    }
+    Ok(views)
 }
 
 /// What a stored case's hash is taken over.

@@ -28,6 +28,7 @@ pub const HANDLED_CONNECT_EVENTS: &[&str] = &[
     "checkout.session.completed",
     "checkout.session.async_payment_succeeded",
     "account.updated",
+    "charge.refunded",
 ];
 
 /// Checks a delivery's `Stripe-Signature` against the Connect secrets
@@ -139,6 +140,10 @@ pub async fn process_connect_event(
                 None => Outcome::Refused("the event names no session".into()),
             }
         }
+        "charge.refunded" => match object["id"].as_str() {
+            Some(charge) => refund(app, s, event.account_id.as_deref(), charge).await?,
+            None => Outcome::Refused("the event names no charge".into()),
+        },
         "account.updated" => match event.account_id.as_deref() {
             Some(acct) => match store::account_by_stripe_id(&app.db, acct)
                 .await
@@ -390,4 +395,82 @@ async fn settle(
     app.jobs.nudge();
     tracing::info!(shop.id = %shop, invoice.id = %paid.id, "invoice paid online");
     Ok(Outcome::Applied("paid"))
+}
+
+/// Records a refund made in Stripe on the payment it belongs to, after
+/// reading the charge as Stripe has it on the account the event names.
+/// What is refunded only grows, so repeated and reordered events agree.
+async fn refund(
+    app: &App,
+    s: &crate::billing::StripeSettings,
+    event_account: Option<&str>,
+    charge_id: &str,
+) -> std::result::Result<Outcome, BillingFailure> {
+    use stripe::StripeRequest;
+    let mut call = stripe_core::charge::RetrieveCharge::new(charge_id).customize();
+    if let Some(acct) = event_account {
+        call = call.account_id(stripe_shared::AccountId::from(acct));
+    }
+    let charge = match call.send(&s.client).await {
+        Ok(c) => c,
+        Err(stripe::StripeError::Stripe(_, status))
+            if (400..500).contains(&status) && status != 429 =>
+        {
+            return Ok(Outcome::Refused(format!(
+                "Stripe answered {status} for the charge on that account"
+            )));
+        }
+        Err(e) => return Err(retry(format!("reading the charge: {e}"))),
+    };
+    let Some(intent) = charge
+        .payment_intent
+        .as_ref()
+        .map(|p| p.id().as_str().to_owned())
+    else {
+        return Ok(Outcome::Ignored("the charge names no payment intent"));
+    };
+    let Some(payment) = store::payment_by_intent(&app.db, &intent)
+        .await
+        .map_err(retry)?
+    else {
+        return Ok(Outcome::Ignored("not a payment Pitwall recorded"));
+    };
+    if payment.stripe_account_id.as_deref() != event_account {
+        return Ok(Outcome::Refused(
+            "the event names another account than the payment's".into(),
+        ));
+    }
+    let shop = ShopId::from_uuid(payment.shop_id);
+    let refunded = charge.amount_refunded.clamp(0, payment.amount);
+    let txn = pitwall_store::begin_write(&app.db).await.map_err(retry)?;
+    if !store::set_refunded(&txn, shop, payment.id, refunded)
+        .await
+        .map_err(retry)?
+    {
+        return Ok(Outcome::Applied("already recorded"));
+    }
+    let invoice = invoices::get(&txn, shop, InvoiceId::from_uuid(payment.invoice_id))
+        .await
+        .map_err(retry)?;
+    let mut live = Vec::new();
+    if let Some(invoice) = &invoice
+        && let Some(ticket) = invoice.ticket_id
+    {
+        live = crate::invoices::record_on_ticket(
+            &txn,
+            shop,
+            TicketId::from_uuid(ticket),
+            TimelineKind::PaymentRefunded,
+            ActedBy::Stripe(shop),
+            invoice,
+            json!({"payment_intent": intent, "amount": payment.amount, "refunded": refunded}),
+        )
+        .await
+        .map_err(retry)?;
+    }
+    let announced = app.live.announce(live);
+    txn.commit().await.map_err(retry)?;
+    app.live.after_commit(announced);
+    tracing::info!(shop.id = %shop, payment.intent = %intent, refunded, "refund recorded");
+    Ok(Outcome::Applied("refund recorded"))
 }

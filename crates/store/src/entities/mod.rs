@@ -18,6 +18,7 @@ pub mod inspection_template;
 pub mod invitation;
 pub mod invoice;
 pub mod invoice_setting;
+pub mod invoice_upload;
 pub mod line_item;
 pub mod login_failure;
 pub mod membership;

@@ -384,6 +384,7 @@ pub(crate) fn context_of(p: &CustomerPage, mode: &Mode<'_>, x: &Extras) -> Value
             paid => !v.status.is_unpaid(),
             may_pay => p.may_pay,
             paid_at => i.paid_at.map(when),
+            refunded => (v.refunded() > 0).then(|| m(v.refunded())),
             positions => v.positions.iter().map(|p| context! {
                 title => p.title.clone(),
                 subtotal => m(p.subtotal),

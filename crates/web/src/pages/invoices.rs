@@ -76,6 +76,7 @@ fn invoice_value(v: &InvoiceView) -> Value {
         status => v.status.as_str(),
         status_label => v.status.as_str().replace('_', " "),
         total => money(i.total, &i.currency),
+        refunded => (v.refunded() > 0).then(|| money(v.refunded(), &i.currency)),
         intact => v.intact,
         cancel_reason => i.cancel_reason.clone(),
         allowed => v.allowed.iter().map(|a| a.as_str()).collect::<Vec<_>>(),

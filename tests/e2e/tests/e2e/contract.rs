@@ -162,6 +162,7 @@ async fn snapshot(t: &TestApp, token: &str) -> BTreeMap<&'static str, Value> {
         ("workflow_settings", "/api/v1/workflow-settings"),
         ("invoices", "/api/v1/invoices"),
         ("invoice_settings", "/api/v1/invoice-settings"),
+        ("invoice_uploads", "/api/v1/invoice-uploads"),
         ("payment_account", "/api/v1/payment-account"),
     ] {
         m.insert(k, without_use_times(t.get(path, token).await.1));
@@ -335,6 +336,17 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{invoice}");
     let b_invoice = invoice["id"].as_str().unwrap().to_owned();
+    let (s, upload) = t
+        .upload(
+            "/api/v1/invoice-uploads",
+            &b_owner,
+            "b-invoice.jpg",
+            "image/jpeg",
+            tiny_jpeg(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{upload}");
+    let b_upload = upload["id"].as_str().unwrap().to_owned();
     let fixtures: BTreeMap<&str, String> = [
         ("ticket_id", b_ticket.clone()),
         ("customer_id", b_customer.clone()),
@@ -351,6 +363,7 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         ("item_key", b_item),
         ("media_id", b_media.clone()),
         ("invoice_id", b_invoice.clone()),
+        ("upload_id", b_upload.clone()),
         ("kind", "reminder".to_owned()),
         ("user_id", b_member.to_string()),
         ("invitation_id", inv["id"].as_str().unwrap().to_owned()),
@@ -378,6 +391,8 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         b_template,
         b_inspection,
         b_invoice,
+        b_upload,
+        "b-invoice.jpg".to_owned(),
         "B private work".to_owned(),
         hook["secret"].as_str().unwrap().to_owned(),
         "b-hook".to_owned(),
@@ -535,6 +550,7 @@ both_backends!(
                 .replace("{inspection_id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{service_id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{invoice_id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{upload_id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{item_key}", "oil_level")
                 .replace("{token}", "pwc_probe")
                 .replace("{kind}", "reminder")

@@ -10,6 +10,7 @@ mod customer_pages;
 mod hardening;
 mod identity;
 mod inspections;
+mod invoice_ocr;
 mod invoices;
 mod messaging;
 mod operations;

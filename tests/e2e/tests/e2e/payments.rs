@@ -468,3 +468,109 @@ with_connect!(
         assert_eq!(b["feature"], "online_payments");
     }
 );
+
+with_connect!(
+    refunds_made_in_stripe_show_on_the_invoice,
+    async |t: &TestApp, fake: &FakeStripe| {
+        let s = connected_and_sent(t, fake, "refund").await;
+        let (st, b) = pay(t, &s.token).await;
+        assert_eq!(st, StatusCode::CREATED, "{b}");
+        let session = fake.payment_sessions()[0].id.clone();
+        fake.pay(&session).await.expect("paid");
+        let mut paid = Value::Null;
+        for _ in 0..200 {
+            paid = invoice(t, &s.owner, &s.invoice).await;
+            if paid["status"] == "paid" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(paid["status"], "paid", "{paid}");
+        assert_eq!(paid["refunded"], 0);
+        let payments = paid["payments"].as_array().unwrap();
+        assert_eq!(payments.len(), 1, "{paid}");
+        assert_eq!(payments[0]["amount"], 16738);
+        assert_eq!(payments[0]["fee"], 418);
+        let intent = payments[0]["payment_intent_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        // Part refunded in the Dashboard: the invoice shows it; the same
+        // event again changes nothing.
+        let event = fake.refund(&intent, 5000).await.expect("refunded");
+        assert_eq!(outcome(t, event["id"].as_str().unwrap()).await, "applied");
+        let b = invoice(t, &s.owner, &s.invoice).await;
+        assert_eq!(b["refunded"], 5000, "{b}");
+        assert_eq!(b["payments"][0]["refunded"], 5000, "{b}");
+        assert_eq!(b["status"], "paid", "a refund does not move the case");
+        let again = deliver(t, fake, &event).await;
+        assert_eq!(again["duplicate"], true, "{again}");
+
+        // A refund event naming another account, or a charge that account
+        // does not have: refused, nothing changes.
+        let mut forged = fake.connect_event(
+            "charge.refunded",
+            Some("acct_someone_else"),
+            event["data"]["object"].clone(),
+        );
+        forged["data"]["object"]["amount_refunded"] = json!(16738);
+        deliver(t, fake, &forged).await;
+        assert_eq!(outcome(t, forged["id"].as_str().unwrap()).await, "refused");
+        let unknown = fake.connect_event(
+            "charge.refunded",
+            Some(&s.account),
+            json!({"id": "ch_not_there", "object": "charge"}),
+        );
+        deliver(t, fake, &unknown).await;
+        assert_eq!(outcome(t, unknown["id"].as_str().unwrap()).await, "refused");
+        assert_eq!(invoice(t, &s.owner, &s.invoice).await["refunded"], 5000);
+
+        // The rest refunded; an older event read late does not lower it.
+        let rest = fake.refund(&intent, 20000).await.expect("refunded");
+        assert_eq!(outcome(t, rest["id"].as_str().unwrap()).await, "applied");
+        let mut late = event.clone();
+        late["id"] = json!(format!("{}_late", event["id"].as_str().unwrap()));
+        deliver(t, fake, &late).await;
+        assert_eq!(outcome(t, late["id"].as_str().unwrap()).await, "applied");
+        let b = invoice(t, &s.owner, &s.invoice).await;
+        assert_eq!(b["refunded"], 16738, "{b}");
+        let recorded = payments_of(t, s.shop, &s.invoice).await;
+        assert_eq!(recorded.len(), 1);
+        assert_eq!(recorded[0].refunded, 16738);
+
+        // The timeline, the POS and the customer's page say so.
+        let (_, timeline) = t
+            .get(&format!("/api/v1/tickets/{}/timeline", s.ticket), &s.owner)
+            .await;
+        let refunds: Vec<&Value> = timeline["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "payment_refunded")
+            .collect();
+        assert_eq!(refunds.len(), 2, "{timeline}");
+        let (_, notes) = t.get("/api/pos/v1/notifications", &s.key).await;
+        assert!(
+            notes["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["kind"] == "invoice_update" && n["data"]["refunded"] == 16738),
+            "{notes}"
+        );
+        let (_, view) = t
+            .call(
+                "GET",
+                &format!("/api/customer/v1/links/{}", s.token),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(view["invoice"]["refunded"], 16738, "{view}");
+        let (st, page) =
+            pitwall_testkit::pages::page(t, &t.client, &format!("/c/{}", s.token)).await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(page.contains("data-testid=\"invoice-refunded\""), "{page}");
+    }
+);

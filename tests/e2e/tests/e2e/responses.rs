@@ -1141,6 +1141,18 @@ both_backends!(
             json!({"signer_name": "Dana Reyes", "signature": "M 10 10 L 20 20"}),
         )
         .await;
+        // An invoice to read: kept, listed, shown (read or not: the test
+        // kit runs no workers here).
+        let upload = w
+            .upload("/api/v1/invoice-uploads", owner, StatusCode::CREATED)
+            .await;
+        assert!(
+            ["queued", "unavailable"].contains(&upload["ocr_status"].as_str().unwrap_or("")),
+            "{upload}"
+        );
+        w.get("/api/v1/invoice-uploads?limit=5", owner).await;
+        w.get(&format!("/api/v1/invoice-uploads/{}", id(&upload)), owner)
+            .await;
         w.get("/api/v1/invoice-settings", owner).await;
         w.send(
             "PUT",
