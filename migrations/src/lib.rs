@@ -23,6 +23,7 @@ mod m20261208_000013_repair_orders;
 mod m20261209_000014_invoices;
 mod m20261210_000015_payments;
 mod m20261211_000016_invoice_uploads;
+mod m20261212_000017_message_attachments;
 
 pub struct Migrator;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000014_invoices::Migration),
             Box::new(m20261210_000015_payments::Migration),
             Box::new(m20261211_000016_invoice_uploads::Migration),
+            Box::new(m20261212_000017_message_attachments::Migration),
         ]
     }
 }

@@ -763,6 +763,7 @@ impl ApprovalsApi {
                 send: b.send.as_deref(),
                 replace: b.replace,
                 template: pitwall_core::domain::messaging::TemplateKind::Link,
+                attachment: None,
             },
         )
         .await?;

@@ -9,7 +9,7 @@
 use chrono::{DateTime, Duration, Utc};
 use pitwall_domain::messaging::{Channel, TemplateKind};
 use pitwall_domain::tickets::{ActorKind, TimelineKind};
-use pitwall_domain::{CustomerId, Feature, LinkId, Permission, TicketId, VehicleId};
+use pitwall_domain::{CustomerId, Feature, LinkId, MessageId, Permission, TicketId, VehicleId};
 use pitwall_store::customer_links::{self as store, CustomerLink};
 use pitwall_store::messages::Message;
 use pitwall_store::{activity, customers, tickets};
@@ -45,6 +45,16 @@ pub struct Issue<'a> {
     /// The shop's template the message is written with (`link`, or
     /// `extension` for work found later).
     pub template: TemplateKind,
+    /// A file sent with an e-mail (the invoice's PDF); a text has none.
+    pub attachment: Option<Attachment>,
+}
+
+/// A file sent along with a message.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub file_name: String,
+    pub content_type: &'static str,
+    pub content: Vec<u8>,
 }
 
 pub async fn issue(
@@ -132,6 +142,18 @@ pub async fn issue(
         )
         .await?
         .pop();
+        // Written with the message, so the worker never sends it without.
+        if let (Some(m), Some(file), Channel::Email) = (&message, how.attachment, channel) {
+            pitwall_store::messages::attach(
+                &txn,
+                shop,
+                MessageId::from_uuid(m.id),
+                &file.file_name,
+                file.content_type,
+                file.content,
+            )
+            .await?;
+        }
     }
     let event = activity::record_event(
         &txn,

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use lettre::message::{Mailbox, MultiPart, header::ContentType};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 /// One message to send. `id` becomes the Message-ID, so that a retry after a
@@ -19,6 +19,16 @@ pub struct OutgoingEmail {
     pub subject: String,
     pub text: String,
     pub html: Option<String>,
+    /// Files sent along (the invoice's PDF).
+    pub attachments: Vec<MailAttachment>,
+}
+
+/// One file sent with an e-mail.
+#[derive(Debug, Clone)]
+pub struct MailAttachment {
+    pub file_name: String,
+    pub content_type: String,
+    pub content: Vec<u8>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,12 +102,30 @@ impl Mailer {
         {
             b = b.reply_to(r);
         }
-        let built = match &mail.html {
-            Some(html) => b.multipart(MultiPart::alternative_plain_html(
+        let built = match (&mail.html, mail.attachments.is_empty()) {
+            (Some(html), true) => b.multipart(MultiPart::alternative_plain_html(
                 mail.text.clone(),
                 html.clone(),
             )),
-            None => b.header(ContentType::TEXT_PLAIN).body(mail.text.clone()),
+            (None, true) => b.header(ContentType::TEXT_PLAIN).body(mail.text.clone()),
+            (html, false) => {
+                let mut mixed = match html {
+                    Some(html) => MultiPart::mixed().multipart(MultiPart::alternative_plain_html(
+                        mail.text.clone(),
+                        html.clone(),
+                    )),
+                    None => MultiPart::mixed().singlepart(SinglePart::plain(mail.text.clone())),
+                };
+                for a in &mail.attachments {
+                    let kind = ContentType::parse(&a.content_type).map_err(|e| {
+                        SendError::Permanent(format!("attachment {}: {e}", a.file_name))
+                    })?;
+                    mixed = mixed.singlepart(
+                        Attachment::new(a.file_name.clone()).body(a.content.clone(), kind),
+                    );
+                }
+                b.multipart(mixed)
+            }
         };
         built.map_err(|e| SendError::Permanent(format!("building message: {e}")))
     }

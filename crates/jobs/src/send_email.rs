@@ -33,6 +33,7 @@ pub async fn run(job: SendEmail, deps: Data<EmailDeps>) -> Result<(), BoxDynErro
         subject: row.subject.clone(),
         text: row.body_text.clone(),
         html: row.body_html.clone(),
+        attachments: Vec::new(),
     };
     match deps.mailer.send(&mail).await {
         Ok(()) => {

@@ -31,7 +31,7 @@ use pitwall_store::{Db, StoreError, customers, shops};
 
 use crate::SendMessage;
 use crate::delivery::transition;
-use crate::mailer::{Mailer, OutgoingEmail, SendError};
+use crate::mailer::{MailAttachment, Mailer, OutgoingEmail, SendError};
 use crate::relay::MAX_ATTEMPTS;
 use crate::sms::{Accepted, OutgoingSms, SmsError, SmsSender, UNSUBSCRIBED_RECIPIENT};
 
@@ -249,6 +249,15 @@ pub async fn run(job: SendMessage, deps: Data<MessageDeps>) -> Result<(), BoxDyn
             Err(SmsError::Transient { code, reason }) => Tried::Retry { code, reason },
         },
         (None, None) => {
+            let attachments = messages::attachments(&deps.db, shop, id)
+                .await?
+                .into_iter()
+                .map(|a| MailAttachment {
+                    file_name: a.file_name,
+                    content_type: a.content_type,
+                    content: a.content,
+                })
+                .collect();
             let mail = OutgoingEmail {
                 id: msg.id.to_string(),
                 from_name: Some(shop_row.name.clone()),
@@ -260,6 +269,7 @@ pub async fn run(job: SendMessage, deps: Data<MessageDeps>) -> Result<(), BoxDyn
                     .unwrap_or_else(|| format!("A message from {}", shop_row.name)),
                 text: text.to_owned(),
                 html: Some(email_html(&shop_row.name, text)),
+                attachments,
             };
             match deps.mailer.send(&mail).await {
                 Ok(()) => Tried::Sent(

@@ -828,3 +828,46 @@ pub async fn record_carrier_opt_out(
     .await?;
     Ok(())
 }
+
+pub use crate::entities::message_attachment::Model as Attachment;
+
+/// Adds a file to a queued message, in the caller's transaction (the one
+/// that queued it).
+pub async fn attach(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    message: MessageId,
+    file_name: &str,
+    content_type: &str,
+    content: Vec<u8>,
+) -> Result<(), StoreError> {
+    use crate::entities::message_attachment as a;
+    use sea_orm::{ActiveModelTrait, Set};
+    a::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        shop_id: Set(shop.as_uuid()),
+        message_id: Set(message.as_uuid()),
+        file_name: Set(file_name.to_owned()),
+        content_type: Set(content_type.to_owned()),
+        content: Set(content),
+        created_at: Set(now()),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// The files sent with a message, in the order they were added.
+pub async fn attachments(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    message: MessageId,
+) -> Result<Vec<Attachment>, StoreError> {
+    use crate::entities::message_attachment as a;
+    Ok(a::Entity::find()
+        .in_shop(shop)
+        .filter(a::Column::MessageId.eq(message.as_uuid()))
+        .order_by_asc(a::Column::Id)
+        .all(db)
+        .await?)
+}

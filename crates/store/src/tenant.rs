@@ -66,6 +66,7 @@ tenant_tables!(
     line_item,
     membership,
     message,
+    message_attachment,
     message_template,
     message_thread,
     payment,

@@ -236,6 +236,7 @@ pub async fn publish(
                     send: Some(s),
                     replace: false,
                     template: pitwall_domain::messaging::TemplateKind::Link,
+                    attachment: None,
                 },
             )
             .await?,

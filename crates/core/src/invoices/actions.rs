@@ -62,6 +62,15 @@ pub async fn send(app: &App, ctx: &ShopCtx, id: InvoiceId, how: &str) -> Result<
         field: "ticket_id".into(),
         message: "is not set: an invoice sent by link needs the ticket it belongs to".into(),
     })?;
+    // By e-mail the invoice goes along as a PDF, exactly as the case stands.
+    let attachment = match channel {
+        Channel::Email => Some(links::Attachment {
+            file_name: format!("{}.pdf", current.number),
+            content_type: "application/pdf",
+            content: super::render(&ctx.shop, &InvoiceView::of(current.clone())?),
+        }),
+        _ => None,
+    };
     let issued = links::issue(
         app,
         ctx,
@@ -70,6 +79,7 @@ pub async fn send(app: &App, ctx: &ShopCtx, id: InvoiceId, how: &str) -> Result<
             send: Some(channel.as_str()),
             replace: false,
             template: TemplateKind::Invoice,
+            attachment,
         },
     )
     .await?;

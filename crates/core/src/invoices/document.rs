@@ -1,6 +1,7 @@
-//! The invoice as a PDF: what staff download and what the customer keeps.
-//! Laid out from the frozen case only, so the document says exactly what
-//! the hash covers.
+//! The invoice as a PDF: what staff download and what the customer keeps
+//! (attached to the invoice's e-mail). Laid out from the frozen case only,
+//! so the document says exactly what the hash covers, and is the same
+//! file whenever it is made: no status, which changes.
 
 use chrono_tz::Tz;
 use pitwall_domain::InvoiceId;
@@ -53,7 +54,6 @@ pub fn render(shop: &Shop, v: &InvoiceView) -> Vec<u8> {
         &i.customer_name
     };
     lines.push(Line::new(Style::Body, format!("Customer: {customer}")));
-    lines.push(Line::new(Style::Small, format!("Status: {}", v.status)));
     lines.push(Line::rule());
     for p in &v.positions {
         lines.push(Line::new(Style::Heading, p.title.clone()).with_right(money(p.subtotal)));

@@ -97,6 +97,7 @@ pub async fn send_extension(
                     send: Some(s),
                     replace: false,
                     template: TemplateKind::Extension,
+                    attachment: None,
                 },
             )
             .await?,

@@ -23,6 +23,7 @@ pub mod line_item;
 pub mod login_failure;
 pub mod membership;
 pub mod message;
+pub mod message_attachment;
 pub mod message_template;
 pub mod message_thread;
 pub mod outbox;

@@ -129,6 +129,7 @@ pub(crate) async fn issue_link(
                     send: form.opt("send"),
                     replace: form.get("replace") == "on",
                     template: pitwall_core::domain::messaging::TemplateKind::Link,
+                    attachment: None,
                 },
             )
             .await;

@@ -902,3 +902,91 @@ both_backends!(pickup_at_the_counter_is_one_step, async |t: &TestApp| {
 fn html_has_pickup(html: &str) -> bool {
     html.contains("data-testid=\"pickup-form\"")
 }
+
+/// The e-mail of a sent invoice carries its PDF (the development outbox
+/// keeps the message as it would go out); a text carries none.
+async fn the_invoice_email_carries_its_pdf(backend: pitwall_testkit::Backend) {
+    use base64::Engine as _;
+    let Some(t) = TestApp::spawn_with(
+        backend,
+        pitwall_testkit::Options {
+            workers: true,
+            ..Default::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let (shop, owner) = t.shop("inv-mail", "premium").await;
+    let (_, ticket, _) = approved_and_done(&t, &owner, "I-M").await;
+    let (s, inv) = t
+        .post(
+            &format!("/api/v1/tickets/{ticket}/invoices"),
+            &owner,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{inv}");
+    let id = inv["id"].as_str().unwrap().to_owned();
+    let (s, sent) = act(&t, &owner, &id, "send", json!({"send": "email"})).await;
+    assert_eq!(s, StatusCode::OK, "{sent}");
+    let message = sent["message_id"].as_str().unwrap().to_owned();
+    let eml = t.dir.join("outbox").join(format!("{message}.eml"));
+    let mut text = String::new();
+    for _ in 0..200 {
+        if let Ok(found) = std::fs::read_to_string(&eml) {
+            text = found;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        !text.is_empty(),
+        "the e-mail was not sent: {}",
+        eml.display()
+    );
+    assert!(text.contains("multipart/mixed"), "{text}");
+    assert!(text.contains("Content-Type: application/pdf"), "{text}");
+    assert!(text.contains("filename=\"INV-00001.pdf\""), "{text}");
+    // The attachment is the invoice's PDF, byte for byte.
+    let part = text
+        .split("filename=\"INV-00001.pdf\"")
+        .nth(1)
+        .unwrap()
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap()
+        .split("\r\n--")
+        .next()
+        .unwrap()
+        .replace("\r\n", "");
+    let attached = base64::engine::general_purpose::STANDARD
+        .decode(part.trim())
+        .expect("base64");
+    let (s, _, pdf) = t
+        .fetch(&format!("/api/v1/invoices/{id}/pdf"), Some(&owner), &[])
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(attached, pdf, "the PDF sent is the invoice's");
+    // A text has no attachment.
+    let (s, texted) = act(&t, &owner, &id, "send", json!({"send": "sms"})).await;
+    assert_eq!(s, StatusCode::OK, "{texted}");
+    let sms_id: pitwall_core::domain::MessageId =
+        texted["message_id"].as_str().unwrap().parse().unwrap();
+    let files = pitwall_store::messages::attachments(&t.db, shop, sms_id)
+        .await
+        .unwrap();
+    assert!(files.is_empty());
+    t.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_invoice_email_carries_its_pdf_sqlite() {
+    the_invoice_email_carries_its_pdf(pitwall_testkit::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_invoice_email_carries_its_pdf_postgres() {
+    the_invoice_email_carries_its_pdf(pitwall_testkit::Backend::Postgres).await;
+}
