@@ -21,6 +21,7 @@
 
 mod customer;
 mod inspections;
+mod invoices;
 mod messaging;
 mod process;
 mod results;
@@ -327,6 +328,11 @@ async fn run(quick: bool) -> anyhow::Result<()> {
         inspections::photo_upload(Backend::Sqlite, if quick { 3 } else { 20 }).await?;
         return Ok(());
     }
+    if only.as_deref() == Some("invoices") {
+        invoices::ocr_per_page(if quick { 2 } else { 10 }).await?;
+        invoices::payment_to_advisor(if quick { 5 } else { 50 }).await?;
+        return Ok(());
+    }
     if only.as_deref() == Some("messaging") {
         let (jobs, changes) = if quick { (2_000, 50) } else { (20_000, 500) };
         messaging::jobs_vs_skip_locked(jobs, 8).await?;
@@ -349,6 +355,8 @@ async fn run(quick: bool) -> anyhow::Result<()> {
         customer::customer_page_under_load(Backend::Postgres, 2, 1).await?;
         inspections::inspected_page(Backend::Sqlite).await?;
         inspections::photo_upload(Backend::Sqlite, 3).await?;
+        invoices::ocr_per_page(2).await?;
+        invoices::payment_to_advisor(5).await?;
         process::startup_and_memory(3, 100).await?;
     } else {
         tickets::search_at_scale(1_000, 1_000, 2_000).await?;
@@ -366,6 +374,8 @@ async fn run(quick: bool) -> anyhow::Result<()> {
         inspections::inspected_page(Backend::Postgres).await?;
         inspections::photo_upload(Backend::Sqlite, 20).await?;
         inspections::photo_upload(Backend::Postgres, 20).await?;
+        invoices::ocr_per_page(10).await?;
+        invoices::payment_to_advisor(50).await?;
         process::startup_and_memory(10, 1_000).await?;
     }
     Ok(())
