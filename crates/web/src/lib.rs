@@ -15,7 +15,7 @@ mod session;
 
 use pages::{
     admin, admin_billing, api_keys, app, approvals, auth, billing, customer, inspect, inspections,
-    invoices, media, messages, roles, settings, tickets, users, webhooks,
+    invoice_list, invoices, media, messages, roles, settings, tickets, users, webhooks,
 };
 use poem::{Route, get, post};
 
@@ -97,6 +97,14 @@ pub fn mount(route: Route) -> Route {
             post(invoices::act),
         )
         .at("/app/invoices/:id/pdf", get(invoices::pdf))
+        .at("/app/invoices", get(invoice_list::show))
+        .at("/app/invoice-uploads", post(invoice_list::upload))
+        .at("/app/invoice-uploads/:id", get(invoice_list::show_upload))
+        .at("/app/invoice-uploads/:id/file", get(invoice_list::file))
+        .at(
+            "/app/invoice-uploads/:id/confirm",
+            post(invoice_list::confirm),
+        )
         .at("/app/tickets/:id/comments", post(tickets::comment))
         .at("/app/tickets/:id/assignment", post(tickets::assign))
         .at("/app/tickets/:id/reminder", post(tickets::reminder))

@@ -43,6 +43,11 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/ticket_live.html"),
     ),
     ("work.html", include_str!("../templates/work.html")),
+    ("invoices.html", include_str!("../templates/invoices.html")),
+    (
+        "invoice_upload.html",
+        include_str!("../templates/invoice_upload.html"),
+    ),
     (
         "work_rows.html",
         include_str!("../templates/work_rows.html"),
@@ -672,6 +677,28 @@ mod tests {
                     statuses => vec![context! { id => "s1", label => "In shop", mode => "count_down", minutes => 120 }],
                     staff => vec![context! { id => "u1", name => "Olive", role => "owner" }],
                     may_set_status => true, may_comment => true, may_edit => true,
+                    ..layout.clone()
+                },
+            ),
+            (
+                "invoices.html",
+                context! {
+                    status => "", statuses => vec!["draft", "paid"], next => "c1",
+                    invoices => vec![context! { id => "i1", number => "INV-00001", customer => "Ana Lopez", status => "paid", status_label => "paid", total => "$1.00", refunded => "$0.50", created_at => "2026-12-04", ticket_id => "t1" }],
+                    may_upload => true, ocr_in_plan => true,
+                    uploads => vec![context! { id => "u1", file_name => "scan.pdf", status => "done", invoice_made => false, created_at => "now" }],
+                    ..layout.clone()
+                },
+            ),
+            (
+                "invoice_upload.html",
+                context! {
+                    id => "u1", file_name => "scan.pdf", image => false, status => "done", queued => false,
+                    error => None::<String>, pages => 1, text => "Total $1.00", invoice_id => None::<String>,
+                    fields => vec![context! { name => "total", label => "Total", value => "1.00", confidence => 62, unsure => true }],
+                    matched => true, customers => vec![context! { id => "c1", name => "Ana Lopez", chosen => true }],
+                    may_confirm => true, currency => "USD",
+                    form => context! { description => "Invoice 1", amount => "0.92", tax_rate => "8.250" },
                     ..layout.clone()
                 },
             ),

@@ -291,6 +291,8 @@ async fn shop_layout(app: &App, s: &Signed, ctx: &ShopCtx) -> Value {
             inspection_sheets => app.may(ctx, Permission::InspectionsSetup).await
                 && ctx.features.has(Feature::Inspections),
             billing => app.may(ctx, Permission::BillingManage).await,
+            invoices => app.may(ctx, Permission::TicketsView).await
+                && ctx.features.has(Feature::OnlinePayments),
             admin => s.actor.platform_role.is_some(),
         },
         // A trial that ended without a subscription: the owner is asked to
@@ -373,6 +375,7 @@ pub(crate) fn flash(req: &Request) -> Option<&'static str> {
         "invoice_booked" => "Marked booked.",
         "invoice_canceled" => "Invoice canceled.",
         "invoice_picked_up" => "Vehicle handed over.",
+        "invoice_confirmed" => "Invoice made from the paper invoice.",
         "position_added" => "Position added: the POS has been told.",
         "position_saved" => "Saved.",
         _ => return None,

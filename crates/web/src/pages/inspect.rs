@@ -319,12 +319,20 @@ pub(crate) async fn save_finding(
 /// Fields other than `file` are short (the CSRF token).
 const MAX_OTHER_FIELD: u64 = 1024;
 
-/// Reads the upload form: its `csrf` field, then the `file`, capped at
-/// the media limit while it streams in.
-async fn read_upload(
+/// An upload form as read.
+pub(crate) struct UploadForm {
+    pub csrf: String,
+    pub bytes: Vec<u8>,
+    pub file_name: Option<String>,
+}
+
+/// Reads an upload form: its `csrf` field, then the `file`, capped at
+/// `limit` while it streams in. `missing` is what to say without a file.
+pub(crate) async fn read_upload(
     limit: u64,
     mut form: Multipart,
-) -> Result<(String, Vec<u8>), pitwall_core::Error> {
+    missing: &'static str,
+) -> Result<UploadForm, pitwall_core::Error> {
     let unreadable =
         |e: &dyn std::fmt::Display| Error::invalid("file", format!("could not be read: {e}"));
     let mut csrf = String::new();
@@ -332,6 +340,7 @@ async fn read_upload(
         let is_file = field.name() == Some("file");
         let cap = if is_file { limit } else { MAX_OTHER_FIELD };
         let name = field.name().map(str::to_owned);
+        let file_name = field.file_name().map(str::to_owned);
         let mut bytes = Vec::new();
         field
             .into_async_read()
@@ -350,15 +359,18 @@ async fn read_upload(
             });
         }
         match name.as_deref() {
-            Some("file") => return Ok((csrf, bytes)),
+            Some("file") => {
+                return Ok(UploadForm {
+                    csrf,
+                    bytes,
+                    file_name,
+                });
+            }
             Some("csrf") => csrf = String::from_utf8_lossy(&bytes).into_owned(),
             _ => {}
         }
     }
-    Err(Error::invalid(
-        "file",
-        "is required: choose a photo or video",
-    ))
+    Err(Error::invalid("file", missing))
 }
 
 /// A photo or video of one finding, from the phone's camera.
@@ -381,11 +393,11 @@ pub(crate) async fn upload(
             limit_mb: limit / (1024 * 1024),
         })
     } else {
-        read_upload(limit, form).await
+        read_upload(limit, form, "is required: choose a photo or video").await
     };
     respond(
         async {
-            let csrf = read.as_ref().map(|(c, _)| c.as_str()).unwrap_or_default();
+            let csrf = read.as_ref().map(|u| u.csrf.as_str()).unwrap_or_default();
             let signed = Signed::posted_csrf(&app, req, csrf).await;
             // An upload refused before its CSRF token was read is told as
             // the upload's problem (too large), not as an expired form.
@@ -396,7 +408,7 @@ pub(crate) async fn upload(
             };
             let id: InspectionId = parse_id(&id, "inspection").or_page(&shop.layout)?;
             let result = match read {
-                Ok((_, bytes)) => media::upload(&app, &shop.ctx, id, &key, bytes).await,
+                Ok(u) => media::upload(&app, &shop.ctx, id, &key, u.bytes).await,
                 Err(e) => Err(e),
             };
             match result {

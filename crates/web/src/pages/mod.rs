@@ -11,6 +11,7 @@ pub(crate) mod billing;
 pub(crate) mod customer;
 pub(crate) mod inspect;
 pub(crate) mod inspections;
+pub(crate) mod invoice_list;
 pub(crate) mod invoices;
 pub(crate) mod media;
 pub(crate) mod messages;

@@ -493,3 +493,136 @@ both_backends!(
         assert_eq!(b["feature"], "invoice_ocr", "{b}");
     }
 );
+
+/// The pages: the invoices list, a paper invoice uploaded from the form,
+/// read, checked and confirmed into an invoice; bad input named on the
+/// page with nothing made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_read_and_confirm_a_paper_invoice_on_the_pages() {
+    use pitwall_testkit::pages::{browser, csrf_of, page, sign_in};
+    if !ocr_installed() {
+        return;
+    }
+    let Some(t) = with_workers(Backend::Sqlite).await else {
+        return;
+    };
+    let (_, owner) = t.shop("ocr-pages", "premium").await;
+    let (inv, pdf, customer) = invoice_pdf(&t, &owner, "OP-1").await;
+    let c = browser();
+    sign_in(&t, &c, "owner@ocr-pages.test").await;
+    let (s, html) = page(&t, &c, "/app/invoices").await;
+    assert_eq!(s, StatusCode::OK, "{html}");
+    assert!(html.contains("data-testid=\"nav-invoices\""), "{html}");
+    assert!(html.contains(inv["number"].as_str().unwrap()), "{html}");
+    assert!(html.contains("data-testid=\"ocr-upload\""), "{html}");
+    let csrf = csrf_of(&html);
+
+    // Uploaded from the form (the token first, as a browser sends it).
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf.clone())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(pdf)
+                .file_name("scan.pdf")
+                .mime_str("application/pdf")
+                .unwrap(),
+        );
+    let r = c
+        .post(t.url("/app/invoice-uploads"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let at = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(at.starts_with("/app/invoice-uploads/"), "{at}");
+    let id = at.rsplit('/').next().unwrap().to_owned();
+    read(&t, &owner, &id).await;
+    let (s, html) = page(&t, &c, &at).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("data-status=\"done\""), "{html}");
+    assert!(html.contains(inv["number"].as_str().unwrap()), "{html}");
+    // Filled from what was read: the amount before tax and the rate.
+    let net = inv["subtotal"].as_i64().unwrap();
+    assert!(
+        html.contains(&format!("value=\"{}.{:02}\"", net / 100, net % 100)),
+        "{html}"
+    );
+    let (s, file) = page(&t, &c, &format!("{at}/file")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(file.starts_with("%PDF-"));
+
+    // Bad input: named, nothing made.
+    let confirm = format!("{at}/confirm");
+    let r = c
+        .post(t.url(&confirm))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("customer_id", customer.as_str()),
+            ("description", "As read"),
+            ("amount", "lots"),
+            ("tax_rate", "8.25"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = r.text().await.unwrap();
+    assert!(body.to_lowercase().contains("amount"), "{body}");
+    let (_, list) = t.get("/api/v1/invoices", &owner).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+
+    let amount = format!("{}.{:02}", net / 100, net % 100);
+    let r = c
+        .post(t.url(&confirm))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("customer_id", customer.as_str()),
+            ("description", "Invoice as read"),
+            ("amount", amount.as_str()),
+            ("tax_rate", "8.25"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&t, &c, "/app/invoices?ok=invoice_confirmed").await;
+    assert!(
+        html.contains("Invoice made from the paper invoice."),
+        "{html}"
+    );
+    assert!(html.contains("INV-00002"), "{html}");
+    let (_, up) = t
+        .get(&format!("/api/v1/invoice-uploads/{id}"), &owner)
+        .await;
+    let made = up["invoice_id"].as_str().unwrap().to_owned();
+    let (_, made) = t.get(&format!("/api/v1/invoices/{made}"), &owner).await;
+    assert_eq!(made["subtotal"].as_i64().unwrap(), net);
+    let (_, html) = page(&t, &c, &at).await;
+    assert!(html.contains("data-testid=\"ocr-invoice-made\""), "{html}");
+    assert!(!html.contains("data-testid=\"ocr-confirm\""), "{html}");
+
+    // Another shop's staff reach none of it.
+    t.shop("ocr-pages-other", "premium").await;
+    let other = browser();
+    sign_in(&t, &other, "owner@ocr-pages-other.test").await;
+    for path in [at.clone(), format!("{at}/file")] {
+        let (s, _) = page(&t, &other, &path).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{path}");
+    }
+    let (_, html) = page(&t, &other, "/app/invoices").await;
+    assert!(!html.contains("scan.pdf"), "{html}");
+    let r = other
+        .post(t.url(&confirm))
+        .form(&[
+            ("csrf", csrf_of(&html).as_str()),
+            ("customer_id", customer.as_str()),
+            ("description", "x"),
+            ("amount", "1.00"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    t.finish().await;
+}
