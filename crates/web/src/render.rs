@@ -697,6 +697,7 @@ mod tests {
                     error => None::<String>, pages => 1, text => "Total $1.00", invoice_id => None::<String>,
                     fields => vec![context! { name => "total", label => "Total", value => "1.00", confidence => 62, unsure => true }],
                     matched => true, customers => vec![context! { id => "c1", name => "Ana Lopez", chosen => true }],
+                    tickets => vec![context! { id => "t1", label => "workorder W-1 · 2026-12-04", chosen => true }],
                     may_confirm => true, currency => "USD",
                     form => context! { description => "Invoice 1", amount => "0.92", tax_rate => "8.250" },
                     ..layout.clone()

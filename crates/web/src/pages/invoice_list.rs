@@ -179,6 +179,20 @@ async fn upload_page(
         .await
         .map(|p| p.items)
         .unwrap_or_default();
+    // The chosen customer's tickets: an invoice tied to one can be sent
+    // with a payment link.
+    let chosen_customer: Option<CustomerId> = typed
+        .map(|t| t.get("customer_id").to_owned())
+        .or_else(|| v.upload.customer_id.map(|c| c.to_string()))
+        .and_then(|c| c.parse().ok());
+    let chosen_ticket = typed.map(|t| t.get("ticket_id").to_owned());
+    let tickets = match chosen_customer {
+        Some(c) => pitwall_core::customers::get(app, &shop.ctx, c)
+            .await
+            .map(|d| d.tickets)
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
     let currency = shop.ctx.shop.currency.clone();
     // The confirmation, filled from what was read: one line for the work
     // before tax, and the rate that gives the tax read.
@@ -230,6 +244,15 @@ async fn upload_page(
                 id => c.id.to_string(),
                 name => pitwall_core::labels::customer_name(c),
                 chosen => c.id.to_string() == chosen,
+            }).collect::<Vec<_>>(),
+            tickets => tickets.iter().enumerate().map(|(n, t)| context! {
+                id => t.id.to_string(),
+                label => format!("{} {} · {}", t.kind, t.number, render::day(t.created_at)),
+                // The newest is the likely one.
+                chosen => match &chosen_ticket {
+                    Some(c) => *c == t.id.to_string(),
+                    None => n == 0,
+                },
             }).collect::<Vec<_>>(),
             may_confirm => v.upload.invoice_id.is_none()
                 && v.status != OcrStatus::Queued
@@ -296,12 +319,18 @@ pub(crate) async fn confirm(
                         })? / 100.0,
                     ),
                 };
+                let ticket = match form.get("ticket_id").trim() {
+                    "" => None,
+                    t => Some(t.parse().map_err(|_| {
+                        Error::invalid("ticket_id", "is not a ticket of this shop")
+                    })?),
+                };
                 invoices::create_by_hand(
                     &app,
                     &shop.ctx,
                     &invoices::HandInvoice {
                         customer_id: customer,
-                        ticket_id: None,
+                        ticket_id: ticket,
                         lines: vec![invoices::HandLine {
                             kind: "fee".into(),
                             description: form.get("description").to_owned(),

@@ -569,15 +569,30 @@ async fn staff_read_and_confirm_a_paper_invoice_on_the_pages() {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = r.text().await.unwrap();
     assert!(body.to_lowercase().contains("amount"), "{body}");
+    // With the customer chosen, their tickets are offered: an invoice on a
+    // ticket can be sent with a payment link.
+    assert!(body.contains("data-testid=\"ocr-ticket\""), "{body}");
     let (_, list) = t.get("/api/v1/invoices", &owner).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
 
+    // The ticket's own case is canceled (the paper one replaces it), so
+    // the ticket takes the confirmed one.
+    let (s, b) = t
+        .post(
+            &format!("/api/v1/invoices/{}/cancel", inv["id"].as_str().unwrap()),
+            &owner,
+            json!({"reason": "billed on paper"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let ticket = inv["ticket_id"].as_str().unwrap().to_owned();
     let amount = format!("{}.{:02}", net / 100, net % 100);
     let r = c
         .post(t.url(&confirm))
         .form(&[
             ("csrf", csrf.as_str()),
             ("customer_id", customer.as_str()),
+            ("ticket_id", ticket.as_str()),
             ("description", "Invoice as read"),
             ("amount", amount.as_str()),
             ("tax_rate", "8.25"),
@@ -598,6 +613,17 @@ async fn staff_read_and_confirm_a_paper_invoice_on_the_pages() {
     let made = up["invoice_id"].as_str().unwrap().to_owned();
     let (_, made) = t.get(&format!("/api/v1/invoices/{made}"), &owner).await;
     assert_eq!(made["subtotal"].as_i64().unwrap(), net);
+    assert_eq!(made["ticket_id"], ticket.as_str());
+    // On its ticket, it goes to the customer with a link.
+    let (s, sent) = t
+        .post(
+            &format!("/api/v1/invoices/{}/send", made["id"].as_str().unwrap()),
+            &owner,
+            json!({"send": "email"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{sent}");
+    assert_eq!(sent["invoice"]["status"], "sent");
     let (_, html) = page(&t, &c, &at).await;
     assert!(html.contains("data-testid=\"ocr-invoice-made\""), "{html}");
     assert!(!html.contains("data-testid=\"ocr-confirm\""), "{html}");
