@@ -1,4 +1,5 @@
-//! `pitwall`: the one binary. `serve`, `worker`, `migrate`, `admin`, `demo`.
+//! `pitwall`: the one binary. `serve`, `worker`, `migrate`, `admin`, `demo`,
+//! `backup`, `restore`.
 
 use std::io::Write;
 
@@ -49,6 +50,20 @@ enum Command {
     },
     /// Print the OpenAPI document (what `openapi/pitwall.json` holds).
     Openapi,
+    /// Copy the embedded SQLite database to a new file while Pitwall
+    /// serves (PostgreSQL: use pg_dump).
+    Backup {
+        /// The file to write; it must not exist yet.
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
+    /// Replace the embedded SQLite database with a backup, after checking
+    /// it. Stop Pitwall first.
+    Restore {
+        /// The backup file to restore.
+        #[arg(long)]
+        from: std::path::PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -158,6 +173,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve { no_workers } => serve(config, !no_workers).await,
+        Command::Backup { to } => {
+            let w = pitwall::backup::backup(&config, &to).await?;
+            println!("backup written to {} ({} bytes)", w.path.display(), w.bytes);
+            Ok(())
+        }
+        Command::Restore { from } => {
+            pitwall::backup::restore(&config, &from).await?;
+            println!(
+                "restored {} into {}",
+                from.display(),
+                pitwall::backup::sqlite_path(&config.database_url)?.display()
+            );
+            Ok(())
+        }
         Command::Worker => {
             let db = server::open_db(&config, true).await?;
             let app = server::build_app(&config, db.clone()).await?;

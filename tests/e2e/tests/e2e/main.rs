@@ -4,6 +4,7 @@
 
 mod access;
 mod approvals;
+mod backup;
 mod billing;
 mod contract;
 mod customer_pages;
