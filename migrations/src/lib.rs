@@ -24,6 +24,7 @@ mod m20261209_000014_invoices;
 mod m20261210_000015_payments;
 mod m20261211_000016_invoice_uploads;
 mod m20261212_000017_message_attachments;
+mod m20261213_000018_rate_windows;
 
 pub struct Migrator;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000015_payments::Migration),
             Box::new(m20261211_000016_invoice_uploads::Migration),
             Box::new(m20261212_000017_message_attachments::Migration),
+            Box::new(m20261213_000018_rate_windows::Migration),
         ]
     }
 }

@@ -42,28 +42,48 @@ pub struct Visitor<'a> {
     pub user_agent: Option<&'a str>,
 }
 
-/// Link lookups per client address and minute, in this process.
+/// Link lookups per client address and minute: shared by every node on
+/// PostgreSQL, in this process on SQLite.
 #[derive(Default)]
 pub struct LookupLimiter {
     windows: Mutex<HashMap<String, (i64, u32)>>,
+    /// The last minute whose old windows were swept from the database.
+    swept: std::sync::atomic::AtomicI64,
 }
 
 impl LookupLimiter {
-    fn check(&self, host: &str, per_minute: u32) -> Result<()> {
+    /// On PostgreSQL the count is the fleet's, in the database (every API
+    /// node sees every lookup); on the embedded SQLite there is one node,
+    /// and the count stays in memory.
+    async fn check(&self, db: &pitwall_store::Db, host: &str, per_minute: u32) -> Result<()> {
         let minute = Utc::now().timestamp() / 60;
-        let mut w = self
-            .windows
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if w.len() > 50_000 {
-            w.retain(|_, (m, _)| *m == minute);
-        }
-        let entry = w.entry(host.to_owned()).or_insert((minute, 0));
-        if entry.0 != minute {
-            *entry = (minute, 0);
-        }
-        entry.1 += 1;
-        if entry.1 > per_minute {
+        let count = if db.get_database_backend() == pitwall_store::sea_orm::DbBackend::Postgres {
+            let n = pitwall_store::rate::hit(db, &format!("link:{host}"), minute).await?;
+            let last = self
+                .swept
+                .swap(minute, std::sync::atomic::Ordering::Relaxed);
+            if last != minute
+                && let Err(e) = pitwall_store::rate::sweep(db, minute - 1).await
+            {
+                tracing::warn!(error = %e, "old rate windows not swept; trying again next minute");
+            }
+            u32::try_from(n).unwrap_or(u32::MAX)
+        } else {
+            let mut w = self
+                .windows
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if w.len() > 50_000 {
+                w.retain(|_, (m, _)| *m == minute);
+            }
+            let entry = w.entry(host.to_owned()).or_insert((minute, 0));
+            if entry.0 != minute {
+                *entry = (minute, 0);
+            }
+            entry.1 += 1;
+            entry.1
+        };
+        if count > per_minute {
             return Err(Error::RateLimited(
                 "too many link lookups from your address; wait a minute and try again",
             ));
@@ -109,10 +129,13 @@ pub(crate) struct Resolved {
 
 /// Finds the link a token names, or says why it does not work.
 pub(crate) async fn resolve(app: &App, token: &str, visitor: Visitor<'_>) -> Result<Resolved> {
-    app.link_limiter.check(
-        &visitor.address.limiter_key(),
-        app.config.link_lookups_per_minute,
-    )?;
+    app.link_limiter
+        .check(
+            &app.db,
+            &visitor.address.limiter_key(),
+            app.config.link_lookups_per_minute,
+        )
+        .await?;
     find(app, token).await
 }
 
@@ -277,10 +300,13 @@ pub async fn media(
     let r = match find(app, token).await {
         Ok(r) => r,
         Err(Error::NotFound(what)) => {
-            app.link_limiter.check(
-                &visitor.address.limiter_key(),
-                app.config.link_lookups_per_minute,
-            )?;
+            app.link_limiter
+                .check(
+                    &app.db,
+                    &visitor.address.limiter_key(),
+                    app.config.link_lookups_per_minute,
+                )
+                .await?;
             return Err(Error::NotFound(what));
         }
         Err(e) => return Err(e),

@@ -28,6 +28,7 @@ pub mod messages;
 pub mod outbox;
 pub mod payments;
 pub mod plans;
+pub mod rate;
 pub mod shops;
 pub mod statuses;
 pub mod tenant;

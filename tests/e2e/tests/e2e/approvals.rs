@@ -333,6 +333,53 @@ async fn link_lookups_are_rate_limited_per_address() {
     t.finish().await;
 }
 
+/// Two API nodes on one PostgreSQL count one address's lookups together:
+/// a guesser gains nothing by spreading over nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_lookups_are_limited_across_nodes_on_postgres() {
+    let limit = ("PITWALL_LINK_LOOKUPS_PER_MINUTE".to_owned(), "5".to_owned());
+    let Some(a) = TestApp::spawn_with(
+        Backend::Postgres,
+        Options {
+            env: vec![limit.clone()],
+            ..Default::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let Some(b) = TestApp::spawn_with(
+        Backend::Postgres,
+        Options {
+            env: vec![limit, ("DATABASE_URL".to_owned(), a.database_url.clone())],
+            ..Default::default()
+        },
+    )
+    .await
+    else {
+        a.finish().await;
+        return;
+    };
+    let s = setup(&a, "limit-nodes", "premium").await;
+    let (token, _) = link(&a, &s.owner, &s.ticket, json!({})).await;
+    // The link works on either node.
+    assert_eq!(customer_get(&b, &token).await.0, StatusCode::OK);
+    for i in 0..4 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        let guess = format!("pwc_{}", "C".repeat(40 + i));
+        assert_eq!(customer_get(node, &guess).await.0, StatusCode::NOT_FOUND);
+    }
+    // Five lookups in all (two on one node, three on the other): the next
+    // is refused on both.
+    for node in [&a, &b] {
+        let (st, body) = customer_get(node, &token).await;
+        assert_eq!(st, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    }
+    b.finish().await;
+    a.finish().await;
+}
+
 both_backends!(
     approvals_are_evidence_and_refuse_stale_prices,
     async |t: &TestApp| {
