@@ -87,6 +87,16 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("total", "Total", "Total"),
     ("approve_heading", "Approve the work", "Aprobar el trabajo"),
     (
+        "approve_extension",
+        "Approve the additional work",
+        "Aprobar el trabajo adicional",
+    ),
+    (
+        "extension_note",
+        "The shop found more work after your last decision. What you decided before stands.",
+        "El taller encontró más trabajo después de su última decisión. Lo que decidió antes sigue en pie.",
+    ),
+    (
         "approvals_call",
         "Call the shop to approve this work.",
         "Llame al taller para aprobar este trabajo.",

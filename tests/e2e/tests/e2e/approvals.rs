@@ -363,6 +363,11 @@ async fn link_lookups_are_limited_across_nodes_on_postgres() {
     };
     let s = setup(&a, "limit-nodes", "premium").await;
     let (token, _) = link(&a, &s.owner, &s.ticket, json!({})).await;
+    // The count is per minute: keep the lookups inside one.
+    let second = chrono::Utc::now().timestamp() % 60;
+    if second > 45 {
+        tokio::time::sleep(std::time::Duration::from_secs((61 - second) as u64)).await;
+    }
     // The link works on either node.
     assert_eq!(customer_get(&b, &token).await.0, StatusCode::OK);
     for i in 0..4 {

@@ -1431,6 +1431,12 @@ both_backends!(
             statuses.contains(&("Torn CV boot".into(), "recommended".into())),
             "{statuses:?}"
         );
+        // The page asks for the extension as such, after the earlier
+        // decision.
+        let (st, html) = pitwall_testkit::pages::page(t, &t.client, &format!("/c/{token}")).await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(html.contains("data-testid=\"extension-heading\""), "{html}");
+        assert!(html.contains("Approve the additional work"), "{html}");
         let shown = now["services"]
             .as_array()
             .unwrap()
