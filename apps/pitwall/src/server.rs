@@ -138,9 +138,7 @@ pub fn senders(config: &Config, app: &App) -> anyhow::Result<Senders> {
             std::sync::Arc::new(pitwall_core::billing::Worker(app.clone()))
                 as std::sync::Arc<dyn pitwall_jobs::billing::BillingWork>
         }),
-        documents: Some(std::sync::Arc::new(pitwall_core::invoices::DocumentWorker(
-            app.clone(),
-        ))),
+        documents: std::sync::Arc::new(pitwall_core::invoices::DocumentWorker(app.clone())),
     })
 }
 

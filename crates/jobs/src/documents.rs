@@ -41,14 +41,11 @@ pub trait DocumentWork: Send + Sync + 'static {
 
 #[derive(Clone)]
 pub struct DocumentDeps {
-    pub work: Option<Arc<dyn DocumentWork>>,
+    pub work: Arc<dyn DocumentWork>,
 }
 
 pub async fn run(job: DocumentJob, deps: Data<DocumentDeps>) -> Result<(), BoxDynError> {
-    let Some(work) = &deps.work else {
-        return Err("document reading is not set up in this worker".into());
-    };
-    match work.run(job).await {
+    match deps.work.run(job).await {
         Ok(()) => Ok(()),
         Err(DocumentFailure::Retry(e)) => Err(e.into()),
         Err(DocumentFailure::Permanent(e)) => Err(AbortError::new(e).into()),

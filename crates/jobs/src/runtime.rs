@@ -116,8 +116,9 @@ pub struct Senders {
     /// Billing use cases (Stripe events, overage reports); `None` without
     /// Stripe.
     pub billing: Option<std::sync::Arc<dyn billing::BillingWork>>,
-    /// Reading uploaded invoices (OCR).
-    pub documents: Option<std::sync::Arc<dyn documents::DocumentWork>>,
+    /// Reading uploaded invoices (OCR); without Tesseract it marks them
+    /// unavailable, so it is always there.
+    pub documents: std::sync::Arc<dyn documents::DocumentWork>,
 }
 
 /// How many messages one worker process delivers at once. Most of a

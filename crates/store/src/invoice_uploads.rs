@@ -108,16 +108,3 @@ pub async fn link_invoice(
         .await?;
     Ok(done.rows_affected == 1)
 }
-
-/// The upload an invoice was made from, if any.
-pub async fn of_invoice(
-    db: &impl ConnectionTrait,
-    shop: ShopId,
-    invoice: InvoiceId,
-) -> Result<Option<InvoiceUpload>, StoreError> {
-    Ok(invoice_upload::Entity::find()
-        .in_shop(shop)
-        .filter(invoice_upload::Column::InvoiceId.eq(invoice.as_uuid()))
-        .one(db)
-        .await?)
-}

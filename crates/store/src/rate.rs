@@ -1,32 +1,37 @@
 //! Counters per bucket (a client address, say) and time window, in the
 //! database so that every node of a fleet counts together.
 
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 
 use crate::StoreError;
 
+fn table() -> Alias {
+    Alias::new("rate_windows")
+}
+
 /// Counts one hit in `bucket` for `window`; answers the window's count so
-/// far, this hit included.
+/// far, this hit included. One statement, so concurrent hits from several
+/// nodes all count.
 pub async fn hit(db: &impl ConnectionTrait, bucket: &str, window: i64) -> Result<i64, StoreError> {
-    let backend = db.get_database_backend();
-    let sql = match backend {
-        sea_orm::DbBackend::Postgres => {
-            "INSERT INTO rate_windows (bucket, window_start, hits) VALUES ($1, $2, 1) \
-             ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_windows.hits + 1 \
-             RETURNING hits"
-        }
-        _ => {
-            "INSERT INTO rate_windows (bucket, window_start, hits) VALUES (?, ?, 1) \
-             ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_windows.hits + 1 \
-             RETURNING hits"
-        }
-    };
+    let (b, w, hits) = (
+        Alias::new("bucket"),
+        Alias::new("window_start"),
+        Alias::new("hits"),
+    );
+    let insert = Query::insert()
+        .into_table(table())
+        .columns([b.clone(), w.clone(), hits.clone()])
+        .values_panic([bucket.into(), window.into(), 1.into()])
+        .on_conflict(
+            OnConflict::columns([b, w])
+                .value(hits.clone(), Expr::col((table(), hits.clone())).add(1))
+                .to_owned(),
+        )
+        .returning_col(hits)
+        .to_owned();
     let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [bucket.into(), window.into()],
-        ))
+        .query_one_raw(db.get_database_backend().build(&insert))
         .await?
         .ok_or_else(|| StoreError::Corrupt("the counter answered no row".into()))?;
     let hits = row
@@ -37,16 +42,11 @@ pub async fn hit(db: &impl ConnectionTrait, bucket: &str, window: i64) -> Result
 
 /// Drops the windows before `window`.
 pub async fn sweep(db: &impl ConnectionTrait, before: i64) -> Result<(), StoreError> {
-    let backend = db.get_database_backend();
-    let sql = match backend {
-        sea_orm::DbBackend::Postgres => "DELETE FROM rate_windows WHERE window_start < $1",
-        _ => "DELETE FROM rate_windows WHERE window_start < ?",
-    };
-    db.execute_raw(Statement::from_sql_and_values(
-        backend,
-        sql,
-        [before.into()],
-    ))
-    .await?;
+    let delete = Query::delete()
+        .from_table(table())
+        .and_where(Expr::col(Alias::new("window_start")).lt(before))
+        .to_owned();
+    db.execute_raw(db.get_database_backend().build(&delete))
+        .await?;
     Ok(())
 }

@@ -101,6 +101,23 @@ fn retry(e: impl std::fmt::Display) -> BillingFailure {
     BillingFailure::Retry(e.to_string())
 }
 
+/// A read of what an event names, from the account it names, failed: a
+/// 4xx (other than 429) means Stripe shows no such object there, so the
+/// event is refused; anything else is worth trying again.
+fn refused_or_retry(
+    e: stripe::StripeError,
+    what: &str,
+) -> std::result::Result<Outcome, BillingFailure> {
+    match e {
+        stripe::StripeError::Stripe(_, status) if (400..500).contains(&status) && status != 429 => {
+            Ok(Outcome::Refused(format!(
+                "Stripe answered {status} for {what} on that account"
+            )))
+        }
+        e => Err(retry(format!("reading {what}: {e}"))),
+    }
+}
+
 /// How applying an event ended.
 enum Outcome {
     Applied(&'static str),
@@ -213,14 +230,7 @@ async fn settle(
     }
     let session = match call.send(&s.client).await {
         Ok(x) => x,
-        Err(stripe::StripeError::Stripe(_, status))
-            if (400..500).contains(&status) && status != 429 =>
-        {
-            return Ok(Outcome::Refused(format!(
-                "Stripe answered {status} for the session on that account"
-            )));
-        }
-        Err(e) => return Err(retry(format!("reading the session: {e}"))),
+        Err(e) => return refused_or_retry(e, "the session"),
     };
     let meta = session.metadata.clone().unwrap_or_default();
     if meta.get("invoice_id").map(String::as_str) != Some(row.invoice_id.to_string().as_str())
@@ -413,14 +423,7 @@ async fn refund(
     }
     let charge = match call.send(&s.client).await {
         Ok(c) => c,
-        Err(stripe::StripeError::Stripe(_, status))
-            if (400..500).contains(&status) && status != 429 =>
-        {
-            return Ok(Outcome::Refused(format!(
-                "Stripe answered {status} for the charge on that account"
-            )));
-        }
-        Err(e) => return Err(retry(format!("reading the charge: {e}"))),
+        Err(e) => return refused_or_retry(e, "the charge"),
     };
     let Some(intent) = charge
         .payment_intent

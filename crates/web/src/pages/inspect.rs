@@ -327,12 +327,23 @@ pub(crate) struct UploadForm {
 }
 
 /// Reads an upload form: its `csrf` field, then the `file`, capped at
-/// `limit` while it streams in. `missing` is what to say without a file.
+/// `limit` while it streams in; a form declared far over the limit is
+/// refused before a byte is read. `missing` is what to say without a file.
 pub(crate) async fn read_upload(
+    req: &Request,
     limit: u64,
     mut form: Multipart,
     missing: &'static str,
 ) -> Result<UploadForm, pitwall_core::Error> {
+    let declared = req
+        .header("content-length")
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit + 64 * 1024) {
+        return Err(Error::TooLarge {
+            field: "file",
+            limit_mb: limit / (1024 * 1024),
+        });
+    }
     let unreadable =
         |e: &dyn std::fmt::Display| Error::invalid("file", format!("could not be read: {e}"));
     let mut csrf = String::new();
@@ -383,18 +394,7 @@ pub(crate) async fn upload(
 ) -> Response {
     let as_json = wants_json(req);
     let limit = app.config().media_max_bytes;
-    // Far over the limit: refused before a byte is read.
-    let declared = req
-        .header("content-length")
-        .and_then(|v| v.parse::<u64>().ok());
-    let read = if declared.is_some_and(|n| n > limit + 64 * 1024) {
-        Err(Error::TooLarge {
-            field: "file",
-            limit_mb: limit / (1024 * 1024),
-        })
-    } else {
-        read_upload(limit, form, "is required: choose a photo or video").await
-    };
+    let read = read_upload(req, limit, form, "is required: choose a photo or video").await;
     respond(
         async {
             let csrf = read.as_ref().map(|u| u.csrf.as_str()).unwrap_or_default();

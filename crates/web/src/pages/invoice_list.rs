@@ -93,17 +93,9 @@ async fn list_page(app: &App, shop: &InShop, q: &ListQuery, notice: Notice) -> P
 #[handler]
 pub(crate) async fn upload(app: Data<&App>, req: &Request, form: Multipart) -> Response {
     let limit = invoices::MAX_UPLOAD_MB * 1024 * 1024;
-    let declared = req
-        .header("content-length")
-        .and_then(|v| v.parse::<u64>().ok());
-    let read = if declared.is_some_and(|n| n > limit + 64 * 1024) {
-        Err(Error::TooLarge {
-            field: "file",
-            limit_mb: invoices::MAX_UPLOAD_MB,
-        })
-    } else {
-        super::inspect::read_upload(limit, form, "is required: choose a PDF, JPEG or PNG").await
-    };
+    let read =
+        super::inspect::read_upload(req, limit, form, "is required: choose a PDF, JPEG or PNG")
+            .await;
     respond(
         async {
             let csrf = read.as_ref().map(|u| u.csrf.as_str()).unwrap_or_default();
@@ -211,10 +203,6 @@ async fn upload_page(
         Some(form) => form.get(name).to_owned(),
         None => read,
     };
-    let chosen = typed
-        .map(|t| t.get("customer_id").to_owned())
-        .or_else(|| v.upload.customer_id.map(|c| c.to_string()))
-        .unwrap_or_default();
     Ok(render::page(
         notice.status,
         "invoice_upload.html",
@@ -243,7 +231,7 @@ async fn upload_page(
             customers => customers.iter().map(|c| context! {
                 id => c.id.to_string(),
                 name => pitwall_core::labels::customer_name(c),
-                chosen => c.id.to_string() == chosen,
+                chosen => chosen_customer.is_some_and(|x| x.as_uuid() == c.id),
             }).collect::<Vec<_>>(),
             tickets => tickets.iter().enumerate().map(|(n, t)| context! {
                 id => t.id.to_string(),
@@ -281,7 +269,12 @@ pub(crate) async fn file(app: Data<&App>, req: &Request, Path(id): Path<String>)
             Ok(Response::builder()
                 .content_type(content_type)
                 .header("cache-control", "private, no-store")
-                .header("x-content-type-options", "nosniff")
+                // A customer's file shown on our origin: never a document
+                // that runs anything here.
+                .header(
+                    "content-security-policy",
+                    "sandbox; default-src 'none'; img-src 'self'",
+                )
                 .body(bytes))
         }
         .await,
