@@ -233,8 +233,8 @@ async fn bind(
 
 /// Binds `addr` (port 0 picks a free one) and, with `metrics_addr`, a
 /// second listener that serves only `/metrics` (then absent from `addr`),
-/// and serves until `stop` fires, then finishes in-flight requests (up to
-/// 10 s).
+/// and serves until `stop` fires, then ends live streams and finishes
+/// in-flight requests (up to 10 s).
 pub async fn serve(
     app: App,
     addr: std::net::SocketAddr,
@@ -248,10 +248,14 @@ pub async fn serve(
     };
     let metrics_bound = metrics.as_ref().map(|(_, a)| *a);
     let ep = endpoint(app.clone(), metrics.is_none());
-    // One stop signal for both listeners.
+    // One stop signal for both listeners. Draining first ends the live
+    // streams (their readers reconnect elsewhere) and turns /ready red;
+    // then the listeners close and requests in flight finish.
     let (tx, rx) = tokio::sync::watch::channel(false);
+    let draining = app.clone();
     tokio::spawn(async move {
         stop.await;
+        draining.drain();
         let _ = tx.send(true);
     });
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {

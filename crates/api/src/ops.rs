@@ -23,6 +23,7 @@ async fn ready(app: Data<&App>) -> Response {
         Readiness::DatabaseUnreachable => {
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
         }
+        Readiness::Draining => (StatusCode::SERVICE_UNAVAILABLE, "stopping").into_response(),
     }
 }
 

@@ -77,6 +77,9 @@ struct Inner {
     sync: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     enforcer: RwLock<Enforcer>,
     version: AtomicI64,
+    /// One reload at a time: a burst of callers that all saw a new version
+    /// wait for one load instead of each building the policy.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 async fn build_enforcer(db: &Db) -> Result<Enforcer, AuthzError> {
@@ -99,6 +102,7 @@ impl Authz {
                 decisions: DecisionCache::default(),
                 sync: std::sync::Mutex::new(None),
                 version: AtomicI64::new(version),
+                reloading: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -164,6 +168,11 @@ impl Authz {
         let stored = rules::version(&self.inner.db).await?;
         if stored == self.inner.version.load(Ordering::Acquire) {
             return Ok(false);
+        }
+        let _one = self.inner.reloading.lock().await;
+        if self.inner.version.load(Ordering::Acquire) >= stored {
+            // Another caller loaded it (or a newer one) while this waited.
+            return Ok(true);
         }
         // Build the new policy without holding the lock, then swap, so that
         // requests keep being answered while it loads.

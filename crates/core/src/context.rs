@@ -159,6 +159,13 @@ impl App {
         &self.authz
     }
 
+    /// Starts stopping this process: `/ready` answers 503 so the load
+    /// balancer sends new requests elsewhere, and every live stream ends so
+    /// its reader reconnects to another node. Requests in flight go on.
+    pub fn drain(&self) {
+        self.streams.drain();
+    }
+
     /// Password hashing's limits and counters (the hardening tests read
     /// them).
     pub fn passwords(&self) -> &crate::tokens::Passwords {
@@ -288,11 +295,18 @@ impl App {
 
     /// Refuses unless the member may do `perm` in the shop.
     pub async fn require(&self, ctx: &ShopCtx, perm: Permission) -> Result<()> {
-        if self.authz.allowed(ctx.user_id, ctx.shop_id(), perm).await? {
-            Ok(())
-        } else {
-            Err(Error::PermissionDenied(perm))
+        let (user, shop) = (ctx.user_id, ctx.shop_id());
+        if self.authz.allowed(user, shop, perm).await? {
+            return Ok(());
         }
+        // A grant made through another node (a new member, a widened
+        // role) reaches this process's policy within a second; before
+        // refusing, catch up once, so it works at once everywhere. Only
+        // refusals pay this one read of the policy version.
+        if self.authz.refresh().await? && self.authz.allowed(user, shop, perm).await? {
+            return Ok(());
+        }
+        Err(Error::PermissionDenied(perm))
     }
 
     /// Whether the member may do `perm` (for showing or hiding navigation).

@@ -12,11 +12,16 @@ pub enum Readiness {
     MigrationsPending,
     /// No answer within the probe's time.
     DatabaseUnreachable,
+    /// The process is stopping (`App::drain`).
+    Draining,
 }
 
 /// Pings the database and checks every migration is applied, within two
 /// seconds: a probe that hangs is worse than one that says no.
 pub async fn readiness(app: &App) -> Readiness {
+    if app.streams.draining() {
+        return Readiness::Draining;
+    }
     let check = tokio::time::timeout(std::time::Duration::from_secs(2), async {
         app.db
             .execute_raw(Statement::from_string(

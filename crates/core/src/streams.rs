@@ -30,13 +30,36 @@ pub const CUSTOMER_STREAMS_PER_LINK: usize = 4;
 /// place.
 pub const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Open streams by key, in this process.
-#[derive(Default)]
+/// Open streams by key, in this process, and whether the process is
+/// draining (stopping): then every stream ends, so its reader reconnects
+/// to another node instead of holding this one's shutdown.
 pub struct StreamSlots {
     open: Mutex<HashMap<String, usize>>,
+    draining: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for StreamSlots {
+    fn default() -> Self {
+        StreamSlots {
+            open: Mutex::default(),
+            draining: tokio::sync::watch::Sender::new(false),
+        }
+    }
 }
 
 impl StreamSlots {
+    pub(crate) fn drain(&self) {
+        self.draining.send_replace(true);
+    }
+
+    pub(crate) fn draining(&self) -> bool {
+        *self.draining.borrow()
+    }
+
+    fn drained(&self) -> Drained {
+        Drained(self.draining.subscribe())
+    }
+
     fn take(self: &Arc<Self>, key: String, max: usize) -> Result<Slot> {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         let n = open.entry(key.clone()).or_insert(0);
@@ -77,6 +100,16 @@ impl Drop for Slot {
     }
 }
 
+/// Resolves once the process starts draining (at once if it already is).
+struct Drained(tokio::sync::watch::Receiver<bool>);
+
+impl Drained {
+    async fn wait(&mut self) {
+        // An error means the sender is gone with the process: end as well.
+        let _ = self.0.wait_for(|d| *d).await;
+    }
+}
+
 /// What a stream tells its reader next.
 pub enum Told {
     Event(LiveEvent),
@@ -100,6 +133,7 @@ pub struct StaffStream {
     session_id: uuid::Uuid,
     ctx: ShopCtx,
     beat: tokio::time::Interval,
+    drained: Drained,
     _slot: Slot,
 }
 
@@ -123,14 +157,15 @@ pub async fn open_staff(
         session_id: actor.session_id,
         ctx: ctx.clone(),
         beat: beat_every(app.config.stream_recheck),
+        drained: app.streams.drained(),
         _slot: slot,
     })
 }
 
 impl StaffStream {
     /// The next change to tell the reader (only the ticket's, for a ticket
-    /// stream); `None` ends the stream: the live feed closed, or a beat
-    /// found the stream no longer allowed.
+    /// stream); `None` ends the stream: the live feed closed, a beat found
+    /// the stream no longer allowed, or the process is stopping.
     pub async fn next(&mut self, app: &App) -> Option<Told> {
         let only = self.ticket.map(|t| t.as_uuid());
         loop {
@@ -143,6 +178,7 @@ impl StaffStream {
                     Heard::Lagged => return Some(Told::Resync),
                     Heard::Closed => return None,
                 },
+                _ = self.drained.wait() => return None,
                 _ = self.beat.tick() => match self.still_allowed(app).await {
                     Ok(true) => {}
                     Ok(false) => {
@@ -194,6 +230,7 @@ pub struct CustomerStream {
     subscription: Subscription,
     pub link: CustomerLink,
     beat: tokio::time::Interval,
+    drained: Drained,
     _slot: Slot,
 }
 
@@ -203,8 +240,8 @@ const CUSTOMER_BEAT_MAX: std::time::Duration = std::time::Duration::from_secs(10
 
 impl CustomerStream {
     /// The next change of the link's ticket whose kind is in `forwarded`;
-    /// `None` ends the stream (the link was revoked or expired, or the
-    /// feed closed). Each beat tells staff the customer is still looking.
+    /// `None` ends the stream (the link was revoked or expired, the feed
+    /// closed, or the process is stopping). Each beat tells staff the customer is still looking.
     pub async fn next(&mut self, app: &App, forwarded: &[&str]) -> Option<Told> {
         let ticket = Some(self.link.ticket_id);
         loop {
@@ -217,6 +254,7 @@ impl CustomerStream {
                     Heard::Lagged => return Some(Told::Resync),
                     Heard::Closed => return None,
                 },
+                _ = self.drained.wait() => return None,
                 _ = self.beat.tick() => match keep_watching(app, &self.link).await {
                     Ok(true) => {}
                     Ok(false) => {
@@ -244,6 +282,7 @@ pub(crate) fn open_customer(
         subscription,
         link,
         beat: beat_every(app.config.stream_recheck.min(CUSTOMER_BEAT_MAX)),
+        drained: app.streams.drained(),
         _slot: slot,
     })
 }

@@ -1,0 +1,808 @@
+//! A fleet on one PostgreSQL: two API nodes (`pitwall serve --no-workers`)
+//! and two workers (`pitwall worker`), each a separate process of the real
+//! binary. The test client plays the load balancer: it spreads requests
+//! over both nodes and, like a balancer, sends a request whose connection
+//! was refused to the other node.
+//!
+//! What it shows: a change made through one node reaches a dashboard
+//! stream served by the other; policy, role and feature changes made on one
+//! node apply on the other within the cache window; the sign-in limit and
+//! the per-sender text rate hold across processes; every job runs once
+//! (texts and e-mails), also when a worker is stopped with SIGTERM while
+//! it sends; and a rolling restart of both nodes under a load of POS
+//! pushes loses no request: every push that was answered is stored, none
+//! was answered with a 5xx, and live streams end at once on the stopping
+//! node so their readers reconnect to the other.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use pitwall_testkit::fake_sms::FakeSms;
+use pitwall_testkit::process::free_port;
+use serde_json::{Value, json};
+
+/// Texts per second per sender number, for every worker together.
+const RATE: usize = 10;
+const TEXTS: usize = 40;
+/// How long a change may take to apply on another node: the session and
+/// shop cache (2 s) plus the policy poll (1 s), and a second of slack for
+/// a busy machine.
+const WINDOW: Duration = Duration::from_secs(4);
+
+/// A process of the fleet; killed if the test ends while it runs.
+struct Member(Option<Child>);
+
+impl Member {
+    /// SIGTERM, then waits for the exit (at most `within`).
+    fn stop(&mut self, within: Duration) -> std::process::ExitStatus {
+        let mut child = self.0.take().expect("running");
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let until = Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status;
+            }
+            if Instant::now() > until {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the process did not stop within {within:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+struct Fleet {
+    db_name: String,
+    dir: PathBuf,
+    env: Vec<(String, String)>,
+    ports: [u16; 2],
+    fake: FakeSms,
+}
+
+impl Fleet {
+    fn base(&self, node: usize) -> String {
+        format!("http://127.0.0.1:{}", self.ports[node % 2])
+    }
+
+    fn command(&self, args: &[&str], data_dir: &Path, port: Option<u16>) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_pitwall"));
+        c.args(args)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        std::fs::create_dir_all(data_dir).unwrap();
+        c.env("PITWALL_DATA_DIR", data_dir);
+        if let Some(p) = port {
+            c.env("PITWALL_ADDR", format!("127.0.0.1:{p}"));
+        }
+        c
+    }
+
+    fn node(&self, i: usize) -> Member {
+        let dir = self.dir.join(format!("node-{i}"));
+        Member(Some(
+            self.command(&["serve", "--no-workers"], &dir, Some(self.ports[i]))
+                .spawn()
+                .expect("a node starts"),
+        ))
+    }
+
+    fn worker(&self, i: usize) -> Member {
+        let dir = self.worker_dir(i);
+        Member(Some(
+            self.command(&["worker"], &dir, None)
+                .spawn()
+                .expect("a worker starts"),
+        ))
+    }
+
+    fn worker_dir(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("worker-{i}"))
+    }
+
+    /// E-mails written by both workers (no SMTP here: each writes .eml
+    /// files into its own data folder).
+    fn mails(&self) -> Vec<String> {
+        (0..2)
+            .flat_map(|i| {
+                std::fs::read_dir(self.worker_dir(i).join("outbox"))
+                    .map(|rd| {
+                        rd.flatten()
+                            .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    fn admin(&self, args: &[&str]) {
+        let ok = self
+            .command(args, &self.dir.join("admin"), None)
+            .status()
+            .expect("the admin command runs")
+            .success();
+        assert!(ok, "pitwall {args:?} failed");
+    }
+}
+
+async fn ready(client: &reqwest::Client, base: &str) {
+    let started = Instant::now();
+    while !client
+        .get(format!("{base}/ready"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{base} never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn call(r: reqwest::RequestBuilder) -> (u16, Value) {
+    let r = r.send().await.expect("the request is answered");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or_default())
+}
+
+async fn ok(r: reqwest::RequestBuilder) -> Value {
+    let (status, body) = call(r).await;
+    assert!((200..300).contains(&status), "{status}: {body}");
+    body
+}
+
+async fn login(client: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
+    let b = ok(client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": password})))
+    .await;
+    b["token"].as_str().expect("token").to_owned()
+}
+
+/// Asks `check` on node B until it answers `want`, from the moment the
+/// change was made on node A; how long it took.
+async fn applies_within(
+    what: &str,
+    mut check: impl AsyncFnMut() -> u16,
+    want: u16,
+    since: Instant,
+) -> Duration {
+    loop {
+        let got = check().await;
+        if got == want {
+            let took = since.elapsed();
+            eprintln!("{what}: applied on the other node after {took:?}");
+            return took;
+        }
+        assert!(
+            since.elapsed() < WINDOW,
+            "{what}: the other node still answers {got}, not {want}, {:?} after the change",
+            since.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Reads server-sent events into a channel, chunk by chunk; the channel
+/// closes when the stream ends.
+fn listen(mut response: reqwest::Response) -> tokio::sync::mpsc::UnboundedReceiver<String> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(Some(chunk)) = response.chunk().await {
+            if tx
+                .send(String::from_utf8_lossy(&chunk).into_owned())
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+async fn open_events(client: &reqwest::Client, base: &str, token: &str) -> reqwest::Response {
+    let r = client
+        .get(format!("{base}/api/v1/events"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("the stream opens");
+    assert_eq!(r.status().as_u16(), 200, "{}", r.status());
+    r
+}
+
+/// Waits for an event whose text contains `what`, at most `within`.
+async fn hear(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+    what: &str,
+    within: Duration,
+) -> bool {
+    let until = Instant::now() + within;
+    let mut text = String::new();
+    while !text.contains(what) {
+        let left = until.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, rx.recv()).await {
+            Ok(Some(more)) => text.push_str(&more),
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// What the load of POS pushes saw.
+#[derive(Default)]
+struct LoadTally {
+    answered: AtomicUsize,
+    /// Connections refused, sent on to the other node (as a balancer
+    /// does).
+    refused: AtomicUsize,
+    /// Requests cut after they were sent (a keep-alive connection the
+    /// stopping node closed as the request went out); sent again, which a
+    /// PUT allows.
+    cut: AtomicUsize,
+    server_errors: AtomicUsize,
+}
+
+/// POS pushes of new tickets, `LOAD-{n}`, spread over both nodes by a few
+/// concurrent clients until `stop`. Each push is a PUT (idempotent), so a
+/// connection refused or reset goes to the other node.
+fn push_load(
+    client: reqwest::Client,
+    bases: [String; 2],
+    key: String,
+    stop: Arc<AtomicBool>,
+    tally: Arc<LoadTally>,
+) -> tokio::task::JoinSet<Vec<String>> {
+    let mut set = tokio::task::JoinSet::new();
+    for lane in 0..4usize {
+        let (client, bases, key, stop, tally) = (
+            client.clone(),
+            bases.clone(),
+            key.clone(),
+            stop.clone(),
+            tally.clone(),
+        );
+        set.spawn(async move {
+            let mut pushed = Vec::new();
+            let mut n = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let id = format!("LOAD-{lane}-{n}");
+                let body = json!({
+                    "kind": "estimate", "number": format!("{lane}{n}"),
+                    "pos_updated_at": "2026-12-04T10:00:00Z",
+                    "customer": {"external_id": format!("load-{lane}"), "first_name": "Load", "phone": "+15125550150"},
+                    "services": [],
+                });
+                let mut node = lane + n;
+                let until = Instant::now() + Duration::from_secs(30);
+                loop {
+                    let sent = client
+                        .put(format!("{}/api/pos/v1/tickets/{id}", bases[node % 2]))
+                        .bearer_auth(&key)
+                        .json(&body)
+                        .timeout(Duration::from_secs(20))
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(r) if r.status().is_server_error() => {
+                            tally.server_errors.fetch_add(1, Ordering::Relaxed);
+                            eprintln!("{id}: {} {}", r.status(), r.text().await.unwrap_or_default());
+                            break;
+                        }
+                        Ok(r) => {
+                            assert!(r.status().is_success(), "{id}: {}", r.status());
+                            tally.answered.fetch_add(1, Ordering::Relaxed);
+                            pushed.push(id);
+                            break;
+                        }
+                        Err(e) => {
+                            assert!(!e.is_timeout(), "{id}: no answer within 20 s: {e}");
+                            assert!(Instant::now() < until, "{id}: no node took it: {e}");
+                            if e.is_connect() {
+                                tally.refused.fetch_add(1, Ordering::Relaxed);
+                            } else {
+                                eprintln!("{id}: cut: {e:?}");
+                                tally.cut.fetch_add(1, Ordering::Relaxed);
+                            }
+                            node += 1;
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    }
+                }
+                n += 1;
+            }
+            pushed
+        });
+    }
+    set
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_and_two_workers_on_one_database() {
+    let db_name = match pitwall_testkit::pg_database(&pitwall_testkit::pg_admin_url()).await {
+        Ok(n) => n,
+        Err(e) if !pitwall_testkit::pg_required() => {
+            eprintln!("SKIPPED: PostgreSQL is not reachable ({e:#})");
+            return;
+        }
+        Err(e) => panic!("PostgreSQL: {e:#}"),
+    };
+    let fake = FakeSms::start().await.expect("fake SMS provider");
+    let ports = [free_port(), free_port()];
+    let dir = std::env::temp_dir().join(format!("pitwall-fleet-{db_name}"));
+    let mut env: Vec<(String, String)> = vec![
+        (
+            "DATABASE_URL".into(),
+            format!("{}/{db_name}", pitwall_testkit::pg_admin_url()),
+        ),
+        // One public address for the fleet, as behind a balancer.
+        (
+            "PITWALL_BASE_URL".into(),
+            format!("http://127.0.0.1:{}", ports[0]),
+        ),
+        ("PITWALL_SMS_RATE_PER_SENDER".into(), RATE.to_string()),
+    ];
+    env.extend(fake.env("+15125550100"));
+    let fleet = Fleet {
+        db_name,
+        dir,
+        env,
+        ports,
+        fake,
+    };
+    fleet.admin(&["migrate", "up"]);
+    fleet.admin(&[
+        "admin",
+        "create-shop",
+        "--name",
+        "Fleet Garage",
+        "--slug",
+        "fleet-garage",
+        "--plan",
+        "premium",
+        "--owner-email",
+        "owner@fleet.test",
+        "--owner-password",
+        "owner password here",
+    ]);
+    fleet.admin(&[
+        "admin",
+        "create-admin",
+        "--email",
+        "ops@fleet.test",
+        "--password",
+        "operator password",
+    ]);
+    let mut nodes = [fleet.node(0), fleet.node(1)];
+    let mut workers = [fleet.worker(0), fleet.worker(1)];
+    let client = reqwest::Client::new();
+    let (a, b) = (fleet.base(0), fleet.base(1));
+    ready(&client, &a).await;
+    ready(&client, &b).await;
+
+    let owner = login(&client, &a, "owner@fleet.test", "owner password here").await;
+    let operator = login(&client, &b, "ops@fleet.test", "operator password").await;
+    let shop = ok(client.get(format!("{a}/api/v1/shop")).bearer_auth(&owner)).await;
+    let shop_id = shop["id"].as_str().expect("shop id").to_owned();
+    let key = ok(client
+        .post(format!("{b}/api/v1/api-keys"))
+        .bearer_auth(&owner)
+        .json(&json!({"name": "POS"})))
+    .await["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+
+    // --- An invitation made on B is e-mailed once (by one of the two
+    // workers); the advisor accepts on A.
+    ok(client
+        .post(format!("{b}/api/v1/invitations"))
+        .bearer_auth(&owner)
+        .json(&json!({"email": "advisor@fleet.test", "role": "advisor"})))
+    .await;
+    let until = Instant::now() + Duration::from_secs(30);
+    let mail = loop {
+        let found: Vec<String> = fleet
+            .mails()
+            .into_iter()
+            .filter(|m| m.contains("advisor@fleet.test"))
+            .collect();
+        if let Some(m) = found.first() {
+            break m.clone();
+        }
+        assert!(Instant::now() < until, "no worker sent the invitation");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let link = pitwall_testkit::link_in(&mail, &format!("{a}/invitations/"));
+    let invitation = link.rsplit('/').next().expect("a token").to_owned();
+    ok(client
+        .post(format!("{a}/api/v1/invitations/accept"))
+        .json(&json!({"token": invitation, "name": "Ada", "password": "advisor password"})))
+    .await;
+    let advisor = login(&client, &a, "advisor@fleet.test", "advisor password").await;
+    let me = ok(client.get(format!("{b}/api/v1/me")).bearer_auth(&advisor)).await;
+    let advisor_id = me["user"]["id"]
+        .as_str()
+        .or_else(|| me["id"].as_str())
+        .unwrap_or_else(|| panic!("the advisor's id in {me}"))
+        .to_owned();
+
+    // --- A status change made through A reaches a dashboard stream on B.
+    let pushed = ok(client
+        .put(format!("{a}/api/pos/v1/tickets/FLEET-1"))
+        .bearer_auth(&key)
+        .json(&json!({
+            "kind": "estimate", "number": "1", "pos_updated_at": "2026-12-04T09:00:00Z",
+            "customer": {"external_id": "c1", "first_name": "Lee", "phone": "+15125550177"},
+            "services": [],
+        })))
+    .await;
+    let ticket = pushed["ticket"]["id"]
+        .as_str()
+        .expect("ticket id")
+        .to_owned();
+    let statuses = ok(client
+        .get(format!("{a}/api/v1/vehicle-statuses"))
+        .bearer_auth(&owner))
+    .await;
+    let status_ids: Vec<String> = statuses["items"]
+        .as_array()
+        .expect("statuses")
+        .iter()
+        .filter_map(|s| s["id"].as_str().map(str::to_owned))
+        .take(2)
+        .collect();
+    assert_eq!(status_ids.len(), 2, "{statuses}");
+    let set_status = |i: usize| {
+        client
+            .put(format!("{a}/api/v1/tickets/{ticket}/status"))
+            .bearer_auth(&owner)
+            .json(&json!({"status_id": status_ids[i % 2]}))
+    };
+    let mut on_b = listen(open_events(&client, &b, &owner).await);
+    // B's listener on the database may still be connecting: the first
+    // change is repeated until the stream hears one.
+    let started = Instant::now();
+    let mut i = 0;
+    loop {
+        ok(set_status(i)).await;
+        i += 1;
+        if hear(&mut on_b, "status_changed", Duration::from_secs(1)).await {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "B's stream never heard of a change made on A"
+        );
+    }
+    let mut took = Vec::new();
+    for _ in 0..5 {
+        let sent = Instant::now();
+        ok(set_status(i)).await;
+        i += 1;
+        assert!(
+            hear(&mut on_b, "status_changed", Duration::from_secs(1)).await,
+            "a status change made on A did not reach B's stream within a second"
+        );
+        took.push(sent.elapsed());
+    }
+    eprintln!("status change on A -> dashboard stream on B: {took:?}");
+
+    // --- Policy (casbin), role and feature changes made on A apply on B.
+    let customers_on_b = || {
+        let (client, b, advisor) = (client.clone(), b.clone(), advisor.clone());
+        async move || {
+            call(
+                client
+                    .get(format!("{b}/api/v1/customers"))
+                    .bearer_auth(&advisor),
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(customers_on_b()().await, 200);
+    let without_customers: Vec<&str> = [
+        "dashboard.view",
+        "tickets.view",
+        "tickets.edit",
+        "tickets.status.set",
+        "tickets.comment",
+        "messages.send",
+    ]
+    .to_vec();
+    ok(client
+        .put(format!("{a}/api/v1/roles/advisor"))
+        .bearer_auth(&owner)
+        .json(&json!({"permissions": without_customers})))
+    .await;
+    applies_within(
+        "the advisor role loses customers.view (policy)",
+        customers_on_b(),
+        403,
+        Instant::now(),
+    )
+    .await;
+    // A viewer may see customers by default: moving Ada to it on A gives
+    // her customers back on B.
+    ok(client
+        .patch(format!("{a}/api/v1/users/{advisor_id}"))
+        .bearer_auth(&owner)
+        .json(&json!({"role": "viewer"})))
+    .await;
+    applies_within(
+        "Ada becomes a viewer (role)",
+        customers_on_b(),
+        200,
+        Instant::now(),
+    )
+    .await;
+    let invoices_on_b = || {
+        let (client, b, owner) = (client.clone(), b.clone(), owner.clone());
+        async move || {
+            call(
+                client
+                    .get(format!("{b}/api/v1/invoices"))
+                    .bearer_auth(&owner),
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(invoices_on_b()().await, 200);
+    ok(client
+        .put(format!(
+            "{a}/api/admin/v1/shops/{shop_id}/features/online_payments"
+        ))
+        .bearer_auth(&operator)
+        .json(&json!({"enabled": false, "reason": "fleet test"})))
+    .await;
+    applies_within(
+        "online payments switched off by support (feature)",
+        invoices_on_b(),
+        403,
+        Instant::now(),
+    )
+    .await;
+
+    // --- The sign-in limit counts attempts on both nodes together: five
+    // free guesses in all, not five per node.
+    for attempt in 0..5 {
+        let base = fleet.base(attempt);
+        let (s, body) = call(
+            client
+                .post(format!("{base}/api/v1/auth/login"))
+                .json(&json!({"email": "nobody@fleet.test", "password": "a wrong guess"})),
+        )
+        .await;
+        assert_eq!(s, 401, "attempt {attempt}: {body}");
+    }
+    let (s, body) = call(
+        client
+            .post(format!("{}/api/v1/auth/login", fleet.base(5)))
+            .json(&json!({"email": "nobody@fleet.test", "password": "a wrong guess"})),
+    )
+    .await;
+    assert_eq!(s, 429, "the sixth guess, on the node that saw two: {body}");
+
+    // --- Texts through both nodes, sent by two workers: each once, and
+    // the sender's rate holds for both workers together. A worker stopped
+    // with SIGTERM while it sends finishes or hands back what it holds.
+    let customer = ok(client
+        .post(format!("{a}/api/v1/customers"))
+        .bearer_auth(&owner)
+        .json(&json!({"first_name": "Rae", "phone": "+15125550188"})))
+    .await["customer"]["id"]
+        .as_str()
+        .expect("customer id")
+        .to_owned();
+    for n in 0..TEXTS {
+        let base = fleet.base(n);
+        let (s, body) = call(
+            client
+                .post(format!("{base}/api/v1/threads/{customer}/messages"))
+                .bearer_auth(&owner)
+                .json(&json!({"channel": "sms", "body": format!("fleet text {n:03}")})),
+        )
+        .await;
+        assert_eq!(s, 201, "{body}");
+    }
+    let until = Instant::now() + Duration::from_secs(60);
+    while fleet.fake.messages().len() < TEXTS / 4 {
+        assert!(Instant::now() < until, "the workers send nothing");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stopped = workers[0].stop(Duration::from_secs(30));
+    assert!(stopped.success(), "the worker exits cleanly: {stopped}");
+    let until = Instant::now() + Duration::from_secs(90);
+    while fleet.fake.messages().len() < TEXTS {
+        assert!(
+            Instant::now() < until,
+            "only {} of {TEXTS} texts arrived",
+            fleet.fake.messages().len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Room for a duplicate to show up, if there were one.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let texts: Vec<_> = fleet
+        .fake
+        .messages()
+        .into_iter()
+        .filter(|m| m.body.contains("fleet text"))
+        .collect();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for m in &texts {
+        *seen.entry(m.body.as_str()).or_default() += 1;
+    }
+    assert_eq!(seen.len(), TEXTS, "every text arrives");
+    assert!(
+        seen.values().all(|n| *n == 1),
+        "a text arrived twice: {seen:?}"
+    );
+    let mut at: Vec<Instant> = texts.iter().map(|m| m.received_at).collect();
+    at.sort();
+    // In any second, at most RATE texts (and one at the window's edge);
+    // each worker holding its own rate would let through twice as many.
+    let busiest = (0..at.len())
+        .map(|i| {
+            at[i..]
+                .iter()
+                .take_while(|t| t.duration_since(at[i]) < Duration::from_secs(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    eprintln!("texts in the busiest second: {busiest} (rate {RATE}/s per sender)");
+    assert!(
+        busiest <= RATE + 1,
+        "{busiest} texts within one second from one sender"
+    );
+    let invitations = fleet
+        .mails()
+        .iter()
+        .filter(|m| m.contains("advisor@fleet.test"))
+        .count();
+    assert_eq!(invitations, 1, "the invitation e-mail is sent once");
+    workers[0] = fleet.worker(0);
+
+    // --- A rolling restart of both nodes under a load of POS pushes.
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(LoadTally::default());
+    let mut load = push_load(
+        client.clone(),
+        [a.clone(), b.clone()],
+        key.clone(),
+        stop.clone(),
+        tally.clone(),
+    );
+    for n in 0..2 {
+        let (this, other) = (fleet.base(n), fleet.base(n + 1));
+        // A dashboard reader on the node about to stop.
+        let mut reader = listen(open_events(&client, &this, &owner).await);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let before = tally.answered.load(Ordering::Relaxed);
+        let asked = Instant::now();
+        let status = nodes[n].stop(Duration::from_secs(15));
+        let stop_took = asked.elapsed();
+        assert!(status.success(), "node {n} exits cleanly: {status}");
+        // Open streams must not hold the stop for the whole grace period
+        // (10 s): they end at once and their readers move on.
+        assert!(
+            stop_took < Duration::from_secs(5),
+            "node {n} took {stop_took:?} to stop: its live streams held it"
+        );
+        // Its stream ended (it did not hold the shutdown for the full
+        // grace period of 10 s) ...
+        let ended = tokio::time::timeout(Duration::from_secs(1), async {
+            while reader.recv().await.is_some() {}
+        })
+        .await;
+        assert!(
+            ended.is_ok(),
+            "node {n}'s stream is still open after it exited"
+        );
+        eprintln!("node {n} stopped {stop_took:?} after SIGTERM, its stream ended");
+        // ... and its reader reconnects to the other node and hears on.
+        let mut again = listen(open_events(&client, &other, &owner).await);
+        let started = Instant::now();
+        loop {
+            ok(client
+                .put(format!("{other}/api/v1/tickets/{ticket}/status"))
+                .bearer_auth(&owner)
+                .json(&json!({"status_id": status_ids[i % 2]})))
+            .await;
+            i += 1;
+            if hear(&mut again, "status_changed", Duration::from_secs(1)).await {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10));
+        }
+        // The other node carried the load meanwhile.
+        let until = Instant::now() + Duration::from_secs(10);
+        while tally.answered.load(Ordering::Relaxed) < before + 20 {
+            assert!(
+                Instant::now() < until,
+                "no pushes answered while node {n} was down"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        nodes[n] = fleet.node(n);
+        ready(&client, &this).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut pushed = Vec::new();
+    while let Some(lane) = load.join_next().await {
+        pushed.extend(lane.expect("a load lane"));
+    }
+    let (answered, refused, cut, errors) = (
+        tally.answered.load(Ordering::Relaxed),
+        tally.refused.load(Ordering::Relaxed),
+        tally.cut.load(Ordering::Relaxed),
+        tally.server_errors.load(Ordering::Relaxed),
+    );
+    eprintln!(
+        "rolling restart: {answered} pushes answered, {refused} refused and sent to the other node, {cut} cut and sent again, {errors} 5xx"
+    );
+    assert_eq!(errors, 0, "no push is answered with a server error");
+
+    // Every answered push is stored.
+    let db = pitwall_store::connect(&format!(
+        "{}/{}",
+        pitwall_testkit::pg_admin_url(),
+        fleet.db_name
+    ))
+    .await
+    .expect("the test reads the database");
+    use pitwall_store::sea_orm::{ConnectionTrait, Statement};
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT external_id FROM tickets WHERE external_id LIKE 'LOAD-%'",
+        ))
+        .await
+        .expect("tickets");
+    let stored: std::collections::HashSet<String> = rows
+        .iter()
+        .filter_map(|r| r.try_get::<String>("", "external_id").ok())
+        .collect();
+    let lost: Vec<&String> = pushed.iter().filter(|p| !stored.contains(*p)).collect();
+    assert!(lost.is_empty(), "answered but not stored: {lost:?}");
+    assert_eq!(stored.len(), pushed.len(), "every push is one ticket");
+    db.close().await.ok();
+
+    for w in &mut workers {
+        if w.0.is_some() {
+            assert!(w.stop(Duration::from_secs(30)).success());
+        }
+    }
+    for n in &mut nodes {
+        assert!(n.stop(Duration::from_secs(15)).success());
+    }
+    pitwall_testkit::drop_pg_database(&fleet.db_name).await;
+    let _ = std::fs::remove_dir_all(&fleet.dir);
+}
