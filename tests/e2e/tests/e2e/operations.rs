@@ -618,3 +618,59 @@ async fn database_outage_answers_503_and_recovers() {
     );
     t.finish().await;
 }
+
+/// Whether the stream ends within `secs` (its body runs out).
+async fn stream_ends_within(stream: &mut reqwest::Response, secs: u64) -> bool {
+    tokio::time::timeout(Duration::from_secs(secs), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await
+    .is_ok()
+}
+
+// A stopping node drains before it closes: the balancer is told (/ready
+// 503) and live streams end at once, so their readers reconnect to another
+// node instead of holding this one's shutdown for its whole grace period.
+both_backends!(
+    a_draining_node_is_not_ready_and_ends_its_streams,
+    async |t: &TestApp| {
+        let (_, owner) = t.shop("drain-shop", "premium").await;
+        let mut stream = t
+            .client
+            .get(t.url("/api/v1/events"))
+            .bearer_auth(&owner)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stream.status(), StatusCode::OK);
+        assert!(
+            !stream_ends_within(&mut stream, 1).await,
+            "open while serving"
+        );
+        let r = t.client.get(t.url("/ready")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+
+        t.app.drain();
+        assert!(
+            stream_ends_within(&mut stream, 2).await,
+            "ended by draining"
+        );
+        let r = t.client.get(t.url("/ready")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.text().await.unwrap(), "stopping");
+        // Requests still work while the node finishes; a stream opened now
+        // ends at once.
+        let (s, _) = t.get("/api/v1/me", &owner).await;
+        assert_eq!(s, StatusCode::OK);
+        let mut late = t
+            .client
+            .get(t.url("/api/v1/events"))
+            .bearer_auth(&owner)
+            .send()
+            .await
+            .unwrap();
+        assert!(stream_ends_within(&mut late, 2).await, "a late stream ends");
+        let r = t.client.get(t.url("/health")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "still alive: no restart");
+    }
+);
