@@ -25,6 +25,7 @@ mod m20261210_000015_payments;
 mod m20261211_000016_invoice_uploads;
 mod m20261212_000017_message_attachments;
 mod m20261213_000018_rate_windows;
+mod m20261214_000019_shop_keys;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261211_000016_invoice_uploads::Migration),
             Box::new(m20261212_000017_message_attachments::Migration),
             Box::new(m20261213_000018_rate_windows::Migration),
+            Box::new(m20261214_000019_shop_keys::Migration),
         ]
     }
 }

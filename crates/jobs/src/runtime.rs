@@ -273,6 +273,17 @@ pub async fn run(
                         .enable_tracing()
                         .build(documents::run)
                 })
+                // A worker whose backend fails (the database went away)
+                // ends with an error; without this it would stay down for
+                // the life of the process, which would look alive and
+                // send nothing. It restarts under a new name; the jobs the
+                // old one held come back once its heartbeat lapses. Polls
+                // come on ticks, so a long outage restarts it at most once
+                // a tick.
+                .should_restart(|worker, error| {
+                    tracing::warn!(worker = %worker.name(), %error, "job worker stopped on an error; restarting it");
+                    true
+                })
                 .shutdown_timeout(settings.shutdown_timeout)
                 .run_with_signal(monitor_signal)
                 .await

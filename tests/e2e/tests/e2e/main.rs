@@ -18,6 +18,7 @@ mod operations;
 mod pages;
 mod payments;
 mod responses;
+mod schema;
 mod story;
 mod tickets;
 mod workflow;

@@ -1,8 +1,6 @@
 //! Operations: probes, metrics, headers, real SMTP, dead jobs, and a
 //! database outage through a TCP proxy that the test cuts and restores.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use pitwall_core::domain::PlatformRole;
@@ -520,53 +518,9 @@ async fn dead_jobs_postgres() {
     dead_job_is_visible_and_retryable(Backend::Postgres).await;
 }
 
-/// A TCP proxy to PostgreSQL that can be cut (refuses and drops
-/// connections) and restored.
-struct Proxy {
-    addr: String,
-    cut: Arc<AtomicBool>,
-    conns: Arc<tokio::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
-}
-
-impl Proxy {
-    async fn start(upstream: &'static str) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let cut = Arc::new(AtomicBool::new(false));
-        let conns = Arc::new(tokio::sync::Mutex::new(Vec::new()));
-        let (c, list) = (cut.clone(), conns.clone());
-        tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if c.load(Ordering::SeqCst) {
-                    drop(inbound);
-                    continue;
-                }
-                let handle = tokio::spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-                list.lock().await.push(handle);
-            }
-        });
-        Self { addr, cut, conns }
-    }
-
-    async fn cut(&self) {
-        self.cut.store(true, Ordering::SeqCst);
-        for h in self.conns.lock().await.drain(..) {
-            h.abort();
-        }
-    }
-
-    fn restore(&self) {
-        self.cut.store(false, Ordering::SeqCst);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_outage_answers_503_and_recovers() {
-    let proxy = Proxy::start("127.0.0.1:5432").await;
+    let proxy = pitwall_testkit::process::PgProxy::start("127.0.0.1:5432").await;
     let opts = Options {
         pg_via: Some(proxy.addr.clone()),
         ..Default::default()
