@@ -20,7 +20,9 @@
 //! any table a later migration adds against the rule.
 //!
 //! SQLite is one file on one machine and is never distributed: there the
-//! keys stay as they are (changing a key means rebuilding the table).
+//! keys stay as they are (changing a key means rebuilding the table), and
+//! only the unique indexes that inserts name as their conflict target get
+//! a per-shop twin, so the same statement runs on both databases.
 
 use sea_orm_migration::prelude::*;
 
@@ -122,13 +124,32 @@ END
 $$;
 "#;
 
+/// `ON CONFLICT (shop_id, x)` targets whose old unique key was `x` alone.
+const SQLITE_CONFLICT_TARGETS: &[(&str, &str)] = &[
+    ("payment_sessions", "stripe_session_id"),
+    ("sms_overage_reports", "message_id"),
+];
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        if m.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        if m.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            m.get_connection().execute_unprepared(UP).await?;
             return Ok(());
         }
-        m.get_connection().execute_unprepared(UP).await?;
+        for (table, column) in SQLITE_CONFLICT_TARGETS {
+            m.create_index(
+                Index::create()
+                    .name(format!("ux_{table}_shop_{column}"))
+                    .table(Alias::new(*table))
+                    .col(Alias::new("shop_id"))
+                    .col(Alias::new(*column))
+                    .unique()
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        }
         Ok(())
     }
 

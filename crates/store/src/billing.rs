@@ -357,7 +357,10 @@ pub async fn record_overage(
         reported_at: Set(None),
     };
     let res = sms_overage_report::Entity::insert(row)
-        .on_conflict_do_nothing()
+        .on_conflict_do_nothing_on([
+            sms_overage_report::Column::ShopId,
+            sms_overage_report::Column::MessageId,
+        ])
         .exec(db)
         .await?;
     Ok(matches!(res, sea_orm::TryInsertResult::Inserted(_)))

@@ -126,7 +126,10 @@ pub async fn insert_session(
 ) -> Result<bool, StoreError> {
     debug_assert_eq!(row.shop_id, shop.as_uuid());
     let res = payment_session::Entity::insert(payment_session::ActiveModel::from(row))
-        .on_conflict_do_nothing_on([payment_session::Column::StripeSessionId])
+        .on_conflict_do_nothing_on([
+            payment_session::Column::ShopId,
+            payment_session::Column::StripeSessionId,
+        ])
         .exec(db)
         .await?;
     Ok(matches!(res, sea_orm::TryInsertResult::Inserted(_)))
