@@ -397,6 +397,16 @@ impl AdminApi {
                 })
                 .collect(),
             outbox_backlog: board.outbox_backlog as i64,
+            queues: board
+                .queues
+                .into_iter()
+                .map(|q| crate::models::QueueLoadOut {
+                    queue: q.queue,
+                    waiting: q.waiting,
+                    running: q.running,
+                    dead: q.dead,
+                })
+                .collect(),
         }))
     }
 

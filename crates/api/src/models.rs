@@ -530,6 +530,20 @@ pub struct JobList {
     pub items: Vec<Job>,
     /// Outbox rows committed but not yet handed to the queue.
     pub outbox_backlog: i64,
+    /// Each queue's load: a provider outage shows here as jobs waiting and
+    /// running (retrying) that do not go down.
+    pub queues: Vec<QueueLoadOut>,
+}
+
+#[derive(Debug, Object)]
+pub struct QueueLoadOut {
+    pub queue: String,
+    /// Queued, not yet taken by a worker.
+    pub waiting: i64,
+    /// Taken by a worker, including those waiting between tries.
+    pub running: i64,
+    /// Gave up (see the jobs listed with `state=dead`).
+    pub dead: i64,
 }
 
 #[derive(Debug, Object)]

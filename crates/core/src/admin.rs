@@ -197,6 +197,35 @@ pub use pitwall_jobs::admin::{JobFilter, JobRow};
 pub struct JobBoard {
     pub jobs: Vec<JobRow>,
     pub outbox_backlog: u64,
+    /// Every queue's load, by name: what a provider outage piles up.
+    pub queues: Vec<QueueLoad>,
+}
+
+/// How many jobs of one queue wait, run (a job waiting between tries
+/// counts as running: its worker holds it) and gave up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueLoad {
+    pub queue: String,
+    pub waiting: i64,
+    pub running: i64,
+    pub dead: i64,
+}
+
+fn queue_loads(counts: Vec<(String, String, i64)>) -> Vec<QueueLoad> {
+    let mut by_queue: std::collections::BTreeMap<String, QueueLoad> = Default::default();
+    for (queue, state, n) in counts {
+        let load = by_queue.entry(queue.clone()).or_insert_with(|| QueueLoad {
+            queue,
+            ..Default::default()
+        });
+        match state.as_str() {
+            "Pending" | "Queued" => load.waiting += n,
+            "Running" | "Retrying" => load.running += n,
+            "Killed" | "Failed" => load.dead += n,
+            _ => {}
+        }
+    }
+    by_queue.into_values().collect()
 }
 
 /// The job board, for platform staff only; at most 200 jobs, newest first.
@@ -204,9 +233,11 @@ pub async fn jobs(app: &App, actor: &Actor, filter: JobFilter) -> Result<JobBoar
     actor.require_platform()?;
     let jobs = pitwall_jobs::admin::list(&app.db, filter, 200).await?;
     let outbox_backlog = pitwall_store::outbox::count_unpushed(&app.db).await?;
+    let queues = queue_loads(pitwall_jobs::admin::counts(&app.db).await?);
     Ok(JobBoard {
         jobs,
         outbox_backlog,
+        queues,
     })
 }
 
@@ -237,4 +268,39 @@ pub async fn retry_job(app: &App, actor: &Actor, job_id: &str) -> Result<()> {
     .await?;
     app.jobs.nudge();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_loads_sum_states_per_queue() {
+        let counts = vec![
+            ("pitwall.message".to_owned(), "Pending".to_owned(), 3),
+            ("pitwall.message".to_owned(), "Queued".to_owned(), 1),
+            ("pitwall.message".to_owned(), "Running".to_owned(), 30),
+            ("pitwall.message".to_owned(), "Retrying".to_owned(), 2),
+            ("pitwall.message".to_owned(), "Done".to_owned(), 900),
+            ("pitwall.email".to_owned(), "Killed".to_owned(), 2),
+            ("pitwall.email".to_owned(), "Failed".to_owned(), 1),
+        ];
+        assert_eq!(
+            queue_loads(counts),
+            vec![
+                QueueLoad {
+                    queue: "pitwall.email".into(),
+                    waiting: 0,
+                    running: 0,
+                    dead: 3
+                },
+                QueueLoad {
+                    queue: "pitwall.message".into(),
+                    waiting: 4,
+                    running: 32,
+                    dead: 0
+                },
+            ]
+        );
+    }
 }

@@ -125,11 +125,13 @@ pub async fn retry(db: &Db, id: &str) -> Result<bool, StoreError> {
     Ok(res.rows_affected() == 1)
 }
 
-/// Jobs by queue and state, for /metrics.
+/// Jobs by queue and state (a failed job with tries left is `Retrying`),
+/// for /metrics and the job board.
 pub async fn counts(db: &Db) -> Result<Vec<(String, String, i64)>, StoreError> {
     let backend = db.get_database_backend();
     let sql = format!(
-        "SELECT job_type, status, CAST(COUNT(*) AS BIGINT) AS n FROM {} GROUP BY job_type, status",
+        "SELECT job_type, CASE WHEN status = 'Failed' AND attempts < max_attempts THEN 'Retrying' \
+         ELSE status END AS status, CAST(COUNT(*) AS BIGINT) AS n FROM {} GROUP BY 1, 2",
         table(backend)
     );
     let rows = db

@@ -14,8 +14,12 @@ use crate::{
     BILLING_QUEUE, DOCUMENT_QUEUE, EMAIL_QUEUE, JobsHandle, MESSAGE_QUEUE, SendEmail, SendMessage,
 };
 
-/// How many tries a job gets in all (the first and the retries).
-pub const MAX_ATTEMPTS: usize = 6;
+/// How many tries a job gets in all (the first and the retries). With the
+/// default backoff (2 s doubling, at most 5 minutes between tries) the
+/// last try comes over 20 minutes after the first, so a provider or mail
+/// server that is down for minutes loses nothing: its messages go out
+/// when it returns. Permanent failures stop at the first try anyway.
+pub const MAX_ATTEMPTS: usize = 12;
 
 /// One queue's storage on the app's database.
 enum Queue<T> {

@@ -316,3 +316,22 @@ pub fn wakeups(s: &WorkerSettings, handle: &JobsHandle) -> futures::stream::BoxS
     });
     futures::stream::select(Ticks::every(s.poll_interval), pushed).boxed()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The least time between a job's first and last try under the default
+    /// settings (jitter only adds).
+    fn retry_span(s: &WorkerSettings) -> Duration {
+        (0..relay::MAX_ATTEMPTS - 1)
+            .map(|k| (s.min_backoff * 2u32.saturating_pow(k as u32)).min(s.max_backoff))
+            .sum()
+    }
+
+    #[test]
+    fn a_provider_down_for_a_quarter_of_an_hour_loses_no_message() {
+        let span = retry_span(&WorkerSettings::default());
+        assert!(span >= Duration::from_secs(15 * 60), "{span:?}");
+    }
+}

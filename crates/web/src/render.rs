@@ -647,6 +647,7 @@ mod tests {
                 "admin_jobs.html",
                 context! {
                     backlog => 0,
+                    queues => vec![context! { queue => "pitwall.message", waiting => 3, running => 32, dead => 0 }],
                     jobs => vec![context! { id => "j/1", queue => "email", status => "Killed", attempts => 5, max_attempts => 5, last_error => "smtp down", run_at => "2025-01-01 10:00 UTC" }],
                     ..layout.clone()
                 },

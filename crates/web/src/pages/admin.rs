@@ -414,12 +414,18 @@ pub(crate) async fn jobs(app: Data<&App>, req: &Request) -> Response {
                 .await
                 .or_page(&layout)?;
             let (rows, backlog) = (board.jobs, board.outbox_backlog);
+            let queues: Vec<_> = board
+                .queues
+                .iter()
+                .map(|q| context! { queue => q.queue.clone(), waiting => q.waiting, running => q.running, dead => q.dead })
+                .collect();
             Ok(render::page(
                 StatusCode::OK,
                 "admin_jobs.html",
                 context! {
                     ok => flash(req),
                     backlog,
+                    queues,
                     jobs => rows.iter().map(|j| context! {
                         id => j.id.clone(),
                         queue => j.queue.clone(),

@@ -1251,3 +1251,60 @@ with_provider!(
         );
     }
 );
+
+// The provider answers 500 to ten tries in a row (more than the six a job
+// used to get): the text waits, support sees it in the job board, and it
+// goes out once when the provider is back.
+with_provider!(
+    a_provider_outage_loses_nothing_and_shows_on_the_job_board,
+    async |t: &TestApp, fake: &FakeSms| {
+        let (_, owner) = t.shop("outage-sms-shop", "premium").await;
+        let (_, customer) = ticket(t, &owner, "(512) 555-0124").await;
+        let admin = t
+            .platform(
+                "queues@platform.test",
+                pitwall_core::domain::PlatformRole::Support,
+            )
+            .await;
+        fake.fail_next(10);
+        let (s, m) = t
+            .post(
+                &format!("/api/v1/threads/{customer}/messages"),
+                &owner,
+                json!({"channel": "sms", "body": "after the outage"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{m}");
+        let mut seen_on_board = false;
+        for _ in 0..200 {
+            let (s, board) = t.get("/api/admin/v1/jobs", &admin).await;
+            assert_eq!(s, StatusCode::OK, "{board}");
+            let queue = board["queues"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|q| q["queue"] == "pitwall.message")
+                .cloned();
+            if queue.is_some_and(|q| q["running"].as_i64() > Some(0)) {
+                seen_on_board = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            seen_on_board,
+            "the retrying text never showed on the job board"
+        );
+        let sent = message_in(t, &owner, &customer, m["id"].as_str().unwrap(), &["sent"]).await;
+        assert_eq!(sent["attempts"], 11, "{sent}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(fake.messages().len(), 1, "sent once");
+        // The console's page shows the same counts.
+        let c = pitwall_testkit::pages::browser();
+        pitwall_testkit::pages::sign_in(t, &c, "queues@platform.test").await;
+        let (s, page) = pitwall_testkit::pages::page(t, &c, "/admin/jobs").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(page.contains("data-testid=\"queue-row\""), "{page}");
+        assert!(page.contains("pitwall.message"), "{page}");
+    }
+);
