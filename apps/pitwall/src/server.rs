@@ -7,7 +7,6 @@ use anyhow::Context;
 use pitwall_core::{App, CoreConfig};
 use pitwall_jobs::mailer::Mailer;
 use pitwall_jobs::runtime::{Senders, WorkerSettings};
-use pitwall_jobs::send_message::MessagingSettings;
 use pitwall_jobs::sms::{SmsSender, TwilioSettings};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{Endpoint, Route, Server};
@@ -121,15 +120,17 @@ pub fn senders(config: &Config, app: &App) -> anyhow::Result<Senders> {
         .map_err(anyhow::Error::msg)?,
         None => SmsSender::dev(config.data_dir.join("outbox")),
     };
+    let mailer = mailer(config)?;
+    let delivery = pitwall_core::messaging::DeliverySettings {
+        base_url: config.base_url.clone(),
+        default_sms_from: config.twilio_from.clone(),
+        sms_rate_per_sender: config.sms_rate_per_sender,
+    };
     Ok(Senders {
-        mailer: mailer(config)?,
-        sms,
-        live: app.live().clone(),
-        messaging: MessagingSettings {
-            base_url: config.base_url.clone(),
-            default_sms_from: config.twilio_from.clone(),
-            sms_rate_per_sender: config.sms_rate_per_sender,
-        },
+        mailer: mailer.clone(),
+        messages: std::sync::Arc::new(pitwall_core::messaging::Deliverer::new(
+            app, sms, mailer, delivery,
+        )),
         webhooks: pitwall_jobs::webhooks::WebhookSettings {
             allow_private: config.webhooks_allow_private,
             ..Default::default()

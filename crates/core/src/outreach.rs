@@ -59,7 +59,7 @@ pub const MAX_EMAIL_CHARS: usize = 20_000;
 /// The environment for tenant-written templates: nothing to load (no
 /// includes or imports reach a file), bounded work (fuel) and depth
 /// (recursion), and no escaping — texts are plain; the e-mail HTML part
-/// escapes the whole rendered text (`pitwall_jobs::send_message::email_html`).
+/// escapes the whole rendered text (`messaging::email_html`).
 fn tenant_env() -> minijinja::Environment<'static> {
     let mut env = minijinja::Environment::new();
     env.set_fuel(Some(20_000));

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use apalis::prelude::{AbortError, BoxDynError, Data};
+use apalis::prelude::{BoxDynError, Data};
 use pitwall_domain::{MessageId, ShopId};
 use pitwall_store::sea_orm::ConnectionTrait;
 use pitwall_store::{StoreError, outbox};
@@ -32,13 +32,7 @@ pub enum BillingJob {
 }
 
 /// How a piece of billing work ended when it did not succeed.
-#[derive(Debug)]
-pub enum BillingFailure {
-    /// Worth trying again (Stripe or the database unreachable).
-    Retry(String),
-    /// Will never succeed; recorded, not retried.
-    Permanent(String),
-}
+pub type BillingFailure = crate::WorkFailure;
 
 /// The billing use cases, as the worker calls them.
 pub trait BillingWork: Send + Sync + 'static {
@@ -56,11 +50,7 @@ pub async fn run(job: BillingJob, deps: Data<BillingDeps>) -> Result<(), BoxDynE
     let Some(work) = &deps.work else {
         return Err("billing is not configured in this worker (STRIPE_SECRET_KEY)".into());
     };
-    match work.run(job).await {
-        Ok(()) => Ok(()),
-        Err(BillingFailure::Retry(e)) => Err(e.into()),
-        Err(BillingFailure::Permanent(e)) => Err(AbortError::new(e).into()),
-    }
+    Ok(work.run(job).await?)
 }
 
 /// Writes a billing job into the outbox, inside the caller's transaction.

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use apalis::prelude::{AbortError, BoxDynError, Data};
+use apalis::prelude::{BoxDynError, Data};
 use pitwall_domain::{InvoiceUploadId, ShopId};
 use pitwall_store::sea_orm::ConnectionTrait;
 use pitwall_store::{StoreError, outbox};
@@ -26,13 +26,7 @@ pub enum DocumentJob {
 }
 
 /// How a reading ended when it did not succeed.
-#[derive(Debug)]
-pub enum DocumentFailure {
-    /// Worth trying again (the database or the file store unreachable).
-    Retry(String),
-    /// Will never succeed; not retried.
-    Permanent(String),
-}
+pub type DocumentFailure = crate::WorkFailure;
 
 /// The document use cases, as the worker calls them.
 pub trait DocumentWork: Send + Sync + 'static {
@@ -45,11 +39,7 @@ pub struct DocumentDeps {
 }
 
 pub async fn run(job: DocumentJob, deps: Data<DocumentDeps>) -> Result<(), BoxDynError> {
-    match deps.work.run(job).await {
-        Ok(()) => Ok(()),
-        Err(DocumentFailure::Retry(e)) => Err(e.into()),
-        Err(DocumentFailure::Permanent(e)) => Err(AbortError::new(e).into()),
-    }
+    Ok(deps.work.run(job).await?)
 }
 
 /// Writes a document job into the outbox, inside the caller's transaction.

@@ -8,7 +8,6 @@
 
 pub mod admin;
 pub mod billing;
-pub mod delivery;
 pub mod documents;
 pub mod mailer;
 pub mod relay;
@@ -36,6 +35,38 @@ pub const BILLING_QUEUE: &str = "pitwall.billing";
 pub const DOCUMENT_QUEUE: &str = "pitwall.documents";
 
 /// Send one recorded e-mail. Carries the id, never a copy of the message.
+/// How a piece of work that core runs for a queue ended, when it did not
+/// succeed. Every queue whose rules live in core (messages, billing,
+/// documents) answers with this, through its trait.
+#[derive(Debug)]
+pub enum WorkFailure {
+    /// Worth trying again (a provider or the database unreachable).
+    Retry(String),
+    /// Will never succeed; recorded, not retried.
+    Permanent(String),
+}
+
+impl From<StoreError> for WorkFailure {
+    fn from(e: StoreError) -> Self {
+        WorkFailure::Retry(e.to_string())
+    }
+}
+
+impl From<pitwall_store::sea_orm::DbErr> for WorkFailure {
+    fn from(e: pitwall_store::sea_orm::DbErr) -> Self {
+        WorkFailure::Retry(e.to_string())
+    }
+}
+
+impl From<WorkFailure> for apalis::prelude::BoxDynError {
+    fn from(f: WorkFailure) -> Self {
+        match f {
+            WorkFailure::Retry(e) => e.into(),
+            WorkFailure::Permanent(e) => apalis::prelude::AbortError::new(e).into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SendEmail {
     pub email_id: EmailId,

@@ -16,11 +16,9 @@ use crate::billing::{self, BillingDeps};
 use crate::documents::{self, DocumentDeps, DocumentJob};
 use crate::mailer::Mailer;
 use crate::send_email::{self, EmailDeps};
-use crate::send_message::{self, MessageDeps, MessagingSettings};
-use crate::sms::SmsSender;
+use crate::send_message::{self, MessageDeps, MessageWork};
 use crate::webhooks::{self, DeliverWebhook, WEBHOOK_QUEUE, WebhookDeps, WebhookSettings};
 use crate::{BILLING_QUEUE, DOCUMENT_QUEUE, EMAIL_QUEUE, JobsHandle, MESSAGE_QUEUE, relay};
-use pitwall_store::live::Live;
 
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -108,10 +106,10 @@ pub fn retry_policy(s: &WorkerSettings) -> BackoffRetryPolicy<ExponentialBackoff
 /// What the workers send with.
 #[derive(Clone)]
 pub struct Senders {
+    /// Platform e-mails (invitations, password resets).
     pub mailer: Mailer,
-    pub sms: SmsSender,
-    pub live: Live,
-    pub messaging: MessagingSettings,
+    /// Customer messages: core's delivery, with the provider clients.
+    pub messages: std::sync::Arc<dyn MessageWork>,
     pub webhooks: WebhookSettings,
     /// Billing use cases (Stripe events, overage reports); `None` without
     /// Stripe.
@@ -150,11 +148,7 @@ pub async fn run(
         mailer: senders.mailer.clone(),
     };
     let message_deps = MessageDeps {
-        db: db.clone(),
-        live: senders.live.clone(),
-        sms: senders.sms.clone(),
-        mailer: senders.mailer.clone(),
-        settings: senders.messaging.clone(),
+        work: senders.messages.clone(),
     };
     let webhook_deps = WebhookDeps {
         db: db.clone(),

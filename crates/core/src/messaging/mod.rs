@@ -1,10 +1,12 @@
 //! Messaging use cases: the inbox (threads per customer), staff replies and
 //! re-sends, templates and their preview, the shop's messaging settings,
-//! consent, SMS usage; and the provider's side: inbound texts (with the
+//! consent, SMS usage, delivery (what the message queue runs); and the
+//! provider's side: inbound texts (with the
 //! STOP/START/HELP keywords) and delivery receipts, both behind a verified
 //! signature.
 
 mod consent;
+mod deliver;
 mod inbound;
 mod inbox;
 mod receipts;
@@ -14,6 +16,8 @@ mod templates;
 mod usage;
 
 pub use consent::*;
+pub(crate) use deliver::transition;
+pub use deliver::{Deliverer, DeliverySettings, email_html};
 pub use inbound::*;
 pub use inbox::*;
 pub use receipts::*;

@@ -41,7 +41,7 @@ pub async fn receive_receipt(app: &App, r: Receipt<'_>) -> Result<bool> {
     };
     let reason = r.error_code.map(twilio_error_text);
     let txn = pitwall_store::begin_write(&app.db).await?;
-    let announced = pitwall_jobs::delivery::transition(
+    let announced = super::transition(
         &txn,
         &app.live,
         &msg,

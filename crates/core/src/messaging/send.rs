@@ -153,7 +153,7 @@ pub async fn resend(app: &App, ctx: &ShopCtx, id: MessageId) -> Result<Message> 
         .ok_or_else(|| Error::Internal("resend queued nothing".into()))?;
     // The held one is replaced by the new one.
     let replaced = if status == Some(MessageStatus::Held) {
-        pitwall_jobs::delivery::transition(
+        super::transition(
             &txn,
             &app.live,
             &old,
