@@ -68,16 +68,7 @@ async fn the_token_of_a_customer_link_is_never_logged() {
             .unwrap(),
     );
     let client = reqwest::Client::new();
-    let started = Instant::now();
-    while !client
-        .get(format!("{base}/ready"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(started.elapsed() < Duration::from_secs(30), "not ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    pitwall_testkit::process::wait_ready(&client, &base).await;
     let login: Value = client
         .post(format!("{base}/api/v1/auth/login"))
         .json(&json!({"email": "owner@logs.test", "password": "owner password here"}))

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use pitwall_testkit::fake_sms::FakeSms;
-use pitwall_testkit::process::free_port;
+use pitwall_testkit::process::{free_port, wait_ready};
 use serde_json::{Value, json};
 
 /// The fleet tests run one at a time: each starts five processes on what
@@ -194,22 +194,6 @@ fn balancer(fleet: &Fleet) -> Option<(Member, String)> {
     Some((Member(Some(child)), format!("http://127.0.0.1:{port}")))
 }
 
-async fn ready(client: &reqwest::Client, base: &str) {
-    let started = Instant::now();
-    while !client
-        .get(format!("{base}/ready"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{base} never became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn call(r: reqwest::RequestBuilder) -> (u16, Value) {
     let r = r.send().await.expect("the request is answered");
     let status = r.status().as_u16();
@@ -298,6 +282,94 @@ async fn hear(
         }
     }
     true
+}
+
+/// A ticket whose status a test flips between two statuses, to make live
+/// events on demand.
+struct Flipper {
+    client: reqwest::Client,
+    owner: String,
+    ticket: String,
+    statuses: Vec<String>,
+    flips: usize,
+}
+
+impl Flipper {
+    /// Pushes ticket `external` through `base` (as the POS) and reads two
+    /// of the shop's statuses.
+    async fn new(
+        client: &reqwest::Client,
+        base: &str,
+        key: &str,
+        owner: &str,
+        external: &str,
+    ) -> Self {
+        let pushed = ok(client
+            .put(format!("{base}/api/pos/v1/tickets/{external}"))
+            .bearer_auth(key)
+            .json(&json!({
+                "kind": "estimate", "number": "1", "pos_updated_at": "2026-12-04T09:00:00Z",
+                "customer": {"external_id": "c1", "first_name": "Lee", "phone": "+15125550177"},
+                "services": [],
+            })))
+        .await;
+        let ticket = pushed["ticket"]["id"]
+            .as_str()
+            .expect("ticket id")
+            .to_owned();
+        let list = ok(client
+            .get(format!("{base}/api/v1/vehicle-statuses"))
+            .bearer_auth(owner))
+        .await;
+        let statuses: Vec<String> = list["items"]
+            .as_array()
+            .expect("statuses")
+            .iter()
+            .filter_map(|s| s["id"].as_str().map(str::to_owned))
+            .take(2)
+            .collect();
+        assert_eq!(statuses.len(), 2, "{list}");
+        Flipper {
+            client: client.clone(),
+            owner: owner.to_owned(),
+            ticket,
+            statuses,
+            flips: 0,
+        }
+    }
+
+    /// Changes the ticket's status through `base`.
+    async fn flip(&mut self, base: &str) {
+        ok(self
+            .client
+            .put(format!("{base}/api/v1/tickets/{}/status", self.ticket))
+            .bearer_auth(&self.owner)
+            .json(&json!({"status_id": self.statuses[self.flips % 2]})))
+        .await;
+        self.flips += 1;
+    }
+
+    /// Flips through `base` until `stream` hears of it: a stream's node may
+    /// still be connecting its database listener when the first change
+    /// commits.
+    async fn until_heard(
+        &mut self,
+        base: &str,
+        stream: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+        what: &str,
+    ) {
+        let started = Instant::now();
+        loop {
+            self.flip(base).await;
+            if hear(stream, "status_changed", Duration::from_secs(1)).await {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{what}: the stream never heard of a change made through {base}"
+            );
+        }
+    }
 }
 
 /// What the load of POS pushes saw.
@@ -463,8 +535,8 @@ async fn two_nodes_and_two_workers_on_one_database() {
     let mut workers = [fleet.worker(0), fleet.worker(1)];
     let client = reqwest::Client::new();
     let (a, b) = (fleet.base(0), fleet.base(1));
-    ready(&client, &a).await;
-    ready(&client, &b).await;
+    wait_ready(&client, &a).await;
+    wait_ready(&client, &b).await;
 
     let owner = login(&client, &a, "owner@fleet.test", "owner password here").await;
     let operator = login(&client, &b, "ops@fleet.test", "operator password").await;
@@ -514,58 +586,13 @@ async fn two_nodes_and_two_workers_on_one_database() {
         .to_owned();
 
     // --- A status change made through A reaches a dashboard stream on B.
-    let pushed = ok(client
-        .put(format!("{a}/api/pos/v1/tickets/FLEET-1"))
-        .bearer_auth(&key)
-        .json(&json!({
-            "kind": "estimate", "number": "1", "pos_updated_at": "2026-12-04T09:00:00Z",
-            "customer": {"external_id": "c1", "first_name": "Lee", "phone": "+15125550177"},
-            "services": [],
-        })))
-    .await;
-    let ticket = pushed["ticket"]["id"]
-        .as_str()
-        .expect("ticket id")
-        .to_owned();
-    let statuses = ok(client
-        .get(format!("{a}/api/v1/vehicle-statuses"))
-        .bearer_auth(&owner))
-    .await;
-    let status_ids: Vec<String> = statuses["items"]
-        .as_array()
-        .expect("statuses")
-        .iter()
-        .filter_map(|s| s["id"].as_str().map(str::to_owned))
-        .take(2)
-        .collect();
-    assert_eq!(status_ids.len(), 2, "{statuses}");
-    let set_status = |i: usize| {
-        client
-            .put(format!("{a}/api/v1/tickets/{ticket}/status"))
-            .bearer_auth(&owner)
-            .json(&json!({"status_id": status_ids[i % 2]}))
-    };
+    let mut flipper = Flipper::new(&client, &a, &key, &owner, "FLEET-1").await;
     let mut on_b = listen(open_events(&client, &b, &owner).await);
-    // B's listener on the database may still be connecting: the first
-    // change is repeated until the stream hears one.
-    let started = Instant::now();
-    let mut i = 0;
-    loop {
-        ok(set_status(i)).await;
-        i += 1;
-        if hear(&mut on_b, "status_changed", Duration::from_secs(1)).await {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "B's stream never heard of a change made on A"
-        );
-    }
+    flipper.until_heard(&a, &mut on_b, "B's dashboard").await;
     let mut took = Vec::new();
     for _ in 0..5 {
         let sent = Instant::now();
-        ok(set_status(i)).await;
-        i += 1;
+        flipper.flip(&a).await;
         assert!(
             hear(&mut on_b, "status_changed", Duration::from_secs(1)).await,
             "a status change made on A did not reach B's stream within a second"
@@ -781,7 +808,7 @@ async fn two_nodes_and_two_workers_on_one_database() {
     let lb = balancer(&fleet);
     let bases = match &lb {
         Some((_, url)) => {
-            ready(&client, url).await;
+            wait_ready(&client, url).await;
             [url.clone(), url.clone()]
         }
         None => [a.clone(), b.clone()],
@@ -793,14 +820,14 @@ async fn two_nodes_and_two_workers_on_one_database() {
         stop.clone(),
         tally.clone(),
     );
-    for n in 0..2 {
+    for (n, node) in nodes.iter_mut().enumerate() {
         let (this, other) = (fleet.base(n), fleet.base(n + 1));
         // A dashboard reader on the node about to stop.
         let mut reader = listen(open_events(&client, &this, &owner).await);
         tokio::time::sleep(Duration::from_millis(500)).await;
         let before = tally.answered.load(Ordering::Relaxed);
         let asked = Instant::now();
-        let status = nodes[n].stop(Duration::from_secs(15));
+        let status = node.stop(Duration::from_secs(15));
         let stop_took = asked.elapsed();
         assert!(status.success(), "node {n} exits cleanly: {status}");
         // Open streams must not hold the stop for the whole grace period
@@ -822,19 +849,9 @@ async fn two_nodes_and_two_workers_on_one_database() {
         eprintln!("node {n} stopped {stop_took:?} after SIGTERM, its stream ended");
         // ... and its reader reconnects to the other node and hears on.
         let mut again = listen(open_events(&client, &other, &owner).await);
-        let started = Instant::now();
-        loop {
-            ok(client
-                .put(format!("{other}/api/v1/tickets/{ticket}/status"))
-                .bearer_auth(&owner)
-                .json(&json!({"status_id": status_ids[i % 2]})))
+        flipper
+            .until_heard(&other, &mut again, "the reconnected reader")
             .await;
-            i += 1;
-            if hear(&mut again, "status_changed", Duration::from_secs(1)).await {
-                break;
-            }
-            assert!(started.elapsed() < Duration::from_secs(10));
-        }
         // The other node carried the load meanwhile.
         let until = Instant::now() + Duration::from_secs(10);
         while tally.answered.load(Ordering::Relaxed) < before + 20 {
@@ -844,8 +861,8 @@ async fn two_nodes_and_two_workers_on_one_database() {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        nodes[n] = fleet.node(n);
-        ready(&client, &this).await;
+        *node = fleet.node(n);
+        wait_ready(&client, &this).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop.store(true, Ordering::Relaxed);
@@ -1018,8 +1035,8 @@ async fn the_fleet_rides_out_two_database_restarts() {
     let mut workers = [fleet.worker(0), fleet.worker(1)];
     let client = reqwest::Client::new();
     let (a, b) = (fleet.base(0), fleet.base(1));
-    ready(&client, &a).await;
-    ready(&client, &b).await;
+    wait_ready(&client, &a).await;
+    wait_ready(&client, &b).await;
     let owner = login(&client, &a, "owner@fleet.test", "owner password here").await;
     let key = ok(client
         .post(format!("{b}/api/v1/api-keys"))
@@ -1184,48 +1201,11 @@ async fn the_fleet_rides_out_two_database_restarts() {
     );
 
     // Live streams work again: a change on A reaches a stream on B.
-    let pushed_one = ok(client
-        .put(format!("{a}/api/pos/v1/tickets/AFTER-1"))
-        .bearer_auth(&key)
-        .json(&json!({
-            "kind": "estimate", "number": "1", "pos_updated_at": "2026-12-04T09:00:00Z",
-            "customer": {"external_id": "c1", "first_name": "Lee", "phone": "+15125550177"},
-            "services": [],
-        })))
-    .await;
-    let ticket = pushed_one["ticket"]["id"]
-        .as_str()
-        .expect("ticket")
-        .to_owned();
-    let statuses = ok(client
-        .get(format!("{a}/api/v1/vehicle-statuses"))
-        .bearer_auth(&owner))
-    .await;
-    let status_ids: Vec<String> = statuses["items"]
-        .as_array()
-        .expect("statuses")
-        .iter()
-        .filter_map(|s| s["id"].as_str().map(str::to_owned))
-        .take(2)
-        .collect();
+    let mut flipper = Flipper::new(&client, &a, &key, &owner, "AFTER-1").await;
     let mut on_b = listen(open_events(&client, &b, &owner).await);
-    let started = Instant::now();
-    let mut i = 0;
-    loop {
-        ok(client
-            .put(format!("{a}/api/v1/tickets/{ticket}/status"))
-            .bearer_auth(&owner)
-            .json(&json!({"status_id": status_ids[i % 2]})))
+    flipper
+        .until_heard(&a, &mut on_b, "B's dashboard after the outages")
         .await;
-        i += 1;
-        if hear(&mut on_b, "status_changed", Duration::from_secs(1)).await {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "B's stream hears nothing from A after the outages"
-        );
-    }
     eprintln!(
         "two database outages of 3 s: {} pushes and {} texts answered, {refused} requests refused with 503, \
          0 other answers; back {recoveries:?} after the database; {} texts sent, none twice",

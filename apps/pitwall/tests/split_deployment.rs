@@ -2,7 +2,7 @@
 //! `pitwall worker` as two processes of the real binary. The API process
 //! commits the invitation and its job; only the worker process sends it.
 
-use pitwall_testkit::process::{Graceful, free_port};
+use pitwall_testkit::process::{Graceful, free_port, wait_ready};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -95,19 +95,7 @@ async fn serve_without_workers_plus_a_worker_process() {
     );
 
     let client = reqwest::Client::new();
-    let started = Instant::now();
-    while !client
-        .get(format!("{base}/ready"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the API never became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_ready(&client, &base).await;
     let login: serde_json::Value = client
         .post(format!("{base}/api/v1/auth/login"))
         .json(&json!({"email": "ops@split.test", "password": "operator password"}))
@@ -150,22 +138,6 @@ async fn serve_without_workers_plus_a_worker_process() {
     drop((_api, _worker));
     pitwall_testkit::drop_pg_database(&name).await;
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-async fn ready(client: &reqwest::Client, base: &str) {
-    let started = Instant::now();
-    while !client
-        .get(format!("{base}/ready"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{base} never became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn json_of(r: reqwest::RequestBuilder) -> serde_json::Value {
@@ -242,8 +214,8 @@ async fn a_status_change_reaches_a_live_stream_served_by_another_process() {
         format!("http://127.0.0.1:{port_b}"),
     );
     let client = reqwest::Client::new();
-    ready(&client, &a).await;
-    ready(&client, &b).await;
+    wait_ready(&client, &a).await;
+    wait_ready(&client, &b).await;
 
     // Through process A: the owner, the POS's ticket, a customer link.
     let login = json_of(

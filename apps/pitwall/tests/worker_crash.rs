@@ -87,16 +87,7 @@ async fn a_worker_killed_five_times_loses_and_duplicates_nothing() {
     );
     let _api = Proc(pitwall(&env, &["serve", "--no-workers"]).spawn().unwrap());
     let client = reqwest::Client::new();
-    let started = Instant::now();
-    while !client
-        .get(format!("{base}/ready"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(started.elapsed() < Duration::from_secs(30), "API not ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    pitwall_testkit::process::wait_ready(&client, &base).await;
     let login: Value = client
         .post(format!("{base}/api/v1/auth/login"))
         .json(&json!({"email": "owner@crash.test", "password": "owner password here"}))

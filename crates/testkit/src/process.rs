@@ -93,3 +93,21 @@ impl PgProxy {
         self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
     }
 }
+
+/// Waits until the process serving `base` answers `/ready` with 200, at
+/// most 30 s.
+pub async fn wait_ready(client: &reqwest::Client, base: &str) {
+    let started = Instant::now();
+    while !client
+        .get(format!("{base}/ready"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{base} never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -139,7 +139,7 @@ async fn deliver(deps: &Deliverer, id: MessageId) -> Result<(), WorkFailure> {
         };
         if out {
             record(
-                &deps,
+                deps,
                 &msg,
                 MessageStatus::Failed,
                 Outcome {
@@ -163,7 +163,7 @@ async fn deliver(deps: &Deliverer, id: MessageId) -> Result<(), WorkFailure> {
     };
     if channel == Channel::Sms && sender.is_none() {
         record(
-            &deps,
+            deps,
             &msg,
             MessageStatus::Failed,
             Outcome {
@@ -197,7 +197,7 @@ async fn deliver(deps: &Deliverer, id: MessageId) -> Result<(), WorkFailure> {
             .await?
         {
             record(
-                &deps,
+                deps,
                 &msg,
                 MessageStatus::Held,
                 Outcome {
@@ -220,7 +220,7 @@ async fn deliver(deps: &Deliverer, id: MessageId) -> Result<(), WorkFailure> {
     // Wait for this sender's turn before claiming, so a message never sits
     // in `sending` longer than it must.
     if let Some(sender) = &sender {
-        wait_for_slot(&deps, sender).await?;
+        wait_for_slot(deps, sender).await?;
     }
 
     // What the customer receives: a customer link goes out whole, while
@@ -329,7 +329,7 @@ async fn deliver(deps: &Deliverer, id: MessageId) -> Result<(), WorkFailure> {
     match tried {
         Tried::Sent(accepted, from) => {
             record(
-                &deps,
+                deps,
                 &current,
                 MessageStatus::Sent,
                 Outcome {
@@ -353,7 +353,7 @@ async fn deliver(deps: &Deliverer, id: MessageId) -> Result<(), WorkFailure> {
                 txn.commit().await?;
             }
             record(
-                &deps,
+                deps,
                 &current,
                 MessageStatus::Failed,
                 Outcome {
@@ -375,7 +375,7 @@ async fn deliver(deps: &Deliverer, id: MessageId) -> Result<(), WorkFailure> {
             if current.attempts as usize >= pitwall_jobs::relay::MAX_ATTEMPTS {
                 let reason = format!("gave up after {} tries: {reason}", current.attempts);
                 record(
-                    &deps,
+                    deps,
                     &current,
                     MessageStatus::Failed,
                     Outcome {
