@@ -143,6 +143,28 @@ impl Fleet {
             .collect()
     }
 
+    /// The external ids of the tickets stored under `prefix`, read from
+    /// the database itself.
+    async fn stored_tickets(&self, prefix: &str) -> std::collections::HashSet<String> {
+        use pitwall_store::sea_orm::{ConnectionTrait, Statement, Value as DbValue};
+        let url = format!("{}/{}", pitwall_testkit::pg_admin_url(), self.db_name);
+        let db = pitwall_store::connect(&url)
+            .await
+            .expect("the test reads the database");
+        let rows = db
+            .query_all_raw(Statement::from_sql_and_values(
+                db.get_database_backend(),
+                "SELECT external_id FROM tickets WHERE external_id LIKE $1",
+                [DbValue::from(format!("{prefix}%"))],
+            ))
+            .await
+            .expect("tickets");
+        db.close().await.ok();
+        rows.iter()
+            .filter_map(|r| r.try_get::<String>("", "external_id").ok())
+            .collect()
+    }
+
     fn admin(&self, args: &[&str]) {
         let ok = self
             .command(args, &self.dir.join("admin"), None)
@@ -886,30 +908,11 @@ async fn two_nodes_and_two_workers_on_one_database() {
         assert_eq!(refused + cut, 0, "the balancer let a failure through");
     }
 
-    // Every answered push is stored.
-    let db = pitwall_store::connect(&format!(
-        "{}/{}",
-        pitwall_testkit::pg_admin_url(),
-        fleet.db_name
-    ))
-    .await
-    .expect("the test reads the database");
-    use pitwall_store::sea_orm::{ConnectionTrait, Statement};
-    let rows = db
-        .query_all_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT external_id FROM tickets WHERE external_id LIKE 'LOAD-%'",
-        ))
-        .await
-        .expect("tickets");
-    let stored: std::collections::HashSet<String> = rows
-        .iter()
-        .filter_map(|r| r.try_get::<String>("", "external_id").ok())
-        .collect();
+    // Every answered push is stored, once.
+    let stored = fleet.stored_tickets("LOAD-").await;
     let lost: Vec<&String> = pushed.iter().filter(|p| !stored.contains(*p)).collect();
     assert!(lost.is_empty(), "answered but not stored: {lost:?}");
     assert_eq!(stored.len(), pushed.len(), "every push is one ticket");
-    db.close().await.ok();
 
     for w in &mut workers {
         if w.0.is_some() {
@@ -1144,28 +1147,9 @@ async fn the_fleet_rides_out_two_database_restarts() {
     assert!(refused > 0, "no request met the outage");
 
     // Every answered push is stored.
-    let db = pitwall_store::connect(&format!(
-        "{}/{}",
-        pitwall_testkit::pg_admin_url(),
-        fleet.db_name
-    ))
-    .await
-    .expect("the test reads the database");
-    use pitwall_store::sea_orm::{ConnectionTrait, Statement};
-    let rows = db
-        .query_all_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT external_id FROM tickets WHERE external_id LIKE 'OUT-%'",
-        ))
-        .await
-        .expect("tickets");
-    let stored: std::collections::HashSet<String> = rows
-        .iter()
-        .filter_map(|r| r.try_get::<String>("", "external_id").ok())
-        .collect();
+    let stored = fleet.stored_tickets("OUT-").await;
     let lost: Vec<&String> = pushed.iter().filter(|p| !stored.contains(*p)).collect();
     assert!(lost.is_empty(), "answered but not stored: {lost:?}");
-    db.close().await.ok();
 
     // Every accepted text goes out once; a text refused with 503 may have
     // committed just before the connection dropped, and then goes out once
