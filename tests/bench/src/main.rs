@@ -15,6 +15,9 @@
 //!    inspection against its 100 KB first-load budget.
 //! 6. The real binary in its own process: start-up to `/ready` against
 //!    `--version`, and resident memory per shop once each has been served.
+//! 7. The soak (`--only soak [MINUTES]`, not in the full run): the mixed
+//!    workload at half its measured maximum for 30 minutes, p99 and the
+//!    server's memory per minute.
 //!
 //! `--quick` runs a short version (CI smoke run); without it, the figures
 //! in docs/BENCHMARKS.md.
@@ -317,6 +320,21 @@ async fn run(quick: bool) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    // `--only soak [MINUTES]`: the mixed workload at half its maximum for
+    // MINUTES (30 by default; --quick: 4 windows of 5 s).
+    if only.as_deref() == Some("soak") {
+        let minutes: usize = std::env::args()
+            .skip_while(|a| a != "soak")
+            .nth(1)
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(30);
+        if quick {
+            process::soak(3, Duration::from_secs(5), 4).await?;
+        } else {
+            process::soak(10, Duration::from_secs(60), minutes).await?;
+        }
+        return Ok(());
+    }
     if only.as_deref() == Some("process") {
         let (rounds, shops) = if quick { (3, 100) } else { (10, 1_000) };
         process::startup_and_memory(rounds, shops).await?;
@@ -358,6 +376,7 @@ async fn run(quick: bool) -> anyhow::Result<()> {
         invoices::ocr_per_page(2).await?;
         invoices::payment_to_advisor(5).await?;
         process::startup_and_memory(3, 100).await?;
+        process::soak(3, Duration::from_secs(5), 4).await?;
     } else {
         tickets::search_at_scale(1_000, 1_000, 2_000).await?;
         tickets::batch_import(Backend::Sqlite, 20).await?;

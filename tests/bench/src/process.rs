@@ -235,3 +235,271 @@ pub async fn startup_and_memory(rounds: usize, shops: usize) -> anyhow::Result<(
     t.finish().await;
     Ok(())
 }
+
+/// One request of the mixed workload, by its number: ticket lists (4 in
+/// 10), POS pushes updating one of 500 tickets (3), status changes (2), the
+/// dashboard (1). Customers have no phone or e-mail, so no message piles up
+/// files in the development outbox over a long run.
+fn mixed_request(
+    client: &reqwest::Client,
+    base: &str,
+    owner: &str,
+    key: &str,
+    tickets: &[String],
+    statuses: &[String],
+    n: u64,
+) -> reqwest::RequestBuilder {
+    match n % 10 {
+        0..=3 => client
+            .get(format!("{base}/api/v1/tickets?limit=20"))
+            .bearer_auth(owner),
+        4..=6 => client
+            .put(format!("{base}/api/pos/v1/tickets/SOAK-{}", n % 500))
+            .bearer_auth(key)
+            .json(&serde_json::json!({
+                "kind": "workorder", "number": format!("{}", n % 500),
+                "pos_updated_at": chrono::Utc::now().to_rfc3339(),
+                "customer": {"external_id": format!("soak-{}", n % 50), "first_name": "Soak"},
+                "services": [{"external_id": "s1", "title": "Oil change", "status": "recommended",
+                    "line_items": [{"kind": "labor", "description": "Oil change", "quantity": 1.0, "unit_price": 4999, "taxable": true}]}],
+            })),
+        7 | 8 => client
+            .put(format!(
+                "{base}/api/v1/tickets/{}/status",
+                tickets[(n as usize / 10) % tickets.len()]
+            ))
+            .bearer_auth(owner)
+            .json(&serde_json::json!({"status_id": statuses[(n as usize / 7) % statuses.len()]})),
+        _ => client
+            .get(format!("{base}/api/v1/dashboard"))
+            .bearer_auth(owner),
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// The soak: `pitwall serve` (with its workers) in its own process on
+/// PostgreSQL. First its maximum for the mixed workload (16 clients, closed
+/// loop, `max_secs`); then the same mix at half that rate, open loop, for
+/// `windows` windows of `window` each, with p50/p99 and the server's
+/// resident memory per window. Figures: the last window's p99 over the
+/// first's, and memory growth from the end of the first window (after
+/// warm-up) to the end. Any failed request fails the run.
+pub async fn soak(max_secs: u64, window: Duration, windows: usize) -> anyhow::Result<()> {
+    let bin = binary()?;
+    let Some(t) = TestApp::spawn_with(Backend::Postgres, Options::default()).await else {
+        println!("soak: skipped, PostgreSQL not reachable");
+        return Ok(());
+    };
+    let (shop, owner) = t.shop("soak-shop", "premium").await;
+    let key = t.pos_key(&owner).await;
+    let _ = shop;
+    let client = reqwest::Client::new();
+    let dir = t.dir.join("soak");
+    std::fs::create_dir_all(&dir)?;
+    let (server, base, _) = start(&bin, &t.database_url, &dir, &client).await?;
+    let pid = server.0.id();
+
+    // Tickets for the status changes, and the shop's statuses.
+    let mut tickets = Vec::new();
+    for i in 0..20 {
+        let r: serde_json::Value = client
+            .put(format!("{base}/api/pos/v1/tickets/SOAK-STATUS-{i}"))
+            .bearer_auth(&key)
+            .json(&serde_json::json!({
+                "kind": "workorder", "number": format!("9{i}"),
+                "pos_updated_at": chrono::Utc::now().to_rfc3339(),
+                "customer": {"external_id": format!("soak-s{i}"), "first_name": "Soak"},
+                "services": [],
+            }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        tickets.push(
+            r["ticket"]["id"]
+                .as_str()
+                .ok_or_else(|| anyhow::anyhow!("no ticket id: {r}"))?
+                .to_owned(),
+        );
+    }
+    let list: serde_json::Value = client
+        .get(format!("{base}/api/v1/vehicle-statuses"))
+        .bearer_auth(&owner)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let statuses: Vec<String> = list["items"]
+        .as_array()
+        .ok_or_else(|| anyhow::anyhow!("no statuses: {list}"))?
+        .iter()
+        .filter_map(|s| s["id"].as_str().map(str::to_owned))
+        .collect();
+    anyhow::ensure!(!statuses.is_empty(), "the shop has no statuses");
+    let shared = std::sync::Arc::new((
+        client.clone(),
+        base.clone(),
+        owner.clone(),
+        key,
+        tickets,
+        statuses,
+    ));
+    let failures = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let first_failure = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+    let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let send = {
+        let (shared, failures, first_failure) =
+            (shared.clone(), failures.clone(), first_failure.clone());
+        move |n: u64| {
+            let (shared, failures, first_failure) =
+                (shared.clone(), failures.clone(), first_failure.clone());
+            async move {
+                let (client, base, owner, key, tickets, statuses) = &*shared;
+                let started = Instant::now();
+                let r = mixed_request(client, base, owner, key, tickets, statuses, n)
+                    .timeout(Duration::from_secs(10))
+                    .send()
+                    .await;
+                let ok = match r {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        true
+                    }
+                    Ok(r) => {
+                        let s = r.status();
+                        let body = r.text().await.unwrap_or_default();
+                        first_failure
+                            .lock()
+                            .map(|mut f| {
+                                f.get_or_insert(format!("request {n}: {s} {body}")).clone()
+                            })
+                            .ok();
+                        false
+                    }
+                    Err(e) => {
+                        first_failure
+                            .lock()
+                            .map(|mut f| f.get_or_insert(format!("request {n}: {e}")).clone())
+                            .ok();
+                        false
+                    }
+                };
+                if !ok {
+                    failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                started.elapsed()
+            }
+        }
+    };
+
+    // The maximum: 16 clients as fast as answers come.
+    let until = Instant::now() + Duration::from_secs(max_secs);
+    let mut lanes = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let (send, counter) = (send.clone(), counter.clone());
+        lanes.spawn(async move {
+            let mut done = 0u64;
+            while Instant::now() < until {
+                let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                send(n).await;
+                done += 1;
+            }
+            done
+        });
+    }
+    let mut done = 0u64;
+    while let Some(n) = lanes.join_next().await {
+        done += n?;
+    }
+    let max_rps = done as f64 / max_secs as f64;
+    let rate = max_rps / 2.0;
+    println!(
+        "soak: the mixed workload's maximum {max_rps:.0} req/s (16 clients, {max_secs} s); soaking at {rate:.0} req/s for {windows} x {window:?}"
+    );
+
+    // Half of it, open loop: a request every 1/rate, whatever the answers.
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
+    let mut rows = Vec::new();
+    for w in 0..windows {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Duration>();
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let end = Instant::now() + window;
+        let mut inflight = tokio::task::JoinSet::new();
+        while Instant::now() < end {
+            tick.tick().await;
+            let (send, tx) = (send.clone(), tx.clone());
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            inflight.spawn(async move {
+                let _ = tx.send(send(n).await);
+            });
+            while inflight.try_join_next().is_some() {}
+        }
+        while inflight.join_next().await.is_some() {}
+        drop(tx);
+        let mut lat = Vec::new();
+        while let Some(d) = rx.recv().await {
+            lat.push(d);
+        }
+        lat.sort();
+        let rss = rss_kib(pid)?;
+        let row = (
+            lat.len(),
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99),
+            rss,
+        );
+        println!(
+            "soak window {}: {} requests, p50 {:.1} ms, p99 {:.1} ms, server RSS {} KiB",
+            w + 1,
+            row.0,
+            row.1.as_secs_f64() * 1000.0,
+            row.2.as_secs_f64() * 1000.0,
+            row.3
+        );
+        rows.push(row);
+    }
+    let failed = failures.load(std::sync::atomic::Ordering::Relaxed);
+    anyhow::ensure!(
+        failed == 0,
+        "soak: {failed} requests failed; the first: {}",
+        first_failure
+            .lock()
+            .ok()
+            .and_then(|f| f.clone())
+            .unwrap_or_default()
+    );
+    let (first, last) = (rows[0], rows[rows.len() - 1]);
+    let p99_ratio = last.2.as_secs_f64() / first.2.as_secs_f64().max(1e-9);
+    let growth = (last.3 as f64 - first.3 as f64) / first.3 as f64 * 100.0;
+    let peak = rows.iter().map(|r| r.3).max().unwrap_or(0);
+    println!(
+        "soak: p99 last window / first window {p99_ratio:.2}x ({:.1} ms -> {:.1} ms); server RSS {} KiB after the first window, {} KiB at the end ({growth:+.1} %), peak {} KiB; 0 failed requests",
+        first.2.as_secs_f64() * 1000.0,
+        last.2.as_secs_f64() * 1000.0,
+        first.3,
+        last.3,
+        peak
+    );
+    crate::results::record(
+        "soak",
+        serde_json::json!({
+            "max_rps": max_rps, "rate": rate, "window_secs": window.as_secs_f64(), "windows": windows,
+            "p99_ms": rows.iter().map(|r| r.2.as_secs_f64() * 1000.0).collect::<Vec<_>>(),
+            "p50_ms": rows.iter().map(|r| r.1.as_secs_f64() * 1000.0).collect::<Vec<_>>(),
+            "rss_kib": rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+            "p99_ratio_last_first": p99_ratio, "rss_growth_pct": growth,
+        }),
+    );
+    drop(server);
+    t.finish().await;
+    Ok(())
+}
