@@ -3,7 +3,8 @@
 //! it may go (channel reachable, opt-out, consent, plan, quota, quiet
 //! hours). A message row and its delivery job are written in the caller's
 //! transaction, so a message exists exactly when the change that caused it
-//! committed. Delivery itself is `pitwall_jobs::send_message`.
+//! committed. Delivery itself is `messaging::Deliverer`, which the message
+//! queue runs.
 
 use chrono::Utc;
 use pitwall_domain::messaging::{
