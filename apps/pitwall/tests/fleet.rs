@@ -228,6 +228,13 @@ async fn ok(r: reqwest::RequestBuilder) -> Value {
     body
 }
 
+/// Asks `url` with `token`, answering only the status: for waiting until
+/// a change made elsewhere applies here.
+fn status_of(client: &reqwest::Client, url: String, token: &str) -> impl AsyncFnMut() -> u16 {
+    let (client, token) = (client.clone(), token.to_owned());
+    async move || call(client.get(&url).bearer_auth(&token)).await.0
+}
+
 async fn login(client: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
     let b = ok(client
         .post(format!("{base}/api/v1/auth/login"))
@@ -624,18 +631,7 @@ async fn two_nodes_and_two_workers_on_one_database() {
     eprintln!("status change on A -> dashboard stream on B: {took:?}");
 
     // --- Policy (casbin), role and feature changes made on A apply on B.
-    let customers_on_b = || {
-        let (client, b, advisor) = (client.clone(), b.clone(), advisor.clone());
-        async move || {
-            call(
-                client
-                    .get(format!("{b}/api/v1/customers"))
-                    .bearer_auth(&advisor),
-            )
-            .await
-            .0
-        }
-    };
+    let customers_on_b = || status_of(&client, format!("{b}/api/v1/customers"), &advisor);
     assert_eq!(customers_on_b()().await, 200);
     let without_customers: Vec<&str> = [
         "dashboard.view",
@@ -672,18 +668,7 @@ async fn two_nodes_and_two_workers_on_one_database() {
         Instant::now(),
     )
     .await;
-    let invoices_on_b = || {
-        let (client, b, owner) = (client.clone(), b.clone(), owner.clone());
-        async move || {
-            call(
-                client
-                    .get(format!("{b}/api/v1/invoices"))
-                    .bearer_auth(&owner),
-            )
-            .await
-            .0
-        }
-    };
+    let invoices_on_b = || status_of(&client, format!("{b}/api/v1/invoices"), &owner);
     assert_eq!(invoices_on_b()().await, 200);
     ok(client
         .put(format!(

@@ -29,18 +29,30 @@ fn pitwall(env: &[(String, String)], args: &[&str]) -> Command {
     c
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_killed_five_times_loses_and_duplicates_nothing() {
+/// What both crash tests start from: a migrated database with a premium
+/// shop, `pitwall serve --no-workers` on it, and the owner's token.
+struct Setup {
+    name: String,
+    dir: std::path::PathBuf,
+    env: Vec<(String, String)>,
+    base: String,
+    client: reqwest::Client,
+    token: String,
+    _api: Proc,
+}
+
+/// `None` when PostgreSQL is not there (and not required). `extra` adds
+/// settings to every process.
+async fn setup(tag: &str, extra: Vec<(String, String)>) -> Option<Setup> {
     let name = match pitwall_testkit::pg_database(&pitwall_testkit::pg_admin_url()).await {
         Ok(n) => n,
         Err(e) if !pitwall_testkit::pg_required() => {
             eprintln!("SKIPPED: PostgreSQL is not reachable ({e:#})");
-            return;
+            return None;
         }
         Err(e) => panic!("PostgreSQL: {e:#}"),
     };
-    let fake = FakeSms::start().await.expect("fake provider");
-    let dir = std::env::temp_dir().join(format!("pitwall-crash-{name}"));
+    let dir = std::env::temp_dir().join(format!("pitwall-{tag}-{name}"));
     std::fs::create_dir_all(&dir).unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -52,11 +64,8 @@ async fn a_worker_killed_five_times_loses_and_duplicates_nothing() {
         ("PITWALL_ADDR".into(), format!("127.0.0.1:{port}")),
         ("PITWALL_BASE_URL".into(), base.clone()),
         ("PITWALL_DATA_DIR".into(), dir.display().to_string()),
-        // A short code's rate: the test is about crashes, not the limit.
-        ("PITWALL_SMS_RATE_PER_SENDER".into(), "1000".into()),
     ];
-    env.extend(fake.env("+15125550100"));
-
+    env.extend(extra);
     assert!(
         pitwall(&env, &["migrate", "up"])
             .status()
@@ -85,7 +94,7 @@ async fn a_worker_killed_five_times_loses_and_duplicates_nothing() {
         .unwrap()
         .success()
     );
-    let _api = Proc(pitwall(&env, &["serve", "--no-workers"]).spawn().unwrap());
+    let api = Proc(pitwall(&env, &["serve", "--no-workers"]).spawn().unwrap());
     let client = reqwest::Client::new();
     pitwall_testkit::process::wait_ready(&client, &base).await;
     let login: Value = client
@@ -98,6 +107,35 @@ async fn a_worker_killed_five_times_loses_and_duplicates_nothing() {
         .await
         .unwrap();
     let token = login["token"].as_str().expect("token").to_owned();
+    Some(Setup {
+        name,
+        dir,
+        env,
+        base,
+        client,
+        token,
+        _api: api,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_five_times_loses_and_duplicates_nothing() {
+    let fake = FakeSms::start().await.expect("fake provider");
+    let mut extra = fake.env("+15125550100");
+    // A short code's rate: the test is about crashes, not the limit.
+    extra.push(("PITWALL_SMS_RATE_PER_SENDER".into(), "1000".into()));
+    let Some(Setup {
+        name,
+        dir,
+        env,
+        base,
+        client,
+        token,
+        _api,
+    }) = setup("crash", extra).await
+    else {
+        return;
+    };
 
     let mut customers = Vec::new();
     for i in 0..CUSTOMERS {
@@ -238,72 +276,22 @@ const WEBHOOK_KILLS: usize = 3;
 /// at most one per delivery running at a kill, never a different body.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_deliveries_survive_a_killed_worker() {
-    let name = match pitwall_testkit::pg_database(&pitwall_testkit::pg_admin_url()).await {
-        Ok(n) => n,
-        Err(e) if !pitwall_testkit::pg_required() => {
-            eprintln!("SKIPPED: PostgreSQL is not reachable ({e:#})");
-            return;
-        }
-        Err(e) => panic!("PostgreSQL: {e:#}"),
-    };
     let receiver = pitwall_testkit::receiver::Receiver::start(&[])
         .await
         .expect("a receiver");
-    let dir = std::env::temp_dir().join(format!("pitwall-hooks-{name}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let env: Vec<(String, String)> = vec![
-        (
-            "DATABASE_URL".into(),
-            format!("{}/{name}", pitwall_testkit::pg_admin_url()),
-        ),
-        ("PITWALL_ADDR".into(), format!("127.0.0.1:{port}")),
-        ("PITWALL_BASE_URL".into(), base.clone()),
-        ("PITWALL_DATA_DIR".into(), dir.display().to_string()),
-        ("PITWALL_WEBHOOKS_ALLOW_PRIVATE".into(), "true".into()),
-    ];
-    assert!(
-        pitwall(&env, &["migrate", "up"])
-            .status()
-            .unwrap()
-            .success()
-    );
-    assert!(
-        pitwall(
-            &env,
-            &[
-                "admin",
-                "create-shop",
-                "--name",
-                "Hook Garage",
-                "--slug",
-                "hook-garage",
-                "--plan",
-                "premium",
-                "--owner-email",
-                "owner@hooks.test",
-                "--owner-password",
-                "owner password here",
-            ]
-        )
-        .status()
-        .unwrap()
-        .success()
-    );
-    let _api = Proc(pitwall(&env, &["serve", "--no-workers"]).spawn().unwrap());
-    let client = reqwest::Client::new();
-    pitwall_testkit::process::wait_ready(&client, &base).await;
-    let login: Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": "owner@hooks.test", "password": "owner password here"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["token"].as_str().expect("token").to_owned();
+    let extra = vec![("PITWALL_WEBHOOKS_ALLOW_PRIVATE".into(), "true".into())];
+    let Some(Setup {
+        name,
+        dir,
+        env,
+        base,
+        client,
+        token,
+        _api,
+    }) = setup("hooks", extra).await
+    else {
+        return;
+    };
     let hook: Value = client
         .post(format!("{base}/api/v1/webhooks"))
         .bearer_auth(&token)

@@ -296,9 +296,8 @@ pub async fn soak(max_secs: u64, window: Duration, windows: usize) -> anyhow::Re
         println!("soak: skipped, PostgreSQL not reachable");
         return Ok(());
     };
-    let (shop, owner) = t.shop("soak-shop", "premium").await;
+    let (_, owner) = t.shop("soak-shop", "premium").await;
     let key = t.pos_key(&owner).await;
-    let _ = shop;
     let client = reqwest::Client::new();
     let dir = t.dir.join("soak");
     std::fs::create_dir_all(&dir)?;
