@@ -8,7 +8,7 @@ use pitwall_core::domain::Role;
 use pitwall_testkit::{StatusCode, TestApp, both_backends};
 use serde_json::{Value, json};
 
-fn spec() -> Value {
+pub(crate) fn spec() -> Value {
     serde_json::from_str(&pitwall_api::spec_json()).expect("spec is JSON")
 }
 
@@ -29,13 +29,13 @@ fn committed_openapi_matches_the_code() {
     );
 }
 
-struct Operation {
-    method: String,
-    path: String,
-    op: Value,
+pub(crate) struct Operation {
+    pub method: String,
+    pub path: String,
+    pub op: Value,
 }
 
-fn operations(prefixes: &[&str]) -> Vec<Operation> {
+pub(crate) fn operations(prefixes: &[&str]) -> Vec<Operation> {
     let spec = spec();
     let mut out = Vec::new();
     for (path, item) in spec["paths"].as_object().expect("paths") {
@@ -65,7 +65,7 @@ fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
 
 /// A plausible value for a schema: valid where the field name says what is
 /// expected, so that requests reach the checks that matter.
-fn example(spec: &Value, schema: &Value, name: &str) -> Value {
+pub(crate) fn example(spec: &Value, schema: &Value, name: &str) -> Value {
     let schema = resolve(spec, schema);
     if let Some(all) = schema["allOf"].as_array()
         && let Some(first) = all.first()
@@ -115,7 +115,7 @@ fn example(spec: &Value, schema: &Value, name: &str) -> Value {
 
 /// The JSON body an operation takes; uploads (multipart) are sent as
 /// forms instead (`is_upload`).
-fn body_schema(op: &Value) -> Option<Value> {
+pub(crate) fn body_schema(op: &Value) -> Option<Value> {
     op["requestBody"]["content"]
         .as_object()
         .and_then(|c| {
@@ -126,13 +126,13 @@ fn body_schema(op: &Value) -> Option<Value> {
         .map(|m| m["schema"].clone())
 }
 
-fn is_upload(op: &Value) -> bool {
+pub(crate) fn is_upload(op: &Value) -> bool {
     op["requestBody"]["content"]
         .as_object()
         .is_some_and(|c| c.contains_key("multipart/form-data"))
 }
 
-fn tiny_jpeg() -> Vec<u8> {
+pub(crate) fn tiny_jpeg() -> Vec<u8> {
     let img = image::RgbImage::from_fn(16, 16, |x, y| image::Rgb([x as u8, y as u8, 1]));
     let mut jpeg = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
@@ -142,7 +142,7 @@ fn tiny_jpeg() -> Vec<u8> {
 }
 
 /// What shop B holds, as B's owner sees it.
-async fn snapshot(t: &TestApp, token: &str) -> BTreeMap<&'static str, Value> {
+pub(crate) async fn snapshot(t: &TestApp, token: &str) -> BTreeMap<&'static str, Value> {
     let mut m = BTreeMap::new();
     for (k, path) in [
         ("users", "/api/v1/users"),
@@ -189,34 +189,45 @@ fn without_use_times(mut v: Value) -> Value {
     v
 }
 
-both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
-    let spec = spec();
-    let (_, a_owner) = t.shop("iso-a", "premium").await;
-    let (b, b_owner) = t.shop("iso-b", "premium").await;
-    let (b_member, _) = t.member(b, "staff@iso-b.test", Role::Advisor).await;
+/// A shop holding one of everything the API names by id, as another shop
+/// would try to reach it: the path parameters that name each object, and
+/// the strings (ids, names, secrets) that must never show in another
+/// shop's answers.
+pub(crate) struct ShopOfEverything {
+    pub shop: pitwall_core::domain::ShopId,
+    pub owner: String,
+    pub fixtures: BTreeMap<&'static str, String>,
+    pub secrets: Vec<String>,
+}
+
+/// Builds a [`ShopOfEverything`] through the API. `slug` names the shop and
+/// marks its private strings, so pick slugs that are not substrings of each
+/// other.
+pub(crate) async fn shop_of_everything(t: &TestApp, slug: &str) -> ShopOfEverything {
+    let (b, b_owner) = t.shop(slug, "premium").await;
+    let (b_member, _) = t
+        .member(b, &format!("staff@{slug}.test"), Role::Advisor)
+        .await;
     let (_, inv) = t
         .post(
             "/api/v1/invitations",
             &b_owner,
-            json!({"email": "new@iso-b.test", "role": "viewer"}),
+            json!({"email": format!("new@{slug}.test"), "role": "viewer"}),
         )
         .await;
     let (_, key) = t
         .post("/api/v1/api-keys", &b_owner, json!({"name": "B POS"}))
         .await;
-    let (_, a_key) = t
-        .post("/api/v1/api-keys", &a_owner, json!({"name": "A POS"}))
-        .await;
-    let a_key = a_key["secret"].as_str().unwrap().to_owned();
     let b_key = key["secret"].as_str().unwrap().to_owned();
+    let external_id = format!("{slug}-ticket");
     let (s, pushed) = t
         .call(
             "PUT",
-            "/api/pos/v1/tickets/iso-b-ticket",
+            &format!("/api/pos/v1/tickets/{external_id}"),
             Some(&b_key),
             Some(json!({
                 "kind": "workorder", "number": "B-1", "pos_updated_at": "2026-01-01T00:00:00Z",
-                "customer": {"external_id": "iso-b-cust", "last_name": "Zanzibar", "phone": "(512) 555-0199"},
+                "customer": {"external_id": format!("{slug}-cust"), "last_name": format!("Zanzibar-{slug}"), "phone": "(512) 555-0199"},
                 "services": [{"external_id": "s1", "title": "Oil", "status": "pending", "line_items": []}],
             })),
         )
@@ -239,7 +250,7 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         .post(
             &format!("/api/v1/tickets/{b_ticket}/comments"),
             &b_owner,
-            json!({"body": "B internal"}),
+            json!({"body": format!("{slug} internal")}),
         )
         .await;
     assert_eq!(s, StatusCode::OK);
@@ -249,7 +260,7 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         .post(
             &format!("/api/v1/threads/{b_customer}/messages"),
             &b_owner,
-            json!({"channel": "sms", "body": "B private text"}),
+            json!({"channel": "sms", "body": format!("{slug} private text")}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{sent}");
@@ -286,7 +297,7 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
             None,
             Some(json!({
                 "approved_service_ids": [view["services"][0]["id"]], "declined_service_ids": [],
-                "signer_name": "B Signer", "signature": "M 1 1 L 5 5", "ticket_version": view["ticket_version"],
+                "signer_name": format!("{slug} Signer"), "signature": "M 1 1 L 5 5", "ticket_version": view["ticket_version"],
             })),
         )
         .await;
@@ -296,7 +307,7 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         .post(
             "/api/v1/webhooks",
             &b_owner,
-            json!({"url": "http://127.0.0.1:9/b-hook"}),
+            json!({"url": format!("http://127.0.0.1:9/{slug}-hook")}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{hook}");
@@ -331,16 +342,17 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
             "/api/v1/invoices",
             &b_owner,
             json!({"customer_id": b_customer, "ticket_id": b_ticket,
-                   "lines": [{"kind": "labor", "description": "B private work", "quantity": 1, "unit_price": 4200}]}),
+                   "lines": [{"kind": "labor", "description": format!("{slug} private work"), "quantity": 1, "unit_price": 4200}]}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{invoice}");
     let b_invoice = invoice["id"].as_str().unwrap().to_owned();
+    let upload_name = format!("{slug}-invoice.jpg");
     let (s, upload) = t
         .upload(
             "/api/v1/invoice-uploads",
             &b_owner,
-            "b-invoice.jpg",
+            &upload_name,
             "image/jpeg",
             tiny_jpeg(),
         )
@@ -351,7 +363,7 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         ("ticket_id", b_ticket.clone()),
         ("customer_id", b_customer.clone()),
         ("status_id", b_status.clone()),
-        ("external_id", "iso-b-ticket".to_owned()),
+        ("external_id", external_id),
         ("notification_id", b_notification.clone()),
         ("message_id", b_message.clone()),
         ("link_id", b_link.clone()),
@@ -373,13 +385,13 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
     ]
     .into_iter()
     .collect();
-    // What must never appear in A's answers.
-    let secrets_of_b = [
+    // What must never appear in another shop's answers.
+    let secrets = vec![
         b.to_string(),
         b_member.to_string(),
         inv["id"].as_str().unwrap().to_owned(),
         key["key"]["id"].as_str().unwrap().to_owned(),
-        "iso-b.test".to_owned(),
+        format!("{slug}.test"),
         b_ticket,
         b_customer,
         b_status,
@@ -390,17 +402,70 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         b_webhook,
         b_template,
         b_inspection,
+        b_media,
         b_invoice,
         b_upload,
-        "b-invoice.jpg".to_owned(),
-        "B private work".to_owned(),
+        upload_name,
+        format!("{slug} private work"),
         hook["secret"].as_str().unwrap().to_owned(),
-        "b-hook".to_owned(),
-        "B Signer".to_owned(),
-        "B private text".to_owned(),
-        "Zanzibar".to_owned(),
-        "B internal".to_owned(),
+        format!("{slug}-hook"),
+        format!("{slug} Signer"),
+        format!("{slug} private text"),
+        format!("Zanzibar-{slug}"),
+        format!("{slug} internal"),
+        b_key,
     ];
+    ShopOfEverything {
+        shop: b,
+        owner: b_owner,
+        fixtures,
+        secrets,
+    }
+}
+
+/// Fills an operation's path with `fixtures`; `has_id` says whether the
+/// path names an object of the fixtures' shop (so the caller, of another
+/// shop, must get 404 or 403).
+pub(crate) fn fill_path(o: &Operation, fixtures: &BTreeMap<&str, String>) -> (String, bool) {
+    let mut path = o.path.clone();
+    let mut has_id = false;
+    for p in o.op["parameters"].as_array().cloned().unwrap_or_default() {
+        if p["in"] != "path" {
+            continue;
+        }
+        let name = p["name"].as_str().unwrap();
+        let value = fixtures.get(name).unwrap_or_else(|| {
+            panic!(
+                "{} {}: add a fixture for path parameter {name} to shop_of_everything",
+                o.method, o.path
+            )
+        });
+        path = path.replace(&format!("{{{name}}}"), value);
+        // A PUT by external id is an upsert into the caller's own shop:
+        // it must not touch or show B's ticket, which the snapshot and
+        // the leak check prove; it need not answer 404.
+        // Templates are named by kind within the caller's own shop.
+        has_id |= name != "role"
+            && name != "kind"
+            && name != "item_key"
+            && !(name == "external_id" && o.method == "PUT");
+    }
+    (path, has_id)
+}
+
+both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
+    let spec = spec();
+    let (_, a_owner) = t.shop("iso-a", "premium").await;
+    let (_, a_key) = t
+        .post("/api/v1/api-keys", &a_owner, json!({"name": "A POS"}))
+        .await;
+    let a_key = a_key["secret"].as_str().unwrap().to_owned();
+    let ShopOfEverything {
+        shop: b,
+        owner: b_owner,
+        fixtures,
+        secrets: secrets_of_b,
+    } = shop_of_everything(t, "iso-b").await;
     let before = snapshot(t, &b_owner).await;
 
     let mut checked = 0;
@@ -408,29 +473,7 @@ both_backends!(no_shop_sees_another_shops_objects, async |t: &TestApp| {
         if o.path.contains("/auth/") || o.path.ends_with("/invitations/accept") {
             continue; // no principal to cross shops with
         }
-        let mut path = o.path.clone();
-        let mut has_id = false;
-        for p in o.op["parameters"].as_array().cloned().unwrap_or_default() {
-            if p["in"] != "path" {
-                continue;
-            }
-            let name = p["name"].as_str().unwrap();
-            let value = fixtures.get(name).unwrap_or_else(|| {
-                panic!(
-                    "{} {}: add a shop-B fixture for path parameter {name}",
-                    o.method, o.path
-                )
-            });
-            path = path.replace(&format!("{{{name}}}"), value);
-            // A PUT by external id is an upsert into the caller's own shop:
-            // it must not touch or show B's ticket, which the snapshot and
-            // the leak check prove; it need not answer 404.
-            // Templates are named by kind within the caller's own shop.
-            has_id |= name != "role"
-                && name != "kind"
-                && name != "item_key"
-                && !(name == "external_id" && o.method == "PUT");
-        }
+        let (path, mut has_id) = fill_path(&o, &fixtures);
         let body = body_schema(&o.op).map(|s| {
             let mut v = example(&spec, &s, "");
             if o.path == "/api/v1/me/shop" {

@@ -20,5 +20,6 @@ mod payments;
 mod responses;
 mod schema;
 mod story;
+mod tenant_scale;
 mod tickets;
 mod workflow;
