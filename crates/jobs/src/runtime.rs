@@ -296,7 +296,43 @@ pub async fn run(
         ),
     };
     let _ = relay.await;
+    // A graceful stop hands back what apalis knows it fetched; a fetch that
+    // lands while the stop is under way, or a job still running at the
+    // shutdown timeout, stays held by this process's workers and would
+    // wait out three missed heartbeats. Anything still held now will not
+    // be finished here: back to the queue with it.
+    match hand_back(&db, worker_name).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(jobs = n, "handed back jobs held at the stop"),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not hand back held jobs; they return when the heartbeat lapses")
+        }
+    }
     result.map_err(|e| format!("workers: {e}"))
+}
+
+/// Puts the jobs this process's workers still hold back in the queue.
+async fn hand_back(db: &Db, worker_name: uuid::Uuid) -> Result<u64, pitwall_store::sea_orm::DbErr> {
+    use pitwall_store::sea_orm::{ConnectionTrait, Statement};
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "UPDATE apalis.jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL, \
+             last_result = '{\"Err\": \"Handed back at worker stop\"}'::jsonb \
+             WHERE status IN ('Queued', 'Running') AND lock_by LIKE $1"
+        }
+        _ => {
+            "UPDATE Jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL, \
+             last_result = '{\"Err\": \"Handed back at worker stop\"}' \
+             WHERE status IN ('Queued', 'Running') AND lock_by LIKE ?"
+        }
+    };
+    // Every worker of this process is named `pitwall-<queue>-<this id>-<n>`.
+    let ours = format!("pitwall-%-{worker_name}-%");
+    let done = db
+        .execute_raw(Statement::from_sql_and_values(backend, sql, [ours.into()]))
+        .await?;
+    Ok(done.rows_affected())
 }
 
 /// Wakes a worker on every tick, and at once when this process's relay has
