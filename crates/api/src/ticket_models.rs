@@ -558,10 +558,11 @@ pub struct TicketOut {
     /// When the ticket entered its stage; null while it has never moved.
     #[oai(nullable)]
     pub stage_changed_at: Option<DateTime<Utc>>,
-    /// In a work queue (`GET /api/v1/me/work?queue=`): the hand-off's
-    /// target from the shop's workflow settings, counted down from
-    /// `stage_changed_at` (`warning` orange, `overdue` red). Null
-    /// elsewhere, or without a target.
+    /// In a work queue (`GET /api/v1/me/work?queue=`) and on the
+    /// dashboard: the hand-off's target from the shop's workflow settings
+    /// (on the dashboard, parts not yet received, else qualification),
+    /// counted down from `stage_changed_at` (`warning` orange, `overdue`
+    /// red). Null elsewhere, or without a target.
     #[oai(nullable)]
     pub stage_timer: Option<TimerOut>,
     /// Grows with every change the customer could see.

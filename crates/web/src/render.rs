@@ -655,7 +655,11 @@ mod tests {
             (
                 "dashboard.html",
                 context! {
-                    rows => vec![context! { sms => true, email => false, unread => true, ..ticket.clone() }],
+                    rows => vec![context! { sms => true, email => false, unread => true,
+                        stage => "qualification", stage_label => "Qualification",
+                        stage_timer => context! { started => "2026-03-09T13:00:00Z", due => "2026-03-09T13:30:00Z", due_local => "1:30 PM", level => "overdue", text => "-0h 05m" },
+                        ..ticket.clone() }],
+                    repair_orders => true,
                     statuses => vec![context! { id => "s1", label => "In shop", mode => "count_down", minutes => 120 }],
                     staff => vec![context! { id => "u1", name => "Olive", role => "owner" }],
                     advisor => "", status => "", query => "advisor=&status=", may_set_status => true,

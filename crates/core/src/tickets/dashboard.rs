@@ -67,8 +67,18 @@ pub async fn dashboard(
             Default::default()
         };
     let contact = Contact::of(app, ctx).await;
+    // Overdue hand-offs show on the board as in the work queues.
+    let handoffs = if ctx.features.has(Feature::RepairOrders) {
+        Some(crate::workflow::handoff_targets(&app.db, shop).await?)
+    } else {
+        None
+    };
+    let now = app.config.clock.now();
     let mut rows = Vec::with_capacity(open.len());
-    for mut view in views(&app.db, shop, open, app.config.clock.now()).await? {
+    for mut view in views(&app.db, shop, open, now).await? {
+        if let Some(settings) = &handoffs {
+            view.stage_timer = crate::workflow::handoff_timer(settings, &view, now);
+        }
         let t = &view.ticket;
         let unread_reply = match (t.customer_replied_at, t.reply_read_at) {
             (Some(r), Some(read)) => r > read,

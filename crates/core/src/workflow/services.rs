@@ -691,16 +691,59 @@ pub async fn queue(app: &App, ctx: &ShopCtx, queue: &str) -> Result<Vec<TicketVi
     let mut views = crate::tickets::views_for(app, ctx, list).await?;
     if let Some(minutes) = target {
         for v in &mut views {
-            // The same orange and red as a count-down status.
-            v.stage_timer = v.ticket.stage_changed_at.map(|entered| {
-                timer::state(
-                    TimerMode::CountDown,
-                    entered,
-                    Some(timer::due_at(entered, minutes)),
-                    now,
-                )
-            });
+            v.stage_timer = stage_timer(v, minutes, now);
         }
     }
     Ok(views)
+}
+
+/// A hand-off's target counted down from when the ticket entered its
+/// stage, in the same orange and red as a count-down status.
+fn stage_timer(
+    v: &TicketView,
+    minutes: i32,
+    now: chrono::DateTime<Utc>,
+) -> Option<timer::TimerState> {
+    v.ticket.stage_changed_at.map(|entered| {
+        timer::state(
+            TimerMode::CountDown,
+            entered,
+            Some(timer::due_at(entered, minutes)),
+            now,
+        )
+    })
+}
+
+/// The shop's hand-off targets, for [`handoff_timer`].
+pub(crate) async fn handoff_targets(
+    db: &impl ConnectionTrait,
+    shop: pitwall_domain::ShopId,
+) -> Result<super::WorkflowSettings> {
+    super::settings::read(db, shop).await
+}
+
+/// The hand-off a ticket on the dashboard waits on, timed against the
+/// shop's target for it: parts not yet received (`parts_minutes`, in
+/// qualification or in work, as the parts queue counts them), else the
+/// advisor's qualification (`qualification_minutes`). None without a
+/// target or a hand-off.
+pub(crate) fn handoff_timer(
+    settings: &super::WorkflowSettings,
+    v: &TicketView,
+    now: chrono::DateTime<Utc>,
+) -> Option<timer::TimerState> {
+    let parts_waiting = matches!(v.stage, Stage::Qualification | Stage::InWork)
+        && v.services.iter().any(|s| {
+            !s.service.removed
+                && s.service.parts_needed
+                && s.service.parts_status.as_deref() != Some(PartsStatus::Received.as_str())
+        });
+    let minutes = if parts_waiting {
+        settings.parts_minutes
+    } else if v.stage == Stage::Qualification {
+        settings.qualification_minutes
+    } else {
+        None
+    }?;
+    stage_timer(v, minutes, now)
 }

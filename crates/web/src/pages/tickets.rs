@@ -78,6 +78,13 @@ fn ticket_value(shop: &InShop, v: &TicketView) -> Value {
             level => s.level.as_str(),
             text => pitwall_core::domain::timer::format_secs(s.remaining_secs.unwrap_or(s.elapsed_secs)),
         }),
+        stage_timer => v.stage_timer.as_ref().map(|s| context! {
+            started => rfc3339(s.started_at),
+            due => s.due_at.map(rfc3339),
+            due_local => s.due_at.map(|d| local(shop, d)),
+            level => s.level.as_str(),
+            text => pitwall_core::domain::timer::format_secs(s.remaining_secs.unwrap_or(s.elapsed_secs)),
+        }),
         services => v.services.iter().map(|s| context! {
             id => s.service.id.to_string(),
             awaiting => pitwall_core::approvals::awaits_decision(&s.service.status),
@@ -871,21 +878,7 @@ pub(crate) async fn work(app: Data<&App>, req: &Request, Query(q): Query<WorkQue
                 }
             }
             let ctx = context! {
-                tickets => items.iter().map(|v| {
-                    let mut t = ticket_value(&shop, v);
-                    if let Some(s) = &v.stage_timer {
-                        t = context! {
-                            stage_timer => context! {
-                                started => rfc3339(s.started_at),
-                                due => s.due_at.map(rfc3339),
-                                level => s.level.as_str(),
-                                text => pitwall_core::domain::timer::format_secs(s.remaining_secs.unwrap_or(s.elapsed_secs)),
-                            },
-                            ..t
-                        };
-                    }
-                    t
-                }).collect::<Vec<_>>(),
+                tickets => items.iter().map(|v| ticket_value(&shop, v)).collect::<Vec<_>>(),
                 queue,
                 queues,
                 live_src => match queue {

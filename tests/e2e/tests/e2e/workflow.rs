@@ -613,6 +613,32 @@ both_backends!(
                     timer["due_at"].as_str().unwrap().parse().unwrap();
                 assert_eq!(due - started, chrono::Duration::minutes(30));
                 assert_eq!(timer["started_at"], item["stage_changed_at"]);
+                // The dashboard shows the same hand-off, and colours it
+                // once it is overdue.
+                let board = async || {
+                    let (s, d) = t.get("/api/v1/dashboard", &owner).await;
+                    assert_eq!(s, StatusCode::OK, "{d}");
+                    d["items"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .find(|r| r["ticket"]["id"] == ticket.as_str())
+                        .map(|r| r["ticket"]["stage_timer"].clone())
+                        .unwrap_or_else(|| panic!("the ticket on the board: {d}"))
+                };
+                let on_board = board().await;
+                assert_eq!(on_board["due_at"], timer["due_at"], "{on_board}");
+                assert_eq!(on_board["level"], "normal");
+                t.app.config().clock.advance(chrono::Duration::minutes(31));
+                assert_eq!(board().await["level"], "overdue");
+                let browser = pitwall_testkit::pages::browser();
+                pitwall_testkit::pages::sign_in(t, &browser, "owner@wf-settings.test").await;
+                let (_, page) = pitwall_testkit::pages::page(t, &browser, "/app/dashboard").await;
+                assert!(
+                    page.contains(r#"<span class="timer overdue" data-timer="count_down""#)
+                        && page.contains(r#"data-testid="board-stage-timer""#),
+                    "the board page colours the hand-off: {page}"
+                );
             }
         }
         let (s, b) = put_stage(t, &advisor, &ticket, json!({"stage": "in_work"})).await;
