@@ -26,6 +26,7 @@ mod m20261211_000016_invoice_uploads;
 mod m20261212_000017_message_attachments;
 mod m20261213_000018_rate_windows;
 mod m20261214_000019_shop_keys;
+mod m20261215_000020_policy_versions;
 
 pub struct Migrator;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261212_000017_message_attachments::Migration),
             Box::new(m20261213_000018_rate_windows::Migration),
             Box::new(m20261214_000019_shop_keys::Migration),
+            Box::new(m20261215_000020_policy_versions::Migration),
         ]
     }
 }

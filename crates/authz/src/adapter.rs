@@ -24,6 +24,13 @@ impl SeaOrmAdapter {
             filtered: false,
         }
     }
+
+    /// An adapter for an enforcer that will hold one shop's rules: marked
+    /// filtered from the start, so that `Enforcer::new` does not load every
+    /// shop's rules before `load_filtered_policy` narrows them down.
+    pub fn filtered(db: Db) -> Self {
+        Self { db, filtered: true }
+    }
 }
 
 fn adapter_err(e: impl Into<StoreError>) -> casbin::Error {
@@ -129,7 +136,7 @@ impl Adapter for SeaOrmAdapter {
                 }
             }
         }
-        rules::bump_version(&txn).await.map_err(adapter_err)?;
+        rules::bump_version(&txn, None).await.map_err(adapter_err)?;
         txn.commit().await.map_err(adapter_err)?;
         Ok(())
     }
@@ -139,7 +146,9 @@ impl Adapter for SeaOrmAdapter {
             .exec(&self.db)
             .await
             .map_err(adapter_err)?;
-        rules::bump_version(&self.db).await.map_err(adapter_err)?;
+        rules::bump_version(&self.db, None)
+            .await
+            .map_err(adapter_err)?;
         Ok(())
     }
 
@@ -156,7 +165,9 @@ impl Adapter for SeaOrmAdapter {
         rules::insert_rule(&self.db, ptype, &rule)
             .await
             .map_err(adapter_err)?;
-        rules::bump_version(&self.db).await.map_err(adapter_err)?;
+        rules::bump_version(&self.db, None)
+            .await
+            .map_err(adapter_err)?;
         Ok(true)
     }
 
@@ -174,7 +185,7 @@ impl Adapter for SeaOrmAdapter {
                 .await
                 .map_err(adapter_err)?;
         }
-        rules::bump_version(&txn).await.map_err(adapter_err)?;
+        rules::bump_version(&txn, None).await.map_err(adapter_err)?;
         txn.commit().await.map_err(adapter_err)?;
         Ok(true)
     }
@@ -188,7 +199,9 @@ impl Adapter for SeaOrmAdapter {
         let n = rules::delete_rules(&self.db, ptype, 0, &rule)
             .await
             .map_err(adapter_err)?;
-        rules::bump_version(&self.db).await.map_err(adapter_err)?;
+        rules::bump_version(&self.db, None)
+            .await
+            .map_err(adapter_err)?;
         Ok(n > 0)
     }
 
@@ -207,7 +220,7 @@ impl Adapter for SeaOrmAdapter {
                 .await
                 .map_err(adapter_err)?;
         }
-        rules::bump_version(&txn).await.map_err(adapter_err)?;
+        rules::bump_version(&txn, None).await.map_err(adapter_err)?;
         txn.commit().await.map_err(adapter_err)?;
         Ok(n > 0)
     }
@@ -222,7 +235,9 @@ impl Adapter for SeaOrmAdapter {
         let n = rules::delete_rules(&self.db, ptype, field_index, &field_values)
             .await
             .map_err(adapter_err)?;
-        rules::bump_version(&self.db).await.map_err(adapter_err)?;
+        rules::bump_version(&self.db, None)
+            .await
+            .map_err(adapter_err)?;
         Ok(n > 0)
     }
 }

@@ -3,25 +3,30 @@
 //!
 //! - Subjects are `user:<id>`, roles are `role:<name>`, domains `shop:<id>`.
 //! - The default matrix (`Role::default_permissions`) is the `*` domain; it is
-//!   not stored but added when the policy loads, so it lives in one place.
+//!   not stored but added when a policy loads, so it lives in one place.
 //! - A shop's changes are stored as `allow` or `deny` rules in its own domain;
 //!   a deny beats an allow, which is how a shop takes a default away.
 //! - Role assignments (`g` rules) are written in the same transaction as the
-//!   membership they mirror, and every change bumps `authz_state.version`;
-//!   each process reloads when it sees a new version (immediately in the
-//!   process that made the change, within a second in the others).
+//!   membership they mirror.
+//! - Each process keeps one small enforcer per shop it serves, loaded on
+//!   first use with that shop's rules only (casbin's filtered load): a check
+//!   costs the default matrix plus the shop's own rules, whatever the size of
+//!   the fleet. A change bumps `authz_state.version` and stamps the shop with
+//!   it; each process then drops that shop's enforcer (immediately in the
+//!   process that made the change, within a second in the others) and loads
+//!   it again on the shop's next request.
 
 pub mod adapter;
 pub mod rules;
 
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use casbin::{CoreApi, DefaultModel, Enforcer};
+use casbin::{CoreApi, DefaultModel, Enforcer, Filter};
 use pitwall_domain::{Permission, Role, ShopId, UserId};
 use pitwall_store::{Db, StoreError};
-use tokio::sync::RwLock;
 
 pub use adapter::SeaOrmAdapter;
 
@@ -60,51 +65,125 @@ pub fn shop_domain(shop: ShopId) -> String {
     format!("shop:{shop}")
 }
 
-/// The shared enforcer of one process. Cheap to clone.
+/// The permission policy of one process. Cheap to clone.
 #[derive(Clone)]
 pub struct Authz {
     inner: Arc<Inner>,
 }
 
-/// Decisions already made under the current policy. Cleared on every
-/// reload, so a changed policy is never answered from stale entries.
-type DecisionCache =
-    std::sync::RwLock<std::collections::HashMap<(UserId, ShopId, Permission), bool>>;
+/// How many shops' decisions one process keeps. Past it, one shop (an
+/// arbitrary one) makes room and starts over on its next request.
+const KNOWN_SHOPS: usize = 20_000;
+/// How many shops' enforcers stay loaded at once: the bound on the
+/// policy's memory (each holds the default matrix, tens of KiB). The oldest
+/// loaded goes first; its shop keeps its decisions and loads its rules again
+/// only for a check it has not made yet.
+pub const LOADED_ENFORCERS: usize = 256;
+/// Decisions kept per shop, past which that shop's start over: a bound on
+/// memory should a shop's users flood it with distinct checks.
+const DECISIONS_PER_SHOP: usize = 10_000;
+
+/// What this process knows of one shop's policy: the decisions made, and
+/// the enforcer that made them while it is loaded. Dropped as a whole when
+/// the shop's policy changes, so no decision outlives the policy that made
+/// it; a request still holding it finishes on what it started with.
+#[derive(Default)]
+struct ShopPolicy {
+    decisions: std::sync::RwLock<HashMap<(UserId, Permission), bool>>,
+    enforcer: tokio::sync::Mutex<Option<Arc<Enforcer>>>,
+}
 
 struct Inner {
     db: Db,
-    decisions: DecisionCache,
+    /// Parsed once; each shop's enforcer starts from a copy.
+    model: DefaultModel,
+    shops: std::sync::Mutex<HashMap<ShopId, Arc<ShopPolicy>>>,
+    /// The shops whose enforcer is loaded, oldest first.
+    loaded: std::sync::Mutex<VecDeque<Weak<ShopPolicy>>>,
     sync: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
-    enforcer: RwLock<Enforcer>,
     version: AtomicI64,
-    /// One reload at a time: a burst of callers that all saw a new version
-    /// wait for one load instead of each building the policy.
+    /// One catch-up at a time: a burst of callers that all saw a new version
+    /// wait for one read of what changed.
     reloading: tokio::sync::Mutex<()>,
 }
 
-async fn build_enforcer(db: &Db) -> Result<Enforcer, AuthzError> {
-    let model = DefaultModel::from_str(MODEL).await?;
-    let mut e = Enforcer::new(model, SeaOrmAdapter::new(db.clone())).await?;
-    // Writes go through `rules` inside the business transaction, never
-    // through the enforcer.
-    e.enable_auto_save(false);
-    Ok(e)
+fn locked<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The guarded maps stay consistent whatever a panicking holder did.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Authz {
     pub async fn load(db: Db) -> Result<Self, AuthzError> {
         let version = rules::version(&db).await?;
-        let enforcer = build_enforcer(&db).await?;
+        let model = DefaultModel::from_str(MODEL).await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
-                enforcer: RwLock::new(enforcer),
-                decisions: DecisionCache::default(),
+                model,
+                shops: std::sync::Mutex::default(),
+                loaded: std::sync::Mutex::default(),
                 sync: std::sync::Mutex::new(None),
                 version: AtomicI64::new(version),
                 reloading: tokio::sync::Mutex::new(()),
             }),
         })
+    }
+
+    fn shop(&self, shop: ShopId) -> Arc<ShopPolicy> {
+        let mut shops = locked(&self.inner.shops);
+        if let Some(policy) = shops.get(&shop) {
+            return policy.clone();
+        }
+        if shops.len() >= KNOWN_SHOPS
+            && let Some(other) = shops.keys().next().copied()
+        {
+            shops.remove(&other);
+        }
+        shops.entry(shop).or_default().clone()
+    }
+
+    /// The shop's enforcer, loading it (that shop's rules and the default
+    /// matrix) if it is not loaded.
+    async fn enforcer(
+        &self,
+        shop: ShopId,
+        policy: &Arc<ShopPolicy>,
+    ) -> Result<Arc<Enforcer>, AuthzError> {
+        let mut slot = policy.enforcer.lock().await;
+        if let Some(e) = slot.as_ref() {
+            return Ok(e.clone());
+        }
+        let adapter = SeaOrmAdapter::filtered(self.inner.db.clone());
+        let mut enforcer = Enforcer::new(self.inner.model.clone(), adapter).await?;
+        // Writes go through `rules` inside the business transaction, never
+        // through the enforcer.
+        enforcer.enable_auto_save(false);
+        let domain = shop_domain(shop);
+        enforcer
+            .load_filtered_policy(Filter {
+                p: vec!["", &domain],
+                g: vec!["", "", &domain],
+            })
+            .await?;
+        let enforcer = Arc::new(enforcer);
+        *slot = Some(enforcer.clone());
+        drop(slot);
+        let evicted: Vec<Arc<ShopPolicy>> = {
+            let mut loaded = locked(&self.inner.loaded);
+            // Shops dropped by a policy change took their enforcer along.
+            loaded.retain(|w| w.strong_count() > 0);
+            loaded.push_back(Arc::downgrade(policy));
+            let over = loaded.len().saturating_sub(LOADED_ENFORCERS);
+            loaded.drain(..over).filter_map(|w| w.upgrade()).collect()
+        };
+        for old in evicted {
+            match old.enforcer.try_lock() {
+                Ok(mut slot) => *slot = None,
+                // Busy loading: it stays, and goes last in line.
+                Err(_) => locked(&self.inner.loaded).push_back(Arc::downgrade(&old)),
+            }
+        }
+        Ok(enforcer)
     }
 
     /// Whether `user` may do `perm` in `shop`.
@@ -114,9 +193,9 @@ impl Authz {
         shop: ShopId,
         perm: Permission,
     ) -> Result<bool, AuthzError> {
-        let key = (user, shop, perm);
-        if let Some(hit) = self
-            .inner
+        let policy = self.shop(shop);
+        let key = (user, perm);
+        if let Some(hit) = policy
             .decisions
             .read()
             .ok()
@@ -124,14 +203,10 @@ impl Authz {
         {
             return Ok(hit);
         }
-        let e = self.inner.enforcer.read().await;
-        let decision = e.enforce((user_subject(user), shop_domain(shop), perm.as_str()))?;
-        // Cached while still holding the enforcer's read lock: a reload
-        // (which takes the write lock, then clears) cannot slip between
-        // deciding and caching.
-        if let Ok(mut d) = self.inner.decisions.write() {
-            // Bounded, so a flood of distinct users cannot grow it forever.
-            if d.len() >= 100_000 {
+        let enforcer = self.enforcer(shop, &policy).await?;
+        let decision = enforcer.enforce((user_subject(user), shop_domain(shop), perm.as_str()))?;
+        if let Ok(mut d) = policy.decisions.write() {
+            if d.len() >= DECISIONS_PER_SHOP {
                 d.clear();
             }
             d.insert(key, decision);
@@ -145,11 +220,11 @@ impl Authz {
         shop: ShopId,
         role: Role,
     ) -> Result<Vec<Permission>, AuthzError> {
-        let e = self.inner.enforcer.read().await;
+        let enforcer = self.enforcer(shop, &self.shop(shop)).await?;
         let (sub, dom) = (role_subject(role), shop_domain(shop));
         let mut out = Vec::new();
         for p in Permission::ALL {
-            if e.enforce((sub.as_str(), dom.as_str(), p.as_str()))? {
+            if enforcer.enforce((sub.as_str(), dom.as_str(), p.as_str()))? {
                 out.push(*p);
             }
         }
@@ -162,29 +237,44 @@ impl Authz {
         self.inner.version.load(Ordering::Acquire)
     }
 
-    /// Reloads the policy if another transaction changed it. Called after a
-    /// change commits, and by the background sync in every process.
+    /// How many shops' enforcers this process holds loaded.
+    pub fn loaded_enforcers(&self) -> usize {
+        locked(&self.inner.loaded)
+            .iter()
+            .filter(|w| w.strong_count() > 0)
+            .count()
+    }
+
+    /// Catches up with policy changes committed by any process: drops the
+    /// loaded policy of each shop that changed. Called after a change
+    /// commits, and by the background sync in every process. Answers whether
+    /// anything had changed.
     pub async fn refresh(&self) -> Result<bool, AuthzError> {
         let stored = rules::version(&self.inner.db).await?;
         if stored == self.inner.version.load(Ordering::Acquire) {
             return Ok(false);
         }
         let _one = self.inner.reloading.lock().await;
-        if self.inner.version.load(Ordering::Acquire) >= stored {
-            // Another caller loaded it (or a newer one) while this waited.
+        let loaded = self.inner.version.load(Ordering::Acquire);
+        if loaded >= stored {
+            // Another caller caught up (or further) while this waited.
             return Ok(true);
         }
-        // Build the new policy without holding the lock, then swap, so that
-        // requests keep being answered while it loads.
-        let fresh = build_enforcer(&self.inner.db).await?;
-        let mut enforcer = self.inner.enforcer.write().await;
-        *enforcer = fresh;
-        if let Ok(mut d) = self.inner.decisions.write() {
-            d.clear();
+        // Read after `stored`, so it holds at least every change up to it
+        // (a later one may show too, and is dropped again next time).
+        let changed = rules::shops_changed_since(&self.inner.db, loaded).await?;
+        {
+            let mut shops = locked(&self.inner.shops);
+            for shop in &changed {
+                shops.remove(shop);
+            }
         }
-        drop(enforcer);
         self.inner.version.store(stored, Ordering::Release);
-        tracing::info!(authz.version = stored, "policy reloaded");
+        tracing::info!(
+            authz.version = stored,
+            authz.changed_shops = changed.len(),
+            "policy changed"
+        );
         Ok(true)
     }
 

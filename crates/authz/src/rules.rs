@@ -3,6 +3,7 @@
 use pitwall_domain::{Permission, Role, ShopId, UserId};
 use pitwall_store::StoreError;
 use pitwall_store::entities::casbin_rule;
+use pitwall_store::sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use pitwall_store::sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, NotSet, QueryFilter, Set,
     Statement,
@@ -23,14 +24,53 @@ pub(crate) async fn version(db: &impl ConnectionTrait) -> Result<i64, StoreError
     }
 }
 
-/// Marks the policy changed, so that every process reloads it.
-pub async fn bump_version(db: &impl ConnectionTrait) -> Result<(), StoreError> {
+/// Marks `shop`'s policy changed (every shop's with `None`): the version
+/// every process polls goes up, and the shop carries the new version, so a
+/// process drops what it loaded for that shop alone.
+pub async fn bump_version(
+    db: &impl ConnectionTrait,
+    shop: Option<ShopId>,
+) -> Result<(), StoreError> {
     db.execute_raw(Statement::from_string(
         db.get_database_backend(),
         "UPDATE authz_state SET version = version + 1 WHERE id = 1",
     ))
     .await?;
+    let mut stamp = Query::update()
+        .table(Alias::new("shops"))
+        .value(
+            Alias::new("policy_version"),
+            Expr::cust("(SELECT version FROM authz_state WHERE id = 1)"),
+        )
+        .to_owned();
+    if let Some(shop) = shop {
+        stamp.and_where(Expr::col(Alias::new("id")).eq(shop.as_uuid()));
+    }
+    db.execute_raw(db.get_database_backend().build(&stamp))
+        .await?;
     Ok(())
+}
+
+/// The shops whose policy changed after `version`.
+pub(crate) async fn shops_changed_since(
+    db: &impl ConnectionTrait,
+    version: i64,
+) -> Result<Vec<ShopId>, StoreError> {
+    let q = Query::select()
+        .column(Alias::new("id"))
+        .from(Alias::new("shops"))
+        .and_where(Expr::col(Alias::new("policy_version")).gt(version))
+        .to_owned();
+    let rows = db
+        .query_all_raw(db.get_database_backend().build(&q))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            r.try_get_by_index::<pitwall_store::sea_orm::prelude::Uuid>(0)
+                .map(ShopId::from_uuid)
+                .map_err(|e| StoreError::Corrupt(format!("a changed shop's id: {e:?}")))
+        })
+        .collect()
 }
 
 pub(crate) async fn insert_rule(
@@ -90,7 +130,7 @@ pub async fn assign_role(
         &[user_subject(user), role_subject(role), shop_domain(shop)],
     )
     .await?;
-    bump_version(db).await
+    bump_version(db, Some(shop)).await
 }
 
 /// Takes every role of `user` in `shop` away.
@@ -106,7 +146,7 @@ pub async fn remove_user(
         &[user_subject(user), String::new(), shop_domain(shop)],
     )
     .await?;
-    bump_version(db).await
+    bump_version(db, Some(shop)).await
 }
 
 /// Makes `role` in `shop` able to do exactly `wanted`: stores the difference
@@ -138,7 +178,7 @@ pub async fn set_role_permissions(
         )
         .await?;
     }
-    bump_version(db).await
+    bump_version(db, Some(shop)).await
 }
 
 /// Whether the shop changed anything for this role (for the editor's

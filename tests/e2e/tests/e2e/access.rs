@@ -506,3 +506,96 @@ both_backends!(
         }
     }
 );
+
+// Each process holds one small policy per shop it serves. A change in one
+// shop reaches another process (here a second policy on the same database)
+// as that shop alone: the other shops' loaded policies stay as they are.
+// Past its bound, the oldest loaded policy makes room, and its shop's
+// decisions still hold.
+both_backends!(
+    a_role_change_reloads_only_its_own_shop_everywhere,
+    async |t: &TestApp| {
+        let (changed, owner) = t.shop("policy-changed", "pro").await;
+        let (untouched, _) = t.shop("policy-untouched", "pro").await;
+        let (adv_changed, _) = t.member(changed, "adv@changed.test", Role::Advisor).await;
+        let (adv_untouched, _) = t
+            .member(untouched, "adv@untouched.test", Role::Advisor)
+            .await;
+        let other = pitwall_authz::Authz::load(t.db.clone())
+            .await
+            .expect("second process's policy");
+        let may = async |user, shop| {
+            other
+                .allowed(user, shop, Permission::UsersView)
+                .await
+                .expect("check")
+        };
+        assert!(may(adv_changed, changed).await);
+        assert!(may(adv_untouched, untouched).await);
+        assert_eq!(other.loaded_enforcers(), 2);
+
+        let perms: Vec<&str> = Role::Advisor
+            .default_permissions()
+            .iter()
+            .filter(|p| **p != Permission::UsersView)
+            .map(|p| p.as_str())
+            .collect();
+        let (s, b) = t
+            .call(
+                "PUT",
+                "/api/v1/roles/advisor",
+                Some(&owner),
+                Some(json!({"permissions": perms})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+
+        assert!(
+            other.refresh().await.expect("catch up"),
+            "a change was seen"
+        );
+        assert_eq!(
+            other.loaded_enforcers(),
+            1,
+            "only the changed shop's policy is dropped"
+        );
+        assert!(!may(adv_changed, changed).await, "the change applies");
+        assert!(
+            may(adv_untouched, untouched).await,
+            "the other shop keeps its own"
+        );
+        assert_eq!(other.loaded_enforcers(), 2);
+        assert!(!other.refresh().await.expect("catch up"), "nothing new");
+
+        // More shops than the bound: the enforcers loaded stay within it,
+        // and the first shops' decisions are still answered (and right).
+        let mut assigned = Vec::new();
+        let txn = pitwall_store::begin_write(&t.db).await.expect("txn");
+        for _ in 0..pitwall_authz::LOADED_ENFORCERS + 20 {
+            let (shop, user) = (
+                pitwall_core::domain::ShopId::new(),
+                pitwall_core::domain::UserId::new(),
+            );
+            pitwall_authz::rules::assign_role(&txn, shop, user, Role::Technician)
+                .await
+                .expect("assign");
+            assigned.push((shop, user));
+        }
+        txn.commit().await.expect("commit");
+        other.refresh().await.expect("catch up");
+        for (shop, user) in &assigned {
+            assert!(!may(*user, *shop).await, "technicians do not see users");
+        }
+        assert!(other.loaded_enforcers() <= pitwall_authz::LOADED_ENFORCERS);
+        assert!(!may(adv_changed, changed).await);
+        assert!(may(adv_untouched, untouched).await);
+        let (shop, user) = assigned[0];
+        assert!(
+            other
+                .allowed(user, shop, Permission::TicketsView)
+                .await
+                .expect("check"),
+            "a shop whose enforcer made room loads it again for a new check"
+        );
+    }
+);

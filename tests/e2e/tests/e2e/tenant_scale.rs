@@ -10,7 +10,8 @@
 //! `PITWALL_TENANT_SHOPS` (default 10,000), written straight into
 //! PostgreSQL with an owner, a customer and a ticket each: their ids are
 //! named too, and looked up among all of them. `PITWALL_TENANT_ATTEMPTS`
-//! sets the attempts (default 10,000; CI runs 20,000 more; 100,000 take 11 minutes), and
+//! sets the attempts (default 10,000; CI runs 100,000 more, about a
+//! minute and a half here), and
 //! `PITWALL_TENANT_SEED` replays a run (each run prints its seed).
 
 use std::collections::{BTreeMap, HashMap};
