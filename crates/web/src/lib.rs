@@ -83,6 +83,7 @@ pub fn mount(route: Route) -> Route {
         .at("/app/tickets/:id/status", post(tickets::set_status))
         .at("/app/tickets/:id/stage", post(tickets::set_stage))
         .at("/app/tickets/:id/services", post(tickets::add_position))
+        .at("/app/tickets/:id/extensions", post(tickets::send_extension))
         .at(
             "/app/tickets/:id/services/:service_id",
             post(tickets::work_position),

@@ -378,6 +378,7 @@ pub(crate) fn flash(req: &Request) -> Option<&'static str> {
         "invoice_confirmed" => "Invoice made from the paper invoice.",
         "position_added" => "Position added: the POS has been told.",
         "position_saved" => "Saved.",
+        "extension_sent" => "Sent to the customer as an order extension.",
         _ => return None,
     })
 }

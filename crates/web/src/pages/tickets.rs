@@ -704,10 +704,22 @@ pub(crate) async fn work_position(
                         parts_status: Some(form.get("parts_status").to_owned()),
                         ..Default::default()
                     },
+                    // The advisor's words for the customer, and whether the
+                    // recommendation is ready to go out.
+                    "edit" => pitwall_core::workflow::ServicePatch {
+                        title: Some(form.get("title").to_owned()),
+                        customer_note: Some(form.opt("customer_note").map(str::to_owned)),
+                        ready: Some(form.get("ready") == "on"),
+                        ..Default::default()
+                    },
+                    "note" => pitwall_core::workflow::ServicePatch {
+                        internal_note: Some(form.opt("internal_note").map(str::to_owned)),
+                        ..Default::default()
+                    },
                     _ => {
                         return Err(pitwall_core::Error::invalid(
                             "action",
-                            "must be part or parts_status",
+                            "must be part, parts_status, edit or note",
                         ));
                     }
                 };
@@ -717,6 +729,48 @@ pub(crate) async fn work_position(
             finish(
                 result,
                 &back_to(&form, id, "position_saved"),
+                &shop.layout,
+                async |n| ticket_page(&app, &shop, id, n, false).await,
+            )
+            .await
+        }
+        .await,
+    )
+}
+
+/// The advisor sends positions found after the approval to the customer as
+/// an order extension, by text, e-mail or not at all (then the link goes
+/// out some other way).
+#[handler]
+pub(crate) async fn send_extension(
+    app: Data<&App>,
+    req: &Request,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Response {
+    respond(
+        async {
+            let (shop, id) = posted_ticket(&app, req, &form, &id).await?;
+            let result = async {
+                let mut ids = Vec::new();
+                for (n, raw) in form.all("service_ids").iter().enumerate() {
+                    ids.push(
+                        raw.parse::<pitwall_core::domain::ServiceId>()
+                            .map_err(|_| {
+                                pitwall_core::Error::invalid(
+                                    format!("service_ids/{n}"),
+                                    "is not a position of this ticket",
+                                )
+                            })?,
+                    );
+                }
+                pitwall_core::workflow::send_extension(&app, &shop.ctx, id, &ids, form.opt("send"))
+                    .await
+            }
+            .await;
+            finish(
+                result,
+                &back_to(&form, id, "extension_sent"),
                 &shop.layout,
                 async |n| ticket_page(&app, &shop, id, n, false).await,
             )

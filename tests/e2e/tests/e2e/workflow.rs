@@ -1278,6 +1278,232 @@ both_backends!(
     }
 );
 
+// The advisor's and the parts clerk's part of qualification, from the
+// ticket page: the advisor rewords a position and marks it ready, parts
+// leaves an internal note (and may not reword), and a finding made after
+// the approval goes to the customer as an extension. Each refusal is in
+// words, and changes nothing.
+both_backends!(
+    the_ticket_page_qualifies_positions_and_sends_an_extension,
+    async |t: &TestApp| {
+        use pitwall_testkit::pages::{browser, csrf_of, page, sign_in};
+        let (shop, owner) = t.shop("wf-qualify", "pro").await;
+        let ticket = pushed(t, &owner, "PQ-1").await;
+        t.member(shop, "adv@wf-qualify.test", Role::Advisor).await;
+        t.member(shop, "parts@wf-qualify.test", Role::Parts).await;
+        let (_, d) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
+        let id_of = |n: usize| {
+            d["ticket"]["services"][n]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let (brakes, wipers) = (id_of(0), id_of(1));
+        let ac = browser();
+        sign_in(t, &ac, "adv@wf-qualify.test").await;
+        let (_, html) = page(t, &ac, &format!("/app/tickets/{ticket}")).await;
+        assert!(html.contains("data-testid=\"position-edit\""), "{html}");
+        assert!(
+            !html.contains("data-testid=\"send-extension\""),
+            "nothing approved yet, so nothing to extend: {html}"
+        );
+        let csrf = csrf_of(&html);
+        let post = |c: &reqwest::Client, path: String, form: Vec<(&'static str, String)>| {
+            let (c, url) = (c.clone(), t.url(&path));
+            async move { c.post(url).form(&form).send().await.unwrap() }
+        };
+        let on_brakes = format!("/app/tickets/{ticket}/services/{brakes}");
+        let brakes_now = async || {
+            let (_, d) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
+            service(&d["ticket"], &brakes).clone()
+        };
+        let before = brakes_now().await;
+
+        let edit = |title: &str, ready: bool| {
+            let mut form = vec![
+                ("csrf", csrf.clone()),
+                ("action", "edit".to_owned()),
+                ("title", title.to_owned()),
+                ("customer_note", "The pads are at 2 mm.".to_owned()),
+            ];
+            if ready {
+                form.push(("ready", "on".to_owned()));
+            }
+            form
+        };
+        let r = post(&ac, on_brakes.clone(), edit("  ", true)).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.text().await.unwrap().contains("title"));
+        let r = post(
+            &ac,
+            on_brakes.clone(),
+            vec![("csrf", csrf.clone()), ("action", "rename".into())],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(brakes_now().await, before, "nothing changed");
+
+        let r = post(&ac, on_brakes.clone(), edit("Front brake pads", true)).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let now = brakes_now().await;
+        assert_eq!(now["title"], "Front brake pads");
+        assert_eq!(now["customer_note"], "The pads are at 2 mm.");
+        assert_eq!(now["ready"], true);
+        let (_, html) = page(t, &ac, &format!("/app/tickets/{ticket}")).await;
+        assert!(html.contains("Front brake pads"), "{html}");
+
+        // Parts may leave the internal note, not reword the position.
+        let pc = browser();
+        sign_in(t, &pc, "parts@wf-qualify.test").await;
+        let (_, html) = page(t, &pc, &format!("/app/tickets/{ticket}")).await;
+        assert!(!html.contains("data-testid=\"position-edit\""), "{html}");
+        assert!(html.contains("data-testid=\"position-internal\""), "{html}");
+        let pcsrf = csrf_of(&html);
+        let mut reword = edit("Cheaper pads", true);
+        reword[0].1 = pcsrf.clone();
+        let r = post(&pc, on_brakes.clone(), reword).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert!(r.text().await.unwrap().contains("services.edit"));
+        assert_eq!(brakes_now().await["title"], "Front brake pads");
+        let r = post(
+            &pc,
+            on_brakes.clone(),
+            vec![
+                ("csrf", pcsrf.clone()),
+                ("action", "note".into()),
+                ("internal_note", "Pads in stock Friday".into()),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(brakes_now().await["internal_note"], "Pads in stock Friday");
+        let (_, html) = page(t, &ac, &format!("/app/tickets/{ticket}")).await;
+        assert!(html.contains("Internal: Pads in stock Friday"), "{html}");
+
+        // The advisor takes "ready" back.
+        let r = post(&ac, on_brakes.clone(), edit("Front brake pads", false)).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(brakes_now().await["ready"], false);
+
+        // Approved, in work; a new finding goes out as an extension.
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket}/approvals"),
+                &owner,
+                json!({"approved_service_ids": [brakes], "declined_service_ids": [wipers], "method": "phone"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["stage"], "in_work");
+        let r = post(
+            &ac,
+            format!("/app/tickets/{ticket}/services"),
+            vec![
+                ("csrf", csrf.clone()),
+                ("title", "Cabin filter".into()),
+                ("customer_note", "Clogged".into()),
+                ("labor_description", "Replace filter".into()),
+                ("labor_hours", "0.5".into()),
+                ("labor_rate", "100".into()),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let (_, d) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
+        let filter = d["ticket"]["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["title"] == "Cabin filter")
+            .and_then(|s| s["id"].as_str())
+            .unwrap_or_else(|| panic!("no new position: {d}"))
+            .to_owned();
+        let (_, html) = page(t, &ac, &format!("/app/tickets/{ticket}")).await;
+        assert!(html.contains("data-testid=\"send-extension\""), "{html}");
+        assert!(
+            html.contains(&format!("name=\"service_ids\" value=\"{filter}\"")),
+            "{html}"
+        );
+        let extend = format!("/app/tickets/{ticket}/extensions");
+        for (ids, named) in [
+            (vec![], "service ids: name at least one position"),
+            (
+                vec!["not-a-position".to_owned()],
+                "service ids&#x2f;0: is not a position of this ticket",
+            ),
+            (vec![brakes.clone()], "the customer already decided on it"),
+        ] {
+            let mut form = vec![("csrf", csrf.clone()), ("send", String::new())];
+            form.extend(ids.into_iter().map(|id| ("service_ids", id)));
+            let r = post(&ac, extend.clone(), form).await;
+            assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{named}");
+            let text = r.text().await.unwrap();
+            assert!(text.contains(named), "{named}: {text}");
+        }
+        assert_eq!(
+            stage_of(t, &owner, &ticket).await,
+            "in_work",
+            "nothing sent"
+        );
+        let r = post(
+            &ac,
+            extend.clone(),
+            vec![
+                ("csrf", csrf.clone()),
+                ("send", String::new()),
+                ("service_ids", filter.clone()),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            r.headers()["location"].to_str().unwrap(),
+            format!("/app/tickets/{ticket}?ok=extension_sent")
+        );
+        assert_eq!(stage_of(t, &owner, &ticket).await, "awaiting_approval");
+        let (_, d) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
+        assert_eq!(service(&d["ticket"], &filter)["ready"], true);
+        let (_, tl) = t
+            .get(&format!("/api/v1/tickets/{ticket}/timeline"), &owner)
+            .await;
+        let sent: Vec<&Value> = tl["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "extension_sent")
+            .collect();
+        assert_eq!(sent.len(), 1, "{tl}");
+
+        // Another shop's advisor reaches none of it.
+        let (other, _) = t.shop("wf-qualify-other", "pro").await;
+        t.member(other, "adv@wf-qualify-other.test", Role::Advisor)
+            .await;
+        let oc = browser();
+        sign_in(t, &oc, "adv@wf-qualify-other.test").await;
+        let (_, html) = page(t, &oc, "/app/tickets").await;
+        let ocsrf = csrf_of(&html);
+        let before = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await.1;
+        for (path, form) in [
+            (on_brakes.clone(), edit("Taken over", true)),
+            (
+                extend.clone(),
+                vec![("send", String::new()), ("service_ids", filter.clone())],
+            ),
+        ] {
+            let mut form = form;
+            form.retain(|(k, _)| *k != "csrf");
+            form.push(("csrf", ocsrf.clone()));
+            let r = post(&oc, path.clone(), form).await;
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        }
+        assert_eq!(
+            t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await.1,
+            before,
+            "nothing changed"
+        );
+    }
+);
+
 both_backends!(
     an_extension_goes_to_the_customer_who_decides_again,
     async |t: &TestApp| {
