@@ -27,6 +27,7 @@ mod m20261212_000017_message_attachments;
 mod m20261213_000018_rate_windows;
 mod m20261214_000019_shop_keys;
 mod m20261215_000020_policy_versions;
+mod m20261216_000021_handoff_emails;
 
 pub struct Migrator;
 
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261213_000018_rate_windows::Migration),
             Box::new(m20261214_000019_shop_keys::Migration),
             Box::new(m20261215_000020_policy_versions::Migration),
+            Box::new(m20261216_000021_handoff_emails::Migration),
         ]
     }
 }

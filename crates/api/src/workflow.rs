@@ -114,6 +114,13 @@ pub struct WorkflowSettingsIo {
     #[serde(default)]
     #[oai(default)]
     pub stage_statuses: BTreeMap<String, uuid::Uuid>,
+    /// E-mail the staff each hand-off concerns: a ticket entering
+    /// qualification to those who qualify (and to parts when a position
+    /// needs parts), work approved to the assigned technician (or every
+    /// technician) and to parts. The person who made the move gets none.
+    #[serde(default)]
+    #[oai(default)]
+    pub handoff_emails: bool,
 }
 
 impl From<WorkflowSettings> for WorkflowSettingsIo {
@@ -127,6 +134,7 @@ impl From<WorkflowSettings> for WorkflowSettingsIo {
                 .into_iter()
                 .map(|(k, v)| (k.as_str().to_owned(), v.as_uuid()))
                 .collect(),
+            handoff_emails: s.handoff_emails,
         }
     }
 }
@@ -529,6 +537,7 @@ impl WorkflowApi {
                 parts_minutes: b.parts_minutes,
                 approval_reminder_minutes: b.approval_reminder_minutes,
                 stage_statuses: b.stage_statuses,
+                handoff_emails: b.handoff_emails,
             },
         )
         .await?;

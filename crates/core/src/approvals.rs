@@ -463,8 +463,16 @@ pub(crate) async fn record(
                 name: Some(name),
             },
         };
-        match crate::workflow::advance(&txn, shop, features, ticket_id, Trigger::WorkApproved, by)
-            .await?
+        match crate::workflow::advance(
+            app,
+            &txn,
+            shop,
+            features,
+            ticket_id,
+            Trigger::WorkApproved,
+            by,
+        )
+        .await?
         {
             Some((stage, more)) => {
                 live.extend(more);

@@ -988,24 +988,44 @@ pub async fn in_queue(
     if f.parts_waiting {
         // One statement: the tickets with a position whose parts have not
         // arrived, however many there are.
-        use sea_orm::sea_query::Query;
-        let waiting = Query::select()
-            .column(ticket_service::Column::TicketId)
-            .from(ticket_service::Entity)
-            .and_where(ticket_service::Column::ShopId.eq(shop.as_uuid()))
-            .and_where(ticket_service::Column::Removed.eq(false))
-            .and_where(ticket_service::Column::PartsNeeded.eq(true))
-            .cond_where(
-                Condition::any()
-                    .add(ticket_service::Column::PartsStatus.is_null())
-                    .add(ticket_service::Column::PartsStatus.ne("received")),
-            )
-            .to_owned();
-        q = q.filter(ticket::Column::Id.in_subquery(waiting));
+        q = q.filter(ticket::Column::Id.in_subquery(parts_waiting(shop)));
     }
     Ok(q.order_by_desc(ticket::Column::StageChangedAt)
         .order_by_desc(ticket::Column::Id)
         .limit(200)
         .all(db)
         .await?)
+}
+
+/// The tickets of `shop` with a position whose parts have not arrived: the
+/// parts queue's rule.
+fn parts_waiting(shop: ShopId) -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(ticket_service::Column::TicketId)
+        .from(ticket_service::Entity)
+        .and_where(ticket_service::Column::ShopId.eq(shop.as_uuid()))
+        .and_where(ticket_service::Column::Removed.eq(false))
+        .and_where(ticket_service::Column::PartsNeeded.eq(true))
+        .cond_where(
+            Condition::any()
+                .add(ticket_service::Column::PartsStatus.is_null())
+                .add(ticket_service::Column::PartsStatus.ne("received")),
+        )
+        .to_owned()
+}
+
+/// Whether the ticket waits on parts (it is in the parts queue's rule).
+pub async fn waits_on_parts(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    ticket_id: TicketId,
+) -> Result<bool, StoreError> {
+    use sea_orm::PaginatorTrait;
+    Ok(ticket::Entity::find()
+        .in_shop(shop)
+        .filter(ticket::Column::Id.eq(ticket_id.as_uuid()))
+        .filter(ticket::Column::Id.in_subquery(parts_waiting(shop)))
+        .count(db)
+        .await?
+        > 0)
 }

@@ -98,6 +98,7 @@ pub async fn settings(
             parts_minutes: None,
             approval_reminder_minutes: None,
             stage_statuses: "{}".into(),
+            handoff_emails: false,
             updated_at: now(),
         }))
 }
@@ -114,6 +115,7 @@ pub async fn save_settings(
         parts_minutes: Set(s.parts_minutes),
         approval_reminder_minutes: Set(s.approval_reminder_minutes),
         stage_statuses: Set(s.stage_statuses),
+        handoff_emails: Set(s.handoff_emails),
         updated_at: Set(now()),
     };
     workflow_setting::Entity::insert(row)
@@ -124,6 +126,7 @@ pub async fn save_settings(
                     C::PartsMinutes,
                     C::ApprovalReminderMinutes,
                     C::StageStatuses,
+                    C::HandoffEmails,
                     C::UpdatedAt,
                 ])
                 .to_owned(),

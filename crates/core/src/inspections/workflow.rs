@@ -56,6 +56,7 @@ async fn record(
 /// The repair-order move `trigger` makes (when the shop has the workflow),
 /// its live events added to `live`.
 async fn advance(
+    app: &App,
     txn: &impl pitwall_store::sea_orm::ConnectionTrait,
     ctx: &ShopCtx,
     ticket: TicketId,
@@ -63,6 +64,7 @@ async fn advance(
     live: &mut Vec<crate::live::LiveEvent>,
 ) -> Result<Option<Stage>> {
     let moved = workflow::advance(
+        app,
         txn,
         ctx.shop_id(),
         &ctx.features,
@@ -131,7 +133,15 @@ pub async fn submit(app: &App, ctx: &ShopCtx, id: InspectionId) -> Result<Inspec
         json!({ "inspection_id": id, "name": current.row.name }),
     )
     .await?;
-    let stage = advance(&txn, ctx, ticket, Trigger::InspectionSubmitted, &mut live).await?;
+    let stage = advance(
+        app,
+        &txn,
+        ctx,
+        ticket,
+        Trigger::InspectionSubmitted,
+        &mut live,
+    )
+    .await?;
     let view = load(&txn, ctx, id).await?;
     let announced = app.live.announce(live);
     txn.commit().await?;
@@ -321,7 +331,15 @@ pub async fn publish(
         )
         .await?;
     }
-    let stage = advance(&txn, ctx, ticket, Trigger::RecommendationsSent, &mut live).await?;
+    let stage = advance(
+        app,
+        &txn,
+        ctx,
+        ticket,
+        Trigger::RecommendationsSent,
+        &mut live,
+    )
+    .await?;
     let view = load(&txn, ctx, id).await?;
     let announced = app.live.announce(live);
     txn.commit().await?;

@@ -140,6 +140,7 @@ pub async fn send_extension(
     .await?;
     let mut live = vec![crate::timeline::timeline_live(shop, ticket_id, event.id)];
     let moved = super::advance(
+        app,
         &txn,
         shop,
         &ctx.features,

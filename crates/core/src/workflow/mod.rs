@@ -7,11 +7,14 @@
 //! - [`services`]: positions between people: the advisor adds and
 //!   qualifies, parts prices and orders, the technician completes.
 //! - [`extensions`]: work found later goes to the customer again.
+//! - [`handoffs`]: e-mails to the staff a hand-off concerns, when the shop
+//!   wants them.
 //! - [`reminders`]: one reminder for an unanswered approval request.
 //! - [`settings`]: the shop's time targets and the vehicle status each
 //!   stage sets.
 
 mod extensions;
+mod handoffs;
 mod reminders;
 mod services;
 mod settings;

@@ -560,6 +560,7 @@ pub async fn complete_service(
         .all(|s| s.done_at.is_some());
     let stage = if rest_done {
         match super::advance(
+            app,
             &txn,
             shop,
             &ctx.features,

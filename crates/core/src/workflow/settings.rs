@@ -15,6 +15,8 @@ pub struct WorkflowSettings {
     pub parts_minutes: Option<i32>,
     pub approval_reminder_minutes: Option<i32>,
     pub stage_statuses: BTreeMap<Stage, StatusId>,
+    /// E-mail the staff each hand-off concerns (see `workflow::handoffs`).
+    pub handoff_emails: bool,
 }
 
 /// What a manager sends: stage names as the client wrote them, checked
@@ -25,6 +27,7 @@ pub struct WorkflowSettingsInput {
     pub parts_minutes: Option<i32>,
     pub approval_reminder_minutes: Option<i32>,
     pub stage_statuses: BTreeMap<String, uuid::Uuid>,
+    pub handoff_emails: bool,
 }
 
 /// The longest target: one week.
@@ -50,6 +53,7 @@ pub(crate) async fn read(db: &impl ConnectionTrait, shop: ShopId) -> Result<Work
         parts_minutes: row.parts_minutes,
         approval_reminder_minutes: row.approval_reminder_minutes,
         stage_statuses,
+        handoff_emails: row.handoff_emails,
     })
 }
 
@@ -129,6 +133,7 @@ pub async fn save_settings(
             parts_minutes: input.parts_minutes,
             approval_reminder_minutes: input.approval_reminder_minutes,
             stage_statuses: json,
+            handoff_emails: input.handoff_emails,
             updated_at: chrono::Utc::now(),
         },
     )

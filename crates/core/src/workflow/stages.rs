@@ -81,8 +81,17 @@ pub async fn move_stage(
         field: "stage".into(),
         message: why.0,
     })?;
-    let Some((change, live)) =
-        write_move(&txn, shop, ticket, from, to, reason.as_deref(), staff(ctx)).await?
+    let Some((change, live)) = write_move(
+        app,
+        &txn,
+        shop,
+        ticket,
+        from,
+        to,
+        reason.as_deref(),
+        staff(ctx),
+    )
+    .await?
     else {
         // Another move landed between the read and the write.
         return Err(Error::Conflict {
@@ -108,6 +117,7 @@ pub async fn move_stage(
 /// it moved to (for [`status_for_stage`] after commit) and the live
 /// events to announce.
 pub(crate) async fn advance(
+    app: &App,
     txn: &impl ConnectionTrait,
     shop: ShopId,
     features: &FeatureSet,
@@ -125,12 +135,14 @@ pub(crate) async fn advance(
     let Some(to) = trigger.move_from(from) else {
         return Ok(None);
     };
-    Ok(write_move(txn, shop, ticket, from, to, None, by)
+    Ok(write_move(app, txn, shop, ticket, from, to, None, by)
         .await?
         .map(|(_, live)| (to, live)))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn write_move(
+    app: &App,
     txn: &impl ConnectionTrait,
     shop: ShopId,
     ticket: TicketId,
@@ -168,6 +180,7 @@ async fn write_move(
         },
     )
     .await?;
+    super::handoffs::queue_handoff_mails(app, txn, shop, ticket, to, by).await?;
     let live = vec![
         crate::timeline::timeline_live(shop, ticket, event.id),
         LiveEvent {

@@ -10,6 +10,8 @@ pub struct Model {
     pub approval_reminder_minutes: Option<i32>,
     /// JSON object: stage name → the vehicle status id that stage sets.
     pub stage_statuses: String,
+    /// E-mail the staff a hand-off concerns.
+    pub handoff_emails: bool,
     pub updated_at: DateTimeUtc,
 }
 

@@ -491,7 +491,8 @@ both_backends!(
         assert_eq!(
             b,
             json!({"qualification_minutes": null, "parts_minutes": null,
-                   "approval_reminder_minutes": null, "stage_statuses": {}})
+                   "approval_reminder_minutes": null, "stage_statuses": {},
+                   "handoff_emails": false})
         );
         let (_, statuses) = t.get("/api/v1/vehicle-statuses", &owner).await;
         let in_work_status = statuses["items"][2]["id"].as_str().unwrap().to_owned();
@@ -1500,6 +1501,166 @@ both_backends!(
             t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await.1,
             before,
             "nothing changed"
+        );
+    }
+);
+
+/// The hand-off e-mails written for the shop: (to, subject), sorted.
+async fn handoff_mails(t: &TestApp, shop: pitwall_core::domain::ShopId) -> Vec<(String, String)> {
+    use pitwall_store::entities::email;
+    use pitwall_store::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let mut out: Vec<(String, String)> = email::Entity::find()
+        .filter(email::Column::ShopId.eq(shop.as_uuid()))
+        .filter(email::Column::Kind.eq("handoff"))
+        .all(&t.db)
+        .await
+        .expect("emails")
+        .into_iter()
+        .map(|e| (e.to_address, e.subject))
+        .collect();
+    out.sort();
+    out
+}
+
+// With `handoff_emails` on, each hand-off e-mails the people whose work it
+// is by the shop's policy: findings to qualify, approved work (its
+// technician's alone once assigned), parts when a position waits on them.
+// The person who moved the ticket gets none; neither does anyone whose
+// role has no part in it; and a shop that did not ask gets none at all.
+both_backends!(
+    hand_offs_email_the_people_they_concern,
+    async |t: &TestApp| {
+        let (shop, owner) = t.shop("wf-mail", "pro").await;
+        let (_, advisor) = t.member(shop, "adv@wf-mail.test", Role::Advisor).await;
+        t.member(shop, "parts@wf-mail.test", Role::Parts).await;
+        let (tech1, _) = t.member(shop, "tech1@wf-mail.test", Role::Technician).await;
+        t.member(shop, "tech2@wf-mail.test", Role::Technician).await;
+        t.member(shop, "viewer@wf-mail.test", Role::Viewer).await;
+        let owner_email = "owner@wf-mail.test".to_owned();
+
+        // Off by default: a move e-mails nobody.
+        let quiet = pushed(t, &owner, "M-0").await;
+        let (s, b) = put_stage(t, &owner, &quiet, json!({"stage": "qualification"})).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert!(handoff_mails(t, shop).await.is_empty());
+
+        // A bad value is named, and nothing is saved.
+        let (s, b) = t
+            .call(
+                "PUT",
+                "/api/v1/workflow-settings",
+                Some(&owner),
+                Some(json!({"handoff_emails": "yes please"})),
+            )
+            .await;
+        assert!(s.is_client_error(), "{s}: {b}");
+        assert!(b.to_string().contains("handoff_emails"), "{b}");
+        assert_eq!(
+            t.get("/api/v1/workflow-settings", &owner).await.1["handoff_emails"],
+            false
+        );
+        let (s, b) = t
+            .call(
+                "PUT",
+                "/api/v1/workflow-settings",
+                Some(&owner),
+                Some(json!({"handoff_emails": true})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["handoff_emails"], true);
+
+        // Into qualification, moved by the owner: the advisor qualifies.
+        let ticket = pushed(t, &owner, "M-1").await;
+        let (s, b) = put_stage(t, &owner, &ticket, json!({"stage": "qualification"})).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let mails = handoff_mails(t, shop).await;
+        let to: Vec<&str> = mails.iter().map(|(to, _)| to.as_str()).collect();
+        assert_eq!(to, ["adv@wf-mail.test"], "{mails:?}");
+        assert_eq!(
+            mails[0].1, "Shop wf-mail: ticket M-1 waits for you",
+            "{mails:?}"
+        );
+
+        // Approved by the advisor, no technician assigned, a position
+        // waiting on parts: every technician, the owner (who may do
+        // anything), and parts; not the advisor who recorded it.
+        let (_, d) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
+        let brakes = d["ticket"]["services"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let wipers = d["ticket"]["services"][1]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (s, b) = patch(t, &advisor, &ticket, &brakes, json!({"parts_needed": true})).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let before = handoff_mails(t, shop).await.len();
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket}/approvals"),
+                &advisor,
+                json!({"approved_service_ids": [brakes], "declined_service_ids": [wipers], "method": "phone"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["stage"], "in_work");
+        let mails = handoff_mails(t, shop).await;
+        assert_eq!(mails.len(), before + 4, "{mails:?}");
+        let mut to: Vec<&str> = mails.iter().map(|(to, _)| to.as_str()).collect();
+        to.dedup();
+        let mut expected = vec![
+            "adv@wf-mail.test",
+            owner_email.as_str(),
+            "parts@wf-mail.test",
+            "tech1@wf-mail.test",
+            "tech2@wf-mail.test",
+        ];
+        expected.sort();
+        assert_eq!(to, expected, "{mails:?}");
+
+        // Assigned to one technician: only they hear of the approved work.
+        let other = pushed(t, &owner, "M-2").await;
+        let (s, b) = t
+            .call(
+                "PUT",
+                &format!("/api/v1/tickets/{other}/assignment"),
+                Some(&owner),
+                Some(json!({"technician_id": tech1})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (_, d) = t.get(&format!("/api/v1/tickets/{other}"), &owner).await;
+        let first = d["ticket"]["services"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let second = d["ticket"]["services"][1]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let before = handoff_mails(t, shop).await;
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/tickets/{other}/approvals"),
+                &advisor,
+                json!({"approved_service_ids": [first, second], "declined_service_ids": [], "method": "phone"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let after = handoff_mails(t, shop).await;
+        let new: Vec<&(String, String)> = after.iter().filter(|m| !before.contains(m)).collect();
+        assert_eq!(
+            new,
+            [&(
+                "tech1@wf-mail.test".to_owned(),
+                "Shop wf-mail: ticket M-2 waits for you".to_owned()
+            )]
+        );
+        assert!(
+            !after.iter().any(|(to, _)| to == "viewer@wf-mail.test"),
+            "{after:?}"
         );
     }
 );

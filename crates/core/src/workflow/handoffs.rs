@@ -1,0 +1,108 @@
+//! E-mails to the staff a hand-off concerns, for shops that ask for them
+//! (`handoff_emails` in the workflow settings): someone not looking at
+//! their work queue still learns that a job waits for them.
+//!
+//! - A ticket entering `qualification` concerns those who qualify
+//!   (`services.edit`), and parts (`parts.edit`) when a position waits on
+//!   parts.
+//! - A ticket entering `in_work` concerns its technician (or, with none
+//!   assigned, everyone who completes work: `services.complete`), and
+//!   parts when a position waits on parts.
+//!
+//! Who may do what is the shop's policy (roles as the shop customised
+//! them). The person whose action moved the ticket gets nothing. Each
+//! person gets one e-mail per hand-off, naming what waits for them. The
+//! e-mails are written in the transaction that moved the ticket, so they
+//! exist exactly when the move does.
+
+use pitwall_domain::workflow::Stage;
+use pitwall_domain::{Permission, ShopId, TicketId, UserId};
+use pitwall_store::sea_orm::ConnectionTrait;
+use pitwall_store::workflow::MovedBy;
+use pitwall_store::{PageRequest, members, shops, tickets, workflow as store};
+
+use crate::mail::{self, LinkMail};
+use crate::{App, Result};
+
+/// What waits for a person, in their words.
+const QUALIFY: &str = "findings to qualify";
+const PARTS: &str = "parts to price, order or receive";
+const COMPLETE: &str = "approved work to do";
+
+pub(crate) async fn queue_handoff_mails(
+    app: &App,
+    txn: &impl ConnectionTrait,
+    shop: ShopId,
+    ticket: TicketId,
+    to: Stage,
+    by: MovedBy<'_>,
+) -> Result<()> {
+    if !matches!(to, Stage::Qualification | Stage::InWork) {
+        return Ok(());
+    }
+    if !store::settings(txn, shop).await?.handoff_emails {
+        return Ok(());
+    }
+    let Some(row) = tickets::get(txn, shop, ticket).await? else {
+        return Ok(());
+    };
+    let mut wanted: Vec<(Permission, &str)> = match to {
+        Stage::Qualification => vec![(Permission::ServicesEdit, QUALIFY)],
+        _ => vec![(Permission::ServicesComplete, COMPLETE)],
+    };
+    if tickets::waits_on_parts(txn, shop, ticket).await? {
+        wanted.push((Permission::PartsEdit, PARTS));
+    }
+    let shop_name = shops::get(txn, shop)
+        .await?
+        .map(|s| s.name)
+        .unwrap_or_default();
+    let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
+    loop {
+        let members = members::list_members(txn, shop, page).await?;
+        for m in &members.items {
+            let user = UserId::from_uuid(m.user.id);
+            if by.user == Some(m.user.id) {
+                continue;
+            }
+            let mut what = Vec::new();
+            for (perm, words) in &wanted {
+                // Approved work goes to its technician when it has one.
+                let someone_else_s = *perm == Permission::ServicesComplete
+                    && row.technician_id.is_some_and(|t| t != m.user.id);
+                if !someone_else_s && app.authz.allowed(user, shop, *perm).await? {
+                    what.push(*words);
+                }
+            }
+            if what.is_empty() {
+                continue;
+            }
+            let subject = format!("{shop_name}: ticket {} waits for you", row.number);
+            let intro = format!("Ticket {} has {} for you.", row.number, what.join(", and "));
+            let link = format!("{}/app/tickets/{ticket}", app.config.base_url);
+            mail::queue_link_mail(
+                txn,
+                LinkMail {
+                    shop: Some(shop),
+                    kind: "handoff",
+                    to: &m.user.email,
+                    subject: &subject,
+                    intro: &intro,
+                    action: "Open the ticket",
+                    link: &link,
+                    outro: "You get these because your shop e-mails hand-offs; a manager \
+                            can turn them off in the workflow settings \
+                            (handoff_emails).",
+                },
+            )
+            .await?;
+        }
+        match members.items.last() {
+            Some(last) if members.next_cursor.is_some() => {
+                page.after = Some(last.membership.id);
+            }
+            _ => break,
+        }
+    }
+    Ok(())
+}
