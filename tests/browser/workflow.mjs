@@ -156,6 +156,9 @@ try {
   await waitFor('the completion on the advisor\'s open ticket', async () =>
     (await advisor.textContent('[data-testid=timeline]')).includes('in work → completed'), 10000);
   if (!(await advisor.evaluate(() => window.__noReload === true))) throw new Error("the advisor's ticket page reloaded");
+  // The facts card follows too: the stage the advisor sees is the new one.
+  await waitFor('the completed stage on the advisor\'s facts card', async () =>
+    (await advisor.getAttribute('[data-testid=ticket-stage]', 'data-stage')) === 'completed', 10000);
   await shot(advisor, 'advisor-completed');
   const history = await api('GET', `/api/v1/tickets/${ticketId}/stage-history`, owner);
   const path = history.items.map((m) => m.to).join(' → ');

@@ -42,6 +42,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "ticket_live.html",
         include_str!("../templates/ticket_live.html"),
     ),
+    (
+        "ticket_facts.html",
+        include_str!("../templates/ticket_facts.html"),
+    ),
     ("work.html", include_str!("../templates/work.html")),
     ("invoices.html", include_str!("../templates/invoices.html")),
     (
@@ -935,6 +939,7 @@ mod tests {
                         "admin_nav.html",
                         "dashboard_rows.html",
                         "ticket_live.html",
+                        "ticket_facts.html",
                         "messages_rows.html",
                         "work_rows.html",
                         "thread_live.html",

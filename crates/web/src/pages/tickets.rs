@@ -350,6 +350,20 @@ pub(super) async fn ticket_page(
     ticket_page_with(app, shop, id, notice, fragment, None).await
 }
 
+/// The ticket's facts card alone (status, stage, people), which an open
+/// page re-reads when the ticket changes, as it does its live part.
+async fn ticket_facts(app: &App, shop: &InShop, id: TicketId) -> Page {
+    let d = tickets::get(app, &shop.ctx, id)
+        .await
+        .or_page(&shop.layout)?;
+    let ctx = context! {
+        ticket => ticket_value(shop, &d.view),
+        repair_orders => shop.ctx.features.has(Feature::RepairOrders),
+        ..shop.layout.clone()
+    };
+    Ok(render::page(StatusCode::OK, "ticket_facts.html", ctx))
+}
+
 /// The ticket page; `issued` is a customer link just made (its URL is
 /// shown this once).
 pub(super) async fn ticket_page_with(
@@ -495,6 +509,9 @@ pub(crate) async fn show(app: Data<&App>, req: &Request, Path(id): Path<String>)
             let shop = Signed::from(&app, req).await?.in_shop(&app).await?;
             let id: TicketId = parse_id(&id, "ticket").or_page(&shop.layout)?;
             let fragment = wants_fragment(req);
+            if fragment && req.uri().query() == Some("part=facts") {
+                return ticket_facts(&app, &shop, id).await;
+            }
             if !fragment {
                 // Opening the ticket is seeing its approval: the dashboard's
                 // highlight goes. A failure only keeps the highlight.

@@ -1112,6 +1112,24 @@ both_backends!(
         let (_, html) = page(t, &c, &back).await;
         assert!(html.contains("data-stage=\"qualification\""), "{html}");
         assert!(html.contains("Stage moved."), "{html}");
+        // An open page re-reads its facts card on each change: the card
+        // alone, with the new stage.
+        let r = c
+            .get(t.url(&format!("/app/tickets/{ticket}?part=facts")))
+            .header("x-fragment", "1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let facts = r.text().await.unwrap();
+        assert!(
+            facts.trim_start().starts_with("<dt>Customer</dt>"),
+            "{facts}"
+        );
+        assert!(
+            facts.contains("data-testid=\"ticket-stage\" data-stage=\"qualification\""),
+            "{facts}"
+        );
         let (_, board) = page(t, &c, "/app/dashboard").await;
         assert!(
             board.contains("data-testid=\"board-stage\" data-stage=\"qualification\""),
