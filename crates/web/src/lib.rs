@@ -67,6 +67,7 @@ pub fn mount(route: Route) -> Route {
             "/app/settings/customer-page",
             post(settings::save_customer_page),
         )
+        .at("/app/settings/workflow", post(settings::save_workflow))
         .at("/app/webhooks", get(webhooks::show).post(webhooks::create))
         .at("/app/webhooks/:id/test", post(webhooks::test))
         .at("/app/webhooks/:id/delete", post(webhooks::delete))

@@ -586,6 +586,12 @@ mod tests {
                 context! {
                     s => context! { name => "Main St Garage", time_zone => "UTC" }, branding_note => "Not in plan",
                     customer_page => context! { ttl_hours => 72, locale => "en", min => 1, max => 2160, locales => vec![context! { code => "en", name => "English" }] },
+                    workflow => context! {
+                        qualification_minutes => 30, parts_minutes => None::<i32>, approval_reminder_minutes => 120,
+                        handoff_emails => true,
+                        stages => vec![context! { name => "in_work", label => "in work", status => "s1" }],
+                        statuses => vec![context! { id => "s1", label => "In the bay" }],
+                    },
                     ..layout.clone()
                 },
             ),

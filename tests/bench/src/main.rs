@@ -265,7 +265,17 @@ async fn casbin_at_scale(shops: usize) -> anyhow::Result<()> {
     let (mut uncached, mut uncacheds) = (Duration::ZERO, 0u32);
     let mut allowed = 0u32;
     let mut seen = std::collections::HashSet::new();
+    // What a loaded enforcer weighs: resident memory before the first and
+    // once as many shops as stay loaded have been (decisions included).
+    let rss_before = process::rss_kib(std::process::id())?;
+    let mut rss_full = None;
     for (shop, user, perm) in &checks {
+        if rss_full.is_none()
+            && seen.len() == pitwall_authz::LOADED_ENFORCERS
+            && !seen.contains(shop)
+        {
+            rss_full = Some(process::rss_kib(std::process::id())?);
+        }
         let started = Instant::now();
         allowed += u32::from(t.app.authz().allowed(*user, *shop, *perm).await?);
         if seen.insert(*shop) {
@@ -283,6 +293,14 @@ async fn casbin_at_scale(shops: usize) -> anyhow::Result<()> {
     let warm = started_checks.elapsed() / n as u32;
     let first = first / firsts.max(1);
     let cold = uncached / uncacheds.max(1);
+    let per_enforcer_kib = rss_full.map(|full| {
+        full.saturating_sub(rss_before) as f64 / pitwall_authz::LOADED_ENFORCERS as f64
+    });
+    println!(
+        "casbin: about {:.1} KiB resident per loaded shop policy ({} at most)",
+        per_enforcer_kib.unwrap_or(f64::NAN),
+        pitwall_authz::LOADED_ENFORCERS,
+    );
     println!(
         "casbin: {shops} shops x 5 users ({} role assignments) written in {:.1} s, caught up in {} ms; \
          first check of a shop (loads its rules) {:.1} us, a new check {:.1} us, a repeated one {:.2} us \
@@ -301,6 +319,7 @@ async fn casbin_at_scale(shops: usize) -> anyhow::Result<()> {
             "shops": shops, "catch_up_ms": caught_up_in.as_millis() as u64,
             "first_check_of_shop_us": first.as_secs_f64() * 1e6,
             "uncached_us": cold.as_secs_f64() * 1e6, "cached_us": warm.as_secs_f64() * 1e6,
+            "kib_per_loaded_policy": per_enforcer_kib,
         }),
     );
     t.finish().await;
@@ -355,6 +374,10 @@ async fn run(quick: bool) -> anyhow::Result<()> {
         } else {
             process::soak(10, Duration::from_secs(60), minutes).await?;
         }
+        return Ok(());
+    }
+    if only.as_deref() == Some("casbin") {
+        casbin_at_scale(if quick { 1_000 } else { 10_000 }).await?;
         return Ok(());
     }
     if only.as_deref() == Some("process") {

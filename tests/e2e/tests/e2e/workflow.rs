@@ -1523,6 +1523,97 @@ both_backends!(
     }
 );
 
+// A manager sets the workflow from the settings page, through the same
+// use case as the API: each problem named on the page with nothing saved,
+// then every field saved as typed; a shop without repair orders has no
+// such form, and its post is refused.
+both_backends!(the_settings_page_sets_the_workflow, async |t: &TestApp| {
+    use pitwall_testkit::pages::{browser, csrf_of, page, sign_in};
+    let (_, owner) = t.shop("wf-spage", "pro").await;
+    let (_, statuses) = t.get("/api/v1/vehicle-statuses", &owner).await;
+    let in_bay = statuses["items"][1]["id"].as_str().unwrap().to_owned();
+    let c = browser();
+    sign_in(t, &c, "owner@wf-spage.test").await;
+    let (s, html) = page(t, &c, "/app/settings").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("data-testid=\"workflow-settings\""), "{html}");
+    assert!(html.contains("name=\"stage_in_work\""), "{html}");
+    let csrf = csrf_of(&html);
+    let post = |form: Vec<(&'static str, String)>| {
+        let (c, url) = (c.clone(), t.url("/app/settings/workflow"));
+        async move { c.post(url).form(&form).send().await.unwrap() }
+    };
+    let stored = async || t.get("/api/v1/workflow-settings", &owner).await.1;
+    let before = stored().await;
+    for (form, named) in [
+        (
+            vec![("qualification_minutes", "soon".to_owned())],
+            "qualification minutes: must be a whole number of minutes",
+        ),
+        (
+            vec![("parts_minutes", "0".to_owned())],
+            "parts minutes: must be from 1 to 10080 minutes",
+        ),
+        (
+            vec![("stage_in_work", "not-a-status".to_owned())],
+            "is not a status of this shop",
+        ),
+    ] {
+        let mut form = form;
+        form.push(("csrf", csrf.clone()));
+        form.push(("handoff_emails", "on".to_owned()));
+        let r = post(form).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{named}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains(named), "{named}: {text}");
+    }
+    assert_eq!(stored().await, before, "nothing saved");
+
+    let r = post(vec![
+        ("csrf", csrf.clone()),
+        ("qualification_minutes", "45".into()),
+        ("parts_minutes", "".into()),
+        ("approval_reminder_minutes", "120".into()),
+        ("stage_in_work", in_bay.clone()),
+        ("stage_completed", "".into()),
+        ("handoff_emails", "on".into()),
+    ])
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        stored().await,
+        json!({"qualification_minutes": 45, "parts_minutes": null,
+                   "approval_reminder_minutes": 120, "stage_statuses": {"in_work": in_bay},
+                   "handoff_emails": true})
+    );
+    let (_, html) = page(t, &c, "/app/settings").await;
+    assert!(html.contains("value=\"45\""), "{html}");
+    assert!(
+        html.contains(&format!("<option value=\"{in_bay}\" selected>")),
+        "{html}"
+    );
+
+    // Without the feature: no form, and a post is refused.
+    t.shop("wf-spage-starter", "starter").await;
+    let sc = browser();
+    sign_in(t, &sc, "owner@wf-spage-starter.test").await;
+    let (_, html) = page(t, &sc, "/app/settings").await;
+    assert!(
+        !html.contains("data-testid=\"workflow-settings\""),
+        "{html}"
+    );
+    let r = sc
+        .post(t.url("/app/settings/workflow"))
+        .form(&[
+            ("csrf", csrf_of(&html)),
+            ("handoff_emails", "on".to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+});
+
 /// The hand-off e-mails written for the shop: (to, subject), sorted.
 async fn handoff_mails(t: &TestApp, shop: pitwall_core::domain::ShopId) -> Vec<(String, String)> {
     use pitwall_store::entities::email;
