@@ -75,10 +75,11 @@ pub struct Authz {
 /// arbitrary one) makes room and starts over on its next request.
 const KNOWN_SHOPS: usize = 20_000;
 /// How many shops' enforcers stay loaded at once: the bound on the
-/// policy's memory (each holds the default matrix, tens of KiB). The oldest
-/// loaded goes first; its shop keeps its decisions and loads its rules again
-/// only for a check it has not made yet.
-pub const LOADED_ENFORCERS: usize = 256;
+/// policy's memory. Each holds the default matrix; measured in the server
+/// at about 54 KiB apiece (docs/BENCHMARKS.md), so at most about 3.4 MiB.
+/// The oldest loaded goes first; its shop keeps its decisions and loads its
+/// rules again (about 0.2 ms) only for a check it has not made yet.
+pub const LOADED_ENFORCERS: usize = 64;
 /// Decisions kept per shop, past which that shop's start over: a bound on
 /// memory should a shop's users flood it with distinct checks.
 const DECISIONS_PER_SHOP: usize = 10_000;
