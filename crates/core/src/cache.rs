@@ -5,7 +5,9 @@
 //!
 //! Correctness rules:
 //! - Entries live at most [`TTL`]; another process's change (a logout, a
-//!   plan edit) shows here within that time.
+//!   plan edit) shows here within that time. Expired ones are dropped on
+//!   the next insert (at most one sweep per TTL), so memory follows the
+//!   tokens and shops of the last seconds, not every one ever seen.
 //! - Every use case that changes what an entry holds calls
 //!   [`AuthCache::clear`] after committing, so the process that made the
 //!   change sees it at once.
@@ -33,12 +35,27 @@ pub struct AuthCache {
 #[derive(Default)]
 struct Inner {
     version: i64,
+    /// When expired entries were last dropped.
+    swept: Option<Instant>,
     sessions: HashMap<(String, &'static str), (Actor, Instant)>,
     /// By user and the shop asked for (`None`: the user's default shop).
     contexts: HashMap<(UserId, Option<ShopId>), (ShopCtx, Instant)>,
 }
 
 impl Inner {
+    /// Drops expired entries, at most once per [`TTL`]: otherwise each
+    /// token and shop seen once would hold its memory until the bound.
+    fn sweep(&mut self, now: Instant) {
+        if self.swept.is_some_and(|at| now.duration_since(at) < TTL) {
+            return;
+        }
+        self.sessions
+            .retain(|_, (_, at)| now.duration_since(*at) < TTL);
+        self.contexts
+            .retain(|_, (_, at)| now.duration_since(*at) < TTL);
+        self.swept = Some(now);
+    }
+
     fn sync(&mut self, version: i64) {
         if self.version != version {
             self.sessions.clear();
@@ -66,6 +83,7 @@ impl AuthCache {
     pub fn put_session(&self, token_hash: &str, kind: &'static str, version: i64, actor: &Actor) {
         if let Ok(mut g) = self.inner.lock() {
             g.sync(version);
+            g.sweep(Instant::now());
             if g.sessions.len() >= MAX_ENTRIES {
                 g.sessions.clear();
             }
@@ -92,6 +110,7 @@ impl AuthCache {
     pub fn put_context(&self, asked: Option<ShopId>, version: i64, ctx: &ShopCtx) {
         if let Ok(mut g) = self.inner.lock() {
             g.sync(version);
+            g.sweep(Instant::now());
             if g.contexts.len() >= MAX_ENTRIES {
                 g.contexts.clear();
             }
@@ -139,5 +158,25 @@ mod tests {
         c.put_session("h", "api", 2, &a);
         c.clear();
         assert!(c.session("h", "api", 2).is_none());
+    }
+
+    #[test]
+    fn expired_entries_go_when_the_next_one_comes() {
+        let c = AuthCache::default();
+        let a = actor();
+        let long_ago = Instant::now()
+            .checked_sub(TTL * 2)
+            .expect("the clock is past two TTLs");
+        {
+            let mut g = c.inner.lock().expect("lock");
+            for i in 0..100 {
+                g.sessions
+                    .insert((format!("old{i}"), "api"), (a.clone(), long_ago));
+            }
+        }
+        c.put_session("new", "api", 0, &a);
+        let g = c.inner.lock().expect("lock");
+        assert_eq!(g.sessions.len(), 1, "only the live one is held");
+        assert!(g.sessions.contains_key(&("new".to_owned(), "api")));
     }
 }
