@@ -101,6 +101,11 @@ struct Inner {
     shops: std::sync::Mutex<HashMap<ShopId, Arc<ShopPolicy>>>,
     /// The shops whose enforcer is loaded, oldest first.
     loaded: std::sync::Mutex<VecDeque<Weak<ShopPolicy>>>,
+    /// The policy version at which each shop last changed, as this process
+    /// learnt it; a shop not in it has not changed since `floor`. Caches of
+    /// what the policy decides ask it ([`Authz::changed_since`]).
+    changed: std::sync::Mutex<HashMap<ShopId, i64>>,
+    floor: AtomicI64,
     sync: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     version: AtomicI64,
     /// One catch-up at a time: a burst of callers that all saw a new version
@@ -123,6 +128,8 @@ impl Authz {
                 model,
                 shops: std::sync::Mutex::default(),
                 loaded: std::sync::Mutex::default(),
+                changed: std::sync::Mutex::default(),
+                floor: AtomicI64::new(version),
                 sync: std::sync::Mutex::new(None),
                 version: AtomicI64::new(version),
                 reloading: tokio::sync::Mutex::new(()),
@@ -232,6 +239,17 @@ impl Authz {
         Ok(out)
     }
 
+    /// Whether `shop`'s policy (its roles, its members) changed after
+    /// `version`, as far as this process has caught up: a cache entry made
+    /// under `version` for that shop is stale when it did.
+    pub fn changed_since(&self, shop: ShopId, version: i64) -> bool {
+        let at = locked(&self.inner.changed)
+            .get(&shop)
+            .copied()
+            .unwrap_or_else(|| self.inner.floor.load(Ordering::Acquire));
+        at > version
+    }
+
     /// The policy version this process has loaded. Caches of anything the
     /// policy decides compare it to know when to drop what they hold.
     pub fn version(&self) -> i64 {
@@ -268,6 +286,19 @@ impl Authz {
             let mut shops = locked(&self.inner.shops);
             for shop in &changed {
                 shops.remove(shop);
+            }
+        }
+        {
+            // Before the version moves, so that anything cached under the
+            // new version already sees these shops as changed.
+            let mut at = locked(&self.inner.changed);
+            if at.len() + changed.len() > KNOWN_SHOPS {
+                // Forget them all, and count every shop changed now.
+                at.clear();
+                self.inner.floor.store(stored, Ordering::Release);
+            }
+            for shop in &changed {
+                at.insert(*shop, stored);
             }
         }
         self.inner.version.store(stored, Ordering::Release);

@@ -121,8 +121,7 @@ pub async fn authenticate(app: &App, token: &str, kind: SessionKind) -> Result<A
         SessionKind::Api => "api",
         SessionKind::Web => "web",
     };
-    let version = app.authz.version();
-    if let Some(actor) = app.cache.session(&hash, kind_key, version) {
+    if let Some(actor) = app.cache.session(&hash, kind_key) {
         return Ok(actor);
     }
     let Some((session, user)) = identity::live_session(&app.db, &hash, kind).await? else {
@@ -141,7 +140,7 @@ pub async fn authenticate(app: &App, token: &str, kind: SessionKind) -> Result<A
         session_id: session.id,
         session_shop: session.shop_id.map(ShopId::from_uuid),
     };
-    app.cache.put_session(&hash, kind_key, version, &actor);
+    app.cache.put_session(&hash, kind_key, &actor);
     Ok(actor)
 }
 

@@ -11,9 +11,12 @@
 //! - Every use case that changes what an entry holds calls
 //!   [`AuthCache::clear`] after committing, so the process that made the
 //!   change sees it at once.
-//! - Policy changes (roles, memberships) bump the policy version; an entry
-//!   made under an older version is dropped, so they apply within the
-//!   policy's own sync interval everywhere.
+//! - A shop context remembers the policy version it was made under; once
+//!   the policy of its shop (roles, memberships) changed after that, it is
+//!   dropped, so such changes apply within the policy's own sync interval
+//!   everywhere, and a change in one shop leaves other shops' entries be.
+//!   Sessions say who someone is, not what they may do: the policy does
+//!   not touch them.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -34,12 +37,12 @@ pub struct AuthCache {
 
 #[derive(Default)]
 struct Inner {
-    version: i64,
     /// When expired entries were last dropped.
     swept: Option<Instant>,
     sessions: HashMap<(String, &'static str), (Actor, Instant)>,
-    /// By user and the shop asked for (`None`: the user's default shop).
-    contexts: HashMap<(UserId, Option<ShopId>), (ShopCtx, Instant)>,
+    /// By user and the shop asked for (`None`: the user's default shop),
+    /// with the policy version each was made under.
+    contexts: HashMap<(UserId, Option<ShopId>), (ShopCtx, Instant, i64)>,
 }
 
 impl Inner {
@@ -52,23 +55,14 @@ impl Inner {
         self.sessions
             .retain(|_, (_, at)| now.duration_since(*at) < TTL);
         self.contexts
-            .retain(|_, (_, at)| now.duration_since(*at) < TTL);
+            .retain(|_, (_, at, _)| now.duration_since(*at) < TTL);
         self.swept = Some(now);
-    }
-
-    fn sync(&mut self, version: i64) {
-        if self.version != version {
-            self.sessions.clear();
-            self.contexts.clear();
-            self.version = version;
-        }
     }
 }
 
 impl AuthCache {
-    pub fn session(&self, token_hash: &str, kind: &'static str, version: i64) -> Option<Actor> {
+    pub fn session(&self, token_hash: &str, kind: &'static str) -> Option<Actor> {
         let mut g = self.inner.lock().ok()?;
-        g.sync(version);
         let key = (token_hash.to_owned(), kind);
         match g.sessions.get(&key) {
             Some((a, at)) if at.elapsed() < TTL => Some(a.clone()),
@@ -80,9 +74,8 @@ impl AuthCache {
         }
     }
 
-    pub fn put_session(&self, token_hash: &str, kind: &'static str, version: i64, actor: &Actor) {
+    pub fn put_session(&self, token_hash: &str, kind: &'static str, actor: &Actor) {
         if let Ok(mut g) = self.inner.lock() {
-            g.sync(version);
             g.sweep(Instant::now());
             if g.sessions.len() >= MAX_ENTRIES {
                 g.sessions.clear();
@@ -94,11 +87,21 @@ impl AuthCache {
         }
     }
 
-    pub fn context(&self, user: UserId, shop: Option<ShopId>, version: i64) -> Option<ShopCtx> {
+    /// The context, unless it expired or `changed_since(shop, version)`
+    /// says its shop's policy moved on after it was made.
+    pub fn context(
+        &self,
+        user: UserId,
+        shop: Option<ShopId>,
+        changed_since: impl Fn(ShopId, i64) -> bool,
+    ) -> Option<ShopCtx> {
         let mut g = self.inner.lock().ok()?;
-        g.sync(version);
         match g.contexts.get(&(user, shop)) {
-            Some((c, at)) if at.elapsed() < TTL => Some(c.clone()),
+            Some((c, at, version))
+                if at.elapsed() < TTL && !changed_since(c.shop_id(), *version) =>
+            {
+                Some(c.clone())
+            }
             Some(_) => {
                 g.contexts.remove(&(user, shop));
                 None
@@ -107,15 +110,15 @@ impl AuthCache {
         }
     }
 
+    /// Keeps `ctx`, made under policy `version` (read before it was loaded).
     pub fn put_context(&self, asked: Option<ShopId>, version: i64, ctx: &ShopCtx) {
         if let Ok(mut g) = self.inner.lock() {
-            g.sync(version);
             g.sweep(Instant::now());
             if g.contexts.len() >= MAX_ENTRIES {
                 g.contexts.clear();
             }
             g.contexts
-                .insert((ctx.user_id, asked), (ctx.clone(), Instant::now()));
+                .insert((ctx.user_id, asked), (ctx.clone(), Instant::now(), version));
         }
     }
 
@@ -145,19 +148,14 @@ mod tests {
     }
 
     #[test]
-    fn a_policy_change_or_a_clear_drops_sessions() {
+    fn a_clear_drops_sessions_and_kinds_do_not_mix() {
         let c = AuthCache::default();
         let a = actor();
-        c.put_session("h", "api", 1, &a);
-        assert_eq!(c.session("h", "api", 1).map(|x| x.user_id), Some(a.user_id));
-        assert!(c.session("h", "web", 1).is_none(), "kinds do not mix");
-        assert!(
-            c.session("h", "api", 2).is_none(),
-            "a new policy version drops it"
-        );
-        c.put_session("h", "api", 2, &a);
+        c.put_session("h", "api", &a);
+        assert_eq!(c.session("h", "api").map(|x| x.user_id), Some(a.user_id));
+        assert!(c.session("h", "web").is_none(), "kinds do not mix");
         c.clear();
-        assert!(c.session("h", "api", 2).is_none());
+        assert!(c.session("h", "api").is_none());
     }
 
     #[test]
@@ -174,7 +172,7 @@ mod tests {
                     .insert((format!("old{i}"), "api"), (a.clone(), long_ago));
             }
         }
-        c.put_session("new", "api", 0, &a);
+        c.put_session("new", "api", &a);
         let g = c.inner.lock().expect("lock");
         assert_eq!(g.sessions.len(), 1, "only the live one is held");
         assert!(g.sessions.contains_key(&("new".to_owned(), "api")));

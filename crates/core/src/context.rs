@@ -252,7 +252,9 @@ impl App {
     pub async fn shop_ctx(&self, actor: &Actor, requested: Option<ShopId>) -> Result<ShopCtx> {
         let version = self.authz.version();
         let asked = requested.or(actor.session_shop);
-        if let Some(ctx) = self.cache.context(actor.user_id, asked, version) {
+        if let Some(ctx) = self.cache.context(actor.user_id, asked, |shop, made| {
+            self.authz.changed_since(shop, made)
+        }) {
             return Ok(ctx);
         }
         let ctx = self.load_shop_ctx(actor, requested).await?;

@@ -599,3 +599,29 @@ both_backends!(
         );
     }
 );
+
+// A role changed by another process (written to the database, this
+// process not told) shows in the shop context as soon as this process
+// catches up with the policy, not when the context's 2 s run out.
+both_backends!(
+    a_role_changed_elsewhere_shows_once_the_policy_catches_up,
+    async |t: &TestApp| {
+        let (shop, _) = t.shop("ctx-elsewhere", "pro").await;
+        let (user, advisor) = t
+            .member(shop, "adv@ctx-elsewhere.test", Role::Advisor)
+            .await;
+        let role = async || t.get("/api/v1/me", &advisor).await.1["role"].clone();
+        assert_eq!(role().await, "advisor");
+        assert_eq!(role().await, "advisor", "now from the cache");
+        let txn = pitwall_store::begin_write(&t.db).await.expect("txn");
+        pitwall_store::members::set_role(&txn, shop, user, Role::Technician)
+            .await
+            .expect("role");
+        pitwall_authz::rules::assign_role(&txn, shop, user, Role::Technician)
+            .await
+            .expect("rule");
+        txn.commit().await.expect("commit");
+        assert!(t.app.authz().refresh().await.expect("catch up"));
+        assert_eq!(role().await, "technician");
+    }
+);
