@@ -32,6 +32,18 @@ pub async fn page(t: &TestApp, c: &reqwest::Client, path: &str) -> (StatusCode, 
     (r.status(), r.text().await.unwrap_or_default())
 }
 
+/// GET `path` as the live script re-reads a region (`x-fragment: 1`): its
+/// status and body.
+pub async fn fragment(t: &TestApp, c: &reqwest::Client, path: &str) -> (StatusCode, String) {
+    let r = c
+        .get(t.url(path))
+        .header("x-fragment", "1")
+        .send()
+        .await
+        .expect("the fragment answers");
+    (r.status(), r.text().await.unwrap_or_default())
+}
+
 /// The CSRF token of the (first) form in `html`.
 pub fn csrf_of(html: &str) -> String {
     let at = html

@@ -121,6 +121,13 @@ pub async fn timeline(
     Ok(activity::timeline(&app.db, ctx.shop_id(), id, page).await?)
 }
 
+/// One ticket as the list shows it (`tickets.view`), without its history,
+/// comments and messages: what an open page's facts card re-reads.
+pub async fn get_view(app: &App, ctx: &ShopCtx, id: TicketId) -> Result<TicketView> {
+    app.require(ctx, Permission::TicketsView).await?;
+    view_after_change(app, ctx, id).await
+}
+
 /// Checks that a ticket exists in the shop (for live streams).
 pub async fn require_ticket(app: &App, ctx: &ShopCtx, id: TicketId) -> Result<()> {
     app.require(ctx, Permission::TicketsView).await?;

@@ -16,18 +16,23 @@
 //! exist exactly when the move does.
 
 use pitwall_domain::workflow::Stage;
-use pitwall_domain::{Permission, ShopId, TicketId, UserId};
+use pitwall_domain::{ShopId, TicketId, UserId};
 use pitwall_store::sea_orm::ConnectionTrait;
 use pitwall_store::workflow::MovedBy;
 use pitwall_store::{PageRequest, members, shops, tickets, workflow as store};
 
+use super::Queue;
 use crate::mail::{self, LinkMail};
 use crate::{App, Result};
 
-/// What waits for a person, in their words.
-const QUALIFY: &str = "findings to qualify";
-const PARTS: &str = "parts to price, order or receive";
-const COMPLETE: &str = "approved work to do";
+/// What waits in a queue, in the words of the e-mail.
+fn waiting(q: Queue) -> &'static str {
+    match q {
+        Queue::Qualification => "findings to qualify",
+        Queue::Parts => "parts to price, order or receive",
+        Queue::Completion => "approved work to do",
+    }
+}
 
 pub(crate) async fn queue_handoff_mails(
     app: &App,
@@ -46,12 +51,14 @@ pub(crate) async fn queue_handoff_mails(
     let Some(row) = tickets::get(txn, shop, ticket).await? else {
         return Ok(());
     };
-    let mut wanted: Vec<(Permission, &str)> = match to {
-        Stage::Qualification => vec![(Permission::ServicesEdit, QUALIFY)],
-        _ => vec![(Permission::ServicesComplete, COMPLETE)],
-    };
+    // The work queues the ticket now stands in, each the hand-off of one
+    // role (the queues' own rules: `Queue`).
+    let mut queues = vec![match to {
+        Stage::Qualification => Queue::Qualification,
+        _ => Queue::Completion,
+    }];
     if tickets::waits_on_parts(txn, shop, ticket).await? {
-        wanted.push((Permission::PartsEdit, PARTS));
+        queues.push(Queue::Parts);
     }
     let shop_name = shops::get(txn, shop)
         .await?
@@ -66,12 +73,11 @@ pub(crate) async fn queue_handoff_mails(
                 continue;
             }
             let mut what = Vec::new();
-            for (perm, words) in &wanted {
-                // Approved work goes to its technician when it has one.
-                let someone_else_s = *perm == Permission::ServicesComplete
-                    && row.technician_id.is_some_and(|t| t != m.user.id);
-                if !someone_else_s && app.authz.allowed(user, shop, *perm).await? {
-                    what.push(*words);
+            for q in &queues {
+                if q.is_for(row.technician_id, m.user.id)
+                    && app.authz.allowed(user, shop, q.permission()).await?
+                {
+                    what.push(waiting(*q));
                 }
             }
             if what.is_empty() {

@@ -638,6 +638,22 @@ pub enum Queue {
 }
 
 impl Queue {
+    /// The permission that works this queue.
+    pub fn permission(self) -> Permission {
+        match self {
+            Queue::Qualification => Permission::ServicesEdit,
+            Queue::Parts => Permission::PartsEdit,
+            Queue::Completion => Permission::ServicesComplete,
+        }
+    }
+
+    /// Whether a ticket in this queue waits for `user` as far as its
+    /// assignment goes: approved work is its technician's, or anyone's
+    /// while none is assigned (in SQL: `QueueFilter::technician`).
+    pub(crate) fn is_for(self, technician: Option<uuid::Uuid>, user: uuid::Uuid) -> bool {
+        self != Queue::Completion || technician.is_none_or(|t| t == user)
+    }
+
     pub fn parse(s: &str) -> Option<Queue> {
         match s {
             "qualification" => Some(Queue::Qualification),
@@ -652,33 +668,24 @@ impl Queue {
 pub async fn queue(app: &App, ctx: &ShopCtx, queue: &str) -> Result<Vec<TicketView>> {
     let q = Queue::parse(queue.trim())
         .ok_or_else(|| Error::invalid("queue", "must be qualification, parts or completion"))?;
-    let (perm, filter) = match q {
-        Queue::Qualification => (
-            Permission::ServicesEdit,
-            tickets::QueueFilter {
-                stages: &[Stage::Qualification.as_str()],
-                technician: None,
-                parts_waiting: false,
-            },
-        ),
-        Queue::Parts => (
-            Permission::PartsEdit,
-            tickets::QueueFilter {
-                stages: &[Stage::Qualification.as_str(), Stage::InWork.as_str()],
-                technician: None,
-                parts_waiting: true,
-            },
-        ),
-        Queue::Completion => (
-            Permission::ServicesComplete,
-            tickets::QueueFilter {
-                stages: &[Stage::InWork.as_str()],
-                technician: Some(ctx.user_id),
-                parts_waiting: false,
-            },
-        ),
+    let filter = match q {
+        Queue::Qualification => tickets::QueueFilter {
+            stages: &[Stage::Qualification.as_str()],
+            technician: None,
+            parts_waiting: false,
+        },
+        Queue::Parts => tickets::QueueFilter {
+            stages: &[Stage::Qualification.as_str(), Stage::InWork.as_str()],
+            technician: None,
+            parts_waiting: true,
+        },
+        Queue::Completion => tickets::QueueFilter {
+            stages: &[Stage::InWork.as_str()],
+            technician: Some(ctx.user_id),
+            parts_waiting: false,
+        },
     };
-    app.require(ctx, perm).await?;
+    app.require(ctx, q.permission()).await?;
     ctx.require_feature(Feature::RepairOrders)?;
     let shop = ctx.shop_id();
     let list = tickets::in_queue(&app.db, shop, filter).await?;

@@ -116,7 +116,7 @@ async fn workflow_values(app: &App, shop: &InShop) -> Option<Value> {
         handoff_emails => w.handoff_emails,
         stages => Stage::ALL.iter().map(|stage| context! {
             name => stage.as_str(),
-            label => stage.as_str().replace('_', " "),
+            label => super::tickets::stage_label(*stage),
             status => w.stage_statuses.get(stage).map(|id| id.to_string()),
         }).collect::<Vec<_>>(),
         statuses => statuses.iter().map(|st| context! {

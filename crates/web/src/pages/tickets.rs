@@ -30,7 +30,7 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 /// A stage as staff read it ("awaiting approval").
-fn stage_label(s: Stage) -> String {
+pub(super) fn stage_label(s: Stage) -> String {
     s.as_str().replace('_', " ")
 }
 
@@ -353,11 +353,11 @@ pub(super) async fn ticket_page(
 /// The ticket's facts card alone (status, stage, people), which an open
 /// page re-reads when the ticket changes, as it does its live part.
 async fn ticket_facts(app: &App, shop: &InShop, id: TicketId) -> Page {
-    let d = tickets::get(app, &shop.ctx, id)
+    let view = tickets::get_view(app, &shop.ctx, id)
         .await
         .or_page(&shop.layout)?;
     let ctx = context! {
-        ticket => ticket_value(shop, &d.view),
+        ticket => ticket_value(shop, &view),
         repair_orders => shop.ctx.features.has(Feature::RepairOrders),
         ..shop.layout.clone()
     };

@@ -2,7 +2,7 @@
 //! and permission refusals in words, the admin console.
 
 use pitwall_core::domain::{PlatformRole, Role};
-use pitwall_testkit::pages::{self, browser, csrf_of, page};
+use pitwall_testkit::pages::{self, browser, csrf_of, fragment, page};
 use pitwall_testkit::{PASSWORD, StatusCode, TestApp, both_backends};
 
 /// Signs in through the form and checks where it lands and the cookie.
@@ -452,24 +452,13 @@ both_backends!(
         let (s, _) = page(t, &c, "/app/messages?filter=nonsense").await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
         // The live script's fragment is the list only, and reads nothing.
-        let r = c
-            .get(t.url("/app/messages"))
-            .header("x-fragment", "1")
-            .send()
-            .await
-            .unwrap();
-        let fragment = r.text().await.unwrap();
-        assert!(fragment.contains("thread-row") && !fragment.contains("<html"));
+        let (_, rows) = fragment(t, &c, "/app/messages").await;
+        assert!(rows.contains("thread-row") && !rows.contains("<html"));
 
         // A live re-read of the thread page does not mark it read...
-        let r = c
-            .get(t.url(&format!("/app/messages/{bea}")))
-            .header("x-fragment", "1")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        assert!(r.text().await.unwrap().contains("Is my car ready?"));
+        let (s, thread) = fragment(t, &c, &format!("/app/messages/{bea}")).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(thread.contains("Is my car ready?"));
         let (_, unread) = t.get("/api/v1/threads?filter=unread", &owner).await;
         assert_eq!(unread["items"].as_array().unwrap().len(), 1, "{unread}");
         // ...opening it does.
@@ -775,13 +764,7 @@ both_backends!(
         let (_, html) = page(t, &c, "/app/dashboard").await;
         assert!(!board_button(&html).contains("unread"), "{html}");
         text_in(t, "+15125550132", "Can I come at 4?").await;
-        let r = c
-            .get(t.url("/app/dashboard"))
-            .header("x-fragment", "1")
-            .send()
-            .await
-            .unwrap();
-        let html = r.text().await.unwrap();
+        let (_, html) = fragment(t, &c, "/app/dashboard").await;
         let button = board_button(&html);
         assert!(
             button.contains("text-btn unread") && button.contains("Unread reply from the customer"),

@@ -1063,7 +1063,7 @@ both_backends!(
 both_backends!(
     the_ticket_page_moves_the_stage_and_marks_work_done,
     async |t: &TestApp| {
-        use pitwall_testkit::pages::{browser, csrf_of, page, sign_in};
+        use pitwall_testkit::pages::{browser, csrf_of, fragment, page, sign_in};
         let (shop, owner) = t.shop("wf-pages", "pro").await;
         let ticket = pushed(t, &owner, "PG-1").await;
         t.member(shop, "adv@wf-pages.test", Role::Advisor).await;
@@ -1114,14 +1114,8 @@ both_backends!(
         assert!(html.contains("Stage moved."), "{html}");
         // An open page re-reads its facts card on each change: the card
         // alone, with the new stage.
-        let r = c
-            .get(t.url(&format!("/app/tickets/{ticket}?part=facts")))
-            .header("x-fragment", "1")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        let facts = r.text().await.unwrap();
+        let (s, facts) = fragment(t, &c, &format!("/app/tickets/{ticket}?part=facts")).await;
+        assert_eq!(s, StatusCode::OK);
         assert!(
             facts.trim_start().starts_with("<dt>Customer</dt>"),
             "{facts}"
@@ -1274,14 +1268,8 @@ both_backends!(
         assert!(html.contains("data-stage=\"completed\""), "{html}");
         assert!(html.contains("data-testid=\"service-done\""), "{html}");
         // The live region's re-read: the queue's rows alone, now empty.
-        let r = tc
-            .get(t.url("/app/work?queue=completion"))
-            .header("x-fragment", "1")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        let rows = r.text().await.unwrap();
+        let (s, rows) = fragment(t, &tc, "/app/work?queue=completion").await;
+        assert_eq!(s, StatusCode::OK);
         assert!(
             rows.trim_start().starts_with("<ol class=\"board\">"),
             "{rows}"
