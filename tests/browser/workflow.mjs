@@ -5,7 +5,8 @@
 // reaches the advisor's "To qualify", a position needing parts reaches the
 // parts queue, the customer's approval reaches the technician's "To
 // complete", and the last position done completes the job on the
-// advisor's open ticket page. Screenshots go to the artifacts folder.
+// advisor's open ticket page. Each person is told of their own hand-off
+// at the top of their screen. Screenshots go to the artifacts folder.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -81,6 +82,13 @@ try {
     await waitFor(`the ticket on ${who}'s queue`, async () => (await page.locator(row).count()) === 1, 10000);
     if (!(await page.evaluate(() => window.__noReload === true))) throw new Error(`${who}'s page reloaded`);
   }
+  // The hand-off named at the top of the person's open page (only theirs).
+  const told = `[data-testid=handoff][data-ticket="${ticketId}"]`;
+  async function toldOf(page, who, what) {
+    await waitFor(`the hand-off on ${who}'s screen`, async () => (await page.locator(told).count()) === 1, 10000);
+    const said = await page.textContent(told);
+    if (!said.includes(what)) throw new Error(`${who} was told "${said}", not of ${what}`);
+  }
   async function leaves(page, who) {
     await waitFor(`the ticket to leave ${who}'s queue`, async () => (await page.locator(row).count()) === 0, 10000);
   }
@@ -98,6 +106,8 @@ try {
   await api('PUT', `/api/v1/inspections/${insp.id}/findings/pads`, techKey, { condition: 'urgent', customer_note: 'Pads at 2 mm' });
   await api('POST', `/api/v1/inspections/${insp.id}/submit`, techKey, {});
   await arrives(advisor, 'the advisor');
+  await toldOf(advisor, 'the advisor', 'findings to qualify');
+  if (await parts.locator(told).count()) throw new Error('parts was told of the advisor\'s hand-off');
   await shot(advisor, 'advisor-to-qualify');
 
   // The advisor adds the rotors the pads wore into; they need parts.
@@ -142,6 +152,7 @@ try {
 
   // The approved work reaches the technician's open queue.
   await arrives(tech, 'the technician');
+  await toldOf(tech, 'the technician', 'approved work to do');
   await shot(tech, 'tech-to-complete');
 
   // The advisor watches the ticket while the technician completes it.

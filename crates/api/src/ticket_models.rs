@@ -1210,10 +1210,46 @@ impl From<&pos::SyncHealth> for SyncHealthOut {
 #[derive(Debug, Clone, Object)]
 pub struct LiveEventOut {
     /// `ticket_created`, `ticket_updated`, `status_changed`, `timeline`,
-    /// `work_approved`, or `resync` (events were missed: re-read everything).
+    /// `work_approved`, `stage_changed`, `handoff` (work just arrived in
+    /// the caller's own queues; only the person it concerns hears it), or
+    /// `resync` (events were missed: re-read everything).
     pub kind: String,
     #[oai(nullable)]
     pub ticket_id: Option<uuid::Uuid>,
     #[oai(nullable)]
     pub event_id: Option<uuid::Uuid>,
+    /// `handoff` only: the ticket's number.
+    #[oai(nullable)]
+    pub ticket_number: Option<String>,
+    /// `handoff` only: the work queues the ticket entered for the caller
+    /// (`qualification`, `parts`, `completion`, as in
+    /// `GET /api/v1/me/work?queue=`); empty for other kinds.
+    pub queues: Vec<String>,
+}
+
+impl From<pitwall_core::streams::Told> for LiveEventOut {
+    fn from(told: pitwall_core::streams::Told) -> Self {
+        match told {
+            pitwall_core::streams::Told::Event(e) => {
+                let (ticket_number, queues) = match e.handoff {
+                    Some(h) => (Some(h.ticket_number), h.queues),
+                    None => (None, Vec::new()),
+                };
+                LiveEventOut {
+                    kind: e.kind,
+                    ticket_id: e.ticket_id,
+                    event_id: e.event_id,
+                    ticket_number,
+                    queues,
+                }
+            }
+            pitwall_core::streams::Told::Resync => LiveEventOut {
+                kind: "resync".into(),
+                ticket_id: None,
+                event_id: None,
+                ticket_number: None,
+                queues: Vec::new(),
+            },
+        }
+    }
 }

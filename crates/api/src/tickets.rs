@@ -4,7 +4,6 @@
 
 use futures::StreamExt;
 use pitwall_core::domain::{CustomerId, ServiceId, StatusId, TicketId, UserId};
-use pitwall_core::streams::Told;
 use pitwall_core::{App, approvals, customers, pos, statuses, tickets};
 use poem::Request;
 use poem::web::Data;
@@ -635,18 +634,7 @@ pub async fn live_stream(
     Ok(futures::stream::unfold(
         (stream, app),
         |(mut stream, app)| async move {
-            let out = match stream.next(&app).await? {
-                Told::Event(e) => LiveEventOut {
-                    kind: e.kind,
-                    ticket_id: e.ticket_id,
-                    event_id: e.event_id,
-                },
-                Told::Resync => LiveEventOut {
-                    kind: "resync".into(),
-                    ticket_id: None,
-                    event_id: None,
-                },
-            };
+            let out = LiveEventOut::from(stream.next(&app).await?);
             Some((out, (stream, app)))
         },
     ))

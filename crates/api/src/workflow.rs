@@ -399,6 +399,7 @@ impl WorkflowApi {
                 labor_lines: lines(b.labor_lines),
                 part_lines: lines(b.part_lines),
                 add_part: None,
+                remove_line: None,
             },
         )
         .await?;

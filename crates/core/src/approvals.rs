@@ -440,12 +440,12 @@ pub(crate) async fn record(
     }
     let mut live = vec![
         crate::timeline::timeline_live(shop, ticket_id, event.id),
-        LiveEvent {
-            shop_id: shop.as_uuid(),
-            ticket_id: Some(ticket_id.as_uuid()),
-            kind: kind.as_str().into(),
-            event_id: Some(event.id),
-        },
+        LiveEvent::new(
+            shop,
+            Some(ticket_id.as_uuid()),
+            kind.as_str(),
+            Some(event.id),
+        ),
     ];
     // Approved work goes to the workshop; a decline alone moves nothing.
     let stage = if approved.is_empty() {
@@ -770,12 +770,12 @@ pub async fn acknowledge(app: &App, ctx: &ShopCtx, ticket: TicketId) -> Result<(
     app.require(ctx, Permission::TicketsView).await?;
     let shop = ctx.shop_id();
     if tickets::mark_approval_seen(&app.db, shop, ticket).await? {
-        let announced = app.live.announce(vec![LiveEvent {
-            shop_id: shop.as_uuid(),
-            ticket_id: Some(ticket.as_uuid()),
-            kind: "approval_seen".into(),
-            event_id: None,
-        }]);
+        let announced = app.live.announce(vec![LiveEvent::new(
+            shop,
+            Some(ticket.as_uuid()),
+            "approval_seen",
+            None,
+        )]);
         app.live.after_commit(announced);
     }
     Ok(())

@@ -473,12 +473,12 @@ pub async fn send_message(app: &App, token: &str, visitor: Visitor<'_>, body: &s
     .await?;
     let announced = app.live.announce(vec![
         crate::timeline::timeline_live(shop, ticket_id, event.id),
-        LiveEvent {
-            shop_id: shop.as_uuid(),
-            ticket_id: Some(ticket_id.as_uuid()),
-            kind: "customer_reply".into(),
-            event_id: Some(event.id),
-        },
+        LiveEvent::new(
+            shop,
+            Some(ticket_id.as_uuid()),
+            "customer_reply",
+            Some(event.id),
+        ),
     ]);
     txn.commit().await?;
     app.live.after_commit(announced);

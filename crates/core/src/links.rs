@@ -324,12 +324,7 @@ pub async fn revoke(app: &App, ctx: &ShopCtx, ticket: TicketId, id: LinkId) -> R
     .await?;
     let announced = app.live.announce(vec![
         crate::timeline::timeline_live(shop, ticket, event.id),
-        LiveEvent {
-            shop_id: shop.as_uuid(),
-            ticket_id: Some(ticket.as_uuid()),
-            kind: "presence".into(),
-            event_id: None,
-        },
+        LiveEvent::new(shop, Some(ticket.as_uuid()), "presence", None),
     ]);
     txn.commit().await?;
     app.live.after_commit(announced);

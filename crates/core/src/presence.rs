@@ -14,12 +14,7 @@ pub(crate) fn is_recent(link: &CustomerLink, now: chrono::DateTime<Utc>) -> bool
 }
 
 pub(crate) fn presence_event(shop: ShopId, ticket: TicketId) -> LiveEvent {
-    LiveEvent {
-        shop_id: shop.as_uuid(),
-        ticket_id: Some(ticket.as_uuid()),
-        kind: "presence".into(),
-        event_id: None,
-    }
+    LiveEvent::new(shop, Some(ticket.as_uuid()), "presence", None)
 }
 
 /// The page is still open (`true`) or was just closed (`false`). Staff

@@ -164,14 +164,15 @@ pub async fn open_staff(
 
 impl StaffStream {
     /// The next change to tell the reader (only the ticket's, for a ticket
-    /// stream); `None` ends the stream: the live feed closed, a beat found
+    /// stream, and the reader's own hand-offs wherever they are); `None`
+    /// ends the stream: the live feed closed, a beat found
     /// the stream no longer allowed, or the process is stopping.
     pub async fn next(&mut self, app: &App) -> Option<Told> {
         let only = self.ticket.map(|t| t.as_uuid());
         loop {
             tokio::select! {
                 heard = self.subscription.recv() => match heard {
-                    Heard::Event(e) if only.is_none() || e.ticket_id == only => {
+                    Heard::Event(e) if only.is_none() || e.ticket_id == only || e.handoff.is_some() => {
                         return Some(Told::Event(e));
                     }
                     Heard::Event(_) => {}

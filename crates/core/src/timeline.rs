@@ -7,12 +7,7 @@ use pitwall_domain::{ShopId, TicketId};
 use crate::live::LiveEvent;
 
 pub(crate) fn timeline_live(shop: ShopId, ticket: TicketId, event: uuid::Uuid) -> LiveEvent {
-    LiveEvent {
-        shop_id: shop.as_uuid(),
-        ticket_id: Some(ticket.as_uuid()),
-        kind: "timeline".into(),
-        event_id: Some(event),
-    }
+    LiveEvent::new(shop, Some(ticket.as_uuid()), "timeline", Some(event))
 }
 
 /// Who wrote a comment, as its timeline entry names them.

@@ -22,7 +22,7 @@
 
 use std::time::Duration;
 
-use pitwall_domain::ShopId;
+use pitwall_domain::{ShopId, UserId};
 use sea_orm::DbBackend;
 
 use crate::Db;
@@ -42,6 +42,41 @@ pub struct LiveEvent {
     pub kind: String,
     /// The timeline event this change recorded, if any.
     pub event_id: Option<uuid::Uuid>,
+    /// A hand-off is heard by the one staff member it concerns, nobody
+    /// else (absent in every other event).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff: Option<Handoff>,
+}
+
+impl LiveEvent {
+    /// A change of the shop or of one of its tickets, for everyone who
+    /// follows it.
+    pub fn new(
+        shop: ShopId,
+        ticket: Option<uuid::Uuid>,
+        kind: impl Into<String>,
+        event_id: Option<uuid::Uuid>,
+    ) -> Self {
+        LiveEvent {
+            shop_id: shop.as_uuid(),
+            ticket_id: ticket,
+            kind: kind.into(),
+            event_id,
+            handoff: None,
+        }
+    }
+}
+
+/// Work that just arrived in one person's queues (kind `handoff`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Handoff {
+    /// The staff member it is for.
+    pub user_id: uuid::Uuid,
+    /// The ticket's number, to name it without a read.
+    pub ticket_number: String,
+    /// The work queues it entered for them: `qualification`, `parts`,
+    /// `completion`.
+    pub queues: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -101,17 +136,29 @@ impl Live {
         }
     }
 
-    /// Every change of one shop from now on.
+    /// Every change of one shop from now on, but no one's hand-offs (a
+    /// customer's page).
     pub fn subscribe(&self, shop: ShopId) -> Subscription {
         Subscription {
             shop: shop.as_uuid(),
+            user: None,
             rx: self.tx.subscribe(),
+        }
+    }
+
+    /// Every change of one shop from now on, and the hand-offs meant for
+    /// `user` (a staff member's screens).
+    pub fn subscribe_as(&self, shop: ShopId, user: UserId) -> Subscription {
+        Subscription {
+            user: Some(user.as_uuid()),
+            ..self.subscribe(shop)
         }
     }
 }
 
 pub struct Subscription {
     shop: uuid::Uuid,
+    user: Option<uuid::Uuid>,
     rx: broadcast::Receiver<LiveEvent>,
 }
 
@@ -124,10 +171,17 @@ pub enum Heard {
 }
 
 impl Subscription {
+    fn hears(&self, e: &LiveEvent) -> bool {
+        match &e.handoff {
+            None => true,
+            Some(h) => self.user == Some(h.user_id),
+        }
+    }
+
     pub async fn recv(&mut self) -> Heard {
         loop {
             match self.rx.recv().await {
-                Ok(e) if e.shop_id == self.shop => return Heard::Event(e),
+                Ok(e) if e.shop_id == self.shop && self.hears(&e) => return Heard::Event(e),
                 Ok(_) => continue,
                 Err(broadcast::error::RecvError::Lagged(_)) => return Heard::Lagged,
                 Err(broadcast::error::RecvError::Closed) => return Heard::Closed,
@@ -267,6 +321,11 @@ mod tests {
             ticket_id: Some(uuid::Uuid::from_u128(u128::from(i) + 1)),
             kind: "status_changed".into(),
             event_id: None,
+            handoff: i.is_multiple_of(2).then(|| Handoff {
+                user_id: uuid::Uuid::from_u128(u128::from(i) + 2),
+                ticket_number: format!("T-{i}"),
+                queues: vec!["qualification".into(), "parts".into()],
+            }),
         }
     }
 
@@ -281,6 +340,34 @@ mod tests {
             .flat_map(|p| parse_payload(p).expect("readable"))
             .collect();
         assert_eq!(back, events);
+    }
+
+    #[tokio::test]
+    async fn a_hand_off_is_heard_by_its_person_alone() {
+        let (tx, _) = broadcast::channel(16);
+        let live = Live { tx, notifier: None };
+        let shop = ShopId::from_uuid(uuid::Uuid::from_u128(1));
+        let for_them = UserId::from_uuid(uuid::Uuid::from_u128(9));
+        let someone_else = UserId::from_uuid(uuid::Uuid::from_u128(8));
+        let mut theirs = live.subscribe_as(shop, for_them);
+        let mut other = live.subscribe_as(shop, someone_else);
+        let mut customer = live.subscribe(shop);
+        let mut handoff = LiveEvent::new(shop, None, "handoff", None);
+        handoff.handoff = Some(Handoff {
+            user_id: for_them.as_uuid(),
+            ticket_number: "T-1".into(),
+            queues: vec!["completion".into()],
+        });
+        let everyone = LiveEvent::new(shop, None, "ticket_updated", None);
+        live.after_commit(live.announce(vec![handoff.clone(), everyone.clone()]));
+        let heard = |h: Heard| match h {
+            Heard::Event(e) => e,
+            _ => panic!("an event"),
+        };
+        assert_eq!(heard(theirs.recv().await), handoff);
+        assert_eq!(heard(theirs.recv().await), everyone);
+        assert_eq!(heard(other.recv().await), everyone);
+        assert_eq!(heard(customer.recv().await), everyone);
     }
 
     #[test]

@@ -536,7 +536,7 @@ mod tests {
             subtotal => "$244.99", tax => "$5.36", total => "$250.35",
             timer => context! { mode => "count_down", started => "2026-03-09T13:00:00Z", due => "2026-03-09T15:00:00Z", due_local => "3 PM", level => "warning", text => "0h 10m" },
             services => vec![context! { title => "Brakes", status => "recommended", subtotal => "$244.99",
-                items => vec![context! { kind => "labor", description => "Pads", quantity => "1.5", unit_price => "$120.00", amount => "$180.00", taxable => false }] }],
+                items => vec![context! { id => "00000000-0000-0000-0000-000000000009", kind => "labor", description => "Pads", quantity => "1.5", unit_price => "$120.00", amount => "$180.00", taxable => false }] }],
         };
         let samples = [
             (

@@ -66,13 +66,41 @@
     });
   }
 
+  // Work that just arrived in this person's queues (a "handoff" event,
+  // which only they hear): named at the top of whatever page is open, with
+  // a link to the ticket, until dismissed.
+  var QUEUE_LABELS = { qualification: "findings to qualify", parts: "parts to price, order or receive", completion: "approved work to do" };
+  function handoff(e) {
+    var box = document.querySelector("[data-handoffs]");
+    if (!box || !e.ticket_id) return;
+    var old = box.querySelector('[data-ticket="' + e.ticket_id + '"]');
+    if (old) old.remove();
+    var p = document.createElement("p");
+    p.className = "flash warn handoff";
+    p.setAttribute("role", "status");
+    p.dataset.testid = "handoff";
+    p.dataset.ticket = e.ticket_id;
+    var what = (e.queues || []).map(function (q) { return QUEUE_LABELS[q] || q; }).join(", and ");
+    var a = document.createElement("a");
+    a.href = "/app/tickets/" + encodeURIComponent(e.ticket_id);
+    a.textContent = "Ticket " + (e.ticket_number || "") + " waits for you" + (what ? ": " + what : "");
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "secondary small";
+    close.textContent = "Dismiss";
+    close.addEventListener("click", function () { p.remove(); });
+    p.appendChild(a);
+    p.appendChild(document.createTextNode(" "));
+    p.appendChild(close);
+    box.prepend(p);
+  }
+
   // A region marked data-live-src is re-read from that URL whenever the
   // server announces a change on the page's event stream.
   function live() {
     var src = document.body.dataset.events;
     if (!src || !window.EventSource) return;
     var regions = document.querySelectorAll("[data-live-src]");
-    if (!regions.length) return;
     var pending = null;
     function refresh() {
       pending = null;
@@ -87,9 +115,12 @@
     }
     refreshAll = function () { if (!pending) pending = setTimeout(refresh, 100); };
     var es = new EventSource(src);
-    es.onmessage = function () {
+    es.onmessage = function (m) {
+      var e = null;
+      try { e = JSON.parse(m.data); } catch (err) { /* re-read below */ }
+      if (e && e.kind === "handoff") { handoff(e); return; }
       // Several events in a burst cause one re-read.
-      if (!pending) pending = setTimeout(refresh, 100);
+      if (regions.length && !pending) pending = setTimeout(refresh, 100);
     };
     es.onopen = function () { document.body.dataset.live = "on"; };
     // Back to a page the browser kept in memory: what changed meanwhile

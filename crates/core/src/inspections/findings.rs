@@ -246,12 +246,12 @@ pub async fn to_service(
     crate::tickets::recompute_totals(&txn, shop, &ticket).await?;
     tickets::bump_version(&txn, shop, ticket_id).await?;
     let view = load(&txn, ctx, id).await?;
-    let announced = app.live.announce(vec![LiveEvent {
-        shop_id: shop.as_uuid(),
-        ticket_id: Some(ticket_id.as_uuid()),
-        kind: "ticket_updated".into(),
-        event_id: None,
-    }]);
+    let announced = app.live.announce(vec![LiveEvent::new(
+        shop,
+        Some(ticket_id.as_uuid()),
+        "ticket_updated",
+        None,
+    )]);
     txn.commit().await?;
     app.live.after_commit(announced);
     tracing::info!(shop.id = %shop, inspection.id = %id, service.id = %service.id, "finding turned into a service");

@@ -521,12 +521,12 @@ pub(crate) async fn transition(
         .await?;
         event_id = Some(e.id);
     }
-    let announced = live.announce(vec![LiveEvent {
-        shop_id: msg.shop_id,
-        ticket_id: msg.ticket_id,
-        kind: "message".into(),
+    let announced = live.announce(vec![LiveEvent::new(
+        ShopId::from_uuid(msg.shop_id),
+        msg.ticket_id,
+        "message",
         event_id,
-    }]);
+    )]);
     Ok(Some(announced))
 }
 

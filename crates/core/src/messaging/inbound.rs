@@ -225,12 +225,12 @@ pub(super) async fn record_inbound(
     if let Some(k) = keyword {
         answer_keyword(&txn, &shop_row, &customer, ticket_id, k).await?;
     }
-    let announced = app.live.announce(vec![LiveEvent {
-        shop_id: shop.as_uuid(),
-        ticket_id: ticket_id.map(|t| t.as_uuid()),
-        kind: "customer_reply".into(),
+    let announced = app.live.announce(vec![LiveEvent::new(
+        shop,
+        ticket_id.map(|t| t.as_uuid()),
+        "customer_reply",
         event_id,
-    }]);
+    )]);
     txn.commit().await?;
     app.live.after_commit(announced);
     if keyword.is_some() {

@@ -139,20 +139,10 @@ pub async fn read_thread(app: &App, ctx: &ShopCtx, customer: CustomerId) -> Resu
     }
     let mut events: Vec<LiveEvent> = tickets_read
         .iter()
-        .map(|t| LiveEvent {
-            shop_id: shop.as_uuid(),
-            ticket_id: Some(*t),
-            kind: "reply_read".into(),
-            event_id: None,
-        })
+        .map(|t| LiveEvent::new(shop, Some(*t), "reply_read", None))
         .collect();
     if events.is_empty() {
-        events.push(LiveEvent {
-            shop_id: shop.as_uuid(),
-            ticket_id: None,
-            kind: "reply_read".into(),
-            event_id: None,
-        });
+        events.push(LiveEvent::new(shop, None, "reply_read", None));
     }
     let announced = app.live.announce(events);
     txn.commit().await?;
@@ -206,12 +196,9 @@ pub async fn set_thread_done(
         messages::touch_thread(&txn, shop, customer, Utc::now(), false).await?;
     }
     messages::set_thread_done(&txn, shop, customer, done).await?;
-    let announced = app.live.announce(vec![LiveEvent {
-        shop_id: shop.as_uuid(),
-        ticket_id: None,
-        kind: "thread".into(),
-        event_id: None,
-    }]);
+    let announced = app
+        .live
+        .announce(vec![LiveEvent::new(shop, None, "thread", None)]);
     txn.commit().await?;
     app.live.after_commit(announced);
     Ok(())

@@ -81,12 +81,9 @@ pub async fn reply(
     // Replying reads the thread.
     messages::mark_thread_read(&txn, shop, customer).await?;
     tickets::mark_customer_replies_read(&txn, shop, c.id).await?;
-    let announced = app.live.announce(vec![LiveEvent {
-        shop_id: shop.as_uuid(),
-        ticket_id: m.ticket_id,
-        kind: "message".into(),
-        event_id: None,
-    }]);
+    let announced = app
+        .live
+        .announce(vec![LiveEvent::new(shop, m.ticket_id, "message", None)]);
     txn.commit().await?;
     app.live.after_commit(announced);
     app.jobs.nudge();
@@ -225,12 +222,9 @@ pub async fn send_reminder(
     let m = sent
         .pop()
         .ok_or_else(|| Error::Internal("reminder queued nothing".into()))?;
-    let announced = app.live.announce(vec![LiveEvent {
-        shop_id: shop.as_uuid(),
-        ticket_id: Some(t.id),
-        kind: "message".into(),
-        event_id: None,
-    }]);
+    let announced = app
+        .live
+        .announce(vec![LiveEvent::new(shop, Some(t.id), "message", None)]);
     txn.commit().await?;
     app.live.after_commit(announced);
     app.jobs.nudge();

@@ -269,12 +269,7 @@ pub(super) async fn put_once(
         "ticket_updated"
     };
     let announced = app.live.announce(vec![
-        LiveEvent {
-            shop_id: shop.as_uuid(),
-            ticket_id: Some(tid.as_uuid()),
-            kind: kind.into(),
-            event_id: Some(event.id),
-        },
+        LiveEvent::new(shop, Some(tid.as_uuid()), kind, Some(event.id)),
         timeline_live(shop, tid, event.id),
     ]);
     let ticket = tickets::get(&txn, shop, tid)

@@ -75,12 +75,7 @@ pub async fn assign(app: &App, ctx: &ShopCtx, id: TicketId, a: Assignment) -> Re
     .await?;
     let announced = app.live.announce(vec![
         timeline_live(shop, id, event.id),
-        LiveEvent {
-            shop_id: shop.as_uuid(),
-            ticket_id: Some(id.as_uuid()),
-            kind: "ticket_updated".into(),
-            event_id: None,
-        },
+        LiveEvent::new(shop, Some(id.as_uuid()), "ticket_updated", None),
     ]);
     let ticket = ticket_in(&txn, ctx, id).await?;
     let view = view(&txn, shop, ticket, app.config.clock.now()).await?;

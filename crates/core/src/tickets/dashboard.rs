@@ -166,5 +166,5 @@ pub async fn subscribe(
             app.require(ctx, Permission::DashboardView).await?;
         }
     }
-    Ok(app.live.subscribe(ctx.shop_id()))
+    Ok(app.live.subscribe_as(ctx.shop_id(), ctx.user_id))
 }

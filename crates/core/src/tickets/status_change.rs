@@ -200,12 +200,12 @@ pub(crate) async fn change_status_by(
         } else {
             Vec::new()
         };
-        let announced = app.live.announce(vec![LiveEvent {
-            shop_id: shop.as_uuid(),
-            ticket_id: Some(id.as_uuid()),
-            kind: "status_changed".into(),
-            event_id: Some(event_id.as_uuid()),
-        }]);
+        let announced = app.live.announce(vec![LiveEvent::new(
+            shop,
+            Some(id.as_uuid()),
+            "status_changed",
+            Some(event_id.as_uuid()),
+        )]);
         if !batch.run_guarded(&app.db).await? {
             // Changed (or deleted) since it was read: decide again.
             continue;

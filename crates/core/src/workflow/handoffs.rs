@@ -1,6 +1,8 @@
-//! E-mails to the staff a hand-off concerns, for shops that ask for them
-//! (`handoff_emails` in the workflow settings): someone not looking at
-//! their work queue still learns that a job waits for them.
+//! Telling the staff a hand-off concerns: a live `handoff` event for each
+//! of them (their open screens show it at once, nobody else's do), and,
+//! for shops that ask for them (`handoff_emails` in the workflow
+//! settings), an e-mail, so that someone not looking at their work queue
+//! still learns that a job waits for them.
 //!
 //! - A ticket entering `qualification` concerns those who qualify
 //!   (`services.edit`), and parts (`parts.edit`) when a position waits on
@@ -11,9 +13,10 @@
 //!
 //! Who may do what is the shop's policy (roles as the shop customised
 //! them). The person whose action moved the ticket gets nothing. Each
-//! person gets one e-mail per hand-off, naming what waits for them. The
-//! e-mails are written in the transaction that moved the ticket, so they
-//! exist exactly when the move does.
+//! person gets one event and one e-mail per hand-off, naming what waits
+//! for them. The e-mails are written in the transaction that moved the
+//! ticket, and the events announced once it committed, so both exist
+//! exactly when the move does.
 
 use pitwall_domain::workflow::Stage;
 use pitwall_domain::{ShopId, TicketId, UserId};
@@ -22,6 +25,7 @@ use pitwall_store::workflow::MovedBy;
 use pitwall_store::{PageRequest, members, shops, tickets, workflow as store};
 
 use super::Queue;
+use crate::live::{Handoff, LiveEvent};
 use crate::mail::{self, LinkMail};
 use crate::{App, Result};
 
@@ -34,22 +38,23 @@ fn waiting(q: Queue) -> &'static str {
     }
 }
 
-pub(crate) async fn queue_handoff_mails(
+/// Writes the hand-off e-mails of a move into `txn` (when the shop asks
+/// for them) and answers the live events to announce after commit.
+pub(crate) async fn hand_off(
     app: &App,
     txn: &impl ConnectionTrait,
     shop: ShopId,
     ticket: TicketId,
     to: Stage,
     by: MovedBy<'_>,
-) -> Result<()> {
+) -> Result<Vec<LiveEvent>> {
+    let mut events = Vec::new();
     if !matches!(to, Stage::Qualification | Stage::InWork) {
-        return Ok(());
+        return Ok(events);
     }
-    if !store::settings(txn, shop).await?.handoff_emails {
-        return Ok(());
-    }
+    let emails = store::settings(txn, shop).await?.handoff_emails;
     let Some(row) = tickets::get(txn, shop, ticket).await? else {
-        return Ok(());
+        return Ok(events);
     };
     // The work queues the ticket now stands in, each the hand-off of one
     // role (the queues' own rules: `Queue`).
@@ -72,17 +77,28 @@ pub(crate) async fn queue_handoff_mails(
             if by.user == Some(m.user.id) {
                 continue;
             }
-            let mut what = Vec::new();
+            let mut theirs = Vec::new();
             for q in &queues {
                 if q.is_for(row.technician_id, m.user.id)
                     && app.authz.allowed(user, shop, q.permission()).await?
                 {
-                    what.push(waiting(*q));
+                    theirs.push(*q);
                 }
             }
-            if what.is_empty() {
+            if theirs.is_empty() {
                 continue;
             }
+            let mut event = LiveEvent::new(shop, Some(ticket.as_uuid()), "handoff", None);
+            event.handoff = Some(Handoff {
+                user_id: m.user.id,
+                ticket_number: row.number.clone(),
+                queues: theirs.iter().map(|q| q.as_str().to_owned()).collect(),
+            });
+            events.push(event);
+            if !emails {
+                continue;
+            }
+            let what: Vec<&str> = theirs.iter().map(|q| waiting(*q)).collect();
             let subject = format!("{shop_name}: ticket {} waits for you", row.number);
             let intro = format!("Ticket {} has {} for you.", row.number, what.join(", and "));
             let link = format!("{}/app/tickets/{ticket}", app.config.base_url);
@@ -110,5 +126,5 @@ pub(crate) async fn queue_handoff_mails(
             _ => break,
         }
     }
-    Ok(())
+    Ok(events)
 }

@@ -60,6 +60,11 @@ pub struct ServicePatch {
     /// transaction, so two clerks adding at once both keep theirs); takes
     /// the place of `part_lines`.
     pub add_part: Option<WorkLine>,
+    /// Removes one line (by id) of the position, read in the same
+    /// transaction: a part line as parts (`parts.edit`), a labour or fee
+    /// line as the advisor (`services.edit`). Takes the place of
+    /// `part_lines` or `labor_lines`.
+    pub remove_line: Option<uuid::Uuid>,
 }
 
 pub struct ServiceChanged {
@@ -307,6 +312,15 @@ pub async fn edit_service(
         .into_iter()
         .find(|s| s.id == service_id.as_uuid() && !s.removed)
         .ok_or(Error::NotFound("service"))?;
+    if let Some(line) = patch.remove_line.take() {
+        let (part_lines, labor_lines) =
+            lines_without(&txn, shop, ticket_id, &current, line).await?;
+        if part_lines.is_some() {
+            patch.part_lines = part_lines;
+        } else {
+            patch.labor_lines = labor_lines;
+        }
+    }
     let advisor_fields = patch.title.is_some()
         || patch.customer_note.is_some()
         || patch.ready.is_some()
@@ -364,14 +378,7 @@ pub async fn edit_service(
             .await?
             .into_iter()
             .filter(|l| l.service_id == current.id && l.kind == LineItemKind::Part.as_str())
-            .map(|l| WorkLine {
-                kind: l.kind,
-                description: l.description,
-                quantity: l.quantity_milli as f64 / 1000.0,
-                unit_price: l.unit_price,
-                taxable: l.taxable,
-                part_number: l.part_number,
-            })
+            .map(WorkLine::from)
             .collect();
         lines.push(added);
         patch.part_lines = Some(lines);
@@ -592,12 +599,12 @@ pub async fn complete_service(
 }
 
 fn ticket_updated(ctx: &ShopCtx, ticket: TicketId) -> LiveEvent {
-    LiveEvent {
-        shop_id: ctx.shop_id().as_uuid(),
-        ticket_id: Some(ticket.as_uuid()),
-        kind: "ticket_updated".into(),
-        event_id: None,
-    }
+    LiveEvent::new(
+        ctx.shop_id(),
+        Some(ticket.as_uuid()),
+        "ticket_updated",
+        None,
+    )
 }
 
 async fn event(
@@ -621,6 +628,58 @@ async fn event(
     )
     .await?;
     Ok(crate::timeline::timeline_live(ctx.shop_id(), ticket, e.id))
+}
+
+impl From<tickets::LineItem> for WorkLine {
+    fn from(l: tickets::LineItem) -> Self {
+        WorkLine {
+            kind: l.kind,
+            description: l.description,
+            quantity: l.quantity_milli as f64 / 1000.0,
+            unit_price: l.unit_price,
+            taxable: l.taxable,
+            part_number: l.part_number,
+        }
+    }
+}
+
+/// The position's lines of the removed line's kind without it: as
+/// `(part_lines, None)` for a part line, `(None, labor_lines)` for a
+/// labour or fee line, so the usual rules (who may change which, and
+/// when) apply to the removal.
+type Remaining = (Option<Vec<WorkLine>>, Option<Vec<WorkLine>>);
+
+async fn lines_without(
+    txn: &impl ConnectionTrait,
+    shop: pitwall_domain::ShopId,
+    ticket: TicketId,
+    service: &tickets::Service,
+    line: uuid::Uuid,
+) -> Result<Remaining> {
+    let lines: Vec<tickets::LineItem> = tickets::line_items(txn, shop, ticket)
+        .await?
+        .into_iter()
+        .filter(|l| l.service_id == service.id)
+        .collect();
+    let Some(gone) = lines.iter().find(|l| l.id == line) else {
+        return Err(Error::invalid(
+            "remove_line",
+            "is not a line of this position",
+        ));
+    };
+    let parts = gone.kind == LineItemKind::Part.as_str();
+    let same_kind = |l: &tickets::LineItem| (l.kind == LineItemKind::Part.as_str()) == parts;
+    let rest: Vec<WorkLine> = lines
+        .iter()
+        .filter(|l| l.id != line && same_kind(l))
+        .cloned()
+        .map(WorkLine::from)
+        .collect();
+    Ok(if parts {
+        (Some(rest), None)
+    } else {
+        (None, Some(rest))
+    })
 }
 
 /// The work queues: what waits for the caller's part of the job.
@@ -654,13 +713,19 @@ impl Queue {
         self != Queue::Completion || technician.is_none_or(|t| t == user)
     }
 
-    pub fn parse(s: &str) -> Option<Queue> {
-        match s {
-            "qualification" => Some(Queue::Qualification),
-            "parts" => Some(Queue::Parts),
-            "completion" => Some(Queue::Completion),
-            _ => None,
+    pub const ALL: [Queue; 3] = [Queue::Qualification, Queue::Parts, Queue::Completion];
+
+    /// The name in `GET /api/v1/me/work?queue=` and in hand-off events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Queue::Qualification => "qualification",
+            Queue::Parts => "parts",
+            Queue::Completion => "completion",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Queue> {
+        Queue::ALL.into_iter().find(|q| q.as_str() == s)
     }
 }
 

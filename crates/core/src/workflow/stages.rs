@@ -180,16 +180,17 @@ async fn write_move(
         },
     )
     .await?;
-    super::handoffs::queue_handoff_mails(app, txn, shop, ticket, to, by).await?;
-    let live = vec![
+    let handoffs = super::handoffs::hand_off(app, txn, shop, ticket, to, by).await?;
+    let mut live = vec![
         crate::timeline::timeline_live(shop, ticket, event.id),
-        LiveEvent {
-            shop_id: shop.as_uuid(),
-            ticket_id: Some(ticket.as_uuid()),
-            kind: TimelineKind::StageChanged.as_str().into(),
-            event_id: Some(event.id),
-        },
+        LiveEvent::new(
+            shop,
+            Some(ticket.as_uuid()),
+            TimelineKind::StageChanged.as_str(),
+            Some(event.id),
+        ),
     ];
+    live.extend(handoffs);
     Ok(Some((change, live)))
 }
 

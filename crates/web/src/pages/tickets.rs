@@ -99,6 +99,7 @@ fn ticket_value(shop: &InShop, v: &TicketView) -> Value {
             internal_note => s.service.internal_note.clone(),
             subtotal => money(s.service.subtotal, cur),
             items => s.line_items.iter().map(|l| context! {
+                id => l.id.to_string(),
                 kind => l.kind.clone(),
                 description => l.description.clone(),
                 quantity => format!("{}", l.quantity_milli as f64 / 1000.0),
@@ -272,9 +273,17 @@ pub(crate) async fn events(
     let app = app.clone();
     let stream = futures::stream::unfold((stream, app), |(mut stream, app)| async move {
         let data = match stream.next(&app).await? {
-            Told::Event(e) => {
-                serde_json::json!({"kind": e.kind, "ticket_id": e.ticket_id}).to_string()
+            Told::Event(e) => match e.handoff {
+                // The page names the ticket and the queues it entered.
+                Some(h) => serde_json::json!({
+                    "kind": e.kind,
+                    "ticket_id": e.ticket_id,
+                    "ticket_number": h.ticket_number,
+                    "queues": h.queues,
+                }),
+                None => serde_json::json!({"kind": e.kind, "ticket_id": e.ticket_id}),
             }
+            .to_string(),
             Told::Resync => "{\"kind\":\"resync\"}".to_owned(),
         };
         Some((Event::message(data), (stream, app)))
@@ -733,10 +742,16 @@ pub(crate) async fn work_position(
                         internal_note: Some(form.opt("internal_note").map(str::to_owned)),
                         ..Default::default()
                     },
+                    "remove_line" => pitwall_core::workflow::ServicePatch {
+                        remove_line: Some(form.get("line").parse().map_err(|_| {
+                            pitwall_core::Error::invalid("line", "must be a line id")
+                        })?),
+                        ..Default::default()
+                    },
                     _ => {
                         return Err(pitwall_core::Error::invalid(
                             "action",
-                            "must be part, parts_status, edit or note",
+                            "must be part, parts_status, edit, note or remove_line",
                         ));
                     }
                 };

@@ -40,6 +40,15 @@ async fn pushed_with_key(t: &TestApp, owner: &str, ext: &str) -> (String, String
     (key, b["ticket"]["id"].as_str().unwrap().to_owned())
 }
 
+/// The id of the ticket page's line that reads `text` ("kind · description").
+fn line_id(html: &str, text: &str) -> String {
+    let at = html
+        .find(&format!("\"><td>{text}"))
+        .unwrap_or_else(|| panic!("no line {text}: {html}"));
+    let start = html[..at].rfind("data-line=\"").expect("a line id") + "data-line=\"".len();
+    html[start..at].to_owned()
+}
+
 async fn stage_of(t: &TestApp, token: &str, ticket: &str) -> Value {
     let (s, b) = t.get(&format!("/api/v1/tickets/{ticket}"), token).await;
     assert_eq!(s, StatusCode::OK, "{b}");
@@ -1200,6 +1209,66 @@ both_backends!(
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let r = work(part("65.50")).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+        // A line added by mistake comes off again, by whoever may change
+        // its kind: parts a part line, the advisor a labour line.
+        let mut wrong = part("10");
+        wrong[2].1 = "Wrong rotor".to_owned();
+        let r = work(wrong).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let subtotal = async || {
+            let (_, d) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
+            service(&d["ticket"], &rotors)["subtotal"].clone()
+        };
+        assert_eq!(subtotal().await, 18000 + 13100 + 2000);
+        let (_, html) = page(t, &pc, &format!("/app/tickets/{ticket}")).await;
+        let wrong_line = line_id(&html, "part · Wrong rotor");
+        let labour_line = line_id(&html, "labor · Replace rotors");
+        let brakes_line = line_id(&html, "labor · Pads");
+        let remove = |token: &str, line: &str| {
+            vec![
+                ("csrf", token.to_owned()),
+                ("action", "remove_line".to_owned()),
+                ("line", line.to_owned()),
+            ]
+        };
+        let r = c
+            .post(t.url(&format!("/app/tickets/{ticket}/services/{rotors}")))
+            .form(&remove(&csrf, &wrong_line))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "not the advisor's");
+        assert!(r.text().await.unwrap().contains("parts.edit"));
+        let r = work(remove(&pcsrf, &labour_line)).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "not parts'");
+        assert!(r.text().await.unwrap().contains("services.edit"));
+        for bad in ["not-an-id", &brakes_line, &uuid::Uuid::new_v4().to_string()] {
+            let r = work(remove(&pcsrf, bad)).await;
+            assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+            let text = r.text().await.unwrap();
+            assert!(text.contains("line"), "{bad}: {text}");
+        }
+        let brakes_id = d["ticket"]["services"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let r = c
+            .post(t.url(&format!("/app/tickets/{ticket}/services/{brakes_id}")))
+            .form(&remove(&csrf, &brakes_line))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CONFLICT, "the POS's line");
+        assert!(r.text().await.unwrap().contains("POS"));
+        assert_eq!(subtotal().await, 18000 + 13100 + 2000, "nothing changed");
+        let r = work(remove(&pcsrf, &wrong_line)).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(subtotal().await, 18000 + 13100);
+        let (_, html) = page(t, &pc, &format!("/app/tickets/{ticket}")).await;
+        assert!(!html.contains("Wrong rotor"), "{html}");
+        assert!(html.contains("#BR-900"), "the other part stays: {html}");
+
         let r = work(vec![
             ("csrf", pcsrf.clone()),
             ("action", "parts_status".to_owned()),
@@ -2050,5 +2119,174 @@ both_backends!(
         let (s, _) = put_stage(t, &owner, &ticket, json!({"stage": "in_work"})).await;
         assert_eq!(s, StatusCode::OK);
         assert_eq!(due(600).await.unwrap(), 0);
+    }
+);
+
+/// One staff member's live stream, read event by event.
+struct Heard {
+    stream: reqwest::Response,
+    buffer: String,
+}
+
+impl Heard {
+    async fn open(t: &TestApp, token: &str, path: &str) -> Heard {
+        let stream = t
+            .client
+            .get(t.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("stream");
+        assert_eq!(stream.status(), StatusCode::OK);
+        Heard {
+            stream,
+            buffer: String::new(),
+        }
+    }
+
+    /// Every event up to and including the first about `ticket` (a later
+    /// change used as a marker: what a move announced comes before it).
+    async fn until(&mut self, ticket: &str) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut events = Vec::new();
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                for line in block.lines() {
+                    if let Some(data) = line.strip_prefix("data: ") {
+                        let e: Value = serde_json::from_str(data).expect("event json");
+                        let done = e["ticket_id"] == ticket;
+                        events.push(e);
+                        if done {
+                            return events;
+                        }
+                    }
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.stream.chunk())
+                .await
+                .unwrap_or_else(|_| panic!("no event about {ticket} within 10 s: {events:?}"))
+                .expect("read")
+                .expect("stream open");
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// The hand-offs among what was heard up to the marker.
+    async fn handoffs_until(&mut self, marker: &str) -> Vec<Value> {
+        self.until(marker)
+            .await
+            .into_iter()
+            .filter(|e| e["kind"] == "handoff")
+            .collect()
+    }
+}
+
+// Each hand-off is a live event for the people it concerns and nobody
+// else, whatever screen they have open (the dashboard feed or another
+// ticket's page), naming the ticket and their queues; the person who made
+// the move hears none. E-mails stay off: the events do not depend on them.
+both_backends!(
+    hand_offs_are_heard_live_by_the_people_they_concern_alone,
+    async |t: &TestApp| {
+        let (shop, owner) = t.shop("wf-live", "pro").await;
+        let (_, advisor) = t.member(shop, "adv@wf-live.test", Role::Advisor).await;
+        let (_, parts) = t.member(shop, "parts@wf-live.test", Role::Parts).await;
+        let (tech1_id, tech1) = t.member(shop, "tech1@wf-live.test", Role::Technician).await;
+        let (_, tech2) = t.member(shop, "tech2@wf-live.test", Role::Technician).await;
+        let (_, viewer) = t.member(shop, "viewer@wf-live.test", Role::Viewer).await;
+        let ticket = pushed(t, &owner, "H-1").await;
+        let elsewhere = pushed(t, &owner, "H-0").await;
+
+        let mut adv = Heard::open(t, &advisor, "/api/v1/events").await;
+        let mut par = Heard::open(t, &parts, "/api/v1/events").await;
+        // The first technician has another ticket's page open.
+        let mut t1 = Heard::open(t, &tech1, &format!("/api/v1/events?ticket_id={elsewhere}")).await;
+        let mut t2 = Heard::open(t, &tech2, "/api/v1/events").await;
+        let mut view = Heard::open(t, &viewer, "/api/v1/events").await;
+        // On PostgreSQL the listener needs a moment to LISTEN after start.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+        // Into qualification, moved by the owner: the advisor's to qualify.
+        let (s, b) = put_stage(t, &owner, &ticket, json!({"stage": "qualification"})).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let marker = pushed(t, &owner, "H-M1").await;
+        let heard = adv.handoffs_until(&marker).await;
+        assert_eq!(heard.len(), 1, "{heard:?}");
+        assert_eq!(heard[0]["ticket_id"], ticket.as_str());
+        assert_eq!(heard[0]["ticket_number"], "H-1");
+        assert_eq!(heard[0]["queues"], json!(["qualification"]));
+        for (who, stream) in [
+            ("parts", &mut par),
+            ("viewer", &mut view),
+            ("tech2", &mut t2),
+        ] {
+            let heard = stream.handoffs_until(&marker).await;
+            assert!(heard.is_empty(), "{who} heard {heard:?}");
+        }
+        // The ticket page of another ticket hears no one else's changes,
+        // so the marker is not heard there: the next check covers tech1.
+
+        // Assigned to the first technician, a position waiting on parts,
+        // approved by the advisor: the technician's to complete and parts'
+        // to order; not the second technician's, not the advisor's (who
+        // made the move).
+        let (s, b) = t
+            .call(
+                "PUT",
+                &format!("/api/v1/tickets/{ticket}/assignment"),
+                Some(&owner),
+                Some(json!({"technician_id": tech1_id})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (_, d) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
+        let brakes = d["ticket"]["services"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let wipers = d["ticket"]["services"][1]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (s, b) = patch(t, &advisor, &ticket, &brakes, json!({"parts_needed": true})).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (s, b) = t
+            .post(
+                &format!("/api/v1/tickets/{ticket}/approvals"),
+                &advisor,
+                json!({"approved_service_ids": [brakes], "declined_service_ids": [wipers], "method": "phone"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["stage"], "in_work");
+        // A change of the ticket tech1's page shows marks the end there.
+        let (s, b) = put_stage(
+            t,
+            &owner,
+            &elsewhere,
+            json!({"stage": "canceled", "reason": "marker"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let marker = pushed(t, &owner, "H-M2").await;
+
+        let heard = t1.handoffs_until(&elsewhere).await;
+        assert_eq!(heard.len(), 1, "{heard:?}");
+        assert_eq!(heard[0]["ticket_id"], ticket.as_str());
+        assert_eq!(heard[0]["queues"], json!(["completion"]));
+        let heard = par.handoffs_until(&marker).await;
+        assert_eq!(heard.len(), 1, "{heard:?}");
+        assert_eq!(heard[0]["queues"], json!(["parts"]));
+        for (who, stream) in [
+            ("advisor", &mut adv),
+            ("viewer", &mut view),
+            ("tech2", &mut t2),
+        ] {
+            let heard = stream.handoffs_until(&marker).await;
+            assert!(heard.is_empty(), "{who} heard {heard:?}");
+        }
+        // Nothing was e-mailed: the shop did not ask.
+        assert!(handoff_mails(t, shop).await.is_empty());
     }
 );
