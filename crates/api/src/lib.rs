@@ -14,6 +14,7 @@ mod compress;
 pub mod customer;
 pub mod document;
 pub mod error;
+pub mod fast_json;
 pub mod inspections;
 pub mod invoice_uploads;
 pub mod invoices;

@@ -337,13 +337,13 @@ pub struct PosCommentRequest {
 
 // ---- responses -----------------------------------------------------------
 
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct PersonOut {
     pub id: uuid::Uuid,
     pub name: String,
 }
 
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct CustomerOut {
     pub id: uuid::Uuid,
     #[oai(nullable)]
@@ -371,6 +371,7 @@ pub struct CustomerOut {
     /// The language of the customer's pages, if the POS gave one.
     #[oai(nullable)]
     pub locale: Option<String>,
+    #[serde(with = "crate::fast_json::rfc3339")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -395,7 +396,7 @@ impl From<&customers::Customer> for CustomerOut {
     }
 }
 
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct VehicleOut {
     pub id: uuid::Uuid,
     #[oai(nullable)]
@@ -435,7 +436,7 @@ impl From<&customers::Vehicle> for VehicleOut {
     }
 }
 
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct LineItemOut {
     pub kind: String,
     pub description: String,
@@ -449,7 +450,7 @@ pub struct LineItemOut {
     pub part_number: Option<String>,
 }
 
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct ServiceOut {
     pub id: uuid::Uuid,
     pub external_id: String,
@@ -475,10 +476,11 @@ pub struct ServiceOut {
     pub ready: bool,
     /// When the technician marked it done.
     #[oai(nullable)]
+    #[serde(with = "crate::fast_json::rfc3339::option")]
     pub done_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct StatusRef {
     pub id: uuid::Uuid,
     pub label: String,
@@ -500,12 +502,14 @@ impl From<&pitwall_core::domain::timer::TimerState> for TimerOut {
 }
 
 /// Staff only: never shown to customers.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct TimerOut {
     /// `count_down` or `count_up`.
     pub mode: String,
+    #[serde(with = "crate::fast_json::rfc3339")]
     pub started_at: DateTime<Utc>,
     #[oai(nullable)]
+    #[serde(with = "crate::fast_json::rfc3339::option")]
     pub due_at: Option<DateTime<Utc>>,
     pub elapsed_secs: i64,
     /// Negative once overdue.
@@ -515,7 +519,7 @@ pub struct TimerOut {
     pub level: String,
 }
 
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct TicketOut {
     pub id: uuid::Uuid,
     pub external_id: String,
@@ -528,6 +532,7 @@ pub struct TicketOut {
     #[oai(nullable)]
     pub status: Option<StatusRef>,
     #[oai(nullable)]
+    #[serde(with = "crate::fast_json::rfc3339::option")]
     pub status_changed_at: Option<DateTime<Utc>>,
     pub services: Vec<ServiceOut>,
     /// Decimal fraction (0.0825).
@@ -540,6 +545,7 @@ pub struct TicketOut {
     pub currency: String,
     pub closed: bool,
     #[oai(nullable)]
+    #[serde(with = "crate::fast_json::rfc3339::option")]
     pub promised_at: Option<DateTime<Utc>>,
     pub priority: i32,
     #[oai(nullable)]
@@ -548,6 +554,7 @@ pub struct TicketOut {
     pub technician: Option<PersonOut>,
     #[oai(nullable)]
     pub timer: Option<TimerOut>,
+    #[serde(with = "crate::fast_json::rfc3339")]
     pub pos_updated_at: DateTime<Utc>,
     /// Work was approved and no staff member has opened the ticket since
     /// (the dashboard's highlight).
@@ -557,6 +564,7 @@ pub struct TicketOut {
     pub stage: String,
     /// When the ticket entered its stage; null while it has never moved.
     #[oai(nullable)]
+    #[serde(with = "crate::fast_json::rfc3339::option")]
     pub stage_changed_at: Option<DateTime<Utc>>,
     /// In a work queue (`GET /api/v1/me/work?queue=`) and on the
     /// dashboard: the hand-off's target from the shop's workflow settings
@@ -567,7 +575,9 @@ pub struct TicketOut {
     pub stage_timer: Option<TimerOut>,
     /// Grows with every change the customer could see.
     pub version: i32,
+    #[serde(with = "crate::fast_json::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::fast_json::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -820,7 +830,7 @@ impl From<&activity::Message> for MessageOut {
     }
 }
 
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct TicketList {
     pub items: Vec<TicketOut>,
     #[oai(nullable)]

@@ -73,7 +73,7 @@ impl TicketsApi {
         technician_id: Query<Option<uuid::Uuid>>,
         cursor: Query<Option<String>>,
         limit: Query<Option<u64>>,
-    ) -> ApiResult<TicketList> {
+    ) -> Result<crate::fast_json::SerdeJson<TicketList>, ApiError> {
         let ctx = shop_ctx(&app, req, &auth).await?;
         let p = tickets::list(
             &app,
@@ -89,7 +89,9 @@ impl TicketsApi {
             page(cursor.0, limit.0)?,
         )
         .await?;
-        Ok(Json(TicketList {
+        // The busiest list staff read: written by serde, not through a
+        // JSON tree (crate::fast_json).
+        Ok(crate::fast_json::SerdeJson(TicketList {
             items: p.items.iter().map(TicketOut::from).collect(),
             next_cursor: p.next_cursor,
         }))
