@@ -11,12 +11,6 @@ use pitwall_core::domain::{PlatformRole, ShopId};
 use pitwall_core::model::PageRequest;
 use pitwall_jobs::runtime::WorkerSettings;
 
-// A request builds and drops many small values (rows, views, the answer);
-// glibc's allocator spent about a third of the ticket list's CPU on them
-// (docs/BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "pitwall",

@@ -31,11 +31,6 @@ mod results;
 mod tickets;
 mod wrk;
 
-// The same allocator as the `pitwall` binary: the in-process servers here
-// must allocate as the product does.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
