@@ -340,14 +340,24 @@ pub async fn payment_to_advisor(rounds: usize) -> anyhow::Result<()> {
         while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(300), rx.recv()).await {}
         let at = Instant::now();
         fake.pay(&session).await?;
-        // Events may arrive split over chunks: read the text since paying.
-        let wanted = format!("\"kind\":\"timeline\",\"ticket_id\":\"{ticket}\"");
+        // Events may arrive split over chunks: read whole lines of the text
+        // since paying, each `data:` line one event (read as JSON: the
+        // order of its fields is not part of the contract).
         let heard = tokio::time::timeout(Duration::from_secs(30), async {
             let mut since = String::new();
             while let Some((when, chunk)) = rx.recv().await {
                 since.push_str(&chunk);
-                if since.contains(&wanted) {
-                    return Some(when);
+                while let Some(end) = since.find('\n') {
+                    let line: String = since.drain(..=end).collect();
+                    let Some(data) = line.trim_end().strip_prefix("data:") else {
+                        continue;
+                    };
+                    let Ok(event) = serde_json::from_str::<Value>(data.trim()) else {
+                        continue;
+                    };
+                    if event["kind"] == "timeline" && event["ticket_id"] == ticket.as_str() {
+                        return Some(when);
+                    }
                 }
             }
             None
