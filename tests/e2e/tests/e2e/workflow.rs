@@ -49,6 +49,31 @@ fn line_id(html: &str, text: &str) -> String {
     html[start..at].to_owned()
 }
 
+/// The ids of the two services `pushed` gives a ticket.
+async fn two_services(t: &TestApp, token: &str, ticket: &str) -> [String; 2] {
+    let (s, d) = t.get(&format!("/api/v1/tickets/{ticket}"), token).await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    [0, 1].map(|n| {
+        d["ticket"]["services"][n]["id"]
+            .as_str()
+            .expect("a service id")
+            .to_owned()
+    })
+}
+
+/// Assigns the ticket to a technician, as the owner.
+async fn assign(t: &TestApp, owner: &str, ticket: &str, technician: impl std::fmt::Display) {
+    let (s, b) = t
+        .call(
+            "PUT",
+            &format!("/api/v1/tickets/{ticket}/assignment"),
+            Some(owner),
+            Some(json!({"technician_id": technician.to_string()})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+}
+
 async fn stage_of(t: &TestApp, token: &str, ticket: &str) -> Value {
     let (s, b) = t.get(&format!("/api/v1/tickets/{ticket}"), token).await;
     assert_eq!(s, StatusCode::OK, "{b}");
@@ -739,15 +764,7 @@ both_backends!(
         let (_, parts) = t.member(shop, "parts@whole-flow.test", Role::Parts).await;
         let (_, advisor) = t.member(shop, "adv@whole-flow.test", Role::Advisor).await;
         let (key, ticket) = pushed_with_key(t, &owner, "W-1").await;
-        let (_, d) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
-        let brakes = d["ticket"]["services"][0]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let wipers = d["ticket"]["services"][1]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let [brakes, wipers] = two_services(t, &owner, &ticket).await;
 
         // The technician inspects and hands in: the job waits for qualification.
         let (_, sheet) = t
@@ -1284,15 +1301,7 @@ both_backends!(
         assert!(html.contains("#BR-900"), "{html}");
 
         // The technician marks approved work done from the page.
-        let (_, d) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
-        let brakes = d["ticket"]["services"][0]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let wipers = d["ticket"]["services"][1]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let [brakes, wipers] = two_services(t, &owner, &ticket).await;
         let (s, b) = t
             .post(
                 &format!("/api/v1/tickets/{ticket}/approvals"),
@@ -1751,15 +1760,7 @@ both_backends!(
         // Approved by the advisor, no technician assigned, a position
         // waiting on parts: every technician, the owner (who may do
         // anything), and parts; not the advisor who recorded it.
-        let (_, d) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
-        let brakes = d["ticket"]["services"][0]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let wipers = d["ticket"]["services"][1]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let [brakes, wipers] = two_services(t, &owner, &ticket).await;
         let (s, b) = patch(t, &advisor, &ticket, &brakes, json!({"parts_needed": true})).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         let before = handoff_mails(t, shop).await.len();
@@ -1788,24 +1789,8 @@ both_backends!(
 
         // Assigned to one technician: only they hear of the approved work.
         let other = pushed(t, &owner, "M-2").await;
-        let (s, b) = t
-            .call(
-                "PUT",
-                &format!("/api/v1/tickets/{other}/assignment"),
-                Some(&owner),
-                Some(json!({"technician_id": tech1})),
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{b}");
-        let (_, d) = t.get(&format!("/api/v1/tickets/{other}"), &owner).await;
-        let first = d["ticket"]["services"][0]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let second = d["ticket"]["services"][1]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        assign(t, &owner, &other, tech1).await;
+        let [first, second] = two_services(t, &owner, &other).await;
         let before = handoff_mails(t, shop).await;
         let (s, b) = t
             .post(
@@ -1838,15 +1823,7 @@ both_backends!(
         let (_, advisor) = t.member(shop, "adv@extension.test", Role::Advisor).await;
         let (_, parts) = t.member(shop, "parts@extension.test", Role::Parts).await;
         let ticket = pushed(t, &owner, "X-1").await;
-        let (_, d) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
-        let brakes = d["ticket"]["services"][0]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let wipers = d["ticket"]["services"][1]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let [brakes, wipers] = two_services(t, &owner, &ticket).await;
         let (s, b) = t
             .post(
                 &format!("/api/v1/tickets/{ticket}/approvals"),
@@ -2231,24 +2208,8 @@ both_backends!(
         // approved by the advisor: the technician's to complete and parts'
         // to order; not the second technician's, not the advisor's (who
         // made the move).
-        let (s, b) = t
-            .call(
-                "PUT",
-                &format!("/api/v1/tickets/{ticket}/assignment"),
-                Some(&owner),
-                Some(json!({"technician_id": tech1_id})),
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{b}");
-        let (_, d) = t.get(&format!("/api/v1/tickets/{ticket}"), &owner).await;
-        let brakes = d["ticket"]["services"][0]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let wipers = d["ticket"]["services"][1]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        assign(t, &owner, &ticket, tech1_id).await;
+        let [brakes, wipers] = two_services(t, &owner, &ticket).await;
         let (s, b) = patch(t, &advisor, &ticket, &brakes, json!({"parts_needed": true})).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         let (s, b) = t
