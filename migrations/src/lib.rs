@@ -28,6 +28,7 @@ mod m20261213_000018_rate_windows;
 mod m20261214_000019_shop_keys;
 mod m20261215_000020_policy_versions;
 mod m20261216_000021_handoff_emails;
+mod m20261217_000022_lookup_indexes;
 
 pub struct Migrator;
 
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261214_000019_shop_keys::Migration),
             Box::new(m20261215_000020_policy_versions::Migration),
             Box::new(m20261216_000021_handoff_emails::Migration),
+            Box::new(m20261217_000022_lookup_indexes::Migration),
         ]
     }
 }

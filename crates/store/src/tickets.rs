@@ -390,12 +390,17 @@ pub async fn services_and_line_items_of_many(
         return Ok((vec![], vec![]));
     }
     let backend = db.get_database_backend();
+    // Line items are found by their ticket (the index on `(shop_id,
+    // ticket_id)`), then matched to the service: joined by the service
+    // alone, PostgreSQL read every line item of the shop, a cost that grew
+    // with the shop (docs/BENCHMARKS.md, POS batch import).
     let placeholders: Vec<String> = (2..tickets.len() + 2).map(|n| format!("${n}")).collect();
     let sql = numbered(
         backend,
         format!(
             "SELECT {}, {} FROM ticket_services s \
-             LEFT JOIN line_items l ON l.shop_id = s.shop_id AND l.service_id = s.id \
+             LEFT JOIN line_items l ON l.shop_id = s.shop_id AND l.ticket_id = s.ticket_id \
+               AND l.service_id = s.id \
              WHERE s.shop_id = $1 AND s.ticket_id IN ({}) \
              ORDER BY s.ticket_id, s.position, s.id, l.position",
             prefixed::<ticket_service::Entity>("s"),
@@ -911,8 +916,11 @@ pub async fn replace_service_lines(
     kinds: &[&str],
     items: Vec<LineItemFields>,
 ) -> Result<(), StoreError> {
+    // By ticket first: line items are indexed by `(shop_id, ticket_id)`,
+    // not by service.
     line_item::Entity::delete_many()
         .in_shop(shop)
+        .filter(line_item::Column::TicketId.eq(ticket.as_uuid()))
         .filter(line_item::Column::ServiceId.eq(service.as_uuid()))
         .filter(line_item::Column::Kind.is_in(kinds.iter().copied()))
         .exec(db)
@@ -920,6 +928,7 @@ pub async fn replace_service_lines(
     add_line_items(db, shop, ticket, items).await?;
     let lines = line_item::Entity::find()
         .in_shop(shop)
+        .filter(line_item::Column::TicketId.eq(ticket.as_uuid()))
         .filter(line_item::Column::ServiceId.eq(service.as_uuid()))
         .all(db)
         .await?;
