@@ -72,6 +72,49 @@ pub async fn put_ticket(
     input: &TicketInput,
     raw: Option<&str>,
 ) -> Result<Pushed> {
+    let (outcome, ticket) = store_ticket(
+        app,
+        pos,
+        external_id_raw,
+        input,
+        raw,
+        &mut FirstStatus::default(),
+    )
+    .await?;
+    let ticket = view(&app.db, pos.shop_id(), ticket, app.config.clock.now()).await?;
+    Ok(Pushed { outcome, ticket })
+}
+
+/// The status a new ticket starts in, read once per push or batch.
+#[derive(Default)]
+pub(super) struct FirstStatus(Option<Option<StatusId>>);
+
+impl FirstStatus {
+    async fn get(&mut self, db: &impl ConnectionTrait, shop: ShopId) -> Result<Option<StatusId>> {
+        if let Some(known) = self.0 {
+            return Ok(known);
+        }
+        let first = statuses::all(db, shop)
+            .await?
+            .into_iter()
+            .find(|s| s.retired_at.is_none())
+            .map(|s| StatusId::from_uuid(s.id));
+        self.0 = Some(first);
+        Ok(first)
+    }
+}
+
+/// Validates and writes one pushed ticket, committed, and returns it as
+/// stored. Its view (the answer) is read afterwards: for a batch, all of
+/// them in one go.
+async fn store_ticket(
+    app: &App,
+    pos: &PosCtx,
+    external_id_raw: &str,
+    input: &TicketInput,
+    raw: Option<&str>,
+    first: &mut FirstStatus,
+) -> Result<(Outcome, tickets::Ticket)> {
     let ext = external_id("external_id", external_id_raw)?;
     require_writable(pos)?;
     let valid = match validate(input, &pos.shop.country) {
@@ -84,8 +127,8 @@ pub async fn put_ticket(
     };
     // Two pushes of one new ticket at once: the second insert hits the
     // unique index; its retry finds the first one's row.
-    match put_once(app, pos, &ext, &valid).await {
-        Err(Error::Conflict { .. }) => put_once(app, pos, &ext, &valid).await,
+    match put_once(app, pos, &ext, &valid, first).await {
+        Err(Error::Conflict { .. }) => put_once(app, pos, &ext, &valid, first).await,
         other => other,
     }
 }
@@ -95,7 +138,8 @@ pub(super) async fn put_once(
     pos: &PosCtx,
     ext: &str,
     v: &ValidTicket,
-) -> Result<Pushed> {
+    first: &mut FirstStatus,
+) -> Result<(Outcome, tickets::Ticket)> {
     let shop = pos.shop_id();
     let txn = pitwall_store::begin_write(&app.db).await?;
     let existing = tickets::by_external_id(&txn, shop, ext).await?;
@@ -121,9 +165,8 @@ pub(super) async fn put_once(
             },
         )
         .await?;
-        let ticket = view(&txn, shop, t.clone(), app.config.clock.now()).await?;
         txn.commit().await?;
-        return Ok(Pushed { outcome, ticket });
+        return Ok((outcome, t.clone()));
     }
 
     let customer = match &v.customer {
@@ -162,17 +205,13 @@ pub(super) async fn put_once(
         pos_updated_at: v.pos_updated_at,
         search_text: search_text(&v.number, customer.as_ref(), vehicle.as_ref()),
     };
-    let (ticket, outcome) = match existing {
+    let (mut ticket, outcome) = match existing {
         Some(t) => (
             tickets::update_from_pos(&txn, t, fields).await?,
             Outcome::Updated,
         ),
         None => {
-            let first = statuses::all(&txn, shop)
-                .await?
-                .into_iter()
-                .find(|s| s.retired_at.is_none())
-                .map(|s| StatusId::from_uuid(s.id));
+            let first = first.get(&txn, shop).await?;
             (
                 tickets::insert(&txn, shop, fields, first).await?,
                 Outcome::Created,
@@ -272,13 +311,13 @@ pub(super) async fn put_once(
         LiveEvent::new(shop, Some(tid.as_uuid()), kind, Some(event.id)),
         timeline_live(shop, tid, event.id),
     ]);
-    let ticket = tickets::get(&txn, shop, tid)
-        .await?
-        .ok_or(Error::NotFound("ticket"))?;
-    let ticket = view(&txn, shop, ticket, app.config.clock.now()).await?;
+    // The row as stored: the totals were the last write to it.
+    ticket.subtotal = totals.subtotal;
+    ticket.tax = totals.tax;
+    ticket.total = totals.total;
     txn.commit().await?;
     app.live.after_commit(announced);
-    Ok(Pushed { outcome, ticket })
+    Ok((outcome, ticket))
 }
 
 /// The customer the POS means: by its external id (following merges), else
@@ -364,10 +403,14 @@ pub async fn put_batch(
         ));
     }
     require_writable(pos)?;
-    let mut out = Vec::with_capacity(items.len());
+    let mut first = FirstStatus::default();
+    let mut out: Vec<std::result::Result<(Outcome, tickets::Ticket), Error>> =
+        Vec::with_capacity(items.len());
     for item in items {
         let res = match item.input {
-            Ok(input) => put_ticket(app, pos, &item.external_id, &input, item.raw).await,
+            Ok(input) => {
+                store_ticket(app, pos, &item.external_id, &input, item.raw, &mut first).await
+            }
             Err(errors) => {
                 record_rejected(
                     app,
@@ -382,11 +425,29 @@ pub async fn put_batch(
             }
         };
         match res {
-            Ok(p) => out.push(BatchResult::Pushed(Box::new(p))),
             // The database going away sinks the batch; one bad ticket does not.
             Err(Error::Unavailable) => return Err(Error::Unavailable),
-            Err(e) => out.push(BatchResult::Failed(e)),
+            other => out.push(other),
         }
     }
+    // Every stored ticket's view in one go: a fixed number of queries for
+    // the batch, not five per ticket.
+    let stored: Vec<tickets::Ticket> = out
+        .iter()
+        .filter_map(|r| r.as_ref().ok().map(|(_, t)| t.clone()))
+        .collect();
+    let mut views = crate::tickets::views(&app.db, pos.shop_id(), stored, app.config.clock.now())
+        .await?
+        .into_iter();
+    let out = out
+        .into_iter()
+        .map(|r| match r {
+            Ok((outcome, _)) => match views.next() {
+                Some(ticket) => BatchResult::Pushed(Box::new(Pushed { outcome, ticket })),
+                None => BatchResult::Failed(Error::NotFound("ticket")),
+            },
+            Err(e) => BatchResult::Failed(e),
+        })
+        .collect();
     Ok(out)
 }

@@ -200,6 +200,153 @@ both_backends!(
     }
 );
 
+/// The ticket as its own page shows it, less the timer (its clock moves
+/// between two reads).
+async fn as_its_page_shows_it(t: &TestApp, owner: &str, id: &Value) -> Value {
+    let (s, d) = t
+        .get(&format!("/api/v1/tickets/{}", id.as_str().unwrap()), owner)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    let mut tk = d["ticket"].clone();
+    tk.as_object_mut().unwrap().remove("timer");
+    tk
+}
+
+fn without_timer(v: &Value) -> Value {
+    let mut v = v.clone();
+    v.as_object_mut().unwrap().remove("timer");
+    v
+}
+
+both_backends!(
+    lists_and_batches_answer_each_ticket_as_its_own_page_does,
+    async |t: &TestApp| {
+        // The list reads customers, vehicles and statuses in the ticket's
+        // own query and a batch reads its answers at once: each must say
+        // what the ticket's page says, ticket by ticket.
+        let (_, owner) = t.shop("views-shop", "premium").await;
+        let key = t.pos_key(&owner).await;
+        let (s, first) = put(t, &key, "V-1", ticket("5001", "2026-11-23T10:00:00Z")).await;
+        assert_eq!(s, StatusCode::CREATED, "{first}");
+        let mut newer = ticket("5001", "2026-11-23T11:00:00Z");
+        newer["external_id"] = json!("V-1");
+        newer["services"][0]["status"] = json!("approved");
+        // The same customer as V-1 with a vehicle of its own.
+        let mut same_customer = ticket("5002", "2026-11-23T10:00:00Z");
+        same_customer["external_id"] = json!("V-2");
+        same_customer["customer"] = json!({"external_id": "C-5001", "last_name": "Reyes"});
+        same_customer["vehicle"]["external_id"] = json!("V-5002");
+        same_customer["vehicle"]["vin"] = json!("2T1BURHE0JC123456");
+        let mut bare = ticket("5003", "2026-11-23T10:00:00Z");
+        bare["external_id"] = json!("V-3");
+        bare.as_object_mut().unwrap().remove("customer");
+        bare.as_object_mut().unwrap().remove("vehicle");
+        let mut stale = ticket("5004", "2026-11-23T09:00:00Z");
+        stale["external_id"] = json!("V-1");
+        let (s, b) = t
+            .post(
+                "/api/pos/v1/tickets/batch",
+                &key,
+                json!({"tickets": [newer, same_customer, bare]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let results = b["results"].as_array().unwrap();
+        let outcomes: Vec<&str> = results
+            .iter()
+            .map(|r| r["outcome"].as_str().unwrap())
+            .collect();
+        assert_eq!(outcomes, ["updated", "created", "created"], "{b}");
+        let (s, b2) = t
+            .post(
+                "/api/pos/v1/tickets/batch",
+                &key,
+                json!({"tickets": [stale]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b2}");
+        assert_eq!(b2["results"][0]["outcome"], "stale", "{b2}");
+
+        // Staff give V-2 a status and a technician; the list shows both.
+        let v2 = &results[1]["ticket"];
+        let waiting = status_id(t, &owner, "Waiting for parts").await;
+        let (s, r) = t
+            .call(
+                "PUT",
+                &format!("/api/v1/tickets/{}/status", v2["id"].as_str().unwrap()),
+                Some(&owner),
+                Some(json!({"status_id": waiting})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        let (_, me) = t.get("/api/v1/me", &owner).await;
+        let (s, r) = t
+            .call(
+                "PUT",
+                &format!("/api/v1/tickets/{}/assignment", v2["id"].as_str().unwrap()),
+                Some(&owner),
+                Some(json!({"technician_id": me["user"]["id"], "priority": 2})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+
+        for r in results.iter().chain(b2["results"].as_array().unwrap()) {
+            let answered = &r["ticket"];
+            if answered["external_id"] == "V-2" {
+                continue; // changed by staff since
+            }
+            assert_eq!(
+                without_timer(answered),
+                as_its_page_shows_it(t, &owner, &answered["id"]).await
+            );
+        }
+        // The approved brakes count now: the answer carries the new totals.
+        assert_eq!(results[0]["ticket"]["subtotal"], 24_499);
+        assert_eq!(
+            results[1]["ticket"]["customer"]["id"],
+            first["ticket"]["customer"]["id"]
+        );
+        assert!(results[2]["ticket"]["customer"].is_null(), "{b}");
+
+        // Pages of two, so the cursor is walked too.
+        let mut listed = Vec::new();
+        let mut path = "/api/v1/tickets?limit=2".to_owned();
+        loop {
+            let (s, page) = t.get(&path, &owner).await;
+            assert_eq!(s, StatusCode::OK, "{page}");
+            listed.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => path = format!("/api/v1/tickets?limit=2&cursor={c}"),
+                None => break,
+            }
+        }
+        assert_eq!(listed.len(), 3);
+        for item in &listed {
+            assert_eq!(
+                without_timer(item),
+                as_its_page_shows_it(t, &owner, &item["id"]).await
+            );
+        }
+        let v2_listed = listed.iter().find(|i| i["external_id"] == "V-2").unwrap();
+        assert_eq!(
+            v2_listed["status"]["label"], "Waiting for parts",
+            "{v2_listed}"
+        );
+        assert_eq!(
+            v2_listed["technician"]["id"], me["user"]["id"],
+            "{v2_listed}"
+        );
+        assert_eq!(
+            v2_listed["vehicle"]["vin"], "2T1BURHE0JC123456",
+            "{v2_listed}"
+        );
+        assert_eq!(
+            v2_listed["customer"]["id"],
+            first["ticket"]["customer"]["id"]
+        );
+    }
+);
+
 both_backends!(one_phone_number_is_one_customer, async |t: &TestApp| {
     let (_, owner) = t.shop("phone-shop", "premium").await;
     let key = t.pos_key(&owner).await;
