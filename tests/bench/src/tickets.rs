@@ -147,49 +147,105 @@ fn bench_ticket(i: usize) -> Value {
     })
 }
 
-/// Batches of 100 new tickets through `POST /api/pos/v1/tickets/batch`.
+/// Batches of 100 new tickets through `POST /api/pos/v1/tickets/batch`,
+/// one at a time as a POS sends them; on PostgreSQL in rounds alternating
+/// with pgbench's mixed workload at the same concurrency (one client).
 pub async fn batch_import(backend: Backend, batches: usize) -> anyhow::Result<()> {
     let Some(t) = TestApp::spawn(backend).await else {
         println!("batch import ({backend:?}): skipped, database not reachable");
         return Ok(());
+    };
+    // On PostgreSQL the baseline is pgbench's mixed workload with one
+    // client, as a POS pushes one batch at a time; the two alternate.
+    let baseline = match backend {
+        Backend::Postgres => {
+            let db = pitwall_testkit::pg_database(&pitwall_testkit::pg_admin_url()).await?;
+            let url = format!("{}/{db}", pitwall_testkit::pg_admin_url());
+            let init = std::process::Command::new("pgbench")
+                .args(["-i", "-q", "-s", "10", &url])
+                .output();
+            anyhow::ensure!(
+                matches!(init, Ok(ref o) if o.status.success()),
+                "pgbench -i failed (is postgresql-client installed?)"
+            );
+            Some((db, url))
+        }
+        _ => None,
     };
     let (_, owner) = t.shop("batch-bench", "premium").await;
     let (_, key) = t
         .post("/api/v1/api-keys", &owner, json!({"name": "bench"}))
         .await;
     let key = key["secret"].as_str().unwrap_or_default().to_owned();
-    let started = Instant::now();
+    let rounds = if baseline.is_some() {
+        3.min(batches)
+    } else {
+        1
+    };
+    let pgbench_secs = if batches >= 20 { 5 } else { 2 };
+    let mut secs = 0.0;
     let mut n = 0;
-    for b in 0..batches {
-        let tickets: Vec<Value> = (0..100).map(|i| bench_ticket(b * 100 + i)).collect();
-        let (status, body) = t
-            .post(
-                "/api/pos/v1/tickets/batch",
-                &key,
-                json!({"tickets": tickets}),
-            )
-            .await;
-        anyhow::ensure!(status.is_success(), "batch answered {status}: {body}");
-        n += body["results"]
-            .as_array()
-            .map(|r| r.iter().filter(|x| x["outcome"] == "created").count())
-            .unwrap_or(0);
+    let mut ratios = Vec::new();
+    let mut next = 0;
+    for round in 0..rounds {
+        let these = batches / rounds + usize::from(round < batches % rounds);
+        let started = Instant::now();
+        let mut created = 0;
+        for _ in 0..these {
+            let tickets: Vec<Value> = (0..100).map(|i| bench_ticket(next * 100 + i)).collect();
+            next += 1;
+            let (status, body) = t
+                .post(
+                    "/api/pos/v1/tickets/batch",
+                    &key,
+                    json!({"tickets": tickets}),
+                )
+                .await;
+            anyhow::ensure!(status.is_success(), "batch answered {status}: {body}");
+            created += body["results"]
+                .as_array()
+                .map(|r| r.iter().filter(|x| x["outcome"] == "created").count())
+                .unwrap_or(0);
+        }
+        let took = started.elapsed().as_secs_f64();
+        anyhow::ensure!(
+            created == these * 100,
+            "{created} of {} tickets were created",
+            these * 100
+        );
+        secs += took;
+        n += created;
+        if let Some((_, url)) = &baseline {
+            let tps =
+                pgbench(url, 1, pgbench_secs).ok_or_else(|| anyhow::anyhow!("pgbench failed"))?;
+            let rate = created as f64 / took;
+            println!(
+                "  round {}: {rate:.0} tickets/s; pgbench (mixed, 1 client) {tps:.0} tps ({:.2})",
+                round + 1,
+                rate / tps
+            );
+            ratios.push(rate / tps);
+        }
     }
-    let secs = started.elapsed().as_secs_f64();
-    anyhow::ensure!(
-        n == batches * 100,
-        "{n} of {} tickets were created",
-        batches * 100
-    );
+    let ratio = (!ratios.is_empty()).then(|| median(&mut ratios));
     println!(
         "POS batch import ({backend:?}): {n} new tickets (2 services, 3 line items each) in {batches} batches of 100, \
-         {:.0} tickets/s",
-        n as f64 / secs
+         {:.0} tickets/s{}",
+        n as f64 / secs,
+        ratio
+            .map(|r| format!("; median ratio to pgbench's mixed workload {r:.2} (goal 0.5)"))
+            .unwrap_or_default()
     );
     crate::results::record(
         "pos_batch_import",
-        serde_json::json!({ "backend": format!("{backend:?}"), "tickets": n, "tickets_per_s": n as f64 / secs }),
+        serde_json::json!({
+            "backend": format!("{backend:?}"), "tickets": n, "tickets_per_s": n as f64 / secs,
+            "ratio_to_pgbench_mixed": ratio, "goal_ratio": 0.5,
+        }),
     );
+    if let Some((db, _)) = baseline {
+        pitwall_testkit::drop_pg_database(&db).await;
+    }
     t.finish().await;
     Ok(())
 }
@@ -317,7 +373,8 @@ fn pgbench_with(url: &str, clients: usize, secs: u64, extra: &[&str]) -> Option<
             "-c",
             &clients.to_string(),
             "-j",
-            "2",
+            // pgbench wants the clients a multiple of the threads.
+            if clients.is_multiple_of(2) { "2" } else { "1" },
             "-T",
             &secs.to_string(),
             url,
