@@ -285,11 +285,12 @@ pub async fn record_sync(
     shop: ShopId,
     e: NewSyncEvent<'_>,
 ) -> Result<(), StoreError> {
-    sync_event_model(shop, e).insert(db).await?;
+    sync_event_row(shop, e).insert(db).await?;
     Ok(())
 }
 
-fn sync_event_model(shop: ShopId, e: NewSyncEvent<'_>) -> pos_sync_event::ActiveModel {
+/// The row of one sync-log entry, for a [`crate::batch::Batch`].
+pub fn sync_event_row(shop: ShopId, e: NewSyncEvent<'_>) -> pos_sync_event::ActiveModel {
     pos_sync_event::ActiveModel {
         id: Set(SyncEventId::new().as_uuid()),
         shop_id: Set(shop.as_uuid()),

@@ -4,7 +4,7 @@ use pitwall_domain::{CustomerId, ShopId, VehicleId};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::entities::{customer, message, ticket, vehicle};
@@ -83,30 +83,100 @@ pub async fn by_email(
         .await?)
 }
 
+/// The row a push makes of a customer Pitwall does not know.
+pub fn new_customer(
+    shop: ShopId,
+    f: CustomerFields,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Customer {
+    Customer {
+        id: CustomerId::new().as_uuid(),
+        shop_id: shop.as_uuid(),
+        external_id: f.external_id,
+        first_name: f.first_name,
+        last_name: f.last_name,
+        phone: f.phone,
+        email: f.email,
+        sms_opt_out: false,
+        email_opt_out: false,
+        sms_consent_at: None,
+        merged_into: None,
+        locale: f.locale,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
 pub async fn insert(
     db: &impl ConnectionTrait,
     shop: ShopId,
     f: CustomerFields,
 ) -> Result<Customer, StoreError> {
-    let at = now();
-    Ok(customer::ActiveModel {
-        id: Set(CustomerId::new().as_uuid()),
-        shop_id: Set(shop.as_uuid()),
-        external_id: Set(f.external_id),
-        first_name: Set(f.first_name),
-        last_name: Set(f.last_name),
-        phone: Set(f.phone),
-        email: Set(f.email),
-        sms_opt_out: Set(false),
-        email_opt_out: Set(false),
-        sms_consent_at: Set(None),
-        merged_into: Set(None),
-        locale: Set(f.locale),
-        created_at: Set(at),
-        updated_at: Set(at),
+    Ok(new_customer(shop, f, now())
+        .into_active_model()
+        .reset_all()
+        .insert(db)
+        .await?)
+}
+
+/// What a push makes of a stored customer: the sender's fields overwrite,
+/// an external id once set is kept, a locale only when sent. `None` when
+/// nothing changes.
+pub fn pushed(
+    existing: &Customer,
+    f: CustomerFields,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Option<Customer> {
+    let unchanged = existing.first_name == f.first_name
+        && existing.last_name == f.last_name
+        && existing.phone == f.phone
+        && existing.email == f.email
+        && (f.external_id.is_none() || existing.external_id == f.external_id)
+        && (f.locale.is_none() || existing.locale == f.locale);
+    if unchanged {
+        return None;
     }
-    .insert(db)
-    .await?)
+    let mut after = existing.clone();
+    after.first_name = f.first_name;
+    after.last_name = f.last_name;
+    after.phone = f.phone;
+    after.email = f.email;
+    if f.external_id.is_some() {
+        after.external_id = f.external_id;
+    }
+    if f.locale.is_some() {
+        after.locale = f.locale;
+    }
+    after.updated_at = at;
+    Some(after)
+}
+
+/// Writes what a push owns of a customer (see [`pushed`]), nothing that
+/// staff or the customer set (opt-outs, consent, merges).
+pub async fn save_pushed(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    c: &Customer,
+) -> Result<(), StoreError> {
+    customer::Entity::update_many()
+        .col_expr(
+            customer::Column::ExternalId,
+            Expr::value(c.external_id.clone()),
+        )
+        .col_expr(
+            customer::Column::FirstName,
+            Expr::value(c.first_name.clone()),
+        )
+        .col_expr(customer::Column::LastName, Expr::value(c.last_name.clone()))
+        .col_expr(customer::Column::Phone, Expr::value(c.phone.clone()))
+        .col_expr(customer::Column::Email, Expr::value(c.email.clone()))
+        .col_expr(customer::Column::Locale, Expr::value(c.locale.clone()))
+        .col_expr(customer::Column::UpdatedAt, Expr::value(c.updated_at))
+        .in_shop(shop)
+        .filter(customer::Column::Id.eq(c.id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Overwrites what the sender knows; keeps an external id once set.
@@ -115,27 +185,47 @@ pub async fn update(
     existing: Customer,
     f: CustomerFields,
 ) -> Result<Customer, StoreError> {
-    let unchanged = existing.first_name == f.first_name
-        && existing.last_name == f.last_name
-        && existing.phone == f.phone
-        && existing.email == f.email
-        && (f.external_id.is_none() || existing.external_id == f.external_id)
-        && (f.locale.is_none() || existing.locale == f.locale);
-    if unchanged {
-        return Ok(existing);
+    match pushed(&existing, f, now()) {
+        None => Ok(existing),
+        Some(after) => {
+            save_pushed(db, ShopId::from_uuid(after.shop_id), &after).await?;
+            Ok(after)
+        }
     }
-    let keep_external = existing.external_id.clone();
-    let mut row = existing.into_active_model();
-    row.first_name = Set(f.first_name);
-    row.last_name = Set(f.last_name);
-    row.phone = Set(f.phone);
-    row.email = Set(f.email);
-    row.external_id = Set(f.external_id.or(keep_external));
-    if f.locale.is_some() {
-        row.locale = Set(f.locale);
+}
+
+/// Customers by external id, merged ones included (the caller follows
+/// `merged_into`).
+pub async fn by_external_ids(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    ids: &[String],
+) -> Result<Vec<Customer>, StoreError> {
+    if ids.is_empty() {
+        return Ok(vec![]);
     }
-    row.updated_at = Set(now());
-    Ok(row.update(db).await?)
+    Ok(customer::Entity::find()
+        .in_shop(shop)
+        .filter(customer::Column::ExternalId.is_in(ids.iter().cloned()))
+        .all(db)
+        .await?)
+}
+
+/// Live customers with any of these E.164 numbers.
+pub async fn live_by_phones(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    phones: &[String],
+) -> Result<Vec<Customer>, StoreError> {
+    if phones.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(customer::Entity::find()
+        .in_shop(shop)
+        .filter(customer::Column::Phone.is_in(phones.iter().cloned()))
+        .filter(customer::Column::MergedInto.is_null())
+        .all(db)
+        .await?)
 }
 
 pub async fn set_opt_out(
@@ -275,6 +365,74 @@ pub async fn find_vehicle(
     Ok(None)
 }
 
+/// The row a push makes of a vehicle Pitwall does not know.
+pub fn new_vehicle(shop: ShopId, f: VehicleFields, at: chrono::DateTime<chrono::Utc>) -> Vehicle {
+    Vehicle {
+        id: VehicleId::new().as_uuid(),
+        shop_id: shop.as_uuid(),
+        customer_id: f.customer_id.map(|c| c.as_uuid()),
+        external_id: f.external_id,
+        vin: f.vin,
+        year: f.year,
+        make: f.make,
+        model: f.model,
+        plate: f.plate,
+        mileage: f.mileage,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+/// What a push makes of a stored vehicle: the sender's fields overwrite,
+/// the external id and the owner are kept when not sent. `None` when
+/// nothing changes.
+pub fn pushed_vehicle(
+    existing: &Vehicle,
+    f: VehicleFields,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Option<Vehicle> {
+    let mut after = existing.clone();
+    after.external_id = f.external_id.or(after.external_id);
+    after.customer_id = f.customer_id.map(|c| c.as_uuid()).or(after.customer_id);
+    after.vin = f.vin;
+    after.year = f.year;
+    after.make = f.make;
+    after.model = f.model;
+    after.plate = f.plate;
+    after.mileage = f.mileage;
+    if after == *existing {
+        return None;
+    }
+    after.updated_at = at;
+    Some(after)
+}
+
+/// Writes what a push owns of a vehicle (see [`pushed_vehicle`]).
+pub async fn save_pushed_vehicle(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    v: &Vehicle,
+) -> Result<(), StoreError> {
+    vehicle::Entity::update_many()
+        .col_expr(
+            vehicle::Column::ExternalId,
+            Expr::value(v.external_id.clone()),
+        )
+        .col_expr(vehicle::Column::CustomerId, Expr::value(v.customer_id))
+        .col_expr(vehicle::Column::Vin, Expr::value(v.vin.clone()))
+        .col_expr(vehicle::Column::Year, Expr::value(v.year))
+        .col_expr(vehicle::Column::Make, Expr::value(v.make.clone()))
+        .col_expr(vehicle::Column::Model, Expr::value(v.model.clone()))
+        .col_expr(vehicle::Column::Plate, Expr::value(v.plate.clone()))
+        .col_expr(vehicle::Column::Mileage, Expr::value(v.mileage))
+        .col_expr(vehicle::Column::UpdatedAt, Expr::value(v.updated_at))
+        .in_shop(shop)
+        .filter(vehicle::Column::Id.eq(v.id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn upsert_vehicle(
     db: &impl ConnectionTrait,
     shop: ShopId,
@@ -283,38 +441,51 @@ pub async fn upsert_vehicle(
 ) -> Result<Vehicle, StoreError> {
     let at = now();
     match existing {
-        Some(v) => {
-            let keep_external = v.external_id.clone();
-            let keep_customer = v.customer_id;
-            let mut row = v.into_active_model();
-            row.external_id = Set(f.external_id.or(keep_external));
-            row.customer_id = Set(f.customer_id.map(|c| c.as_uuid()).or(keep_customer));
-            row.vin = Set(f.vin);
-            row.year = Set(f.year);
-            row.make = Set(f.make);
-            row.model = Set(f.model);
-            row.plate = Set(f.plate);
-            row.mileage = Set(f.mileage);
-            row.updated_at = Set(at);
-            Ok(row.update(db).await?)
-        }
-        None => Ok(vehicle::ActiveModel {
-            id: Set(VehicleId::new().as_uuid()),
-            shop_id: Set(shop.as_uuid()),
-            customer_id: Set(f.customer_id.map(|c| c.as_uuid())),
-            external_id: Set(f.external_id),
-            vin: Set(f.vin),
-            year: Set(f.year),
-            make: Set(f.make),
-            model: Set(f.model),
-            plate: Set(f.plate),
-            mileage: Set(f.mileage),
-            created_at: Set(at),
-            updated_at: Set(at),
-        }
-        .insert(db)
-        .await?),
+        Some(v) => match pushed_vehicle(&v, f, at) {
+            None => Ok(v),
+            Some(after) => {
+                save_pushed_vehicle(db, shop, &after).await?;
+                Ok(after)
+            }
+        },
+        None => Ok(new_vehicle(shop, f, at)
+            .into_active_model()
+            .reset_all()
+            .insert(db)
+            .await?),
     }
+}
+
+/// Vehicles by external id.
+pub async fn vehicles_by_external_ids(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    ids: &[String],
+) -> Result<Vec<Vehicle>, StoreError> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(vehicle::Entity::find()
+        .in_shop(shop)
+        .filter(vehicle::Column::ExternalId.is_in(ids.iter().cloned()))
+        .all(db)
+        .await?)
+}
+
+/// Vehicles by VIN.
+pub async fn vehicles_by_vins(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    vins: &[String],
+) -> Result<Vec<Vehicle>, StoreError> {
+    if vins.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(vehicle::Entity::find()
+        .in_shop(shop)
+        .filter(vehicle::Column::Vin.is_in(vins.iter().cloned()))
+        .all(db)
+        .await?)
 }
 
 pub async fn vehicles_of(

@@ -99,6 +99,10 @@ impl PageRequest {
     }
 }
 
-pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
-    chrono::Utc::now()
+/// The time written into rows' `created_at` and `updated_at`.
+/// Microseconds, as PostgreSQL keeps them, so that a row written and the
+/// same row read back are equal on both databases.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
 }

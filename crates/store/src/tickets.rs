@@ -55,6 +55,50 @@ pub async fn by_external_id(
         .await?)
 }
 
+/// A new ticket's row, in `status` (the shop's first status).
+pub fn new_ticket(
+    shop: ShopId,
+    id: TicketId,
+    f: PosFields,
+    status: Option<StatusId>,
+    at: DateTime<Utc>,
+) -> Ticket {
+    Ticket {
+        id: id.as_uuid(),
+        shop_id: shop.as_uuid(),
+        external_id: f.external_id,
+        kind: f.kind,
+        number: f.number,
+        customer_id: f.customer_id,
+        vehicle_id: f.vehicle_id,
+        status_id: status.map(|s| s.as_uuid()),
+        status_changed_at: status.map(|_| at),
+        status_due_at: None,
+        advisor_id: None,
+        technician_id: None,
+        priority: 0,
+        promised_at: f.promised_at,
+        closed: f.closed,
+        tax_rate_ppm: f.tax_rate_ppm,
+        subtotal: 0,
+        tax: 0,
+        total: 0,
+        currency: f.currency,
+        pos_updated_at: f.pos_updated_at,
+        version: 1,
+        search_text: f.search_text,
+        customer_replied_at: None,
+        reply_read_at: None,
+        approved_at: None,
+        approval_seen_at: None,
+        stage: pitwall_domain::workflow::Stage::FIRST.as_str().to_owned(),
+        stage_changed_at: None,
+        approval_reminded_at: None,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
 /// Inserts a new ticket in `status` (the shop's first status).
 pub async fn insert(
     db: &impl ConnectionTrait,
@@ -62,50 +106,44 @@ pub async fn insert(
     f: PosFields,
     status: Option<StatusId>,
 ) -> Result<Ticket, StoreError> {
-    let at = now();
-    Ok(ticket::ActiveModel {
-        id: Set(TicketId::new().as_uuid()),
-        shop_id: Set(shop.as_uuid()),
-        external_id: Set(f.external_id),
-        kind: Set(f.kind),
-        number: Set(f.number),
-        customer_id: Set(f.customer_id),
-        vehicle_id: Set(f.vehicle_id),
-        status_id: Set(status.map(|s| s.as_uuid())),
-        status_changed_at: Set(status.map(|_| at)),
-        status_due_at: Set(None),
-        advisor_id: Set(None),
-        technician_id: Set(None),
-        priority: Set(0),
-        promised_at: Set(f.promised_at),
-        closed: Set(f.closed),
-        tax_rate_ppm: Set(f.tax_rate_ppm),
-        subtotal: Set(0),
-        tax: Set(0),
-        total: Set(0),
-        currency: Set(f.currency),
-        pos_updated_at: Set(f.pos_updated_at),
-        version: Set(1),
-        search_text: Set(f.search_text),
-        customer_replied_at: Set(None),
-        reply_read_at: Set(None),
-        approved_at: Set(None),
-        approval_seen_at: Set(None),
-        stage: Set(pitwall_domain::workflow::Stage::FIRST.as_str().to_owned()),
-        stage_changed_at: Set(None),
-        approval_reminded_at: Set(None),
-        created_at: Set(at),
-        updated_at: Set(at),
+    Ok(new_ticket(shop, TicketId::new(), f, status, now())
+        .into_active_model()
+        .reset_all()
+        .insert(db)
+        .await?)
+}
+
+/// Tickets by their POS external ids.
+pub async fn by_external_ids(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    ids: &[String],
+) -> Result<Vec<Ticket>, StoreError> {
+    if ids.is_empty() {
+        return Ok(vec![]);
     }
-    .insert(db)
-    .await?)
+    Ok(ticket::Entity::find()
+        .in_shop(shop)
+        .filter(ticket::Column::ExternalId.is_in(ids.iter().cloned()))
+        .all(db)
+        .await?)
+}
+
+/// A ticket's money, as its services add up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Money {
+    pub subtotal: i64,
+    pub tax: i64,
+    pub total: i64,
 }
 
 /// Applies a newer push to an existing ticket and bumps its version.
+/// Writes only what the POS owns, and the totals.
 pub async fn update_from_pos(
     db: &impl ConnectionTrait,
     existing: Ticket,
     f: PosFields,
+    money: Money,
 ) -> Result<Ticket, StoreError> {
     let version = existing.version + 1;
     let mut row = existing.into_active_model();
@@ -119,6 +157,9 @@ pub async fn update_from_pos(
     row.currency = Set(f.currency);
     row.pos_updated_at = Set(f.pos_updated_at);
     row.search_text = Set(f.search_text);
+    row.subtotal = Set(money.subtotal);
+    row.tax = Set(money.tax);
+    row.total = Set(money.total);
     row.version = Set(version);
     row.updated_at = Set(now());
     Ok(row.update(db).await?)
@@ -166,46 +207,77 @@ pub struct ServiceFields {
     pub taxable_subtotal: i64,
 }
 
-/// Updates the service with this external id or adds it; ids stay stable
-/// across pushes because approvals name them.
-pub async fn upsert_service(
-    db: &impl ConnectionTrait,
+/// A new service the POS sent, as a row.
+pub fn new_service(
     shop: ShopId,
     ticket: TicketId,
-    existing: Option<Service>,
+    id: ServiceId,
+    f: ServiceFields,
+) -> ticket_service::ActiveModel {
+    ticket_service::ActiveModel {
+        id: Set(id.as_uuid()),
+        shop_id: Set(shop.as_uuid()),
+        ticket_id: Set(ticket.as_uuid()),
+        external_id: Set(f.external_id),
+        position: Set(f.position),
+        title: Set(f.title),
+        status: Set(f.status),
+        subtotal: Set(f.subtotal),
+        taxable_subtotal: Set(f.taxable_subtotal),
+        removed: Set(false),
+        source: Set(SOURCE_POS.to_owned()),
+        // The workflow's own fields start at their column defaults.
+        ..Default::default()
+    }
+}
+
+/// Writes what the POS sent of a service it sent before; ids stay stable
+/// across pushes because approvals name them. Nothing is written when
+/// nothing changes.
+pub async fn update_pushed_service(
+    db: &impl ConnectionTrait,
+    existing: Service,
     f: ServiceFields,
 ) -> Result<Service, StoreError> {
-    match existing {
-        Some(s) => {
-            let mut row = s.into_active_model();
-            row.position = Set(f.position);
-            row.title = Set(f.title);
-            row.status = Set(f.status);
-            row.subtotal = Set(f.subtotal);
-            row.taxable_subtotal = Set(f.taxable_subtotal);
-            row.removed = Set(false);
-            // The POS sends it now: from here on it owns the service.
-            row.source = Set(SOURCE_POS.to_owned());
-            Ok(row.update(db).await?)
-        }
-        None => Ok(ticket_service::ActiveModel {
-            id: Set(ServiceId::new().as_uuid()),
-            shop_id: Set(shop.as_uuid()),
-            ticket_id: Set(ticket.as_uuid()),
-            external_id: Set(f.external_id),
-            position: Set(f.position),
-            title: Set(f.title),
-            status: Set(f.status),
-            subtotal: Set(f.subtotal),
-            taxable_subtotal: Set(f.taxable_subtotal),
-            removed: Set(false),
-            source: Set(SOURCE_POS.to_owned()),
-            // The workflow's own fields start at their column defaults.
-            ..Default::default()
-        }
-        .insert(db)
-        .await?),
+    let same = existing.position == f.position
+        && existing.title == f.title
+        && existing.status == f.status
+        && existing.subtotal == f.subtotal
+        && existing.taxable_subtotal == f.taxable_subtotal
+        && !existing.removed
+        && existing.source == SOURCE_POS;
+    if same {
+        return Ok(existing);
     }
+    let mut row = existing.into_active_model();
+    row.position = Set(f.position);
+    row.title = Set(f.title);
+    row.status = Set(f.status);
+    row.subtotal = Set(f.subtotal);
+    row.taxable_subtotal = Set(f.taxable_subtotal);
+    row.removed = Set(false);
+    // The POS sends it now: from here on it owns the service.
+    row.source = Set(SOURCE_POS.to_owned());
+    Ok(row.update(db).await?)
+}
+
+/// The services of several tickets, in ticket and position order.
+pub async fn services_of_many(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    tickets: &[uuid::Uuid],
+) -> Result<Vec<Service>, StoreError> {
+    if tickets.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(ticket_service::Entity::find()
+        .in_shop(shop)
+        .filter(ticket_service::Column::TicketId.is_in(tickets.iter().copied()))
+        .order_by_asc(ticket_service::Column::TicketId)
+        .order_by_asc(ticket_service::Column::Position)
+        .order_by_asc(ticket_service::Column::Id)
+        .all(db)
+        .await?)
 }
 
 /// Where a service came from: the POS, or Pitwall (a finding turned into
@@ -307,37 +379,35 @@ pub struct LineItemFields {
     pub part_number: Option<String>,
 }
 
-/// Line items have no identity of their own: a push replaces them all,
-/// except those of the services in `keep` (made in Pitwall, not the POS's
-/// to replace).
-pub async fn replace_line_items(
+/// Line items have no identity of their own: a push replaces them all.
+/// This removes those of `tickets`, except those of the services in `keep`
+/// (made in Pitwall, not the POS's to replace); the push then adds its own.
+pub async fn delete_pushed_line_items(
     db: &impl ConnectionTrait,
     shop: ShopId,
-    ticket: TicketId,
+    tickets: &[uuid::Uuid],
     keep: &[uuid::Uuid],
-    items: Vec<LineItemFields>,
 ) -> Result<(), StoreError> {
+    if tickets.is_empty() {
+        return Ok(());
+    }
     let mut delete = line_item::Entity::delete_many()
         .in_shop(shop)
-        .filter(line_item::Column::TicketId.eq(ticket.as_uuid()));
+        .filter(line_item::Column::TicketId.is_in(tickets.iter().copied()));
     if !keep.is_empty() {
         delete = delete.filter(line_item::Column::ServiceId.is_not_in(keep.iter().copied()));
     }
     delete.exec(db).await?;
-    add_line_items(db, shop, ticket, items).await
+    Ok(())
 }
 
-/// Adds line items (to a service just made in Pitwall).
-pub async fn add_line_items(
-    db: &impl ConnectionTrait,
+/// Line items as rows, for a [`crate::batch::Batch`].
+pub fn line_item_rows(
     shop: ShopId,
     ticket: TicketId,
     items: Vec<LineItemFields>,
-) -> Result<(), StoreError> {
-    if items.is_empty() {
-        return Ok(());
-    }
-    let rows = items.into_iter().map(|i| line_item::ActiveModel {
+) -> impl Iterator<Item = line_item::ActiveModel> {
+    items.into_iter().map(move |i| line_item::ActiveModel {
         id: Set(LineItemId::new().as_uuid()),
         shop_id: Set(shop.as_uuid()),
         ticket_id: Set(ticket.as_uuid()),
@@ -350,8 +420,22 @@ pub async fn add_line_items(
         taxable: Set(i.taxable),
         amount: Set(i.amount),
         part_number: Set(i.part_number),
-    });
-    line_item::Entity::insert_many(rows).exec(db).await?;
+    })
+}
+
+/// Adds line items (to a service just made in Pitwall).
+pub async fn add_line_items(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    ticket: TicketId,
+    items: Vec<LineItemFields>,
+) -> Result<(), StoreError> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    line_item::Entity::insert_many(line_item_rows(shop, ticket, items))
+        .exec(db)
+        .await?;
     Ok(())
 }
 

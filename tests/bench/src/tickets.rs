@@ -147,6 +147,35 @@ fn bench_ticket(i: usize) -> Value {
     })
 }
 
+/// Posts one POS batch; any answer but success fails the benchmark.
+async fn push_batch(t: &TestApp, key: &str, tickets: Vec<Value>) -> anyhow::Result<Value> {
+    let (status, body) = t
+        .post(
+            "/api/pos/v1/tickets/batch",
+            key,
+            json!({"tickets": tickets}),
+        )
+        .await;
+    anyhow::ensure!(status.is_success(), "batch answered {status}: {body}");
+    Ok(body)
+}
+
+/// A new database with pgbench's tables (`pgbench -i -s 10`): its name and
+/// URL, or `None` (and nothing left behind) when pgbench is missing or fails.
+async fn pgbench_database() -> anyhow::Result<Option<(String, String)>> {
+    let admin = pitwall_testkit::pg_admin_url();
+    let db = pitwall_testkit::pg_database(&admin).await?;
+    let url = format!("{admin}/{db}");
+    let init = std::process::Command::new("pgbench")
+        .args(["-i", "-q", "-s", "10", &url])
+        .output();
+    if !matches!(init, Ok(ref o) if o.status.success()) {
+        pitwall_testkit::drop_pg_database(&db).await;
+        return Ok(None);
+    }
+    Ok(Some((db, url)))
+}
+
 /// Batches of 100 new tickets through `POST /api/pos/v1/tickets/batch`,
 /// one at a time as a POS sends them; on PostgreSQL in rounds alternating
 /// with pgbench's mixed workload at the same concurrency (one client).
@@ -158,18 +187,9 @@ pub async fn batch_import(backend: Backend, batches: usize) -> anyhow::Result<()
     // On PostgreSQL the baseline is pgbench's mixed workload with one
     // client, as a POS pushes one batch at a time; the two alternate.
     let baseline = match backend {
-        Backend::Postgres => {
-            let db = pitwall_testkit::pg_database(&pitwall_testkit::pg_admin_url()).await?;
-            let url = format!("{}/{db}", pitwall_testkit::pg_admin_url());
-            let init = std::process::Command::new("pgbench")
-                .args(["-i", "-q", "-s", "10", &url])
-                .output();
-            anyhow::ensure!(
-                matches!(init, Ok(ref o) if o.status.success()),
-                "pgbench -i failed (is postgresql-client installed?)"
-            );
-            Some((db, url))
-        }
+        Backend::Postgres => Some(pgbench_database().await?.ok_or_else(|| {
+            anyhow::anyhow!("pgbench -i failed (is postgresql-client installed?)")
+        })?),
         _ => None,
     };
     let (_, owner) = t.shop("batch-bench", "premium").await;
@@ -194,14 +214,7 @@ pub async fn batch_import(backend: Backend, batches: usize) -> anyhow::Result<()
         for _ in 0..these {
             let tickets: Vec<Value> = (0..100).map(|i| bench_ticket(next * 100 + i)).collect();
             next += 1;
-            let (status, body) = t
-                .post(
-                    "/api/pos/v1/tickets/batch",
-                    &key,
-                    json!({"tickets": tickets}),
-                )
-                .await;
-            anyhow::ensure!(status.is_success(), "batch answered {status}: {body}");
+            let body = push_batch(&t, &key, tickets).await?;
             created += body["results"]
                 .as_array()
                 .map(|r| r.iter().filter(|x| x["outcome"] == "created").count())
@@ -261,17 +274,11 @@ pub async fn status_vs_pgbench(secs: u64, clients: usize, rounds: usize) -> anyh
         println!("status vs pgbench: skipped, PostgreSQL not reachable");
         return Ok(());
     };
-    let pgbench_db = pitwall_testkit::pg_database(&pitwall_testkit::pg_admin_url()).await?;
-    let url = format!("{}/{pgbench_db}", pitwall_testkit::pg_admin_url());
-    let init = std::process::Command::new("pgbench")
-        .args(["-i", "-q", "-s", "10", &url])
-        .output();
-    if !matches!(init, Ok(ref o) if o.status.success()) {
+    let Some((pgbench_db, url)) = pgbench_database().await? else {
         println!("status vs pgbench: skipped, pgbench is not installed or failed");
-        pitwall_testkit::drop_pg_database(&pgbench_db).await;
         t.finish().await;
         return Ok(());
-    }
+    };
 
     let (_, owner) = t.shop("status-bench", "premium").await;
     let (_, key) = t
@@ -279,13 +286,7 @@ pub async fn status_vs_pgbench(secs: u64, clients: usize, rounds: usize) -> anyh
         .await;
     let key = key["secret"].as_str().unwrap_or_default().to_owned();
     let tickets: Vec<Value> = (0..clients * 4).map(bench_ticket).collect();
-    let (_, body) = t
-        .post(
-            "/api/pos/v1/tickets/batch",
-            &key,
-            json!({"tickets": tickets}),
-        )
-        .await;
+    let body = push_batch(&t, &key, tickets).await?;
     let ids: Vec<TicketId> = body["results"]
         .as_array()
         .map(|r| {
@@ -561,17 +562,11 @@ pub async fn list_under_load(
         println!("ticket list under load: skipped, PostgreSQL not reachable");
         return Ok(());
     };
-    let pgbench_db = pitwall_testkit::pg_database(&pitwall_testkit::pg_admin_url()).await?;
-    let url = format!("{}/{pgbench_db}", pitwall_testkit::pg_admin_url());
-    let init = std::process::Command::new("pgbench")
-        .args(["-i", "-q", "-s", "10", &url])
-        .output();
-    if !matches!(init, Ok(ref o) if o.status.success()) {
+    let Some((pgbench_db, url)) = pgbench_database().await? else {
         println!("ticket list under load: skipped, pgbench is not installed or failed");
-        pitwall_testkit::drop_pg_database(&pgbench_db).await;
         t.finish().await;
         return Ok(());
-    }
+    };
     let mut tokens = Vec::with_capacity(shops);
     for s in 0..shops {
         let (_, owner) = t.shop(&format!("list-bench-{s}"), "premium").await;
@@ -581,14 +576,7 @@ pub async fn list_under_load(
         let key = key["secret"].as_str().unwrap_or_default().to_owned();
         for chunk in (0..tickets_per_shop).collect::<Vec<_>>().chunks(100) {
             let tickets: Vec<Value> = chunk.iter().map(|i| bench_ticket(*i)).collect();
-            let (status, body) = t
-                .post(
-                    "/api/pos/v1/tickets/batch",
-                    &key,
-                    json!({"tickets": tickets}),
-                )
-                .await;
-            anyhow::ensure!(status.is_success(), "batch answered {status}: {body}");
+            push_batch(&t, &key, tickets).await?;
         }
         tokens.push(owner);
     }

@@ -13,6 +13,7 @@ mod notifications;
 mod push;
 mod sync_health;
 mod validate;
+mod write;
 
 pub use comments::*;
 pub use context::*;

@@ -200,6 +200,87 @@ both_backends!(
     }
 );
 
+both_backends!(
+    a_batch_may_name_one_ticket_and_one_customer_more_than_once,
+    async |t: &TestApp| {
+        // A batch is written set-based; these are the cases where a later
+        // ticket of the batch must see what an earlier one wrote.
+        let (_, owner) = t.shop("batch-twice", "premium").await;
+        let key = t.pos_key(&owner).await;
+        let phone_only = |first: &str| json!({"first_name": first, "last_name": "Okafor", "phone": "(512) 555-0199"});
+        let mut first = ticket("4001", "2026-11-23T10:00:00Z");
+        first["external_id"] = json!("T-1");
+        first["customer"] = phone_only("Ngozi");
+        first["vehicle"]["vin"] = json!("2HGFC2F59JH000001");
+        let mut other = ticket("4002", "2026-11-23T10:00:00Z");
+        other["external_id"] = json!("T-2");
+        other["customer"] = phone_only("Adaeze");
+        other["vehicle"] = json!({"vin": "2HGFC2F59JH000001", "make": "Honda", "model": "Civic"});
+        let mut newer = ticket("4001-B", "2026-11-23T11:00:00Z");
+        newer["external_id"] = json!("T-1");
+        newer["customer"] = phone_only("Adaeze");
+        newer["vehicle"] = first["vehicle"].clone();
+        newer["services"][0]["status"] = json!("approved");
+        let mut older = ticket("4001-OLD", "2026-11-23T09:00:00Z");
+        older["external_id"] = json!("T-1");
+        let (s, b) = t
+            .post(
+                "/api/pos/v1/tickets/batch",
+                &key,
+                json!({"tickets": [first, other, newer, older]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let r = b["results"].as_array().unwrap();
+        let outcomes: Vec<&str> = r.iter().map(|x| x["outcome"].as_str().unwrap()).collect();
+        assert_eq!(outcomes, ["created", "created", "updated", "stale"], "{b}");
+        // Each answer naming T-1 shows it as the batch left it.
+        for x in [&r[0], &r[2], &r[3]] {
+            assert_eq!(x["ticket"], r[2]["ticket"], "{b}");
+        }
+        assert_eq!(r[2]["ticket"]["number"], "4001-B");
+        assert_eq!(r[2]["ticket"]["services"].as_array().unwrap().len(), 2);
+        // One customer, found by phone the second and third time, with the
+        // last name sent; one vehicle, found by VIN.
+        let (_, found) = t.get("/api/v1/customers?q=okafor", &owner).await;
+        let customers = found["items"].as_array().unwrap();
+        assert_eq!(customers.len(), 1, "{found}");
+        assert_eq!(customers[0]["first_name"], "Adaeze");
+        for x in &r[..3] {
+            assert_eq!(x["ticket"]["customer"]["id"], customers[0]["id"], "{x}");
+            assert_eq!(
+                x["ticket"]["vehicle"]["id"], r[0]["ticket"]["vehicle"]["id"],
+                "{x}"
+            );
+        }
+        // Both tickets are found by the name the customer has now, the
+        // approved service counts, and nothing is found by the old name.
+        let (_, list) = t.get("/api/v1/tickets?q=adaeze", &owner).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 2, "{list}");
+        let (_, list) = t.get("/api/v1/tickets?q=ngozi", &owner).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 0, "{list}");
+        let page = as_its_page_shows_it(t, &owner, &r[2]["ticket"]["id"]).await;
+        assert_eq!(page, without_timer(&r[2]["ticket"]));
+        assert!(page["total"].as_i64().unwrap() > 0, "{page}");
+        let (_, timeline) = t
+            .get(
+                &format!(
+                    "/api/v1/tickets/{}/timeline",
+                    r[0]["ticket"]["id"].as_str().unwrap()
+                ),
+                &owner,
+            )
+            .await;
+        let pushes = timeline["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "pos_push")
+            .count();
+        assert_eq!(pushes, 2, "{timeline}");
+    }
+);
+
 /// The ticket as its own page shows it, less the timer (its clock moves
 /// between two reads).
 async fn as_its_page_shows_it(t: &TestApp, owner: &str, id: &Value) -> Value {
