@@ -99,20 +99,6 @@ pub fn new_ticket(
     }
 }
 
-/// Inserts a new ticket in `status` (the shop's first status).
-pub async fn insert(
-    db: &impl ConnectionTrait,
-    shop: ShopId,
-    f: PosFields,
-    status: Option<StatusId>,
-) -> Result<Ticket, StoreError> {
-    Ok(new_ticket(shop, TicketId::new(), f, status, now())
-        .into_active_model()
-        .reset_all()
-        .insert(db)
-        .await?)
-}
-
 /// Tickets by their POS external ids.
 pub async fn by_external_ids(
     db: &impl ConnectionTrait,

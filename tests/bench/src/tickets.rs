@@ -206,6 +206,7 @@ pub async fn batch_import(backend: Backend, batches: usize) -> anyhow::Result<()
     let mut secs = 0.0;
     let mut n = 0;
     let mut ratios = Vec::new();
+    let mut tpss = Vec::new();
     let mut next = 0;
     for round in 0..rounds {
         let these = batches / rounds + usize::from(round < batches % rounds);
@@ -238,8 +239,44 @@ pub async fn batch_import(backend: Backend, batches: usize) -> anyhow::Result<()
                 rate / tps
             );
             ratios.push(rate / tps);
+            tpss.push(tps);
         }
     }
+    // The same tickets again, as a POS re-syncs what changed: a newer
+    // push, a service approved, the mileage read at the counter. Each is an
+    // update of rows that exist (one statement per changed row).
+    let again = batches.min(5);
+    let started = Instant::now();
+    let mut updated = 0;
+    for b in 0..again {
+        let tickets: Vec<Value> = (0..100)
+            .map(|i| {
+                let mut tk = bench_ticket(b * 100 + i);
+                tk["pos_updated_at"] = json!("2026-11-23T11:00:00Z");
+                tk["services"][0]["status"] = json!("approved");
+                tk["vehicle"]["mileage"] = json!(60_000 + i);
+                tk
+            })
+            .collect();
+        let body = push_batch(&t, &key, tickets).await?;
+        updated += body["results"]
+            .as_array()
+            .map(|r| r.iter().filter(|x| x["outcome"] == "updated").count())
+            .unwrap_or(0);
+    }
+    let update_rate = updated as f64 / started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        updated == again * 100,
+        "{updated} of {} tickets were updated",
+        again * 100
+    );
+    let update_ratio = (!tpss.is_empty()).then(|| update_rate / median(&mut tpss));
+    println!(
+        "  re-sync of {updated} changed tickets: {update_rate:.0} tickets/s{}",
+        update_ratio
+            .map(|r| format!(" ({r:.2} of pgbench's median tps)"))
+            .unwrap_or_default()
+    );
     let ratio = (!ratios.is_empty()).then(|| median(&mut ratios));
     println!(
         "POS batch import ({backend:?}): {n} new tickets (2 services, 3 line items each) in {batches} batches of 100, \
@@ -254,6 +291,7 @@ pub async fn batch_import(backend: Backend, batches: usize) -> anyhow::Result<()
         serde_json::json!({
             "backend": format!("{backend:?}"), "tickets": n, "tickets_per_s": n as f64 / secs,
             "ratio_to_pgbench_mixed": ratio, "goal_ratio": 0.5,
+            "resync_tickets_per_s": update_rate, "resync_ratio_to_pgbench_mixed": update_ratio,
         }),
     );
     if let Some((db, _)) = baseline {

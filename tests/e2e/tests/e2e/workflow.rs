@@ -2122,8 +2122,10 @@ impl Heard {
     }
 
     /// Every event up to and including the first about `ticket` (a later
-    /// change used as a marker: what a move announced comes before it).
-    async fn until(&mut self, ticket: &str) -> Vec<Value> {
+    /// change used as a marker: what a move announced comes before it),
+    /// of `kind` when given (a ticket that existed before the stream was
+    /// opened may still have its creation's events on the way).
+    async fn until(&mut self, ticket: &str, kind: Option<&str>) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
         let mut events = Vec::new();
         loop {
@@ -2132,7 +2134,7 @@ impl Heard {
                 for line in block.lines() {
                     if let Some(data) = line.strip_prefix("data: ") {
                         let e: Value = serde_json::from_str(data).expect("event json");
-                        let done = e["ticket_id"] == ticket;
+                        let done = e["ticket_id"] == ticket && kind.is_none_or(|k| e["kind"] == k);
                         events.push(e);
                         if done {
                             return events;
@@ -2151,7 +2153,11 @@ impl Heard {
 
     /// The hand-offs among what was heard up to the marker.
     async fn handoffs_until(&mut self, marker: &str) -> Vec<Value> {
-        self.until(marker)
+        self.handoffs_until_kind(marker, None).await
+    }
+
+    async fn handoffs_until_kind(&mut self, marker: &str, kind: Option<&str>) -> Vec<Value> {
+        self.until(marker, kind)
             .await
             .into_iter()
             .filter(|e| e["kind"] == "handoff")
@@ -2232,7 +2238,11 @@ both_backends!(
         assert_eq!(s, StatusCode::OK, "{b}");
         let marker = pushed(t, &owner, "H-M2").await;
 
-        let heard = t1.handoffs_until(&elsewhere).await;
+        // The marker is the stage change: under load the events of
+        // `elsewhere`'s creation may reach this stream after it opened.
+        let heard = t1
+            .handoffs_until_kind(&elsewhere, Some("stage_changed"))
+            .await;
         assert_eq!(heard.len(), 1, "{heard:?}");
         assert_eq!(heard[0]["ticket_id"], ticket.as_str());
         assert_eq!(heard[0]["queues"], json!(["completion"]));
