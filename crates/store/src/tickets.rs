@@ -115,21 +115,13 @@ pub async fn by_external_ids(
         .await?)
 }
 
-/// A ticket's money, as its services add up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Money {
-    pub subtotal: i64,
-    pub tax: i64,
-    pub total: i64,
-}
-
 /// Applies a newer push to an existing ticket and bumps its version.
 /// Writes only what the POS owns, and the totals.
 pub async fn update_from_pos(
     db: &impl ConnectionTrait,
     existing: Ticket,
     f: PosFields,
-    money: Money,
+    totals: &pitwall_domain::tickets::Totals,
 ) -> Result<Ticket, StoreError> {
     let version = existing.version + 1;
     let mut row = existing.into_active_model();
@@ -143,9 +135,9 @@ pub async fn update_from_pos(
     row.currency = Set(f.currency);
     row.pos_updated_at = Set(f.pos_updated_at);
     row.search_text = Set(f.search_text);
-    row.subtotal = Set(money.subtotal);
-    row.tax = Set(money.tax);
-    row.total = Set(money.total);
+    row.subtotal = Set(totals.subtotal);
+    row.tax = Set(totals.tax);
+    row.total = Set(totals.total);
     row.version = Set(version);
     row.updated_at = Set(now());
     Ok(row.update(db).await?)

@@ -1,9 +1,10 @@
 use pitwall_domain::CustomerId;
 use pitwall_store::{activity, customers};
 
+use super::write::push_customer;
 use super::{
-    CustomerInput, PosCtx, VehicleInput, external_id, require_writable, resolve_customer,
-    valid_customer, valid_vehicle,
+    CustomerInput, PosCtx, VehicleInput, external_id, require_writable, valid_customer,
+    valid_vehicle,
 };
 use crate::{App, Error, Problems, Result};
 
@@ -20,7 +21,7 @@ pub async fn put_customer(
     p.into_result()?;
     c.0.external_id = Some(ext.clone());
     let txn = pitwall_store::begin_write(&app.db).await?;
-    let customer = resolve_customer(&txn, pos.shop_id(), &c.0).await?;
+    let customer = push_customer(&txn, pos.shop_id(), &c.0).await?;
     activity::record_sync(
         &txn,
         pos.shop_id(),

@@ -1,11 +1,9 @@
 use std::collections::HashMap;
 
-use pitwall_domain::ShopId;
-use pitwall_store::sea_orm::ConnectionTrait;
-use pitwall_store::{activity, customers, tickets};
+use pitwall_store::{activity, tickets};
 use serde_json::json;
 
-use super::write::{FirstStatus, Pending, push_customer, write};
+use super::write::{FirstStatus, Pending, write};
 use super::{MAX_BATCH, PosCtx, TicketInput, external_id, require_writable, validate};
 use crate::tickets::{TicketView, view};
 use crate::{App, Error, Result};
@@ -97,15 +95,6 @@ async fn checked(
         }
         Err(e) => Err(e),
     }
-}
-
-/// The customer the POS means: see [`super::write`].
-pub(super) async fn resolve_customer(
-    db: &impl ConnectionTrait,
-    shop: ShopId,
-    f: &customers::CustomerFields,
-) -> Result<customers::Customer> {
-    push_customer(db, shop, f).await
 }
 
 pub async fn get_ticket(app: &App, pos: &PosCtx, external_id_raw: &str) -> Result<TicketView> {

@@ -308,11 +308,6 @@ async fn write_round(
             }
         }
         let totals = Totals::of(counted, v.tax_rate_ppm);
-        let money = tickets::Money {
-            subtotal: totals.subtotal,
-            tax: totals.tax,
-            total: totals.total,
-        };
 
         let outcome = if plan.existing.is_some() {
             Outcome::Updated
@@ -362,12 +357,12 @@ async fn write_round(
         live.push(timeline_live(shop, tid, event.as_uuid()));
 
         match plan.existing {
-            Some(t) => updates.push((i, t, fields, money)),
+            Some(t) => updates.push((i, t, fields, totals)),
             None => {
                 let mut t = tickets::new_ticket(shop, tid, fields, first_status, at);
-                t.subtotal = money.subtotal;
-                t.tax = money.tax;
-                t.total = money.total;
+                t.subtotal = totals.subtotal;
+                t.tax = totals.tax;
+                t.total = totals.total;
                 answers[i] = Some((Outcome::Created, t.clone()));
                 new_tickets.push(t.into_active_model());
             }
@@ -392,8 +387,8 @@ async fn write_round(
     let reindex = people.save_changed(db).await?;
     updates.sort_by_key(|(_, t, _, _)| t.id);
     changed_services.sort_by_key(|(s, _)| s.id);
-    for (i, t, fields, money) in updates {
-        let t = tickets::update_from_pos(db, t, fields, money).await?;
+    for (i, t, fields, totals) in updates {
+        let t = tickets::update_from_pos(db, t, fields, &totals).await?;
         answers[i] = Some((Outcome::Updated, t));
     }
     for (found, service) in changed_services {
