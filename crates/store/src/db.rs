@@ -84,6 +84,26 @@ pub async fn migrations_current(db: &Db) -> Result<bool, DbErr> {
         .all(|m| applied.contains(m.name())))
 }
 
+/// Begins a transaction that only reads, for a use case that reads one
+/// page in several statements: every statement sees the same snapshot
+/// (PostgreSQL: `REPEATABLE READ READ ONLY`; SQLite's transactions always
+/// do), and the page holds one pooled connection throughout instead of
+/// taking and giving back one per statement (sqlx checks each connection
+/// it is given back with a round trip of its own).
+pub async fn begin_read(db: &Db) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    use sea_orm::{AccessMode, IsolationLevel, TransactionTrait};
+    match Backend::of(db) {
+        Backend::Postgres => {
+            db.begin_with_config(
+                Some(IsolationLevel::RepeatableRead),
+                Some(AccessMode::ReadOnly),
+            )
+            .await
+        }
+        Backend::Sqlite => db.begin().await,
+    }
+}
+
 /// Begins a transaction that will write. On SQLite it takes the write lock
 /// at once (`BEGIN IMMEDIATE`): a deferred transaction that reads first and
 /// writes later fails with "database is locked" when another writer got in

@@ -36,7 +36,7 @@ pub mod tickets;
 pub mod webhooks;
 pub mod workflow;
 
-pub use db::{Backend, Db, begin_write, connect, migrate_up};
+pub use db::{Backend, Db, begin_read, begin_write, connect, migrate_up};
 pub use error::StoreError;
 pub use sea_orm;
 pub use tenant::InShop;

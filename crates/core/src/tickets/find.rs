@@ -50,14 +50,16 @@ pub async fn list(
         customer_id: None,
         vehicle_id: None,
     };
-    let page = tickets::list(&app.db, ctx.shop_id(), &filter, page).await?;
     let contact = Contact::of(app, ctx).await;
+    // The page is read in several statements (tickets, then their people,
+    // statuses and services): one snapshot, so that a change committed
+    // in between cannot show a ticket with another moment's services.
+    let snapshot = pitwall_store::begin_read(&app.db).await?;
+    let page = tickets::list(&snapshot, ctx.shop_id(), &filter, page).await?;
+    let items = views(&snapshot, ctx.shop_id(), page.items, app.config.clock.now()).await?;
+    snapshot.commit().await?;
     Ok(Page {
-        items: views(&app.db, ctx.shop_id(), page.items, app.config.clock.now())
-            .await?
-            .into_iter()
-            .map(|v| contact.view(v))
-            .collect(),
+        items: items.into_iter().map(|v| contact.view(v)).collect(),
         next_cursor: page.next_cursor,
     })
 }
