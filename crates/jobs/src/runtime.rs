@@ -121,7 +121,14 @@ pub struct Senders {
 
 /// How many messages one worker process delivers at once. Most of a
 /// delivery is waiting (for the provider, for a sender's rate slot).
-const MESSAGE_CONCURRENCY: usize = 32;
+pub const MESSAGE_CONCURRENCY: usize = 32;
+
+/// How many messages a worker fetches at a time: as many as it delivers
+/// at once. apalis fetches the next batch only after it has written the
+/// last batch's results, one database operation after another, so the
+/// batch, not the database, sets the rate of a bulk send
+/// (docs/BENCHMARKS.md, jobs); apalis's default is 10.
+pub const MESSAGE_BATCH: usize = MESSAGE_CONCURRENCY;
 
 /// Runs the relay and the workers until `stop` resolves, then lets running
 /// jobs finish (up to the shutdown timeout).
@@ -205,6 +212,7 @@ pub async fn run(
                         .with_config(
                             $config
                                 .queue(MESSAGE_QUEUE)
+                                .batch_size(MESSAGE_BATCH)
                                 .heartbeat_interval(s2.heartbeat)
                                 .missed_heartbeats(3),
                         )

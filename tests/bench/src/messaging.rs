@@ -87,14 +87,20 @@ pub async fn jobs_vs_skip_locked(jobs: usize, workers: usize) -> anyhow::Result<
         task.await??;
     }
     let raw = jobs as f64 / started.elapsed().as_secs_f64();
-    let fair = raw_batched_loop(&pool, jobs, 10, workers * 4).await?;
+    // The message queue's batch and concurrency, on both sides.
+    let (batch, handlers) = (
+        pitwall_jobs::runtime::MESSAGE_BATCH,
+        pitwall_jobs::runtime::MESSAGE_CONCURRENCY,
+    );
+    let fair = raw_batched_loop(&pool, jobs, batch as i64, handlers).await?;
 
     // apalis as Pitwall runs it, then the same without its second
     // statement per fetched batch (marking the jobs Running), to see what
     // that costs. Each on its own queue.
-    let through_apalis = drain_with_apalis(&pool, jobs, workers * 4, "pitwall.bench", true).await?;
+    let through_apalis =
+        drain_with_apalis(&pool, jobs, batch, handlers, "pitwall.bench", true).await?;
     let without_lock =
-        drain_with_apalis(&pool, jobs, workers * 4, "pitwall.bench.nolock", false).await?;
+        drain_with_apalis(&pool, jobs, batch, handlers, "pitwall.bench.nolock", false).await?;
     println!(
         "  apalis with lock_tasks off (jobs stay Queued while they run): {without_lock:.0} jobs/s, \
          {:.2}x Pitwall's setup, {:.2} of the fair loop",
@@ -103,9 +109,8 @@ pub async fn jobs_vs_skip_locked(jobs: usize, workers: usize) -> anyhow::Result<
     );
     println!(
         "jobs on PostgreSQL ({jobs} no-op jobs): apalis worker path {through_apalis:.0} jobs/s; \
-         fair raw SKIP LOCKED loop (batches of 10, {} handlers, partial index) {fair:.0} jobs/s, ratio {:.2} (goal >= 0.8); \
+         fair raw SKIP LOCKED loop (batches of {batch}, {handlers} handlers, partial index) {fair:.0} jobs/s, ratio {:.2} (goal >= 0.8); \
          textbook loop (one job per transaction, {workers} tasks) {raw:.0} jobs/s, ratio {:.2}",
-        workers * 4,
         through_apalis / fair,
         through_apalis / raw
     );
@@ -113,7 +118,7 @@ pub async fn jobs_vs_skip_locked(jobs: usize, workers: usize) -> anyhow::Result<
         "jobs_vs_skip_locked",
         serde_json::json!({
             "jobs": jobs, "apalis_jobs_per_s": through_apalis,
-            "fair_loop_jobs_per_s": fair, "fair_loop_batch": 10, "fair_loop_handlers": workers * 4,
+            "fair_loop_jobs_per_s": fair, "fair_loop_batch": batch, "fair_loop_handlers": handlers,
             "ratio": through_apalis / fair, "goal_ratio": 0.8,
             "textbook_loop_jobs_per_s": raw, "textbook_loop_tasks": workers,
             "apalis_lock_tasks_off_jobs_per_s": without_lock,
@@ -130,6 +135,7 @@ pub async fn jobs_vs_skip_locked(jobs: usize, workers: usize) -> anyhow::Result<
 async fn drain_with_apalis(
     pool: &sqlx::PgPool,
     jobs: usize,
+    batch: usize,
     concurrency: usize,
     queue: &'static str,
     lock_tasks: bool,
@@ -157,6 +163,7 @@ async fn drain_with_apalis(
                     .with_config(
                         apalis_postgres::Config::default()
                             .queue(queue)
+                            .batch_size(batch)
                             .heartbeat_interval(settings.heartbeat)
                             .missed_heartbeats(3)
                             .lock_tasks(lock_tasks),
