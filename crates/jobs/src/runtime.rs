@@ -127,8 +127,13 @@ pub const MESSAGE_CONCURRENCY: usize = 32;
 /// at once. apalis fetches the next batch only after it has written the
 /// last batch's results, one database operation after another, so the
 /// batch, not the database, sets the rate of a bulk send
-/// (docs/BENCHMARKS.md, jobs); apalis's default is 10.
+/// (docs/BENCHMARKS.md, jobs); apalis's default is 10. On PostgreSQL.
 pub const MESSAGE_BATCH: usize = MESSAGE_CONCURRENCY;
+
+/// SQLite keeps apalis's default: one writer at a time, and 32 deliveries
+/// started at once (each writes its state changes) queued on its lock
+/// past the busy timeout in a debug build.
+const MESSAGE_BATCH_SQLITE: usize = 10;
 
 /// Runs the relay and the workers until `stop` resolves, then lets running
 /// jobs finish (up to the shutdown timeout).
@@ -178,7 +183,7 @@ pub async fn run(
     let worker_name = uuid::Uuid::new_v4();
     // The two backends differ only in their storage type.
     macro_rules! run_monitor {
-        ($storage:ident, $config:expr, $pool:expr) => {{
+        ($storage:ident, $config:expr, $message_batch:expr, $pool:expr) => {{
             let (db1, db2, s1, s2, h1, h2) = (
                 db.clone(),
                 db.clone(),
@@ -212,7 +217,7 @@ pub async fn run(
                         .with_config(
                             $config
                                 .queue(MESSAGE_QUEUE)
-                                .batch_size(MESSAGE_BATCH)
+                                .batch_size($message_batch)
                                 .heartbeat_interval(s2.heartbeat)
                                 .missed_heartbeats(3),
                         )
@@ -295,11 +300,13 @@ pub async fn run(
         DbBackend::Postgres => run_monitor!(
             PostgresStorage,
             apalis_postgres::Config::default(),
+            MESSAGE_BATCH,
             |db: &Db| db.get_postgres_connection_pool().clone()
         ),
         _ => run_monitor!(
             SqliteStorage,
             apalis_sqlite::Config::default(),
+            MESSAGE_BATCH_SQLITE,
             |db: &Db| db.get_sqlite_connection_pool().clone()
         ),
     };
