@@ -5,13 +5,15 @@
 //!    context with plan and features, casbin check, one list query) against
 //!    a bare poem handler served by the same process, same client.
 //! 2. The cost of one casbin check with N shops x 5 users loaded.
-//! 3. Tickets: search with 1,000 shops x 1,000 tickets on PostgreSQL
-//!    (p50/p99), POS batch import (tickets/s, on PostgreSQL against
-//!    pgbench's mixed workload with one client), and status changes
-//!    against pgbench's mixed workload.
+//! 3. Tickets: search with 1,000 shops x 1,000 realistic tickets on
+//!    PostgreSQL (16 searchers over HTTP against `pgbench -S`), POS batch
+//!    import (tickets/s, on PostgreSQL against pgbench's mixed workload
+//!    with one client), and status changes against pgbench's mixed
+//!    workload.
 //! 4. Messaging: jobs per second through the apalis worker path against
-//!    the same loop by hand at the same batch size and concurrency (and
-//!    the textbook one-job-per-transaction loop), and status change to
+//!    the same loop by hand at the same batch size and concurrency,
+//!    graphile-worker on the same database (and the textbook
+//!    one-job-per-transaction loop), and status change to
 //!    provider latency (p50/p99).
 //! 5. Inspections: the customer's page with a published 32-item
 //!    inspection against its 100 KB first-load budget.
@@ -30,6 +32,7 @@ mod invoices;
 mod messaging;
 mod process;
 mod results;
+mod search;
 mod tickets;
 mod wrk;
 
@@ -355,6 +358,14 @@ async fn run(quick: bool) -> anyhow::Result<()> {
         customer::customer_page_under_load(Backend::Postgres, secs, rounds).await?;
         return Ok(());
     }
+    if only.as_deref() == Some("search") {
+        if quick {
+            search::search_at_scale(50, 200, 4, 2, 1).await?;
+        } else {
+            search::search_at_scale(1_000, 1_000, 16, 5, 3).await?;
+        }
+        return Ok(());
+    }
     if only.as_deref() == Some("batch") {
         tickets::batch_import(Backend::Postgres, if quick { 2 } else { 20 }).await?;
         return Ok(());
@@ -413,7 +424,7 @@ async fn run(quick: bool) -> anyhow::Result<()> {
     stack_vs_bare(secs, Backend::Postgres).await?;
     casbin_at_scale(shops).await?;
     if quick {
-        tickets::search_at_scale(50, 200, 200).await?;
+        search::search_at_scale(50, 200, 4, 2, 1).await?;
         tickets::batch_import(Backend::Sqlite, 2).await?;
         tickets::batch_import(Backend::Postgres, 2).await?;
         tickets::status_vs_pgbench(3, 8, 1).await?;
@@ -429,7 +440,7 @@ async fn run(quick: bool) -> anyhow::Result<()> {
         process::startup_and_memory(3, 100).await?;
         process::soak(3, Duration::from_secs(5), 4).await?;
     } else {
-        tickets::search_at_scale(1_000, 1_000, 2_000).await?;
+        search::search_at_scale(1_000, 1_000, 16, 5, 3).await?;
         tickets::batch_import(Backend::Sqlite, 20).await?;
         tickets::batch_import(Backend::Postgres, 20).await?;
         tickets::status_vs_pgbench(10, 8, 3).await?;

@@ -1,131 +1,14 @@
-//! Ticket benchmarks: search at scale on PostgreSQL, POS batch import, and
-//! the status-change write path against pgbench's mixed workload.
+//! Ticket benchmarks: POS batch import, the status-change write path
+//! against pgbench's mixed workload, and the ticket list under load.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use pitwall_core::domain::{StatusId, TicketId};
-use pitwall_store::PageRequest;
 use pitwall_store::sea_orm::{ConnectionTrait, Statement};
 use pitwall_testkit::{Backend, TestApp};
 use serde_json::{Value, json};
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-/// `shops` x `per_shop` tickets written straight into PostgreSQL (the
-/// measured shop's too), then searched through the use case the API calls.
-pub async fn search_at_scale(shops: usize, per_shop: usize, queries: usize) -> anyhow::Result<()> {
-    let Some(t) = TestApp::spawn(Backend::Postgres).await else {
-        println!("ticket search: skipped, PostgreSQL not reachable");
-        return Ok(());
-    };
-    let (shop, owner) = t.shop("search-bench", "premium").await;
-    let db = &t.db;
-    let exec = |sql: String| async move {
-        db.execute_raw(Statement::from_string(db.get_database_backend(), sql))
-            .await
-    };
-    let started = Instant::now();
-    exec(format!(
-        "INSERT INTO shops (id, name, slug, plan_code, lifecycle, time_zone, country, currency, created_at, updated_at)
-         SELECT gen_random_uuid(), 'Bench ' || g, 'bench-' || g, 'premium', 'active', 'America/Chicago', 'US', 'USD', now(), now()
-         FROM generate_series(1, {}) g",
-        shops - 1
-    ))
-    .await?;
-    // One customer per two tickets; names, phones and plates vary so that
-    // searches match a handful of tickets, not all or none.
-    let per_shop_customers = (per_shop / 2).max(1);
-    exec(format!(
-        "INSERT INTO customers (id, shop_id, external_id, first_name, last_name, phone, sms_opt_out, email_opt_out, created_at, updated_at)
-         SELECT gen_random_uuid(), s.id, 'C' || g, 'First' || (g % 97), 'Last' || (g % 991),
-                '+1512' || lpad(((g * 7919) % 10000000)::text, 7, '0'), false, false, now(), now()
-         FROM shops s CROSS JOIN generate_series(1, {per_shop_customers}) g
-         WHERE s.slug LIKE 'bench-%' OR s.id = '{shop}'"
-    ))
-    .await?;
-    exec(
-        "INSERT INTO tickets (id, shop_id, external_id, kind, number, customer_id, closed, tax_rate_ppm, subtotal, tax, total,
-                              currency, pos_updated_at, version, search_text, priority, created_at, updated_at)
-         SELECT gen_random_uuid(), c.shop_id, 'RO' || c.external_id || '-' || k, 'workorder',
-                (10000 + substr(c.external_id, 2)::int * 2 + k)::text, c.id, (k = 0), 0, 10000, 825, 10825, 'USD', now(), 1,
-                (10000 + substr(c.external_id, 2)::int * 2 + k)::text || ' ' || lower(c.first_name) || ' ' || lower(c.last_name)
-                  || ' ' || substr(c.phone, 2) || ' pl' || lpad(((substr(c.external_id, 2)::int * 31 + k) % 100000)::text, 5, '0'),
-                0, now(), now()
-         FROM customers c CROSS JOIN generate_series(0, 1) k"
-        .to_owned(),
-    )
-    .await?;
-    exec("ANALYZE".to_owned()).await?;
-    let loaded = started.elapsed();
-    let count = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT COUNT(*) AS n FROM tickets",
-        ))
-        .await?
-        .and_then(|r| r.try_get::<i64>("", "n").ok())
-        .unwrap_or(0);
-
-    let actor =
-        pitwall_core::auth::authenticate(&t.app, &owner, pitwall_core::auth::Kind::Api).await?;
-    let ctx = t.app.shop_ctx(&actor, Some(shop)).await?;
-    let mut times = Vec::with_capacity(queries);
-    let mut hits = 0usize;
-    // Tickets found by each kind of search (number, name, phone, plate).
-    let mut found = [0usize; 4];
-    for i in 0..queries {
-        let q = match i % 4 {
-            0 => format!("{}", 10000 + (i * 37) % per_shop),
-            1 => format!("last{}", (i * 13) % 991),
-            2 => format!("(512) {:03}", (i * 7919) % 1000),
-            _ => format!("pl{:05}", (i * 31) % 100000),
-        };
-        let started = Instant::now();
-        let page = pitwall_core::tickets::list(
-            &t.app,
-            &ctx,
-            pitwall_core::tickets::ListQuery {
-                q: Some(&q),
-                ..Default::default()
-            },
-            PageRequest::first(25),
-        )
-        .await?;
-        times.push(started.elapsed());
-        hits += page.items.len();
-        found[i % 4] += page.items.len();
-    }
-    // A search timed while finding nothing measures nothing: each kind of
-    // search must have found tickets.
-    anyhow::ensure!(
-        found.iter().all(|&n| n > 0),
-        "searches found no tickets (by number, name, phone, plate: {found:?})"
-    );
-    times.sort();
-    println!(
-        "ticket search (PostgreSQL, {shops} shops, {count} tickets loaded in {:.1} s): {queries} searches of one shop, \
-         p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({hits} tickets found in all)",
-        loaded.as_secs_f64(),
-        percentile(&times, 0.5).as_secs_f64() * 1e3,
-        percentile(&times, 0.99).as_secs_f64() * 1e3,
-        times.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-    );
-    crate::results::record(
-        "ticket_search",
-        serde_json::json!({
-            "shops": shops, "tickets": count, "searches": queries,
-            "p50_ms": percentile(&times, 0.5).as_secs_f64() * 1e3,
-            "p99_ms": percentile(&times, 0.99).as_secs_f64() * 1e3,
-        }),
-    );
-    t.finish().await;
-    Ok(())
-}
 
 fn bench_ticket(i: usize) -> Value {
     json!({
@@ -147,8 +30,13 @@ fn bench_ticket(i: usize) -> Value {
     })
 }
 
-/// Posts one POS batch; any answer but success fails the benchmark.
-async fn push_batch(t: &TestApp, key: &str, tickets: Vec<Value>) -> anyhow::Result<Value> {
+/// Posts one POS batch; any answer but success, or any ticket rejected,
+/// fails the benchmark.
+pub(crate) async fn push_batch(
+    t: &TestApp,
+    key: &str,
+    tickets: Vec<Value>,
+) -> anyhow::Result<Value> {
     let (status, body) = t
         .post(
             "/api/pos/v1/tickets/batch",
@@ -157,12 +45,18 @@ async fn push_batch(t: &TestApp, key: &str, tickets: Vec<Value>) -> anyhow::Resu
         )
         .await;
     anyhow::ensure!(status.is_success(), "batch answered {status}: {body}");
+    if let Some(rejected) = body["results"]
+        .as_array()
+        .and_then(|r| r.iter().find(|x| x["outcome"] == "rejected"))
+    {
+        anyhow::bail!("the batch rejected a ticket: {rejected}");
+    }
     Ok(body)
 }
 
 /// A new database with pgbench's tables (`pgbench -i -s 10`): its name and
 /// URL, or `None` (and nothing left behind) when pgbench is missing or fails.
-async fn pgbench_database() -> anyhow::Result<Option<(String, String)>> {
+pub(crate) async fn pgbench_database() -> anyhow::Result<Option<(String, String)>> {
     let admin = pitwall_testkit::pg_admin_url();
     let db = pitwall_testkit::pg_database(&admin).await?;
     let url = format!("{admin}/{db}");
@@ -405,7 +299,7 @@ fn pgbench(url: &str, clients: usize, secs: u64) -> Option<f64> {
 }
 
 /// pgbench with extra arguments (`-S`: select only); transactions per second.
-fn pgbench_with(url: &str, clients: usize, secs: u64, extra: &[&str]) -> Option<f64> {
+pub(crate) fn pgbench_with(url: &str, clients: usize, secs: u64, extra: &[&str]) -> Option<f64> {
     let run = std::process::Command::new("pgbench")
         .args(extra)
         .args([
