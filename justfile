@@ -44,9 +44,10 @@ lint:
 fmt:
     cargo fmt --all
 
-# Benchmarks: middleware stack vs bare poem, casbin check at scale.
+# Benchmarks, each against its baseline (docs/BENCHMARKS.md).
 bench:
     cargo build --release -p pitwall
+    cd tests/bench/graphile && npm ci --no-audit --no-fund
     cargo run --release -p pitwall-bench
 
 # Regenerate the committed OpenAPI document.

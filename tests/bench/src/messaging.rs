@@ -1,5 +1,6 @@
 //! Messaging on PostgreSQL: jobs per second through the apalis worker path
-//! against a raw `FOR UPDATE SKIP LOCKED` loop on the same database, and
+//! against a raw `FOR UPDATE SKIP LOCKED` loop and graphile-worker on the
+//! same database, and
 //! the latency from a status change to the text reaching the provider.
 
 use std::sync::Arc;
@@ -41,8 +42,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// `jobs` no-op jobs drained by the worker setup Pitwall runs (apalis on
 /// PostgreSQL, the same queue config, wake-ups, concurrency and retry
 /// layer), against the same work done by hand at the same batch size and
-/// concurrency (the fair baseline), and against `workers` tasks doing the
-/// textbook one-job-per-transaction loop.
+/// concurrency (the fair baseline), against graphile-worker with the same
+/// concurrency and batch on the same database, and against `workers` tasks
+/// doing the textbook one-job-per-transaction loop.
 pub async fn jobs_vs_skip_locked(jobs: usize, workers: usize) -> anyhow::Result<()> {
     let Some(t) = TestApp::spawn(Backend::Postgres).await else {
         println!("jobs vs SKIP LOCKED: skipped, PostgreSQL not reachable");
@@ -101,6 +103,7 @@ pub async fn jobs_vs_skip_locked(jobs: usize, workers: usize) -> anyhow::Result<
         drain_with_apalis(&pool, jobs, batch, handlers, "pitwall.bench", true).await?;
     let without_lock =
         drain_with_apalis(&pool, jobs, batch, handlers, "pitwall.bench.nolock", false).await?;
+    let graphile = drain_with_graphile(&t.database_url, jobs, handlers).await?;
     println!(
         "  apalis with lock_tasks off (jobs stay Queued while they run): {without_lock:.0} jobs/s, \
          {:.2}x Pitwall's setup, {:.2} of the fair loop",
@@ -108,10 +111,17 @@ pub async fn jobs_vs_skip_locked(jobs: usize, workers: usize) -> anyhow::Result<
         without_lock / fair
     );
     println!(
+        "  graphile-worker {} (Node, same database, {handlers} at once, one job per fetch as 0.16 fetches): {:.0} jobs/s",
+        graphile.version, graphile.jobs_per_s
+    );
+    println!(
         "jobs on PostgreSQL ({jobs} no-op jobs): apalis worker path {through_apalis:.0} jobs/s; \
          fair raw SKIP LOCKED loop (batches of {batch}, {handlers} handlers, partial index) {fair:.0} jobs/s, ratio {:.2} (goal >= 0.8); \
+         graphile-worker {:.0} jobs/s, ratio {:.2} (goal > 1); \
          textbook loop (one job per transaction, {workers} tasks) {raw:.0} jobs/s, ratio {:.2}",
         through_apalis / fair,
+        graphile.jobs_per_s,
+        through_apalis / graphile.jobs_per_s,
         through_apalis / raw
     );
     crate::results::record(
@@ -123,6 +133,9 @@ pub async fn jobs_vs_skip_locked(jobs: usize, workers: usize) -> anyhow::Result<
             "textbook_loop_jobs_per_s": raw, "textbook_loop_tasks": workers,
             "apalis_lock_tasks_off_jobs_per_s": without_lock,
             "ratio_to_textbook_loop": through_apalis / raw,
+            "graphile_worker_version": graphile.version,
+            "graphile_worker_jobs_per_s": graphile.jobs_per_s,
+            "ratio_to_graphile_worker": through_apalis / graphile.jobs_per_s,
         }),
     );
     t.finish().await;
@@ -187,6 +200,48 @@ async fn drain_with_apalis(
     let _ = stop_tx.send(());
     let _ = monitor.await;
     Ok(rate)
+}
+
+/// What graphile-worker's drain printed (`tests/bench/graphile/drain.mjs`).
+#[derive(Deserialize)]
+struct GraphileRun {
+    jobs_per_s: f64,
+    version: String,
+}
+
+/// graphile-worker 0.16 (npm, pinned in `tests/bench/graphile`) draining
+/// the same number of no-op jobs with the same concurrency, in its own
+/// schema of the same database, as a Node process of its own. It fetches
+/// one job per query: 0.16 has no batched fetch.
+async fn drain_with_graphile(
+    database_url: &str,
+    jobs: usize,
+    concurrency: usize,
+) -> anyhow::Result<GraphileRun> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("graphile");
+    anyhow::ensure!(
+        dir.join("node_modules/graphile-worker").is_dir(),
+        "graphile-worker is not installed: run `npm ci` in {} (`just bench` and .ci/run do)",
+        dir.display()
+    );
+    let out = tokio::process::Command::new("node")
+        .arg(dir.join("drain.mjs"))
+        .env("DATABASE_URL", database_url)
+        .env("JOBS", jobs.to_string())
+        .env("CONCURRENCY", concurrency.to_string())
+        .output()
+        .await
+        .map_err(|e| anyhow::anyhow!("node did not run ({e})"))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "graphile-worker's drain failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last)
+        .map_err(|e| anyhow::anyhow!("graphile-worker's drain printed {last:?}: {e}"))
 }
 
 /// The fair baseline for apalis: the same loop done by hand with what
