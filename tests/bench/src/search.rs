@@ -9,7 +9,7 @@ use pitwall_store::sea_orm::{ConnectionTrait, Statement, sqlx};
 use pitwall_testkit::{Backend, TestApp};
 use serde_json::{Value, json};
 
-use crate::tickets::{pgbench_database, pgbench_with, push_batch};
+use crate::tickets::{AgainstSelect, pgbench_database, push_batch, rounds_against_pgbench_select};
 
 const FIRST: [&str; 24] = [
     "James",
@@ -247,9 +247,9 @@ fn searches(per_shop: usize, n: usize) -> Vec<(&'static str, String)> {
 
 /// Copies the template shop's tickets with everything they refer to into
 /// every shop whose slug starts with `bench-`. A copied row's id, and each
-/// reference to a copied row, is the template's id with the rest hashed with
-/// the target shop's id, so the copies refer only to each other. Columns are read from
-/// the schema, so a new column is copied without changing this.
+/// reference to a copied row, is the template's id with its rest hashed
+/// with the target shop's id, so the copies refer only to each other.
+/// Columns are read from the schema, so a new column is copied too.
 async fn copy_shop_rows(db: &pitwall_store::Db, template: ShopId) -> anyhow::Result<()> {
     let pg = db.get_postgres_connection_pool();
     for table in [
@@ -480,40 +480,22 @@ async fn measure(
             quote(&paths),
         ),
     )?;
-    let (mut apps, mut pgs) = (Vec::new(), Vec::new());
-    let outcome: anyhow::Result<()> = async {
-        for _ in 0..rounds {
-            apps.push(
-                crate::wrk::run_script(&t.url("/api/v1/tickets"), searchers as u32, secs, &script)
-                    .await?,
-            );
-            let url = pgbench_url.to_owned();
-            let tps = tokio::task::spawn_blocking(move || {
-                pgbench_with(&url, searchers, u64::from(secs), &["-S"])
-            })
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("pgbench -S failed"))?;
-            pgs.push(tps);
-        }
-        Ok(())
-    }
-    .await;
-    let _ = std::fs::remove_file(&script);
-    outcome?;
-
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let rps = median(apps.iter().map(|r| r.requests_per_sec).collect());
-    let p50 = median(apps.iter().map(|r| r.p50_ms).collect());
-    let p99 = median(apps.iter().map(|r| r.p99_ms).collect());
-    let pg_tps = median(pgs.clone());
-    let ratios: Vec<String> = apps
-        .iter()
-        .zip(&pgs)
-        .map(|(a, p)| format!("{:.3}", a.requests_per_sec / p))
-        .collect();
+    let AgainstSelect {
+        rps,
+        p50_ms: p50,
+        p99_ms: p99,
+        pgbench_tps: pg_tps,
+        round_ratios,
+    } = rounds_against_pgbench_select(
+        &t.url("/api/v1/tickets"),
+        &script,
+        searchers as u32,
+        secs,
+        rounds,
+        pgbench_url,
+    )
+    .await?;
+    let ratios: Vec<String> = round_ratios.iter().map(|r| format!("{r:.3}")).collect();
     println!(
         "ticket search (PostgreSQL, {shops} shops x {per_shop} tickets = {} tickets; {searchers} shops pushed in {:.1} s, \
          all loaded in {:.1} s): {searchers} searchers over HTTP (wrk), {rounds} x {secs} s, {} kinds of search: \

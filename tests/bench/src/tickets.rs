@@ -321,6 +321,61 @@ pub(crate) fn pgbench_with(url: &str, clients: usize, secs: u64, extra: &[&str])
         .and_then(|v| v.parse::<f64>().ok())
 }
 
+/// What alternating rounds of `wrk` and `pgbench -S` measured: the median
+/// of each side's rounds, and each round's ratio.
+pub(crate) struct AgainstSelect {
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub pgbench_tps: f64,
+    pub round_ratios: Vec<f64>,
+}
+
+/// `rounds` of `wrk` against `target` (each request made by the Lua
+/// `script`, which is removed afterwards) with `connections`, each followed
+/// by `pgbench -S` with as many clients on `pgbench_url`, `secs` each, so
+/// that a machine that speeds up or slows down moves both sides alike.
+/// Any failed request or pgbench run fails it.
+pub(crate) async fn rounds_against_pgbench_select(
+    target: &str,
+    script: &std::path::Path,
+    connections: u32,
+    secs: u32,
+    rounds: usize,
+    pgbench_url: &str,
+) -> anyhow::Result<AgainstSelect> {
+    let (mut apps, mut pgs) = (Vec::new(), Vec::new());
+    let outcome: anyhow::Result<()> = async {
+        for _ in 0..rounds {
+            apps.push(crate::wrk::run_script(target, connections, secs, script).await?);
+            let url = pgbench_url.to_owned();
+            let clients = connections as usize;
+            let tps = tokio::task::spawn_blocking(move || {
+                pgbench_with(&url, clients, u64::from(secs), &["-S"])
+            })
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("pgbench -S failed"))?;
+            pgs.push(tps);
+        }
+        Ok(())
+    }
+    .await;
+    let _ = std::fs::remove_file(script);
+    outcome?;
+    anyhow::ensure!(!apps.is_empty(), "no rounds were run");
+    Ok(AgainstSelect {
+        round_ratios: apps
+            .iter()
+            .zip(&pgs)
+            .map(|(a, p)| a.requests_per_sec / p)
+            .collect(),
+        rps: median(&mut apps.iter().map(|r| r.requests_per_sec).collect::<Vec<_>>()),
+        p50_ms: median(&mut apps.iter().map(|r| r.p50_ms).collect::<Vec<_>>()),
+        p99_ms: median(&mut apps.iter().map(|r| r.p99_ms).collect::<Vec<_>>()),
+        pgbench_tps: median(&mut pgs),
+    })
+}
+
 /// How many status changes are recorded (each change writes one).
 async fn recorded_changes(t: &TestApp) -> anyhow::Result<i64> {
     let db = &t.db;
@@ -525,44 +580,33 @@ pub async fn list_under_load(
             quoted.join(", ")
         ),
     )?;
-    let list = t.url("/api/v1/tickets?limit=25");
-    let (mut apps, mut pgs) = (Vec::new(), Vec::new());
-    let outcome: anyhow::Result<()> = async {
-        for _ in 0..rounds {
-            apps.push(crate::wrk::run_script(&list, 64, secs, &script).await?);
-            let tps = tokio::task::spawn_blocking({
-                let url = url.clone();
-                move || pgbench_with(&url, 64, u64::from(secs), &["-S"])
-            })
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("pgbench -S failed"))?;
-            pgs.push(tps);
-        }
-        Ok(())
-    }
+    let measured = rounds_against_pgbench_select(
+        &t.url("/api/v1/tickets?limit=25"),
+        &script,
+        64,
+        secs,
+        rounds,
+        &url,
+    )
     .await;
-    let _ = std::fs::remove_file(&script);
     pitwall_testkit::drop_pg_database(&pgbench_db).await;
-    outcome?;
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let ratios: Vec<String> = apps
-        .iter()
-        .zip(&pgs)
-        .map(|(a, p)| format!("{:.2}", a.requests_per_sec / p))
-        .collect();
-    let app_rps = median(apps.iter().map(|r| r.requests_per_sec).collect());
-    let p99 = median(apps.iter().map(|r| r.p99_ms).collect());
-    let p50 = median(apps.iter().map(|r| r.p50_ms).collect());
-    let pg_tps = median(pgs.clone());
+    let AgainstSelect {
+        rps: app_rps,
+        p50_ms: p50,
+        p99_ms: p99,
+        pgbench_tps: pg_tps,
+        round_ratios: ratios,
+    } = measured?;
     println!(
         "ticket list under load (PostgreSQL, wrk, 64 connections, {shops} shops x {tickets_per_shop} tickets, \
          {rounds} x {secs} s): {app_rps:.0} req/s, p50 {p50:.1} ms, p99 {p99:.1} ms; pgbench -S {pg_tps:.0} tps; \
          ratio {:.2} (rounds {}; goal >= 0.35, p99 <= 25 ms)",
         app_rps / pg_tps,
-        ratios.join(", "),
+        ratios
+            .iter()
+            .map(|r| format!("{r:.2}"))
+            .collect::<Vec<_>>()
+            .join(", "),
     );
     crate::results::record(
         "ticket_list_under_load",
