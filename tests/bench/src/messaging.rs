@@ -1,7 +1,7 @@
 //! Messaging on PostgreSQL: jobs per second through the apalis worker path
 //! against a raw `FOR UPDATE SKIP LOCKED` loop and graphile-worker on the
-//! same database, and
-//! the latency from a status change to the text reaching the provider.
+//! same database, and the latency from a status change to the text
+//! reaching the provider.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -43,8 +43,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// PostgreSQL, the same queue config, wake-ups, concurrency and retry
 /// layer), against the same work done by hand at the same batch size and
 /// concurrency (the fair baseline), against graphile-worker with the same
-/// concurrency and batch on the same database, and against `workers` tasks
-/// doing the textbook one-job-per-transaction loop.
+/// concurrency on the same database (one job per fetch, as 0.16 fetches),
+/// and against `workers` tasks doing the textbook one-job-per-transaction
+/// loop.
 pub async fn jobs_vs_skip_locked(jobs: usize, workers: usize) -> anyhow::Result<()> {
     let Some(t) = TestApp::spawn(Backend::Postgres).await else {
         println!("jobs vs SKIP LOCKED: skipped, PostgreSQL not reachable");
