@@ -26,6 +26,7 @@
 //! `--quick` runs a short version (CI smoke run); without it, the figures
 //! in docs/BENCHMARKS.md.
 
+mod cpu;
 mod customer;
 mod inspections;
 mod invoices;

@@ -15,6 +15,8 @@ use pitwall_testkit::{Backend, Options, TestApp};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::cpu::{CpuMark, CpuSplit};
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct BenchJob {
     n: u64,
@@ -95,15 +97,27 @@ pub async fn jobs_vs_skip_locked(jobs: usize, workers: usize) -> anyhow::Result<
         pitwall_jobs::runtime::MESSAGE_BATCH,
         pitwall_jobs::runtime::MESSAGE_CONCURRENCY,
     );
-    let fair = raw_batched_loop(&pool, jobs, batch as i64, handlers).await?;
+    let fair_run = raw_batched_loop(&pool, jobs, batch as i64, handlers).await?;
+    let fair = fair_run.jobs_per_s;
 
     // apalis as Pitwall runs it, then the same without its second
     // statement per fetched batch (marking the jobs Running), to see what
     // that costs. Each on its own queue.
-    let through_apalis =
-        drain_with_apalis(&pool, jobs, batch, handlers, "pitwall.bench", true).await?;
+    let apalis_run = drain_with_apalis(&pool, jobs, batch, handlers, "pitwall.bench", true).await?;
+    let through_apalis = apalis_run.jobs_per_s;
     let without_lock =
-        drain_with_apalis(&pool, jobs, batch, handlers, "pitwall.bench.nolock", false).await?;
+        drain_with_apalis(&pool, jobs, batch, handlers, "pitwall.bench.nolock", false)
+            .await?
+            .jobs_per_s;
+    // Whether a drain is bound by CPU (both cores busy) or by waiting.
+    for (name, run) in [("fair loop", &fair_run), ("apalis", &apalis_run)] {
+        let (own_us, pg_us) = run.cpu.us_per(jobs);
+        println!(
+            "  {name}: cores busy {:.2} in this process + {:.2} in PostgreSQL (of 2); \
+             CPU per job {own_us:.0} us here, {pg_us:.0} us in PostgreSQL",
+            run.cpu.own_cores, run.cpu.postgres_cores
+        );
+    }
     let graphile = drain_with_graphile(&t.database_url, jobs, handlers).await?;
     println!(
         "  apalis with lock_tasks off (jobs stay Queued while they run): {without_lock:.0} jobs/s, \
@@ -137,6 +151,10 @@ pub async fn jobs_vs_skip_locked(jobs: usize, workers: usize) -> anyhow::Result<
             "graphile_worker_version": graphile.version,
             "graphile_worker_jobs_per_s": graphile.jobs_per_s,
             "ratio_to_graphile_worker": through_apalis / graphile.jobs_per_s,
+            "apalis_cores_own": apalis_run.cpu.own_cores,
+            "apalis_cores_postgres": apalis_run.cpu.postgres_cores,
+            "fair_loop_cores_own": fair_run.cpu.own_cores,
+            "fair_loop_cores_postgres": fair_run.cpu.postgres_cores,
         }),
     );
     t.finish().await;
@@ -153,7 +171,7 @@ async fn drain_with_apalis(
     concurrency: usize,
     queue: &'static str,
     lock_tasks: bool,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<Drained> {
     let mut storage = PostgresStorage::<BenchJob>::new(pool)
         .with_config(apalis_postgres::Config::default().queue(queue));
     for n in 0..jobs as u64 {
@@ -166,7 +184,7 @@ async fn drain_with_apalis(
     };
     let settings = pitwall_jobs::runtime::WorkerSettings::default();
     let handle = pitwall_jobs::JobsHandle::default();
-    let started = Instant::now();
+    let mark = CpuMark::now();
     let all_done = counter.all_done.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let worker_pool = pool.clone();
@@ -197,10 +215,25 @@ async fn drain_with_apalis(
             .await
     });
     tokio::time::timeout(Duration::from_secs(300), all_done.notified()).await?;
-    let rate = jobs as f64 / started.elapsed().as_secs_f64();
+    let drained = Drained::of(jobs, mark.split());
     let _ = stop_tx.send(());
     let _ = monitor.await;
-    Ok(rate)
+    Ok(drained)
+}
+
+/// One timed drain: its rate and where the CPU went meanwhile.
+struct Drained {
+    jobs_per_s: f64,
+    cpu: CpuSplit,
+}
+
+impl Drained {
+    fn of(jobs: usize, cpu: CpuSplit) -> Self {
+        Self {
+            jobs_per_s: jobs as f64 / cpu.wall.as_secs_f64().max(1e-9),
+            cpu,
+        }
+    }
 }
 
 /// What graphile-worker's drain printed (`tests/bench/graphile/drain.mjs`).
@@ -255,7 +288,7 @@ async fn raw_batched_loop(
     jobs: usize,
     batch: i64,
     handlers: usize,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<Drained> {
     sqlx::query(
         "CREATE TABLE bench_jobs_fair (id BIGSERIAL PRIMARY KEY, payload TEXT NOT NULL, \
          status TEXT NOT NULL DEFAULT 'pending', lock_at TIMESTAMPTZ, done_at TIMESTAMPTZ)",
@@ -272,7 +305,7 @@ async fn raw_batched_loop(
         .execute(pool)
         .await?;
     sqlx::query("ANALYZE bench_jobs_fair").execute(pool).await?;
-    let started = Instant::now();
+    let mark = CpuMark::now();
     let permits = Arc::new(tokio::sync::Semaphore::new(handlers));
     let mut running = tokio::task::JoinSet::new();
     let mut done = 0usize;
@@ -313,7 +346,7 @@ async fn raw_batched_loop(
         done += 1;
     }
     anyhow::ensure!(done == jobs, "the fair loop ran {done} of {jobs} jobs");
-    Ok(jobs as f64 / started.elapsed().as_secs_f64())
+    Ok(Drained::of(jobs, mark.split()))
 }
 
 /// From `PUT .../status` (a status that texts the customer) to the request

@@ -480,13 +480,7 @@ async fn measure(
             quote(&paths),
         ),
     )?;
-    let AgainstSelect {
-        rps,
-        p50_ms: p50,
-        p99_ms: p99,
-        pgbench_tps: pg_tps,
-        round_ratios,
-    } = rounds_against_pgbench_select(
+    let measured = rounds_against_pgbench_select(
         &t.url("/api/v1/tickets"),
         &script,
         searchers as u32,
@@ -495,12 +489,23 @@ async fn measure(
         pgbench_url,
     )
     .await?;
+    let (server_ms, postgres_ms) = measured.cpu_ms_per_request();
+    let AgainstSelect {
+        rps,
+        p50_ms: p50,
+        p99_ms: p99,
+        pgbench_tps: pg_tps,
+        round_ratios,
+        server_cores,
+        postgres_cores,
+    } = measured;
     let ratios: Vec<String> = round_ratios.iter().map(|r| format!("{r:.3}")).collect();
     println!(
         "ticket search (PostgreSQL, {shops} shops x {per_shop} tickets = {} tickets; {searchers} shops pushed in {:.1} s, \
          all loaded in {:.1} s): {searchers} searchers over HTTP (wrk), {rounds} x {secs} s, {} kinds of search: \
          {rps:.0} searches/s, p50 {p50:.1} ms, p99 {p99:.1} ms (goal <= 20 ms); pgbench -S {pg_tps:.0} tps, \
-         ratio {:.3} (rounds {})",
+         ratio {:.3} (rounds {}); cores busy: server {server_cores:.2}, PostgreSQL {postgres_cores:.2} \
+         (CPU per search {server_ms:.2} ms / {postgres_ms:.2} ms)",
         count.0,
         pushed.as_secs_f64(),
         loaded.as_secs_f64(),
@@ -514,6 +519,7 @@ async fn measure(
             "shops": shops, "tickets": count.0, "searchers": searchers, "searches_per_s": rps,
             "p50_ms": p50, "p99_ms": p99, "goal_p99_ms": 20,
             "pgbench_select_tps": pg_tps, "ratio": rps / pg_tps,
+            "server_cores": server_cores, "postgres_cores": postgres_cores,
         }),
     );
     Ok(())

@@ -329,6 +329,18 @@ pub(crate) struct AgainstSelect {
     pub p99_ms: f64,
     pub pgbench_tps: f64,
     pub round_ratios: Vec<f64>,
+    /// Cores busy during the `wrk` rounds (medians): the server (this
+    /// process) and PostgreSQL.
+    pub server_cores: f64,
+    pub postgres_cores: f64,
+}
+
+impl AgainstSelect {
+    /// Milliseconds of CPU per request: the server's, PostgreSQL's.
+    pub fn cpu_ms_per_request(&self) -> (f64, f64) {
+        let per = |cores: f64| cores * 1000.0 / self.rps.max(1e-9);
+        (per(self.server_cores), per(self.postgres_cores))
+    }
 }
 
 /// `rounds` of `wrk` against `target` (each request made by the Lua
@@ -344,10 +356,12 @@ pub(crate) async fn rounds_against_pgbench_select(
     rounds: usize,
     pgbench_url: &str,
 ) -> anyhow::Result<AgainstSelect> {
-    let (mut apps, mut pgs) = (Vec::new(), Vec::new());
+    let (mut apps, mut pgs, mut cpus) = (Vec::new(), Vec::new(), Vec::new());
     let outcome: anyhow::Result<()> = async {
         for _ in 0..rounds {
+            let mark = crate::cpu::CpuMark::now();
             apps.push(crate::wrk::run_script(target, connections, secs, script).await?);
+            cpus.push(mark.split());
             let url = pgbench_url.to_owned();
             let clients = connections as usize;
             let tps = tokio::task::spawn_blocking(move || {
@@ -373,6 +387,8 @@ pub(crate) async fn rounds_against_pgbench_select(
         p50_ms: median(&mut apps.iter().map(|r| r.p50_ms).collect::<Vec<_>>()),
         p99_ms: median(&mut apps.iter().map(|r| r.p99_ms).collect::<Vec<_>>()),
         pgbench_tps: median(&mut pgs),
+        server_cores: median(&mut cpus.iter().map(|c| c.own_cores).collect::<Vec<_>>()),
+        postgres_cores: median(&mut cpus.iter().map(|c| c.postgres_cores).collect::<Vec<_>>()),
     })
 }
 
@@ -590,17 +606,22 @@ pub async fn list_under_load(
     )
     .await;
     pitwall_testkit::drop_pg_database(&pgbench_db).await;
+    let measured = measured?;
+    let (server_ms, postgres_ms) = measured.cpu_ms_per_request();
     let AgainstSelect {
         rps: app_rps,
         p50_ms: p50,
         p99_ms: p99,
         pgbench_tps: pg_tps,
         round_ratios: ratios,
-    } = measured?;
+        server_cores,
+        postgres_cores,
+    } = measured;
     println!(
         "ticket list under load (PostgreSQL, wrk, 64 connections, {shops} shops x {tickets_per_shop} tickets, \
          {rounds} x {secs} s): {app_rps:.0} req/s, p50 {p50:.1} ms, p99 {p99:.1} ms; pgbench -S {pg_tps:.0} tps; \
-         ratio {:.2} (rounds {}; goal >= 0.35, p99 <= 25 ms)",
+         ratio {:.2} (rounds {}; goal >= 0.35, p99 <= 25 ms); cores busy: server {server_cores:.2}, \
+         PostgreSQL {postgres_cores:.2} (CPU per list {server_ms:.2} ms / {postgres_ms:.2} ms)",
         app_rps / pg_tps,
         ratios
             .iter()
@@ -613,6 +634,7 @@ pub async fn list_under_load(
         serde_json::json!({
             "connections": 64, "shops": shops, "app_rps": app_rps, "p50_ms": p50, "p99_ms": p99,
             "pgbench_select_tps": pg_tps, "ratio": app_rps / pg_tps, "goal_ratio": 0.35, "goal_p99_ms": 25,
+            "server_cores": server_cores, "postgres_cores": postgres_cores,
         }),
     );
     t.finish().await;
