@@ -510,8 +510,17 @@ both_backends!(
         other["customer"] = json!({"external_id": "C-Z", "first_name": "Zed", "last_name": "Oakes", "phone": "214-555-0100"});
         other["vehicle"] = json!({"external_id": "V-Z", "plate": "XYZ 999"});
         put(t, &key, "S-2", other).await;
+        // Another shop with the very same ticket: a search never crosses
+        // shops.
+        let (_, other_owner) = t.shop("search-other", "premium").await;
+        let other_key = t.pos_key(&other_owner).await;
+        put(t, &other_key, "S-1", ticket("5001", "2026-11-23T10:00:00Z")).await;
         for (q, number) in [
             ("5001", "5001"),
+            // One- and two-letter terms, and several terms at once.
+            ("z", "5002"),
+            ("xy", "5002"),
+            ("zed%20xyz", "5002"),
             ("reyes", "5001"),
             ("(512)%20555-0123", "5001"),
             ("abc-1234", "5001"),
