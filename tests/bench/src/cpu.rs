@@ -3,6 +3,7 @@
 //! the machine, read from `/proc`. Two cores are all these machines have,
 //! so "both busy" and "half idle" tell a CPU limit from a wait.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Linux reports `/proc/*/stat` times in USER_HZ, 100 per second on every
@@ -12,7 +13,9 @@ const TICKS_PER_SECOND: f64 = 100.0;
 pub struct CpuMark {
     at: Instant,
     own: u64,
-    postgres: u64,
+    /// Ticks per PostgreSQL process: a backend that exits during the
+    /// stretch (pgbench's, between rounds) must leave the sum on both sides.
+    postgres: HashMap<String, u64>,
 }
 
 /// Cores kept busy on average over the stretch (2.0 is both of them).
@@ -36,11 +39,16 @@ impl CpuMark {
         let wall = self.at.elapsed();
         let secs = wall.as_secs_f64().max(1e-9);
         let own = ticks_of(&std::process::id().to_string()).unwrap_or(0);
-        let cores = |from: u64, to: u64| to.saturating_sub(from) as f64 / TICKS_PER_SECOND / secs;
+        let cores = |ticks: u64| ticks as f64 / TICKS_PER_SECOND / secs;
+        // A process started during the stretch counts from zero.
+        let postgres: u64 = postgres_ticks()
+            .into_iter()
+            .map(|(pid, now)| now.saturating_sub(self.postgres.get(&pid).copied().unwrap_or(0)))
+            .sum();
         CpuSplit {
             wall,
-            own_cores: cores(self.own, own),
-            postgres_cores: cores(self.postgres, postgres_ticks()),
+            own_cores: cores(own.saturating_sub(self.own)),
+            postgres_cores: cores(postgres),
         }
     }
 }
@@ -64,11 +72,10 @@ fn ticks_of(pid: &str) -> Option<u64> {
 }
 
 /// Every `postgres` process's ticks (the postmaster, backends, background
-/// workers). A backend that exits mid-stretch takes its ticks with it; the
-/// pools measured here keep theirs open.
-fn postgres_ticks() -> u64 {
+/// workers), by process id.
+fn postgres_ticks() -> HashMap<String, u64> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
-        return 0;
+        return HashMap::new();
     };
     dir.flatten()
         .filter_map(|e| e.file_name().into_string().ok())
@@ -77,6 +84,6 @@ fn postgres_ticks() -> u64 {
             std::fs::read_to_string(format!("/proc/{pid}/comm"))
                 .is_ok_and(|c| c.trim_end() == "postgres")
         })
-        .filter_map(|pid| ticks_of(&pid))
-        .sum()
+        .filter_map(|pid| ticks_of(&pid).map(|t| (pid, t)))
+        .collect()
 }
