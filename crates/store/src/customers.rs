@@ -339,32 +339,6 @@ pub struct VehicleFields {
     pub mileage: Option<i64>,
 }
 
-/// The vehicle the POS means: by its external id, else by VIN.
-pub async fn find_vehicle(
-    db: &impl ConnectionTrait,
-    shop: ShopId,
-    external_id: Option<&str>,
-    vin: Option<&str>,
-) -> Result<Option<Vehicle>, StoreError> {
-    let base = || vehicle::Entity::find().in_shop(shop);
-    if let Some(ext) = external_id
-        && let Some(v) = base()
-            .filter(vehicle::Column::ExternalId.eq(ext))
-            .one(db)
-            .await?
-    {
-        return Ok(Some(v));
-    }
-    if let Some(vin) = vin {
-        return Ok(base()
-            .filter(vehicle::Column::Vin.eq(vin))
-            .order_by_asc(vehicle::Column::Id)
-            .one(db)
-            .await?);
-    }
-    Ok(None)
-}
-
 /// The row a push makes of a vehicle Pitwall does not know.
 pub fn new_vehicle(shop: ShopId, f: VehicleFields, at: chrono::DateTime<chrono::Utc>) -> Vehicle {
     Vehicle {
@@ -431,29 +405,6 @@ pub async fn save_pushed_vehicle(
         .exec(db)
         .await?;
     Ok(())
-}
-
-pub async fn upsert_vehicle(
-    db: &impl ConnectionTrait,
-    shop: ShopId,
-    existing: Option<Vehicle>,
-    f: VehicleFields,
-) -> Result<Vehicle, StoreError> {
-    let at = now();
-    match existing {
-        Some(v) => match pushed_vehicle(&v, f, at) {
-            None => Ok(v),
-            Some(after) => {
-                save_pushed_vehicle(db, shop, &after).await?;
-                Ok(after)
-            }
-        },
-        None => Ok(new_vehicle(shop, f, at)
-            .into_active_model()
-            .reset_all()
-            .insert(db)
-            .await?),
-    }
 }
 
 /// Vehicles by external id.

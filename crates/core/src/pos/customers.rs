@@ -1,7 +1,7 @@
 use pitwall_domain::CustomerId;
 use pitwall_store::{activity, customers};
 
-use super::write::push_customer;
+use super::write::{push_customer, push_vehicle};
 use super::{
     CustomerInput, PosCtx, VehicleInput, external_id, require_writable, valid_customer,
     valid_vehicle,
@@ -61,8 +61,7 @@ pub async fn put_vehicle(
         v.0.customer_id = Some(CustomerId::from_uuid(c.merged_into.unwrap_or(c.id)));
     }
     v.0.external_id = Some(ext.clone());
-    let found = customers::find_vehicle(&txn, shop, Some(&ext), None).await?;
-    let vehicle = customers::upsert_vehicle(&txn, shop, found, v.0).await?;
+    let vehicle = push_vehicle(&txn, shop, &v.0).await?;
     activity::record_sync(
         &txn,
         shop,

@@ -384,7 +384,7 @@ async fn write_round(
     // Updates may point at rows the batch just made. Rows are updated in
     // id order, so two batches touching the same rows wait for each other
     // instead of deadlocking.
-    let reindex = people.save_changed(db).await?;
+    let changed = people.save_changed(db).await?;
     updates.sort_by_key(|(_, t, _, _)| t.id);
     changed_services.sort_by_key(|(s, _)| s.id);
     for (i, t, fields, totals) in updates {
@@ -394,11 +394,9 @@ async fn write_round(
     for (found, service) in changed_services {
         tickets::update_pushed_service(db, found, service).await?;
     }
-    // Other tickets of a customer whose name or number changed are
-    // searched by the old values until re-indexed.
-    for c in &reindex {
-        crate::tickets::reindex_customer(db, shop, c).await?;
-    }
+    // Other tickets of a customer or vehicle whose searched fields changed
+    // are found by the old values until re-indexed.
+    changed.reindex(db, shop).await?;
     answers
         .into_iter()
         .map(|a| a.ok_or(Error::NotFound("ticket")))
@@ -583,10 +581,10 @@ impl People {
     }
 
     /// Writes the customers and vehicles that existed and changed; answers
-    /// the customers whose name, number or address changed (their other
-    /// tickets need re-indexing).
-    async fn save_changed(&self, db: &impl ConnectionTrait) -> Result<Vec<customers::Customer>> {
-        let mut reindex = Vec::new();
+    /// those whose searched fields changed (their other tickets need
+    /// re-indexing).
+    async fn save_changed(&self, db: &impl ConnectionTrait) -> Result<SearchedChanges> {
+        let mut changed = SearchedChanges::default();
         let mut read: Vec<_> = self.customers_read.iter().collect();
         read.sort_by_key(|(id, _)| **id);
         for (id, before) in read {
@@ -603,17 +601,48 @@ impl People {
                 )
             };
             if searched(before) != searched(after) {
-                reindex.push(after.clone());
+                changed.customers.push(after.clone());
             }
         }
         let mut read: Vec<_> = self.vehicles_read.iter().collect();
         read.sort_by_key(|(id, _)| **id);
         for (id, before) in read {
-            if let Some(after) = self.vehicles.get(id).filter(|after| *after != before) {
-                customers::save_pushed_vehicle(db, self.shop, after).await?;
+            let Some(after) = self.vehicles.get(id).filter(|after| *after != before) else {
+                continue;
+            };
+            customers::save_pushed_vehicle(db, self.shop, after).await?;
+            let searched = |v: &customers::Vehicle| {
+                (
+                    v.plate.clone(),
+                    v.vin.clone(),
+                    v.make.clone(),
+                    v.model.clone(),
+                )
+            };
+            if searched(before) != searched(after) {
+                changed.vehicles.push(after.clone());
             }
         }
-        Ok(reindex)
+        Ok(changed)
+    }
+}
+
+/// Customers and vehicles whose searched fields a push changed.
+#[derive(Default)]
+struct SearchedChanges {
+    customers: Vec<customers::Customer>,
+    vehicles: Vec<customers::Vehicle>,
+}
+
+impl SearchedChanges {
+    async fn reindex(&self, db: &impl ConnectionTrait, shop: ShopId) -> Result<()> {
+        for c in &self.customers {
+            crate::tickets::reindex_customer(db, shop, c).await?;
+        }
+        for v in &self.vehicles {
+            crate::tickets::reindex_vehicle(db, shop, v).await?;
+        }
+        Ok(())
     }
 }
 
@@ -634,11 +663,36 @@ pub(super) async fn push_customer(
     let mut batch = Batch::new();
     people.insert_new(&mut batch);
     batch.run_in(db).await?;
-    for c in people.save_changed(db).await? {
-        crate::tickets::reindex_customer(db, shop, &c).await?;
-    }
+    people.save_changed(db).await?.reindex(db, shop).await?;
     people
         .customers
         .remove(&id)
         .ok_or(Error::NotFound("customer"))
+}
+
+/// A vehicle pushed on its own: the same rules as a ticket's vehicle (by
+/// external id, else the oldest with the VIN, else a new one). Its owner
+/// stays unless `f` names one.
+pub(super) async fn push_vehicle(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    f: &customers::VehicleFields,
+) -> Result<customers::Vehicle> {
+    let wanted = Wanted {
+        customer: None,
+        vehicle: Some(f),
+        customer_id: None,
+        vehicle_id: None,
+    };
+    let mut people = People::load(db, shop, pitwall_store::now(), std::iter::once(wanted)).await?;
+    let owner = f.customer_id.map(|c| c.as_uuid());
+    let id = people.vehicle(f, owner);
+    let mut batch = Batch::new();
+    people.insert_new(&mut batch);
+    batch.run_in(db).await?;
+    people.save_changed(db).await?.reindex(db, shop).await?;
+    people
+        .vehicles
+        .remove(&id)
+        .ok_or(Error::NotFound("vehicle"))
 }

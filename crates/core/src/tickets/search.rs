@@ -1,4 +1,4 @@
-use pitwall_domain::{ShopId, TicketId};
+use pitwall_domain::{CustomerId, ShopId, TicketId, VehicleId};
 use pitwall_store::sea_orm::ConnectionTrait;
 use pitwall_store::{PageRequest, customers, tickets};
 
@@ -64,7 +64,7 @@ pub fn search_terms(q: &str) -> Vec<String> {
 
 /// Re-indexes the tickets of a customer whose name, phone or e-mail changed
 /// (an edit from the POS, a merge), so that search finds them by the new
-/// values. Runs in the caller's transaction.
+/// values. Runs in the caller's transaction, after the change is written.
 pub(crate) async fn reindex_customer(
     db: &impl ConnectionTrait,
     shop: ShopId,
@@ -74,17 +74,52 @@ pub(crate) async fn reindex_customer(
         customer_id: Some(customer.id),
         ..Default::default()
     };
+    reindex(db, shop, &filter).await
+}
+
+/// Re-indexes the tickets of a vehicle whose plate, VIN, make or model
+/// changed, as [`reindex_customer`] does for customers.
+pub(crate) async fn reindex_vehicle(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    vehicle: &customers::Vehicle,
+) -> Result<()> {
+    let filter = tickets::TicketFilter {
+        vehicle_id: Some(vehicle.id),
+        ..Default::default()
+    };
+    reindex(db, shop, &filter).await
+}
+
+/// Writes the search text of every ticket the filter finds, as its customer
+/// and vehicle read now. Each customer and vehicle is read once.
+async fn reindex(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    filter: &tickets::TicketFilter,
+) -> Result<()> {
+    use std::collections::HashMap;
+    let mut people: HashMap<uuid::Uuid, Option<customers::Customer>> = HashMap::new();
+    let mut vehicles: HashMap<uuid::Uuid, Option<customers::Vehicle>> = HashMap::new();
     let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
     loop {
-        let batch = tickets::list(db, shop, &filter, page).await?;
+        let batch = tickets::list(db, shop, filter, page).await?;
         for t in &batch.items {
-            let vehicle = match t.vehicle_id {
-                Some(v) => {
-                    customers::vehicle(db, shop, pitwall_domain::VehicleId::from_uuid(v)).await?
-                }
-                None => None,
-            };
-            let text = search_text(&t.number, Some(customer), vehicle.as_ref());
+            if let Some(id) = t.customer_id
+                && !people.contains_key(&id)
+            {
+                let c = customers::get(db, shop, CustomerId::from_uuid(id)).await?;
+                people.insert(id, c);
+            }
+            if let Some(id) = t.vehicle_id
+                && !vehicles.contains_key(&id)
+            {
+                let v = customers::vehicle(db, shop, VehicleId::from_uuid(id)).await?;
+                vehicles.insert(id, v);
+            }
+            let customer = t.customer_id.and_then(|id| people.get(&id)?.as_ref());
+            let vehicle = t.vehicle_id.and_then(|id| vehicles.get(&id)?.as_ref());
+            let text = search_text(&t.number, customer, vehicle);
             if text != t.search_text {
                 tickets::set_search_text(db, shop, TicketId::from_uuid(t.id), &text).await?;
             }

@@ -550,6 +550,50 @@ both_backends!(
         assert_eq!(b["items"][0]["number"], "5002", "{b}");
         let (_, b) = t.get("/api/v1/tickets?q=oakes", &owner).await;
         assert!(b["items"].as_array().unwrap().is_empty(), "{b}");
+        // A vehicle re-plated by the POS is found by its new plate on its
+        // tickets, and no longer by the old one.
+        let (s, v) = t
+            .call(
+                "PUT",
+                "/api/pos/v1/vehicles/V-Z",
+                Some(&key),
+                Some(json!({"plate": "NEW 777", "make": "Ford", "model": "Transit"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        for (q, found) in [
+            ("new777", Some("5002")),
+            ("transit", Some("5002")),
+            ("xyz999", None),
+        ] {
+            let (_, b) = t.get(&format!("/api/v1/tickets?q={q}"), &owner).await;
+            let items = b["items"].as_array().unwrap();
+            match found {
+                Some(number) => assert_eq!(items[0]["number"], number, "q={q}: {b}"),
+                None => assert!(items.is_empty(), "q={q}: {b}"),
+            }
+        }
+        // A vehicle pushed under a new external id with a VIN the shop knows
+        // is that vehicle, as in a ticket push: no second car, and its
+        // tickets are found by the new plate.
+        let (_, first) = t.get("/api/v1/tickets?q=5001", &owner).await;
+        let known = first["items"][0]["vehicle"]["id"].clone();
+        let vehicles_before = count(t, "vehicles").await;
+        let (s, v) = t
+            .call(
+                "PUT",
+                "/api/pos/v1/vehicles/V-NEW",
+                Some(&key),
+                Some(json!({"vin": "1HGCM82633A004352", "make": "Honda", "model": "Civic", "plate": "LMN 4321"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["id"], known, "{v}");
+        assert_eq!(count(t, "vehicles").await, vehicles_before);
+        let (_, b) = t.get("/api/v1/tickets?q=lmn4321", &owner).await;
+        assert_eq!(b["items"][0]["number"], "5001", "{b}");
+        let (_, b) = t.get("/api/v1/tickets?q=abc1234", &owner).await;
+        assert!(b["items"].as_array().unwrap().is_empty(), "{b}");
         let (s, b) = t.get("/api/v1/tickets?state=maybe", &owner).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(b["field"], "state");
