@@ -462,11 +462,10 @@ pub async fn many(
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    Ok(customer::Entity::find()
+    let q = customer::Entity::find()
         .in_shop(shop)
-        .filter(customer::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await?)
+        .filter(customer::Column::Id.is_in(ids.iter().copied()));
+    crate::by_position::all::<Customer>(db, q).await
 }
 
 pub async fn many_vehicles(
@@ -477,11 +476,10 @@ pub async fn many_vehicles(
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    Ok(vehicle::Entity::find()
+    let q = vehicle::Entity::find()
         .in_shop(shop)
-        .filter(vehicle::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await?)
+        .filter(vehicle::Column::Id.is_in(ids.iter().copied()));
+    crate::by_position::all::<Vehicle>(db, q).await
 }
 
 /// Staff recorded the customer's consent to texts.

@@ -10,6 +10,7 @@ pub mod approvals;
 pub mod audit;
 pub mod batch;
 pub mod billing;
+pub mod by_position;
 pub mod columns;
 pub mod customer_links;
 pub mod customers;

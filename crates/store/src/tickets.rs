@@ -447,7 +447,8 @@ pub async fn services_and_line_items_of_many(
     shop: ShopId,
     tickets: &[uuid::Uuid],
 ) -> Result<(Vec<Service>, Vec<LineItem>), StoreError> {
-    use sea_orm::{FromQueryResult, Statement};
+    use crate::by_position::{self, ByPosition};
+    use sea_orm::Statement;
     if tickets.is_empty() {
         return Ok((vec![], vec![]));
     }
@@ -465,8 +466,8 @@ pub async fn services_and_line_items_of_many(
                AND l.service_id = s.id \
              WHERE s.shop_id = $1 AND s.ticket_id IN ({}) \
              ORDER BY s.ticket_id, s.position, s.id, l.position",
-            prefixed::<ticket_service::Entity>("s"),
-            prefixed::<line_item::Entity>("l"),
+            by_position::select_list::<Service>("s"),
+            by_position::select_list::<LineItem>("l"),
             placeholders.join(", "),
         ),
     );
@@ -476,16 +477,22 @@ pub async fn services_and_line_items_of_many(
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
+    // Read by position: the service's columns, then the line item's.
+    let item_at = Service::columns().len();
     let mut services: Vec<Service> = Vec::new();
     let mut items = Vec::new();
     for row in &rows {
         // One row per line item: the service repeats on each of them.
-        let id: uuid::Uuid = row.try_get("s_", "id")?;
+        let id: uuid::Uuid = row.try_get_by_index(0)?;
         if services.last().is_none_or(|s| s.id != id) {
-            services.push(Service::from_query_result(row, "s_")?);
+            services.push(Service::read(row, 0)?);
         }
-        if let Some(item) = joined::<LineItem>(row, "l")? {
-            items.push(item);
+        // A service without line items has one row, its line item all NULL.
+        if row
+            .try_get_by_index::<Option<uuid::Uuid>>(item_at)?
+            .is_some()
+        {
+            items.push(LineItem::read(row, item_at)?);
         }
     }
     Ok((services, items))
@@ -541,7 +548,8 @@ pub async fn list(
     {
         all = all.add(c);
     }
-    let rows = q.filter(all).limit(page.limit + 1).all(db).await?;
+    let q = q.filter(all).limit(page.limit + 1);
+    let rows = crate::by_position::all::<Ticket>(db, q).await?;
     Ok(page.finish(rows, |t| t.id))
 }
 
