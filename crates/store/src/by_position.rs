@@ -202,6 +202,16 @@ mod tests {
 
     #[test]
     fn readers_select_every_column_in_the_entitys_order() {
+        // Joined reads find a row's id at the model's first column.
+        for first in [
+            names::<ticket::Model>()[0],
+            names::<ticket_service::Model>()[0],
+            names::<line_item::Model>()[0],
+            names::<customer::Model>()[0],
+            names::<vehicle::Model>()[0],
+        ] {
+            assert_eq!(first, "id");
+        }
         assert_eq!(names::<ticket::Model>(), entity_names::<ticket::Entity>());
         assert_eq!(
             names::<ticket_service::Model>(),

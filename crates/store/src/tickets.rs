@@ -477,7 +477,8 @@ pub async fn services_and_line_items_of_many(
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
-    // Read by position: the service's columns, then the line item's.
+    // Read by position: the service's columns, then the line item's; each
+    // begins with its id (checked in `by_position`'s tests).
     let item_at = Service::columns().len();
     let mut services: Vec<Service> = Vec::new();
     let mut items = Vec::new();

@@ -584,47 +584,48 @@ impl People {
     /// those whose searched fields changed (their other tickets need
     /// re-indexing).
     async fn save_changed(&self, db: &impl ConnectionTrait) -> Result<SearchedChanges> {
+        use crate::tickets::search_text;
         let mut changed = SearchedChanges::default();
-        let mut read: Vec<_> = self.customers_read.iter().collect();
-        read.sort_by_key(|(id, _)| **id);
-        for (id, before) in read {
-            let Some(after) = self.customers.get(id).filter(|after| *after != before) else {
-                continue;
-            };
+        for (before, after) in changed_rows(&self.customers_read, &self.customers) {
             customers::save_pushed(db, self.shop, after).await?;
-            let searched = |c: &customers::Customer| {
-                (
-                    c.first_name.clone(),
-                    c.last_name.clone(),
-                    c.phone.clone(),
-                    c.email.clone(),
-                )
-            };
-            if searched(before) != searched(after) {
+            if search_text("", Some(before), None) != search_text("", Some(after), None) {
                 changed.customers.push(after.clone());
             }
         }
-        let mut read: Vec<_> = self.vehicles_read.iter().collect();
-        read.sort_by_key(|(id, _)| **id);
-        for (id, before) in read {
-            let Some(after) = self.vehicles.get(id).filter(|after| *after != before) else {
-                continue;
-            };
+        for (before, after) in changed_rows(&self.vehicles_read, &self.vehicles) {
             customers::save_pushed_vehicle(db, self.shop, after).await?;
-            let searched = |v: &customers::Vehicle| {
-                (
-                    v.plate.clone(),
-                    v.vin.clone(),
-                    v.make.clone(),
-                    v.model.clone(),
-                )
-            };
-            if searched(before) != searched(after) {
+            if search_text("", None, Some(before)) != search_text("", None, Some(after)) {
                 changed.vehicles.push(after.clone());
             }
         }
         Ok(changed)
     }
+
+    /// Writes what a push of one customer or vehicle made of them, and
+    /// re-indexes the tickets that show a changed one.
+    async fn write_alone(&self, db: &impl ConnectionTrait) -> Result<()> {
+        let mut batch = Batch::new();
+        self.insert_new(&mut batch);
+        batch.run_in(db).await?;
+        self.save_changed(db).await?.reindex(db, self.shop).await
+    }
+}
+
+/// The rows that were read and have changed since, as read and as now, in id
+/// order: two pushes update the same rows in the same order, so they wait
+/// for each other instead of deadlocking.
+fn changed_rows<'a, T: PartialEq>(
+    read: &'a HashMap<Uuid, T>,
+    now: &'a HashMap<Uuid, T>,
+) -> Vec<(&'a T, &'a T)> {
+    let mut rows: Vec<_> = read
+        .iter()
+        .filter_map(|(id, before)| Some((id, before, now.get(id).filter(|a| *a != before)?)))
+        .collect();
+    rows.sort_by_key(|(id, _, _)| **id);
+    rows.into_iter()
+        .map(|(_, before, after)| (before, after))
+        .collect()
 }
 
 /// Customers and vehicles whose searched fields a push changed.
@@ -660,10 +661,7 @@ pub(super) async fn push_customer(
     };
     let mut people = People::load(db, shop, pitwall_store::now(), std::iter::once(wanted)).await?;
     let id = people.customer(f);
-    let mut batch = Batch::new();
-    people.insert_new(&mut batch);
-    batch.run_in(db).await?;
-    people.save_changed(db).await?.reindex(db, shop).await?;
+    people.write_alone(db).await?;
     people
         .customers
         .remove(&id)
@@ -687,10 +685,7 @@ pub(super) async fn push_vehicle(
     let mut people = People::load(db, shop, pitwall_store::now(), std::iter::once(wanted)).await?;
     let owner = f.customer_id.map(|c| c.as_uuid());
     let id = people.vehicle(f, owner);
-    let mut batch = Batch::new();
-    people.insert_new(&mut batch);
-    batch.run_in(db).await?;
-    people.save_changed(db).await?.reindex(db, shop).await?;
+    people.write_alone(db).await?;
     people
         .vehicles
         .remove(&id)

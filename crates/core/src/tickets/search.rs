@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use pitwall_domain::{CustomerId, ShopId, TicketId, VehicleId};
 use pitwall_store::sea_orm::ConnectionTrait;
 use pitwall_store::{PageRequest, customers, tickets};
@@ -74,7 +76,9 @@ pub(crate) async fn reindex_customer(
         customer_id: Some(customer.id),
         ..Default::default()
     };
-    reindex(db, shop, &filter).await
+    let mut known = Known::default();
+    known.customers.insert(customer.id, Some(customer.clone()));
+    reindex(db, shop, &filter, known).await
 }
 
 /// Re-indexes the tickets of a vehicle whose plate, VIN, make or model
@@ -88,19 +92,31 @@ pub(crate) async fn reindex_vehicle(
         vehicle_id: Some(vehicle.id),
         ..Default::default()
     };
-    reindex(db, shop, &filter).await
+    let mut known = Known::default();
+    known.vehicles.insert(vehicle.id, Some(vehicle.clone()));
+    reindex(db, shop, &filter, known).await
+}
+
+/// Customers and vehicles already read, by id (`None`: not in the shop).
+#[derive(Default)]
+struct Known {
+    customers: HashMap<uuid::Uuid, Option<customers::Customer>>,
+    vehicles: HashMap<uuid::Uuid, Option<customers::Vehicle>>,
 }
 
 /// Writes the search text of every ticket the filter finds, as its customer
-/// and vehicle read now. Each customer and vehicle is read once.
+/// and vehicle are now. Each customer and vehicle is read once, and not at
+/// all when `known` holds it.
 async fn reindex(
     db: &impl ConnectionTrait,
     shop: ShopId,
     filter: &tickets::TicketFilter,
+    known: Known,
 ) -> Result<()> {
-    use std::collections::HashMap;
-    let mut people: HashMap<uuid::Uuid, Option<customers::Customer>> = HashMap::new();
-    let mut vehicles: HashMap<uuid::Uuid, Option<customers::Vehicle>> = HashMap::new();
+    let Known {
+        customers: mut people,
+        mut vehicles,
+    } = known;
     let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
     loop {
         let batch = tickets::list(db, shop, filter, page).await?;
