@@ -137,7 +137,7 @@ pub async fn view(
 }
 
 /// The view of a ticket whose customer, vehicle and status the caller
-/// already holds: services, line items and people in three queries.
+/// already holds: services with line items, and people, in two queries.
 pub(super) async fn view_with(
     db: &impl ConnectionTrait,
     shop: ShopId,
@@ -148,50 +148,29 @@ pub(super) async fn view_with(
     now: DateTime<Utc>,
 ) -> Result<TicketView> {
     let tid = TicketId::from_uuid(ticket.id);
-    let (services, mut items) = tickets::services_and_line_items(db, shop, tid).await?;
-    let services = services
-        .into_iter()
-        .filter(|s| !s.removed)
-        .map(|service| {
-            let (mine, rest): (Vec<_>, Vec<_>) =
-                items.drain(..).partition(|i| i.service_id == service.id);
-            items = rest;
-            Ok(ServiceView {
-                status: service.status_value()?,
-                service,
-                line_items: mine,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let timer = timer_of(&ticket, status.as_ref(), now);
+    let (services, line_items) = tickets::services_and_line_items(db, shop, tid).await?;
     let wanted: Vec<uuid::Uuid> = [ticket.advisor_id, ticket.technician_id]
         .into_iter()
         .flatten()
         .collect();
-    let people = if wanted.is_empty() {
-        Vec::new()
-    } else {
-        identity::users_by_ids(db, &wanted).await?
-    };
-    let person_of = |id: Option<uuid::Uuid>| {
+    let people = identity::users_by_ids(db, &wanted).await?;
+    let name = |id: Option<uuid::Uuid>| {
         id.and_then(|id| people.iter().find(|u| u.id == id))
-            .map(|u| Person {
-                id: u.id,
-                name: u.name.clone(),
-            })
+            .map(|u| u.name.clone())
     };
-    Ok(TicketView {
-        stage: ticket.stage_value()?,
-        stage_timer: None,
-        advisor: person_of(ticket.advisor_id),
-        technician: person_of(ticket.technician_id),
-        ticket,
-        customer,
-        vehicle,
-        status,
-        services,
-        timer,
-    })
+    assemble(
+        Parts {
+            advisor_name: name(ticket.advisor_id),
+            technician_name: name(ticket.technician_id),
+            ticket,
+            customer,
+            vehicle,
+            status,
+            services,
+            line_items,
+        },
+        now,
+    )
 }
 
 /// Loads the views of many tickets with a fixed number of queries (lists,
@@ -206,7 +185,6 @@ pub async fn views(
     if list.is_empty() {
         return Ok(vec![]);
     }
-    let ids: Vec<uuid::Uuid> = list.iter().map(|t| t.id).collect();
     let uniq = |f: &dyn Fn(&tickets::Ticket) -> Option<uuid::Uuid>| {
         let mut v: Vec<uuid::Uuid> = list.iter().filter_map(f).collect();
         v.sort();
@@ -230,54 +208,95 @@ pub async fn views(
         .collect();
     let mut people = uniq(&|t| t.advisor_id);
     people.extend(uniq(&|t| t.technician_id));
-    let people: HashMap<_, _> = identity::users_by_ids(db, &people)
+    let names: HashMap<_, _> = identity::users_by_ids(db, &people)
         .await?
         .into_iter()
-        .map(|u| {
-            (
-                u.id,
-                Person {
-                    id: u.id,
-                    name: u.name,
-                },
-            )
-        })
+        .map(|u| (u.id, u.name))
         .collect();
+    let name = |id: Option<uuid::Uuid>| id.and_then(|id| names.get(&id)).cloned();
+    let ids: Vec<uuid::Uuid> = list.iter().map(|t| t.id).collect();
     let (all_services, all_items) =
         tickets::services_and_line_items_of_many(db, shop, &ids).await?;
+    let mut services: HashMap<uuid::Uuid, Vec<tickets::Service>> = HashMap::new();
+    for s in all_services {
+        services.entry(s.ticket_id).or_default().push(s);
+    }
     let mut items: HashMap<uuid::Uuid, Vec<tickets::LineItem>> = HashMap::new();
     for i in all_items {
-        items.entry(i.service_id).or_default().push(i);
-    }
-    let mut services: HashMap<uuid::Uuid, Vec<ServiceView>> = HashMap::new();
-    for s in all_services {
-        if s.removed {
-            continue;
-        }
-        let line_items = items.remove(&s.id).unwrap_or_default();
-        services.entry(s.ticket_id).or_default().push(ServiceView {
-            status: s.status_value()?,
-            service: s,
-            line_items,
-        });
+        items.entry(i.ticket_id).or_default().push(i);
     }
     list.into_iter()
         .map(|ticket| {
-            let status = ticket.status_id.and_then(|s| all_statuses.get(&s)).cloned();
-            Ok(TicketView {
-                stage: ticket.stage_value()?,
-                stage_timer: None,
-                customer: ticket.customer_id.and_then(|c| customers.get(&c)).cloned(),
-                vehicle: ticket.vehicle_id.and_then(|v| vehicles.get(&v)).cloned(),
-                advisor: ticket.advisor_id.and_then(|p| people.get(&p)).cloned(),
-                technician: ticket.technician_id.and_then(|p| people.get(&p)).cloned(),
-                services: services.remove(&ticket.id).unwrap_or_default(),
-                timer: timer_of(&ticket, status.as_ref(), now),
-                status,
-                ticket,
-            })
+            assemble(
+                Parts {
+                    customer: ticket.customer_id.and_then(|c| customers.get(&c)).cloned(),
+                    vehicle: ticket.vehicle_id.and_then(|v| vehicles.get(&v)).cloned(),
+                    status: ticket.status_id.and_then(|s| all_statuses.get(&s)).cloned(),
+                    advisor_name: name(ticket.advisor_id),
+                    technician_name: name(ticket.technician_id),
+                    services: services.remove(&ticket.id).unwrap_or_default(),
+                    line_items: items.remove(&ticket.id).unwrap_or_default(),
+                    ticket,
+                },
+                now,
+            )
         })
         .collect()
+}
+
+/// Everything read of a ticket for its view.
+struct Parts {
+    ticket: tickets::Ticket,
+    customer: Option<customers::Customer>,
+    vehicle: Option<customers::Vehicle>,
+    status: Option<statuses::VehicleStatus>,
+    advisor_name: Option<String>,
+    technician_name: Option<String>,
+    /// In order, removed ones included.
+    services: Vec<tickets::Service>,
+    /// The services' line items, each service's in order.
+    line_items: Vec<tickets::LineItem>,
+}
+
+/// A ticket's view from everything read of it, for one ticket and for many
+/// alike: removed services left out, line items under their service, the
+/// timer as of `now`.
+fn assemble(l: Parts, now: DateTime<Utc>) -> Result<TicketView> {
+    let mut items = l.line_items;
+    let services = l
+        .services
+        .into_iter()
+        .filter(|s| !s.removed)
+        .map(|service| {
+            let (mine, rest): (Vec<_>, Vec<_>) =
+                items.drain(..).partition(|i| i.service_id == service.id);
+            items = rest;
+            Ok(ServiceView {
+                status: service.status_value()?,
+                service,
+                line_items: mine,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let ticket = l.ticket;
+    let person = |id: Option<uuid::Uuid>, name: Option<String>| {
+        Some(Person {
+            id: id?,
+            name: name?,
+        })
+    };
+    Ok(TicketView {
+        stage: ticket.stage_value()?,
+        stage_timer: None,
+        customer: l.customer,
+        vehicle: l.vehicle,
+        advisor: person(ticket.advisor_id, l.advisor_name),
+        technician: person(ticket.technician_id, l.technician_name),
+        services,
+        timer: timer_of(&ticket, l.status.as_ref(), now),
+        status: l.status,
+        ticket,
+    })
 }
 
 pub fn timer_of(
