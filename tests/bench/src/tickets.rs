@@ -583,6 +583,14 @@ pub async fn list_under_load(
         }
         tokens.push(owner);
     }
+    // An operator's database has statistics (autovacuum gathers them
+    // within a minute of a load); without them PostgreSQL plans the
+    // page's lookups as if the tables were empty.
+    t.db.execute_raw(Statement::from_string(
+        t.db.get_database_backend(),
+        "ANALYZE".to_owned(),
+    ))
+    .await?;
     // Each wrk thread runs its own copy of the script, starting at a
     // different token.
     let quoted: Vec<String> = tokens.iter().map(|k| format!("\"{k}\"")).collect();
