@@ -29,6 +29,7 @@ mod m20261214_000019_shop_keys;
 mod m20261215_000020_policy_versions;
 mod m20261216_000021_handoff_emails;
 mod m20261217_000022_lookup_indexes;
+mod m20261218_000023_upload_attempts;
 
 pub struct Migrator;
 
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261215_000020_policy_versions::Migration),
             Box::new(m20261216_000021_handoff_emails::Migration),
             Box::new(m20261217_000022_lookup_indexes::Migration),
+            Box::new(m20261218_000023_upload_attempts::Migration),
         ]
     }
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use pitwall_domain::ocr::OcrStatus;
 use pitwall_domain::{CustomerId, InvoiceId, InvoiceUploadId, ShopId};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect,
@@ -47,6 +47,22 @@ pub async fn list(
         .all(db)
         .await?;
     Ok(page.finish(rows, |r| r.id))
+}
+
+/// Counts a try of the reader.
+pub async fn count_attempt(
+    db: &impl ConnectionTrait,
+    shop: ShopId,
+    id: InvoiceUploadId,
+) -> Result<(), StoreError> {
+    use invoice_upload::Column as C;
+    invoice_upload::Entity::update_many()
+        .in_shop(shop)
+        .filter(C::Id.eq(id.as_uuid()))
+        .col_expr(C::Attempts, Expr::col(C::Attempts).add(1))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// What a reading ended with.

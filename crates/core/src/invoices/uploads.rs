@@ -107,6 +107,7 @@ pub async fn upload(
         created_by: Some(ctx.user_id.as_uuid()),
         created_at: now,
         read_at: None,
+        attempts: 0,
     };
     app.media.put_invoice_upload(shop, id, bytes).await?;
     let written = async {
@@ -191,17 +192,39 @@ pub async fn read_upload(
     if row.ocr_status != OcrStatus::Queued.as_str() {
         return Ok(());
     }
-    let country = pitwall_store::shops::get(&app.db, shop)
+    store::count_attempt(&app.db, shop, id)
         .await
-        .map_err(|e| retry(e.into()))?
-        .map(|s| s.country)
-        .unwrap_or_else(|| "US".into());
-    let bytes = app
-        .media
-        .get_invoice_upload(shop, id)
-        .await
-        .map_err(retry)?;
-    let mut outcome = Outcome {
+        .map_err(|e| retry(e.into()))?;
+    let attempt = row.attempts as usize + 1;
+    // The queue tries a job at most `MAX_ATTEMPTS` times: after the last
+    // try the upload is recorded as failed (staff then type it by hand)
+    // instead of showing "queued" for ever.
+    let given_up = |why: String| async move {
+        let outcome = Outcome {
+            error: Some(why),
+            ..failed_now()
+        };
+        store::finish(&app.db, shop, id, outcome)
+            .await
+            .map_err(|e| retry(e.into()))?;
+        tracing::warn!(upload = %id, "invoice upload not read: recorded as failed");
+        Ok(())
+    };
+    match read_stored(app, shop, id).await {
+        Err(DocumentFailure::Retry(why)) if attempt >= pitwall_jobs::relay::MAX_ATTEMPTS => {
+            given_up(format!(
+                "could not be read: gave up after {attempt} tries: {why}"
+            ))
+            .await
+        }
+        Err(DocumentFailure::Permanent(why)) => given_up(format!("could not be read: {why}")).await,
+        done => done,
+    }
+}
+
+/// A reading that failed, as of now; the caller says why.
+fn failed_now() -> Outcome {
+    Outcome {
         status: OcrStatus::Failed,
         pages: None,
         text: None,
@@ -210,7 +233,32 @@ pub async fn read_upload(
         ms: None,
         customer_id: None,
         at: stored_instant(Utc::now()),
+    }
+}
+
+/// Reads the stored file of a queued upload and records what was read.
+async fn read_stored(
+    app: &App,
+    shop: ShopId,
+    id: InvoiceUploadId,
+) -> std::result::Result<(), DocumentFailure> {
+    let retry = |e: Error| DocumentFailure::Retry(e.to_string());
+    let country = pitwall_store::shops::get(&app.db, shop)
+        .await
+        .map_err(|e| retry(e.into()))?
+        .map(|s| s.country)
+        .unwrap_or_else(|| "US".into());
+    let bytes = match app.media.get_invoice_upload(shop, id).await {
+        Ok(bytes) => bytes,
+        // Nothing will bring it back: the store answered, without it.
+        Err(Error::NotFound(_)) => {
+            return Err(DocumentFailure::Permanent(
+                "the uploaded file is no longer stored".into(),
+            ));
+        }
+        Err(e) => return Err(retry(e)),
     };
+    let mut outcome = failed_now();
     let read = match DocumentType::sniff(&bytes) {
         Some(kind) => app.ocr.read(kind, &bytes).await,
         None => Err(OcrError::Failed("is not a PDF, JPEG or PNG file".into())),

@@ -22,6 +22,8 @@ pub struct Model {
     pub created_by: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub read_at: Option<DateTimeUtc>,
+    /// Tries of the reader so far.
+    pub attempts: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -652,3 +652,97 @@ async fn staff_read_and_confirm_a_paper_invoice_on_the_pages() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     t.finish().await;
 }
+
+/// The stored file of an upload, under the app's folder.
+fn stored_file(dir: &std::path::Path, id: &str) -> Option<std::path::PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(found) = stored_file(&path, id) {
+                return Some(found);
+            }
+        } else if path.ends_with(format!("invoice-uploads/{id}")) {
+            return Some(path);
+        }
+    }
+    None
+}
+
+both_backends!(
+    an_upload_the_reader_cannot_read_ends_failed_not_queued,
+    async |t: &TestApp| {
+        if !ocr_installed() {
+            return;
+        }
+        let (shop, owner) = t.shop("ocr-retries", "premium").await;
+        let png = {
+            let mut out = Vec::new();
+            image::DynamicImage::ImageLuma8(image::GrayImage::new(40, 20))
+                .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+                .unwrap();
+            out
+        };
+        let mut ids = Vec::new();
+        for name in ["gone.png", "unreadable.png"] {
+            let (s, up) = t
+                .upload(
+                    "/api/v1/invoice-uploads",
+                    &owner,
+                    name,
+                    "image/png",
+                    png.clone(),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{up}");
+            // No workers here: the test plays the queue's tries.
+            assert_eq!(up["ocr_status"], "queued", "{up}");
+            ids.push(up["id"].as_str().unwrap().to_owned());
+        }
+        let try_once = async |id: &str| {
+            let upload = pitwall_core::domain::InvoiceUploadId::from_uuid(id.parse().unwrap());
+            pitwall_core::invoices::read_upload(&t.app, shop, upload).await
+        };
+        let status = async |id: &str| {
+            let (s, b) = t
+                .get(&format!("/api/v1/invoice-uploads/{id}"), &owner)
+                .await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+            b
+        };
+
+        // The file is gone: nothing will bring it back, failed at once.
+        let file = stored_file(&t.dir, &ids[0]).expect("the upload's file is stored");
+        std::fs::remove_file(&file).unwrap();
+        assert!(try_once(&ids[0]).await.is_ok());
+        let b = status(&ids[0]).await;
+        assert_eq!(b["ocr_status"], "failed", "{b}");
+        assert!(
+            b["error"].as_str().unwrap().contains("no longer stored"),
+            "{b}"
+        );
+
+        // The store fails on every try (a link that points at itself):
+        // queued while the queue may try again, failed on its last try,
+        // naming how many tries were made.
+        let file = stored_file(&t.dir, &ids[1]).expect("the upload's file is stored");
+        std::fs::remove_file(&file).unwrap();
+        std::os::unix::fs::symlink(&file, &file).unwrap();
+        let tries = pitwall_jobs::relay::MAX_ATTEMPTS;
+        for n in 1..tries {
+            assert!(try_once(&ids[1]).await.is_err(), "try {n} is to be retried");
+            let b = status(&ids[1]).await;
+            assert_eq!(b["ocr_status"], "queued", "after try {n}: {b}");
+        }
+        assert!(try_once(&ids[1]).await.is_ok(), "the last try records");
+        let b = status(&ids[1]).await;
+        assert_eq!(b["ocr_status"], "failed", "{b}");
+        let error = b["error"].as_str().unwrap();
+        assert!(
+            error.contains(&format!("gave up after {tries} tries")),
+            "{b}"
+        );
+        // A job run again after that changes nothing.
+        assert!(try_once(&ids[1]).await.is_ok());
+        assert_eq!(status(&ids[1]).await["error"], b["error"]);
+    }
+);
