@@ -199,25 +199,30 @@ pub async fn read_upload(
     // The queue tries a job at most `MAX_ATTEMPTS` times: after the last
     // try the upload is recorded as failed (staff then type it by hand)
     // instead of showing "queued" for ever.
-    let given_up = |why: String| async move {
+    // Staff see what happened; the cause (a storage or database error,
+    // which may name buckets and paths) goes to the log.
+    let given_up = |shown: String, cause: String| async move {
         let outcome = Outcome {
-            error: Some(why),
+            error: Some(shown),
             ..failed_now()
         };
         store::finish(&app.db, shop, id, outcome)
             .await
             .map_err(|e| retry(e.into()))?;
-        tracing::warn!(upload = %id, "invoice upload not read: recorded as failed");
+        tracing::warn!(upload = %id, attempt, %cause, "invoice upload not read: recorded as failed");
         Ok(())
     };
     match read_stored(app, shop, id).await {
-        Err(DocumentFailure::Retry(why)) if attempt >= pitwall_jobs::relay::MAX_ATTEMPTS => {
-            given_up(format!(
-                "could not be read: gave up after {attempt} tries: {why}"
-            ))
-            .await
+        Err(DocumentFailure::Retry(cause)) if attempt >= pitwall_jobs::relay::MAX_ATTEMPTS => {
+            let shown = format!(
+                "could not be read: gave up after {attempt} tries (the file store or the \
+                 database did not answer); enter the invoice by hand"
+            );
+            given_up(shown, cause).await
         }
-        Err(DocumentFailure::Permanent(why)) => given_up(format!("could not be read: {why}")).await,
+        Err(DocumentFailure::Permanent(why)) => {
+            given_up(format!("could not be read: {why}"), why).await
+        }
         done => done,
     }
 }

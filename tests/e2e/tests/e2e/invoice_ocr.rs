@@ -150,6 +150,15 @@ fn photo_of(pdf: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A small blank PNG: a valid image with nothing to read.
+fn blank_png() -> Vec<u8> {
+    let mut out = Vec::new();
+    image::DynamicImage::ImageLuma8(image::GrayImage::new(40, 20))
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
 fn field<'a>(upload: &'a Value, name: &str) -> &'a Value {
     &upload["fields"][name]
 }
@@ -387,13 +396,7 @@ async fn without_tesseract_the_upload_is_unavailable_and_typing_works() {
     };
     let (_, owner) = t.shop("ocr-none", "premium").await;
     let (_, _, customer) = approved_and_done(&t, &owner, "O-4").await;
-    let png = {
-        let mut out = Vec::new();
-        image::DynamicImage::ImageLuma8(image::GrayImage::new(40, 20))
-            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
-            .unwrap();
-        out
-    };
+    let png = blank_png();
     let (s, up) = t
         .upload(
             "/api/v1/invoice-uploads",
@@ -675,13 +678,7 @@ both_backends!(
             return;
         }
         let (shop, owner) = t.shop("ocr-retries", "premium").await;
-        let png = {
-            let mut out = Vec::new();
-            image::DynamicImage::ImageLuma8(image::GrayImage::new(40, 20))
-                .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
-                .unwrap();
-            out
-        };
+        let png = blank_png();
         let mut ids = Vec::new();
         for name in ["gone.png", "unreadable.png"] {
             let (s, up) = t
