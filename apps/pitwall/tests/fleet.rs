@@ -775,8 +775,12 @@ async fn two_nodes_and_two_workers_on_one_database() {
     at.sort();
     // Forty texts at ten a second take four seconds, whichever worker sends
     // them; a rate held by each worker alone would let them through in two.
-    // Arrival times carry each send's own delay, so the busiest second is
-    // allowed some bunching, well under the doubled rate.
+    // The pacer hands out send times a tenth of a second apart; arrival
+    // times add each send's own delay, and on a loaded machine one send
+    // that wakes late lands beside the next few (16 in a second was seen
+    // in CI). So the busiest second must stay under the doubled rate (two
+    // workers each pacing alone send 20 in every second), and the span is
+    // what shows the rate held.
     let span = at[at.len() - 1].duration_since(at[0]);
     let busiest = (0..at.len())
         .map(|i| {
@@ -796,7 +800,7 @@ async fn two_nodes_and_two_workers_on_one_database() {
         "{TEXTS} texts within {span:?}: the rate did not hold across workers"
     );
     assert!(
-        busiest <= RATE * 3 / 2,
+        busiest < RATE * 2,
         "{busiest} texts within one second from one sender"
     );
     let invitations = fleet
