@@ -198,9 +198,9 @@ pub async fn read_upload(
     let attempt = row.attempts as usize + 1;
     // The queue tries a job at most `MAX_ATTEMPTS` times: after the last
     // try the upload is recorded as failed (staff then type it by hand)
-    // instead of showing "queued" for ever.
-    // Staff see what happened; the cause (a storage or database error,
-    // which may name buckets and paths) goes to the log.
+    // instead of showing "queued" for ever. Staff see what happened; the
+    // cause (a storage or database error, which may name buckets and
+    // paths) goes to the log.
     let given_up = |shown: String, cause: String| async move {
         let outcome = Outcome {
             error: Some(shown),

@@ -154,14 +154,17 @@ pub(super) async fn view_with(
         .flatten()
         .collect();
     let people = identity::users_by_ids(db, &wanted).await?;
-    let name = |id: Option<uuid::Uuid>| {
+    let person = |id: Option<uuid::Uuid>| {
         id.and_then(|id| people.iter().find(|u| u.id == id))
-            .map(|u| u.name.clone())
+            .map(|u| Person {
+                id: u.id,
+                name: u.name.clone(),
+            })
     };
     assemble(
         Parts {
-            advisor_name: name(ticket.advisor_id),
-            technician_name: name(ticket.technician_id),
+            advisor: person(ticket.advisor_id),
+            technician: person(ticket.technician_id),
             ticket,
             customer,
             vehicle,
@@ -208,12 +211,20 @@ pub async fn views(
         .collect();
     let mut people = uniq(&|t| t.advisor_id);
     people.extend(uniq(&|t| t.technician_id));
-    let names: HashMap<_, _> = identity::users_by_ids(db, &people)
+    let people: HashMap<_, _> = identity::users_by_ids(db, &people)
         .await?
         .into_iter()
-        .map(|u| (u.id, u.name))
+        .map(|u| {
+            (
+                u.id,
+                Person {
+                    id: u.id,
+                    name: u.name,
+                },
+            )
+        })
         .collect();
-    let name = |id: Option<uuid::Uuid>| id.and_then(|id| names.get(&id)).cloned();
+    let person = |id: Option<uuid::Uuid>| id.and_then(|id| people.get(&id)).cloned();
     let ids: Vec<uuid::Uuid> = list.iter().map(|t| t.id).collect();
     let (all_services, all_items) =
         tickets::services_and_line_items_of_many(db, shop, &ids).await?;
@@ -232,8 +243,8 @@ pub async fn views(
                     customer: ticket.customer_id.and_then(|c| customers.get(&c)).cloned(),
                     vehicle: ticket.vehicle_id.and_then(|v| vehicles.get(&v)).cloned(),
                     status: ticket.status_id.and_then(|s| all_statuses.get(&s)).cloned(),
-                    advisor_name: name(ticket.advisor_id),
-                    technician_name: name(ticket.technician_id),
+                    advisor: person(ticket.advisor_id),
+                    technician: person(ticket.technician_id),
                     services: services.remove(&ticket.id).unwrap_or_default(),
                     line_items: items.remove(&ticket.id).unwrap_or_default(),
                     ticket,
@@ -250,8 +261,8 @@ struct Parts {
     customer: Option<customers::Customer>,
     vehicle: Option<customers::Vehicle>,
     status: Option<statuses::VehicleStatus>,
-    advisor_name: Option<String>,
-    technician_name: Option<String>,
+    advisor: Option<Person>,
+    technician: Option<Person>,
     /// In order, removed ones included.
     services: Vec<tickets::Service>,
     /// The services' line items, each service's in order.
@@ -261,9 +272,9 @@ struct Parts {
 /// A ticket's view from everything read of it, for one ticket and for many
 /// alike: removed services left out, line items under their service, the
 /// timer as of `now`.
-fn assemble(l: Parts, now: DateTime<Utc>) -> Result<TicketView> {
-    let mut items = l.line_items;
-    let services = l
+fn assemble(parts: Parts, now: DateTime<Utc>) -> Result<TicketView> {
+    let mut items = parts.line_items;
+    let services = parts
         .services
         .into_iter()
         .filter(|s| !s.removed)
@@ -278,23 +289,17 @@ fn assemble(l: Parts, now: DateTime<Utc>) -> Result<TicketView> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let ticket = l.ticket;
-    let person = |id: Option<uuid::Uuid>, name: Option<String>| {
-        Some(Person {
-            id: id?,
-            name: name?,
-        })
-    };
+    let ticket = parts.ticket;
     Ok(TicketView {
         stage: ticket.stage_value()?,
         stage_timer: None,
-        customer: l.customer,
-        vehicle: l.vehicle,
-        advisor: person(ticket.advisor_id, l.advisor_name),
-        technician: person(ticket.technician_id, l.technician_name),
+        customer: parts.customer,
+        vehicle: parts.vehicle,
+        advisor: parts.advisor,
+        technician: parts.technician,
         services,
-        timer: timer_of(&ticket, l.status.as_ref(), now),
-        status: l.status,
+        timer: timer_of(&ticket, parts.status.as_ref(), now),
+        status: parts.status,
         ticket,
     })
 }
